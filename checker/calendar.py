@@ -1,0 +1,109 @@
+"""Working-day calendar and deadline arithmetic (行政许可法 §82, DESIGN.md "Working days").
+
+Holidays and worked weekend days (调休) come from `holidays.China`; config adds or overrides
+days, globally or for one hall. Working days are kept as a sorted list of date ordinals so that
+counting and stepping are two bisects, fast enough to compute a deadline for every imported case.
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from .config import CalendarConfig
+
+END_OF_DAY = time(23, 59, 59)
+
+
+class WorkCalendar:
+    """Which days are working days, and deadlines counted in them."""
+
+    def __init__(self, extra_holidays=(), extra_workdays=(), tz: ZoneInfo | None = None):
+        self.extra_holidays = frozenset(_as_date(d) for d in extra_holidays)
+        self.extra_workdays = frozenset(_as_date(d) for d in extra_workdays)
+        self.tz = tz or ZoneInfo("Asia/Shanghai")
+        self._years: set[int] = set()
+        self._ordinals: list[int] = []
+
+    @classmethod
+    def from_config(cls, cal: CalendarConfig, tz: ZoneInfo, hall: str | None = None) -> "WorkCalendar":
+        """The calendar of the config, with a hall's own days on top when it has some."""
+        hall_cal = cal.halls.get(hall) if hall else None
+        holidays_ = list(cal.extra_holidays) + list(hall_cal.extra_holidays if hall_cal else ())
+        workdays = list(cal.extra_workdays) + list(hall_cal.extra_workdays if hall_cal else ())
+        return cls(holidays_, workdays, tz)
+
+    def is_working_day(self, d: date) -> bool:
+        if d in self.extra_workdays:
+            return True
+        if d in self.extra_holidays:
+            return False
+        return _china(d.year).is_working_day(d)
+
+    def count(self, after: date, through: date) -> int:
+        """Working days in the half-open range (after, through]; negative when through < after."""
+        if through < after:
+            return -self.count(through, after)
+        self._cover(after.year, through.year + 1)
+        return bisect.bisect_right(self._ordinals, through.toordinal()) - bisect.bisect_right(
+            self._ordinals, after.toordinal()
+        )
+
+    def add(self, start: date, n: int) -> date:
+        """The Nth working day after `start` (n ≥ 1); n == 0 gives `start` itself."""
+        if n <= 0:
+            return start
+        year = start.year
+        while True:
+            self._cover(start.year, year + 1)
+            i = bisect.bisect_right(self._ordinals, start.toordinal()) + n - 1
+            if i < len(self._ordinals):
+                return date.fromordinal(self._ordinals[i])
+            year += 1 + n // 200
+
+    def deadline(self, accepted_at: datetime, days: int, suspended: int = 0, extended: int = 0,
+                 immediate: bool = False) -> datetime:
+        """End (23:59:59 local) of the Nth working day after acceptance, moved by suspension and extension.
+
+        A 即办件 (immediate) is due at the end of its acceptance day.
+        """
+        local = accepted_at.astimezone(self.tz)
+        if immediate:
+            day = self.add(local.date(), (suspended or 0) + (extended or 0))
+        else:
+            day = self.add(local.date(), int(days) + (suspended or 0) + (extended or 0))
+        return datetime.combine(day, END_OF_DAY, tzinfo=self.tz)
+
+    def working_days_left(self, due_at: datetime, now: datetime) -> int:
+        """Working days after today up to the due day: 0 = due today, negative = overdue that many days."""
+        today = now.astimezone(self.tz).date()
+        return self.count(today, due_at.astimezone(self.tz).date())
+
+    def elapsed(self, since: datetime, now: datetime) -> int:
+        """Working days elapsed since `since` (counting from the next working day) up to today."""
+        return max(0, self.count(since.astimezone(self.tz).date(), now.astimezone(self.tz).date()))
+
+    def _cover(self, first: int, last: int) -> None:
+        missing = [y for y in range(first - 1, last + 2) if y not in self._years]
+        if not missing:
+            return
+        for year in missing:
+            self._years.add(year)
+            d, end = date(year, 1, 1), date(year, 12, 31)
+            while d <= end:
+                if self.is_working_day(d):
+                    self._ordinals.append(d.toordinal())
+                d += timedelta(days=1)
+        self._ordinals.sort()
+
+
+@functools.lru_cache(maxsize=None)
+def _china(year: int) -> holidays.HolidayBase:
+    return holidays.China(years=year)
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

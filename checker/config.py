@@ -1,0 +1,215 @@
+"""Configuration: config.yaml validated by its JSON Schema, parsed once into frozen dataclasses."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HallCalendar:
+    extra_holidays: tuple[str, ...] = ()
+    extra_workdays: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    extra_holidays: tuple[str, ...] = ()
+    extra_workdays: tuple[str, ...] = ()
+    halls: dict[str, HallCalendar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FindingsConfig:
+    rebound_window_days: int = 90
+
+
+@dataclass(frozen=True)
+class IndicatorsConfig:
+    p9_satisfied_level: int = 3
+
+
+@dataclass(frozen=True)
+class RoutingOverride:
+    assignee: str
+    rule: str | None = None
+    org: str | None = None
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    overrides: tuple[RoutingOverride, ...] = ()
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    overall_per_second: float = 30
+    per_chat_per_minute: float = 20
+    max_retries: int = 3
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: str = "20:00"
+    end: str = "08:00"
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token_env: str = "GOVWATCH_TELEGRAM_TOKEN"
+    base_url: str | None = None
+    base_file_url: str | None = None
+    rate_limit: RateLimit = RateLimit()
+    quiet_hours: QuietHours = QuietHours()
+    bind_code_hours: float = 24
+    page_size: int = 10
+
+    def token(self) -> str | None:
+        """The bot token from the environment, or None (console notifier)."""
+        return os.environ.get(self.token_env) or None
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    enabled: bool = True
+    time: str = "08:30"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    daily_scan: JobConfig = JobConfig(True, "08:30")
+    weekly_dispatch: JobConfig = JobConfig(True, "16:00")
+    monthly_bulletin: JobConfig = JobConfig(True, "09:00")
+    quarterly_analysis: JobConfig = JobConfig(True, "09:30")
+    annual_evaluation: JobConfig = JobConfig(True, "10:00")
+    reminders: JobConfig = JobConfig(True, "09:00")
+    deliver_interval_seconds: float = 5
+    rules_watch_seconds: float = 10
+    remind_before_working_days: int = 1
+    escalate_parent_after_working_days: int = 3
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    out_dir: str = "reports"
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    database: str = "govwatch.db"
+    timezone: str = "Asia/Shanghai"
+    rules_dir: str | None = None
+    calendar: CalendarConfig = CalendarConfig()
+    findings: FindingsConfig = FindingsConfig()
+    indicators: IndicatorsConfig = IndicatorsConfig()
+    routing: RoutingConfig = RoutingConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    reports: ReportsConfig = ReportsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    source: str | None = None  # the file it was read from, for messages
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def rules_path(self) -> Path:
+        """The configured rules folder, or the packs shipped with govwatch."""
+        if self.rules_dir:
+            return Path(self.rules_dir)
+        return Path(str(resources.files("govwatch_rules")))
+
+
+def schema() -> dict:
+    """The JSON Schema of config.yaml (owned by the code, shipped beside it)."""
+    return json.loads(resources.files("checker").joinpath("config_schema.json").read_text("utf-8"))
+
+
+def load(path: str | os.PathLike | None = None, **overrides) -> Config:
+    """Read and validate a config file (None: defaults only); keyword overrides win (e.g. database=)."""
+    data = _read(path) if path else {}
+    _validate(data, path)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = _build(Config, data)
+    cfg = dataclasses.replace(cfg, source=str(path) if path else None)
+    _check_timezone(cfg)
+    return cfg
+
+
+def _read(path) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"无法读取配置文件 {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: 配置文件不是有效的 YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: 配置文件的顶层必须是键值映射")
+    return data
+
+
+def _validate(data: dict, path) -> None:
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("\n".join(_describe(e, path) for e in errors))
+
+
+def _describe(error: jsonschema.ValidationError, path) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        key = ".".join([*(str(p) for p in error.absolute_path), *extra][:]) if extra else key
+        return f"{path}: unknown key '{key}' (未知配置项)"
+    return f"{path}: key '{key}': {error.message}"
+
+
+def _check_timezone(cfg: Config) -> None:
+    try:
+        ZoneInfo(cfg.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{cfg.source or 'config'}: key 'timezone': unknown timezone {cfg.timezone!r}") from None
+
+
+def _build(cls, data):
+    """Construct a (nested) frozen dataclass from validated plain data."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _convert(hint, value):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value or {})
+    if origin is tuple:
+        return tuple(_convert(args[0], v) for v in value or ())
+    if origin is dict:
+        return {k: _convert(args[1], v) for k, v in (value or {}).items()}
+    return value

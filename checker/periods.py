@@ -1,0 +1,98 @@
+"""Reporting periods: a day, an ISO week, a month, a quarter or a year."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from .errors import InputError
+
+_PATTERNS = (
+    ("day", re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")),
+    ("week", re.compile(r"^(\d{4})-W(\d{1,2})$")),
+    ("quarter", re.compile(r"^(\d{4})-Q([1-4])$")),
+    ("month", re.compile(r"^(\d{4})-(\d{2})$")),
+    ("year", re.compile(r"^(\d{4})$")),
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str      # day week month quarter year
+    start: date    # first day
+    end: date      # first day after the period
+    code: str      # as written: 2026-10, 2026-Q3, 2026 …
+
+    @classmethod
+    def parse(cls, text: str) -> "Period":
+        text = (text or "").strip()
+        for kind, pattern in _PATTERNS:
+            m = pattern.match(text)
+            if m:
+                try:
+                    return _BUILDERS[kind](*map(int, m.groups()))
+                except ValueError:
+                    break
+        raise InputError(f"无法识别的期间 {text!r}：应为 2026-10、2026-Q3、2026、2026-W41 或 2026-10-09")
+
+    @classmethod
+    def containing(cls, kind: str, day: date) -> "Period":
+        """The period of a kind that contains a day."""
+        if kind == "day":
+            return _day(day.year, day.month, day.day)
+        if kind == "week":
+            y, w, _ = day.isocalendar()
+            return _week(y, w)
+        if kind == "month":
+            return _month(day.year, day.month)
+        if kind == "quarter":
+            return _quarter(day.year, (day.month - 1) // 3 + 1)
+        return _year(day.year)
+
+    def previous(self) -> "Period":
+        return Period.containing(self.kind, self.start - timedelta(days=1))
+
+    def contains(self, when: date | datetime) -> bool:
+        d = when.date() if isinstance(when, datetime) else when
+        return self.start <= d < self.end
+
+    @property
+    def label(self) -> str:
+        """Chinese label for people: 2026年10月, 2026年第3季度 …"""
+        s = self.start
+        return {
+            "day": f"{s.year}年{s.month}月{s.day}日",
+            "week": f"{s.isocalendar()[0]}年第{s.isocalendar()[1]}周",
+            "month": f"{s.year}年{s.month}月",
+            "quarter": f"{s.year}年第{(s.month - 1) // 3 + 1}季度",
+            "year": f"{s.year}年",
+        }[self.kind]
+
+
+def _day(y, m, d):
+    s = date(y, m, d)
+    return Period("day", s, s + timedelta(days=1), s.isoformat())
+
+
+def _week(y, w):
+    s = date.fromisocalendar(y, w, 1)
+    return Period("week", s, s + timedelta(days=7), f"{y}-W{w:02d}")
+
+
+def _month(y, m):
+    s = date(y, m, 1)
+    e = date(y + (m == 12), m % 12 + 1, 1)
+    return Period("month", s, e, f"{y}-{m:02d}")
+
+
+def _quarter(y, q):
+    s = date(y, 3 * q - 2, 1)
+    e = date(y + (q == 4), (3 * q) % 12 + 1, 1)
+    return Period("quarter", s, e, f"{y}-Q{q}")
+
+
+def _year(y):
+    return Period("year", date(y, 1, 1), date(y + 1, 1, 1), f"{y}")
+
+
+_BUILDERS = {"day": _day, "week": _week, "month": _month, "quarter": _quarter, "year": _year}

@@ -1,0 +1,190 @@
+"""The record contract of DESIGN.md: every importable kind, its fields, Chinese aliases and key.
+
+This module is the single source of truth: the store's tables, the import validators and the
+per-kind JSON Schemas are all derived from the declarations below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS: dict[str, "RecordKind"] = {}
+
+# Field types: str, int, float, bool, datetime (ISO 8601, stored local with offset),
+# date (YYYY-MM-DD), enum (one of `values`), choices (survey letters joined by ';').
+FIELD_TYPES = ("str", "int", "float", "bool", "datetime", "date", "enum", "choices")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str = "str"
+    alias: tuple[str, ...] = ()
+    required: bool = False
+    values: tuple[str, ...] = ()        # for enum
+    minimum: float | None = None
+    maximum: float | None = None
+    ref: str | None = None              # another kind whose key this field names
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    name: str
+    title: str                          # Chinese name, for messages
+    key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    date_field: str | None = None       # the field a period filter uses
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def aliases(self) -> dict[str, str]:
+        """Every accepted column header (English or Chinese) → field name."""
+        out = {}
+        for f in self.fields:
+            out[f.name] = f.name
+            for a in f.alias:
+                out[a] = f.name
+        return out
+
+
+def kind(name, title, key, fields, date_field=None) -> RecordKind:
+    """Declare and register a record kind."""
+    rk = RecordKind(name, title, tuple(key), tuple(fields), date_field)
+    KINDS[name] = rk
+    return rk
+
+
+def F(name, type="str", *alias, **kw) -> Field:
+    return Field(name, type, tuple(alias), **kw)
+
+
+ORG_LEVELS = ("province", "city", "district", "township", "village", "department", "hall")
+ROLES = ("officer", "supervisor", "admin")
+CASE_STATUSES = ("accepted", "processing", "suspended", "closed", "rejected", "withdrawn")
+OPEN_CASE_STATUSES = ("accepted", "processing", "suspended")
+
+kind("orgs", "机构", ["code"], [
+    F("code", "str", "机构编码", required=True),
+    F("name", "str", "机构名称", required=True),
+    F("parent", "str", "上级机构", "上级机构编码", ref="orgs"),
+    F("level", "enum", "层级", "机构层级", required=True, values=ORG_LEVELS),
+])
+
+kind("officers", "人员", ["id"], [
+    F("id", "str", "工号", required=True),
+    F("name", "str", "姓名", required=True),
+    F("org", "str", "机构编码", "所属机构", required=True, ref="orgs"),
+    F("role", "enum", "角色", required=True, values=ROLES),
+    F("telegram_id", "int", "Telegram", "telegram"),
+    F("phone", "str", "电话", "手机"),
+])
+
+kind("items", "事项", ["code"], [
+    F("code", "str", "事项编码", required=True),
+    F("name", "str", "事项名称", required=True),
+    F("org", "str", "机构编码", "实施机构", required=True, ref="orgs"),
+    F("type", "str", "事项类型"),
+    F("in_scope", "bool", "纳入最多跑一次", "纳入\"最多跑一次\"", "纳入“最多跑一次”"),
+    F("one_visit", "bool", "实现最多跑一次", "实现\"最多跑一次\"", "实现“最多跑一次”"),
+    F("comprehensive_window", "bool", "综合窗口受理"),
+    F("centralized", "bool", "进驻大厅集中受理"),
+    F("immediate", "bool", "即办件"),
+    F("statutory_days", "int", "法定时限", minimum=0),
+    F("promised_days", "int", "承诺时限", minimum=0),
+    F("online_depth", "int", "网办深度", minimum=1, maximum=4),
+    F("visits", "int", "到现场次数", minimum=0),
+])
+
+kind("cases", "办件", ["case_no"], [
+    F("case_no", "str", "办件编号", required=True),
+    F("item_code", "str", "事项编码", required=True, ref="items"),
+    F("org", "str", "机构编码", "受理机构", required=True, ref="orgs"),
+    F("hall", "str", "大厅", "服务大厅"),
+    F("channel", "enum", "渠道", "受理渠道", required=True, values=("online", "window")),
+    F("accepted_at", "datetime", "受理时间", required=True),
+    F("promised_at", "datetime", "承诺办结时间"),
+    F("closed_at", "datetime", "办结时间"),
+    F("status", "enum", "状态", "办件状态", required=True, values=CASE_STATUSES),
+    F("suspended_days", "int", "特别程序天数", "暂停天数", minimum=0),
+    F("extended_days", "int", "延期天数", minimum=0),
+    F("handler", "str", "经办人", "承办人", ref="officers"),
+    F("visits", "int", "跑动次数", minimum=0),
+], date_field="accepted_at")
+
+kind("complaints", "投诉", ["id"], [
+    F("id", "str", "投诉编号", required=True),
+    F("org", "str", "机构编码", "被投诉机构", required=True, ref="orgs"),
+    F("received_at", "datetime", "接收时间", "投诉时间", required=True),
+    F("valid", "bool", "有效投诉", required=True),
+    F("rectified_at", "datetime", "整改时间", "整改完成时间"),
+    F("case_no", "str", "办件编号"),
+], date_field="received_at")
+
+kind("evaluations", "评价", ["id"], [
+    F("id", "str", "评价编号", required=True),
+    F("case_no", "str", "办件编号"),
+    F("org", "str", "机构编码", required=True, ref="orgs"),
+    F("channel", "enum", "评价渠道", required=True, values=("window", "pad", "sms", "online", "phone")),
+    F("level", "int", "评价等级", "满意度", required=True, minimum=1, maximum=5),
+    F("evaluated_at", "datetime", "评价时间", required=True),
+    F("callback_at", "datetime", "回访时间"),
+    F("rectified_at", "datetime", "整改时间"),
+    F("comment", "str", "评价内容", "差评原因"),
+], date_field="evaluated_at")
+
+kind("consultations", "咨询", ["id"], [
+    F("id", "str", "咨询编号", required=True),
+    F("org", "str", "机构编码", required=True, ref="orgs"),
+    F("channel", "enum", "咨询渠道", required=True, values=("hotline", "online", "onsite", "letter")),
+    F("received_at", "datetime", "咨询时间", "接收时间", required=True),
+    F("answered_at", "datetime", "答复时间"),
+    F("promised_at", "datetime", "承诺答复时间"),
+], date_field="received_at")
+
+kind("appointments", "预约", ["id"], [
+    F("id", "str", "预约编号", required=True),
+    F("org", "str", "机构编码", required=True, ref="orgs"),
+    F("item_code", "str", "事项编码", ref="items"),
+    F("slot_at", "datetime", "预约时间", "预约时段", required=True),
+    F("reminded_at", "datetime", "提醒时间"),
+    F("status", "enum", "状态", "预约状态", required=True,
+      values=("booked", "reminded", "attended", "missed", "cancelled")),
+], date_field="slot_at")
+
+kind("inspections", "现场检查", ["id"], [
+    F("id", "str", "检查编号", required=True),
+    F("org", "str", "机构编码", required=True, ref="orgs"),
+    F("date", "date", "检查日期", required=True),
+    F("check", "str", "检查项", required=True),
+    F("result", "enum", "检查结果", "结果", required=True, values=("pass", "fail", "na")),
+    F("note", "str", "备注", "说明"),
+], date_field="date")
+
+kind("supervisions", "监督评价活动", ["id"], [
+    F("id", "str", "活动编号", required=True),
+    F("org", "str", "机构编码", "被评价机构", required=True, ref="orgs"),
+    F("kind", "enum", "评价方式", "方式", required=True, values=("self", "superior", "public", "third_party")),
+    F("date", "date", "日期", "评价日期", required=True),
+    F("summary", "str", "摘要", "内容"),
+], date_field="date")
+
+kind("surveys", "问卷", ["id"], [
+    F("id", "str", "问卷编号", required=True),
+    F("org", "str", "机构编码", required=True, ref="orgs"),
+    F("channel", "enum", "调查方式", "渠道", required=True, values=("onsite", "online", "phone")),
+    F("date", "date", "日期", "调查日期", required=True),
+    *[F(f"a{i}", "choices") for i in range(1, 10)],
+    F("a10", "str"),                    # open question: what to improve
+    *[F(f"b{i}", "choices") for i in range(1, 10)],
+], date_field="date")
+
+kind("metrics", "外部指标", ["org", "period", "metric"], [
+    F("org", "str", "机构编码", required=True, ref="orgs"),
+    F("period", "str", "期间", "统计期", required=True),
+    F("metric", "str", "指标", "指标名称", required=True),
+    F("value", "float", "值", "数值", required=True),
+])

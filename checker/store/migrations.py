@@ -1,0 +1,157 @@
+"""Named schema migrations. Register with @migration("NNNN_name"); they run once each, in name order.
+
+A module that needs a schema change adds a new migration (never edits an applied one). Modules
+of `checker.store` that declare migrations are imported by `checker.store` so that every
+migration is known before `migrate()` runs.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from typing import Callable
+
+from ..records import KINDS, RecordKind
+
+MIGRATIONS: dict[str, Callable[[sqlite3.Connection], None]] = {}
+
+SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
+             "datetime": "TEXT", "date": "TEXT", "enum": "TEXT", "choices": "TEXT"}
+
+
+def migration(name: str):
+    """Register a migration function under a unique, ordered name."""
+    def register(fn):
+        if name in MIGRATIONS:
+            raise RuntimeError(f"duplicate migration {name}")
+        MIGRATIONS[name] = fn
+        return fn
+    return register
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply every migration not yet applied; return the names applied now."""
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name in sorted(MIGRATIONS):
+        if name in done:
+            continue
+        with conn:
+            MIGRATIONS[name](conn)
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                         (name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+        applied.append(name)
+    return applied
+
+
+def record_table_sql(rk: RecordKind) -> str:
+    cols = [f'"{f.name}" {SQL_TYPES[f.type]}' for f in rk.fields]
+    cols.append('"_seq" INTEGER NOT NULL DEFAULT 0')      # change counter: what changed since a scan
+    key = ", ".join(f'"{k}"' for k in rk.key)
+    return f'CREATE TABLE "{rk.name}" ({", ".join(cols)}, PRIMARY KEY ({key}))'
+
+
+@migration("0001_records")
+def _records(conn):
+    for rk in KINDS.values():
+        conn.execute(record_table_sql(rk))
+        conn.execute(f'CREATE INDEX "ix_{rk.name}_seq" ON "{rk.name}" ("_seq")')
+        if "org" in rk.columns and rk.key != ("org", "period", "metric"):
+            conn.execute(f'CREATE INDEX "ix_{rk.name}_org" ON "{rk.name}" ("org")')
+        if rk.date_field:
+            conn.execute(f'CREATE INDEX "ix_{rk.name}_date" ON "{rk.name}" ("{rk.date_field}")')
+    conn.execute('ALTER TABLE cases ADD COLUMN "due_at" TEXT')   # deadline computed at import
+    conn.execute('CREATE INDEX ix_cases_status ON cases (status)')
+    conn.execute('CREATE INDEX ix_cases_org_accepted ON cases (org, accepted_at)')
+    conn.execute('CREATE INDEX ix_orgs_parent ON orgs (parent)')
+    conn.execute('CREATE INDEX ix_officers_telegram ON officers (telegram_id)')
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('change_seq', '0')")
+
+
+@migration("0002_findings")
+def _findings(conn):
+    conn.executescript("""
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        fingerprint TEXT NOT NULL UNIQUE,      -- rule id + subject
+        rule TEXT NOT NULL, clause TEXT NOT NULL, standard TEXT NOT NULL,
+        kind TEXT NOT NULL,                    -- record / indicator / checklist / cadence
+        subject TEXT NOT NULL, subject_kind TEXT,
+        org TEXT, severity TEXT NOT NULL,
+        status TEXT NOT NULL,                  -- open acknowledged submitted verified rejected resolved
+        message TEXT NOT NULL,
+        assignee TEXT, supervisor TEXT,
+        opened_at TEXT NOT NULL, due_at TEXT, resolved_at TEXT, verified_at TEXT,
+        last_seen_at TEXT, last_scan_id INTEGER,
+        reopen_count INTEGER NOT NULL DEFAULT 0, rebound_count INTEGER NOT NULL DEFAULT 0,
+        escalation_level INTEGER NOT NULL DEFAULT 0,  -- 0 none, 1 supervisor, 2 parent org's supervisor
+        reminded_at TEXT, escalated_at TEXT,
+        data TEXT                              -- JSON: the facts the message was made from
+    );
+    CREATE INDEX ix_findings_status ON findings (status);
+    CREATE INDEX ix_findings_rule ON findings (rule);
+    CREATE INDEX ix_findings_org ON findings (org);
+    CREATE INDEX ix_findings_assignee ON findings (assignee);
+    CREATE TABLE finding_events (               -- the audit trail: who, when, what
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        finding_id INTEGER NOT NULL REFERENCES findings(id),
+        at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        from_status TEXT, to_status TEXT, note TEXT,
+        evidence_path TEXT, evidence_sha256 TEXT, data TEXT
+    );
+    CREATE INDEX ix_finding_events_finding ON finding_events (finding_id);
+    CREATE TABLE scans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        now TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+        full INTEGER NOT NULL, ruleset_version TEXT,
+        from_seq INTEGER NOT NULL, to_seq INTEGER NOT NULL,
+        evaluated INTEGER, opened INTEGER, resolved INTEGER, reopened INTEGER, open INTEGER
+    );
+    """)
+
+
+@migration("0003_delivery")
+def _delivery(conn):
+    conn.executescript("""
+    CREATE TABLE outbox (                       -- durable notification queue (at-least-once)
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        dedup_key TEXT NOT NULL UNIQUE,        -- one notification per event, ever
+        finding_id INTEGER REFERENCES findings(id),
+        recipient TEXT NOT NULL,               -- officer id
+        kind TEXT NOT NULL,                    -- new reopened reminder escalation verify_request rejected verified report notice
+        severity TEXT,
+        payload TEXT NOT NULL,                 -- JSON
+        created_at TEXT NOT NULL,
+        not_before TEXT,                       -- quiet hours / retry back-off
+        status TEXT NOT NULL DEFAULT 'pending',-- pending sending sent failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT, sent_at TEXT, message_ref TEXT
+    );
+    CREATE INDEX ix_outbox_status ON outbox (status, not_before);
+    CREATE INDEX ix_outbox_recipient ON outbox (recipient);
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule TEXT NOT NULL, org TEXT NOT NULL,
+        starts_at TEXT NOT NULL, ends_at TEXT NOT NULL,
+        reason TEXT NOT NULL, created_by TEXT NOT NULL, removed_at TEXT
+    );
+    CREATE TABLE bind_codes (
+        code TEXT PRIMARY KEY, officer_id TEXT NOT NULL,
+        created_at TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT, used_by INTEGER
+    );
+    """)
+
+
+@migration("0004_schedule")
+def _schedule(conn):
+    conn.executescript("""
+    CREATE TABLE job_runs (                     -- one row a scheduled slot: never run twice
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job TEXT NOT NULL, slot TEXT NOT NULL,
+        started_at TEXT NOT NULL, finished_at TEXT,
+        status TEXT NOT NULL,                  -- running ok failed abandoned
+        detail TEXT,
+        UNIQUE (job, slot)
+    );
+    """)
