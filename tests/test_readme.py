@@ -1,0 +1,42 @@
+"""Documentation is tested: every command, bot command and rule kind appears in the README."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from govwatch import cli
+
+from .conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_gives_the_two_fresh_machine_commands():
+    assert "pip install -e '.[test]' && govwatch demo" in README
+    assert "pip install -e '.[test]' && pytest" in README
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install -e '.[test]' && pytest" in ci
+
+
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS) or ["(none)"])
+def test_every_command_is_documented(name):
+    cli.build_parser()
+    assert re.search(rf"govwatch {re.escape(name)}\b", README), f"`govwatch {name}` is not in README.md"
+
+
+def test_every_bot_command_is_documented():
+    handlers = pytest.importorskip("bot.commands")
+    for name, _ in handlers.BOT_COMMANDS:
+        assert f"/{name}" in README, f"bot command /{name} is not in README.md"
+
+
+def test_every_rule_kind_and_operator_is_documented():
+    compiler = pytest.importorskip("checker.rules.compiler")
+    for kind in compiler.RULE_KINDS:
+        assert f"`{kind}`" in README, f"rule kind {kind} is not in README.md"
+    for op in compiler.OPERATORS:
+        assert f"`{op}`" in README, f"operator {op} is not in README.md"
