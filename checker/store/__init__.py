@@ -8,10 +8,11 @@ from pathlib import Path
 
 from . import migrations
 from .base import StoreBase
+from .delivery import DeliveryStore
 from .records import RecordStore
 
 
-class Store(RecordStore, StoreBase):
+class Store(RecordStore, DeliveryStore, StoreBase):
     """Open (and migrate) a govwatch database."""
 
     def __init__(self, path: str | Path):

@@ -1,0 +1,173 @@
+"""SQL of delivery: the outbox, the routing cursor, silences, bind codes and officers by Telegram id."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+from .migrations import migration
+
+OUTBOX_COLUMNS = ("id, dedup_key, finding_id, recipient, kind, severity, payload, created_at, not_before, "
+                  "status, attempts, last_error, sent_at, message_ref, claim")
+
+
+@migration("0030_delivery_claim")
+def _claim(conn):
+    # claim: which delivery session marked a row `sending`; a row left `sending` by an
+    # earlier session (a crash) is sent again, one of this session is in flight.
+    conn.execute("ALTER TABLE outbox ADD COLUMN claim TEXT")
+    conn.execute("ALTER TABLE outbox ADD COLUMN silence_id INTEGER")
+    conn.execute("CREATE INDEX ix_silences_active ON silences (removed_at, ends_at)")
+
+
+def _marks(ids) -> str:
+    return ", ".join("?" for _ in ids)
+
+
+class DeliveryStore:
+    """Outbox rows (pending → sending → sent | failed | silenced | obsolete), silences, bind codes."""
+
+    @property
+    def delivery_session(self) -> str:
+        """A token unique to this opened store: rows claimed by it are in flight, older claims are stale."""
+        if not hasattr(self, "_delivery_session"):
+            self._delivery_session = f"{os.getpid()}:{uuid.uuid4().hex}"
+        return self._delivery_session
+
+    # -- routing cursor and events --------------------------------------------------------
+
+    def route_cursor(self) -> int:
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'route_cursor'") or 0)
+
+    def events_after(self, cursor: int, limit: int = 500) -> list[dict]:
+        """Finding events past the cursor, each with the finding's current fields (prefixed f_)."""
+        return self.rows(
+            """SELECT e.id, e.finding_id, e.at, e.actor, e.action, e.note, e.data,
+                      f.rule AS f_rule, f.clause AS f_clause, f.standard AS f_standard,
+                      f.subject AS f_subject, f.org AS f_org, f.severity AS f_severity,
+                      f.status AS f_status, f.message AS f_message, f.assignee AS f_assignee,
+                      f.supervisor AS f_supervisor, f.due_at AS f_due_at,
+                      f.escalation_level AS f_escalation_level, f.data AS f_data
+               FROM finding_events e JOIN findings f ON f.id = e.finding_id
+               WHERE e.id > ? ORDER BY e.id LIMIT ?""", (cursor, limit))
+
+    def enqueue(self, rows: list[dict], cursor: int | None = None) -> int:
+        """Insert outbox rows (a dedup_key already present is skipped) and move the cursor, atomically."""
+        inserted = 0
+        with self.transaction() as c:
+            for r in rows:
+                cur = c.execute(
+                    """INSERT OR IGNORE INTO outbox (dedup_key, finding_id, recipient, kind, severity,
+                       payload, created_at, not_before, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')""",
+                    (r["dedup_key"], r.get("finding_id"), r["recipient"], r["kind"], r.get("severity"),
+                     json.dumps(r["payload"], ensure_ascii=False), r["created_at"], r.get("not_before")))
+                inserted += cur.rowcount
+            if cursor is not None:
+                c.execute("INSERT INTO meta (key, value) VALUES ('route_cursor', ?) "
+                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(cursor),))
+        return inserted
+
+    # -- the outbox -----------------------------------------------------------------------
+
+    def due_outbox(self, now: str, limit: int = 1000) -> list[dict]:
+        """Rows to send now: pending and due, or left `sending` by an earlier session."""
+        return self.rows(
+            f"""SELECT {OUTBOX_COLUMNS} FROM outbox
+                WHERE (status = 'pending' AND (not_before IS NULL OR not_before <= ?))
+                   OR (status = 'sending' AND (claim IS NULL OR claim != ?))
+                ORDER BY id LIMIT ?""", (now, self.delivery_session, limit))
+
+    def outbox(self, status: str | None = None, recipient: str | None = None) -> list[dict]:
+        """Outbox rows, optionally of one status and/or recipient, oldest first."""
+        sql, params = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE 1=1", []
+        if status:
+            sql, params = sql + " AND status = ?", [*params, status]
+        if recipient:
+            sql, params = sql + " AND recipient = ?", [*params, recipient]
+        return self.rows(sql + " ORDER BY id", params)
+
+    def claim_outbox(self, ids: list[int]) -> list[int]:
+        """Mark rows `sending` for this session (never a row already sent); return the ids claimed."""
+        with self.transaction() as c:
+            c.execute(f"""UPDATE outbox SET status = 'sending', claim = ?, attempts = attempts + 1
+                          WHERE id IN ({_marks(ids)}) AND status IN ('pending', 'sending')""",
+                      (self.delivery_session, *ids))
+            return [r[0] for r in c.execute(
+                f"SELECT id FROM outbox WHERE id IN ({_marks(ids)}) AND status = 'sending' AND claim = ?",
+                (*ids, self.delivery_session))]
+
+    def _set_outbox(self, ids, sql: str, params=()) -> None:
+        if ids:
+            self.conn.execute(f"UPDATE outbox SET {sql} WHERE id IN ({_marks(ids)})", (*params, *ids))
+
+    def mark_sent(self, ids, ref: str, now: str) -> None:
+        self._set_outbox(ids, "status = 'sent', message_ref = ?, sent_at = ?, last_error = NULL", (ref, now))
+
+    def mark_retry(self, ids, not_before: str, error: str) -> None:
+        self._set_outbox(ids, "status = 'pending', not_before = ?, last_error = ?", (not_before, error))
+
+    def mark_failed(self, ids, error: str) -> None:
+        self._set_outbox(ids, "status = 'failed', last_error = ?", (error,))
+
+    def mark_silenced(self, ids, silence_id: int) -> None:
+        self._set_outbox(ids, "status = 'silenced', silence_id = ?", (silence_id,))
+
+    def mark_obsolete(self, ids, reason: str) -> None:
+        self._set_outbox(ids, "status = 'obsolete', last_error = ?", (reason,))
+
+    def release(self, ids) -> None:
+        """Give claimed rows back (not sent) so a later run takes them."""
+        self._set_outbox(ids, "status = 'pending', claim = NULL, attempts = max(attempts - 1, 0)")
+
+    def defer(self, ids, not_before: str) -> None:
+        self._set_outbox(ids, "not_before = ?", (not_before,))
+
+    def outbox_statuses(self, ids) -> dict[int, str]:
+        return {r["id"]: r["status"] for r in self.rows(
+            f"SELECT id, status FROM outbox WHERE id IN ({_marks(ids)})", tuple(ids))} if ids else {}
+
+    def finding_statuses(self, ids) -> dict[int, str]:
+        ids = list({i for i in ids if i is not None})
+        return {r["id"]: r["status"] for r in self.rows(
+            f"SELECT id, status FROM findings WHERE id IN ({_marks(ids)})", tuple(ids))} if ids else {}
+
+    # -- silences -------------------------------------------------------------------------
+
+    def add_silence(self, rule: str, org: str, starts_at: str, ends_at: str, reason: str, created_by: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO silences (rule, org, starts_at, ends_at, reason, created_by) VALUES (?, ?, ?, ?, ?, ?)",
+            (rule, org, starts_at, ends_at, reason, created_by))
+        return cur.lastrowid
+
+    def remove_silence(self, silence_id: int, now: str) -> bool:
+        cur = self.conn.execute("UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
+                                (now, silence_id))
+        return cur.rowcount == 1
+
+    def active_silences(self, now: str) -> list[dict]:
+        return self.rows("""SELECT * FROM silences WHERE removed_at IS NULL AND starts_at <= ? AND ends_at > ?
+                            ORDER BY id""", (now, now))
+
+    # -- bind codes and officers ----------------------------------------------------------
+
+    def add_bind_code(self, code: str, officer_id: str, created_at: str, expires_at: str) -> None:
+        self.conn.execute("INSERT INTO bind_codes (code, officer_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                          (code, officer_id, created_at, expires_at))
+
+    def use_bind_code(self, code: str, telegram_id: int, now: str) -> str | None:
+        """Spend a valid, unused code: bind its officer to the Telegram user; the officer id, or None."""
+        with self.transaction() as c:
+            row = c.execute("SELECT officer_id FROM bind_codes WHERE code = ? AND used_at IS NULL AND expires_at > ?",
+                            (code, now)).fetchone()
+            if not row:
+                return None
+            c.execute("UPDATE bind_codes SET used_at = ?, used_by = ? WHERE code = ?", (now, telegram_id, code))
+            c.execute("UPDATE officers SET telegram_id = NULL WHERE telegram_id = ?", (telegram_id,))
+            c.execute("UPDATE officers SET telegram_id = ? WHERE id = ?", (telegram_id, row[0]))
+            return row[0]
+
+    def officer_by_telegram(self, telegram_id: int) -> dict | None:
+        return self.row("SELECT * FROM officers WHERE telegram_id = ?", (telegram_id,))
+
+    def officer(self, officer_id: str) -> dict | None:
+        return self.row("SELECT * FROM officers WHERE id = ?", (officer_id,))
