@@ -1,0 +1,54 @@
+"""SQL of the scheduler's run log (job_runs): one row per (job, slot), so a slot never runs twice,
+even across processes. A row is `running` while its job runs, then `ok` or `failed`; a row left
+`running` by a process that died is `abandoned`, and may be claimed again (once) to run the slot."""
+from __future__ import annotations
+
+
+class RunStore:
+    """job_runs: claim a slot, finish it, find what was missed or left behind."""
+
+    def claim_run(self, job: str, slot: str, started_at: str, owner: str) -> int | None:
+        """Take (job, slot): the row id when this caller won it, None when it is taken.
+
+        An `abandoned` row is taken over; any other existing row means the slot already ran (or runs)."""
+        with self.transaction() as c:
+            cur = c.execute("""INSERT OR IGNORE INTO job_runs (job, slot, started_at, status, detail)
+                               VALUES (?, ?, ?, 'running', ?)""", (job, slot, started_at, owner))
+            if cur.rowcount:
+                return cur.lastrowid
+            cur = c.execute("""UPDATE job_runs SET started_at = ?, finished_at = NULL, status = 'running',
+                               detail = ? WHERE job = ? AND slot = ? AND status = 'abandoned'""",
+                            (started_at, owner, job, slot))
+            if not cur.rowcount:
+                return None
+            return c.execute("SELECT id FROM job_runs WHERE job = ? AND slot = ?", (job, slot)).fetchone()[0]
+
+    def finish_run(self, run_id: int, status: str, finished_at: str, detail: str | None) -> None:
+        if status not in ("ok", "failed"):
+            raise ValueError(f"not a final run status: {status}")
+        with self.transaction() as c:
+            c.execute("UPDATE job_runs SET status = ?, finished_at = ?, detail = ? WHERE id = ?",
+                      (status, finished_at, detail, run_id))
+
+    def running_runs(self) -> list[dict]:
+        return self.rows("SELECT * FROM job_runs WHERE status = 'running' ORDER BY id")
+
+    def abandon_run(self, run_id: int, finished_at: str, detail: str) -> bool:
+        """Mark a `running` row abandoned (its process is gone); False when it finished meanwhile."""
+        with self.transaction() as c:
+            cur = c.execute("""UPDATE job_runs SET status = 'abandoned', finished_at = ?, detail = ?
+                               WHERE id = ? AND status = 'running'""", (finished_at, detail, run_id))
+            return bool(cur.rowcount)
+
+    def job_run(self, job: str, slot: str) -> dict | None:
+        return self.row("SELECT * FROM job_runs WHERE job = ? AND slot = ?", (job, slot))
+
+    def has_job_runs(self, job: str) -> bool:
+        """Whether the job ever claimed a slot (a job that never ran has nothing to catch up)."""
+        return self.scalar("SELECT EXISTS (SELECT 1 FROM job_runs WHERE job = ?)", (job,)) == 1
+
+    def job_runs(self, job: str | None = None, limit: int = 100) -> list[dict]:
+        """The latest runs (of one job or all), newest first."""
+        if job:
+            return self.rows("SELECT * FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT ?", (job, limit))
+        return self.rows("SELECT * FROM job_runs ORDER BY id DESC LIMIT ?", (limit,))
