@@ -1,0 +1,1 @@
+"""govwatch checker: the library that decides (see docs/ARCHITECTURE.md)."""
