@@ -138,7 +138,9 @@ class Config:
 
 def schema() -> dict:
     """The JSON Schema of config.yaml (owned by the code, shipped beside it)."""
-    return json.loads(resources.files("checker").joinpath("config_schema.json").read_text("utf-8"))
+    # Read beside this module: `checker` has no __init__.py (a namespace package), and
+    # importlib.resources cannot list a namespace package that the editable install maps twice.
+    return json.loads(Path(__file__).with_name("config_schema.json").read_text("utf-8"))
 
 
 def load(path: str | os.PathLike | None = None, **overrides) -> Config:

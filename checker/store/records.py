@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from ..records import KINDS
 
+MAX_PARAMS = 30000          # below SQLITE_MAX_VARIABLE_NUMBER (32766)
+
 
 class RecordStore:
     """Record tables (one per kind of checker.records); `_seq` marks what changed when."""
@@ -59,3 +61,65 @@ class RecordStore:
             if found:
                 return found[0]
         return None
+
+    # --- import -------------------------------------------------------------------------------
+
+    def record_keys(self, kind: str) -> set:
+        """Every key of a kind (a value, or a tuple for composite keys): for small reference tables."""
+        key = KINDS[kind].key
+        cols = ", ".join(f'"{k}"' for k in key)
+        rows = self.conn.execute(f'SELECT {cols} FROM "{kind}"')
+        return {r[0] for r in rows} if len(key) == 1 else set(rows)
+
+    def item_deadline_facts(self) -> dict:
+        """item code → (immediate, promised_days, statutory_days)."""
+        return {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
+            "SELECT code, immediate, promised_days, statutory_days FROM items")}
+
+    def upsert_records(self, kind: str, columns: tuple[str, ...], rows: list[tuple]) -> int:
+        """Insert or update rows by key in one transaction; return how many keys existed before
+        (or came twice in `rows`): the updates."""
+        rk = KINDS[kind]
+        unknown = set(columns) - set(rk.columns) - {"_seq", "due_at"}
+        if unknown:
+            raise KeyError(f"unknown columns {sorted(unknown)} for {kind}")
+        positions = [columns.index(k) for k in rk.key]
+        keys = [tuple(r[i] for i in positions) for r in rows]
+        with self.transaction() as c:
+            existing = self._existing_keys(c, kind, keys)
+            c.executemany(_upsert_sql(kind, columns, rk.key), rows)
+        return _count_updates(keys, existing)
+
+    def _existing_keys(self, conn, kind: str, keys: list[tuple]) -> set[tuple]:
+        key = KINDS[kind].key
+        cols = ", ".join(f'"{k}"' for k in key)
+        step = MAX_PARAMS // len(key)
+        found = set()
+        for i in range(0, len(keys), step):
+            chunk = keys[i:i + step]
+            if len(key) == 1:
+                sql = f'SELECT {cols} FROM "{kind}" WHERE {cols} IN ({",".join("?" * len(chunk))})'
+            else:
+                values = ",".join(["(" + ",".join("?" * len(key)) + ")"] * len(chunk))
+                sql = f'SELECT {cols} FROM "{kind}" WHERE ({cols}) IN (VALUES {values})'
+            found.update(tuple(r) for r in conn.execute(sql, [v for k in chunk for v in k]))
+        return found
+
+
+def _upsert_sql(kind: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    cols = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" * len(columns))
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in key)
+    conflict = ", ".join(f'"{k}"' for k in key)
+    return (f'INSERT INTO "{kind}" ({cols}) VALUES ({marks}) '
+            f'ON CONFLICT ({conflict}) DO UPDATE SET {updates}')
+
+
+def _count_updates(keys: list[tuple], existing: set[tuple]) -> int:
+    seen, updated = set(existing), 0
+    for k in keys:
+        if k in seen:
+            updated += 1
+        else:
+            seen.add(k)
+    return updated

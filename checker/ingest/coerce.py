@@ -1,0 +1,225 @@
+"""Fast row coercion derived from the field specs of checker.records.
+
+Every field type has one converter: raw value (CSV text, or a JSON value) → stored value, or
+`Bad(reason)` with a Chinese reason. `checker.ingest.schema` generates a JSON Schema from the same
+specs; tests/test_ingest.py proves both accept and reject the same rows.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from ..records import KINDS, Field, RecordKind
+
+BOOL_WORDS = {"true": 1, "false": 0, "1": 1, "0": 0, "是": 1, "否": 0, "y": 1, "n": 0}
+
+# Words accepted for a field besides its typed values (e.g. 好差评 levels as words).
+WORDS: dict[tuple[str, str], dict[str, object]] = {
+    ("evaluations", "level"): {"非常满意": 5, "满意": 4, "基本满意": 3, "不满意": 2, "非常不满意": 1},
+}
+
+INT_RE = re.compile(r"^[+-]?[0-9]+(\.0*)?$")
+FLOAT_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+DATETIME_RE = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$")
+# The common export shape `2026-04-03 09:15:22` (local, no offset): converted without datetime objects.
+_PLAIN_RE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]((?:[01][0-9]|2[0-3])):([0-5][0-9]):([0-5][0-9])$")
+CHOICES_RE = re.compile(r"^[A-Za-z](;[A-Za-z])*$")
+
+
+class Bad(ValueError):
+    """A value that cannot be used; the message is the Chinese reason."""
+
+
+def label(f: Field) -> str:
+    """How a field is named to people: 受理时间(accepted_at)."""
+    return f"{f.alias[0]}({f.name})" if f.alias else f.name
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _bounded(f: Field, n):
+    if f.minimum is not None and n < f.minimum:
+        raise Bad(f"{label(f)} 不能小于 {f.minimum:g}：{n}")
+    if f.maximum is not None and n > f.maximum:
+        raise Bad(f"{label(f)} 不能大于 {f.maximum:g}：{n}")
+    return n
+
+
+def _str(f: Field, tz):
+    def conv(v):
+        if isinstance(v, str):
+            return v
+        if _is_number(v) and float(v).is_integer():
+            return str(int(v))
+        raise Bad(f"{label(f)} 应为文本：{v!r}")
+    return conv
+
+
+def _int(f: Field, tz):
+    def conv(v):
+        if isinstance(v, str):
+            if v.isascii() and v.isdigit():
+                return _bounded(f, int(v))
+            if INT_RE.match(v):
+                return _bounded(f, int(v.split(".")[0]))
+            raise Bad(f"{label(f)} 应为整数：{v!r}")
+        if _is_number(v) and float(v).is_integer():
+            return _bounded(f, int(v))
+        raise Bad(f"{label(f)} 应为整数：{v!r}")
+    return conv
+
+
+def _float(f: Field, tz):
+    def conv(v):
+        if isinstance(v, str):
+            if FLOAT_RE.match(v):
+                return _bounded(f, float(v))
+            raise Bad(f"{label(f)} 应为数值：{v!r}")
+        if _is_number(v):
+            return _bounded(f, float(v))
+        raise Bad(f"{label(f)} 应为数值：{v!r}")
+    return conv
+
+
+def _bool(f: Field, tz):
+    def conv(v):
+        if isinstance(v, bool):
+            return int(v)
+        if isinstance(v, str):
+            b = BOOL_WORDS.get(v.lower())
+            if b is not None:
+                return b
+        elif _is_number(v) and v in (0, 1):
+            return int(v)
+        raise Bad(f"{label(f)} 应为 是/否（true/false、1/0、Y/N）：{v!r}")
+    return conv
+
+
+def _date(f: Field, tz):
+    def conv(v):
+        if isinstance(v, str) and DATE_RE.match(v):
+            try:
+                return date.fromisoformat(v).isoformat()
+            except ValueError:
+                pass
+        raise Bad(f"{label(f)} 应为日期 YYYY-MM-DD：{v!r}")
+    return conv
+
+
+def _datetime(f: Field, tz: ZoneInfo):
+    offsets: dict[str, str | None] = {}     # 'YYYY-MM-DDTHH' → '+08:00' (None: no such day)
+
+    def offset(day: str, hour: str) -> str | None:
+        key = f"{day}T{hour}"
+        if key not in offsets:
+            try:
+                dt = datetime.fromisoformat(key + ":00").replace(tzinfo=tz)
+                offsets[key] = dt.isoformat()[-6:]
+            except ValueError:
+                offsets[key] = None
+        return offsets[key]
+
+    def conv(v):
+        if isinstance(v, str):
+            m = _PLAIN_RE.match(v)
+            if m:
+                off = offset(m.group(1), m.group(2))
+                if off:
+                    return f"{m.group(1)}T{m.group(2)}:{m.group(3)}:{m.group(4)}{off}"
+            elif DATETIME_RE.match(v):
+                return to_local(v, tz)
+        raise Bad(f"{label(f)} 应为 ISO 8601 时间（如 2026-10-09 09:00 或 2026-10-09T09:00:00+08:00）：{v!r}")
+    return conv
+
+
+def to_local(text: str, tz: ZoneInfo) -> str:
+    """ISO 8601 text → local ISO with offset, seconds precision (naive text is local time)."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise Bad(f"不存在的时间：{text!r}") from None
+    dt = dt.replace(tzinfo=tz) if dt.tzinfo is None else dt.astimezone(tz)
+    return dt.replace(microsecond=0).isoformat()
+
+
+def _enum(f: Field, tz):
+    allowed = frozenset(f.values)
+
+    def conv(v):
+        if isinstance(v, str) and v in allowed:
+            return v
+        raise Bad(f"{label(f)} 应为 {'/'.join(f.values)} 之一：{v!r}")
+    return conv
+
+
+def _choices(f: Field, tz):
+    def conv(v):
+        if isinstance(v, str) and CHOICES_RE.match(v):
+            return v.upper()
+        raise Bad(f"{label(f)} 应为选项字母，多选用 ; 分隔（如 A;C）：{v!r}")
+    return conv
+
+
+CONVERTERS: dict[str, Callable[[Field, ZoneInfo], Callable]] = {
+    "str": _str, "int": _int, "float": _float, "bool": _bool,
+    "date": _date, "datetime": _datetime, "enum": _enum, "choices": _choices,
+}
+
+
+def converter(rk: RecordKind, f: Field, tz: ZoneInfo) -> Callable:
+    """The converter of one field, with the field's accepted words (if any) in front."""
+    base = CONVERTERS[f.type](f, tz)
+    words = WORDS.get((rk.name, f.name))
+    if not words:
+        return base
+
+    def conv(v):
+        if isinstance(v, str) and v in words:
+            return words[v]
+        return base(v)
+    return conv
+
+
+def blank(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+@dataclass(frozen=True)
+class Coercer:
+    """Converts rows of one kind, given as {field name: raw value} with blanks already dropped."""
+
+    kind: RecordKind
+    slots: tuple[tuple[Field, Callable], ...]
+
+    @classmethod
+    def of(cls, kind: str, tz: ZoneInfo) -> "Coercer":
+        rk = KINDS[kind]
+        return cls(rk, tuple((f, converter(rk, f, tz)) for f in rk.fields))
+
+    def coerce(self, row: dict) -> tuple[dict, list[tuple[str, str]]]:
+        """(values by field, [(field, reason)]); missing fields are None."""
+        out, errors = {}, []
+        for f, conv in self.slots:
+            v = row.get(f.name)
+            if v is None:
+                if f.required:
+                    errors.append((f.name, f"缺少必填字段 {label(f)}"))
+                out[f.name] = None
+                continue
+            try:
+                out[f.name] = conv(v)
+            except Bad as exc:
+                errors.append((f.name, str(exc)))
+        return out, errors
+
+
+def compact(row: dict) -> dict:
+    """Drop blank values and strip text: what both the coercer and the JSON Schema see."""
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items() if not blank(v)}

@@ -1,0 +1,221 @@
+"""Reading record files: CSV (UTF-8 with or without BOM, GBK …), JSON arrays and JSON Lines.
+
+Rows are streamed (memory stays flat however large the file). The format comes from the file
+extension, else from the first characters. Headers (English or Chinese aliases) map to fields.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import InputError
+from ..records import RecordKind
+
+EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+CHUNK = 1 << 20
+
+
+def detect_format(path: Path, head: str) -> str:
+    """csv / json / jsonl from the extension, else sniffed from the first characters."""
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt:
+        return fmt
+    start = head.lstrip("\ufeff \t\r\n")[:1]
+    return {"[": "json", "{": "jsonl"}.get(start, "csv")
+
+
+def codec(encoding: str | None) -> str:
+    """The Python codec for a user's --encoding (UTF-8 always tolerates a BOM)."""
+    name = (encoding or "utf-8").strip()
+    try:
+        found = codecs.lookup(name).name
+    except LookupError:
+        raise InputError(f"未知的文件编码 {name!r}（可用 utf-8、gbk、gb18030）") from None
+    return "utf-8-sig" if found in ("utf-8", "utf-8-sig") else found
+
+
+def _head(path: Path, enc: str) -> str:
+    """The first 64 KB decoded: the file is readable and in the stated encoding."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 16)
+    except OSError as exc:
+        raise InputError(f"无法读取文件 {path}：{exc.strerror or exc}") from None
+    try:
+        return codecs.getincrementaldecoder(enc)().decode(data, final=False)
+    except UnicodeDecodeError:
+        hint = "；GBK 导出的文件请加 --encoding gbk" if enc == "utf-8-sig" else ""
+        raise InputError(f"文件 {path} 不是 {enc.replace('-sig', '').upper()} 编码{hint}") from None
+
+
+@dataclass
+class Reader:
+    """One open record file: `rows()` yields (row number, raw row); `fields(raw)` maps it to fields."""
+
+    path: Path
+    kind: RecordKind
+    format: str
+    encoding: str
+    headers: list[str] | None = None     # CSV only
+    ignored: tuple[str, ...] = ()        # headers that name no field
+    _pairs: tuple[tuple[str, int], ...] = ()
+    _file = None
+
+    @classmethod
+    def open(cls, path, kind: RecordKind, encoding: str | None = None) -> "Reader":
+        path = Path(path)
+        if path.is_dir():
+            raise InputError(f"{path} 是文件夹，不是数据文件（导入整个文件夹请用 govwatch import all {path}）")
+        enc = codec(encoding)
+        return cls(path, kind, detect_format(path, _head(path, enc)), enc)
+
+    @property
+    def present(self) -> tuple[str, ...] | None:
+        """The fields the file has columns for (CSV), or None (JSON: every field, absent = empty)."""
+        return tuple(name for name, _ in self._pairs) if self.format == "csv" else None
+
+    def rows(self) -> Iterator[tuple[int, object]]:
+        with open(self.path, encoding=self.encoding, newline="") as self._file:
+            yield from {"csv": self._csv, "json": self._json, "jsonl": self._jsonl}[self.format]()
+
+    def progress(self) -> float:
+        """The fraction of the file read so far (approximate)."""
+        try:
+            return self._file.buffer.tell() / max(1, os.path.getsize(self.path))
+        except (AttributeError, ValueError, OSError):
+            return 0.0
+
+    def fields(self, raw) -> dict:
+        """{field: value} of a raw row, values stripped, blanks dropped."""
+        if isinstance(raw, list):
+            n, out = len(raw), {}
+            for name, i in self._pairs:
+                if i < n:
+                    v = raw[i].strip()
+                    if v:
+                        out[name] = v
+            return out
+        aliases = self.kind.aliases()
+        out = {}
+        for k, v in raw.items():
+            if k in aliases and v is not None and not (isinstance(v, str) and not v.strip()):
+                out[aliases[k]] = v.strip() if isinstance(v, str) else v
+        return out
+
+    def original(self, raw) -> list:
+        """The row as read, for the rejects file."""
+        if isinstance(raw, list):
+            return raw
+        return [json.dumps(raw, ensure_ascii=False, default=str)]
+
+    def column(self, field: str) -> str:
+        """The header a field was read from (for messages)."""
+        return next((self.headers[i] for name, i in self._pairs if name == field), field)
+
+    def original_headers(self) -> list[str]:
+        return list(self.headers) if self.format == "csv" else ["原始记录"]
+
+    def _map_headers(self, headers: list[str]) -> None:
+        aliases, pairs, seen, ignored = self.kind.aliases(), [], {}, []
+        for i, h in enumerate(headers):
+            name = aliases.get(h.strip().lstrip("\ufeff"))
+            if name is None:
+                ignored.append(h)
+            elif name in seen:
+                raise InputError(f"{self.path}：列“{seen[name]}”和“{h}”都对应字段 {name}，请删去一列")
+            else:
+                seen[name] = h
+                pairs.append((name, i))
+        self.headers, self._pairs, self.ignored = headers, tuple(pairs), tuple(ignored)
+
+    def _csv(self):
+        reader = csv.reader(self._file)
+        headers = next(reader, None)
+        if not headers:
+            return
+        self._map_headers(headers)
+        width = len(headers)
+        for n, cells in enumerate(reader, start=2):
+            if len(cells) > width and any(c.strip() for c in cells[width:]):
+                cells = _TooWide(cells, width)
+            yield n, cells
+
+    def _jsonl(self):
+        for n, line in enumerate(self._file, start=1):
+            if line.strip():
+                yield n, _decode_line(line)
+
+    def _json(self):
+        yield from enumerate(_json_array(self._file, self.path), start=1)
+
+
+class _TooWide(list):
+    """A CSV row with more values than the header has columns: rejected, never truncated."""
+
+    def __init__(self, cells, width):
+        super().__init__(cells)
+        self.width = width
+
+
+def _decode_line(line: str):
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return _Unparsable(f"不是有效的 JSON（第 {exc.colno} 列：{exc.msg}）", line.rstrip("\r\n"))
+
+
+class _Unparsable(dict):
+    """A JSON value that could not be read: rejected with its reason."""
+
+    def __init__(self, reason: str, text: str):
+        super().__init__()
+        self.reason, self.text = reason, text
+
+
+def _json_array(f, path) -> Iterator:
+    """The elements of a top-level JSON array, decoded one at a time."""
+    decoder, buf, pos, eof = json.JSONDecoder(), "", 0, False
+
+    def fill():
+        nonlocal buf, pos, eof
+        chunk = f.read(CHUNK)
+        eof = not chunk
+        buf, pos = buf[pos:] + chunk, 0
+
+    def skip(chars=" \t\r\n\ufeff"):
+        nonlocal pos
+        while True:
+            while pos < len(buf) and buf[pos] in chars:
+                pos += 1
+            if pos < len(buf) or eof:
+                return
+            fill()
+
+    fill()
+    skip()
+    if buf[pos:pos + 1] != "[":
+        raise InputError(f"{path}：JSON 文件的顶层应为数组 [ … ]")
+    pos += 1
+    while True:
+        skip(" \t\r\n,")
+        if pos >= len(buf):
+            raise InputError(f"{path}：JSON 数组没有结束（缺少 ]）")
+        if buf[pos] == "]":
+            return
+        try:
+            value, end = decoder.raw_decode(buf, pos)
+        except json.JSONDecodeError as exc:
+            if not eof:
+                fill()
+                continue
+            raise InputError(f"{path}：JSON 无法解析（{exc.msg}，位置 {exc.pos}），此后的记录无法读取") from None
+        if end >= len(buf) and not eof:
+            fill()
+            continue
+        pos = end
+        yield value

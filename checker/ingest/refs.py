@@ -1,0 +1,44 @@
+"""References between records: a case's item, an officer's org … must exist in the store or be
+imported in the same run. Only the small tables' keys are kept in memory (orgs, officers, items)."""
+from __future__ import annotations
+
+from ..records import KINDS, RecordKind
+from .coerce import label
+
+
+class Known:
+    """Keys of referenced kinds, loaded from the store once and grown with each good row of a run."""
+
+    def __init__(self, store):
+        self.store = store
+        self._keys: dict[str, set] = {}
+        self._items: dict | None = None
+
+    def keys(self, kind: str) -> set:
+        if kind not in self._keys:
+            self._keys[kind] = self.store.record_keys(kind)
+        return self._keys[kind]
+
+    def items(self) -> dict:
+        """item code → (immediate, promised_days, statutory_days): what a case's deadline needs."""
+        if self._items is None:
+            self._items = self.store.item_deadline_facts()
+        return self._items
+
+    def missing(self, rk: RecordKind, values: dict) -> list[tuple[str, str]]:
+        """(field, reason) for each reference naming a record that is neither stored nor imported."""
+        out = []
+        for f in rk.fields:
+            v = values.get(f.name)
+            if f.ref and v is not None and v not in self.keys(f.ref):
+                target = KINDS[f.ref]
+                out.append((f.name, f"{label(f)} {v} 不存在：{target.title}表中没有这条记录，本次导入中也没有"))
+        return out
+
+    def add(self, rk: RecordKind, values: dict) -> None:
+        """Note an imported record, so later rows and files of the run may refer to it."""
+        if rk.name in self._keys:
+            key = tuple(values[k] for k in rk.key)
+            self._keys[rk.name].add(key[0] if len(key) == 1 else key)
+        if rk.name == "items" and self._items is not None:
+            self._items[values["code"]] = (values["immediate"], values["promised_days"], values["statutory_days"])

@@ -1,0 +1,45 @@
+"""The rejects file: every row that could not be imported, with its row number, column and reason.
+
+It is a CSV (UTF-8 with BOM, so spreadsheet programs show the Chinese) holding the original values
+after three columns 行号, 列, 原因; those three name no field, so a corrected rejects file can be
+imported as it is.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+HEADERS = ["行号", "列", "原因"]
+
+
+def rejects_path(source: Path, rejects_dir: str | Path | None = None) -> Path:
+    folder = Path(rejects_dir) if rejects_dir else source.parent
+    return folder / f"{source.stem}.rejects.csv"
+
+
+class Rejects:
+    """Opened on the first rejected row; a stale file of an earlier run is removed first."""
+
+    def __init__(self, path: Path, headers):
+        self.path = path
+        self.headers = headers           # callable: the original headers, known after reading starts
+        self.count = 0
+        self._file = None
+        self._writer = None
+        path.unlink(missing_ok=True)
+
+    def add(self, row_no: int, problems: list[tuple[str, str]], original: list) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(HEADERS + list(self.headers()))
+        columns = "; ".join(dict.fromkeys(c for c, _ in problems if c))
+        self._writer.writerow([row_no, columns, "；".join(r for _, r in problems), *original])
+        self.count += 1
+
+    def close(self) -> str | None:
+        if self._file:
+            self._file.close()
+            return str(self.path)
+        return None

@@ -1,0 +1,115 @@
+"""The JSON Schema of each record kind, generated from the field specs of checker.records.
+
+It describes a row as a file may hold it (after header aliases are resolved and blank values are
+dropped, see `coerce.compact`): typed JSON values or their text forms. Formats `govwatch-date` and
+`govwatch-datetime` check that a date or time exists; use `validator(kind)`, which knows them.
+"""
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime
+
+import jsonschema
+
+from ..records import KINDS, Field, RecordKind
+from .coerce import BOOL_WORDS, CHOICES_RE, DATE_RE, DATETIME_RE, FLOAT_RE, WORDS
+
+FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
+
+
+@FORMAT_CHECKER.checks("govwatch-date", raises=ValueError)
+def _is_date(value) -> bool:
+    return not isinstance(value, str) or bool(date.fromisoformat(value))
+
+
+@FORMAT_CHECKER.checks("govwatch-datetime", raises=ValueError)
+def _is_datetime(value) -> bool:
+    return not isinstance(value, str) or bool(datetime.fromisoformat(value))
+
+
+def _ci(word: str) -> str:
+    """A regex matching an ASCII word in any letter case."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() and c.isascii() else c for c in word)
+
+
+def _int_text(f: Field) -> str:
+    """Regex of the integer texts within the field's bounds (what the coercer's int() accepts)."""
+    lo, hi = f.minimum, f.maximum
+    if lo is None and hi is None:
+        body = "[+-]?[0-9]+"
+    elif hi is None and lo == 0:
+        body = r"(\+?[0-9]+|-0+)"
+    elif hi is None and lo == 1:
+        body = r"\+?0*[1-9][0-9]*"
+    elif lo is not None and hi is not None and lo >= 0 and hi - lo <= 100:
+        values = sorted((str(n) for n in range(int(lo), int(hi) + 1)), key=len, reverse=True)
+        body = rf"(\+?0*({'|'.join(values)})|-0+)" if lo == 0 else rf"\+?0*({'|'.join(values)})"
+    else:
+        raise NotImplementedError(f"no text pattern for the bounds of {f.name}")
+    return rf"^{body}(\.0*)?$"
+
+
+def _bounds(f: Field) -> dict:
+    out = {}
+    if f.minimum is not None:
+        out["minimum"] = f.minimum
+    if f.maximum is not None:
+        out["maximum"] = f.maximum
+    return out
+
+
+def _text(pattern) -> dict:
+    return {"type": "string", "pattern": pattern.pattern if hasattr(pattern, "pattern") else pattern}
+
+
+def _property(rk: RecordKind, f: Field) -> dict:
+    t = f.type
+    if t == "str":
+        forms = [{"type": "string"}, {"type": "integer"}]
+    elif t == "int":
+        forms = [{"type": "integer", **_bounds(f)}, _text(_int_text(f))]
+    elif t == "float":
+        if f.minimum is not None or f.maximum is not None:
+            raise NotImplementedError(f"no text pattern for the bounds of {f.name}")
+        forms = [{"type": "number"}, _text(FLOAT_RE)]
+    elif t == "bool":
+        words = "|".join(_ci(w) for w in BOOL_WORDS)
+        forms = [{"type": "boolean"}, {"enum": [0, 1]}, _text(f"^({words})$")]
+    elif t == "date":
+        forms = [{**_text(DATE_RE), "format": "govwatch-date"}]
+    elif t == "datetime":
+        forms = [{**_text(DATETIME_RE), "format": "govwatch-datetime"}]
+    elif t == "enum":
+        forms = [{"enum": list(f.values)}]
+    else:  # choices
+        forms = [_text(CHOICES_RE)]
+    words = WORDS.get((rk.name, f.name))
+    if words:
+        forms.append({"enum": list(words)})
+    prop = forms[0] if len(forms) == 1 else {"anyOf": forms}
+    title = f.alias[0] if f.alias else f.name
+    return {"title": title, **prop}
+
+
+@functools.lru_cache(maxsize=None)
+def _schema(kind: str) -> dict:
+    rk = KINDS[kind]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"govwatch {kind} ({rk.title})",
+        "type": "object",
+        "properties": {f.name: _property(rk, f) for f in rk.fields},
+        "required": [f.name for f in rk.fields if f.required],
+        "additionalProperties": False,
+    }
+
+
+def kind_schema(kind: str) -> dict:
+    """The JSON Schema of one record kind (a fresh copy: callers may change it)."""
+    import copy
+    return copy.deepcopy(_schema(kind))
+
+
+def validator(kind: str) -> jsonschema.Draft202012Validator:
+    """A validator of the kind's schema that also checks that dates and times exist."""
+    return jsonschema.Draft202012Validator(_schema(kind), format_checker=FORMAT_CHECKER)
