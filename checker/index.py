@@ -1,0 +1,428 @@
+"""政务服务效能指数 (DB50/T 957.7 §6.3, Appendix A): the index tree admins edit in
+rules/db50/index.yaml, its validation (JSON Schema + weights + AHP consistency, errors as file:line),
+the inputs of its leaves, and the per-org synthesis, ranking and change (§6.3.2.3–6.3.2.4).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import jsonschema
+import yaml
+
+from . import index_math as im
+from .errors import RuleError
+from .periods import Period
+
+CLAUSE = "DB50/T 957.7 §6.3"
+INPUTS: dict[str, Callable] = {}        # input kind → fn(ctx, input, org) -> float | None
+COMPUTED: dict[str, Callable] = {}      # computed input name → fn(ctx, input, org) -> float | None
+NORMALISE: dict[str, Callable] = {}     # method → fn(norm, x, values, higher) -> score
+
+
+# ---------------------------------------------------------------- the tree
+
+@dataclass(frozen=True)
+class Weighting:
+    method: str                      # given | ahp | entropy | cv
+    matrix: tuple[tuple[float, ...], ...] = ()
+    cr: float | None = None          # AHP consistency ratio
+    weights: tuple[float, ...] = ()  # given / AHP weights (entropy, cv: computed from data)
+
+
+@dataclass(frozen=True)
+class Input:
+    indicator: str | None = None
+    metric: str | None = None
+    computed: str | None = None
+    depth: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return "indicator" if self.indicator else "metric" if self.metric else "computed"
+
+    @property
+    def label(self) -> str:
+        if self.indicator:
+            return f"指标 {self.indicator}"
+        if self.metric:
+            return f"导入指标 {self.metric}"
+        return self.computed + (f"≥{self.depth}" if self.depth else "")
+
+
+@dataclass(frozen=True)
+class Normalize:
+    method: str
+    best: float | None = None
+    worst: float | None = None
+    bands: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    path: str                        # names joined by '/', unique
+    line: int
+    weight: float | None = None
+    weighting: Weighting | None = None
+    children: tuple["Node", ...] = ()
+    input: Input | None = None
+    normalize: Normalize | None = None
+    higher_better: bool = True
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+    def leaves(self):
+        if self.is_leaf:
+            yield self
+        for c in self.children:
+            yield from c.leaves()
+
+
+@dataclass(frozen=True)
+class IndexTree:
+    name: str
+    clause: str
+    standard: str
+    levels: tuple[str, ...]
+    orgs: tuple[str, ...]
+    root: Node
+    source: str
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    org: str
+    org_name: str
+    score: float | None
+    rank: int | None
+    dimensions: dict[str, float | None]
+    previous: float | None
+    change: float | None
+    missing: tuple[str, ...] = field(default=())       # leaves without data (re-weighted away)
+
+    def as_json(self) -> dict:
+        r = lambda v: None if v is None else round(v, 2)
+        return {"org": self.org, "org_name": self.org_name, "score": r(self.score), "rank": self.rank,
+                "dimensions": {k: r(v) for k, v in self.dimensions.items()},
+                "previous": r(self.previous), "change": r(self.change), "missing": list(self.missing)}
+
+
+# ---------------------------------------------------------------- loading and validation
+
+def default_path(cfg) -> Path:
+    return Path(cfg.rules_path()) / "db50" / "index.yaml"
+
+
+def schema() -> dict:
+    return json.loads(resources.files("checker").joinpath("index_schema.json").read_text("utf-8"))
+
+
+def load_index(path) -> IndexTree:
+    """Read, validate and build the index tree; every problem is reported as `file:line: 问题`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data, lines = yaml.safe_load(text), _line_map(yaml.compose(text))
+    except OSError as exc:
+        raise RuleError([f"{path}: 无法读取指数体系文件 ({exc.strerror})"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RuleError([f"{path}:{mark.line + 1 if mark else 1}: 不是有效的 YAML"]) from None
+    problems = [_schema_problem(e, path, lines) for e in _schema_errors(data)]
+    if problems:
+        raise RuleError(problems)
+    idx = data["index"]
+    root, problems = _node({"name": idx["name"], "weighting": idx["weighting"], "children": idx["children"]},
+                           ("index",), "", lines, path)
+    if problems:
+        raise RuleError(problems)
+    scope = idx.get("scope", {})
+    return IndexTree(idx["name"], idx["clause"], idx.get("standard", "DB50/T 957.7"),
+                     tuple(scope.get("levels", ())), tuple(scope.get("orgs", ())), root, str(path))
+
+
+def _line_map(node, path=()) -> dict[tuple, int]:
+    """YAML node tree → {path of keys/indexes: 1-based line}."""
+    out = {path: node.start_mark.line + 1} if node is not None else {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            out[path + (k.value,)] = k.start_mark.line + 1
+            out.update({p: l for p, l in _line_map(v, path + (k.value,)).items() if p != path + (k.value,)})
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out.update(_line_map(v, path + (i,)))
+    return out
+
+
+def _line(lines, path) -> int:
+    path = tuple(path)
+    while path and path not in lines:
+        path = path[:-1]
+    return lines.get(path, 1)
+
+
+def _schema_errors(data):
+    validator = jsonschema.Draft202012Validator(schema())
+    return sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+
+
+def _schema_problem(error, path, lines) -> str:
+    where = f"{path}:{_line(lines, error.absolute_path)}"
+    key = ".".join(str(p) for p in error.absolute_path) or "(顶层)"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"{where}: {key}: 未知的键 {', '.join(extra)}"
+    if error.validator == "oneOf" and key.endswith("input"):
+        return f"{where}: {key}: input 只能是 indicator、metric 或 computed 之一"
+    if error.validator == "oneOf":
+        return (f"{where}: {key}: 节点应为分组（children + weighting）或末级指标（input + normalize），"
+                f"不能混用")
+    return f"{where}: {key}: {error.message}"
+
+
+def _node(d: dict, ypath: tuple, parent: str, lines, file) -> tuple[Node, list[str]]:
+    path = f"{parent}/{d['name']}" if parent else d["name"]
+    line = _line(lines, ypath)
+    if "children" not in d:
+        return _leaf(d, path, line), []
+    kids, problems = [], []
+    for i, c in enumerate(d["children"]):
+        node, p = _node(c, ypath + ("children", i), path, lines, file)
+        kids.append(node)
+        problems += p
+    weighting, p = _weighting(d["weighting"], kids, f"{file}:{_line(lines, ypath + ('weighting',))}", path)
+    return Node(d["name"], path, line, d.get("weight"), weighting, tuple(kids)), problems + p
+
+
+def _leaf(d: dict, path: str, line: int) -> Node:
+    n = d["normalize"]
+    norm = Normalize(n["method"], n.get("best"), n.get("worst"), tuple(tuple(b) for b in n.get("bands", ())))
+    return Node(d["name"], path, line, d.get("weight"), input=Input(**d["input"]), normalize=norm,
+                higher_better=d.get("direction", "higher") == "higher")
+
+
+def _weighting(w: dict, kids: list[Node], where: str, path: str) -> tuple[Weighting, list[str]]:
+    method = w["method"]
+    named = [k for k in kids if k.weight is not None]
+    if method == "given":
+        if len(named) != len(kids):
+            return Weighting(method), [f"{where}: {path}: 权重方式为 given，每个下级指标都要写 weight"]
+        return _checked(Weighting(method, weights=tuple(k.weight for k in kids)), where, path)
+    if named:
+        return Weighting(method), [f"{where}: {path}: 权重方式为 {method}，下级指标不应再写 weight"]
+    if method == "ahp":
+        return _ahp(w["matrix"], len(kids), where, path)
+    return Weighting(method), []
+
+
+def _checked(w: Weighting, where, path) -> tuple[Weighting, list[str]]:
+    try:
+        im.check_weights(w.weights)
+    except im.IndexMathError as exc:
+        return w, [f"{where}: {path}: {exc}"]
+    return w, []
+
+
+def _ahp(matrix, n, where, path) -> tuple[Weighting, list[str]]:
+    if len(matrix) != n:
+        return Weighting("ahp"), [f"{where}: {path}: 判断矩阵为 {len(matrix)} 阶，但下级指标有 {n} 个"]
+    try:
+        a = im.ahp(matrix)
+    except im.IndexMathError as exc:
+        return Weighting("ahp"), [f"{where}: {path}: {exc}"]
+    return Weighting("ahp", tuple(map(tuple, matrix)), a.cr, a.weights), []
+
+
+# ---------------------------------------------------------------- inputs
+
+@dataclass
+class InputContext:
+    store: object
+    cfg: object
+    rulebook: object
+    period: Period
+    now: datetime
+    _indicators: dict = field(default_factory=dict)
+
+    def indicator(self, org: str, code: str) -> float | None:
+        if org not in self._indicators:
+            from .reports.data import indicator_rows
+            rows = indicator_rows(self.store, self.cfg, self.rulebook, self.period, org, self.now)
+            self._indicators[org] = {r["code"]: r for r in rows if r.get("org") in (org, None)}
+        return (self._indicators[org].get(code) or {}).get("value")
+
+
+def input_kind(name: str):
+    def register(fn):
+        INPUTS[name] = fn
+        return fn
+    return register
+
+
+def computed_input(name: str):
+    """Register a govwatch-computed leaf input (index.yaml `input: {computed: NAME}`)."""
+    def register(fn):
+        COMPUTED[name] = fn
+        return fn
+    return register
+
+
+@input_kind("indicator")
+def _indicator(ctx: InputContext, inp: Input, org: str):
+    return ctx.indicator(org, inp.indicator)
+
+
+@input_kind("metric")
+def _metric(ctx: InputContext, inp: Input, org: str):
+    return ctx.store.metric_value(org, ctx.period.code, inp.metric)
+
+
+@input_kind("computed")
+def _computed(ctx: InputContext, inp: Input, org: str):
+    return COMPUTED[inp.computed](ctx, inp, org)
+
+
+@computed_input("overdue_share")
+def _overdue_share(ctx, inp, org):
+    """时效异常: share of the period's cases that ran past their deadline (lower is better)."""
+    late, total = ctx.store.overdue_case_counts(org, ctx.period.start.isoformat(), ctx.period.end.isoformat(),
+                                                ctx.now.isoformat(timespec="seconds"))
+    return late / total if total else None
+
+
+@computed_input("online_depth_at_least")
+def _depth_at_least(ctx, inp, org):
+    """一级…四级网上办理: share of in-scope items whose 网办深度 is at least `depth`."""
+    depths = ctx.store.online_depths(org)
+    return sum(1 for d in depths if d >= (inp.depth or 1)) / len(depths) if depths else None
+
+
+@computed_input("online_depth_mean")
+def _depth_mean(ctx, inp, org):
+    depths = ctx.store.online_depths(org)
+    return sum(depths) / len(depths) if depths else None
+
+
+# ---------------------------------------------------------------- normalisation
+
+def normaliser(name: str):
+    def register(fn):
+        NORMALISE[name] = fn
+        return fn
+    return register
+
+
+@normaliser("efficacy")
+def _efficacy(n: Normalize, x, values, higher):
+    return im.efficacy(x, n.best, n.worst)
+
+
+@normaliser("banded")
+def _banded(n: Normalize, x, values, higher):
+    return im.banded(x, n.bands)
+
+
+@normaliser("minmax")
+def _minmax(n, x, values, higher):
+    return im.min_max(x, values, higher)
+
+
+@normaliser("zscore")
+def _zscore(n, x, values, higher):
+    return im.z_score(x, values, higher)
+
+
+@normaliser("log")
+def _log(n, x, values, higher):
+    return im.log_scale(x, values, higher)
+
+
+@normaliser("atan")
+def _atan(n, x, values, higher):
+    return im.atan_scale(x, higher)
+
+
+# ---------------------------------------------------------------- synthesis
+
+def node_scores(node: Node, raw: dict[str, dict[str, float | None]], orgs: list[str]) -> dict[str, dict]:
+    """Scores (0–100) of every node of the tree for every org: {node path: {org: score | None}}."""
+    out: dict[str, dict] = {}
+    _score(node, raw, orgs, out)
+    return out
+
+
+def _score(node: Node, raw, orgs, out) -> dict[str, float | None]:
+    if node.is_leaf:
+        vals = raw.get(node.path, {})
+        present = [v for v in vals.values() if v is not None]
+        fn = NORMALISE[node.normalize.method]
+        out[node.path] = {o: (fn(node.normalize, vals[o], present, node.higher_better)
+                              if vals.get(o) is not None else None) for o in orgs}
+        return out[node.path]
+    kids = [_score(c, raw, orgs, out) for c in node.children]
+    weights = _weights(node.weighting, kids)
+    out[node.path] = {o: im.weighted_sum([k[o] for k in kids], weights) for o in orgs}
+    return out[node.path]
+
+
+def _weights(w: Weighting, kids: list[dict]) -> tuple[float, ...]:
+    if w.method in ("given", "ahp"):
+        return w.weights
+    columns = [[v for v in k.values() if v is not None] for k in kids]
+    fn = im.entropy_weights if w.method == "entropy" else im.cv_weights
+    return fn([c or [0.0] for c in columns])
+
+
+def gather(ctx: InputContext, tree: IndexTree, orgs: list[str]) -> dict[str, dict]:
+    """Raw leaf values: {leaf path: {org: value | None}}."""
+    return {leaf.path: {o: _value(ctx, leaf.input, o) for o in orgs} for leaf in tree.root.leaves()}
+
+
+def _value(ctx, inp: Input, org: str):
+    v = INPUTS[inp.kind](ctx, inp, org)
+    return None if v is None else float(v)
+
+
+def period_end(period: Period, tz) -> datetime:
+    """The default `now` of an index or report: the first moment after the period."""
+    return datetime.combine(period.end, time(0), tz)
+
+
+def compute_index(store, cfg, rulebook, period, now: datetime | None = None, tree: IndexTree | None = None,
+                  with_change: bool = True) -> list[IndexRow]:
+    """The index of every ranked org for a period, ranked, with each org's change from the previous period."""
+    period = Period.parse(period) if isinstance(period, str) else period
+    tree = tree or load_index(default_path(cfg))
+    orgs = store.orgs_for_index(tree.levels, tree.orgs)
+    codes = [o["code"] for o in orgs]
+    scores, raw = _period_scores(store, cfg, rulebook, tree, period, now, codes)
+    prev = (_period_scores(store, cfg, rulebook, tree, period.previous(), None, codes)[0]
+            if with_change else {})
+    return _rows(tree, orgs, scores, raw, prev.get(tree.root.path, {}))
+
+
+def _period_scores(store, cfg, rulebook, tree, period, now, codes):
+    now = now if now is not None and now < period_end(period, cfg.tz) else period_end(period, cfg.tz)
+    ctx = InputContext(store, cfg, rulebook, period, now)
+    raw = gather(ctx, tree, codes)
+    return node_scores(tree.root, raw, codes), raw
+
+
+def _rows(tree, orgs, scores, raw, previous) -> list[IndexRow]:
+    total = scores[tree.root.path]
+    ranks = im.rank(total)
+    rows = []
+    for o in orgs:
+        code, s, p = o["code"], total[o["code"]], previous.get(o["code"])
+        dims = {d.name: scores[d.path][code] for d in tree.root.children}
+        missing = tuple(leaf.name for leaf in tree.root.leaves() if raw[leaf.path][code] is None)
+        rows.append(IndexRow(code, o["name"], s, ranks[code], dims, p,
+                             None if s is None or p is None else s - p, missing))
+    return sorted(rows, key=lambda r: (r.rank is None, r.rank or 0, r.org))

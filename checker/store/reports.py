@@ -1,0 +1,137 @@
+"""SQL of the periodic reports, the survey tabulation and the efficacy index inputs.
+
+Scope: `org=None` means every org; an org code means that org and every org below it.
+Period bounds are ISO date strings (start inclusive, end exclusive), compared as strings with the
+stored local-time ISO datetimes, as docs/ARCHITECTURE.md fixes.
+"""
+from __future__ import annotations
+
+_SUBTREE = ("(WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT o.code FROM orgs o "
+            "JOIN sub ON o.parent = sub.code) SELECT code FROM sub)")
+_OPEN_CASE = "('accepted', 'processing', 'suspended')"
+_DONE_FINDING = "('verified', 'resolved')"
+
+
+def scope_sql(column: str, org: str | None) -> tuple[str, tuple]:
+    """A WHERE fragment restricting `column` to an org's subtree (or nothing when org is None)."""
+    if org is None:
+        return "1 = 1", ()
+    return f"{column} IN {_SUBTREE}", (org,)
+
+
+class ReportStore:
+    """Read-only queries for checker.reports, checker.surveys and checker.index."""
+
+    # ------------------------------------------------------------ orgs
+    def org_names(self) -> dict[str, str]:
+        return {r["code"]: r["name"] for r in self.rows("SELECT code, name FROM orgs")}
+
+    def orgs_for_index(self, levels: tuple[str, ...] = (), codes: tuple[str, ...] = ()) -> list[dict]:
+        """The orgs an index ranks: named codes, else orgs of the given levels, else the children of
+        the root orgs (or the roots when there is only one level)."""
+        if codes:
+            marks = ",".join("?" * len(codes))
+            return self.rows(f"SELECT code, name, level FROM orgs WHERE code IN ({marks}) ORDER BY code", codes)
+        if levels:
+            marks = ",".join("?" * len(levels))
+            return self.rows(f"SELECT code, name, level FROM orgs WHERE level IN ({marks}) ORDER BY code", levels)
+        found = self.rows("SELECT code, name, level FROM orgs WHERE parent IN "
+                          "(SELECT code FROM orgs WHERE parent IS NULL OR parent = '') ORDER BY code")
+        return found or self.rows("SELECT code, name, level FROM orgs ORDER BY code")
+
+    def child_orgs(self, org: str | None) -> list[dict]:
+        """Direct children of an org, or the top-level orgs' children when org is None."""
+        if org is None:
+            return self.orgs_for_index()
+        return self.rows("SELECT code, name, level FROM orgs WHERE parent = ? ORDER BY code", (org,))
+
+    # ------------------------------------------------------------ index inputs
+    def metric_value(self, org: str, period: str, metric: str) -> float | None:
+        return self.scalar("SELECT value FROM metrics WHERE org = ? AND period = ? AND metric = ?",
+                           (org, period, metric))
+
+    def overdue_case_counts(self, org: str | None, start: str, end: str, now: str) -> tuple[int, int]:
+        """(overdue, all) cases accepted in the period: overdue = concluded after due_at, or still open
+        past due_at at `now`. Withdrawn cases count nowhere."""
+        where, params = scope_sql("org", org)
+        r = self.row(f"""SELECT count(*) AS total, coalesce(sum(CASE WHEN due_at IS NOT NULL AND (
+                (closed_at IS NOT NULL AND closed_at > due_at) OR
+                (closed_at IS NULL AND status IN {_OPEN_CASE} AND due_at < ?)) THEN 1 ELSE 0 END), 0) AS late
+            FROM cases WHERE status != 'withdrawn' AND accepted_at >= ? AND accepted_at < ? AND {where}""",
+                     (now, start, end, *params))
+        return int(r["late"]), int(r["total"])
+
+    def online_depths(self, org: str | None) -> list[int]:
+        """网办深度 (1–4, 0 when unknown) of the in-scope items of an org's subtree."""
+        where, params = scope_sql("org", org)
+        return [r["d"] for r in self.rows(
+            f"SELECT coalesce(online_depth, 0) AS d FROM items WHERE in_scope = 1 AND {where}", params)]
+
+    # ------------------------------------------------------------ findings
+    def findings_opened(self, org: str | None, start: str, end: str) -> list[dict]:
+        """Findings first opened in the period (by clause, severity, org …)."""
+        where, params = scope_sql("org", org)
+        return self.rows(f"""SELECT id, rule, clause, standard, kind, subject, org, severity, status,
+                message, assignee, opened_at, due_at, verified_at, rebound_count
+            FROM findings WHERE opened_at >= ? AND opened_at < ? AND {where}
+            ORDER BY opened_at, id""", (start, end, *params))
+
+    def findings_open_at(self, org: str | None, now: str) -> list[dict]:
+        """Findings not closed at `now` (open, acknowledged, submitted, rejected)."""
+        where, params = scope_sql("org", org)
+        return self.rows(f"""SELECT id, rule, clause, standard, subject, org, severity, status, message,
+                assignee, opened_at, due_at, rebound_count
+            FROM findings WHERE status NOT IN {_DONE_FINDING} AND opened_at <= ? AND {where}
+            ORDER BY due_at IS NULL, due_at, id""", (now, *params))
+
+    def finding_events_in(self, org: str | None, start: str, end: str, actions: tuple[str, ...]) -> list[dict]:
+        """Audit-trail events of some actions in the period, with their finding (复查 results, rebounds)."""
+        where, params = scope_sql("f.org", org)
+        marks = ",".join("?" * len(actions))
+        return self.rows(f"""SELECT e.id, e.finding_id, e.at, e.actor, e.action, e.note,
+                f.rule, f.clause, f.standard, f.subject, f.org, f.severity, f.message, f.due_at
+            FROM finding_events e JOIN findings f ON f.id = e.finding_id
+            WHERE e.action IN ({marks}) AND e.at >= ? AND e.at < ? AND {where}
+            ORDER BY e.at, e.id""", (*actions, start, end, *params))
+
+    # ------------------------------------------------------------ cases, evaluations, surveys
+    def overdue_cases_at(self, org: str | None, now: str) -> list[dict]:
+        """Open cases past their deadline at `now` (超期未办结), oldest deadline first."""
+        where, params = scope_sql("c.org", org)
+        return self.rows(f"""SELECT c.case_no, c.item_code, i.name AS item_name, c.org, c.handler,
+                c.accepted_at, c.due_at, c.status
+            FROM cases c LEFT JOIN items i ON i.code = c.item_code
+            WHERE c.status IN {_OPEN_CASE} AND c.due_at IS NOT NULL AND c.due_at < ? AND {where}
+            ORDER BY c.due_at, c.case_no""", (now, *params))
+
+    def case_counts(self, org: str | None, start: str, end: str) -> dict:
+        """Cases accepted / concluded in the period, by channel."""
+        where, params = scope_sql("org", org)
+        return self.row(f"""SELECT count(*) AS accepted,
+                coalesce(sum(status IN ('closed', 'rejected') AND closed_at IS NOT NULL), 0) AS concluded,
+                coalesce(sum(channel = 'online'), 0) AS online
+            FROM cases WHERE status != 'withdrawn' AND accepted_at >= ? AND accepted_at < ? AND {where}""",
+                        (start, end, *params))
+
+    def poor_evaluations(self, org: str | None, start: str, end: str, max_level: int = 2) -> list[dict]:
+        """差评 (level ≤ max_level) in the period, with their comments."""
+        where, params = scope_sql("org", org)
+        return self.rows(f"""SELECT id, case_no, org, channel, level, evaluated_at, rectified_at, comment
+            FROM evaluations WHERE level <= ? AND evaluated_at >= ? AND evaluated_at < ? AND {where}
+            ORDER BY evaluated_at, id""", (max_level, start, end, *params))
+
+    def evaluation_count(self, org: str | None, start: str, end: str) -> int:
+        where, params = scope_sql("org", org)
+        return self.scalar(f"SELECT count(*) FROM evaluations WHERE evaluated_at >= ? AND evaluated_at < ? "
+                           f"AND {where}", (start, end, *params))
+
+    def survey_rows(self, org: str | None, start: str, end: str) -> list[dict]:
+        where, params = scope_sql("org", org)
+        return self.rows(f"SELECT * FROM surveys WHERE date >= ? AND date < ? AND {where} ORDER BY date, id",
+                         (start, end, *params))
+
+    def complaint_counts(self, org: str | None, start: str, end: str) -> dict:
+        where, params = scope_sql("org", org)
+        return self.row(f"""SELECT count(*) AS received, coalesce(sum(valid = 1), 0) AS valid,
+                coalesce(sum(valid = 1 AND rectified_at IS NOT NULL), 0) AS rectified
+            FROM complaints WHERE received_at >= ? AND received_at < ? AND {where}""", (start, end, *params))
