@@ -9,10 +9,12 @@ from pathlib import Path
 from . import migrations
 from .base import StoreBase
 from .delivery import DeliveryStore
+from .findings import FindingStore
+from .indicators import IndicatorStore
 from .records import RecordStore
 
 
-class Store(RecordStore, DeliveryStore, StoreBase):
+class Store(RecordStore, FindingStore, IndicatorStore, DeliveryStore, StoreBase):
     """Open (and migrate) a govwatch database."""
 
     def __init__(self, path: str | Path):

@@ -1,0 +1,349 @@
+"""Findings: a rule firing on a subject, deduplicated by fingerprint (rule id + subject), and its
+lifecycle (DESIGN.md "Findings", DB33/T 2036.7 §8):
+
+    open → acknowledged → submitted → verified            (closed by a supervisor's 复查)
+                              └──────→ rejected → (acknowledged | submitted) …
+    any active status → resolved   when the scan sees the condition cleared
+    resolved → open               when it fires again (reopen)
+    verified → open               when it fires again: within `findings.rebound_window_days` of the
+                                  verification a rebound (反弹, §8.4), later a plain reopen
+
+Every change appends a row to finding_events (who, when, what); the notification route reads them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .access import Scope
+from .errors import Forbidden, InputError, InvalidTransition, NotFound
+from .routing import assign
+from .store.findings import ACTIVE_STATUSES
+
+SYSTEM = "system"          # the actor of events the scan and the scheduler make
+
+STATUSES = ("open", "acknowledged", "submitted", "verified", "rejected", "resolved")
+STATUS_NAMES = {"open": "待处理", "acknowledged": "已确认", "submitted": "已提交整改",
+                "verified": "复查通过", "rejected": "已退回", "resolved": "已消除"}
+ACTION_NAMES = {"ack": "确认", "submit": "提交整改", "verify_pass": "复查通过", "verify_fail": "复查退回"}
+
+# action → (statuses it may start from, status it leads to)
+TRANSITIONS = {
+    "ack": (("open", "rejected"), "acknowledged"),
+    "submit": (("open", "acknowledged", "rejected"), "submitted"),
+    "verify_pass": (("submitted",), "verified"),
+    "verify_fail": (("submitted",), "rejected"),
+}
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One rule firing on one subject, made by the scan."""
+    rule: object              # checker.rules Rule
+    subject: str              # e.g. case_no, "P5:330102:2026-10", "330102:equipment.evaluator"
+    subject_kind: str         # cases, indicator, checklist, cadence, consultations, …
+    org: str | None
+    message: str              # rendered Chinese message
+    due_at: str | None        # rectification deadline (ISO local)
+    handler: str | None       # officer id responsible when known (case handler)
+    facts: dict = field(default_factory=dict)   # values shown in messages / bot (/case)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.rule.id, self.subject)
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    opened: int
+    resolved: int
+    reopened: int         # reopens and rebounds
+    open: int             # active findings after the scan (open, acknowledged, submitted, rejected)
+
+
+def fingerprint(rule_id: str, subject: str) -> str:
+    """A finding's identity. Rule ids never contain ':' so the join is unambiguous."""
+    return f"{rule_id}:{subject}"
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------- reconcile (the scan's side)
+
+def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated) -> ReconcileResult:
+    """Merge one scan's firings into the findings, in one transaction.
+
+    evaluated[rule_id] = the subjects this scan looked at (None = every subject of the rule): an
+    active finding of such a subject that did not fire is resolved."""
+    fired = {f.fingerprint: f for f in firings}
+    ctx = _Reconcile(store, cfg, scan_id, now)
+    with store.transaction():
+        known = store.findings_of_rules({f.rule.id for f in fired.values()} | set(evaluated))
+        for fp, firing in fired.items():
+            ctx.merge(known.get(fp), firing)
+        resolved = ctx.resolve(known, fired, evaluated)
+        ctx.flush()
+        return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
+
+
+class _Reconcile:
+    """The state of one reconcile: routing cache, pending refreshes and events."""
+
+    def __init__(self, store, cfg, scan_id, now):
+        self.store, self.cfg, self.scan_id, self.now = store, cfg, scan_id, now
+        self.at = _iso(now)
+        self.opened = self.reopened = 0
+        self.touched, self.events, self.routes = [], [], {}
+
+    def route(self, firing: Firing) -> tuple[str | None, str | None]:
+        key = (firing.rule.id, firing.org, firing.handler)
+        if key not in self.routes:
+            self.routes[key] = assign(self.store, self.cfg, firing.rule, firing.org, firing.handler)
+        return self.routes[key]
+
+    def merge(self, row: dict | None, firing: Firing) -> None:
+        if row is None:
+            self.open_new(firing)
+        elif row["status"] in ("resolved", "verified"):
+            self.reopen(row, firing)
+        else:
+            self.touched.append({"id": row["id"], **self.seen(firing)})
+
+    def seen(self, firing: Firing) -> dict:
+        return {"message": firing.message, "due_at": firing.due_at, "severity": firing.rule.severity,
+                "at": self.at, "scan_id": self.scan_id, "data": firing.facts}
+
+    def open_new(self, firing: Firing) -> None:
+        rule = firing.rule
+        assignee, supervisor = self.route(firing)
+        fid = self.store.insert_finding({
+            **self.seen(firing), "fingerprint": firing.fingerprint, "rule": rule.id,
+            "clause": rule.clause, "standard": _standard(rule), "kind": rule.kind,
+            "subject": firing.subject, "subject_kind": firing.subject_kind, "org": firing.org,
+            "assignee": assignee, "supervisor": supervisor})
+        self.event(fid, "open", None, "open", {"scan_id": self.scan_id, "assignee": assignee})
+        self.opened += 1
+
+    def reopen(self, row: dict, firing: Firing) -> None:
+        """A resolved or verified finding fires again: reopen, or rebound (§8.4)."""
+        action = "rebound" if self.is_rebound(row) else "reopen"
+        counter = "rebound_count" if action == "rebound" else "reopen_count"
+        assignee, supervisor = (row["assignee"], row["supervisor"]) if row["assignee"] else self.route(firing)
+        self.store.update_finding(
+            row["id"], "open", resolved_at=None, assignee=assignee, supervisor=supervisor,
+            message=firing.message, due_at=firing.due_at, severity=firing.rule.severity,
+            last_seen_at=self.at, last_scan_id=self.scan_id, data=firing.facts)
+        self.store.bump_finding_counter(row["id"], counter)
+        self.event(row["id"], action, row["status"], "open", {"scan_id": self.scan_id})
+        self.reopened += 1
+
+    def is_rebound(self, row: dict) -> bool:
+        if row["status"] != "verified" or not row["verified_at"]:
+            return False
+        window = timedelta(days=self.cfg.findings.rebound_window_days)
+        return self.now - datetime.fromisoformat(row["verified_at"]) <= window
+
+    def resolve(self, known: dict, fired: dict, evaluated: dict) -> int:
+        """Resolve the active findings whose subject was evaluated and did not fire."""
+        count = 0
+        for fp, row in known.items():
+            subjects = evaluated.get(row["rule"], ())
+            looked = row["rule"] in evaluated and (subjects is None or row["subject"] in subjects)
+            if looked and fp not in fired and row["status"] in ACTIVE_STATUSES:
+                self.store.update_finding(row["id"], "resolved", resolved_at=self.at)
+                self.event(row["id"], "resolve", row["status"], "resolved", {"scan_id": self.scan_id})
+                count += 1
+        return count
+
+    def event(self, finding_id, action, from_status, to_status, data=None) -> None:
+        self.events.append({"finding_id": finding_id, "at": self.at, "actor": SYSTEM, "action": action,
+                            "from_status": from_status, "to_status": to_status, "data": data})
+
+    def flush(self) -> None:
+        self.store.touch_findings(self.touched)
+        self.store.add_events(self.events)
+
+
+def _standard(rule) -> str:
+    return getattr(rule, "standard", None) or ""
+
+
+# ---------------------------------------------------------------- lifecycle (people's side)
+
+def acknowledge(store, finding_id, actor, note=None, now=None, *, data=None) -> dict:
+    """The responsible officer confirms they have seen the finding (open | rejected → acknowledged)."""
+    return _change(store, finding_id, actor, "ack", now, note=note, data=data)
+
+
+def submit(store, finding_id, actor, note, evidence=None, now=None, *, data=None) -> dict:
+    """Rectification (整改) with a note and optional evidence: a file path or (filename, bytes)."""
+    if not (note or "").strip():
+        raise InputError("提交整改须填写整改说明（DB33/T 2036.7 §8.1：明确改进措施）")
+    saved = save_evidence(store, evidence) if evidence is not None else {}
+    return _change(store, finding_id, actor, "submit", now, note=note, data=data, **saved)
+
+
+def verify(store, finding_id, actor, passed: bool, note=None, now=None, *, data=None) -> dict:
+    """A supervisor's 复查 (DB33/T 2036.7 §8.3): submitted → verified, or rejected with the reason."""
+    if not passed and not (note or "").strip():
+        raise InputError("复查不通过须说明退回理由（DB33/T 2036.7 §8.3）")
+    return _change(store, finding_id, actor, "verify_pass" if passed else "verify_fail", now,
+                   note=note, data=data)
+
+
+def _change(store, finding_id, actor, action, now, **event) -> dict:
+    """Check who and from which status, then move the finding and write the event, atomically."""
+    with store.transaction():
+        row = _row(store, finding_id)
+        _authorize(store, row, actor, action)
+        sources, target = TRANSITIONS[action]
+        if row["status"] not in sources:
+            raise InvalidTransition(
+                f"发现 #{row['id']} 当前状态为“{STATUS_NAMES[row['status']]}”，不能{ACTION_NAMES[action]}"
+                f"（仅限{'、'.join(STATUS_NAMES[s] for s in sources)}状态）")
+        at = _iso(now or _clock(row))
+        store.update_finding(row["id"], target, **({"verified_at": at} if target == "verified" else {}))
+        store.add_events([{"finding_id": row["id"], "at": at, "actor": str(actor), "action": action,
+                           "from_status": row["status"], "to_status": target, **event}])
+    return get_finding(store, finding_id)
+
+
+def _authorize(store, row: dict, actor, action: str) -> None:
+    scope = Scope.for_officer(store, actor)
+    kind = "verify" if action.startswith("verify") else action
+    if not scope.can_act(row, kind):
+        raise Forbidden(_forbidden_text(scope, row, kind))
+    if kind == "verify" and store.last_event_actor(row["id"], "submit") == scope.officer_id:
+        raise Forbidden(f"发现 #{row['id']} 的整改由 {scope.officer_id} 本人提交，须由其他监管人员复查"
+                        "（DB33/T 2036.7 §8.3）")
+
+
+def _forbidden_text(scope: Scope, row: dict, kind: str) -> str:
+    if kind == "verify":
+        return f"{scope.officer_id} 无权复查发现 #{row['id']}：仅其所属机构或上级机构的监管人员可复查"
+    return f"{scope.officer_id} 无权处理发现 #{row['id']}：工作人员只能处理分派给本人的发现"
+
+
+def _clock(row: dict) -> datetime:
+    """The time of an action when the caller gave none: now, in the store's offset."""
+    offset = datetime.fromisoformat(row["opened_at"]).tzinfo
+    return datetime.now(offset)
+
+
+def _row(store, finding_id) -> dict:
+    try:
+        row = store.finding_row(int(finding_id))
+    except (TypeError, ValueError):
+        row = None
+    if row is None:
+        raise NotFound(f"未找到编号为 {finding_id} 的发现")
+    return row
+
+
+# ---------------------------------------------------------------- evidence
+
+def save_evidence(store, evidence) -> dict:
+    """Store evidence content-addressed in `evidence/` next to the database.
+
+    Returns the event columns: evidence_path (relative to the database folder) and sha256."""
+    name, content = _read_evidence(evidence)
+    digest = hashlib.sha256(content).hexdigest()
+    relative = Path("evidence") / digest[:2] / (digest + Path(name).suffix.lower()[:16])
+    target = _db_folder(store) / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(content)
+        tmp.replace(target)
+    return {"evidence_path": relative.as_posix(), "evidence_sha256": digest}
+
+
+def _read_evidence(evidence) -> tuple[str, bytes]:
+    if isinstance(evidence, tuple):
+        name, content = evidence
+        return str(name), bytes(content)
+    try:
+        return Path(evidence).name, Path(evidence).read_bytes()
+    except OSError as exc:
+        raise InputError(f"无法读取整改证据文件 {evidence}：{exc.strerror}") from None
+
+
+def _db_folder(store) -> Path:
+    return Path.cwd() if store.path == ":memory:" else Path(store.path).resolve().parent
+
+
+def evidence_file(store, event: dict) -> Path | None:
+    """Where an event's evidence is stored, for showing or sending it."""
+    return _db_folder(store) / event["evidence_path"] if event.get("evidence_path") else None
+
+
+# ---------------------------------------------------------------- reminders and escalation
+
+def record_event(store, finding_id, actor, action, note=None, data=None, now=None) -> None:
+    """Append an audit event that does not change the status (e.g. remind, assign)."""
+    with store.transaction():
+        row = _row(store, finding_id)
+        store.add_events([{"finding_id": row["id"], "at": _iso(now or _clock(row)), "actor": str(actor),
+                           "action": action, "from_status": row["status"], "to_status": row["status"],
+                           "note": note, "data": data}])
+
+
+def remind(store, finding_id, now, actor=SYSTEM, data=None) -> None:
+    """A rectification reminder went to the assignee: reminded_at and a `remind` event."""
+    with store.transaction():
+        _row(store, finding_id)
+        store.update_finding(int(finding_id), reminded_at=_iso(now))
+        record_event(store, finding_id, actor, "remind", data=data, now=now)
+
+
+def escalate(store, finding_id, level: int, now, actor=SYSTEM) -> None:
+    """Raise a finding to its supervisor (level 1) or the parent org's supervisor (level 2)."""
+    with store.transaction():
+        _row(store, finding_id)
+        store.update_finding(int(finding_id), escalation_level=int(level), escalated_at=_iso(now))
+        record_event(store, finding_id, actor, "escalate", data={"level": int(level)}, now=now)
+
+
+# ---------------------------------------------------------------- queries
+
+def list_findings(store, status=None, rule=None, org=None, scope: Scope | None = None,
+                  limit=None, offset=0) -> list[dict]:
+    """Findings in the DESIGN.md --json shape (plus a few keys), by id.
+
+    status: one status, a comma list, a sequence, or "active"; org: that org and every org below;
+    scope: only what that officer may see (None: everything)."""
+    return store.query_findings(
+        statuses=_statuses(status), rule=rule, orgs=store.org_subtree(org) if org else None,
+        limit=limit, offset=offset, **(scope.query_filter() if scope else {}))
+
+
+def _statuses(status) -> tuple[str, ...] | None:
+    if not status:
+        return None
+    names = status.split(",") if isinstance(status, str) else list(status)
+    names = [n.strip() for n in names if n.strip()]
+    out = [s for n in names for s in (ACTIVE_STATUSES if n == "active" else (n,))]
+    bad = [s for s in out if s not in STATUSES]
+    if bad:
+        raise InputError(f"未知的发现状态 {', '.join(bad)}：应为 {', '.join(STATUSES)} 或 active")
+    return tuple(out)
+
+
+def get_finding(store, finding_id, scope: Scope | None = None) -> dict:
+    """One finding (every column, data as a dict); Forbidden when outside the scope."""
+    row = _row(store, finding_id)
+    if scope is not None and not scope.can_see(row):
+        raise Forbidden(f"{scope.officer_id} 无权查看发现 #{row['id']}")
+    row["data"] = json.loads(row["data"]) if row["data"] else None
+    return row
+
+
+def history(store, finding_id) -> list[dict]:
+    """The audit trail of a finding, oldest first."""
+    _row(store, finding_id)
+    return store.finding_events(int(finding_id))

@@ -1,0 +1,55 @@
+"""Who is responsible for a finding: the assignee (责任人) and the supervisor above them.
+
+Order: a config override (`routing.overrides`, the first whose rule and org match; an override's
+org matches that org and every org below it), else by the rule's `responsible`:
+- handler (default): the case's handler when it names an existing officer, else as `org`;
+- org: an officer of the org (role officer, lowest id), else of the nearest ancestor that has one;
+- supervisor: the org's supervisor.
+With nobody found the supervisor is responsible. The supervisor is the org's own supervisor or
+the nearest ancestor's, and never the assignee themself when another one exists higher up.
+"""
+from __future__ import annotations
+
+
+def assign(store, cfg, rule, org: str | None, handler: str | None) -> tuple[str | None, str | None]:
+    """(assignee officer id, supervisor officer id) for a finding of `rule` on `org`."""
+    chain = [org, *store.org_ancestors(org)] if org else []
+    assignee = (_override(cfg, rule, chain) or _responsible(store, rule, chain, handler)
+                or _first(store, chain, "supervisor"))
+    return assignee, _supervisor(store, chain, avoid=assignee)
+
+
+def _override(cfg, rule, chain: list[str]) -> str | None:
+    for o in cfg.routing.overrides:
+        if (o.rule is None or o.rule == rule.id) and (o.org is None or o.org in chain):
+            return o.assignee
+    return None
+
+
+def _responsible(store, rule, chain: list[str], handler: str | None) -> str | None:
+    how = getattr(rule, "responsible", None) or "handler"
+    if how == "supervisor":
+        return _first(store, chain, "supervisor")
+    if how == "handler" and handler and store.get("officers", str(handler)):
+        return str(handler)
+    return _first(store, chain, "officer")
+
+
+def _first(store, chain: list[str], role: str) -> str | None:
+    """The lowest-id officer of `role` in the first org of the chain that has one."""
+    for code in chain:
+        found = store.officers_of(code, role)
+        if found:
+            return found[0]["id"]
+    return None
+
+
+def _supervisor(store, chain: list[str], avoid: str | None) -> str | None:
+    """The nearest supervisor along the chain other than `avoid`; `avoid` only if none else."""
+    fallback = None
+    for code in chain:
+        for officer in store.officers_of(code, "supervisor"):
+            if officer["id"] != avoid:
+                return officer["id"]
+            fallback = fallback or officer["id"]
+    return fallback

@@ -1,0 +1,128 @@
+"""SQL of findings, their audit trail (finding_events) and the lookups the lifecycle needs."""
+from __future__ import annotations
+
+import json
+
+ACTIVE_STATUSES = ("open", "acknowledged", "submitted", "rejected")
+
+_LIST_COLUMNS = """id, rule, clause, standard, subject, org, severity, status, message, assignee,
+    opened_at, due_at, resolved_at, supervisor, kind, subject_kind, verified_at, last_seen_at,
+    reopen_count, rebound_count, escalation_level"""
+
+_INSERT = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject, subject_kind, org,
+    severity, status, message, assignee, supervisor, opened_at, due_at, last_seen_at, last_scan_id, data)
+    VALUES (:fingerprint, :rule, :clause, :standard, :kind, :subject, :subject_kind, :org,
+    :severity, 'open', :message, :assignee, :supervisor, :at, :due_at, :at, :scan_id, :data)"""
+
+_TOUCH = """UPDATE findings SET message = :message, due_at = :due_at, severity = :severity,
+    last_seen_at = :at, last_scan_id = :scan_id, data = :data WHERE id = :id"""
+
+_EVENT = """INSERT INTO finding_events (finding_id, at, actor, action, from_status, to_status, note,
+    evidence_path, evidence_sha256, data)
+    VALUES (:finding_id, :at, :actor, :action, :from_status, :to_status, :note,
+    :evidence_path, :evidence_sha256, :data)"""
+
+_EVENT_KEYS = ("finding_id", "at", "actor", "action", "from_status", "to_status", "note",
+               "evidence_path", "evidence_sha256", "data")
+
+# Columns a lifecycle change may set besides status (never user-named: fixed here).
+_SETTABLE = ("resolved_at", "verified_at", "reopen_count", "rebound_count", "assignee", "supervisor",
+             "escalation_level", "escalated_at", "reminded_at", "message", "due_at", "severity",
+             "last_seen_at", "last_scan_id", "data")
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+class FindingStore:
+    """Findings (one row per fingerprint = rule id + subject) and their append-only audit trail."""
+
+    def findings_of_rules(self, rule_ids) -> dict[str, dict]:
+        """Every finding of these rules, by fingerprint (what a scan reconciles against)."""
+        rows = self.rows(
+            """SELECT id, fingerprint, rule, subject, status, verified_at, assignee, supervisor
+               FROM findings WHERE rule IN (SELECT value FROM json_each(?))""",
+            (json.dumps(sorted(rule_ids)),))
+        return {r["fingerprint"]: r for r in rows}
+
+    def insert_finding(self, row: dict) -> int:
+        """A new open finding; `row` has the named values of _INSERT (data as a dict)."""
+        cur = self.conn.execute(_INSERT, {**row, "data": _json(row.get("data"))})
+        return cur.lastrowid
+
+    def touch_findings(self, rows: list[dict]) -> None:
+        """Refresh message / due date / last seen of findings still firing (no event)."""
+        self.conn.executemany(_TOUCH, [{**r, "data": _json(r.get("data"))} for r in rows])
+
+    def update_finding(self, finding_id: int, status: str | None = None, **cols) -> None:
+        """Set a finding's status and some of the fixed _SETTABLE columns."""
+        bad = set(cols) - set(_SETTABLE)
+        if bad:
+            raise ValueError(f"not a settable finding column: {sorted(bad)}")
+        if "data" in cols:
+            cols["data"] = _json(cols["data"])
+        if status is not None:
+            cols["status"] = status
+        sets = ", ".join(f"{c} = :{c}" for c in cols)
+        self.conn.execute(f"UPDATE findings SET {sets} WHERE id = :id", {**cols, "id": finding_id})
+
+    def bump_finding_counter(self, finding_id: int, counter: str) -> None:
+        """reopen_count or rebound_count + 1."""
+        if counter not in ("reopen_count", "rebound_count"):
+            raise ValueError(f"not a finding counter: {counter}")
+        self.conn.execute(f"UPDATE findings SET {counter} = {counter} + 1 WHERE id = ?", (finding_id,))
+
+    def add_events(self, events: list[dict]) -> None:
+        """Append audit-trail rows (missing keys are NULL; data is a dict)."""
+        self.conn.executemany(_EVENT, [
+            {**{k: None for k in _EVENT_KEYS}, **e, "data": _json(e.get("data"))} for e in events])
+
+    def count_active_findings(self) -> int:
+        return self.scalar("SELECT count(*) FROM findings WHERE status IN (?, ?, ?, ?)", ACTIVE_STATUSES)
+
+    def finding_row(self, finding_id: int) -> dict | None:
+        return self.row("SELECT * FROM findings WHERE id = ?", (finding_id,))
+
+    def finding_events(self, finding_id: int) -> list[dict]:
+        rows = self.rows("SELECT * FROM finding_events WHERE finding_id = ? ORDER BY id", (finding_id,))
+        for r in rows:
+            r["data"] = json.loads(r["data"]) if r["data"] else None
+        return rows
+
+    def last_event_actor(self, finding_id: int, action: str) -> str | None:
+        """Who did the latest `action` on a finding (e.g. who submitted the rectification)."""
+        return self.scalar("""SELECT actor FROM finding_events WHERE finding_id = ? AND action = ?
+                              ORDER BY id DESC LIMIT 1""", (finding_id, action))
+
+    def query_findings(self, statuses=None, rule=None, orgs=None, assignee=None, scope_orgs=None,
+                       limit=None, offset=0) -> list[dict]:
+        """Findings filtered by status list, rule, org list, and a visibility scope, by id.
+
+        scope: `assignee` alone (an officer), `scope_orgs` + `assignee` (a supervisor: the orgs
+        or assigned to them), neither (an admin)."""
+        where, params = [], []
+        if statuses:
+            where.append("status IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(statuses)))
+        if rule:
+            where.append("rule = ?")
+            params.append(rule)
+        if orgs is not None:
+            where.append("org IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(orgs)))
+        where.append(_scope_sql(scope_orgs, assignee, params))
+        sql = f"SELECT {_LIST_COLUMNS} FROM findings WHERE {' AND '.join(where)} ORDER BY id"
+        sql += " LIMIT ? OFFSET ?"
+        params += [-1 if limit is None else int(limit), int(offset or 0)]
+        return self.rows(sql, params)
+
+
+def _scope_sql(scope_orgs, assignee, params: list) -> str:
+    if scope_orgs is None and assignee is None:
+        return "1"
+    if scope_orgs is None:
+        params.append(assignee)
+        return "assignee = ?"
+    params += [json.dumps(sorted(scope_orgs)), assignee]
+    return "(org IN (SELECT value FROM json_each(?)) OR assignee = ?)"
