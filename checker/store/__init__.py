@@ -12,9 +12,11 @@ from .delivery import DeliveryStore
 from .findings import FindingStore
 from .indicators import IndicatorStore
 from .records import RecordStore
+from .runs import RunStore
+from .reports import ReportStore
 
 
-class Store(RecordStore, FindingStore, IndicatorStore, DeliveryStore, StoreBase):
+class Store(RecordStore, RunStore, FindingStore, IndicatorStore, ReportStore, DeliveryStore, StoreBase):
     """Open (and migrate) a govwatch database."""
 
     def __init__(self, path: str | Path):
