@@ -54,6 +54,10 @@ class RecordStore:
             return self.rows("SELECT * FROM officers WHERE org = ? AND role = ? ORDER BY id", (org, role))
         return self.rows("SELECT * FROM officers WHERE org = ? ORDER BY id", (org,))
 
+    def officers_with_role(self, role: str) -> list[dict]:
+        """Every officer of a role (e.g. the admins told about a refused rule reload), by id."""
+        return self.rows("SELECT * FROM officers WHERE role = ? ORDER BY id", (role,))
+
     def supervisor_for(self, org: str) -> dict | None:
         """The supervisor responsible for an org: one of the org's own, else the nearest ancestor's."""
         for code in [org, *self.org_ancestors(org)]:
