@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..records import KINDS, RecordKind
 from .coerce import label
 
+REFERENCED = frozenset(f.ref for rk in KINDS.values() for f in rk.fields if f.ref)
+
 
 class Known:
     """Keys of referenced kinds, loaded from the store once and grown with each good row of a run."""
@@ -37,8 +39,8 @@ class Known:
 
     def add(self, rk: RecordKind, values: dict) -> None:
         """Note an imported record, so later rows and files of the run may refer to it."""
-        if rk.name in self._keys:
+        if rk.name in REFERENCED:
             key = tuple(values[k] for k in rk.key)
-            self._keys[rk.name].add(key[0] if len(key) == 1 else key)
+            self.keys(rk.name).add(key[0] if len(key) == 1 else key)
         if rk.name == "items" and self._items is not None:
             self._items[values["code"]] = (values["immediate"], values["promised_days"], values["statutory_days"])
