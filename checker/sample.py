@@ -300,7 +300,7 @@ class _Generator:
         day = self.cal.add(accepted.date(), spent + (suspended or 0) + (extended or 0))
         closed = accepted + timedelta(minutes=r.randint(5, 120)) if day == accepted.date() else \
             datetime.combine(day, _daytime(r))
-        stale = (self.now - accepted).days < 30 and r.random() < (0.05 if item.immediate else 0.4)
+        stale = (self.now - accepted).days < 45 and r.random() < (0.1 if item.immediate else 0.6)
         if closed > self.now or stale:
             return None, "suspended" if suspended else r.choice(("accepted", "processing", "processing"))
         return closed, "rejected" if roll < 0.03 else "closed"
