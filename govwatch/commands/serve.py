@@ -1,0 +1,14 @@
+"""`govwatch serve`: the scheduler (and the Telegram bot when a token is set) until SIGTERM."""
+from __future__ import annotations
+
+from govwatch.cli import command
+from scheduler.rules_holder import RulesHolder
+from scheduler.service import serve as run_service
+
+
+@command("serve", "scheduler + bot: run the supervision cadence and deliver notifications until stopped")
+def serve(ctx, ns) -> int:
+    holder = RulesHolder.load(ctx.config.rules_path())    # bad rules: exit 1 with every problem
+    ctx.store                                             # open and migrate the database before jobs run
+    ctx.close()
+    return run_service(ctx.config, holder)
