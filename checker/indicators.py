@@ -1,0 +1,105 @@
+"""The P1–P9 indicators of DB33/T 2036.7 §5.2–5.3, computed from the indicator rules of the packs.
+
+An org's figure covers the org and every org below it. Item figures (no `period_field`) count the
+current items; case, complaint and evaluation figures take the records whose date falls in the
+period (local dates). Withdrawn cases count nowhere. `value` is numerator / denominator (None when
+the denominator is 0) and `passed` says whether it meets the rule's target (None without data).
+
+Which orgs get a row: with `org` given, that org alone (covering its subtree); without, every org
+that has orgs below it or records of its own for an indicator — every org with a figure to show.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from .periods import Period
+from .store import indicators as sql
+
+TOLERANCE = 1e-9
+REGION_LEVELS = ("province", "city", "district", "township")   # orgs a failed indicator is raised for
+_COMPARE = {"eq": lambda v, t: abs(v - t) <= TOLERANCE, "gte": lambda v, t: v >= t - TOLERANCE,
+            "gt": lambda v, t: v > t + TOLERANCE, "lte": lambda v, t: v <= t + TOLERANCE,
+            "lt": lambda v, t: v < t - TOLERANCE}
+_SYMBOL = {"eq": "=", "gte": "≥", "gt": ">", "lte": "≤", "lt": "<"}
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    code: str                 # P1 … P9
+    rule: str                 # the rule id
+    clause: str
+    org: str
+    period: str               # the period code: 2026-10, 2026-Q3, 2026
+    numerator: float
+    denominator: float
+    value: float | None       # a ratio, 0.95
+    target: dict              # {"gte": 0.9} or {"eq": 1.0}
+    passed: bool | None
+    title: str = ""
+    standard: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @property
+    def target_text(self) -> str:
+        """The target for people: ≥ 90%."""
+        op, limit = next(iter(self.target.items()))
+        return f"{_SYMBOL.get(op, op)} {percent(limit)}"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%".replace(".0%", "%")
+
+
+def indicator_rules(rulebook) -> list:
+    return sorted((r for r in rulebook.rules if r.kind == "indicator" and getattr(r, "enabled", True)),
+                  key=lambda r: (r.code, r.id))
+
+
+def compute(store, cfg, rulebook, period: Period, org: str | None = None, now: datetime = None) -> list[IndicatorValue]:
+    """Every indicator rule's figure for the period: for `org` alone, or for every org with a figure."""
+    if now is None:
+        raise ValueError("compute() needs `now` (P5 and P8 depend on it)")
+    store.build_org_closure()
+    scope = [org] if org else None
+    rules = indicator_rules(rulebook)
+    totals = {r.id: store.indicator_rollup(aggregate_spec(r, cfg, period, now), scope) for r in rules}
+    orgs = scope or sorted(set(store.orgs_with_children()).union(*[t.keys() for t in totals.values()]))
+    return [_value(r, o, period, totals[r.id].get(o, (0, 0))) for o in orgs for r in rules]
+
+
+def aggregate_spec(rule, cfg, period: Period, now: datetime) -> sql.AggregateSpec:
+    """The SQL pieces of one indicator rule for one period at `now`."""
+    kind = rule.source
+    params = {"now": now.astimezone(cfg.tz).isoformat(timespec="seconds"),
+              "p9_level": cfg.indicators.p9_satisfied_level}
+    where = [condition_sql(kind, rule.where, params, rule),
+             sql.period_sql(kind, getattr(rule, "period_field", None), period.start.isoformat(),
+                            period.end.isoformat(), params)]
+    if kind == "cases":
+        where.append("(status IS NOT 'withdrawn')")          # withdrawn cases count nowhere
+    numerator = condition_sql(kind, getattr(rule, "numerator", None), params, rule)
+    return sql.AggregateSpec(kind, " AND ".join(where), numerator, sql.measure_sql(kind, rule.measure),
+                             sql.measure_sql(kind, getattr(rule, "denominator_measure", None)), params)
+
+
+def condition_sql(kind: str, tree, params: dict, rule) -> str:
+    """A rule condition as SQL (the store's interim compiler until checker.rules has one)."""
+    return sql.condition_sql(kind, tree, params, dict(getattr(rule, "params", None) or {}))
+
+
+def _value(rule, org: str, period: Period, totals: tuple) -> IndicatorValue:
+    numerator, denominator = totals
+    value = round(numerator / denominator, 6) if denominator else None
+    return IndicatorValue(rule.code, rule.id, rule.clause, org, period.code, numerator, denominator,
+                          value, dict(rule.target), _passed(rule.target, value),
+                          rule.title, getattr(rule, "standard", "") or "")
+
+
+def _passed(target: dict, value: float | None) -> bool | None:
+    if value is None:
+        return None
+    return all(_COMPARE[op](value, float(limit)) for op, limit in target.items())
