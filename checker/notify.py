@@ -25,10 +25,13 @@ import html
 import inspect
 import json
 import logging
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Protocol
+
+from .errors import InputError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -298,8 +301,9 @@ def digest_text(name: str, rows: list[Row]) -> str:
 def entry_html(r: Row) -> str:
     """One finding in a message: what happened, the message, the clause it rests on, the deadline."""
     p = r.payload
-    if r.kind == "notice":
-        return f"⚠️ <b>{KIND_LABEL['notice']}</b>\n{esc(_cut(p.get('text', '')))}"
+    if r.kind in ("notice", "report"):
+        icon = "⚠️" if r.kind == "notice" else "📊"
+        return f"{icon} <b>{KIND_LABEL[r.kind]}</b>\n{esc(_cut(p.get('text', '')))}"
     icon = SEVERITY_ICON.get(r.severity or "", "•")
     title = f"{KIND_LABEL.get(r.kind, r.kind)} #{p.get('finding_id')}"
     lines = [f"{icon} <b>{esc(title)}</b> {esc(p.get('title') or p.get('rule') or '')}",
@@ -441,6 +445,76 @@ def route_now(store, cfg, now: datetime) -> int:
     ctx = Ctx(store, cfg, None, now)
     route(ctx)
     return ctx.stats["routed"]
+
+
+# -- recipients, silences and reports (what bot commands and the CLI call) -------------------------
+
+DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def invite(store, cfg, officer_id: str, now: datetime) -> dict:
+    """A one-time bind code for an officer, valid `telegram.bind_code_hours`."""
+    officer = store.officer(officer_id)
+    if officer is None:
+        raise NotFound(f"未找到工号为 {officer_id} 的人员")
+    code = secrets.token_hex(4).upper()
+    expires = now + timedelta(hours=cfg.telegram.bind_code_hours)
+    store.add_bind_code(code, officer_id, _iso(now), _iso(expires))
+    return {"code": code, "officer": officer, "expires_at": _iso(expires)}
+
+
+def bind(store, code: str, telegram_id: int, now: datetime) -> dict:
+    """Spend a bind code: the Telegram user now receives that officer's notifications."""
+    officer_id = store.use_bind_code(code.strip().upper(), int(telegram_id), _iso(now))
+    if officer_id is None:
+        raise InputError("绑定码无效、已使用或已过期，请向管理员重新索取（govwatch officers invite）")
+    return store.officer(officer_id)
+
+
+def add_silence(store, rule: str, org: str, duration: str, reason: str, by: str, now: datetime) -> dict:
+    """Silence alerts of a rule (or a pattern like db33.case.*) for an org and every org below it."""
+    if store.get("orgs", org) is None:
+        raise NotFound(f"未找到机构 {org}")
+    if not reason.strip():
+        raise InputError("静默须说明原因")
+    ends = now + parse_duration(duration)
+    sid = store.add_silence(rule, org, _iso(now), _iso(ends), reason, by)
+    return {"id": sid, "rule": rule, "org": org, "ends_at": _iso(ends)}
+
+
+def remove_silence(store, silence_id: int, by: str, now: datetime) -> None:
+    if not store.remove_silence(int(silence_id), _iso(now)):
+        raise NotFound(f"未找到生效中的静默 #{silence_id}")
+    log.info("silence %s removed by %s", silence_id, by)
+
+
+def parse_duration(text: str) -> timedelta:
+    """30m, 12h, 3d, 2w → a timedelta (at most a year)."""
+    unit, number = text[-1:].lower(), text[:-1]
+    if unit not in DURATION_UNITS or not number.isdigit() or int(number) <= 0:
+        raise InputError(f"无法识别的时长 {text!r}：应为 30m、12h、3d 或 2w 这样的形式")
+    value = timedelta(**{DURATION_UNITS[unit]: int(number)})
+    if value > timedelta(days=366):
+        raise InputError("静默时长不能超过一年")
+    return value
+
+
+def announce_report(store, cfg, kind: str, period, result, now: datetime) -> int:
+    """Tell every supervisor and admin that a report was written (an outbox row each, once)."""
+    people = store.rows("SELECT id FROM officers WHERE role IN ('supervisor', 'admin') ORDER BY id")
+    text = f"{period.label}{REPORT_NAMES.get(kind, kind)}已生成：{getattr(result, 'html_path', '')}"
+    rows = [{"dedup_key": f"report:{kind}:{period.code}:{p['id']}", "finding_id": None, "recipient": p["id"],
+             "kind": "report", "severity": None, "created_at": _iso(now),
+             "payload": {"text": text, "kind": kind, "period": period.code}} for p in people]
+    return store.enqueue(rows)
+
+
+REPORT_NAMES = {"daily": "日扫描报表", "weekly": "周调度报表", "monthly": "月通报",
+                "quarterly": "季分析报告", "annual": "年考评报告"}
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")
 
 
 class ConsoleNotifier:

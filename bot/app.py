@@ -1,0 +1,129 @@
+"""All the wiring of the Telegram bot in one function: `build_application(cfg)`.
+
+Shared objects live in `application.bot_data`: `cfg`, `store` (opened in post_init, closed in
+post_shutdown), `rules` (an object with `.rulebook` and `.reload_if_changed()`, e.g. the scheduler's
+RulesHolder) and `clock` (returns the aware `now`). `govwatch serve` runs the Application and calls
+`deliver(application)` from its delivery job.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler
+
+from checker import notify
+from checker.errors import ConfigError, GovwatchError
+from checker.store import Store
+
+from . import handlers  # noqa: F401  (registers the commands and buttons)
+from .commands import BOT_COMMANDS, BUTTONS, COMMANDS
+from .conversations import conversations
+from .telegram_notifier import TelegramNotifier
+
+log = logging.getLogger(__name__)
+
+
+def build_application(cfg, store_path=None, request=None, rules=None, clock=None) -> Application:
+    """The bot: token from the environment (never logged), rate limits and Bot API URLs from config."""
+    tg = cfg.telegram
+    token = tg.token()
+    if not token:
+        raise ConfigError(f"未设置 Telegram 令牌：请在环境变量 {tg.token_env} 中提供（见 README 的 bot 一节）")
+    builder = ApplicationBuilder().token(token).rate_limiter(AIORateLimiter(
+        overall_max_rate=tg.rate_limit.overall_per_second, overall_time_period=1,
+        group_max_rate=tg.rate_limit.per_chat_per_minute, group_time_period=60,
+        max_retries=tg.rate_limit.max_retries))
+    if tg.base_url:
+        builder = builder.base_url(tg.base_url)
+    if tg.base_file_url:
+        builder = builder.base_file_url(tg.base_file_url)
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    app = builder.post_init(_post_init).post_shutdown(_post_shutdown).build()
+    app.bot_data.update(cfg=cfg, store_path=str(store_path or cfg.database), rules=rules,
+                        clock=clock or (lambda: datetime.now(cfg.tz)))
+    _add_handlers(app)
+    return app
+
+
+def _add_handlers(app: Application) -> None:
+    for conversation in conversations():
+        app.add_handler(conversation)
+    for name, reg in COMMANDS.items():
+        app.add_handler(CommandHandler(name, reg.fn))
+    for prefix, reg in BUTTONS.items():
+        app.add_handler(CallbackQueryHandler(reg.fn, pattern=rf"^{prefix}:"))
+    app.add_error_handler(_on_error)
+
+
+async def _post_init(app: Application) -> None:
+    """Open the store, load the rules when nobody handed them in, publish the command menu."""
+    data = app.bot_data
+    data["store"] = Store(data["store_path"])
+    if data["rules"] is None:
+        data["rules"] = RuleBox.load(data["cfg"].rules_path())
+    await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in BOT_COMMANDS])
+
+
+async def _post_shutdown(app: Application) -> None:
+    store = app.bot_data.pop("store", None)
+    if store is not None:
+        store.close()
+
+
+async def _on_error(update, context) -> None:
+    log.error("bot handler failed: %s", type(context.error).__name__, exc_info=context.error)
+
+
+async def start(app: Application) -> None:
+    """For embedding (tests, `serve`): initialize and run post_init, which run_polling does itself."""
+    await app.initialize()
+    await app.post_init(app)
+
+
+async def stop(app: Application) -> None:
+    await app.shutdown()
+    await app.post_shutdown(app)
+
+
+async def deliver(app: Application, now: datetime | None = None) -> notify.DeliveryResult:
+    """Deliver the outbox through this bot (the scheduler's delivery job when a token is set)."""
+    data = app.bot_data
+    return await notify.deliver_pending(data["store"], data["cfg"], TelegramNotifier(app.bot),
+                                        now or data["clock"]())
+
+
+@dataclass(frozen=True)
+class Reload:
+    changed: bool
+    loaded: bool = False
+    problems: tuple[str, ...] = ()
+    version: str | None = None
+
+
+class RuleBox:
+    """The bot's own rule book when `serve` hands in none: /reload validates, then swaps all or nothing."""
+
+    def __init__(self, path: Path, rulebook):
+        self.path, self.rulebook = Path(path), rulebook
+
+    @classmethod
+    def load(cls, path) -> "RuleBox":
+        try:
+            from checker.rules import load_packs
+            return cls(path, load_packs(path))
+        except (ImportError, GovwatchError) as exc:
+            log.warning("rules not loaded: %s", exc)
+            return cls(path, None)
+
+    def reload_if_changed(self) -> Reload:
+        from checker.rules import load_packs
+        try:
+            self.rulebook = load_packs(self.path)
+        except GovwatchError as exc:
+            return Reload(True, False, tuple(str(p) for p in getattr(exc, "problems", None) or [exc]))
+        return Reload(True, True, version=getattr(self.rulebook, "version", None))

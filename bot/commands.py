@@ -1,0 +1,103 @@
+"""Bot commands and buttons register here, next to their handler (decorators), not in hand-kept tables.
+
+Every registered handler is wrapped once: it learns who the Telegram user is (a `checker.access.Scope`
+or nobody), refuses strangers and wrong roles with a short Chinese text, and turns a GovwatchError
+into its message.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from checker.access import Scope
+from checker.errors import GovwatchError
+
+log = logging.getLogger(__name__)
+
+BOT_COMMANDS: list[tuple[str, str]] = []          # (name, Chinese description), in menu order
+COMMANDS: dict[str, "Registered"] = {}
+BUTTONS: dict[str, "Registered"] = {}             # callback data prefix → handler
+
+UNKNOWN_USER = ("您还没有绑定效能监管助手。请向管理员索取绑定码（govwatch officers invite），"
+                "然后发送 /bind 绑定码。未绑定的用户看不到任何监管数据。")
+ROLE_NAMES = {"officer": "窗口人员", "supervisor": "监管人员", "admin": "管理员"}
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    description: str
+    fn: Callable
+    roles: tuple[str, ...] | None      # None: anyone bound; () : anyone, even strangers
+
+
+def bot_command(name: str, description: str, roles: tuple[str, ...] | None = None):
+    """Register a /command: its menu description (Chinese) and who may use it."""
+    def register(fn):
+        wrapped = _guard(fn, roles)
+        COMMANDS[name] = Registered(name, description, wrapped, roles)
+        BOT_COMMANDS.append((name, description))
+        return wrapped
+    return register
+
+
+def button(prefix: str, roles: tuple[str, ...] | None = None):
+    """Register an inline-button handler for callback data `<prefix>:<args>`."""
+    def register(fn):
+        wrapped = _guard(fn, roles)
+        BUTTONS[prefix] = Registered(prefix, fn.__doc__ or prefix, wrapped, roles)
+        return wrapped
+    return register
+
+
+def _guard(fn, roles):
+    @functools.wraps(fn)
+    async def handler(update, context):
+        g = Guarded(update, context)
+        if roles != () and g.scope is None:
+            return await g.reply(UNKNOWN_USER)
+        if roles and g.scope.role not in roles:
+            names = "、".join(ROLE_NAMES[r] for r in roles)
+            return await g.reply(f"此操作仅限{names}使用。")
+        try:
+            return await fn(g)
+        except GovwatchError as exc:
+            return await g.reply(html.escape(str(exc), quote=False))
+    return handler
+
+
+class Guarded:
+    """What a handler needs: the update, shared objects, who is asking, the clock, and a reply."""
+
+    def __init__(self, update, context):
+        self.update, self.context = update, context
+        data = context.application.bot_data
+        self.store, self.cfg, self.rules = data["store"], data["cfg"], data["rules"]
+        self.user_id = update.effective_user.id if update.effective_user else None
+        self.scope = Scope.for_telegram(self.store, self.user_id) if self.user_id else None
+        self.now: datetime = data["clock"]()
+        self.args: list[str] = list(context.args or [])
+
+    @property
+    def audit(self) -> dict:
+        """What every action adds to the audit trail: the Telegram user behind it."""
+        return {"telegram_id": self.user_id, "via": "telegram"}
+
+    async def reply(self, text: str, buttons=None, html: bool = True):
+        """Answer in the chat (and close the button's spinner when a button was pressed)."""
+        query = self.update.callback_query
+        if query is not None:
+            await query.answer()
+        markup = keyboard(buttons) if buttons else None
+        return await self.context.bot.send_message(
+            self.update.effective_chat.id, text, parse_mode="HTML" if html else None, reply_markup=markup)
+
+
+def keyboard(rows):
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                                 for row in rows if row])

@@ -1,0 +1,236 @@
+"""Bot commands and buttons: each parses its input, calls one checker function and answers in Chinese.
+
+Roles (checker.access.Scope): an officer sees the findings assigned to them; a supervisor those of
+their org and every org below; an admin everything and also the admin commands.
+"""
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+
+from checker import findings as fnd
+from checker import notify
+from checker.errors import Forbidden, InputError, NotFound
+from checker.notify import esc
+from checker.periods import Period
+
+from . import views
+from .commands import COMMANDS, ROLE_NAMES, UNKNOWN_USER, bot_command, button
+
+SUPERVISING = ("supervisor", "admin")
+REPORT_PERIODS = {"daily": ("day", False), "weekly": ("week", False), "monthly": ("month", True),
+                  "quarterly": ("quarter", True), "annual": ("year", True)}
+
+
+# -- greeting and binding --------------------------------------------------------------------
+
+@bot_command("start", "开始使用，查看身份与帮助", roles=())
+async def start(g):
+    """Greet the user: who they are bound as, or how to bind."""
+    if g.scope is None:
+        return await g.reply("您好，这里是效能监管助手（DB33/T 2036.7、DB50/T 957.7）。\n" + UNKNOWN_USER)
+    await g.reply(f"您好，{esc(g.scope.name)}（{esc(g.scope.officer_id)}，{ROLE_NAMES[g.scope.role]}）。\n"
+                  + views.help_text(g.scope.role, COMMANDS))
+
+
+@bot_command("help", "查看可用命令", roles=())
+async def help_(g):
+    """List the commands the user may use."""
+    if g.scope is None:
+        return await g.reply(UNKNOWN_USER)
+    await g.reply(views.help_text(g.scope.role, COMMANDS))
+
+
+@bot_command("bind", "用绑定码绑定工号：/bind 绑定码", roles=())
+async def bind(g):
+    """Bind this Telegram user to the officer a one-time code was issued for."""
+    if len(g.args) != 1:
+        raise InputError("用法：/bind 绑定码（绑定码由管理员用 govwatch officers invite 生成）")
+    officer = notify.bind(g.store, g.args[0], g.user_id, g.now)
+    await g.reply(f"绑定成功：{esc(officer['name'])}（{esc(officer['id'])}，{ROLE_NAMES[officer['role']]}）。"
+                  "今后的监管提醒会发到这里。发送 /help 查看命令。")
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+@bot_command("status", "本人范围内各状态、各等级问题数量")
+async def status(g):
+    """Counts of findings by status and severity in the caller's scope."""
+    rows = fnd.list_findings(g.store, scope=g.scope)
+    await g.reply(views.status_table(rows, g.scope))
+
+
+@bot_command("findings", "问题清单：/findings [状态]（默认未关闭）")
+async def findings(g):
+    """The caller's findings of a status (default: active), one page at a time."""
+    wanted = g.args[0] if g.args else "active"
+    await _page(g, "findings", wanted, 0)
+
+
+@bot_command("overdue", "已超过整改期限的问题：/overdue [机构编码]")
+async def overdue(g):
+    """Active findings past their due date, in the caller's scope or one org of it."""
+    org = g.args[0] if g.args else ""
+    if org and not g.scope.covers_org(org):
+        raise Forbidden(f"无权查看机构 {org} 的问题")
+    await _page(g, "overdue", org, 0)
+
+
+@button("pg")
+async def page(g):
+    """Another page of a list (上一页 / 下一页)."""
+    _, what, arg, offset = g.update.callback_query.data.split(":", 3)
+    await _page(g, what, arg, int(offset), edit=True)
+
+
+async def _page(g, what: str, arg: str, offset: int, edit: bool = False):
+    size = g.cfg.telegram.page_size
+    rows = _list(g, what, arg)
+    text, buttons = views.page(rows, what, arg, offset, size, g.now)
+    if edit:
+        await g.update.callback_query.answer()
+        return await g.update.callback_query.edit_message_text(text, parse_mode="HTML",
+                                                               reply_markup=_markup(buttons))
+    await g.reply(text, buttons)
+
+
+def _list(g, what: str, arg: str) -> list[dict]:
+    if what == "overdue":
+        rows = fnd.list_findings(g.store, status="active", org=arg or None, scope=g.scope)
+        return [r for r in rows if r["due_at"] and datetime.fromisoformat(r["due_at"]) < g.now]
+    return fnd.list_findings(g.store, status=arg, scope=g.scope)
+
+
+def _markup(buttons):
+    from .commands import keyboard
+    return keyboard(buttons) if buttons else None
+
+
+@bot_command("case", "办件详情与剩余工作日：/case 办件编号")
+async def case(g):
+    """One case: its facts, deadline, working days left and its findings."""
+    if len(g.args) != 1:
+        raise InputError("用法：/case 办件编号")
+    record = g.store.get("cases", g.args[0])
+    if record is None:
+        raise NotFound(f"未找到办件 {g.args[0]}")
+    related = [f for f in fnd.list_findings(g.store, scope=g.scope) if f["subject"] == record["case_no"]]
+    if not (g.scope.covers_org(record["org"]) or record.get("handler") == g.scope.officer_id or related):
+        raise Forbidden(f"无权查看办件 {g.args[0]}：它不属于您所在机构")
+    await g.reply(views.case_text(record, g.store.get("items", record["item_code"]), related, g.cfg, g.now))
+
+
+@bot_command("indicators", "P1–P9 指标：/indicators [期间] [机构编码]", roles=SUPERVISING)
+async def indicators(g):
+    """The P1–P9 indicators (DB33/T 2036.7 §5.2–5.3) of a period and org."""
+    period = Period.parse(g.args[0]) if g.args else Period.containing("month", g.now.date())
+    org = g.args[1] if len(g.args) > 1 else (None if g.scope.sees_all else g.scope.org)
+    if org and not g.scope.covers_org(org):
+        raise Forbidden(f"无权查看机构 {org} 的指标")
+    compute = _optional("checker.indicators", "compute")
+    if compute is None:
+        return await g.reply("指标功能尚未启用。")
+    rows = compute(g.store, g.cfg, g.rules.rulebook, period, org=org, now=g.now)
+    await g.reply(views.indicator_table(rows, period, org))
+
+
+@bot_command("report", "报表：/report daily|weekly|monthly|quarterly|annual", roles=SUPERVISING)
+async def report(g):
+    """Build a report with checker.reports and send its file."""
+    if not g.args or g.args[0] not in REPORT_PERIODS:
+        raise InputError("用法：/report daily|weekly|monthly|quarterly|annual")
+    build = _optional("checker.reports", "build_report")
+    if build is None:
+        return await g.reply("报表功能尚未启用。")
+    kind = g.args[0]
+    period_kind, previous = REPORT_PERIODS[kind]
+    period = Period.containing(period_kind, g.now.date())
+    period = period.previous() if previous else period
+    org = None if g.scope.sees_all else g.scope.org
+    result = build(g.store, g.cfg, g.rules.rulebook, kind, period, org=org, now=g.now,
+                   out_dir=g.cfg.reports.out_dir)
+    await g.update.effective_message.reply_document(open(result.html_path, "rb"),
+                                                    caption=views.report_caption(result, period))
+
+
+@bot_command("rules", "当前启用的规则包及版本")
+async def rules(g):
+    """The rule packs in use and their versions."""
+    await g.reply(views.rules_text(g.rules.rulebook))
+
+
+# -- admin -----------------------------------------------------------------------------------
+
+@bot_command("silence", "静默提醒：/silence 规则 机构 时长 原因（管理员）", roles=("admin",))
+async def silence(g):
+    """Silence a rule (or pattern like db33.case.*) for an org and the orgs below it, for a while."""
+    if len(g.args) < 4:
+        raise InputError("用法：/silence 规则编号 机构编码 时长(如 3d、12h) 原因")
+    rule, org, duration, reason = g.args[0], g.args[1], g.args[2], " ".join(g.args[3:])
+    s = notify.add_silence(g.store, rule, org, duration, reason, g.scope.officer_id, g.now)
+    await g.reply(f"已静默 #{s['id']}：规则 {esc(rule)}，机构 {esc(org)} 及下级，至 {esc(s['ends_at'][:16])}。"
+                  f"期间的提醒保留为“已静默”，不会丢失。取消：/unsilence {s['id']}")
+
+
+@bot_command("unsilence", "取消静默：/unsilence 编号（管理员）", roles=("admin",))
+async def unsilence(g):
+    """End a silence early."""
+    if len(g.args) != 1 or not g.args[0].isdigit():
+        raise InputError("用法：/unsilence 静默编号")
+    notify.remove_silence(g.store, int(g.args[0]), g.scope.officer_id, g.now)
+    await g.reply(f"已取消静默 #{g.args[0]}。")
+
+
+@bot_command("reload", "校验并重新加载规则文件（管理员）", roles=("admin",))
+async def reload(g):
+    """Validate the rule files and swap them in; a bad pack is refused and the old rules stay."""
+    outcome = g.rules.reload_if_changed()
+    if not outcome.changed:
+        return await g.reply(f"规则文件没有改动，继续使用版本 {esc(getattr(g.rules.rulebook, 'version', ''))}。")
+    if not outcome.loaded:
+        problems = "\n".join(esc(p) for p in outcome.problems[:20])
+        return await g.reply(f"规则有错误，未加载，仍使用原规则：\n<pre>{problems}</pre>")
+    await g.reply(f"规则已重新加载，版本 {esc(outcome.version)}。")
+
+
+# -- buttons on findings -----------------------------------------------------------------------
+
+@button("ack")
+async def ack(g):
+    """确认收到: the assignee acknowledges a finding."""
+    fid = _finding_id(g)
+    fnd.acknowledge(g.store, fid, g.scope.officer_id, now=g.now, data=g.audit)
+    await _drop_button(g, f"ack:{fid}")
+    await g.reply(f"✅ 已确认收到问题 #{fid}。整改完成后请点“提交整改”。")
+
+
+@button("vp", roles=SUPERVISING)
+async def verify_pass(g):
+    """复查通过: a supervisor closes a rectified finding."""
+    fid = _finding_id(g)
+    fnd.verify(g.store, fid, g.scope.officer_id, passed=True, now=g.now, data=g.audit)
+    await _drop_button(g, f"vp:{fid}", f"vf:{fid}")
+    await g.reply(f"✅ 问题 #{fid} 复查通过，已关闭（DB33/T 2036.7 §8.3）。")
+
+
+def _finding_id(g) -> int:
+    return int(g.update.callback_query.data.split(":", 1)[1])
+
+
+async def _drop_button(g, *datas: str) -> None:
+    """Remove buttons already used from the message they sit on."""
+    message = g.update.callback_query.message
+    markup = getattr(message, "reply_markup", None) if message else None
+    if markup is None:
+        return
+    rows = [[(b.text, b.callback_data) for b in row if b.callback_data not in datas]
+            for row in markup.inline_keyboard]
+    await g.update.callback_query.edit_message_reply_markup(_markup([r for r in rows if r]))
+
+
+def _optional(module: str, name: str):
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+

@@ -1,0 +1,106 @@
+"""The Chinese text of bot answers (HTML parse mode; every value from data is escaped)."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from checker.calendar import WorkCalendar
+from checker.findings import STATUS_NAMES, STATUSES
+from checker.notify import SEVERITY_ICON, SEVERITY_NAME, esc
+
+SEVERITIES = ("red", "yellow", "blue")
+LIST_TITLES = {"findings": "问题清单", "overdue": "超期未整改问题"}
+
+
+def help_text(role: str, commands: dict) -> str:
+    lines = ["可用命令："]
+    for name, reg in commands.items():
+        if reg.roles in (None, ()) or role in reg.roles:
+            lines.append(f"/{name} — {esc(reg.description)}")
+    lines.append("提醒消息下方的按钮：确认收到、提交整改；监管人员：复查通过、退回。")
+    return "\n".join(lines)
+
+
+def status_table(rows: list[dict], scope) -> str:
+    counts = Counter((r["status"], r["severity"]) for r in rows)
+    head = f"<b>问题统计</b>（{esc(scope.name or scope.officer_id)} 的范围，共 {len(rows)} 条）"
+    lines = [head, "状态：" + " ".join(f"{SEVERITY_ICON[s]}{SEVERITY_NAME[s]}" for s in SEVERITIES)]
+    for status in STATUSES:
+        if any(counts[(status, s)] for s in SEVERITIES):
+            lines.append(f"{STATUS_NAMES[status]}：" + " ".join(str(counts[(status, s)]) for s in SEVERITIES))
+    return "\n".join(lines) if rows else head + "\n目前没有问题。"
+
+
+def finding_line(r: dict, now: datetime | None = None) -> str:
+    due = f"｜期限 {esc(r['due_at'][:10])}" if r.get("due_at") else ""
+    return (f"{SEVERITY_ICON.get(r['severity'], '•')} #{r['id']} {STATUS_NAMES.get(r['status'], r['status'])}"
+            f"{due}\n{esc(r['message'])}\n依据 {esc(r['standard'])} §{esc(r['clause'])}")
+
+
+def page(rows: list[dict], what: str, arg: str, offset: int, size: int, now: datetime):
+    """One page of a list and its 上一页 / 下一页 buttons."""
+    shown = rows[offset:offset + size]
+    head = f"<b>{LIST_TITLES[what]}</b>{'（' + esc(arg) + '）' if arg else ''}：共 {len(rows)} 条"
+    if not rows:
+        return head + "，目前没有。", []
+    head += f"，第 {offset + 1}–{offset + len(shown)} 条"
+    nav = []
+    if offset > 0:
+        nav.append(("上一页", f"pg:{what}:{arg}:{max(0, offset - size)}"))
+    if offset + size < len(rows):
+        nav.append(("下一页", f"pg:{what}:{arg}:{offset + size}"))
+    return "\n\n".join([head, *(finding_line(r, now) for r in shown)]), [nav]
+
+
+def case_text(case: dict, item: dict | None, related: list[dict], cfg, now: datetime) -> str:
+    lines = [f"<b>办件 {esc(case['case_no'])}</b>",
+             f"事项：{esc((item or {}).get('name') or case['item_code'])}",
+             f"机构：{esc(case['org'])}｜渠道：{esc(case['channel'])}｜状态：{esc(case['status'])}",
+             f"受理：{esc(case['accepted_at'][:16])}"]
+    if case.get("due_at"):
+        cal = WorkCalendar.from_config(cfg.calendar, cfg.tz, hall=case.get("hall"))
+        left = cal.working_days_left(datetime.fromisoformat(case["due_at"]), now)
+        state = f"剩余 {left} 个工作日" if left >= 0 else f"已超期 {-left} 个工作日"
+        lines.append(f"承诺办结：{esc(case['due_at'][:16])}（{state}，依据 DB33/T 2036.7 §5.2.1.5）")
+    if case.get("closed_at"):
+        lines.append(f"办结：{esc(case['closed_at'][:16])}")
+    lines.append(f"相关问题 {len(related)} 条" + ("：" if related else "。"))
+    return "\n".join(lines + [finding_line(r) for r in related])
+
+
+def indicator_table(rows, period, org) -> str:
+    lines = [f"<b>P1–P9 指标</b>｜{esc(period.label)}｜{esc(org or '全部机构')}（DB33/T 2036.7 §5.2–5.3）"]
+    for r in rows:
+        r = r if isinstance(r, dict) else vars(r)
+        value = "—" if r.get("value") is None else f"{r['value']:.1%}"
+        mark = "✅" if r.get("passed") else ("❌" if r.get("passed") is False else "…")
+        lines.append(f"{mark} {esc(r['code'])} {value}（{r.get('numerator')}/{r.get('denominator')}）"
+                     f" 目标 {esc(_target(r.get('target')))}")
+    return "\n".join(lines)
+
+
+def _target(target) -> str:
+    if isinstance(target, dict):
+        op, value = next(iter(target.items()))
+        return {"gte": "≥", "eq": "=", "lte": "≤", "gt": ">", "lt": "<"}.get(op, op) + f"{value:.0%}"
+    return str(target)
+
+
+def report_caption(result, period) -> str:
+    text = getattr(result, "text", "") or ""
+    return f"{period.label}报表\n{text}"[:1000]
+
+
+def rules_text(rulebook) -> str:
+    if rulebook is None:
+        return "规则库尚未加载。"
+    lines = [f"<b>当前规则</b>（版本 {esc(getattr(rulebook, 'version', ''))}）"]
+    for pack in rulebook.packs:
+        count = sum(1 for r in rulebook.rules if getattr(r, "standard", None) == _number(pack))
+        lines.append(f"{esc(_number(pack))} {esc(getattr(pack, 'title', ''))}｜版本 "
+                     f"{esc(getattr(pack, 'version', ''))}｜{count} 条规则")
+    return "\n".join(lines)
+
+
+def _number(pack) -> str:
+    return getattr(pack, "number", None) or getattr(getattr(pack, "standard", None), "number", "") or ""
