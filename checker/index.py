@@ -15,7 +15,7 @@ import jsonschema
 import yaml
 
 from . import index_math as im
-from .errors import RuleError
+from .errors import GovwatchError, RuleError
 from .periods import Period
 
 CLAUSE = "DB50/T 957.7 §6.3"
@@ -281,7 +281,21 @@ def _indicator(ctx: InputContext, inp: Input, org: str):
 
 @input_kind("metric")
 def _metric(ctx: InputContext, inp: Input, org: str):
-    return ctx.store.metric_value(org, ctx.period.code, inp.metric)
+    """The metric of the period itself, else the mean of its rows for shorter periods inside it."""
+    rows = ctx.store.metric_rows(org, inp.metric)
+    exact = [r["value"] for r in rows if r["period"] == ctx.period.code]
+    if exact:
+        return exact[0]
+    inside = [r["value"] for r in rows if _inside(r["period"], ctx.period)]
+    return sum(inside) / len(inside) if inside else None
+
+
+def _inside(code: str, period: Period) -> bool:
+    try:
+        p = Period.parse(code)
+    except GovwatchError:
+        return False
+    return period.start <= p.start and p.end <= period.end and p.code != period.code
 
 
 @input_kind("computed")

@@ -46,9 +46,10 @@ class ReportStore:
         return self.rows("SELECT code, name, level FROM orgs WHERE parent = ? ORDER BY code", (org,))
 
     # ------------------------------------------------------------ index inputs
-    def metric_value(self, org: str, period: str, metric: str) -> float | None:
-        return self.scalar("SELECT value FROM metrics WHERE org = ? AND period = ? AND metric = ?",
-                           (org, period, metric))
+    def metric_rows(self, org: str, metric: str) -> list[dict]:
+        """Every imported value of one metric for one org: [{period, value}]."""
+        return self.rows("SELECT period, value FROM metrics WHERE org = ? AND metric = ? ORDER BY period",
+                         (org, metric))
 
     def overdue_case_counts(self, org: str | None, start: str, end: str, now: str) -> tuple[int, int]:
         """(overdue, all) cases accepted in the period: overdue = concluded after due_at, or still open

@@ -1,0 +1,143 @@
+"""What a report says, gathered once into frozen dataclasses (no HTML here).
+
+Sources: findings and their audit trail (DB33/T 2036.7 §8.1–8.4), overdue cases (DB50/T 957.7 §4.2 a),
+the P1–P9 indicators (DB33/T 2036.7 §5.2–5.3) through checker.indicators, surveys (§5.3.2.1) and
+the efficacy index (DB50/T 957.7 §6.3).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..calendar import WorkCalendar
+from ..periods import Period
+
+CODES = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
+INDICATOR_NAMES = {
+    "P1": "“最多跑一次”事项实现率", "P2": "“综合窗口”承办率", "P3": "集中受理率",
+    "P4": "行政许可事项规定时限办理率", "P5": "按时办结率", "P6": "即办事项比率", "P7": "网上办结率",
+    "P8": "有效投诉整改完成率", "P9": "现场服务满意率",
+}
+SEVERITY_NAMES = {"red": "红色（严重）", "yellow": "黄色（一般）", "blue": "蓝色（提示）"}
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")
+
+
+def indicator_rows(store, cfg, rulebook, period: Period, org: str | None, now: datetime) -> list[dict]:
+    """P1–P9 rows of checker.indicators.compute (DESIGN.md shape) as plain dicts; [] without rules."""
+    if rulebook is None:
+        return []
+    from .. import indicators
+    rows = indicators.compute(store, cfg, rulebook, period, org=org, now=now)
+    return [r if isinstance(r, dict) else _as_dict(r) for r in rows]
+
+
+def _as_dict(row) -> dict:
+    if dataclasses.is_dataclass(row):
+        return dataclasses.asdict(row)
+    return {k: getattr(row, k) for k in ("code", "rule", "clause", "org", "period", "numerator",
+                                         "denominator", "value", "target", "passed")}
+
+
+@dataclass(frozen=True)
+class IndicatorLine:
+    code: str
+    name: str
+    clause: str
+    numerator: float | None
+    denominator: float | None
+    value: float | None
+    target: str
+    passed: bool | None
+    previous: float | None
+
+    @property
+    def change(self) -> float | None:
+        return None if self.value is None or self.previous is None else self.value - self.previous
+
+
+def target_text(target) -> str:
+    """{gte: 0.9} → '≥ 90%', {eq: 1.0} → '= 100%'."""
+    if isinstance(target, dict):
+        signs = {"gte": "≥", "gt": ">", "eq": "=", "lte": "≤", "lt": "<"}
+        return " ".join(f"{signs.get(k, k)} {v * 100:g}%" for k, v in target.items() if isinstance(v, (int, float)))
+    return "" if target is None else str(target)
+
+
+def indicator_lines(current: list[dict], previous: list[dict], org: str | None) -> tuple[IndicatorLine, ...]:
+    """One line per P-code for the scope org (rows of other orgs are ignored)."""
+    cur = _by_code(current, org)
+    prev = _by_code(previous, org)
+    out = []
+    for code in CODES:
+        r = cur.get(code)
+        if r is None:
+            continue
+        out.append(IndicatorLine(code, INDICATOR_NAMES[code], str(r.get("clause") or ""), r.get("numerator"),
+                                 r.get("denominator"), r.get("value"), target_text(r.get("target")),
+                                 r.get("passed"), (prev.get(code) or {}).get("value")))
+    return tuple(out)
+
+
+def _by_code(rows: list[dict], org: str | None) -> dict[str, dict]:
+    out = {}
+    for r in rows:
+        if org is None or r.get("org") in (org, None):
+            out.setdefault(r["code"], r)
+    return out
+
+
+@dataclass(frozen=True)
+class OverdueCase:
+    case_no: str
+    item_name: str
+    org: str
+    org_name: str
+    handler: str | None
+    accepted_at: str
+    due_at: str
+    overdue_wd: int
+
+
+def overdue_cases(store, cfg, org: str | None, now: datetime, names: dict) -> tuple[OverdueCase, ...]:
+    cal = WorkCalendar.from_config(cfg.calendar, cfg.tz)
+    out = []
+    for r in store.overdue_cases_at(org, iso(now)):
+        due = datetime.fromisoformat(r["due_at"])
+        out.append(OverdueCase(r["case_no"], r["item_name"] or r["item_code"], r["org"], names.get(r["org"], r["org"]),
+                               r["handler"], r["accepted_at"], r["due_at"], -cal.working_days_left(due, now)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Rectification:
+    """整改 status of the scope at `now`, with the period's 复查 results (DB33/T 2036.7 §8.3, §8.4)."""
+    by_status: dict[str, int]          # open acknowledged submitted rejected (not yet closed)
+    open_total: int
+    overdue: tuple[dict, ...]          # not closed and past their rectification deadline
+    verified: int                      # 复查通过 in the period
+    rejected: int                      # 复查未通过 in the period
+    rebounds: int                      # reopened as rebounds in the period
+    rechecks: tuple[dict, ...]         # the 复查 events, made public
+
+
+def rectification(store, org, period: Period, now: datetime) -> Rectification:
+    open_now = store.findings_open_at(org, iso(now))
+    events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(),
+                                     ("verify_pass", "verify_fail", "rebound"))
+    rechecks = tuple(e for e in events if e["action"] != "rebound")
+    return Rectification(
+        dict(Counter(f["status"] for f in open_now)), len(open_now),
+        tuple(f for f in open_now if f["due_at"] and f["due_at"] < iso(now)),
+        sum(e["action"] == "verify_pass" for e in events), sum(e["action"] == "verify_fail" for e in events),
+        sum(e["action"] == "rebound" for e in events), rechecks)
+
+
+def counted(rows, key) -> tuple[tuple, ...]:
+    """[(key value, count)] most frequent first, then by key."""
+    c = Counter(key(r) for r in rows)
+    return tuple(sorted(c.items(), key=lambda kv: (-kv[1], str(kv[0]))))

@@ -1,0 +1,364 @@
+"""Render a Report as one self-contained HTML page (UTF-8, inline CSS, inline SVG, A4 print rules).
+
+Sections register with @section in display order; each returns its HTML or '' to be left out.
+Every value taken from the data is escaped with `e()`.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from html import escape
+from typing import Callable
+
+from .. import charts
+from ..surveys import QUESTIONS
+from .data import CODES, INDICATOR_NAMES, SEVERITY_NAMES
+
+SECTIONS: list[tuple[str, Callable]] = []
+NUMERALS = "一二三四五六七八九十"
+STATUS_NAMES = {"open": "待处理", "acknowledged": "已签收", "submitted": "已提交待复查", "rejected": "复查未通过待重改",
+                "verified": "复查通过", "resolved": "已消除"}
+
+CSS = """
+@page { size: A4; margin: 16mm 14mm 18mm 14mm; }
+* { box-sizing: border-box; }
+body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Noto Serif CJK SC", "Microsoft YaHei",
+       "PingFang SC", "WenQuanYi Micro Hei", "SimSun", sans-serif; color: #222; font-size: 10.5pt;
+       line-height: 1.55; margin: 0 auto; max-width: 190mm; padding: 8mm 0; }
+h1 { font-size: 20pt; text-align: center; margin: 0 0 4mm; color: #8b1a1a; letter-spacing: 2px; }
+h2 { font-size: 13.5pt; border-left: 5px solid #8b1a1a; padding-left: 8px; margin: 7mm 0 3mm;
+     page-break-after: avoid; break-after: avoid; }
+h3 { font-size: 11.5pt; margin: 4mm 0 2mm; page-break-after: avoid; break-after: avoid; }
+.meta { border-top: 2px solid #8b1a1a; border-bottom: 1px solid #8b1a1a; padding: 2mm 0; margin-bottom: 4mm;
+        display: grid; grid-template-columns: 1fr 1fr; gap: 1mm 6mm; font-size: 9.5pt; }
+table { border-collapse: collapse; width: 100%; margin: 2mm 0 3mm; font-size: 9.5pt;
+        page-break-inside: auto; }
+thead { display: table-header-group; }
+tr { page-break-inside: avoid; break-inside: avoid; }
+th, td { border: 1px solid #999; padding: 1.2mm 2mm; vertical-align: top; }
+th { background: #f1e6e6; font-weight: bold; }
+td.num { text-align: right; white-space: nowrap; }
+.pass { color: #1e7b34; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
+.up { color: #1e7b34; } .down { color: #b3261e; }
+.kpis { display: grid; grid-template-columns: repeat(4, 1fr); gap: 3mm; margin: 2mm 0 3mm; }
+.kpi { border: 1px solid #d9c4c4; border-radius: 2mm; padding: 2mm; text-align: center; }
+.kpi b { display: block; font-size: 16pt; color: #8b1a1a; }
+.chart { page-break-inside: avoid; break-inside: avoid; margin: 3mm 0; }
+.chart svg { max-width: 100%; height: auto; }
+.note { color: #666; font-size: 9pt; }
+.conclusion { background: #faf5f0; border: 1px solid #e0cfc0; padding: 3mm; }
+footer { margin-top: 8mm; border-top: 1px solid #999; padding-top: 2mm; font-size: 8.5pt; color: #666; }
+@media print { body { padding: 0; } a { color: inherit; text-decoration: none; } }
+"""
+
+
+def e(value) -> str:
+    return "" if value is None else escape(str(value), quote=True)
+
+
+def dt(text) -> str:
+    """'2026-09-01T18:39:00+08:00' → '2026-09-01 18:39' (escaped)."""
+    return e((text or "")[:16].replace("T", " ")) or "—"
+
+
+def pct(v) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"
+
+
+def section(title: str):
+    """Register a numbered section renderer, in display order."""
+    def register(fn):
+        SECTIONS.append((title, fn))
+        return fn
+    return register
+
+
+def render(report, spec) -> str:
+    parts, n = [], 0
+    for title, fn in SECTIONS:
+        body = fn(report, spec)
+        if body:
+            parts.append(f"<section><h2>{NUMERALS[n] if n < 10 else n + 1}、{e(title)}</h2>\n{body}</section>")
+            n += 1
+    return _page(report, "\n".join(parts))
+
+
+def _page(r, body: str) -> str:
+    title = f"{r.period.label}{r.title}"
+    scan = f"；最近一次扫描：{e(r.last_scan)}" if r.last_scan else ""
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
+<body><h1>{e(r.scope_name)} {e(title)}</h1>
+<div class="meta"><div>报告期间：{e(r.period.label)}（{e(r.period.start)} 至 {e(r.period.end - timedelta(days=1))}）</div>
+<div>范围：{e(r.scope_name)}{'（含下级机构）' if r.scope else ''}</div>
+<div>数据截至：{dt(r.now.isoformat())}{scan}</div><div>依据：{e(r.clause)}</div></div>
+{body}
+<footer>本报告由效能监管助手 govwatch 依据 DB50/T 957.7《“渝快办”工作规范 第7部分：效能监管工作规范》和
+DB33/T 2036.7《政务办事“最多跑一次”工作规范 第7部分：监督评价与改进》自动生成，复查验证信息按
+DB33/T 2036.7 §8.3 公开。</footer></body></html>
+"""
+
+
+def table(head: list[str], rows: list[list[str]], num_cols: tuple[int, ...] = ()) -> str:
+    """A table; cells are already-escaped HTML. Empty rows → a '无' line."""
+    th = "".join(f"<th>{h}</th>" for h in head)
+    if not rows:
+        return f'<table><thead><tr>{th}</tr></thead><tbody><tr><td colspan="{len(head)}">无</td></tr></tbody></table>'
+    body = "".join("<tr>" + "".join(f'<td class="num">{c}</td>' if i in num_cols else f"<td>{c}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _org(r, code) -> str:
+    return e(r.names.get(code, code) if code else "（未指定）")
+
+
+# ------------------------------------------------------------------ sections, in order
+
+@section("总体运行情况")
+def _overview(r, spec) -> str:
+    c, k = r.cases or {}, r.complaints or {}
+    kpis = [("受理办件", c.get("accepted", 0)), ("办结办件", c.get("concluded", 0)), ("超期未办结", len(r.overdue_cases)),
+            ("新发现问题", len(r.findings)), ("投诉（有效）", f"{k.get('received', 0)}（{k.get('valid', 0)}）"),
+            ("评价", r.evaluations), ("未关闭问题", r.rectification.open_total),
+            ("超期未整改", len(r.rectification.overdue))]
+    cells = "".join(f'<div class="kpi"><b>{e(v)}</b>{e(n)}</div>' for n, v in kpis)
+    return f'<div class="kpis">{cells}</div>'
+
+
+@section("P1–P9 定量评价指标（DB33/T 2036.7 §5.2–5.3）")
+def _indicators(r, spec) -> str:
+    if not r.lines:
+        return '<p class="note">本期没有可计算的指标（未加载规则包或无数据）。</p>'
+    rows = [[e(l.code), e(l.name), f"{_n(l.numerator)} / {_n(l.denominator)}", pct(l.value), e(l.target),
+             _passed(l.passed), pct(l.previous), _change(l.change)] for l in r.lines]
+    return table(["编号", "指标", "分子 / 分母", "本期", "目标", "结果", "上期", "较上期"], rows, (2, 3, 6, 7))
+
+
+def _n(v) -> str:
+    if v is None:
+        return "—"
+    return e(int(v) if float(v).is_integer() else round(v, 2))
+
+
+def _passed(p) -> str:
+    return {True: '<span class="pass">达标</span>', False: '<span class="fail">未达标</span>'}.get(p, "无数据")
+
+
+def _change(d) -> str:
+    if d is None:
+        return "—"
+    cls = "up" if d > 0 else "down" if d < 0 else ""
+    return f'<span class="{cls}">{"+" if d > 0 else ""}{d * 100:.1f} 个百分点</span>'
+
+
+@section("发现的问题")
+def _findings(r, spec) -> str:
+    by_clause = [[e(std), e(cl), str(n)] for (std, cl), n in r.by_clause]
+    by_sev = [[e(SEVERITY_NAMES.get(s, s)), str(n)] for s, n in r.by_severity]
+    by_org = [[_org(r, o), str(n)] for o, n in r.by_org]
+    out = [f"<p>本期新发现问题 {len(r.findings)} 项。</p>",
+           "<h3>按条款</h3>", table(["标准", "条款", "问题数"], by_clause, (2,)),
+           "<h3>按严重程度</h3>", table(["严重程度", "问题数"], by_sev, (1,)),
+           "<h3>按机构</h3>", table(["机构", "问题数"], by_org, (1,))]
+    return "\n".join(out)
+
+
+@section("超期办件督办清单（DB50/T 957.7 §4.2 a）")
+def _overdue(r, spec) -> str:
+    rows = [[e(c.case_no), e(c.item_name), e(c.org_name), e(c.handler or "—"), dt(c.accepted_at), dt(c.due_at), str(c.overdue_wd)] for c in r.overdue_cases]
+    return (f"<p>截至 {dt(r.now.isoformat())}，超过承诺办结时间仍未办结的办件 {len(rows)} 件。</p>"
+            + table(["办件编号", "事项", "机构", "经办人", "受理时间", "承诺办结时间", "超期工作日"], rows, (6,)))
+
+
+@section("整改与复查情况（DB33/T 2036.7 §8.1–8.4）")
+def _rectification(r, spec) -> str:
+    x = r.rectification
+    status = [[e(STATUS_NAMES.get(s, s)), str(n)] for s, n in sorted(x.by_status.items())]
+    summary = (f"<p>未关闭问题 {x.open_total} 项，其中超过整改期限 {len(x.overdue)} 项；本期复查通过 {x.verified} 项、"
+               f"复查未通过 {x.rejected} 项，已整改问题反弹 {x.rebounds} 项。</p>")
+    overdue = [[str(f["id"]), _org(r, f["org"]), e(f["message"]), e(f["assignee"] or "—"), dt(f["due_at"]),
+                e(STATUS_NAMES.get(f["status"], f["status"]))] for f in x.overdue]
+    rechecks = [[dt(v["at"]), str(v["finding_id"]), _org(r, v["org"]), e(f"{v['standard']} §{v['clause']}"),
+                 '<span class="pass">通过</span>' if v["action"] == "verify_pass" else '<span class="fail">未通过</span>',
+                 e(v["actor"]), e(v["note"] or "")] for v in x.rechecks]
+    return "\n".join([summary, table(["状态", "数量"], status, (1,)),
+                      "<h3>超期未整改问题</h3>", table(["编号", "机构", "问题", "责任人", "整改期限", "状态"], overdue),
+                      "<h3>复查验证结果公开（DB33/T 2036.7 §8.3）</h3>",
+                      table(["复查时间", "问题编号", "机构", "条款", "结论", "复查人", "复查意见"], rechecks)])
+
+
+@section("各机构（片区）情况")
+def _orgs(r, spec) -> str:
+    if not r.orgs:
+        return ""
+    head = ["机构", "新发现问题", "超期办件", *CODES, "达标项"]
+    rows = []
+    for o in r.orgs:
+        by = {l.code: l for l in o.lines}
+        cells = [_cell(by.get(c)) for c in CODES]
+        known = [l for l in o.lines if l.passed is not None]
+        rows.append([e(o.name), str(o.findings), str(o.overdue_cases), *cells,
+                     f"{sum(l.passed for l in known)}/{len(known)}"])
+    return table(head, rows, tuple(range(1, len(head))))
+
+
+def _cell(line) -> str:
+    if line is None or line.value is None:
+        return "—"
+    return f'<span class="{"pass" if line.passed else "fail"}">{pct(line.value)}</span>'
+
+
+@section("大数据图表分析（DB50/T 957.7 §4.2 d）")
+def _charts(r, spec) -> str:
+    if "charts" not in spec.parts:
+        return ""
+    out = []
+    if r.trends:
+        labels = [m for m, _ in r.trends]
+        series = {f"{c} {INDICATOR_NAMES[c]}": [v.get(c) for _, v in r.trends] for c in CODES if c != "P4"}
+        series = {k: s for k, s in series.items() if any(v is not None for v in s)}
+        out.append(_chart(charts.line_chart("P1–P9 指标逐月趋势（P4 另计）", labels, series)))
+    out += _org_charts(r)
+    out += _heat(r)
+    out += _reasons(r)
+    return "\n".join(out) or '<p class="note">本期没有可绘图的数据。</p>'
+
+
+def _chart(svg: str) -> str:
+    return f'<div class="chart">{svg}</div>'
+
+
+def _org_charts(r) -> list[str]:
+    if not r.orgs:
+        return []
+    passed = sorted(((o.name, sum(1 for l in o.lines if l.passed)) for o in r.orgs), key=lambda t: -t[1])
+    found = sorted(((o.name, o.findings) for o in r.orgs), key=lambda t: -t[1])
+    return [_chart(charts.bar_chart("各机构 P1–P9 达标项数排名", passed)),
+            _chart(charts.bar_chart("各机构本期新发现问题数", found))]
+
+
+def _heat(r) -> list[str]:
+    if not r.findings:
+        return []
+    owner = {}
+    for o in r.orgs:
+        owner.update({c: o.name for c in _subtree(r, o.org)})
+    rows = sorted({owner.get(f["org"], r.names.get(f["org"], f["org"] or "（未指定）")) for f in r.findings})
+    cols = sorted({f"§{f['clause']}" for f in r.findings})
+    values: dict = {}
+    for f in r.findings:
+        key = (owner.get(f["org"], r.names.get(f["org"], f["org"] or "（未指定）")), f"§{f['clause']}")
+        values[key] = values.get(key, 0) + 1
+    return [_chart(charts.heat_map("问题分布热力图（机构 × 条款）", rows, cols, values))]
+
+
+def _subtree(r, code) -> set:
+    return set(r.extras.get("subtrees", {}).get(code, [code]))
+
+
+def _reasons(r) -> list[str]:
+    out = []
+    if r.surveys:
+        for code in ("a7", "a9"):
+            d = next((d for d in r.surveys.distributions if d.question.code == code), None)
+            if d and d.answered:
+                items = sorted(((t, n) for _, t, n in d.counts if n), key=lambda t: -t[1])
+                out.append(_chart(charts.bar_chart(f"差评原因：{QUESTIONS[code].text}（{code}，可多选）", items)))
+    comments = {}
+    for p in r.poor_evaluations:
+        key = (p.get("comment") or "（未填写原因）").strip()
+        comments[key] = comments.get(key, 0) + 1
+    if comments:
+        items = sorted(comments.items(), key=lambda t: -t[1])[:12]
+        out.append(_chart(charts.bar_chart("差评原因（好差评评价内容）", items)))
+    return out
+
+
+@section("满意度调查统计（DB33/T 2036.7 §5.3.2.1，附录 A、B）")
+def _surveys(r, spec) -> str:
+    s = r.surveys
+    if s is None:
+        return ""
+    if not s.responses:
+        return "<p>本期没有问卷调查数据。</p>"
+    channels = "、".join(f"{_CHANNEL.get(c, c)} {n} 份" for c, n in s.by_channel)
+    rates = [[e(x.question), e(QUESTIONS[x.question].text), f"{x.satisfied} / {x.answered}", pct(x.value)]
+             for x in s.rates if x.answered]
+    out = [f"<p>本期回收问卷 {s.responses} 份（{e(channels)}）。满意率为选择 A、B（非常满意、满意 / 满意、比较满意）的占比。</p>",
+           table(["题号", "题目", "A+B / 作答", "满意率"], rates, (2, 3))]
+    out += _rates_by(r, "按机构", [(r.names.get(o, o), rs) for o, rs in s.rates_by_org])
+    out += _rates_by(r, "按调查方式", [(_CHANNEL.get(c, c), rs) for c, rs in s.rates_by_channel])
+    out.append("<h3>各题选项分布</h3>")
+    out += [_distribution(d) for d in s.distributions if d.answered]
+    if s.open_answers:
+        out.append("<h3>最期待改进的方面（a10）</h3><ul>" + "".join(f"<li>{e(t)}</li>" for t in s.open_answers[:30])
+                   + "</ul>")
+    return "\n".join(out)
+
+
+_CHANNEL = {"onsite": "现场拦截", "online": "网上问卷", "phone": "电话调查"}
+
+
+def _rates_by(r, title, groups) -> list[str]:
+    codes = [q for q in ("a5", "a6", "b2", "b3", "b6")
+             if any(x.question == q and x.answered for _, rs in groups for x in rs)]
+    if not groups or not codes:
+        return []
+    rows = [[e(name), *[pct(next((x.value for x in rs if x.question == q), None)) for q in codes]]
+            for name, rs in groups]
+    return [f"<h3>满意率{e(title)}</h3>", table(["", *codes], rows, tuple(range(1, len(codes) + 1)))]
+
+
+def _distribution(d) -> str:
+    kind = "可多选" if d.question.multiple else "单选"
+    rows = [[e(letter), e(text), str(n), pct(n / d.answered if d.answered else None)] for letter, text, n in d.counts]
+    return (f"<h3>{e(d.question.code)}. {e(d.question.text)}（{kind}，作答 {d.answered} 份）</h3>"
+            + table(["选项", "内容", "人数", "占比"], rows, (2, 3)))
+
+
+@section("差评情况")
+def _poor(r, spec) -> str:
+    if "poor" not in spec.parts:
+        return ""
+    rows = [[dt(p["evaluated_at"]), _org(r, p["org"]), e(p["case_no"] or "—"), str(p["level"]),
+             e(p["comment"] or ""), "已整改" if p["rectified_at"] else '<span class="fail">未整改</span>']
+            for p in r.poor_evaluations]
+    return (f"<p>本期差评（评价等级 1–2）{len(rows)} 件。</p>"
+            + table(["评价时间", "机构", "办件", "等级", "评价内容", "整改"], rows, (3,)))
+
+
+@section("政务服务效能指数排名（DB50/T 957.7 §6.3，附录 A）")
+def _index(r, spec) -> str:
+    if "index" not in spec.parts:
+        return ""
+    if r.index_error:
+        return f'<p class="fail">效能指数无法计算：{e(r.index_error)}</p>'
+    if not r.index_rows:
+        return "<p>没有参与排名的机构。</p>"
+    dims = list(r.index_rows[0].dimensions)
+    rows = [[str(x.rank or "—"), e(x.org_name), _score(x.score), *[_score(x.dimensions[d]) for d in dims],
+             _delta(x.change)] for x in r.index_rows]
+    items = [(x.org_name, x.score) for x in r.index_rows if x.score is not None]
+    return "\n".join([table(["排名", "机构", "总指数", *dims, "较上期"], rows, tuple(range(2, len(dims) + 4))),
+                      '<p class="note">各指标经标准化（功效系数法等）后按权重线性加权合成（§6.3.2.3）；缺少数据的指标'
+                      '不参与计算，其权重由同级指标按比例分担。</p>',
+                      _chart(charts.bar_chart("政务服务效能指数排名", items))])
+
+
+def _score(v) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+def _delta(v) -> str:
+    return "—" if v is None else f'<span class="{"up" if v >= 0 else "down"}">{v:+.2f}</span>'
+
+
+@section("评价结论、存在问题与整改建议（DB50/T 957.7 §6.5）")
+def _conclusion(r, spec) -> str:
+    problems = "".join(f"<li>{e(p)}</li>" for p in r.problems) or "<li>本期未发现需要通报的问题。</li>"
+    rows = [[e(s.org_name), e(s.problem), e(s.measure), e(s.deadline), e(s.clause)] for s in r.suggestions]
+    return "\n".join([f'<div class="conclusion"><b>评价结论：</b>{e(r.conclusion)}</div>',
+                      f"<h3>存在的问题</h3><ol>{problems}</ol>",
+                      "<h3>整改建议（明确责任单位、措施与期限）</h3>",
+                      table(["责任单位", "问题", "整改措施", "整改期限", "依据"], rows)])

@@ -1,0 +1,156 @@
+"""Assemble a report's content for one kind, period and scope."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .. import surveys as surveys_mod
+from ..periods import Period
+from . import data, suggest
+
+_MONTHS = {"quarter": 3, "year": 12}
+
+
+@dataclass(frozen=True)
+class OrgFigures:
+    """One child org of the scope: its findings, overdue cases and P1–P9 lines (片区情况)."""
+    org: str
+    name: str
+    findings: int
+    overdue_cases: int
+    lines: tuple
+
+
+@dataclass(frozen=True)
+class Report:
+    kind: str
+    title: str
+    clause: str
+    period: Period
+    scope: str | None
+    scope_name: str
+    now: datetime
+    last_scan: str | None
+    cases: dict
+    complaints: dict
+    evaluations: int
+    findings: tuple[dict, ...]
+    by_clause: tuple
+    by_severity: tuple
+    by_org: tuple
+    overdue_cases: tuple
+    lines: tuple                      # IndicatorLine of the scope org
+    rectification: data.Rectification
+    problems: tuple[str, ...]
+    conclusion: str
+    suggestions: tuple
+    names: dict
+    orgs: tuple[OrgFigures, ...] = ()
+    poor_evaluations: tuple[dict, ...] = ()
+    surveys: surveys_mod.SurveyTable | None = None
+    trends: tuple = ()                 # ((month label, {code: value}), …)
+    index_rows: tuple = ()
+    index_error: str | None = None
+    extras: dict = field(default_factory=dict)
+
+
+def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: datetime) -> Report:
+    names = store.org_names()
+    start, end = period.start.isoformat(), period.end.isoformat()
+    findings = tuple(store.findings_opened(org, start, end))
+    overdue = data.overdue_cases(store, cfg, org, now, names)
+    lines = _lines(store, cfg, rulebook, period, org, now)
+    rect = data.rectification(store, org, period, now)
+    children = _children(store, cfg, rulebook, period, org, now, names, findings, overdue)
+    suggestions = _suggestions(cfg, now, org, lines, children, overdue, rect, names, store, period)
+    report = Report(
+        spec.name, spec.title, spec.clause, period, org, names.get(org, org) if org else "全部机构", now,
+        store.scalar("SELECT max(now) FROM scans"), store.case_counts(org, start, end),
+        store.complaint_counts(org, start, end), store.evaluation_count(org, start, end), findings,
+        data.counted(findings, lambda f: (f["standard"], f["clause"])),
+        data.counted(findings, lambda f: f["severity"]),
+        data.counted(findings, lambda f: f["org"] or ""), overdue, lines, rect,
+        tuple(_problems(lines, overdue, rect, findings)),
+        suggest.conclusion(lines, len(findings), rect.open_total, len(rect.overdue)),
+        tuple(suggestions), names, children,
+        extras={"subtrees": {c.org: tuple(store.org_subtree(c.org)) for c in children}})
+    return _extend(report, store, cfg, rulebook, spec, period, org, now)
+
+
+def _lines(store, cfg, rulebook, period, org, now):
+    current = data.indicator_rows(store, cfg, rulebook, period, org, now)
+    previous = data.indicator_rows(store, cfg, rulebook, period.previous(), org, now)
+    return data.indicator_lines(current, previous, org)
+
+
+def _children(store, cfg, rulebook, period, org, now, names, findings, overdue) -> tuple[OrgFigures, ...]:
+    out = []
+    for child in store.child_orgs(org):
+        sub = set(store.org_subtree(child["code"]))
+        lines = _lines(store, cfg, rulebook, period, child["code"], now)
+        out.append(OrgFigures(child["code"], child["name"], sum(f["org"] in sub for f in findings),
+                              sum(c.org in sub for c in overdue), lines))
+    return tuple(out)
+
+
+def _suggestions(cfg, now, org, lines, children, overdue, rect, names, store, period):
+    per_org = {c.org: c.lines for c in children} or {org or "": lines}
+    events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(), ("rebound",))
+    return (suggest.from_indicators(cfg, now, per_org, names)
+            + suggest.from_overdue_cases(cfg, now, overdue, names)
+            + suggest.from_overdue_findings(cfg, now, rect.overdue, names)
+            + suggest.from_rebounds(cfg, now, events, names))
+
+
+def _problems(lines, overdue, rect, findings) -> list[str]:
+    out = [f"{l.code} {l.name} {_pct(l.value)}，未达到 {l.target}（DB33/T 2036.7 §{l.clause}）"
+           for l in lines if l.passed is False]
+    if overdue:
+        out.append(f"超期未办结办件 {len(overdue)} 件（DB50/T 957.7 §4.2 a)）")
+    if rect.overdue:
+        out.append(f"超过整改期限未整改的问题 {len(rect.overdue)} 项（DB33/T 2036.7 §8.1）")
+    if rect.rejected:
+        out.append(f"复查未通过 {rect.rejected} 项（DB33/T 2036.7 §8.3）")
+    if rect.rebounds:
+        out.append(f"已整改问题反弹 {rect.rebounds} 项（DB33/T 2036.7 §8.4）")
+    red = sum(1 for f in findings if f["severity"] == "red")
+    if red:
+        out.append(f"本期新发现红色（严重）问题 {red} 项")
+    return out
+
+
+def _extend(report: Report, store, cfg, rulebook, spec, period, org, now) -> Report:
+    """Kind-specific parts: surveys, monthly trends, 差评, the index ranking."""
+    from dataclasses import replace
+    extra = {}
+    if "surveys" in spec.parts:
+        extra["surveys"] = surveys_mod.tabulate(store, period, org)
+    if "poor" in spec.parts:
+        extra["poor_evaluations"] = tuple(store.poor_evaluations(org, period.start.isoformat(), period.end.isoformat()))
+    if "trends" in spec.parts:
+        extra["trends"] = _trends(store, cfg, rulebook, period, org, now)
+    if "index" in spec.parts:
+        extra.update(_index(store, cfg, rulebook, period, now))
+    return replace(report, **extra)
+
+
+def _trends(store, cfg, rulebook, period, org, now) -> tuple:
+    months, p = [], Period.containing("month", period.start)
+    while p.start < period.end:
+        rows = data.indicator_rows(store, cfg, rulebook, p, org, now)
+        months.append((f"{p.start.month}月", {c: r.get("value") for c, r in data._by_code(rows, org).items()}))
+        p = Period.containing("month", p.end)
+    return tuple(months)
+
+
+def _index(store, cfg, rulebook, period, now) -> dict:
+    from ..errors import GovwatchError
+    from ..index import compute_index
+    try:
+        return {"index_rows": tuple(compute_index(store, cfg, rulebook, period, now=now))}
+    except GovwatchError as exc:
+        return {"index_error": str(exc)}
+
+
+def _pct(v) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"

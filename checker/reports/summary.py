@@ -1,0 +1,29 @@
+"""The short Chinese text a bot sends with a report (a few lines, no HTML)."""
+from __future__ import annotations
+
+
+def text(report, path) -> str:
+    r, x = report, report.rectification
+    failed = [l.code for l in r.lines if l.passed is False]
+    known = [l for l in r.lines if l.passed is not None]
+    lines = [
+        f"【{r.scope_name} {r.period.label}{r.title}】（{r.clause}）",
+        f"数据截至 {r.now.isoformat(timespec='minutes')}；受理办件 {(r.cases or {}).get('accepted', 0)} 件，"
+        f"超期未办结 {len(r.overdue_cases)} 件。",
+        f"新发现问题 {len(r.findings)} 项；未关闭 {x.open_total} 项，超期未整改 {len(x.overdue)} 项；"
+        f"本期复查通过 {x.verified} 项、未通过 {x.rejected} 项，反弹 {x.rebounds} 项。",
+    ]
+    if known:
+        tail = f"，未达标：{'、'.join(failed)}" if failed else ""
+        lines.append(f"P1–P9 指标 {len(known) - len(failed)}/{len(known)} 项达标{tail}。")
+    if r.surveys is not None and r.surveys.responses:
+        rate = r.surveys.rate("a5")
+        if rate and rate.value is not None:
+            lines.append(f"问卷 {r.surveys.responses} 份，办事过程满意率（a5）{rate.value * 100:.1f}%。")
+    if r.index_rows:
+        top = r.index_rows[0]
+        lines.append(f"效能指数第一名：{top.org_name} {top.score:.2f} 分。")
+    if r.suggestions:
+        lines.append(f"整改建议 {len(r.suggestions)} 条，最早期限 {min(s.deadline for s in r.suggestions)}。")
+    lines.append(f"报告：{path}")
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""`govwatch report KIND` (日扫描 … 年考评, DB50/T 957.7 §4.2) and `govwatch index` (§6.3)."""
+from __future__ import annotations
+
+from checker.periods import Period
+
+from ..cli import JSON, NOW, arg, command, emit_json
+from .data import parse_now
+
+
+def load_rulebook(cfg):
+    """The configured rule packs (P1–P9 rules feed the reports and the index)."""
+    from checker.rules import load_packs
+    return load_packs(cfg.rules_path())
+
+
+@command("report", "write a periodic report (日扫描 周调度 月通报 季分析 年考评) as HTML and print its summary",
+         arg("kind", choices=["daily", "weekly", "monthly", "quarterly", "annual"]),
+         arg("--period", help="the period: 2026-10-09, 2026-W41, 2026-10, 2026-Q3, 2026 (default: the previous one)"),
+         arg("--org", help="limit the report to an org and the orgs below it"),
+         arg("--out", help="output folder (default: config reports.out_dir)"), NOW)
+def report(ctx, ns) -> int:
+    from checker.reports import build_report
+    cfg = ctx.config
+    result = build_report(ctx.store, cfg, load_rulebook(cfg), ns.kind, ns.period, ns.org,
+                          now=parse_now(ns.now, cfg.tz), out_dir=ns.out)
+    print(result.text)
+    return 0
+
+
+@command("index", "政务服务效能指数: per-org scores, ranks and change (DB50/T 957.7 §6.3, Appendix A)",
+         arg("--period", required=True, help="the period: 2026, 2026-Q3, 2026-10"), NOW, JSON)
+def index(ctx, ns) -> int:
+    from checker.index import compute_index
+    cfg = ctx.config
+    now = parse_now(ns.now, cfg.tz) if ns.now else None
+    rows = compute_index(ctx.store, cfg, load_rulebook(cfg), Period.parse(ns.period), now=now)
+    if ns.json:
+        emit_json([r.as_json() for r in rows])
+        return 0
+    for r in rows:
+        print(_line(r))
+    return 0
+
+
+def _line(r) -> str:
+    score = "—" if r.score is None else f"{r.score:6.2f}"
+    change = "" if r.change is None else f"（较上期 {r.change:+.2f}）"
+    dims = "  ".join(f"{k} {'—' if v is None else f'{v:.1f}'}" for k, v in r.dimensions.items())
+    return f"{r.rank or '—':>3}  {r.org_name}  {score}{change}  {dims}"
