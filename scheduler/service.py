@@ -96,8 +96,7 @@ def serve_bot(cfg, holder) -> int:
     """python-telegram-bot's Application: its job queue's scheduler runs our jobs; polling until a signal."""
     from bot.app import build_application
     from bot.telegram_notifier import TelegramNotifier
-    app = build_application(cfg)
-    app.bot_data.setdefault("rules_holder", holder)
+    app = build_application(cfg, rules=holder)      # the bot's /reload and our watcher share the holder
     rt = install(app.job_queue.scheduler, cfg, holder, TelegramNotifier(app.bot))
     app.bot_data["scheduler_runtime"] = rt
     app.run_polling(stop_signals=(signal.SIGINT, signal.SIGTERM))
