@@ -116,7 +116,7 @@ class _Job:
 
     def row(self, n: int, raw) -> tuple | None:
         """The row to store, or None when it is blank or rejected."""
-        problem = _shape_problem(raw)
+        problem = _shape_problem(raw, self.reader.format)
         if problem:
             return self.reject(n, raw, [("", problem)])
         fields = self.reader.fields(raw)
@@ -177,12 +177,12 @@ class _Job:
         self.inserted += len(batch) - updated
 
 
-def _shape_problem(raw) -> str | None:
+def _shape_problem(raw, fmt: str) -> str | None:
     if isinstance(raw, _Unparsable):
         return raw.reason
     if isinstance(raw, _TooWide):
         return f"该行有 {len(raw)} 个值，多于表头的 {raw.width} 列"
-    if not isinstance(raw, (list, dict)):
+    if fmt != "csv" and not isinstance(raw, dict):
         return "记录应为 JSON 对象 {…}"
     return None
 

@@ -1,0 +1,41 @@
+"""`govwatch demo`: sample data, import and a Chinese summary, end to end on a temp folder."""
+from __future__ import annotations
+
+from checker import demo
+from govwatch.cli import main
+
+
+def test_demo_runs_end_to_end_and_prints_the_chinese_summary(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)          # no config.yaml here: defaults
+    folder = tmp_path / "govwatch-demo"
+    assert main(["demo", "--dir", str(folder), "--cases", "300", "--now", "2026-10-14T09:00:00+08:00"]) == 0
+    out = capsys.readouterr().out
+    assert (folder / "govwatch.db").is_file() and (folder / "data" / "cases.csv").is_file()
+    assert "办件（cases）：新增 300，更新 0，拒收 0" in out
+    assert "记录数：" in out and "办件 300" in out and "办件状态：" in out and "已办结" in out
+
+
+def test_demo_uses_the_db_given(tmp_path, capsys):
+    db = tmp_path / "elsewhere.db"
+    assert main(["--db", str(db), "demo", "--dir", str(tmp_path / "d"), "--cases", "50",
+                 "--now", "2026-10-14T09:00"]) == 0
+    assert db.is_file() and not (tmp_path / "d" / "govwatch.db").exists()
+
+
+def test_a_registered_step_runs_in_order(tmp_path, cfg, monkeypatch):
+    seen = []
+    own = {k: v for k, v in demo.STEPS.items() if k.startswith("checker.demo.")}
+    monkeypatch.setattr(demo, "STEPS", own)              # only this module's steps and the probe
+    monkeypatch.setattr(demo, "_discover", lambda: None)
+
+    @demo.demo_step(25, "测试步骤")
+    def probe(ctx):
+        seen.append(ctx.store.count("cases"))
+        return "探针已运行"
+
+    lines = []
+    from datetime import datetime
+    demo.run_demo(cfg, tmp_path / "d", now=datetime(2026, 10, 14, 9, tzinfo=cfg.tz), cases=40, echo=lines.append)
+    assert seen == [40]                                   # after import (20), before the summary (90)
+    headings = [line for line in lines if line.startswith("\n== ")]
+    assert [h.split("（")[0].strip("\n= ") for h in headings] == ["生成样例数据", "导入数据", "测试步骤", "数据概况"]
