@@ -103,3 +103,53 @@ def _passed(target: dict, value: float | None) -> bool | None:
     if value is None:
         return None
     return all(_COMPARE[op](value, float(limit)) for op, limit in target.items())
+
+
+# ------------------------------------------------------------------ failed indicators → findings
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def indicator_scan(store, cfg, rulebook, now: datetime) -> tuple[list, dict[str, set[str]]]:
+    """The figures of the previous full month and the current month to date, for every region
+    org (province / city / district / township): (firings for those that miss their target,
+    evaluated subjects per rule). Subject: "P5:<org>:<period>"."""
+    current = Period.containing("month", now.astimezone(cfg.tz).date())
+    rules = {r.id: r for r in indicator_rules(rulebook)}
+    levels, names = store.org_levels(), store.org_names()
+    firings, evaluated = [], {rule_id: set() for rule_id in rules}
+    for period in (current.previous(), current):
+        for v in compute(store, cfg, rulebook, period, now=now):
+            if levels.get(v.org) in REGION_LEVELS:
+                evaluated[v.rule].add(subject(v))
+                if v.passed is False:
+                    firings.append(_firing(rules[v.rule], v, period, names.get(v.org, v.org)))
+    return firings, evaluated
+
+
+def failed_indicators(store, cfg, rulebook, now: datetime) -> list:
+    """The Firings of indicator_scan (for callers that resolve by their own evaluated set)."""
+    return indicator_scan(store, cfg, rulebook, now)[0]
+
+
+def subject(v: IndicatorValue) -> str:
+    return f"{v.code}:{v.org}:{v.period}"
+
+
+def _firing(rule, v: IndicatorValue, period: Period, org_name: str):
+    from .findings import Firing
+    facts = {"org": v.org, "org_name": org_name, "period": period.label, "period_code": v.period,
+             "code": v.code, "value": percent(v.value), "numerator": _plain(v.numerator),
+             "denominator": _plain(v.denominator), "target": v.target_text, "standard": v.standard,
+             "clause": v.clause, "rule_title": rule.title, "title": rule.title}
+    return Firing(rule=rule, subject=subject(v), subject_kind="indicator", org=v.org,
+                  message=render(rule.message, facts), due_at=None, handler=None, facts=facts)
+
+
+def render(template: str, values: dict) -> str:
+    """Substitute plain {name} placeholders; unknown names stay as written."""
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), " ".join(template.split()))
+
+
+def _plain(x):
+    return int(x) if float(x).is_integer() else x

@@ -324,3 +324,26 @@ def test_a_finding_outside_the_scope_is_hidden(db, fid):
     with pytest.raises(Forbidden):
         fnd.get_finding(db, fid, scope=Scope.for_officer(db, "O2"))
     assert fnd.get_finding(db, fid, scope=Scope.for_officer(db, "S0"))["id"] == fid
+
+
+# ------------------------------------------------------------------ the command line
+
+def test_the_finding_and_findings_commands(db, cfg, fid, capsys):
+    import json
+
+    from govwatch import cli
+    base = ["--db", cfg.database]
+    assert cli.main([*base, "finding", "ack", str(fid), "--by", "O2"]) == 2
+    assert "分派给本人" in capsys.readouterr().err
+    assert cli.main([*base, "finding", "submit", str(fid), "--by", "O1", "--note", "已办结",
+                     "--now", "2026-10-09T10:00"]) == 0
+    assert "已提交整改" in capsys.readouterr().out
+    assert cli.main([*base, "finding", "verify", str(fid), "--by", "S1"]) == 2
+    assert "--pass" in capsys.readouterr().err
+    assert cli.main([*base, "finding", "verify", str(fid), "--by", "S1", "--fail", "--note", "凭证不全"]) == 0
+    capsys.readouterr()
+    assert cli.main([*base, "findings", "--status", "rejected", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["id"], row["status"], row["assignee"]) == (fid, "rejected", "O1")
+    assert cli.main([*base, "findings", "--by", "O2"]) == 0
+    assert "没有符合条件的发现" in capsys.readouterr().out

@@ -236,3 +236,30 @@ def test_an_org_without_records_has_no_value_and_no_verdict(data, cfg):
     got = figures(values)
     assert got[("P5", "330105")] == (0, 0, None, None)
     assert got[("P1", "330105")] == (0, 1, 0.0, False)            # items are not dated
+
+
+def test_a_missed_target_of_a_region_org_is_a_firing_with_a_chinese_message(data, cfg):
+    firings, evaluated = ind.indicator_scan(data, cfg, rulebook(), NOW)
+    by_subject = {f.subject: f for f in firings}
+    p1 = by_subject["P1:330100:2026-10"]
+    assert (p1.rule.id, p1.org, p1.subject_kind) == ("db33.indicator.p1", "330100", "indicator")
+    assert "杭州市 2026年10月" in p1.message and "75%" in p1.message and "3/4" in p1.message
+    assert "DB33/T 2036.7 §5.2.1.1" in p1.message
+    assert "P5:330105:2026-10" not in by_subject                 # met its target
+    assert not any(":330102H:" in s for s in by_subject)          # halls are not regions
+    assert "P8:330105:2026-09" in by_subject                      # the previous full month too
+    assert "P5:330105:2026-10" in evaluated["db33.indicator.p5"]
+
+
+def test_failed_indicators_reconcile_into_findings_and_resolve_when_met(data, cfg, tmp_path):
+    from checker import findings as fnd
+    firings, evaluated = ind.indicator_scan(data, cfg, rulebook(), NOW)
+    fnd.reconcile(data, cfg, 1, NOW, firings, evaluated)
+    opened = {f["subject"] for f in fnd.list_findings(data, rule="db33.indicator.p8")}
+    assert "P8:330102:2026-10" in opened
+    load(data, cfg, tmp_path, "complaints", [{**COMPLAINTS[1], "rectified_at": "2026-10-13T10:00"}])
+    firings, evaluated = ind.indicator_scan(data, cfg, rulebook(), NOW)
+    result = fnd.reconcile(data, cfg, 2, NOW, firings, evaluated)
+    assert result.resolved >= 1
+    [p8] = [f for f in fnd.list_findings(data, rule="db33.indicator.p8") if f["subject"] == "P8:330102:2026-10"]
+    assert p8["status"] == "resolved"

@@ -1,0 +1,118 @@
+"""Finding commands: list findings, act on one (ack / submit / verify), show the P1–P9 indicators."""
+from __future__ import annotations
+
+import unicodedata
+
+from checker.errors import InputError
+
+from ..cli import JSON, NOW, arg, command, emit_json
+from .data import parse_now
+
+SEVERITY = {"red": "红", "yellow": "黄", "blue": "蓝"}
+
+
+@command("findings", "list findings (rule firings) with their status",
+         arg("--status", help="open, acknowledged, submitted, verified, rejected, resolved, active (or a comma list)"),
+         arg("--rule", help="a rule id"),
+         arg("--org", help="an org code: that org and every org below it"),
+         arg("--by", metavar="OFFICER", help="only what this officer may see"),
+         arg("--limit", type=int, help="at most this many"),
+         JSON)
+def findings_cmd(ctx, ns):
+    from checker import findings
+    from checker.access import Scope
+    store = ctx.store
+    scope = Scope.for_officer(store, ns.by) if ns.by else None
+    rows = findings.list_findings(store, ns.status, ns.rule, ns.org, scope, limit=ns.limit)
+    if ns.json:
+        emit_json(rows)
+    else:
+        print(_findings_table(rows, findings.STATUS_NAMES) if rows else "没有符合条件的发现。")
+    return 0
+
+
+def _findings_table(rows, names) -> str:
+    head = ["编号", "状态", "等级", "规则", "对象", "机构", "责任人", "整改期限", "说明"]
+    body = [[str(r["id"]), names.get(r["status"], r["status"]), SEVERITY.get(r["severity"], r["severity"]),
+             r["rule"], r["subject"], r["org"] or "", r["assignee"] or "", (r["due_at"] or "")[:10],
+             f"{r['standard']} §{r['clause']} {_clip(r['message'], 60)}"] for r in rows]
+    return table(head, body) + f"\n共 {len(rows)} 条"
+
+
+@command("finding", "act on one finding: ack, submit a rectification, or verify it",
+         arg("action", choices=("ack", "submit", "verify"), help="ack | submit | verify"),
+         arg("id", help="the finding id"),
+         arg("--by", required=True, metavar="OFFICER", help="the officer id acting (工号)"),
+         arg("--note", help="what was done / the reason"),
+         arg("--evidence", metavar="FILE", help="evidence file for submit (photo, scan, PDF)"),
+         arg("--pass", dest="passed", action="store_const", const=True, help="verify: rectification accepted"),
+         arg("--fail", dest="passed", action="store_const", const=False, help="verify: rejected (give --note)"),
+         NOW, JSON)
+def finding_cmd(ctx, ns):
+    from checker import findings
+    store, now = ctx.store, parse_now(ns.now, ctx.config.tz)
+    if ns.action == "ack":
+        row = findings.acknowledge(store, ns.id, ns.by, ns.note, now)
+    elif ns.action == "submit":
+        row = findings.submit(store, ns.id, ns.by, ns.note, ns.evidence, now)
+    else:
+        if ns.passed is None:
+            raise InputError("复查须指定 --pass（通过）或 --fail（退回，并用 --note 说明理由）")
+        row = findings.verify(store, ns.id, ns.by, ns.passed, ns.note, now)
+    if ns.json:
+        emit_json(row)
+    else:
+        print(f"发现 #{row['id']}（{row['rule']}，{row['subject']}）现为：{findings.STATUS_NAMES[row['status']]}")
+    return 0
+
+
+@command("indicators", "P1–P9 indicators (DB33/T 2036.7 §5.2–5.3) for a period",
+         arg("--period", required=True, help="2026-10, 2026-Q3, 2026, 2026-W41 or 2026-10-09"),
+         arg("--org", help="one org code (its figure covers every org below it); default: every org"),
+         NOW, JSON)
+def indicators_cmd(ctx, ns):
+    from checker import indicators
+    from checker.periods import Period
+    from checker.rules import load_packs
+    period = Period.parse(ns.period)
+    cfg, now = ctx.config, parse_now(ns.now, ctx.config.tz)
+    if ns.org and ctx.store.get("orgs", ns.org) is None:
+        raise InputError(f"未找到机构 {ns.org}")
+    values = indicators.compute(ctx.store, cfg, load_packs(cfg.rules_path()), period, ns.org, now)
+    if ns.json:
+        emit_json([v.to_json() for v in values])
+    else:
+        print(_indicators_table(ctx.store, values, period))
+    return 0
+
+
+def _indicators_table(store, values, period) -> str:
+    from checker.indicators import percent
+    names = store.org_names()
+    verdict = {True: "达标", False: "未达标", None: "无数据"}
+    head = ["机构", "指标", "名称", "分子", "分母", "数值", "目标", "结论", "条款"]
+    body = [[f"{v.org} {names.get(v.org, '')}", v.code, v.title, _num(v.numerator), _num(v.denominator),
+             percent(v.value), v.target_text, verdict[v.passed], f"{v.standard} §{v.clause}"] for v in values]
+    failed = sum(v.passed is False for v in values)
+    return f"{period.label} 效能指标\n" + table(head, body) + f"\n未达标 {failed} 项"
+
+
+def _num(x) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if _width(text) <= width else text[: max(1, width // 2 - 1)] + "…"
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    """A plain text table aligned for CJK (double-width) characters."""
+    widths = [max(_width(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths)).rstrip() for r in [head, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
