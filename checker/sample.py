@@ -266,6 +266,7 @@ class _Generator:
         orgs = {o.code: o for o in self.city.orgs}
         staff = {o.code: self.city.staff(o.code) or self.city.staff(o.hall or o.code) for o in self.city.orgs}
         hall_staff = {h.code: self.city.staff(h.code) for h in self.city.halls()}
+        self.complaint_rate = max(0.004, min(1.0, 20 / max(n, 1)))     # a few complaints even for tiny sets
         for i in range(n):
             item = r.choices(items, cum_weights=cum)[0]
             case = self._case(r, i, item, orgs[item.org], staff, hall_staff)
@@ -308,7 +309,7 @@ class _Generator:
     def _follow_up(self, r, case: dict, org: Org, w: dict[str, _Writer]) -> None:
         if case["closed_at"] and r.random() < 0.3:
             self._evaluation(r, case, org, w["evaluations"])
-        if r.random() < 0.004:
+        if r.random() < self.complaint_rate:
             self._complaint(r, case, w["complaints"])
 
     def _evaluation(self, r, case: dict, org: Org, w: _Writer) -> None:
