@@ -100,7 +100,13 @@ def daily_scan(run: Run) -> str:
     result = run_scan(run.store, run.cfg, run.rulebook, run.now)
     scanned = (f"扫描 #{result.scan_id}：评估 {result.evaluated}，新增 {result.opened}，"
                f"消除 {result.resolved}，重开 {result.reopened}，未结 {result.open}")
-    return f"{scanned}；{report(run, 'daily', Period.containing('day', run.slot.date()))}"
+    if _optional("checker.reports", "build_report", required=False) is None:
+        log.warning("daily report skipped: checker.reports.build_report is not available")
+        return f"{scanned}；未生成日报（报表模块不可用）"
+    try:
+        return f"{scanned}；{report(run, 'daily', Period.containing('day', run.slot.date()))}"
+    except Exception as exc:
+        raise GovwatchError(f"{scanned}；日报生成失败：{exc}") from exc
 
 
 @job("reminders", "整改提醒与督办", "daily")

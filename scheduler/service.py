@@ -61,6 +61,8 @@ def _next(cfg, spec: JobSpec, now: datetime, on: bool) -> dict:
 
 def serve(cfg, holder) -> int:
     """Run until SIGTERM / SIGINT: with the Telegram bot when a token is in the environment."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:   # one line per 5-second tick is noise
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     if cfg.telegram.token():
         log.info("starting with the Telegram bot (token from $%s)", cfg.telegram.token_env)
         return serve_bot(cfg, holder)
