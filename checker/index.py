@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -121,7 +120,7 @@ def default_path(cfg) -> Path:
 
 
 def schema() -> dict:
-    return json.loads(resources.files("checker").joinpath("index_schema.json").read_text("utf-8"))
+    return json.loads(Path(__file__).with_name("index_schema.json").read_text("utf-8"))
 
 
 def load_index(path) -> IndexTree:
