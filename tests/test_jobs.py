@@ -106,3 +106,19 @@ def test_monthly_bulletin_reports_the_previous_month(cfg, store, rules_copy, tmp
     detail = store.job_run("monthly_bulletin", "2026-10")["detail"]
     assert detail.startswith("2026年9月报表")
     assert any((tmp_path / "out").rglob("*.html"))
+
+
+def test_with_a_bot_the_jobs_run_in_the_bots_job_queue_scheduler(cfg, monkeypatch, tmp_path):
+    pytest.importorskip("bot.app")
+    from bot.app import build_application
+    from scheduler.jobs import enabled
+    from scheduler.service import install
+    monkeypatch.setenv(cfg.telegram.token_env, "123456:TEST-TOKEN")
+    holder = RulesHolder(tmp_path, None, "")
+    app = build_application(cfg, rules=holder)
+    install(app.job_queue.scheduler, cfg, holder)
+    jobs = {j.id: j for j in app.job_queue.scheduler.get_jobs()}
+    assert set(jobs) == {s.name for s in enabled(cfg)} | {"catch_up"}
+    # python-telegram-bot's JobQueue.stop(wait=True) waits for what runs on its "default" executor
+    assert {j.executor for j in jobs.values()} == {"default"}
+    assert app.bot_data["rules"] is holder
