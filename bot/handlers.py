@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 from datetime import datetime
+from pathlib import Path
 
 from checker import findings as fnd
 from checker import notify
@@ -18,8 +19,7 @@ from . import views
 from .commands import COMMANDS, ROLE_NAMES, UNKNOWN_USER, bot_command, button
 
 SUPERVISING = ("supervisor", "admin")
-REPORT_PERIODS = {"daily": ("day", False), "weekly": ("week", False), "monthly": ("month", True),
-                  "quarterly": ("quarter", True), "annual": ("year", True)}
+REPORT_KINDS = ("daily", "weekly", "monthly", "quarterly", "annual")
 
 
 # -- greeting and binding --------------------------------------------------------------------
@@ -128,7 +128,7 @@ async def indicators(g):
     if org and not g.scope.covers_org(org):
         raise Forbidden(f"无权查看机构 {org} 的指标")
     compute = _optional("checker.indicators", "compute")
-    if compute is None:
+    if compute is None or g.rules.rulebook is None:
         return await g.reply("指标功能尚未启用。")
     rows = compute(g.store, g.cfg, g.rules.rulebook, period, org=org, now=g.now)
     await g.reply(views.indicator_table(rows, period, org))
@@ -136,21 +136,18 @@ async def indicators(g):
 
 @bot_command("report", "报表：/report daily|weekly|monthly|quarterly|annual", roles=SUPERVISING)
 async def report(g):
-    """Build a report with checker.reports and send its file."""
-    if not g.args or g.args[0] not in REPORT_PERIODS:
+    """Build a report (the previous complete period) with checker.reports and send its file."""
+    if len(g.args) != 1 or g.args[0] not in REPORT_KINDS:
         raise InputError("用法：/report daily|weekly|monthly|quarterly|annual")
     build = _optional("checker.reports", "build_report")
-    if build is None:
+    if build is None or g.rules.rulebook is None:
         return await g.reply("报表功能尚未启用。")
-    kind = g.args[0]
-    period_kind, previous = REPORT_PERIODS[kind]
-    period = Period.containing(period_kind, g.now.date())
-    period = period.previous() if previous else period
     org = None if g.scope.sees_all else g.scope.org
-    result = build(g.store, g.cfg, g.rules.rulebook, kind, period, org=org, now=g.now,
+    result = build(g.store, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
                    out_dir=g.cfg.reports.out_dir)
-    await g.update.effective_message.reply_document(open(result.html_path, "rb"),
-                                                    caption=views.report_caption(result, period))
+    with open(result.html_path, "rb") as fh:
+        await g.update.effective_message.reply_document(fh, filename=Path(result.html_path).name,
+                                                        caption=views.report_caption(result))
 
 
 @bot_command("rules", "当前启用的规则包及版本")

@@ -25,7 +25,7 @@ class TelegramNotifier:
                                                   reply_markup=keyboard(buttons) if buttons else None,
                                                   disable_web_page_preview=True)
         except RetryAfter as exc:
-            raise RetryableError(str(exc), retry_after=_seconds(exc.retry_after)) from exc
+            raise RetryableError(str(exc), retry_after=_seconds(exc)) from exc
         except (Forbidden, ChatMigrated) as exc:
             raise PermanentError(str(exc)) from exc
         except BadRequest as exc:
@@ -37,5 +37,9 @@ class TelegramNotifier:
         return f"{message.chat_id}:{message.message_id}"
 
 
-def _seconds(value) -> float:
+def _seconds(exc: RetryAfter) -> float:
+    """RetryAfter's delay in seconds (its public attribute warns of a coming type change in PTB 22)."""
+    value = getattr(exc, "_retry_after", None)
+    if value is None:
+        value = exc.retry_after
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

@@ -86,9 +86,10 @@ def _target(target) -> str:
     return str(target)
 
 
-def report_caption(result, period) -> str:
+def report_caption(result) -> str:
+    """A document caption is at most 1,024 characters (plain text)."""
     text = getattr(result, "text", "") or ""
-    return f"{period.label}报表\n{text}"[:1000]
+    return text if len(text) <= 1000 else text[:1000] + "…"
 
 
 def rules_text(rulebook) -> str:

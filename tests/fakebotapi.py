@@ -15,7 +15,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 from telegram.request import BaseRequest
 
@@ -109,6 +109,7 @@ class FakeBotAPI:
             return handler(params)
 
     def download(self, path: str) -> bytes | None:
+        path = unquote(path)
         with self.lock:
             return next((c for p, c in self.files.values() if p == path), None)
 

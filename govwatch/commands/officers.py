@@ -1,0 +1,22 @@
+"""`govwatch officers invite ID`: a one-time code an officer sends to the bot as /bind CODE."""
+from __future__ import annotations
+
+from ..cli import JSON, NOW, arg, command, emit_json
+from .data import parse_now
+
+
+@command("officers", "officers and the Telegram bot: `invite ID` prints a one-time bind code",
+         arg("action", choices=["invite"], help="invite: make a bind code for an officer"),
+         arg("officer", metavar="ID", help="the officer id (工号)"),
+         NOW, JSON)
+def officers_cmd(ctx, ns) -> int:
+    from checker import notify
+    invite = notify.invite(ctx.store, ctx.config, ns.officer, parse_now(ns.now, ctx.config.tz))
+    if ns.json:
+        emit_json({"officer": ns.officer, "code": invite["code"], "expires_at": invite["expires_at"]})
+        return 0
+    officer = invite["officer"]
+    print(f"{officer['name']}（{officer['id']}）的绑定码：{invite['code']}\n"
+          f"请其在 Telegram 中向机器人发送：/bind {invite['code']}\n"
+          f"有效期至 {invite['expires_at'][:16].replace('T', ' ')}，只能使用一次。")
+    return 0
