@@ -33,7 +33,8 @@ def seed(store):
 
 @pytest.fixture
 def rules_copy(cfg, tmp_path):
-    pytest.importorskip("checker.rules")
+    if not hasattr(pytest.importorskip("checker.rules"), "load_packs"):
+        pytest.skip("checker.rules.load_packs not there yet")
     dst = tmp_path / "rules"
     shutil.copytree(cfg.rules_path(), dst, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     return dst
