@@ -78,6 +78,10 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
 
 
 def _lines(store, cfg, rulebook, period, org, now):
+    """P1–P9 of the scope: the org's, or with no org the single top org's (all of them when several)."""
+    if org is None:
+        roots = store.root_orgs()
+        org = roots[0] if len(roots) == 1 else None
     current = data.indicator_rows(store, cfg, rulebook, period, org, now)
     previous = data.indicator_rows(store, cfg, rulebook, period.previous(), org, now)
     return data.indicator_lines(current, previous, org)

@@ -39,6 +39,10 @@ class ReportStore:
                           "(SELECT code FROM orgs WHERE parent IS NULL OR parent = '') ORDER BY code")
         return found or self.rows("SELECT code, name, level FROM orgs ORDER BY code")
 
+    def root_orgs(self) -> list[str]:
+        """Orgs with no parent (the top of the tree)."""
+        return [r["code"] for r in self.rows("SELECT code FROM orgs WHERE parent IS NULL OR parent = '' ORDER BY code")]
+
     def child_orgs(self, org: str | None) -> list[dict]:
         """Direct children of an org, or the top-level orgs' children when org is None."""
         if org is None:
