@@ -24,9 +24,9 @@ def _fmt(v: float, percent: bool) -> str:
 
 
 def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]],
-               percent: bool = True, width: int = 640, height: int = 280) -> str:
+               percent: bool = True, width: int = 700, height: int = 300) -> str:
     """One line per series over the x labels (e.g. months); None leaves a gap."""
-    left, right, top, bottom = 48, 150, 28, 36
+    left, right, top, bottom = 48, 230, 28, 36
     pw, ph = width - left - right, height - top - bottom
     values = [v for s in series.values() for v in s if v is not None]
     lo, hi = (min(values + [0.0]), max(values + [1.0 if percent else 0.0])) if values else (0.0, 1.0)
@@ -41,7 +41,7 @@ def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[flo
         body += _line(vals, x, y, PALETTE[n % len(PALETTE)])
         ly = top + 14 + 16 * n
         body.append(f'<rect x="{width - right + 12}" y="{ly - 9}" width="10" height="10" '
-                    f'fill="{PALETTE[n % len(PALETTE)]}"/><text x="{width - right + 28}" y="{ly}">{_t(name)}</text>')
+                    f'fill="{PALETTE[n % len(PALETTE)]}"/><text x="{width - right + 28}" y="{ly}">{_t(_clip(name, 16))}</text>')
     return _svg(width, height, title, body)
 
 

@@ -37,6 +37,7 @@ tr { page-break-inside: avoid; break-inside: avoid; }
 th, td { border: 1px solid #999; padding: 1.2mm 2mm; vertical-align: top; }
 th { background: #f1e6e6; font-weight: bold; }
 td.num { text-align: right; white-space: nowrap; }
+table.orgs td:first-child { min-width: 34mm; } table.orgs { font-size: 8.5pt; }
 .pass { color: #1e7b34; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
 .up { color: #1e7b34; } .down { color: #b3261e; }
 .kpis { display: grid; grid-template-columns: repeat(4, 1fr); gap: 3mm; margin: 2mm 0 3mm; }
@@ -99,14 +100,14 @@ DB33/T 2036.7 §8.3 公开。</footer></body></html>
 """
 
 
-def table(head: list[str], rows: list[list[str]], num_cols: tuple[int, ...] = ()) -> str:
+def table(head: list[str], rows: list[list[str]], num_cols: tuple[int, ...] = (), cls: str = "") -> str:
     """A table; cells are already-escaped HTML. Empty rows → a '无' line."""
     th = "".join(f"<th>{h}</th>" for h in head)
     if not rows:
-        return f'<table><thead><tr>{th}</tr></thead><tbody><tr><td colspan="{len(head)}">无</td></tr></tbody></table>'
+        return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody><tr><td colspan="{len(head)}">无</td></tr></tbody></table>'
     body = "".join("<tr>" + "".join(f'<td class="num">{c}</td>' if i in num_cols else f"<td>{c}</td>"
                                     for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _org(r, code) -> str:
@@ -192,7 +193,7 @@ def _rectification(r, spec) -> str:
 def _orgs(r, spec) -> str:
     if not r.orgs:
         return ""
-    head = ["机构", "新发现问题", "超期办件", *CODES, "达标项"]
+    head = ["机构", "新问题", "超期办件", *CODES, "达标"]
     rows = []
     for o in r.orgs:
         by = {l.code: l for l in o.lines}
@@ -200,7 +201,7 @@ def _orgs(r, spec) -> str:
         known = [l for l in o.lines if l.passed is not None]
         rows.append([e(o.name), str(o.findings), str(o.overdue_cases), *cells,
                      f"{sum(l.passed for l in known)}/{len(known)}"])
-    return table(head, rows, tuple(range(1, len(head))))
+    return table(head, rows, tuple(range(1, len(head))), cls="orgs")
 
 
 def _cell(line) -> str:
