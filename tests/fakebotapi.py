@@ -232,7 +232,7 @@ class FakeServer:
 
     def __init__(self, api: FakeBotAPI | None = None):
         self.api = api or FakeBotAPI()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.api))
+        self.httpd = _QuietServer(("127.0.0.1", 0), _handler(self.api))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -251,6 +251,11 @@ class FakeServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass          # a client killed mid-request (SIGKILL in the e2e test) is expected
 
 
 def _handler(api: FakeBotAPI):
