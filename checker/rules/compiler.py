@@ -1,0 +1,153 @@
+"""Condition trees → durable-rules JSON (record rules) and → parametrised SQL (aggregates).
+
+Operators register with @operator(name); each gives its durable-rules form and its SQL form.
+Nothing is evaluated: values are constants or rule params resolved here, SQL values are bound.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import derived as derived_mod
+from ..records import KINDS
+from .model import All, Any, Leaf, Param
+
+OPERATORS: dict[str, "Operator"] = {}
+SINK_PRIORITY = 1000          # durable-rules runs lower `pri` first; the sink comes last
+EVENT_MARK = "_gw"            # every event we post carries it; the sink matches on it
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    value: str               # scalar | list | bool | regex: what the YAML value must be
+    dr: Callable             # (field, value) -> durable-rules expression
+    sql: Callable            # (column, value, bind) -> SQL text
+
+
+def operator(name: str, value: str = "scalar"):
+    """Register an operator: decorate a class with static `dr(field, v)` and `sql(col, v, bind)`."""
+    def register(cls):
+        OPERATORS[name] = Operator(name, value, cls.dr, cls.sql)
+        return cls
+    return register
+
+
+def _cmp(dr_op: str, sql_op: str):
+    class _Op:
+        dr = staticmethod(lambda f, v: {dr_op: {f: v}} if dr_op else {f: v})
+        sql = staticmethod(lambda c, v, bind: f"{c} {sql_op} {bind(v)}")
+    return _Op
+
+
+operator("eq")(_cmp(None, "="))
+operator("ne")(_cmp("$neq", "!="))
+operator("lt")(_cmp("$lt", "<"))
+operator("lte")(_cmp("$lte", "<="))
+operator("gt")(_cmp("$gt", ">"))
+operator("gte")(_cmp("$gte", ">="))
+
+
+@operator("in", "list")
+class _In:
+    dr = staticmethod(lambda f, v: {"$or": [{f: x} for x in v]})
+    sql = staticmethod(lambda c, v, bind: f"{c} IN ({', '.join(bind(x) for x in v)})")
+
+
+@operator("not_in", "list")
+class _NotIn:
+    dr = staticmethod(lambda f, v: {"$and": [{"$neq": {f: x}} for x in v]})
+    sql = staticmethod(lambda c, v, bind: f"{c} NOT IN ({', '.join(bind(x) for x in v)})")
+
+
+@operator("exists", "bool")
+class _Exists:
+    dr = staticmethod(lambda f, v: {"$ex" if v else "$nex": {f: 1}})
+    sql = staticmethod(lambda c, v, bind: f"{c} IS {'NOT ' if v else ''}NULL")
+
+
+@operator("matches", "regex")
+class _Matches:
+    """Full match of a regular expression (durable-rules' dialect: . * + ? [] () |)."""
+    dr = staticmethod(lambda f, v: {"$mt": {f: v}})
+    sql = staticmethod(lambda c, v, bind: f"regexp_full({bind(v)}, {c})")
+
+
+def resolve(value, params: dict):
+    """A leaf value with {param: NAME} references replaced by the rule's params."""
+    if isinstance(value, Param):
+        return params[value.name]
+    if isinstance(value, tuple):
+        return [resolve(v, params) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- durable-rules JSON
+
+def to_dr(cond, params: dict | None = None) -> dict:
+    """A condition tree as a durable-rules expression."""
+    params = params or {}
+    if isinstance(cond, Leaf):
+        return OPERATORS[cond.op].dr(cond.field, resolve(cond.value, params))
+    key = "$and" if isinstance(cond, All) else "$or"
+    items = [to_dr(c, params) for c in cond.items]
+    return items[0] if len(items) == 1 else {key: items}
+
+
+def ruleset(rule) -> dict:
+    """The durable-rules ruleset of a record rule: the rule and a low-priority sink (no `run` yet)."""
+    match = {"$and": [{"$ex": {EVENT_MARK: 1}}, to_dr(rule.when, rule.params)]}
+    return {"fire": {"all": [{"m": match}]},
+            "sink": {"all": [{"m": {"$ex": {EVENT_MARK: 1}}}], "pri": SINK_PRIORITY}}
+
+
+# ---------------------------------------------------------------- SQL
+
+class SQLError(ValueError):
+    """A condition names something SQL cannot compute."""
+
+
+def column(kind: str, name: str) -> str:
+    """The SQL of a field or an SQL-capable derived field of a kind (names are never interpolated
+    unless they are known columns)."""
+    if name in KINDS[kind].columns:
+        return f'"{name}"'
+    expr = derived_mod.sql_expression(kind, name)
+    if expr is None:
+        raise SQLError(f"{kind} 没有可用于 SQL 的字段 {name!r}")
+    return expr
+
+
+def to_sql(kind: str, cond, params: dict | None = None, bound: dict | None = None) -> tuple[str, dict]:
+    """A condition tree as an SQL boolean expression with named parameters (:_c0, :_c1 …);
+    derived fields may also need :now and :p9_level from the caller. Returns (sql, bound)."""
+    bound = {} if bound is None else bound
+    if cond is None:
+        return "1", bound
+    return _sql(kind, cond, params or {}, bound), bound
+
+
+def _sql(kind, cond, params, bound) -> str:
+    if isinstance(cond, Leaf):
+        def bind(v):
+            name = f"_c{len(bound)}"
+            bound[name] = int(v) if isinstance(v, bool) else v
+            return f":{name}"
+        return "(" + OPERATORS[cond.op].sql(column(kind, cond.field), resolve(cond.value, params), bind) + ")"
+    joiner = " AND " if isinstance(cond, All) else " OR "
+    return "(" + joiner.join(_sql(kind, c, params, bound) for c in cond.items) + ")"
+
+
+def sql_condition_problems(kind: str, cond) -> list[tuple]:
+    """(leaf, message) for each leaf SQL cannot compute."""
+    from .model import leaves
+    out = []
+    for leaf in leaves(cond):
+        try:
+            column(kind, leaf.field)
+        except SQLError as exc:
+            out.append((leaf, str(exc)))
+    return out
+
+
+from .kinds import RULE_KINDS  # noqa: E402  (the registry of rule kinds, re-exported)

@@ -1,0 +1,171 @@
+"""The rule kinds: how a validated YAML rule becomes a Rule, and what its message may name.
+
+Register with @rule_kind(name, cls, template_names); the parse function gets the kind's own YAML
+keys (already schema-valid) and a `Parsing` helper, and returns the kind-specific fields.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import derived
+from ..records import KINDS
+from .model import All, Any, CadenceRule, Check, ChecklistRule, IndicatorRule, Leaf, Param, RecordRule, leaves
+
+ALWAYS = frozenset({"rule_title", "clause", "standard", "org_name", "title"})
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    name: str
+    cls: type
+    parse: Callable                    # (raw: dict, p: Parsing) -> dict of kind fields
+    template_names: Callable           # (raw: dict) -> set of names a message may use
+
+
+RULE_KINDS: dict[str, RuleKind] = {}
+
+
+def rule_kind(name: str, cls: type, template_names: Callable):
+    def register(parse):
+        RULE_KINDS[name] = RuleKind(name, cls, parse, template_names)
+        return parse
+    return register
+
+
+class Parsing:
+    """Builds condition trees from YAML and collects semantic problems with their paths."""
+
+    def __init__(self, doc, path: tuple, params: dict):
+        self.doc, self.path, self.params = doc, path, params
+        self.problems: list = []
+
+    def problem(self, sub: tuple, message: str) -> None:
+        self.problems.append(self.doc.problem(self.path + tuple(sub), message))
+
+    def condition(self, raw, sub: tuple, kind: str, fields: set, sql: bool = False):
+        if raw is None:
+            return None
+        cond = self._node(raw, sub, fields, kind)
+        if cond is not None and sql:
+            from .compiler import sql_condition_problems
+            for leaf, message in sql_condition_problems(kind, cond):
+                self.problems.append(self._leaf_problem(leaf, f"字段 '{leaf.field}' 不能用于汇总条件（{message}）"))
+        return cond
+
+    def _leaf_problem(self, leaf, message):
+        from .problems import Problem
+        return Problem(self.doc.file, leaf.line, message)
+
+    def _node(self, raw: dict, sub: tuple, fields: set, kind: str):
+        line = self.doc.line(self.path + sub)
+        for key, cls in (("all", All), ("any", Any)):
+            if key in raw:
+                if len(raw) != 1:
+                    return self.problem(sub, f"条件节点含 '{key}' 时不能再有其他键：{', '.join(k for k in raw if k != key)}")
+                items = [self._node(c, sub + (key, i), fields, kind) for i, c in enumerate(raw[key])]
+                return None if None in items else cls(tuple(items), line)
+        return self._leaf(raw, sub, fields, kind, line)
+
+    def _leaf(self, raw: dict, sub: tuple, fields: set, kind: str, line: int):
+        from .compiler import OPERATORS
+        ops = [k for k in raw if k != "field"]
+        if "field" not in raw or len(ops) != 1:
+            return self.problem(sub, "条件必须是 all / any，或 {field: 字段, 运算符: 值}（恰好一个运算符）")
+        op, name = ops[0], raw["field"]
+        if name not in fields:
+            return self.problem(sub + ("field",), f"{kind} 没有字段 '{name}'（可用：{', '.join(sorted(fields))}）")
+        value = self._value(raw[op], sub + (op,), OPERATORS[op].value)
+        return None if value is _BAD else Leaf(name, op, value, line)
+
+    def _value(self, raw, sub: tuple, expects: str):
+        if expects == "list":
+            if not raw:
+                self.problem(sub, "in / not_in 的值列表不能为空")
+                return _BAD
+            values = tuple(self._value(v, sub + (i,), "scalar") for i, v in enumerate(raw))
+            return _BAD if _BAD in values else values
+        if expects == "regex":
+            try:
+                re.compile(raw)
+            except re.error as exc:
+                self.problem(sub, f"正则表达式无效：{exc}")
+                return _BAD
+        if isinstance(raw, dict):
+            if raw["param"] not in self.params:
+                self.problem(sub, f"未定义的参数 '{raw['param']}'（params 中有：{', '.join(self.params) or '无'}）")
+                return _BAD
+            return Param(raw["param"])
+        return raw
+
+
+_BAD = object()
+
+
+def kind_fields(kind: str) -> set[str]:
+    return set(KINDS[kind].columns) | derived.names(kind)
+
+
+def template_problems(message: str, allowed: set[str]) -> list[str]:
+    """What is wrong with a message's placeholders: not plain identifiers, or unknown names."""
+    out = []
+    for name in PLACEHOLDER.findall(message):
+        if not IDENT.match(name):
+            out.append(f"消息模板占位符 {{{name}}} 无效：只允许 {{字段名}} 形式")
+        elif name not in allowed:
+            out.append(f"消息模板引用了不存在的字段 {{{name}}}（可用：{', '.join(sorted(allowed))}）")
+    return out
+
+
+# ------------------------------------------------------------------------------ kinds
+
+@rule_kind("record", RecordRule, lambda raw: kind_fields(raw["record"]))
+def _record(raw: dict, p: Parsing) -> dict:
+    return {"record": raw["record"],
+            "when": p.condition(raw["when"], ("when",), raw["record"], kind_fields(raw["record"]))}
+
+
+INDICATOR_NAMES = {"code", "value", "target", "numerator", "denominator", "period", "period_code", "org"}
+
+
+@rule_kind("indicator", IndicatorRule, lambda raw: INDICATOR_NAMES)
+def _indicator(raw: dict, p: Parsing) -> dict:
+    source = raw["source"]
+    fields = kind_fields(source)
+    for key in ("measure", "denominator_measure"):
+        m = raw.get(key)
+        if isinstance(m, dict) and m["sum"] not in KINDS[source].columns:
+            p.problem((key, "sum"), f"{source} 没有可求和的字段 '{m['sum']}'")
+    period_field = raw.get("period_field")
+    if period_field and period_field not in KINDS[source].columns:
+        p.problem(("period_field",), f"{source} 没有字段 '{period_field}'")
+    return {"code": raw["code"], "source": source,
+            "where": p.condition(raw.get("where"), ("where",), source, fields, sql=True),
+            "numerator": p.condition(raw.get("numerator"), ("numerator",), source, fields, sql=True),
+            "measure": raw.get("measure", "count"), "denominator_measure": raw.get("denominator_measure"),
+            "target": dict(raw["target"]), "period_field": period_field}
+
+
+CHECKLIST_NAMES = {"org", "check", "check_title", "last_date", "last_result", "reason", "max_age_days"}
+
+
+@rule_kind("checklist", ChecklistRule, lambda raw: CHECKLIST_NAMES)
+def _checklist(raw: dict, p: Parsing) -> dict:
+    seen = set()
+    for i, c in enumerate(raw["checks"]):
+        if c["id"] in seen:
+            p.problem(("checks", i, "id"), f"检查项 '{c['id']}' 在本规则中重复")
+        seen.add(c["id"])
+    return {"checks": tuple(Check(c["id"], c["title"]) for c in raw["checks"]),
+            "levels": tuple(raw["scope"]["levels"]), "max_age_days": raw.get("max_age_days")}
+
+
+CADENCE_NAMES = {"org", "activity", "activity_name", "last_date", "window_start", "every_text"}
+
+
+@rule_kind("cadence", CadenceRule, lambda raw: CADENCE_NAMES)
+def _cadence(raw: dict, p: Parsing) -> dict:
+    return {"activity": raw["activity"], "every": dict(raw["every"]), "levels": tuple(raw["scope"]["levels"])}

@@ -1,0 +1,178 @@
+"""The parsed rule packs: frozen dataclasses made once by the loader.
+
+Conditions are trees of All / Any / Leaf nodes. Each node is also a read-only mapping with the
+same shape as the YAML it came from ({"all": [...]}, {"field": "status", "in": [...]}, a param
+reference as {"param": NAME}), so code that walks the YAML form keeps working.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Param:
+    """A reference to a rule parameter: {param: near_days}."""
+    name: str
+
+
+class _Node(Mapping):
+    def __getitem__(self, key):
+        return self._view()[key]
+
+    def __iter__(self):
+        return iter(self._view())
+
+    def __len__(self):
+        return len(self._view())
+
+
+@dataclass(frozen=True)
+class Leaf(_Node):
+    field: str
+    op: str
+    value: object           # a constant, a tuple of constants (in / not_in) or a Param
+    line: int = 0
+
+    def _view(self) -> dict:
+        return {"field": self.field, self.op: _plain(self.value)}
+
+
+@dataclass(frozen=True)
+class All(_Node):
+    items: tuple
+    line: int = 0
+
+    def _view(self) -> dict:
+        return {"all": list(self.items)}
+
+
+@dataclass(frozen=True)
+class Any(_Node):
+    items: tuple
+    line: int = 0
+
+    def _view(self) -> dict:
+        return {"any": list(self.items)}
+
+
+Condition = Leaf | All | Any
+
+
+def _plain(value):
+    if isinstance(value, Param):
+        return {"param": value.name}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def leaves(cond) -> list[Leaf]:
+    """Every leaf of a condition tree, in order."""
+    if cond is None:
+        return []
+    if isinstance(cond, Leaf):
+        return [cond]
+    return [leaf for item in cond.items for leaf in leaves(item)]
+
+
+@dataclass(frozen=True)
+class Pack:
+    number: str              # "DB33/T 2036.7"
+    title: str
+    version: str
+    short: str               # db33
+    path: str                # the pack folder
+    clauses: tuple = ()      # clause ids listed in coverage.yaml
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """Fields of every kind; the kind-specific fields live on the subclasses below."""
+    id: str
+    kind: str
+    clause: str
+    title: str
+    severity: str
+    responsible: str
+    message: str
+    standard: str            # the pack's standard number
+    pack: str                # the pack's short name
+    params: dict = field(default_factory=dict)
+    enabled: bool = True
+    rectify_days: int | None = None
+    file: str = ""
+    line: int = 0
+
+    @property
+    def citation(self) -> str:
+        return f"{self.standard} §{self.clause}"
+
+
+@dataclass(frozen=True, eq=False)
+class RecordRule(Rule):
+    record: str = ""
+    when: Condition | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class IndicatorRule(Rule):
+    code: str = ""
+    source: str = ""
+    where: Condition | None = None
+    numerator: Condition | None = None
+    measure: object = "count"                 # "count" or {"sum": FIELD}
+    denominator_measure: object = None
+    target: dict = field(default_factory=dict)
+    period_field: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True, eq=False)
+class ChecklistRule(Rule):
+    checks: tuple = ()
+    levels: tuple = ()
+    max_age_days: int | None = None
+
+    @property
+    def scope(self) -> dict:
+        return {"levels": list(self.levels)}
+
+
+@dataclass(frozen=True, eq=False)
+class CadenceRule(Rule):
+    activity: str = ""
+    every: dict = field(default_factory=dict)  # {"months": 3} / {"years": 2} / {"days": 30}
+    levels: tuple = ()
+
+    @property
+    def scope(self) -> dict:
+        return {"levels": list(self.levels)}
+
+
+@dataclass(frozen=True, eq=False)
+class RuleBook:
+    packs: tuple
+    rules: tuple
+    source: str = ""
+
+    @property
+    def version(self) -> str:
+        return "+".join(f"{p.short}@{p.version}" for p in self.packs)
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    def of_kind(self, kind: str) -> list:
+        return [r for r in self.rules if r.kind == kind and r.enabled]
+
+    def record_rules(self, record: str) -> list:
+        return [r for r in self.of_kind("record") if r.record == record]

@@ -1,0 +1,54 @@
+"""`govwatch rules validate`: every problem of the packs, their YAML tests and coverage maps."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import source
+from .loader import check_schema, discover, load
+from .problems import Problem
+
+
+def validate_paths(paths) -> list[Problem]:
+    """Every problem of the rule files, pack.yaml, coverage.yaml and YAML tests under `paths`."""
+    book, problems = load(paths)
+    ids = {r.id for r in book.rules}
+    groups, _ = discover(paths)
+    for files in groups:
+        for path in files.test_files:
+            problems += test_file_problems(path, ids)
+        problems += coverage_reference_problems(files.folder / "coverage.yaml", book)
+    return sorted(set(problems), key=lambda p: (p.file, p.line, p.message))
+
+
+def test_file_problems(path: Path, rule_ids: set) -> list[Problem]:
+    doc = source.read(path)
+    if doc.problems:
+        return doc.problems
+    found = check_schema(doc, "tests_file")
+    if found:
+        return found
+    out = []
+    for i, test in enumerate(doc.data["tests"]):
+        for key in ("expect_findings", "expect_absent"):
+            for j, e in enumerate(test.get(key) or []):
+                if e["rule"] not in rule_ids:
+                    out.append(doc.problem(("tests", i, key, j, "rule"), f"测试引用了不存在的规则 '{e['rule']}'"))
+    return out
+
+
+def coverage_reference_problems(path: Path, book) -> list[Problem]:
+    """Rule ids and check ids a coverage.yaml names that no loaded rule defines."""
+    if not path.is_file():
+        return []
+    doc = source.read(path)
+    if doc.problems or check_schema(doc, "coverage"):
+        return []                       # already reported by load()
+    ids = {r.id for r in book.rules}
+    checks = {c.id for r in book.rules if r.kind == "checklist" for c in r.checks}
+    out = []
+    for i, entry in enumerate(doc.data["clauses"]):
+        out += [doc.problem(("clauses", i, "rules"), f"条款 {entry['clause']} 引用了不存在的规则 '{r}'")
+                for r in entry.get("rules") or [] if r not in ids]
+        out += [doc.problem(("clauses", i, "checks"), f"条款 {entry['clause']} 引用了没有规则检查的检查项 '{c}'")
+                for c in entry.get("checks") or [] if c not in checks]
+    return out
