@@ -12,7 +12,10 @@ import zlib
 
 import pytest
 
-from test_reports import NOW, build, data  # noqa: F401  (the shared data fixture)
+try:                                        # the shared data fixture, whether tests/ is a package or not
+    from .test_reports import build, data  # noqa: F401
+except ImportError:
+    from test_reports import build, data  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed "

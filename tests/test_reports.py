@@ -242,3 +242,29 @@ def _balanced(html: str) -> None:
     p.feed(html)
     p.close()
     assert p.stack == []
+
+
+def test_report_command_prints_the_summary_and_path(data, cfg, tmp_path, capsys):
+    from govwatch.cli import main
+    out = tmp_path / "cli"
+    rc = main(["--db", cfg.database, "report", "monthly", "--now", "2026-11-03T09:00", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 0 and "2026年10月月度通报" in printed and str(out / "monthly-2026-10.html") in printed
+    assert (out / "monthly-2026-10.html").is_file()
+
+
+def test_report_command_refuses_a_bad_period_with_exit_2(data, cfg, tmp_path, capsys):
+    from govwatch.cli import main
+    rc = main(["--db", cfg.database, "report", "monthly", "--period", "2026-13", "--out", str(tmp_path)])
+    assert rc == 2 and "无法识别的期间" in capsys.readouterr().err
+
+
+def test_index_command_json_ranks_the_districts(data, cfg, capsys):
+    import json as _json
+
+    from govwatch.cli import main
+    rc = main(["--db", cfg.database, "index", "--period", "2026-10", "--json"])
+    rows = _json.loads(capsys.readouterr().out)
+    assert rc == 0 and {r["org"] for r in rows} == {"A", "B"}
+    assert sorted(r["rank"] for r in rows) in ([1, 2], [1, 1])
+    assert set(rows[0]["dimensions"]) == {"服务方式完备度", "服务事项覆盖度", "办事指南准确度", "在线办理深度", "在线服务成效度"}
