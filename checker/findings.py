@@ -123,7 +123,7 @@ class _Reconcile:
         assignee, supervisor = self.route(firing)
         fid = self.store.insert_finding({
             **self.seen(firing), "fingerprint": firing.fingerprint, "rule": rule.id,
-            "clause": rule.clause, "standard": _standard(rule), "kind": rule.kind,
+            "clause": rule.clause, "standard": rule.standard, "kind": rule.kind,
             "subject": firing.subject, "subject_kind": firing.subject_kind, "org": firing.org,
             "assignee": assignee, "supervisor": supervisor})
         self.event(fid, "open", None, "open", {"scan_id": self.scan_id, "assignee": assignee})
@@ -167,10 +167,6 @@ class _Reconcile:
     def flush(self) -> None:
         self.store.touch_findings(self.touched)
         self.store.add_events(self.events)
-
-
-def _standard(rule) -> str:
-    return getattr(rule, "standard", None) or ""
 
 
 # ---------------------------------------------------------------- lifecycle (people's side)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from .periods import Period
+from .rules.compiler import to_sql
 from .store import indicators as sql
 
 TOLERANCE = 1e-9
@@ -55,8 +56,7 @@ def percent(value: float | None) -> str:
 
 
 def indicator_rules(rulebook) -> list:
-    return sorted((r for r in rulebook.rules if r.kind == "indicator" and getattr(r, "enabled", True)),
-                  key=lambda r: (r.code, r.id))
+    return sorted(rulebook.of_kind("indicator"), key=lambda r: (r.code, r.id))
 
 
 def compute(store, cfg, rulebook, period: Period, org: str | None = None, now: datetime = None) -> list[IndicatorValue]:
@@ -77,18 +77,18 @@ def aggregate_spec(rule, cfg, period: Period, now: datetime) -> sql.AggregateSpe
     params = {"now": now.astimezone(cfg.tz).isoformat(timespec="seconds"),
               "p9_level": cfg.indicators.p9_satisfied_level}
     where = [condition_sql(kind, rule.where, params, rule),
-             sql.period_sql(kind, getattr(rule, "period_field", None), period.start.isoformat(),
+             sql.period_sql(kind, rule.period_field, period.start.isoformat(),
                             period.end.isoformat(), params)]
     if kind == "cases":
         where.append("(status IS NOT 'withdrawn')")          # withdrawn cases count nowhere
-    numerator = condition_sql(kind, getattr(rule, "numerator", None), params, rule)
+    numerator = condition_sql(kind, rule.numerator, params, rule)
     return sql.AggregateSpec(kind, " AND ".join(where), numerator, sql.measure_sql(kind, rule.measure),
-                             sql.measure_sql(kind, getattr(rule, "denominator_measure", None)), params)
+                             sql.measure_sql(kind, rule.denominator_measure), params)
 
 
 def condition_sql(kind: str, tree, params: dict, rule) -> str:
-    """A rule condition as SQL (the store's interim compiler until checker.rules has one)."""
-    return sql.condition_sql(kind, tree, params, dict(getattr(rule, "params", None) or {}))
+    """A rule condition as SQL (checker.rules.compiler), its values bound into `params`."""
+    return to_sql(kind, tree, dict(rule.params or {}), params)[0]
 
 
 def _value(rule, org: str, period: Period, totals: tuple) -> IndicatorValue:
@@ -96,7 +96,7 @@ def _value(rule, org: str, period: Period, totals: tuple) -> IndicatorValue:
     value = round(numerator / denominator, 6) if denominator else None
     return IndicatorValue(rule.code, rule.id, rule.clause, org, period.code, numerator, denominator,
                           value, dict(rule.target), _passed(rule.target, value),
-                          rule.title, getattr(rule, "standard", "") or "")
+                          rule.title, rule.standard)
 
 
 def _passed(target: dict, value: float | None) -> bool | None:

@@ -27,7 +27,7 @@ def _override(cfg, rule, chain: list[str]) -> str | None:
 
 
 def _responsible(store, rule, chain: list[str], handler: str | None) -> str | None:
-    how = getattr(rule, "responsible", None) or "handler"
+    how = rule.responsible or "handler"
     if how == "supervisor":
         return _first(store, chain, "supervisor")
     if how == "handler" and handler and store.get("officers", str(handler)):

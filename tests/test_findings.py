@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,24 +13,14 @@ from checker import findings as fnd
 from checker.access import Scope
 from checker.errors import Forbidden, InputError, InvalidTransition, NotFound
 from checker.findings import Firing
+from checker.rules import load_packs
 
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 10, 9, 8, 30, tzinfo=TZ)
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """The attributes of checker.rules.Rule that findings use."""
-    id: str = "db33.case.overdue"
-    kind: str = "record"
-    clause: str = "5.2.1.5"
-    title: str = "办件超期未办结"
-    severity: str = "red"
-    responsible: str = "handler"
-    standard: str = "DB33/T 2036.7"
-
-
-RULE = Rule()
+ROOT = Path(__file__).resolve().parent.parent
+RULE = load_packs(ROOT / "rules").rule("db33.case.overdue")     # the shipped rule (real YAML)
 
 
 def seed(store):
@@ -160,7 +151,7 @@ def test_a_verified_finding_is_not_resolved_again(db, cfg):
 
 
 def test_reconcile_is_all_or_nothing(db, cfg):
-    broken = Firing(rule=Rule(clause=None), subject="C003", subject_kind="cases", org="330102",
+    broken = Firing(rule=dataclasses.replace(RULE, clause=None), subject="C003", subject_kind="cases", org="330102",
                     message="x", due_at=None, handler=None, facts={})     # clause NOT NULL fails
     with pytest.raises(Exception):
         scan(db, cfg, T0, [fire("C001"), broken])

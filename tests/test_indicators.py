@@ -12,6 +12,7 @@ import pytest
 
 from checker import indicators as ind
 from checker.periods import Period
+from checker.rules import load_packs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,45 +22,7 @@ OCT = Period.parse("2026-10")
 
 
 def rulebook():
-    """The shipped packs (checker.rules.load_packs; a plain YAML read until the loader exists)."""
-    try:
-        from checker.rules import load_packs
-    except ImportError:
-        return _yaml_rulebook()
     return load_packs(ROOT / "rules")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Rule:
-    id: str
-    kind: str
-    clause: str
-    title: str
-    severity: str
-    responsible: str
-    message: str
-    code: str = None
-    source: str = None
-    where: dict = None
-    numerator: dict = None
-    measure: object = "count"
-    denominator_measure: object = None
-    target: dict = None
-    period_field: str = None
-    params: dict = None
-    standard: str = "DB33/T 2036.7"
-
-
-def _yaml_rulebook():
-    import types
-
-    import yaml
-    rules = []
-    for path in sorted((ROOT / "rules" / "db33").glob("*.yaml")):
-        for r in (yaml.safe_load(path.read_text("utf-8")) or {}).get("rules", []):
-            if r["kind"] == "indicator":
-                rules.append(_Rule(**r))
-    return types.SimpleNamespace(rules=tuple(rules))
 
 
 ORGS = [

@@ -8,27 +8,7 @@ from __future__ import annotations
 
 import json
 
-from ..records import KINDS, OPEN_CASE_STATUSES
-
-# SQL-capable derived fields: (record kind, name) → an SQL expression over the kind's columns.
-# Named parameters they may use: :now (ISO local datetime), :p9_level (int).
-SQL_DERIVED: dict[tuple[str, str], str] = {}
-
-
-def sql_derived(kind: str, name: str, sql: str) -> None:
-    """Register the SQL of a derived field for aggregate conditions."""
-    SQL_DERIVED[(kind, name)] = f"({sql})"
-
-
-_CONCLUDED = "status IN ('closed', 'rejected') AND closed_at IS NOT NULL"
-_OPEN = ", ".join(f"'{s}'" for s in OPEN_CASE_STATUSES)
-
-sql_derived("cases", "concluded", _CONCLUDED)
-sql_derived("cases", "on_time", "closed_at IS NOT NULL AND (due_at IS NULL OR closed_at <= due_at)")
-sql_derived("cases", "outcome_known", f"({_CONCLUDED}) OR (status IN ({_OPEN}) AND due_at < :now)")
-sql_derived("complaints", "rectified_by_now", "rectified_at IS NOT NULL AND rectified_at <= :now")
-sql_derived("evaluations", "onsite", "channel IN ('window', 'pad')")
-sql_derived("evaluations", "satisfied", "level >= :p9_level")
+from ..records import KINDS
 
 _ROLLUP = """
 WITH per_org AS (
@@ -119,51 +99,3 @@ def period_sql(kind: str, field: str | None, start: str, end: str, params: dict)
         raise ValueError(f"{kind} has no field {field!r}")
     params.update(_start=start, _end=end)
     return f'("{field}" >= :_start AND "{field}" < :_end)'
-
-
-# ------------------------------------------------------------------ conditions → SQL
-# Interim compiler for indicator conditions, used only while checker.rules.compiler has no SQL
-# compiler of its own (see checker.indicators.condition_sql).
-
-_OPS = {"eq": "=", "ne": "IS NOT", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-
-
-def condition_sql(kind: str, tree, params: dict, rule_params: dict | None = None) -> str:
-    """An all/any tree of leaves as an SQL expression; values become named parameters."""
-    if not tree:
-        return "1"
-    if "all" in tree or "any" in tree:
-        joiner, parts = (" AND ", tree["all"]) if "all" in tree else (" OR ", tree["any"])
-        return "(" + joiner.join(condition_sql(kind, p, params, rule_params) for p in parts) + ")" if parts else "1"
-    return _leaf_sql(kind, tree, params, rule_params or {})
-
-
-def _leaf_sql(kind, leaf, params, rule_params) -> str:
-    column = _column(kind, leaf["field"])
-    op = next(k for k in leaf if k != "field")
-    value = leaf[op]
-    if isinstance(value, dict) and "param" in value:
-        value = rule_params[value["param"]]
-    if op == "exists":
-        return f"({column} IS {'NOT ' if value else ''}NULL)"
-    if op in ("in", "not_in"):
-        names = [_bind(params, v) for v in value]
-        return f"({column} {'NOT ' if op == 'not_in' else ''}IN ({', '.join(names) or 'NULL'}))"
-    if op == "matches":
-        raise ValueError("matches is not supported in aggregate conditions")
-    sql_op = "IS NOT" if op == "ne" else _OPS[op]
-    return f"({column} {sql_op} {_bind(params, value)})"
-
-
-def _column(kind: str, field: str) -> str:
-    if (kind, field) in SQL_DERIVED:
-        return SQL_DERIVED[(kind, field)]
-    if field not in KINDS[kind].columns:
-        raise ValueError(f"{kind} has no field or SQL derived field {field!r}")
-    return f'"{field}"'
-
-
-def _bind(params: dict, value) -> str:
-    name = f"_v{len(params)}"
-    params[name] = int(value) if isinstance(value, bool) else value
-    return f":{name}"
