@@ -7,7 +7,9 @@ import pytest
 
 from govwatch import cli
 
-from .conftest import ROOT
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
