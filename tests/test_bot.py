@@ -321,3 +321,12 @@ def test_telegram_errors_map_to_retry_or_never(bot, status, error):
 def test_an_unbound_officer_cannot_be_sent_to(bot):
     with pytest.raises(PermanentError, match="未绑定"):
         bot.run(TelegramNotifier(bot.app.bot).send(None, "x", []))
+
+
+def test_govwatch_officers_invite_prints_a_code_the_bot_accepts(bot, capsys):
+    from govwatch.cli import main
+    assert main(["--db", bot.cfg.database, "officers", "invite", "E2", "--json"]) == 0
+    code = json.loads(capsys.readouterr().out)["code"]
+    assert "绑定成功：李四（E2" in bot.send(STRANGER, f"/bind {code}")[0]
+    assert main(["--db", bot.cfg.database, "officers", "invite", "NOBODY"]) == 2
+    assert "未找到工号为 NOBODY 的人员" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""End to end: the service in its own process against a fake Bot API server on 127.0.0.1.
+"""End to end: `govwatch serve` in its own process against a fake Bot API server on 127.0.0.1.
 
 Findings reach the right chats, a button press acknowledges, a rectification is submitted and
 verified; after the server refuses sends for a while and the process is killed (SIGKILL) and
@@ -29,25 +29,8 @@ OVERDUE = Rule("db33.case.overdue")
 JOBS_OFF = {name: {"enabled": False} for name in ("daily_scan", "weekly_dispatch", "monthly_bulletin",
                                                    "quarterly_analysis", "annual_evaluation", "reminders")}
 
-# Until `govwatch serve` can start (it needs checker.rules), a tiny process does what it does for
-# the bot: build the Application, deliver the outbox on an interval, poll.
-TINY_SERVE = """
-import sys
-from checker import config
-from bot.app import build_application, deliver
-cfg = config.load(sys.argv[1])
-app = build_application(cfg)
-app.job_queue.run_repeating(lambda ctx: deliver(ctx.application), cfg.schedule.deliver_interval_seconds)
-app.run_polling()
-"""
-
-
 def _serve_command(config_path) -> list[str]:
-    try:
-        from checker.rules import load_packs  # noqa: F401
-        return [sys.executable, "-m", "govwatch", "--config", str(config_path), "serve"]
-    except ImportError:
-        return [sys.executable, "-c", TINY_SERVE, str(config_path)]
+    return [sys.executable, "-m", "govwatch", "--config", str(config_path), "serve"]
 
 
 def wait_for(condition, what: str, limit: float = 15):
