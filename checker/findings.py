@@ -308,13 +308,13 @@ def escalate(store, finding_id, level: int, now, actor=SYSTEM) -> None:
 # ---------------------------------------------------------------- queries
 
 def list_findings(store, status=None, rule=None, org=None, scope: Scope | None = None,
-                  limit=None, offset=0) -> list[dict]:
+                  limit=None, offset=0, subject=None) -> list[dict]:
     """Findings in the DESIGN.md --json shape (plus a few keys), by id.
 
     status: one status, a comma list, a sequence, or "active"; org: that org and every org below;
-    scope: only what that officer may see (None: everything)."""
+    scope: only what that officer may see (None: everything); subject: e.g. one case number."""
     return store.query_findings(
-        statuses=_statuses(status), rule=rule, orgs=store.org_subtree(org) if org else None,
+        statuses=_statuses(status), rule=rule, orgs=store.org_subtree(org) if org else None, subject=subject,
         limit=limit, offset=offset, **(scope.query_filter() if scope else {}))
 
 

@@ -297,6 +297,7 @@ def test_listing_filters_by_status_rule_org_and_scope(db, cfg):
     assert [f["subject"] for f in fnd.list_findings(db, org="330105")] == ["C005"]
     assert len(fnd.list_findings(db, org="330100")) == 3
     assert fnd.list_findings(db, rule="db33.other") == []
+    assert [f["subject"] for f in fnd.list_findings(db, subject="C005")] == ["C005"]
     assert [f["subject"] for f in fnd.list_findings(db, scope=Scope.for_officer(db, "O2"))] == ["C002"]
     assert len(fnd.list_findings(db, scope=Scope.for_officer(db, "S1"))) == 2
     assert len(fnd.list_findings(db, limit=2, offset=2)) == 1

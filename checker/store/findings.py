@@ -96,7 +96,7 @@ class FindingStore:
                               ORDER BY id DESC LIMIT 1""", (finding_id, action))
 
     def query_findings(self, statuses=None, rule=None, orgs=None, assignee=None, scope_orgs=None,
-                       limit=None, offset=0) -> list[dict]:
+                       limit=None, offset=0, subject=None) -> list[dict]:
         """Findings filtered by status list, rule, org list, and a visibility scope, by id.
 
         scope: `assignee` alone (an officer), `scope_orgs` + `assignee` (a supervisor: the orgs
@@ -108,6 +108,9 @@ class FindingStore:
         if rule:
             where.append("rule = ?")
             params.append(rule)
+        if subject is not None:
+            where.append("subject = ?")
+            params.append(subject)
         if orgs is not None:
             where.append("org IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(orgs)))
