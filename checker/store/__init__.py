@@ -14,9 +14,10 @@ from .indicators import IndicatorStore
 from .records import RecordStore
 from .runs import RunStore
 from .reports import ReportStore
+from .scan import ScanStore
 
 
-class Store(RecordStore, RunStore, FindingStore, IndicatorStore, ReportStore, DeliveryStore, StoreBase):
+class Store(RecordStore, RunStore, FindingStore, IndicatorStore, ReportStore, DeliveryStore, ScanStore, StoreBase):
     """Open (and migrate) a govwatch database."""
 
     def __init__(self, path: str | Path):

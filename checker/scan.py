@@ -1,0 +1,300 @@
+"""The scan: evaluate the rules against the store and reconcile the findings.
+
+An incremental scan evaluates, per record kind, the live records (open cases, unanswered
+consultations, unrectified valid complaints, 差评 not called back or not rectified, appointments of
+the coming days without a reminder), the records changed since the last scan (`_seq`), and the
+subjects of the rules' active findings, so its cost follows open and changed records, not history.
+`full=True` evaluates every record. Indicator, checklist and cadence rules are evaluated whole by
+the evaluator registered for their kind (@evaluator(kind)).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Callable
+
+from . import derived
+from .engine import Engine
+from .errors import GovwatchError
+from .records import KINDS
+
+APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
+DEFAULT_RECTIFY_DAYS = 5       # working days to rectify, unless a rule sets rectify_days
+EVALUATORS: dict[str, Callable] = {}
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    scan_id: int
+    now: str
+    evaluated: int
+    opened: int
+    resolved: int
+    reopened: int
+    open: int
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Evaluation:
+    """What evaluating some rules gave: firings, and per rule the subjects looked at (None: all)."""
+    firings: list = field(default_factory=list)
+    evaluated: dict = field(default_factory=dict)
+    count: int = 0
+
+    def add(self, other: "Evaluation") -> None:
+        self.firings += other.firings
+        self.evaluated.update(other.evaluated)
+        self.count += other.count
+
+
+@dataclass
+class ScanContext:
+    store: object
+    cfg: object
+    rulebook: object
+    now: datetime
+    full: bool
+    since_seq: int
+    derived: derived.DerivedContext = None
+
+    def __post_init__(self):
+        self.derived = derived.DerivedContext(self.store, self.cfg, self.now)
+        self.org_names = dict(self.store.conn.execute("SELECT code, name FROM orgs").fetchall())
+
+    def rectify_due(self, rule) -> str:
+        days = rule.rectify_days if rule.rectify_days is not None else DEFAULT_RECTIFY_DAYS
+        day = self.derived.calendar().add(self.now.date(), days)
+        return datetime.combine(day, time(23, 59, 59), tzinfo=self.cfg.tz).isoformat()
+
+
+def evaluator(kind: str):
+    """Register the evaluator of a rule kind: fn(ctx, rules) -> Evaluation."""
+    def register(fn):
+        EVALUATORS[kind] = fn
+        return fn
+    return register
+
+
+# ------------------------------------------------------------------------------ the scan
+
+def run_scan(store, cfg, rulebook, now: datetime, full: bool = False) -> ScanResult:
+    """Evaluate, reconcile the findings, record the scan."""
+    from .findings import reconcile
+    last = store.last_scan_seq()
+    full = full or last is None
+    to_seq = store.current_seq()
+    now_iso = _iso(now, cfg)
+    scan_id = store.start_scan(now_iso, _iso(datetime.now(cfg.tz), cfg), full, rulebook.version, last or 0, to_seq)
+    result = evaluate(store, cfg, rulebook, now, full=full, since_seq=last or 0)
+    r = reconcile(store, cfg, scan_id, now, result.firings, result.evaluated)
+    store.finish_scan(scan_id, _iso(datetime.now(cfg.tz), cfg), result.count, r.opened, r.resolved, r.reopened, r.open)
+    return ScanResult(scan_id, now_iso, result.count, r.opened, r.resolved, r.reopened, r.open)
+
+
+def evaluate(store, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0) -> Evaluation:
+    """Every enabled rule's firings at `now`, writing nothing."""
+    ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, since_seq)
+    out = Evaluation()
+    for kind, fn in EVALUATORS.items():
+        rules = rulebook.of_kind(kind)
+        if rules:
+            out.add(fn(ctx, rules))
+    return out
+
+
+def _iso(when: datetime, cfg) -> str:
+    return when.astimezone(cfg.tz).isoformat(timespec="seconds")
+
+
+# ------------------------------------------------------------------------------ messages
+
+def render(template: str, facts: dict) -> str:
+    """Plain {name} substitution (names were checked by the loader); nothing else is interpreted."""
+    return _PLACEHOLDER.sub(lambda m: _text(facts.get(m.group(1))), template)
+
+
+def _text(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value):
+        return value[:16].replace("T", " ")
+    return str(value)
+
+
+def _base_facts(ctx: ScanContext, rule, org: str | None) -> dict:
+    return {**rule.params, "rule_title": rule.title, "title": rule.title, "clause": rule.clause,
+            "standard": rule.standard, "org": org, "org_name": ctx.org_names.get(org, org)}
+
+
+# ------------------------------------------------------------------------------ record rules
+
+@evaluator("record")
+def _records(ctx: ScanContext, rules) -> Evaluation:
+    engine = Engine.instance()
+    engine.ensure(ctx.rulebook)
+    out = Evaluation()
+    by_kind: dict[str, list] = {}
+    for r in rules:
+        by_kind.setdefault(r.record, []).append(r)
+    for kind, kind_rules in by_kind.items():
+        out.add(_record_kind(ctx, engine, kind, kind_rules))
+    return out
+
+
+def _record_kind(ctx: ScanContext, engine: Engine, kind: str, rules) -> Evaluation:
+    key = KINDS[kind].key[0]
+    records = _select(ctx, kind, rules)
+    facts = [_facts(ctx, kind, r) for r in records]
+    events = [{k: v for k, v in f.items() if v is not None} for f in facts]
+    by_id = {r.id: r for r in rules}
+    firings = [_record_firing(ctx, by_id[rule_id], kind, records[i], facts[i])
+               for rule_id, i in engine.evaluate(list(by_id), events)]
+    subjects = None if ctx.full else {str(r[key]) for r in records}
+    return Evaluation(firings, {r.id: subjects for r in rules}, len(records))
+
+
+def _select(ctx: ScanContext, kind: str, rules) -> list[dict]:
+    """The records a scan looks at: all (full) or live + changed + subjects of active findings."""
+    store = ctx.store
+    if ctx.full:
+        return store.all_records(kind)
+    since = _iso(ctx.now - timedelta(days=1), ctx.cfg)
+    until = _iso(ctx.now + timedelta(days=APPOINTMENT_DAYS), ctx.cfg)
+    found = store.live_records(kind, since, until) + store.changed_records(kind, ctx.since_seq)
+    active = set().union(*store.active_subjects([r.id for r in rules]).values())
+    key = KINDS[kind].key[0]
+    seen = {str(r[key]) for r in found}
+    found += store.records_by_key(kind, sorted(active - seen))
+    return list({str(r[key]): r for r in found}.values())
+
+
+def _facts(ctx: ScanContext, kind: str, row: dict) -> dict:
+    rk = KINDS[kind]
+    out = {}
+    for name, value in row.items():
+        if name == "_seq":
+            continue
+        if value is not None and name in rk.columns and rk.field(name).type == "bool":
+            value = bool(value)
+        out[name] = value
+    out.update(derived.compute(kind, row, ctx.derived))
+    return out
+
+
+def _record_firing(ctx: ScanContext, rule, kind: str, row: dict, facts: dict):
+    from .findings import Firing
+    key = KINDS[kind].key[0]
+    all_facts = {**facts, **_base_facts(ctx, rule, row.get("org"))}
+    due = facts.get("due_at") if kind == "cases" and facts.get("due_at", "") > _iso(ctx.now, ctx.cfg) else None
+    return Firing(rule=rule, subject=str(row[key]), subject_kind=kind, org=row.get("org"),
+                  message=render(rule.message, all_facts), due_at=due or ctx.rectify_due(rule),
+                  handler=row.get("handler") if kind == "cases" else None,
+                  facts={k: v for k, v in all_facts.items() if isinstance(v, (str, int, float, bool)) or v is None})
+
+
+# ------------------------------------------------------------------------------ checklist rules
+
+_REASONS = {"missing": "从未检查", "failed": "最近一次检查未通过", "stale": "逾期未检查"}
+
+
+@evaluator("checklist")
+def _checklists(ctx: ScanContext, rules) -> Evaluation:
+    out = Evaluation()
+    for rule in rules:
+        orgs = ctx.store.orgs_at_levels(rule.levels)
+        latest = ctx.store.latest_inspections([c.id for c in rule.checks])
+        firings = [f for o in orgs for c in rule.checks
+                   if (f := _checklist_firing(ctx, rule, o["code"], c, latest.get((o["code"], c.id)))) is not None]
+        out.add(Evaluation(firings, {rule.id: None}, len(orgs) * len(rule.checks)))
+    return out
+
+
+def _checklist_state(ctx: ScanContext, rule, last: dict | None) -> str | None:
+    if last is None:
+        return "missing"
+    if last["result"] == "fail":
+        return "failed"
+    if rule.max_age_days and date.fromisoformat(last["date"]) < ctx.now.date() - timedelta(days=rule.max_age_days):
+        return "stale"
+    return None
+
+
+def _checklist_firing(ctx: ScanContext, rule, org: str, check, last: dict | None):
+    from .findings import Firing
+    state = _checklist_state(ctx, rule, last)
+    if state is None:
+        return None
+    facts = {**_base_facts(ctx, rule, org), "check": check.id, "check_title": check.title,
+             "last_date": last["date"] if last else None, "last_result": last["result"] if last else None,
+             "reason": _REASONS[state], "max_age_days": rule.max_age_days}
+    return Firing(rule=rule, subject=f"{org}:{check.id}", subject_kind="checklist", org=org,
+                  message=render(rule.message, facts), due_at=ctx.rectify_due(rule), handler=None, facts=facts)
+
+
+# ------------------------------------------------------------------------------ cadence rules
+
+_ACTIVITY = {"self": "自我监督评价", "superior": "上级主管部门监督评价", "public": "群众和企业监督评价",
+             "third_party": "第三方监督评价"}
+_UNITS = {"days": "天", "months": "个月", "years": "年"}
+
+
+def window_start(today: date, every: dict) -> date:
+    """The first day of the window of `every` ({months: 3} …) that ends today."""
+    unit, n = next(iter(every.items()))
+    if unit == "days":
+        return today - timedelta(days=n)
+    months = n * (12 if unit == "years" else 1)
+    y, m = divmod(today.year * 12 + today.month - 1 - months, 12)
+    return date(y, m + 1, 1) + timedelta(days=min(today.day, _days_in(y, m + 1)) - 1)
+
+
+def _days_in(year: int, month: int) -> int:
+    nxt = date(year + month // 12, month % 12 + 1, 1)
+    return (nxt - timedelta(days=1)).day
+
+
+@evaluator("cadence")
+def _cadences(ctx: ScanContext, rules) -> Evaluation:
+    out = Evaluation()
+    for rule in rules:
+        start = window_start(ctx.now.date(), rule.every)
+        latest = ctx.store.latest_supervisions(rule.activity)
+        orgs = ctx.store.orgs_at_levels(rule.levels)
+        firings = [_cadence_firing(ctx, rule, o["code"], latest.get(o["code"]), start)
+                   for o in orgs if (latest.get(o["code"]) or "") < start.isoformat()]
+        out.add(Evaluation(firings, {rule.id: None}, len(orgs)))
+    return out
+
+
+def _cadence_firing(ctx: ScanContext, rule, org: str, last: str | None, start: date):
+    from .findings import Firing
+    unit, n = next(iter(rule.every.items()))
+    facts = {**_base_facts(ctx, rule, org), "activity": rule.activity, "activity_name": _ACTIVITY[rule.activity],
+             "last_date": last, "window_start": start.isoformat(), "every_text": f"{n} {_UNITS[unit]}"}
+    return Firing(rule=rule, subject=org, subject_kind="cadence", org=org, message=render(rule.message, facts),
+                  due_at=ctx.rectify_due(rule), handler=None, facts=facts)
+
+
+# ------------------------------------------------------------------------------ indicator rules
+
+@evaluator("indicator")
+def _indicators(ctx: ScanContext, rules) -> Evaluation:
+    try:
+        from . import indicators
+    except ImportError as exc:
+        raise GovwatchError(f"指标规则无法评估：checker.indicators 不可用（{exc}）") from exc
+    if hasattr(indicators, "indicator_scan"):
+        firings, evaluated = indicators.indicator_scan(ctx.store, ctx.cfg, ctx.rulebook, ctx.now)
+    else:
+        firings = indicators.failed_indicators(ctx.store, ctx.cfg, ctx.rulebook, ctx.now)
+        evaluated = {r.id: None for r in rules}
+    return Evaluation(list(firings), dict(evaluated), sum(len(s or ()) for s in evaluated.values()))
