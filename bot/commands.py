@@ -101,3 +101,6 @@ def keyboard(rows):
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
                                  for row in rows if row])
+
+
+from . import handlers  # noqa: E402,F401  (the handlers register themselves; importing commands is enough)
