@@ -1,0 +1,20 @@
+"""`govwatch scan`: evaluate the rules, reconcile the findings (incremental unless --full)."""
+from __future__ import annotations
+
+from ..cli import JSON, NOW, arg, command, emit_json
+from .data import parse_now
+
+
+@command("scan", "evaluate the rules against the store and update the findings",
+         NOW, arg("--full", action="store_true", help="evaluate every record, not only live and changed ones"), JSON)
+def scan(ctx, ns) -> int:
+    from checker.rules import load_packs
+    from checker.scan import run_scan
+    cfg = ctx.config
+    result = run_scan(ctx.store, cfg, load_packs(cfg.rules_path()), parse_now(ns.now, cfg.tz), full=ns.full)
+    if ns.json:
+        emit_json(result.as_json())
+    else:
+        print(f"扫描 #{result.scan_id}（{result.now}）：评估 {result.evaluated} 条，新增 {result.opened}，"
+              f"消除 {result.resolved}，重开 {result.reopened}，当前未关闭 {result.open}")
+    return 0
