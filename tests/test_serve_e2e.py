@@ -29,6 +29,7 @@ schedule:
   annual_evaluation: {{enabled: false}}
   deliver_interval_seconds: 0.3
   rules_watch_seconds: 1
+  remind_before_working_days: 30     # the scan gives findings days to rectify: remind now
 reports:
   out_dir: {out}
 """
@@ -94,7 +95,7 @@ def test_serve_catches_up_scans_reminds_delivers_and_stops_cleanly(service_dir):
     try:
         assert wait_for(lambda: finished("reminders") and "办件 C001" in stdout()), (
             stdout() + (tmp / "stderr.txt").read_text(encoding="utf-8"))
-        assert wait_for(lambda: "问题升级督办" in stdout() or "整改期限提醒" in stdout())
+        assert wait_for(lambda: "整改期限提醒" in stdout()), stdout()
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=20)
@@ -103,6 +104,7 @@ def test_serve_catches_up_scans_reminds_delivers_and_stops_cleanly(service_dir):
     assert code == 0, log
     [scan], [remind] = finished("daily_scan"), finished("reminders")
     assert scan["status"] == "ok" and scan["detail"].startswith("扫描 #"), scan
-    assert remind["status"] == "ok", remind
+    assert remind["status"] == "ok" and remind["detail"].startswith("提醒 "), remind
+    assert not remind["detail"].startswith("提醒 0"), remind
     assert "catching up daily_scan" in log and "stopped cleanly" in log
     assert "新发现问题" in stdout()
