@@ -107,6 +107,8 @@ def test_monthly_bulletin_reports_the_previous_month(cfg, store, rules_copy, tmp
     detail = store.job_run("monthly_bulletin", "2026-10")["detail"]
     assert detail.startswith("2026年9月报表")
     assert any((tmp_path / "out").rglob("*.html"))
+    assert [r["kind"] for r in store.outbox(recipient="S0")] == ["report"]       # supervisors are told
+    assert store.outbox(recipient="O1") == []
 
 
 def test_with_a_bot_the_jobs_run_in_the_bots_job_queue_scheduler(cfg, monkeypatch, tmp_path):
