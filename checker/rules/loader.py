@@ -117,6 +117,7 @@ class Loading:
         self.packs: list = []
         self.problems: list[Problem] = []
         self.ids: dict[str, str] = {}           # rule id → "file:line" of its first definition
+        self.declared: set[str] = set()
 
     def pack(self, files: PackFiles) -> Pack | None:
         pack = self._pack_yaml(files.folder)
@@ -166,6 +167,8 @@ class Loading:
         self.problems += found
         items = doc.data.get("rules") if isinstance(doc.data, dict) else None
         for i, raw in enumerate(items if isinstance(items, list) else []):
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                self.declared.add(raw["id"])
             if _validator("rule").is_valid(raw):          # a rule with schema errors is not built
                 self.rule(pack, doc, i, raw)
 
@@ -203,7 +206,7 @@ def load(paths) -> tuple[RuleBook, list[Problem]]:
     loading.problems += problems
     for files in groups:
         loading.pack(files)
-    book = RuleBook(tuple(loading.packs), tuple(loading.rules), str(paths))
+    book = RuleBook(tuple(loading.packs), tuple(loading.rules), str(paths), frozenset(loading.declared))
     return book, sorted(set(loading.problems), key=lambda p: (p.file, p.line, p.message))
 
 

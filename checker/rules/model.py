@@ -17,6 +17,14 @@ class Param:
 
 
 class _Node(Mapping):
+    """Read-only mapping view; equal to the plain YAML form it came from."""
+
+    def __eq__(self, other):
+        return isinstance(other, Mapping) and _tree(self) == _tree(other)
+
+    def __hash__(self):
+        return hash(repr(_tree(self)))
+
     def __getitem__(self, key):
         return self._view()[key]
 
@@ -27,7 +35,7 @@ class _Node(Mapping):
         return len(self._view())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Leaf(_Node):
     field: str
     op: str
@@ -38,7 +46,7 @@ class Leaf(_Node):
         return {"field": self.field, self.op: _plain(self.value)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class All(_Node):
     items: tuple
     line: int = 0
@@ -47,7 +55,7 @@ class All(_Node):
         return {"all": list(self.items)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Any(_Node):
     items: tuple
     line: int = 0
@@ -57,6 +65,15 @@ class Any(_Node):
 
 
 Condition = Leaf | All | Any
+
+
+def _tree(node):
+    """A condition as plain dicts and lists."""
+    if isinstance(node, Mapping):
+        return {k: _tree(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_tree(v) for v in node]
+    return node
 
 
 def _plain(value):
@@ -160,6 +177,7 @@ class RuleBook:
     packs: tuple
     rules: tuple
     source: str = ""
+    declared: frozenset = frozenset()     # every rule id written in the files, loadable or not
 
     @property
     def version(self) -> str:

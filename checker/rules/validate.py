@@ -11,12 +11,13 @@ from .problems import Problem
 def validate_paths(paths) -> list[Problem]:
     """Every problem of the rule files, pack.yaml, coverage.yaml and YAML tests under `paths`."""
     book, problems = load(paths)
-    ids = {r.id for r in book.rules}
+    ids = book.declared
     groups, _ = discover(paths)
     for files in groups:
         for path in files.test_files:
             problems += test_file_problems(path, ids)
-        problems += coverage_reference_problems(files.folder / "coverage.yaml", book)
+        if not problems:                # references are checked once the rule files load
+            problems += coverage_reference_problems(files.folder / "coverage.yaml", book)
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.message))
 
 
@@ -43,7 +44,7 @@ def coverage_reference_problems(path: Path, book) -> list[Problem]:
     doc = source.read(path)
     if doc.problems or check_schema(doc, "coverage"):
         return []                       # already reported by load()
-    ids = {r.id for r in book.rules}
+    ids = book.declared
     checks = {c.id for r in book.rules if r.kind == "checklist" for c in r.checks}
     out = []
     for i, entry in enumerate(doc.data["clauses"]):
