@@ -116,3 +116,22 @@ def test_apscheduler_enumerates_missed_runs_on_working_days_only():
 def test_unknown_cadence_is_refused():
     with pytest.raises(ValueError):
         Cadence("hourly", time(9), CAL)
+
+
+def test_govwatch_schedule_lists_every_job_with_its_next_run(tmp_path, capsys):
+    import json
+    from govwatch import cli
+    code = cli.main(["--db", str(tmp_path / "gw.db"), "schedule", "--now", "2026-09-25T00:00+08:00", "--json"])
+    runs = {r["job"]: r["next_run"] for r in json.loads(capsys.readouterr().out)}
+    assert code == 0
+    assert runs["monthly_bulletin"] == "2026-10-08T09:00:00+08:00"      # 1–7 October are holidays
+    assert runs["daily_scan"] == "2026-09-28T08:30:00+08:00"           # 25 Sep is Mid-Autumn Festival
+    assert runs["weekly_dispatch"] == "2026-09-30T16:00:00+08:00"
+    assert runs["annual_evaluation"] == "2027-01-04T10:00:00+08:00"
+    assert set(runs) >= {"quarterly_analysis", "reminders", "deliver", "watch_rules"}
+
+
+def test_govwatch_schedule_refuses_a_bad_now(tmp_path, capsys):
+    from govwatch import cli
+    assert cli.main(["--db", str(tmp_path / "gw.db"), "schedule", "--now", "next friday"]) == 2
+    assert "ISO 8601" in capsys.readouterr().err
