@@ -303,7 +303,7 @@ def entry_html(r: Row) -> str:
     p = r.payload
     if r.kind in ("notice", "report"):
         icon = "⚠️" if r.kind == "notice" else "📊"
-        return f"{icon} <b>{KIND_LABEL[r.kind]}</b>\n{esc(_cut(p.get('text', '')))}"
+        return f"{icon} <b>{esc(p.get('title') or KIND_LABEL[r.kind])}</b>\n{esc(_cut(p.get('text', '')))}"
     icon = SEVERITY_ICON.get(r.severity or "", "•")
     title = f"{KIND_LABEL.get(r.kind, r.kind)} #{p.get('finding_id')}"
     lines = [f"{icon} <b>{esc(title)}</b> {esc(p.get('title') or p.get('rule') or '')}",

@@ -24,20 +24,26 @@ def test_ci_runs_the_readme_test_command():
     assert "pip install -e '.[test]' && pytest" in ci
 
 
-@pytest.mark.parametrize("name", sorted(cli.COMMANDS) or ["(none)"])
+cli.build_parser()  # loads every command module, so COMMANDS is complete
+
+
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS))
 def test_every_command_is_documented(name):
-    cli.build_parser()
     assert re.search(rf"govwatch {re.escape(name)}\b", README), f"`govwatch {name}` is not in README.md"
 
 
 def test_every_bot_command_is_documented():
-    handlers = pytest.importorskip("bot.commands")
-    for name, _ in handlers.BOT_COMMANDS:
+    import bot.app  # noqa: F401  (registers every handler)
+    from bot.commands import BOT_COMMANDS
+
+    assert len(BOT_COMMANDS) >= 10
+    for name, _ in BOT_COMMANDS:
         assert f"/{name}" in README, f"bot command /{name} is not in README.md"
 
 
 def test_every_rule_kind_and_operator_is_documented():
-    compiler = pytest.importorskip("checker.rules.compiler")
+    from checker.rules import compiler
+
     for kind in compiler.RULE_KINDS:
         assert f"`{kind}`" in README, f"rule kind {kind} is not in README.md"
     for op in compiler.OPERATORS:
