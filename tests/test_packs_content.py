@@ -7,6 +7,7 @@ the pack's coverage map, either covered or left to people with a reason.
 """
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -44,15 +45,18 @@ def load(path):
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
+@functools.lru_cache(maxsize=None)
 def pack_rules(pack: str) -> list[dict]:
     return [r for f in sorted((RULES / pack).glob("*.yaml")) if f.name not in ("pack.yaml", "coverage.yaml", "index.yaml")
             for r in load(f).get("rules") or []]
 
 
+@functools.lru_cache(maxsize=None)
 def pack_tests(pack: str) -> list[dict]:
     return [t for f in sorted((RULES / pack / "tests").glob("*.yaml")) for t in load(f).get("tests") or []]
 
 
+@functools.lru_cache(maxsize=None)
 def coverage(pack: str) -> dict[str, dict]:
     entries = load(RULES / pack / "coverage.yaml")["clauses"]
     return {e["clause"]: e for e in entries}
@@ -142,3 +146,41 @@ def test_coverage_entries_are_either_covered_or_left_to_people(pack):
         assert set(e.get("rules") or []) <= ids, (clause, set(e["rules"]) - ids)
         assert set(e.get("checks") or []) <= checks, clause
         assert e.get("title"), clause
+
+
+def report_sections() -> dict[str, set[str]]:
+    """Report kind → the sections it shows (checker.reports: @section functions, optional parts)."""
+    from checker import reports
+    from checker.reports import html
+    optional = {"surveys", "poor", "charts", "index"}
+    names = {fn.__name__.lstrip("_") for _, fn in html.SECTIONS}
+    return {kind: {n for n in names if n not in optional or n in spec.parts} for kind, spec in reports.KINDS.items()}
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_coverage_names_report_sections_that_exist(pack):
+    sections = report_sections()
+    for clause, e in coverage(pack).items():
+        for ref in e.get("reports") or []:
+            kind, _, section = ref.partition(".")
+            assert kind in sections or ref == "index", (clause, ref)
+            assert not section or section in sections[kind], (clause, ref, sorted(sections[kind]))
+
+
+def _shipped_tests():
+    from checker.rules.testing import collect
+    return collect([str(RULES)])
+
+
+@pytest.fixture(scope="module")
+def rulebook():
+    from checker.rules import load_packs
+    return load_packs([str(RULES)])
+
+
+@pytest.mark.parametrize("test", _shipped_tests(), ids=lambda t: t.id)
+def test_shipped_yaml_test_passes(test, rulebook):
+    """The packs' own YAML tests (as `govwatch rules test rules/` runs them), one pytest case each."""
+    from checker.rules.testing import run_test
+    outcome = run_test(test, rulebook)
+    assert outcome.passed, outcome.report()
