@@ -166,21 +166,3 @@ def test_coverage_names_report_sections_that_exist(pack):
             assert kind in sections or ref == "index", (clause, ref)
             assert not section or section in sections[kind], (clause, ref, sorted(sections[kind]))
 
-
-def _shipped_tests():
-    from checker.rules.testing import collect
-    return collect([str(RULES)])
-
-
-@pytest.fixture(scope="module")
-def rulebook():
-    from checker.rules import load_packs
-    return load_packs([str(RULES)])
-
-
-@pytest.mark.parametrize("test", _shipped_tests(), ids=lambda t: t.id)
-def test_shipped_yaml_test_passes(test, rulebook):
-    """The packs' own YAML tests (as `govwatch rules test rules/` runs them), one pytest case each."""
-    from checker.rules.testing import run_test
-    outcome = run_test(test, rulebook)
-    assert outcome.passed, outcome.report()
