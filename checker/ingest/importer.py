@@ -1,6 +1,7 @@
 """Import one record file, or every record file of a folder, into the store."""
 from __future__ import annotations
 
+import operator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -13,7 +14,8 @@ from .readers import EXTENSIONS, Reader, _TooWide, _Unparsable
 from .refs import Known
 from .rejects import Rejects, rejects_path
 
-BATCH = 5000
+BATCH = 5000                   # rows a statement writes (memory stays flat)
+COMMIT_ROWS = 200_000          # rows a transaction writes (each commit rewrites the touched index pages)
 FIRST_KINDS = ("orgs", "officers", "items")          # what other kinds refer to
 
 Progress = Callable[[int, float], None]               # (rows read, fraction of the file)
@@ -92,6 +94,10 @@ class _Job:
 
     def run(self, progress: Progress | None) -> ImportResult:
         self.seq = self.store.next_seq()
+        with self.store.bulk_writes() as self._commit:
+            return self._read_all(progress)
+
+    def _read_all(self, progress: Progress | None) -> ImportResult:
         batch, done = [], 0
         try:
             for n, raw in self.reader.rows():
@@ -139,7 +145,9 @@ class _Job:
             values["due_at"] = self.deadlines.due(values)
         if self.columns is None:
             self.columns = self._columns()
-        return tuple(values[c] for c in self.columns[:-1]) + (self.seq,)
+            names = self.columns[:-1]
+            self._pick = operator.itemgetter(*names) if len(names) > 1 else (lambda v: (v[names[0]],))
+        return (*self._pick(values), self.seq)
 
     def _columns(self) -> tuple[str, ...]:
         present = self.reader.present
@@ -173,8 +181,11 @@ class _Job:
         if not batch:
             return
         updated = self.store.upsert_records(self.rk.name, self.columns, batch)
+        before = self.updated + self.inserted
         self.updated += updated
         self.inserted += len(batch) - updated
+        if (before + len(batch)) // COMMIT_ROWS > before // COMMIT_ROWS:
+            self._commit()
 
 
 def _shape_problem(raw, fmt: str) -> str | None:

@@ -30,9 +30,9 @@ class Known:
     def missing(self, rk: RecordKind, values: dict) -> list[tuple[str, str]]:
         """(field, reason) for each reference naming a record that is neither stored nor imported."""
         out = []
-        for f in rk.fields:
-            v = values.get(f.name)
-            if f.ref and v is not None and v not in self.keys(f.ref):
+        for f in _ref_fields(rk):
+            v = values[f.name]
+            if v is not None and v not in self.keys(f.ref):
                 target = KINDS[f.ref]
                 out.append((f.name, f"{label(f)} {v} 不存在：{target.title}表中没有这条记录，本次导入中也没有"))
         return out
@@ -44,3 +44,13 @@ class Known:
             self.keys(rk.name).add(key[0] if len(key) == 1 else key)
         if rk.name == "items" and self._items is not None:
             self._items[values["code"]] = (values["immediate"], values["promised_days"], values["statutory_days"])
+
+
+def _ref_fields(rk: RecordKind) -> tuple:
+    found = _REF_FIELDS.get(rk.name)
+    if found is None:
+        found = _REF_FIELDS[rk.name] = tuple(f for f in rk.fields if f.ref)
+    return found
+
+
+_REF_FIELDS: dict[str, tuple] = {}
