@@ -113,3 +113,48 @@ def summary_step(ctx: DemoContext) -> list[str]:
     by_status = {r["status"]: r["n"] for r in ctx.store.rows("SELECT status, count(*) AS n FROM cases GROUP BY status")}
     lines.append("办件状态：" + "，".join(f"{STATUS_NAMES[s]} {by_status.get(s, 0)}" for s in CASE_STATUSES))
     return lines
+
+
+SEVERITY_NAMES = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
+
+
+@demo_step(30, "日扫描")
+def scan_step(ctx: DemoContext) -> list[str]:
+    from .rules import load_packs
+    from .scan import run_scan
+    rulebook = ctx.results["rulebook"] = load_packs(ctx.cfg.rules_path())
+    r = run_scan(ctx.store, ctx.cfg, rulebook, ctx.now)
+    ctx.results["scan"] = r
+    packs = "、".join(f"{p.number}（{len([x for x in rulebook.rules if x.standard == p.number])} 条规则）"
+                     for p in rulebook.packs)
+    return [f"规则包：{packs}",
+            f"扫描 #{r.scan_id}：评估 {r.evaluated} 项，新发现 {r.opened} 项，已消除 {r.resolved} 项，未关闭 {r.open} 项"]
+
+
+@demo_step(40, "问题清单（按条款与严重程度）")
+def findings_step(ctx: DemoContext) -> list[str]:
+    rows = ctx.store.rows(
+        """SELECT standard, clause, severity, count(*) AS n FROM findings
+           WHERE status NOT IN ('resolved', 'verified') GROUP BY standard, clause, severity
+           ORDER BY standard, n DESC""")
+    lines = [f"{r['standard']} §{r['clause']}  {SEVERITY_NAMES.get(r['severity'], r['severity'])}  {r['n']} 项"
+             for r in rows]
+    return lines or ["未发现问题"]
+
+
+@demo_step(50, "P1–P9 指标（各区县，本月至今）")
+def indicators_step(ctx: DemoContext) -> list[str]:
+    from .indicators import compute, percent
+    from .periods import Period
+    period = Period.containing("month", ctx.now.astimezone(ctx.cfg.tz).date())
+    districts = ctx.store.rows("SELECT code, name FROM orgs WHERE level = 'district' ORDER BY code")
+    lines = [f"期间 {period.label}；✔ 达标  ✘ 未达标  — 无数据"]
+    for d in districts:
+        values = compute(ctx.store, ctx.cfg, ctx.results["rulebook"], period, org=d["code"], now=ctx.now)
+        cells = [f"{v.code} {percent(v.value)}{_mark(v.passed)}" for v in values]
+        lines.append(f"{d['name']}（{d['code']}）：" + "  ".join(cells))
+    return lines
+
+
+def _mark(passed) -> str:
+    return {True: "✔", False: "✘"}.get(passed, "")

@@ -301,10 +301,20 @@ class _Generator:
         day = self.cal.add(accepted.date(), spent + (suspended or 0) + (extended or 0))
         closed = accepted + timedelta(minutes=r.randint(5, 120)) if day == accepted.date() else \
             datetime.combine(day, _daytime(r))
-        stale = (self.now - accepted).days < 45 and r.random() < (0.1 if item.immediate else 0.6)
+        stale = r.random() < self._open_chance(item, accepted, limit)
         if closed > self.now or stale:
             return None, "suspended" if suspended else r.choice(("accepted", "processing", "processing"))
         return closed, "rejected" if roll < 0.03 else "closed"
+
+    def _open_chance(self, item: Item, accepted: datetime, limit: int) -> float:
+        """How likely a case is still open at `now`: most open cases are within their time limit,
+        a few are stuck past it (the overdue ones a daily scan finds)."""
+        if (self.now - accepted).days >= 45:
+            return 0.0
+        elapsed = self.cal.count(accepted.date(), self.now.date())
+        if elapsed <= limit + 1:
+            return 0.1 if item.immediate else 0.85
+        return 0.14 if item.immediate else 0.16
 
     def _follow_up(self, r, case: dict, org: Org, w: dict[str, _Writer]) -> None:
         if case["closed_at"] and r.random() < 0.3:
