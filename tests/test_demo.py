@@ -13,6 +13,11 @@ def test_demo_runs_end_to_end_and_prints_the_chinese_summary(tmp_path, capsys, m
     assert (folder / "govwatch.db").is_file() and (folder / "data" / "cases.csv").is_file()
     assert "办件（cases）：新增 300，更新 0，拒收 0" in out
     assert "记录数：" in out and "办件 300" in out and "办件状态：" in out and "已办结" in out
+    # the scan ran through both packs and its findings are listed by clause and severity
+    assert "规则包：DB33/T 2036.7" in out and "DB50/T 957.7" in out
+    assert "DB33/T 2036.7 §5.2.1.5  红色" in out           # overdue cases
+    # P1–P9 for every district of the sample, and the monthly bulletin written
+    assert out.count("P5 ") >= 5 and "月度通报已写入" in out
 
 
 def test_demo_uses_the_db_given(tmp_path, capsys):
@@ -38,4 +43,5 @@ def test_a_registered_step_runs_in_order(tmp_path, cfg, monkeypatch):
     demo.run_demo(cfg, tmp_path / "d", now=datetime(2026, 10, 14, 9, tzinfo=cfg.tz), cases=40, echo=lines.append)
     assert seen == [40]                                   # after import (20), before the summary (90)
     headings = [line for line in lines if line.startswith("\n== ")]
-    assert [h.split("（")[0].strip("\n= ") for h in headings] == ["生成样例数据", "导入数据", "测试步骤", "数据概况"]
+    assert [h.split("（")[0].strip("\n= ") for h in headings] == [
+        "生成样例数据", "导入数据", "测试步骤", "日扫描", "问题清单", "P1–P9 指标", "数据概况"]
