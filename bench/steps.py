@@ -1,0 +1,201 @@
+"""The benchmark's steps on data and stores: make the sample, build stores, import, scan,
+indicators, the monthly bulletin. Each runs in its own process (bench.worker).
+
+Everything goes through the library as a user's command would (checker.sample, checker.ingest,
+checker.scan, checker.indicators, checker.reports). Two steps use SQL directly, on purpose: the
+bare-insert baseline the import is compared with, and the history added to make the 2,000,000-case
+store (test data, not product code).
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from .worker import step, timed
+
+HISTORY_YEARS = 4          # history cases are shifted back whole leap cycles, so every date stays valid
+
+
+def _cfg(db):
+    from checker import config
+    return config.load(None, database=str(db))
+
+
+def _store(db):
+    from checker.store import Store
+    return Store(db)
+
+
+def _now(p: dict, key: str = "now") -> datetime:
+    return datetime.fromisoformat(p[key])
+
+
+def copy_store(src, dst) -> None:
+    """A store file and its WAL (if any) copied to a fresh path."""
+    for suffix in ("-wal", "-shm"):
+        Path(f"{dst}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(src, dst)
+    if Path(f"{src}-wal").exists():
+        shutil.copyfile(f"{src}-wal", f"{dst}-wal")
+
+
+def _rulebook(cfg):
+    from checker.engine import Engine
+    from checker.rules import load_packs
+    rulebook = load_packs(cfg.rules_path())
+    Engine.instance().ensure(rulebook)           # compiled once per process, as in `govwatch serve`
+    return rulebook
+
+
+# ------------------------------------------------------------------------------ setup
+
+@step("sample")
+def sample(p: dict) -> dict:
+    """govwatch sample: every record kind as CSV, `cases` cases over the six months before `now`."""
+    from checker.sample import write_sample
+    with timed() as t:
+        counts = write_sample(p["dir"], _now(p), cases=p["cases"], seed=p.get("seed", 1))
+    return {"seconds": t.seconds, "counts": counts}
+
+
+@step("refs_store")
+def refs_store(p: dict) -> dict:
+    """A store holding what cases refer to (orgs, officers, items), the start of every import run."""
+    from checker.ingest import ImportRun, import_file
+    cfg, folder = _cfg(p["db"]), Path(p["dir"])
+    with _store(p["db"]) as store:
+        run = ImportRun(store, cfg)
+        for kind in ("orgs", "officers", "items"):
+            import_file(store, cfg, kind, folder / f"{kind}.csv", rejects_dir=p["rejects"], run=run)
+    return {}
+
+
+@step("store")
+def full_store(p: dict) -> dict:
+    """The whole sample imported (govwatch import all FOLDER)."""
+    from checker.ingest import import_dir
+    cfg = _cfg(p["db"])
+    with _store(p["db"]) as store, timed() as t:
+        results = import_dir(store, cfg, p["dir"], rejects_dir=p["rejects"])
+    return {"seconds": t.seconds, "rejected": sum(r.rejected for r in results), **case_counts(p["db"])}
+
+
+def case_counts(db) -> dict:
+    with _store(db) as store:
+        open_ = store.scalar("SELECT count(*) FROM cases WHERE status IN ('accepted', 'processing', 'suspended')")
+        return {"cases": store.count("cases"), "open": open_}
+
+
+@step("history")
+def history(p: dict) -> dict:
+    """Add `cases` closed cases, HISTORY_YEARS years older than the sample's, that no scan has to
+    look at again (_seq 0: not changed since any scan)."""
+    cols = [r[1] for r in sqlite3.connect(p["db"]).execute("PRAGMA table_info(cases)")]
+    shifted = {c: _older(c) for c in ("accepted_at", "promised_at", "due_at")}
+    shifted.update(case_no="'H' || substr(case_no, 3)", status="'closed'", _seq="0",
+                   closed_at=f"COALESCE({_older('closed_at')}, {_older('due_at')}, {_older('accepted_at')})")
+    select = ", ".join(shifted.get(c, f'"{c}"') for c in cols)
+    conn = sqlite3.connect(p["db"], isolation_level=None)
+    with timed() as t:
+        conn.execute("BEGIN")
+        conn.execute(f'INSERT INTO cases ({", ".join(cols)}) SELECT {select} FROM cases '
+                     f'WHERE case_no NOT LIKE \'H%\' ORDER BY case_no LIMIT ?', (p["cases"],))
+        conn.execute("COMMIT")
+    conn.close()
+    return {"seconds": t.seconds, **case_counts(p["db"])}
+
+
+def _older(col: str) -> str:
+    return (f"CASE WHEN \"{col}\" IS NULL THEN NULL ELSE "
+            f"printf('%04d', CAST(substr(\"{col}\", 1, 4) AS INTEGER) - {HISTORY_YEARS}) || substr(\"{col}\", 5) END")
+
+
+@step("touch")
+def touch(p: dict) -> dict:
+    """Re-import `count` existing cases, evenly spread over the file, as one import batch: they are
+    what changed since the last scan."""
+    from checker.ingest import import_file
+    src, out = Path(p["dir"]) / "cases.csv", Path(p["csv"])
+    with open(src, encoding="utf-8", newline="") as f, open(out, "w", encoding="utf-8", newline="") as g:
+        rows, w = csv.reader(f), csv.writer(g, lineterminator="\n")
+        w.writerow(next(rows))
+        every = max(1, p["of"] // p["count"])
+        w.writerows(r for i, r in enumerate(rows) if i % every == 0 and i // every < p["count"])
+    with _store(p["db"]) as store:
+        r = import_file(store, _cfg(p["db"]), "cases", out, rejects_dir=p["rejects"])
+    return {"updated": r.updated, "inserted": r.inserted}
+
+
+# ------------------------------------------------------------------------------ measurements
+
+@step("import_cases")
+def import_cases(p: dict) -> dict:
+    """govwatch import cases FILE into a fresh store (orgs, officers, items already in)."""
+    from checker.ingest import import_file
+    copy_store(p["refs"], p["db"])
+    cfg = _cfg(p["db"])
+    with _store(p["db"]) as store:
+        with timed() as t:
+            r = import_file(store, cfg, "cases", Path(p["dir"]) / "cases.csv", rejects_dir=p["rejects"])
+    return {"seconds": t.seconds, "count": r.inserted + r.updated, "rejected": r.rejected}
+
+
+@step("import_bare")
+def import_bare(p: dict) -> dict:
+    """The baseline: the same CSV read with the csv module, the raw rows executemany'd into the
+    same table (same schema and indexes) of a fresh store, one transaction."""
+    copy_store(p["refs"], p["db"])
+    conn = sqlite3.connect(p["db"], isolation_level=None)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    with timed() as t, open(Path(p["dir"]) / "cases.csv", encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        header = next(rows)
+        sql = f'INSERT INTO cases ({", ".join(header)}) VALUES ({", ".join("?" * len(header))})'
+        conn.execute("BEGIN")
+        conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+    count = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+    conn.close()
+    return {"seconds": t.seconds, "count": count}
+
+
+@step("scan")
+def scan(p: dict) -> dict:
+    """checker.scan.run_scan (govwatch scan [--full]) at `now`."""
+    from checker.scan import run_scan
+    cfg = _cfg(p["db"])
+    rulebook = _rulebook(cfg)
+    with _store(p["db"]) as store:
+        with timed() as t:
+            r = run_scan(store, cfg, rulebook, _now(p), full=p.get("full", False))
+    return {"seconds": t.seconds, "count": r.evaluated, "opened": r.opened, "resolved": r.resolved, "open": r.open}
+
+
+@step("indicators")
+def indicators(p: dict) -> dict:
+    """P1–P9 of one month for every org (checker.indicators.compute)."""
+    from checker.indicators import compute
+    from checker.periods import Period
+    from checker.rules import load_packs
+    cfg = _cfg(p["db"])
+    rulebook = load_packs(cfg.rules_path())
+    with _store(p["db"]) as store:
+        with timed() as t:
+            values = compute(store, cfg, rulebook, Period.parse(p["period"]), now=_now(p))
+    return {"seconds": t.seconds, "count": len(values), "orgs": len({v.org for v in values})}
+
+
+@step("bulletin")
+def bulletin(p: dict) -> dict:
+    """The monthly bulletin (checker.reports.build_report(..., "monthly", ...)), HTML written."""
+    from checker.reports import build_report
+    from checker.rules import load_packs
+    cfg = _cfg(p["db"])
+    rulebook = load_packs(cfg.rules_path())
+    with _store(p["db"]) as store:
+        with timed() as t:
+            r = build_report(store, cfg, rulebook, "monthly", p["period"], now=_now(p), out_dir=p["out"])
+    return {"seconds": t.seconds, "bytes": Path(r.html_path).stat().st_size}

@@ -1,0 +1,47 @@
+"""The benchmark's smoke run (tiny sizes, one repetition, targets not enforced), so it cannot rot:
+every measurement runs in its own process through the real library and fills its table row."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))      # bench/ is not an installed package
+
+from bench import run  # noqa: E402
+
+WHAT = ("import cases", "baseline", "full rescan", "daily scan (incremental)", "daily scan, double history",
+        "P1–P9", "monthly bulletin", "deliver digests", "20% of sends fail")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    code = run.main(["--smoke", "--out", str(out)])
+    rows = json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"]
+    return code, {r["what"].strip(): r for r in rows}
+
+
+def test_smoke_run_fills_every_row(smoke):
+    code, rows = smoke
+    assert code == 0
+    assert [any(w in what for what in rows) for w in WHAT] == [True] * len(WHAT)
+    assert all(r["seconds"] > 0 and r["peak_mb"] > 0 and r["status"] == "—" for r in rows.values())
+
+
+def test_smoke_run_imports_every_case(smoke):
+    imported = smoke[1]["import cases (checker.ingest)"]
+    assert imported["size"] == "2,000 cases" and imported["detail"]["rejected"] == 0
+
+
+def test_smoke_run_delivers_each_digest_exactly_once_despite_failures(smoke):
+    flaky = smoke[1]["… 20% of sends fail (429/500)"]["detail"]
+    assert flaky["lost"] == [0] and flaky["duplicated"] == [0] and flaky["failed_requests"][0] > 0
+
+
+def test_daily_scan_sees_the_changed_cases_and_the_same_open_count_in_both_stores(smoke):
+    one, two = smoke[1]["daily scan (incremental)"], smoke[1]["daily scan, double history"]
+    assert "2,000 cases" in one["size"] and "4,000 cases" in two["size"]
+    assert one["size"].split(", ")[1:] == two["size"].split(", ")[1:]      # same open, same changed
