@@ -1,22 +1,21 @@
 """All the wiring of the Telegram bot in one function: `build_application(cfg)`.
 
 Shared objects live in `application.bot_data`: `cfg`, `store` (opened in post_init, closed in
-post_shutdown), `rules` (an object with `.rulebook` and `.reload_if_changed()`, e.g. the scheduler's
-RulesHolder) and `clock` (returns the aware `now`). `govwatch serve` runs the Application and calls
+post_shutdown), `rules` (an object with `.rulebook` and `.reload_if_changed()`, i.e. a
+checker.rules.holder.RulesHolder) and `clock` (returns the aware `now`). `govwatch serve` runs the Application and calls
 `deliver(application)` from its delivery job.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from telegram import BotCommand
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler
 
 from checker import notify
-from checker.errors import ConfigError, GovwatchError
+from checker.errors import ConfigError
+from checker.rules.holder import RulesHolder
 from checker.store import Store
 
 from . import handlers  # noqa: F401  (registers the commands and buttons)
@@ -65,7 +64,7 @@ async def _post_init(app: Application) -> None:
     data = app.bot_data
     data["store"] = Store(data["store_path"])
     if data["rules"] is None:
-        data["rules"] = RuleBox.load(data["cfg"].rules_path())
+        data["rules"] = RulesHolder.load(data["cfg"].rules_path())
     await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in BOT_COMMANDS])
 
 
@@ -95,35 +94,3 @@ async def deliver(app: Application, now: datetime | None = None) -> notify.Deliv
     data = app.bot_data
     return await notify.deliver_pending(data["store"], data["cfg"], TelegramNotifier(app.bot),
                                         now or data["clock"]())
-
-
-@dataclass(frozen=True)
-class Reload:
-    changed: bool
-    loaded: bool = False
-    problems: tuple[str, ...] = ()
-    version: str | None = None
-
-
-class RuleBox:
-    """The bot's own rule book when `serve` hands in none: /reload validates, then swaps all or nothing."""
-
-    def __init__(self, path: Path, rulebook):
-        self.path, self.rulebook = Path(path), rulebook
-
-    @classmethod
-    def load(cls, path) -> "RuleBox":
-        try:
-            from checker.rules import load_packs
-            return cls(path, load_packs(path))
-        except (ImportError, GovwatchError) as exc:
-            log.warning("rules not loaded: %s", exc)
-            return cls(path, None)
-
-    def reload_if_changed(self) -> Reload:
-        from checker.rules import load_packs
-        try:
-            self.rulebook = load_packs(self.path)
-        except GovwatchError as exc:
-            return Reload(True, False, tuple(str(p) for p in getattr(exc, "problems", None) or [exc]))
-        return Reload(True, True, version=getattr(self.rulebook, "version", None))

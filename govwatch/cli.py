@@ -8,7 +8,7 @@ import json
 import logging
 import pkgutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from checker import config as config_mod

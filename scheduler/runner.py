@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     """What the jobs share: config, the rules holder, the notifier, the clock."""
     cfg: object
-    rules: object                         # scheduler.rules_holder.RulesHolder
+    rules: object                         # checker.rules.holder.RulesHolder
     notifier: object | None = None        # checker.notify Notifier (console or Telegram)
     clock: Callable[[], datetime] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)

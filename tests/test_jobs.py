@@ -15,7 +15,7 @@ from checker import findings as fnd
 from checker.findings import Firing
 from checker.notify import ConsoleNotifier
 from scheduler.jobs import JOBS
-from scheduler.rules_holder import RulesHolder
+from checker.rules.holder import RulesHolder
 from scheduler.runner import Runtime
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass
 
 from . import source
 from .loader import check_schema, discover, load
-from .problems import Problem
 from .validate import coverage_reference_problems
 
 

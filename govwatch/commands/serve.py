@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from govwatch.cli import command
-from scheduler.rules_holder import RulesHolder
+from checker.rules.holder import RulesHolder
 from scheduler.service import serve as run_service
 
 

@@ -8,15 +8,12 @@ refused and the old rules stay in use (all or nothing).
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.errors import GovwatchError
-
-log = logging.getLogger(__name__)
-
+from ..errors import GovwatchError
+from .loader import load_packs
 
 def fingerprint(path: Path) -> str:
     """A hash of the rule folder: every file's relative path and content."""
@@ -49,11 +46,6 @@ class RulesHolder:
     def load(cls, path) -> "RulesHolder":
         """Load the rules at start (raises RuleError: the service does not start on bad rules)."""
         digest = fingerprint(Path(path))
-        try:
-            from checker.rules import load_packs
-        except ImportError as exc:      # a partial install: jobs needing rules record a clear failure
-            log.error("rules cannot be loaded (%s); jobs that need them will fail", exc)
-            return cls(Path(path), None, digest)
         return cls(Path(path), load_packs(path), digest)
 
     @property
@@ -68,7 +60,6 @@ class RulesHolder:
         return self._reload(digest)
 
     def _reload(self, digest: str) -> Reload:
-        from checker.rules import load_packs
         try:
             rulebook = load_packs(self.path)
         except GovwatchError as exc:     # RuleError lists every file:line problem
