@@ -123,6 +123,7 @@ class Rectification:
     rejected: int                      # 复查未通过 in the period
     rebounds: int                      # reopened as rebounds in the period
     rechecks: tuple[dict, ...]         # the 复查 events, made public
+    open_by_clause: tuple = ()         # ((standard, clause), n) of the findings still open at `now`
 
 
 def rectification(store, org, period: Period, now: datetime) -> Rectification:
@@ -134,7 +135,8 @@ def rectification(store, org, period: Period, now: datetime) -> Rectification:
         dict(Counter(f["status"] for f in open_now)), len(open_now),
         tuple(f for f in open_now if f["due_at"] and f["due_at"] < iso(now)),
         sum(e["action"] == "verify_pass" for e in events), sum(e["action"] == "verify_fail" for e in events),
-        sum(e["action"] == "rebound" for e in events), rechecks)
+        sum(e["action"] == "rebound" for e in events), rechecks,
+        counted(open_now, lambda f: (f["standard"], f["clause"])))
 
 
 def counted(rows, key) -> tuple[tuple, ...]:

@@ -161,7 +161,9 @@ def _findings(r, spec) -> str:
     out = [f"<p>本期新发现问题 {len(r.findings)} 项。</p>",
            "<h3>按条款</h3>", table(["标准", "条款", "问题数"], by_clause, (2,)),
            "<h3>按严重程度</h3>", table(["严重程度", "问题数"], by_sev, (1,)),
-           "<h3>按机构</h3>", table(["机构", "问题数"], by_org, (1,))]
+           "<h3>按机构</h3>", table(["机构", "问题数"], by_org, (1,)),
+           f"<h3>截至 {dt(r.now.isoformat())} 仍未关闭的问题（按条款，共 {r.rectification.open_total} 项）</h3>",
+           table(["标准", "条款", "问题数"], [[e(std), e(cl), str(n)] for (std, cl), n in r.rectification.open_by_clause], (2,))]
     return "\n".join(out)
 
 
