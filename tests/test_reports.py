@@ -268,3 +268,12 @@ def test_index_command_json_ranks_the_districts(data, cfg, capsys):
     assert rc == 0 and {r["org"] for r in rows} == {"A", "B"}
     assert sorted(r["rank"] for r in rows) in ([1, 2], [1, 1])
     assert set(rows[0]["dimensions"]) == {"服务方式完备度", "服务事项覆盖度", "办事指南准确度", "在线办理深度", "在线服务成效度"}
+
+
+def test_findings_still_open_at_data_time_are_listed_by_clause(data, cfg, tmp_path):
+    # findings 1, 3 and 4 are not closed (2 is verified): 5.1.2.1 twice, 5.2.1.5 once
+    html = build(data, cfg, "monthly", tmp_path).html_path.read_text("utf-8")
+    section = html.split("仍未关闭的问题")[1].split("</table>")[0]
+    assert "共 3 项" in section
+    assert re.search(r"5\.1\.2\.1</td><td[^>]*>2<", section) and re.search(r"5\.2\.1\.5</td><td[^>]*>1<", section)
+    assert "5.3.2.2.1" not in section
