@@ -21,6 +21,8 @@ from .table import MEMORY_LIMIT_MB, Row, judged, render, write_json
 
 NOW = "2026-10-14T08:30:00+08:00"        # the sample's `now`; the first and baseline scans
 DAILY = "2026-10-15T08:30:00+08:00"      # the next day's daily scan
+OPEN_SHARE = 0.05                        # of the cases, in progress at NOW
+RECENT = "2026-09-24"                    # cases put back in progress to reach it were accepted since
 PERIOD = "2026-09"                       # the month of P1–P9 and of the monthly bulletin
 MEASUREMENTS: list[Callable] = []
 
@@ -91,7 +93,7 @@ class Bench:
     def store_1m(self) -> str:
         """The whole sample imported, then scanned (the first scan is a full one)."""
         db = self.fresh(f"store-{self.opts.cases}.db")
-        self.store_info = self.step("store", db=db, dir=self.sample).out
+        self.store_info = self.step("store", db=db, dir=self.sample, open_share=OPEN_SHARE, recent_since=RECENT).out
         self.step("scan", db=db, now=NOW, full=True)
         return db
 

@@ -3,8 +3,8 @@ indicators, the monthly bulletin. Each runs in its own process (bench.worker).
 
 Everything goes through the library as a user's command would (checker.sample, checker.ingest,
 checker.scan, checker.indicators, checker.reports). Two steps use SQL directly, on purpose: the
-bare-insert baseline the import is compared with, and the history added to make the 2,000,000-case
-store (test data, not product code).
+bare-insert baseline the import is compared with, and making the test data: the open share set to
+5 % (the sample has no option for it) and the history added to make the 2,000,000-case store.
 """
 from __future__ import annotations
 
@@ -80,12 +80,32 @@ def full_store(p: dict) -> dict:
     cfg = _cfg(p["db"])
     with _store(p["db"]) as store, timed() as t:
         results = import_dir(store, cfg, p["dir"], rejects_dir=p["rejects"])
-    return {"seconds": t.seconds, "rejected": sum(r.rejected for r in results), **case_counts(p["db"])}
+    reopened = open_share(p["db"], p["open_share"], p["recent_since"]) if p.get("open_share") else 0
+    return {"seconds": t.seconds, "rejected": sum(r.rejected for r in results), "reopened": reopened,
+            **case_counts(p["db"])}
+
+
+def open_share(db, share: float, since: str) -> int:
+    """The sample leaves about 4–5 % of its cases open; make it exactly `share` by putting back in
+    progress the most recently accepted closed cases (accepted on or after `since`)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    total, open_ = conn.execute(f"SELECT count(*), sum(status IN ({_OPEN})) FROM cases").fetchone()
+    missing = max(0, round(total * share) - open_)
+    conn.execute("BEGIN")
+    conn.execute("UPDATE cases SET status = 'processing', closed_at = NULL WHERE case_no IN (SELECT case_no "
+                 "FROM cases WHERE status = 'closed' AND accepted_at >= ? ORDER BY accepted_at DESC, case_no "
+                 "LIMIT ?)", (since, missing))
+    conn.execute("COMMIT")
+    conn.close()
+    return missing
+
+
+_OPEN = "'accepted', 'processing', 'suspended'"
 
 
 def case_counts(db) -> dict:
     with _store(db) as store:
-        open_ = store.scalar("SELECT count(*) FROM cases WHERE status IN ('accepted', 'processing', 'suspended')")
+        open_ = store.scalar(f"SELECT count(*) FROM cases WHERE status IN ({_OPEN})")
         return {"cases": store.count("cases"), "open": open_}
 
 
