@@ -64,7 +64,7 @@ async def _post_init(app: Application) -> None:
     data = app.bot_data
     data["store"] = Store(data["store_path"])
     if data["rules"] is None:
-        data["rules"] = RulesHolder.load(data["cfg"].rules_path())
+        data["rules"] = RulesHolder.from_config(data["cfg"])
     await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in BOT_COMMANDS])
 
 

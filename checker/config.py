@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import types
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
@@ -115,6 +116,7 @@ class Config:
     database: str = "govwatch.db"
     timezone: str = "Asia/Shanghai"
     rules_dir: str | None = None
+    packs: tuple[str, ...] | None = None    # short names of the packs to enforce; None = all
     calendar: CalendarConfig = CalendarConfig()
     findings: FindingsConfig = FindingsConfig()
     indicators: IndicatorsConfig = IndicatorsConfig()
@@ -208,6 +210,8 @@ def _build(cls, data):
 def _convert(hint, value):
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
+    if origin is types.UnionType and value is not None:      # X | None
+        return _convert(next(a for a in args if a is not type(None)), value)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value or {})
     if origin is tuple:

@@ -120,9 +120,9 @@ SEVERITY_NAMES = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
 
 @demo_step(30, "日扫描")
 def scan_step(ctx: DemoContext) -> list[str]:
-    from .rules import load_packs
+    from .rules import load_configured
     from .scan import run_scan
-    rulebook = ctx.results["rulebook"] = load_packs(ctx.cfg.rules_path())
+    rulebook = ctx.results["rulebook"] = load_configured(ctx.cfg)
     r = run_scan(ctx.store, ctx.cfg, rulebook, ctx.now)
     ctx.results["scan"] = r
     packs = "、".join(f"{p.number}（{len([x for x in rulebook.rules if x.standard == p.number])} 条规则）"

@@ -167,3 +167,22 @@ def test_yaml_test_files_are_validated_too(tmp_path):
               - {rule: t.case.nope, subject: C1}
     """), encoding="utf-8")
     assert problems(folder) == [f"{folder / 'tests' / 't.yaml'}:5: 测试引用了不存在的规则 't.case.nope'"]
+
+
+def test_config_packs_restricts_the_enforced_rules_to_one_standard(tmp_path):
+    from checker import config as config_mod
+    from checker.errors import RuleError
+    from checker.rules import load_configured
+    path = tmp_path / "config.yaml"
+    path.write_text("packs: [db33]\n", encoding="utf-8")
+    book = load_configured(config_mod.load(path))
+    assert {p.short for p in book.packs} == {"db33"} and book.rules
+    assert {r.standard for r in book.rules} == {"DB33/T 2036.7"}
+    path.write_text("packs: [db33, zj99]\n", encoding="utf-8")
+    with pytest.raises(RuleError, match="zj99"):
+        load_configured(config_mod.load(path))
+
+
+def test_every_pack_is_enforced_by_default(cfg):
+    from checker.rules import load_configured
+    assert {p.short for p in load_configured(cfg).packs} == {"db33", "db50"}

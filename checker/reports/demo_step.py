@@ -16,5 +16,5 @@ def _rulebook(ctx: DemoContext):
     """The rulebook an earlier step loaded, else the configured packs."""
     if ctx.results.get("rulebook") is not None:
         return ctx.results["rulebook"]
-    from ..rules import load_packs
-    return load_packs(ctx.cfg.rules_path())
+    from ..rules import load_configured
+    return load_configured(ctx.cfg)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GovwatchError
-from .loader import load_packs
+from .loader import load_packs, only
 
 def fingerprint(path: Path) -> str:
     """A hash of the rule folder: every file's relative path and content."""
@@ -35,18 +35,23 @@ class Reload:
 class RulesHolder:
     """The current RuleBook; readers take `holder.rulebook`, the watcher swaps it."""
 
-    def __init__(self, path: Path, rulebook, digest: str):
+    def __init__(self, path: Path, rulebook, digest: str, packs=None):
         self.path = Path(path)
+        self.packs = packs             # short names to enforce (config `packs`); None = all
         self._rulebook = rulebook
         self._digest = digest          # what is loaded
         self._refused = None           # the digest of a bad edit already reported
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, path) -> "RulesHolder":
+    def load(cls, path, packs=None) -> "RulesHolder":
         """Load the rules at start (raises RuleError: the service does not start on bad rules)."""
         digest = fingerprint(Path(path))
-        return cls(Path(path), load_packs(path), digest)
+        return cls(Path(path), only(load_packs(path), packs), digest, packs)
+
+    @classmethod
+    def from_config(cls, cfg) -> "RulesHolder":
+        return cls.load(cfg.rules_path(), cfg.packs)
 
     @property
     def rulebook(self):
@@ -61,7 +66,7 @@ class RulesHolder:
 
     def _reload(self, digest: str) -> Reload:
         try:
-            rulebook = load_packs(self.path)
+            rulebook = only(load_packs(self.path), self.packs)
         except GovwatchError as exc:     # RuleError lists every file:line problem
             self._refused = digest
             problems = getattr(exc, "problems", None) or [exc]

@@ -216,3 +216,16 @@ def load_packs(path) -> RuleBook:
     if problems:
         raise RuleError(problems)
     return book
+
+
+def load_configured(cfg) -> RuleBook:
+    """The packs config.yaml asks for: `rules_dir` (or the shipped packs), restricted to `packs`."""
+    return only(load_packs(cfg.rules_path()), cfg.packs)
+
+
+def only(book: RuleBook, packs) -> RuleBook:
+    """`book.only(packs)`, with a missing pack reported as a rule problem people can act on."""
+    try:
+        return book.only(packs)
+    except KeyError as exc:
+        raise RuleError([f"{book.source}: 配置项 packs 指定的规则包不存在：{exc.args[0]}"]) from None

@@ -7,7 +7,7 @@ reference as {"param": NAME}), so code that walks the YAML form keeps working.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -194,3 +194,13 @@ class RuleBook:
 
     def record_rules(self, record: str) -> list:
         return [r for r in self.of_kind("record") if r.record == record]
+
+    def only(self, shorts) -> "RuleBook":
+        """The book restricted to the packs named (by short name); None keeps every pack."""
+        if shorts is None:
+            return self
+        missing = sorted(set(shorts) - {p.short for p in self.packs})
+        if missing:
+            raise KeyError(", ".join(missing))
+        return replace(self, packs=tuple(p for p in self.packs if p.short in shorts),
+                       rules=tuple(r for r in self.rules if r.pack in shorts))

@@ -73,12 +73,12 @@ def finding_cmd(ctx, ns):
 def indicators_cmd(ctx, ns):
     from checker import indicators
     from checker.periods import Period
-    from checker.rules import load_packs
+    from checker.rules import load_configured
     period = Period.parse(ns.period)
     cfg, now = ctx.config, parse_now(ns.now, ctx.config.tz)
     if ns.org and ctx.store.get("orgs", ns.org) is None:
         raise InputError(f"未找到机构 {ns.org}")
-    values = indicators.compute(ctx.store, cfg, load_packs(cfg.rules_path()), period, ns.org, now)
+    values = indicators.compute(ctx.store, cfg, load_configured(cfg), period, ns.org, now)
     if ns.json:
         emit_json([v.to_json() for v in values])
     else:

@@ -9,8 +9,8 @@ from .data import parse_now
 
 def load_rulebook(cfg):
     """The configured rule packs (P1–P9 rules feed the reports and the index)."""
-    from checker.rules import load_packs
-    return load_packs(cfg.rules_path())
+    from checker.rules import load_configured
+    return load_configured(cfg)
 
 
 @command("report", "write a periodic report (日扫描 周调度 月通报 季分析 年考评) as HTML and print its summary",

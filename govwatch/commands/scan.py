@@ -8,10 +8,10 @@ from .data import parse_now
 @command("scan", "evaluate the rules against the store and update the findings",
          NOW, arg("--full", action="store_true", help="evaluate every record, not only live and changed ones"), JSON)
 def scan(ctx, ns) -> int:
-    from checker.rules import load_packs
+    from checker.rules import load_configured
     from checker.scan import run_scan
     cfg = ctx.config
-    result = run_scan(ctx.store, cfg, load_packs(cfg.rules_path()), parse_now(ns.now, cfg.tz), full=ns.full)
+    result = run_scan(ctx.store, cfg, load_configured(cfg), parse_now(ns.now, cfg.tz), full=ns.full)
     if ns.json:
         emit_json(result.as_json())
     else:

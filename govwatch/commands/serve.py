@@ -8,7 +8,7 @@ from scheduler.service import serve as run_service
 
 @command("serve", "scheduler + bot: run the supervision cadence and deliver notifications until stopped")
 def serve(ctx, ns) -> int:
-    holder = RulesHolder.load(ctx.config.rules_path())    # bad rules: exit 1 with every problem
+    holder = RulesHolder.from_config(ctx.config)    # bad rules: exit 1 with every problem
     ctx.store                                             # open and migrate the database before jobs run
     ctx.close()
     return run_service(ctx.config, holder)
