@@ -9,6 +9,7 @@ the evaluator registered for their kind (@evaluator(kind)).
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -20,6 +21,7 @@ from .errors import GovwatchError
 from .records import KINDS
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
+FULL_CHUNK = 20000             # records a full scan holds at a time
 DEFAULT_RECTIFY_DAYS = 5       # working days to rectify, unless a rule sets rectify_days
 EVALUATORS: dict[str, Callable] = {}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -151,15 +153,30 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
 
 
 def _record_kind(ctx: ScanContext, engine: Engine, kind: str, rules) -> Evaluation:
+    """Evaluate the kind's records chunk by chunk (a full scan streams the table: memory stays flat)."""
     key = KINDS[kind].key[0]
-    records = _select(ctx, kind, rules)
+    firings, count, subjects = [], 0, set()
+    for records in _chunks(ctx, kind, rules):
+        firings += _chunk_firings(ctx, engine, kind, rules, records)
+        count += len(records)
+        if not ctx.full:
+            subjects.update(str(r[key]) for r in records)
+    return Evaluation(firings, {r.id: None if ctx.full else subjects for r in rules}, count)
+
+
+def _chunks(ctx: ScanContext, kind: str, rules):
+    if ctx.full:
+        yield from ctx.store.record_chunks(kind, FULL_CHUNK)
+    else:
+        yield _select(ctx, kind, rules)
+
+
+def _chunk_firings(ctx: ScanContext, engine: Engine, kind: str, rules, records: list[dict]) -> list:
     facts = [_facts(ctx, kind, r) for r in records]
     events = [{k: v for k, v in f.items() if v is not None} for f in facts]
     by_id = {r.id: r for r in rules}
-    firings = [_record_firing(ctx, by_id[rule_id], kind, records[i], facts[i])
-               for rule_id, i in engine.evaluate(list(by_id), events)]
-    subjects = None if ctx.full else {str(r[key]) for r in records}
-    return Evaluation(firings, {r.id: subjects for r in rules}, len(records))
+    return [_record_firing(ctx, by_id[rule_id], kind, records[i], facts[i])
+            for rule_id, i in engine.evaluate(list(by_id), events)]
 
 
 def _select(ctx: ScanContext, kind: str, rules) -> list[dict]:
@@ -178,16 +195,16 @@ def _select(ctx: ScanContext, kind: str, rules) -> list[dict]:
 
 
 def _facts(ctx: ScanContext, kind: str, row: dict) -> dict:
-    rk = KINDS[kind]
-    out = {}
-    for name, value in row.items():
-        if name == "_seq":
-            continue
-        if value is not None and name in rk.columns and rk.field(name).type == "bool":
-            value = bool(value)
-        out[name] = value
+    bools = _bool_fields(kind)
+    out = {name: bool(value) if value is not None and name in bools else value
+           for name, value in row.items() if name != "_seq"}
     out.update(derived.compute(kind, row, ctx.derived))
     return out
+
+
+@functools.cache
+def _bool_fields(kind: str) -> frozenset[str]:
+    return frozenset(f.name for f in KINDS[kind].fields if f.type == "bool")
 
 
 def _record_firing(ctx: ScanContext, rule, kind: str, row: dict, facts: dict):

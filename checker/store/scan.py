@@ -52,6 +52,13 @@ class ScanStore:
     def all_records(self, kind: str) -> list[dict]:
         return self.rows(f'SELECT * FROM "{_kind(kind)}"')
 
+    def record_chunks(self, kind: str, size: int):
+        """Every record of a kind, `size` at a time (a full scan's memory stays flat)."""
+        cur = self.conn.execute(f'SELECT * FROM "{_kind(kind)}"')
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(size):
+            yield [dict(zip(names, r)) for r in rows]
+
     def records_by_key(self, kind: str, keys) -> list[dict]:
         rk = KINDS[_kind(kind)]
         keys = list(keys)
