@@ -249,11 +249,14 @@ class InputContext:
     period: Period
     now: datetime
     _indicators: dict = field(default_factory=dict)
+    _table: object = None
 
     def indicator(self, org: str, code: str) -> float | None:
         if org not in self._indicators:
-            from .reports.data import indicator_rows
-            rows = indicator_rows(self.store, self.cfg, self.rulebook, self.period, org, self.now)
+            from .reports.data import IndicatorTable
+            if self._table is None:       # one roll-up for every org, not one per org
+                self._table = IndicatorTable(self.store, self.cfg, self.rulebook, self.now)
+            rows = self._table.rows(self.period, org)
             self._indicators[org] = {r["code"]: r for r in rows if r.get("org") in (org, None)}
         return (self._indicators[org].get(code) or {}).get("value")
 

@@ -36,6 +36,31 @@ def indicator_rows(store, cfg, rulebook, period: Period, org: str | None, now: d
     return [r if isinstance(r, dict) else _as_dict(r) for r in rows]
 
 
+class IndicatorTable:
+    """P1–P9 of every org for a period, computed once per period (one roll-up covers all orgs) and
+    looked up by org: a report needs its scope and each child org, this period and the previous."""
+
+    def __init__(self, store, cfg, rulebook, now: datetime):
+        self.store, self.cfg, self.rulebook, self.now = store, cfg, rulebook, now
+        self._periods: dict[str, dict] = {}
+
+    def rows(self, period: Period, org: str | None) -> list[dict]:
+        by_org = self._periods.get(period.code)
+        if by_org is None:
+            by_org = self._periods[period.code] = self._compute(period)
+        if org is None:
+            return [r for rows in by_org.values() for r in rows]
+        if org not in by_org:                       # an org with no figures: its rows say so (no data)
+            by_org[org] = indicator_rows(self.store, self.cfg, self.rulebook, period, org, self.now)
+        return by_org[org]
+
+    def _compute(self, period: Period) -> dict:
+        by_org: dict[str, list] = {}
+        for r in indicator_rows(self.store, self.cfg, self.rulebook, period, None, self.now):
+            by_org.setdefault(r["org"], []).append(r)
+        return by_org
+
+
 def _as_dict(row) -> dict:
     if dataclasses.is_dataclass(row):
         return dataclasses.asdict(row)

@@ -59,9 +59,10 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
     start, end = period.start.isoformat(), period.end.isoformat()
     findings = tuple(store.findings_opened(org, start, end))
     overdue = data.overdue_cases(store, cfg, org, now, names)
-    lines = _lines(store, cfg, rulebook, period, org, now)
+    table = data.IndicatorTable(store, cfg, rulebook, now)
+    lines = _lines(table, period, org)
     rect = data.rectification(store, org, period, now)
-    children = _children(store, cfg, rulebook, period, org, now, names, findings, overdue)
+    children = _children(store, table, period, org, names, findings, overdue)
     suggestions = _suggestions(cfg, now, org, lines, children, overdue, rect, names, store, period)
     report = Report(
         spec.name, spec.title, spec.clause, period, org, names.get(org, org) if org else "全部机构", now,
@@ -77,21 +78,21 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
     return _extend(report, store, cfg, rulebook, spec, period, org, now)
 
 
-def _lines(store, cfg, rulebook, period, org, now):
+def _lines(table: data.IndicatorTable, period, org):
     """P1–P9 of the scope: the org's, or with no org the single top org's (all of them when several)."""
     if org is None:
-        roots = store.root_orgs()
+        roots = table.store.root_orgs()
         org = roots[0] if len(roots) == 1 else None
-    current = data.indicator_rows(store, cfg, rulebook, period, org, now)
-    previous = data.indicator_rows(store, cfg, rulebook, period.previous(), org, now)
+    current = table.rows(period, org)
+    previous = table.rows(period.previous(), org)
     return data.indicator_lines(current, previous, org)
 
 
-def _children(store, cfg, rulebook, period, org, now, names, findings, overdue) -> tuple[OrgFigures, ...]:
+def _children(store, table, period, org, names, findings, overdue) -> tuple[OrgFigures, ...]:
     out = []
     for child in store.child_orgs(org):
         sub = set(store.org_subtree(child["code"]))
-        lines = _lines(store, cfg, rulebook, period, child["code"], now)
+        lines = _lines(table, period, child["code"])
         out.append(OrgFigures(child["code"], child["name"], sum(f["org"] in sub for f in findings),
                               sum(c.org in sub for c in overdue), lines))
     return tuple(out)
