@@ -71,10 +71,12 @@ class DerivedContext:
         return dt if dt.tzinfo else dt.replace(tzinfo=self.cfg.tz)
 
 
-def compute(kind: str, record: dict, ctx: DerivedContext) -> dict:
-    """The record's derived values (None values left out)."""
+def compute(kind: str, record: dict, ctx: DerivedContext, only=None) -> dict:
+    """The record's derived values (None values left out); `only`: just these names."""
     out = {}
     for d in DERIVED.get(kind, {}).values():
+        if only is not None and d.name not in only:
+            continue
         value = d.compute(record, ctx)
         if value is not None:
             out[d.name] = value

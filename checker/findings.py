@@ -98,7 +98,7 @@ class _Reconcile:
         self.store, self.cfg, self.scan_id, self.now = store, cfg, scan_id, now
         self.at = _iso(now)
         self.opened = self.reopened = 0
-        self.touched, self.events, self.routes = [], [], {}
+        self.touched, self.unchanged, self.events, self.routes = [], [], [], {}
 
     def route(self, firing: Firing) -> tuple[str | None, str | None]:
         key = (firing.rule.id, firing.org, firing.handler)
@@ -111,6 +111,8 @@ class _Reconcile:
             self.open_new(firing)
         elif row["status"] in ("resolved", "verified"):
             self.reopen(row, firing)
+        elif (row["message"], row["due_at"], row["severity"]) == (firing.message, firing.due_at, firing.rule.severity):
+            self.unchanged.append(row["id"])
         else:
             self.touched.append({"id": row["id"], **self.seen(firing)})
 
@@ -166,6 +168,7 @@ class _Reconcile:
 
     def flush(self) -> None:
         self.store.touch_findings(self.touched)
+        self.store.mark_findings_seen(self.unchanged, self.at, self.scan_id)
         self.store.add_events(self.events)
 
 

@@ -19,12 +19,17 @@ from . import derived
 from .engine import Engine
 from .errors import GovwatchError
 from .records import KINDS
+from .rules.model import leaves
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
 FULL_CHUNK = 20000             # records a full scan holds at a time
 DEFAULT_RECTIFY_DAYS = 5       # working days to rectify, unless a rule sets rectify_days
 EVALUATORS: dict[str, Callable] = {}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Facts every finding keeps besides its message's placeholders (messages, the bot and reports read them).
+_IDENTITY = frozenset({"rule_title", "clause", "standard", "org", "org_name", "due_at", "handler", "item_code",
+                       "item_name", "status", "channel", "accepted_at"})
+_ISO_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,16 @@ class ScanContext:
 
     def __post_init__(self):
         self.derived = derived.DerivedContext(self.store, self.cfg, self.now)
+        self.now_iso = _iso(self.now, self.cfg)
+        self._due: dict[int, str] = {}              # rectification deadline by working days
         self.org_names = dict(self.store.conn.execute("SELECT code, name FROM orgs").fetchall())
 
     def rectify_due(self, rule) -> str:
         days = rule.rectify_days if rule.rectify_days is not None else DEFAULT_RECTIFY_DAYS
-        day = self.derived.calendar().add(self.now.date(), days)
-        return datetime.combine(day, time(23, 59, 59), tzinfo=self.cfg.tz).isoformat()
+        if days not in self._due:
+            day = self.derived.calendar().add(self.now.date(), days)
+            self._due[days] = datetime.combine(day, time(23, 59, 59), tzinfo=self.cfg.tz).isoformat()
+        return self._due[days]
 
 
 def evaluator(kind: str):
@@ -117,7 +126,19 @@ def _iso(when: datetime, cfg) -> str:
 
 def render(template: str, facts: dict) -> str:
     """Plain {name} substitution (names were checked by the loader); nothing else is interpreted."""
-    return _PLACEHOLDER.sub(lambda m: _text(facts.get(m.group(1))), template)
+    parts = _template(template)
+    return "".join(_text(facts.get(p[1:])) if p[:1] == "\0" else p for p in parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(template: str) -> tuple[str, ...]:
+    """A template split once into literal text and placeholders (marked with a leading NUL)."""
+    pieces = _PLACEHOLDER.split(template)           # literal, name, literal, name, …, literal
+    return tuple(p if i % 2 == 0 else "\0" + p for i, p in enumerate(pieces) if p or i % 2)
+
+
+def placeholders(template: str) -> frozenset[str]:
+    return frozenset(_PLACEHOLDER.findall(template))
 
 
 def _text(value) -> str:
@@ -127,7 +148,7 @@ def _text(value) -> str:
         return "是" if value else "否"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value):
+    if isinstance(value, str) and _ISO_PREFIX.match(value):
         return value[:16].replace("T", " ")
     return str(value)
 
@@ -171,11 +192,29 @@ def _chunks(ctx: ScanContext, kind: str, rules):
         yield _select(ctx, kind, rules)
 
 
+@dataclass(frozen=True)
+class KindPlan:
+    """What the rules of one record kind need of each record: the fields their conditions read (all
+    an engine event carries), the derived fields to compute, and the facts a finding keeps."""
+    event_fields: tuple[str, ...]
+    derived: frozenset[str]
+    kept: frozenset[str]
+
+
+@functools.lru_cache(maxsize=64)
+def plan(kind: str, rules: tuple) -> KindPlan:
+    read = {leaf.field for r in rules for leaf in leaves(r.when)}
+    shown = set().union(*(placeholders(r.message) for r in rules)) | _IDENTITY
+    return KindPlan(tuple(sorted(read)), frozenset((read | shown) & derived.names(kind)),
+                    frozenset(shown | {KINDS[kind].key[0]}))
+
+
 def _chunk_firings(ctx: ScanContext, engine: Engine, kind: str, rules, records: list[dict]) -> list:
-    facts = [_facts(ctx, kind, r) for r in records]
-    events = [{k: v for k, v in f.items() if v is not None} for f in facts]
+    p = plan(kind, tuple(rules))
+    facts = [_facts(ctx, kind, r, p.derived) for r in records]
+    events = [{k: v for k in p.event_fields if (v := f.get(k)) is not None} for f in facts]
     by_id = {r.id: r for r in rules}
-    return [_record_firing(ctx, by_id[rule_id], kind, records[i], facts[i])
+    return [_record_firing(ctx, by_id[rule_id], kind, records[i], facts[i], p.kept)
             for rule_id, i in engine.evaluate(list(by_id), events)]
 
 
@@ -194,11 +233,11 @@ def _select(ctx: ScanContext, kind: str, rules) -> list[dict]:
     return list({str(r[key]): r for r in found}.values())
 
 
-def _facts(ctx: ScanContext, kind: str, row: dict) -> dict:
+def _facts(ctx: ScanContext, kind: str, row: dict, only: frozenset | None = None) -> dict:
     bools = _bool_fields(kind)
     out = {name: bool(value) if value is not None and name in bools else value
            for name, value in row.items() if name != "_seq"}
-    out.update(derived.compute(kind, row, ctx.derived))
+    out.update(derived.compute(kind, row, ctx.derived, only))
     return out
 
 
@@ -207,15 +246,16 @@ def _bool_fields(kind: str) -> frozenset[str]:
     return frozenset(f.name for f in KINDS[kind].fields if f.type == "bool")
 
 
-def _record_firing(ctx: ScanContext, rule, kind: str, row: dict, facts: dict):
+def _record_firing(ctx: ScanContext, rule, kind: str, row: dict, facts: dict, kept=None):
     from .findings import Firing
     key = KINDS[kind].key[0]
     all_facts = {**facts, **_base_facts(ctx, rule, row.get("org"))}
-    due = facts.get("due_at") if kind == "cases" and facts.get("due_at", "") > _iso(ctx.now, ctx.cfg) else None
+    due = facts.get("due_at") if kind == "cases" and (facts.get("due_at") or "") > ctx.now_iso else None
     return Firing(rule=rule, subject=str(row[key]), subject_kind=kind, org=row.get("org"),
                   message=render(rule.message, all_facts), due_at=due or ctx.rectify_due(rule),
                   handler=row.get("handler") if kind == "cases" else None,
-                  facts={k: v for k, v in all_facts.items() if isinstance(v, (str, int, float, bool)) or v is None})
+                  facts={k: v for k, v in all_facts.items()
+                         if (kept is None or k in kept) and (isinstance(v, (str, int, float, bool)) or v is None)})
 
 
 # ------------------------------------------------------------------------------ checklist rules

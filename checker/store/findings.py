@@ -41,7 +41,8 @@ class FindingStore:
     def findings_of_rules(self, rule_ids) -> dict[str, dict]:
         """Every finding of these rules, by fingerprint (what a scan reconciles against)."""
         rows = self.rows(
-            """SELECT id, fingerprint, rule, subject, status, verified_at, assignee, supervisor
+            """SELECT id, fingerprint, rule, subject, status, verified_at, assignee, supervisor,
+                      message, due_at, severity
                FROM findings WHERE rule IN (SELECT value FROM json_each(?))""",
             (json.dumps(sorted(rule_ids)),))
         return {r["fingerprint"]: r for r in rows}
@@ -54,6 +55,12 @@ class FindingStore:
     def touch_findings(self, rows: list[dict]) -> None:
         """Refresh message / due date / last seen of findings still firing (no event)."""
         self.conn.executemany(_TOUCH, [{**r, "data": _json(r.get("data"))} for r in rows])
+
+    def mark_findings_seen(self, ids: list[int], at: str, scan_id: int) -> None:
+        """Findings still firing unchanged: only when they were last seen (one statement)."""
+        self.conn.execute(
+            "UPDATE findings SET last_seen_at = ?, last_scan_id = ? WHERE id IN (SELECT value FROM json_each(?))",
+            (at, scan_id, json.dumps(ids)))
 
     def update_finding(self, finding_id: int, status: str | None = None, **cols) -> None:
         """Set a finding's status and some of the fixed _SETTABLE columns."""
