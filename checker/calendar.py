@@ -27,6 +27,7 @@ class WorkCalendar:
         self.tz = tz or ZoneInfo("Asia/Shanghai")
         self._years: set[int] = set()
         self._ordinals: list[int] = []
+        self._counts: dict[tuple[int, int], int] = {}    # a scan asks the same few date pairs again and again
 
     @classmethod
     def from_config(cls, cal: CalendarConfig, tz: ZoneInfo, hall: str | None = None) -> "WorkCalendar":
@@ -45,8 +46,14 @@ class WorkCalendar:
 
     def count(self, after: date, through: date) -> int:
         """Working days in the half-open range (after, through]; negative when through < after."""
+        key = (after.toordinal(), through.toordinal())
+        if key not in self._counts:
+            self._counts[key] = self._count(after, through)
+        return self._counts[key]
+
+    def _count(self, after: date, through: date) -> int:
         if through < after:
-            return -self.count(through, after)
+            return -self._count(through, after)
         self._cover(after.year, through.year + 1)
         return bisect.bisect_right(self._ordinals, through.toordinal()) - bisect.bisect_right(
             self._ordinals, after.toordinal()
