@@ -44,6 +44,7 @@ class Options:
     enforce: bool = True             # judge against the targets (not in a smoke run)
     out: Path = Path(__file__).resolve().parent / "out"
     only: tuple[str, ...] = ()
+    packs: tuple[str, ...] | None = ("db33",)   # the sample city is in Zhejiang: a deployment there enforces DB33/T 2036.7
 
     @classmethod
     def smoke(cls, out: Path) -> "Options":
@@ -62,10 +63,14 @@ class Bench:
         return str(self.work / name)
 
     def step(self, name: str, **params):
-        return self.runner.step(name, rejects=self.path("rejects"), **params)
+        return self.runner.step(name, rejects=self.path("rejects"), packs=self.packs, **params)
 
     def repeat(self, n: int, name: str, before=None, **params) -> Series:
-        return self.runner.repeat(n, name, before, rejects=self.path("rejects"), **params)
+        return self.runner.repeat(n, name, before, rejects=self.path("rejects"), packs=self.packs, **params)
+
+    @property
+    def packs(self) -> list[str] | None:
+        return list(self.opts.packs) if self.opts.packs else None
 
     def row(self, what: str, size: str, s: Series, unit: str, target: str, passed: bool,
             ratio: float | None = None, detail: dict | None = None) -> Row:
@@ -215,10 +220,12 @@ def parse(argv) -> Options:
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition, targets not enforced")
     ap.add_argument("--out", type=Path, help="where results.json and the work files go (default bench/out)")
     ap.add_argument("--only", nargs="*", default=(), help=f"run only these ({', '.join(f.__name__ for f in MEASUREMENTS)})")
+    ap.add_argument("--packs", nargs="*", default=["db33"],
+                    help="rule packs enforced (default db33, the sample city's standard; none given = every pack)")
     ns = ap.parse_args(argv)
     out = ns.out or Options.out
     opts = Options.smoke(out) if ns.smoke else Options(cases=ns.cases, out=out)
-    return Options(**{**opts.__dict__, "only": tuple(ns.only)})
+    return Options(**{**opts.__dict__, "only": tuple(ns.only), "packs": tuple(ns.packs) or None})
 
 
 def main(argv=None) -> int:
@@ -228,9 +235,10 @@ def main(argv=None) -> int:
     total = time.perf_counter() - start
     print()
     print(render(rows))
-    print(f"\ntotal {total / 60:.1f} min; memory limit {MEMORY_LIMIT_MB} MB per measurement; "
+    print(f"\nrule packs enforced: {', '.join(opts.packs) if opts.packs else 'all'}; "
+          f"total {total / 60:.1f} min; memory limit {MEMORY_LIMIT_MB} MB per measurement; "
           f"results in {opts.out / 'results.json'}")
-    meta = {"total_seconds": round(total, 1), "cases": opts.cases, "smoke": not opts.enforce,
+    meta = {"total_seconds": round(total, 1), "cases": opts.cases, "smoke": not opts.enforce, "packs": opts.packs,
             "python": platform.python_version(), "machine": platform.machine(), "cpus": _cpus()}
     write_json(opts.out / "results.json", rows, meta)
     return 1 if any(r.passed is False for r in rows) else 0

@@ -19,9 +19,10 @@ from .worker import step, timed
 HISTORY_YEARS = 4          # history cases are shifted back whole leap cycles, so every date stays valid
 
 
-def _cfg(db):
+def _cfg(db, packs=None):
+    """The default config on this store, enforcing `packs` (short names; None = every pack)."""
     from checker import config
-    return config.load(None, database=str(db))
+    return config.load(None, database=str(db), packs=packs)
 
 
 def _store(db):
@@ -44,8 +45,8 @@ def copy_store(src, dst) -> None:
 
 def _rulebook(cfg):
     from checker.engine import Engine
-    from checker.rules import load_packs
-    rulebook = load_packs(cfg.rules_path())
+    from checker.rules import load_configured
+    rulebook = load_configured(cfg)
     Engine.instance().ensure(rulebook)           # compiled once per process, as in `govwatch serve`
     return rulebook
 
@@ -186,7 +187,7 @@ def import_bare(p: dict) -> dict:
 def scan(p: dict) -> dict:
     """checker.scan.run_scan (govwatch scan [--full]) at `now`."""
     from checker.scan import run_scan
-    cfg = _cfg(p["db"])
+    cfg = _cfg(p["db"], p.get("packs"))
     rulebook = _rulebook(cfg)
     with _store(p["db"]) as store:
         with timed() as t:
@@ -199,9 +200,9 @@ def indicators(p: dict) -> dict:
     """P1–P9 of one month for every org (checker.indicators.compute)."""
     from checker.indicators import compute
     from checker.periods import Period
-    from checker.rules import load_packs
-    cfg = _cfg(p["db"])
-    rulebook = load_packs(cfg.rules_path())
+    from checker.rules import load_configured
+    cfg = _cfg(p["db"], p.get("packs"))
+    rulebook = load_configured(cfg)
     with _store(p["db"]) as store:
         with timed() as t:
             values = compute(store, cfg, rulebook, Period.parse(p["period"]), now=_now(p))
@@ -212,9 +213,9 @@ def indicators(p: dict) -> dict:
 def bulletin(p: dict) -> dict:
     """The monthly bulletin (checker.reports.build_report(..., "monthly", ...)), HTML written."""
     from checker.reports import build_report
-    from checker.rules import load_packs
-    cfg = _cfg(p["db"])
-    rulebook = load_packs(cfg.rules_path())
+    from checker.rules import load_configured
+    cfg = _cfg(p["db"], p.get("packs"))
+    rulebook = load_configured(cfg)
     with _store(p["db"]) as store:
         with timed() as t:
             r = build_report(store, cfg, rulebook, "monthly", p["period"], now=_now(p), out_dir=p["out"])
