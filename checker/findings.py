@@ -83,7 +83,7 @@ def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated) -> Reconci
     fired = {f.fingerprint: f for f in firings}
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
-        known = store.findings_of_rules({f.rule.id for f in fired.values()} | set(evaluated))
+        known = store.findings_to_reconcile({f.rule.id for f in fired.values()} | set(evaluated), fired)
         for fp, firing in fired.items():
             ctx.merge(known.get(fp), firing)
         resolved = ctx.resolve(known, fired, evaluated)
@@ -114,7 +114,8 @@ class _Reconcile:
         elif (row["message"], row["due_at"], row["severity"]) == (firing.message, firing.due_at, firing.rule.severity):
             self.unchanged.append(row["id"])
         else:
-            self.touched.append({"id": row["id"], **self.seen(firing)})
+            self.touched.append({"id": row["id"], "message": firing.message, "due_at": firing.due_at,
+                                 "severity": firing.rule.severity, "at": self.at, "scan_id": self.scan_id})
 
     def seen(self, firing: Firing) -> dict:
         return {"message": firing.message, "due_at": firing.due_at, "severity": firing.rule.severity,

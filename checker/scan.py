@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
@@ -83,10 +84,17 @@ class ScanContext:
         return self._due[days]
 
 
-def evaluator(kind: str):
-    """Register the evaluator of a rule kind: fn(ctx, rules) -> Evaluation."""
+BACKGROUND: set[str] = set()      # evaluators that are SQL-bound: run beside the others, on their own connection
+
+
+def evaluator(kind: str, background: bool = False):
+    """Register the evaluator of a rule kind: fn(ctx, rules) -> Evaluation. A `background` one spends
+    its time in SQLite (which releases the GIL), so it runs in a thread on its own connection while the
+    Python-bound evaluators run: on two cores the scan takes the longer of the two, not the sum."""
     def register(fn):
         EVALUATORS[kind] = fn
+        if background:
+            BACKGROUND.add(kind)
         return fn
     return register
 
@@ -110,12 +118,25 @@ def run_scan(store, cfg, rulebook, now: datetime, full: bool = False) -> ScanRes
 def evaluate(store, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0) -> Evaluation:
     """Every enabled rule's firings at `now`, writing nothing."""
     ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, since_seq)
+    work = {kind: rules for kind in EVALUATORS if (rules := rulebook.of_kind(kind))}
+    results = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = {kind: pool.submit(_on_own_connection, ctx, kind, rules)
+                   for kind, rules in work.items() if kind in BACKGROUND and ctx.store.path != ":memory:"}
+        for kind, rules in work.items():
+            if kind not in pending:
+                results[kind] = EVALUATORS[kind](ctx, rules)
+        results.update({kind: future.result() for kind, future in pending.items()})
     out = Evaluation()
-    for kind, fn in EVALUATORS.items():
-        rules = rulebook.of_kind(kind)
-        if rules:
-            out.add(fn(ctx, rules))
+    for kind in work:                       # registry order, whichever finished first
+        out.add(results[kind])
     return out
+
+
+def _on_own_connection(ctx: ScanContext, kind: str, rules) -> Evaluation:
+    from .store import Store
+    with Store(ctx.store.path) as store:
+        return EVALUATORS[kind](replace(ctx, store=store), rules)
 
 
 def _iso(when: datetime, cfg) -> str:
@@ -126,15 +147,14 @@ def _iso(when: datetime, cfg) -> str:
 
 def render(template: str, facts: dict) -> str:
     """Plain {name} substitution (names were checked by the loader); nothing else is interpreted."""
-    parts = _template(template)
-    return "".join(_text(facts.get(p[1:])) if p[:1] == "\0" else p for p in parts)
+    return "".join([text + _text(facts.get(name)) if name else text for text, name in _template(template)])
 
 
 @functools.lru_cache(maxsize=1024)
-def _template(template: str) -> tuple[str, ...]:
-    """A template split once into literal text and placeholders (marked with a leading NUL)."""
+def _template(template: str) -> tuple[tuple[str, str | None], ...]:
+    """A template split once into (literal text, the placeholder after it or None) pairs."""
     pieces = _PLACEHOLDER.split(template)           # literal, name, literal, name, …, literal
-    return tuple(p if i % 2 == 0 else "\0" + p for i, p in enumerate(pieces) if p or i % 2)
+    return tuple(zip(pieces[::2], [*pieces[1::2], None]))
 
 
 def placeholders(template: str) -> frozenset[str]:
@@ -148,8 +168,8 @@ def _text(value) -> str:
         return "是" if value else "否"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, str) and _ISO_PREFIX.match(value):
-        return value[:16].replace("T", " ")
+    if isinstance(value, str):
+        return value[:16].replace("T", " ") if len(value) >= 16 and value[10] == "T" and _ISO_PREFIX.match(value) else value
     return str(value)
 
 
@@ -254,8 +274,13 @@ def _record_firing(ctx: ScanContext, rule, kind: str, row: dict, facts: dict, ke
     return Firing(rule=rule, subject=str(row[key]), subject_kind=kind, org=row.get("org"),
                   message=render(rule.message, all_facts), due_at=due or ctx.rectify_due(rule),
                   handler=row.get("handler") if kind == "cases" else None,
-                  facts={k: v for k, v in all_facts.items()
-                         if (kept is None or k in kept) and (isinstance(v, (str, int, float, bool)) or v is None)})
+                  facts=_kept(all_facts, kept))
+
+
+def _kept(facts: dict, kept) -> dict:
+    """The facts a finding stores: plain values only, and only those its messages use (`kept`)."""
+    names = facts.keys() if kept is None else kept & facts.keys()
+    return {k: v for k in names if isinstance(v := facts[k], (str, int, float, bool)) or v is None}
 
 
 # ------------------------------------------------------------------------------ checklist rules
@@ -343,7 +368,7 @@ def _cadence_firing(ctx: ScanContext, rule, org: str, last: str | None, start: d
 
 # ------------------------------------------------------------------------------ indicator rules
 
-@evaluator("indicator")
+@evaluator("indicator", background=True)
 def _indicators(ctx: ScanContext, rules) -> Evaluation:
     try:
         from . import indicators

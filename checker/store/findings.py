@@ -14,8 +14,10 @@ _INSERT = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, su
     VALUES (:fingerprint, :rule, :clause, :standard, :kind, :subject, :subject_kind, :org,
     :severity, 'open', :message, :assignee, :supervisor, :at, :due_at, :at, :scan_id, :data)"""
 
+# A finding still firing gets its current message and deadline; `data` keeps the facts of when it
+# opened (the message carries today's figures, e.g. overdue working days).
 _TOUCH = """UPDATE findings SET message = :message, due_at = :due_at, severity = :severity,
-    last_seen_at = :at, last_scan_id = :scan_id, data = :data WHERE id = :id"""
+    last_seen_at = :at, last_scan_id = :scan_id WHERE id = :id"""
 
 _EVENT = """INSERT INTO finding_events (finding_id, at, actor, action, from_status, to_status, note,
     evidence_path, evidence_sha256, data)
@@ -38,13 +40,17 @@ def _json(value) -> str | None:
 class FindingStore:
     """Findings (one row per fingerprint = rule id + subject) and their append-only audit trail."""
 
-    def findings_of_rules(self, rule_ids) -> dict[str, dict]:
-        """Every finding of these rules, by fingerprint (what a scan reconciles against)."""
+    def findings_to_reconcile(self, rule_ids, fingerprints) -> dict[str, dict]:
+        """What a scan reconciles against, by fingerprint: the active findings of these rules (to keep
+        or resolve) and the findings of the fingerprints that fired (to reopen). Closed history is
+        not read, so a scan's cost does not grow with it."""
+        cols = "id, fingerprint, rule, subject, status, verified_at, assignee, supervisor, message, due_at, severity"
         rows = self.rows(
-            """SELECT id, fingerprint, rule, subject, status, verified_at, assignee, supervisor,
-                      message, due_at, severity
-               FROM findings WHERE rule IN (SELECT value FROM json_each(?))""",
-            (json.dumps(sorted(rule_ids)),))
+            f"""SELECT {cols} FROM findings
+                WHERE rule IN (SELECT value FROM json_each(?)) AND status NOT IN ('resolved', 'verified')
+                UNION
+                SELECT {cols} FROM findings WHERE fingerprint IN (SELECT value FROM json_each(?))""",
+            (json.dumps(sorted(rule_ids)), json.dumps(sorted(fingerprints))))
         return {r["fingerprint"]: r for r in rows}
 
     def insert_finding(self, row: dict) -> int:
@@ -54,7 +60,7 @@ class FindingStore:
 
     def touch_findings(self, rows: list[dict]) -> None:
         """Refresh message / due date / last seen of findings still firing (no event)."""
-        self.conn.executemany(_TOUCH, [{**r, "data": _json(r.get("data"))} for r in rows])
+        self.conn.executemany(_TOUCH, rows)
 
     def mark_findings_seen(self, ids: list[int], at: str, scan_id: int) -> None:
         """Findings still firing unchanged: only when they were last seen (one statement)."""
