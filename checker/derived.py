@@ -53,6 +53,7 @@ class DerivedContext:
         self.store, self.cfg, self.now = store, cfg, now.astimezone(cfg.tz)
         self._calendars: dict = {}
         self._items: dict | None = None
+        self._when: dict[str, datetime] = {}
 
     def calendar(self, hall: str | None = None) -> WorkCalendar:
         if hall not in self._calendars:
@@ -67,8 +68,11 @@ class DerivedContext:
     def when(self, text: str | None) -> datetime | None:
         if not text:
             return None
-        dt = datetime.fromisoformat(str(text))
-        return dt if dt.tzinfo else dt.replace(tzinfo=self.cfg.tz)
+        dt = self._when.get(text)
+        if dt is None:                 # deadlines repeat (end of a handful of days): parse each once
+            dt = datetime.fromisoformat(str(text))
+            dt = self._when[text] = dt if dt.tzinfo else dt.replace(tzinfo=self.cfg.tz)
+        return dt
 
 
 def compute(kind: str, record: dict, ctx: DerivedContext, only=None) -> dict:
