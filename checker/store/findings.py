@@ -33,6 +33,9 @@ _SETTABLE = ("resolved_at", "verified_at", "reopen_count", "rebound_count", "ass
              "last_seen_at", "last_scan_id", "data")
 
 
+_RECONCILE_COLS = "id, fingerprint, rule, subject, status, verified_at, assignee, supervisor, message, due_at, severity"
+
+
 def _json(value) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -44,14 +47,16 @@ class FindingStore:
         """What a scan reconciles against, by fingerprint: the active findings of these rules (to keep
         or resolve) and the findings of the fingerprints that fired (to reopen). Closed history is
         not read, so a scan's cost does not grow with it."""
-        cols = "id, fingerprint, rule, subject, status, verified_at, assignee, supervisor, message, due_at, severity"
-        rows = self.rows(
-            f"""SELECT {cols} FROM findings
-                WHERE rule IN (SELECT value FROM json_each(?)) AND status NOT IN ('resolved', 'verified')
-                UNION
-                SELECT {cols} FROM findings WHERE fingerprint IN (SELECT value FROM json_each(?))""",
-            (json.dumps(sorted(rule_ids)), json.dumps(sorted(fingerprints))))
-        return {r["fingerprint"]: r for r in rows}
+        active = self.rows(
+            f"""SELECT {_RECONCILE_COLS} FROM findings
+                WHERE rule IN (SELECT value FROM json_each(?)) AND status NOT IN ('resolved', 'verified')""",
+            (json.dumps(sorted(rule_ids)),))
+        known = {r["fingerprint"]: r for r in active}
+        others = self.rows(                     # fired, not active: new, or closed ones to reopen
+            f"SELECT {_RECONCILE_COLS} FROM findings WHERE fingerprint IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(fingerprints) - known.keys())),))
+        known.update((r["fingerprint"], r) for r in others)
+        return known
 
     def insert_finding(self, row: dict) -> int:
         """A new open finding; `row` has the named values of _INSERT (data as a dict)."""

@@ -94,6 +94,9 @@ class RecordStore:
             self.conn.execute("COMMIT")
             self.conn.execute(f"PRAGMA cache_size = {int(cache)}")
             self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(auto)}")
+            # The import grew the WAL past the usual checkpoint: fold it back now, so the next writer
+            # (a scan, a bot action) does not pay for the import's pages.
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def record_keys(self, kind: str) -> set:
         """Every key of a kind (a value, or a tuple for composite keys): for small reference tables."""
