@@ -51,6 +51,7 @@ class DerivedContext:
 
     def __init__(self, store, cfg, now: datetime):
         self.store, self.cfg, self.now = store, cfg, now.astimezone(cfg.tz)
+        self.today = self.now.date()
         self._calendars: dict = {}
         self._items: dict | None = None
         self._when: dict[str, datetime] = {}
@@ -114,7 +115,7 @@ def _case_open(r, ctx):
 @derived("cases", "wd_left", "int")
 def _case_wd_left(r, ctx):
     due = _due(r, ctx)
-    return ctx.calendar(r.get("hall")).working_days_left(due, ctx.now) if due else None
+    return ctx.calendar(r.get("hall")).count(ctx.today, due.astimezone(ctx.cfg.tz).date()) if due else None
 
 
 @derived("cases", "overdue", "bool", sql=f"status IN ({_OPEN_SQL}) AND due_at < :now")
@@ -129,7 +130,7 @@ def _case_overdue_wd(r, ctx):
     if not (due and _is_open(r) and ctx.now > due):
         return 0
     cal = ctx.calendar(r.get("hall"))
-    return max(1, cal.count(due.astimezone(ctx.cfg.tz).date(), ctx.now.date()))
+    return max(1, cal.count(due.astimezone(ctx.cfg.tz).date(), ctx.today))
 
 
 @derived("cases", "elapsed_wd", "int")

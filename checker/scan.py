@@ -162,14 +162,17 @@ def placeholders(template: str) -> frozenset[str]:
 
 
 def _text(value) -> str:
+    kind = type(value)
+    if kind is str:
+        return value[:16].replace("T", " ") if len(value) >= 16 and value[10] == "T" and _ISO_PREFIX.match(value) else value
+    if kind is int:
+        return str(value)
     if value is None:
         return "—"
-    if isinstance(value, bool):
+    if kind is bool:
         return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer():
+    if kind is float and value.is_integer():
         return str(int(value))
-    if isinstance(value, str):
-        return value[:16].replace("T", " ") if len(value) >= 16 and value[10] == "T" and _ISO_PREFIX.match(value) else value
     return str(value)
 
 
@@ -219,19 +222,21 @@ class KindPlan:
     event_fields: tuple[str, ...]
     derived: frozenset[str]
     kept: frozenset[str]
+    columns: tuple[str, ...]          # the record's own fields those need
 
 
 @functools.lru_cache(maxsize=64)
 def plan(kind: str, rules: tuple) -> KindPlan:
     read = {leaf.field for r in rules for leaf in leaves(r.when)}
     shown = set().union(*(placeholders(r.message) for r in rules)) | _IDENTITY
-    return KindPlan(tuple(sorted(read)), frozenset((read | shown) & derived.names(kind)),
-                    frozenset(shown | {KINDS[kind].key[0]}))
+    kept = frozenset(shown | {KINDS[kind].key[0]})
+    return KindPlan(tuple(sorted(read)), frozenset((read | shown) & derived.names(kind)), kept,
+                    tuple(c for c in KINDS[kind].columns if c in read | kept))
 
 
 def _chunk_firings(ctx: ScanContext, engine: Engine, kind: str, rules, records: list[dict]) -> list:
     p = plan(kind, tuple(rules))
-    facts = [_facts(ctx, kind, r, p.derived) for r in records]
+    facts = [_facts(ctx, kind, r, p.derived, p.columns) for r in records]
     events = [{k: v for k in p.event_fields if (v := f.get(k)) is not None} for f in facts]
     by_id = {r.id: r for r in rules}
     return [_record_firing(ctx, by_id[rule_id], kind, records[i], facts[i], p.kept)
@@ -253,10 +258,13 @@ def _select(ctx: ScanContext, kind: str, rules) -> list[dict]:
     return list({str(r[key]): r for r in found}.values())
 
 
-def _facts(ctx: ScanContext, kind: str, row: dict, only: frozenset | None = None) -> dict:
-    bools = _bool_fields(kind)
-    out = {name: bool(value) if value is not None and name in bools else value
-           for name, value in row.items() if name != "_seq"}
+def _facts(ctx: ScanContext, kind: str, row: dict, only: frozenset | None = None, columns=None) -> dict:
+    """The record's fields (those in `columns`, default all) and derived fields (those in `only`)."""
+    names = columns if columns is not None else [c for c in row if c != "_seq"]
+    out = {name: row.get(name) for name in names}
+    for name in _bool_fields(kind) & out.keys():       # SQLite keeps booleans as 0/1
+        if out[name] is not None:
+            out[name] = bool(out[name])
     out.update(derived.compute(kind, row, ctx.derived, only))
     return out
 
@@ -279,8 +287,9 @@ def _record_firing(ctx: ScanContext, rule, kind: str, row: dict, facts: dict, ke
 
 def _kept(facts: dict, kept) -> dict:
     """The facts a finding stores: plain values only, and only those its messages use (`kept`)."""
-    names = facts.keys() if kept is None else kept & facts.keys()
-    return {k: v for k in names if isinstance(v := facts[k], (str, int, float, bool)) or v is None}
+    if kept is not None:                  # record facts: SQLite values and derived fields, plain already
+        return {k: facts[k] for k in kept & facts.keys()}
+    return {k: v for k, v in facts.items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
 # ------------------------------------------------------------------------------ checklist rules
