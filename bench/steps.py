@@ -9,6 +9,7 @@ bare-insert baseline the import is compared with, and making the test data: the 
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import sqlite3
 from datetime import datetime
@@ -41,6 +42,7 @@ def copy_store(src, dst) -> None:
     shutil.copyfile(src, dst)
     if Path(f"{src}-wal").exists():
         shutil.copyfile(f"{src}-wal", f"{dst}-wal")
+    os.sync()       # the copy's write-back (hundreds of MB) must not land inside the next measured step
 
 
 def _rulebook(cfg):

@@ -108,21 +108,19 @@ class Engine:
         Returns (rule id, index of the matching event) pairs."""
         out = []
         with self._lock:
+            # Tagged once, posted to every rule's ruleset: ids are unique within each ruleset, which is
+            # all durable-rules needs (it drops an id it has seen), and `_eid` maps a match back.
+            tagged = [{**event, "id": next(self._ids), "_eid": i, compiler.EVENT_MARK: 1}
+                      for i, event in enumerate(events)]
             for rule_id in rule_ids:
-                out += [(rule_id, i) for i in self._run(self.compiled[rule_id], events)]
+                out += [(rule_id, i) for i in self._run(self.compiled[rule_id], tagged)]
         return out
 
-    def _run(self, compiled: Compiled, events: list[dict]) -> list[int]:
+    def _run(self, compiled: Compiled, tagged: list[dict]) -> list[int]:
         matches = self._matches[compiled.ruleset]
         matches.clear()
-        first = None
-        for start in range(0, len(events), BATCH):
-            batch = []
-            for i, event in enumerate(events[start:start + BATCH], start):
-                eid = next(self._ids)
-                first = eid - i if first is None else first
-                batch.append({**event, "id": eid, "_eid": i, compiler.EVENT_MARK: 1})
-            self.host.post_batch(compiled.ruleset, batch)
+        for start in range(0, len(tagged), BATCH):
+            self.host.post_batch(compiled.ruleset, tagged[start:start + BATCH])
             self._raise_swallowed(compiled)
         found = sorted(matches)
         matches.clear()
