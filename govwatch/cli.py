@@ -8,11 +8,12 @@ import json
 import logging
 import pkgutil
 import sys
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Callable
 
 from checker import config as config_mod
-from checker.errors import GovwatchError
+from checker.errors import GovwatchError, InputError
 
 COMMANDS: dict[str, "Command"] = {}
 
@@ -62,6 +63,17 @@ class Context:
             self._store.close()
 
 
+def parse_now(text: str | None, tz) -> datetime:
+    """--now as a tz-aware datetime (naive text is local time); the current time when absent."""
+    if not text:
+        return datetime.now(tz)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--now 不是 ISO 8601 时间：{text!r}（如 2026-10-09T09:00+08:00）") from None
+    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
+
+
 def emit_json(data) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
     sys.stdout.write("\n")
@@ -104,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:               # `govwatch findings --json | head`: the reader left
+        sys.stderr.close()
+        return 0
     finally:
         ctx.close()
 

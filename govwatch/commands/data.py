@@ -3,24 +3,11 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
 
-from checker.errors import InputError
 
-from ..cli import JSON, NOW, arg, command, emit_json
+from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 PROGRESS_MIN_BYTES = 4 << 20      # a progress line only for files this large, and only on a terminal
-
-
-def parse_now(text: str | None, tz) -> datetime:
-    """--now as a tz-aware datetime (naive text is local time); the current time when absent."""
-    if not text:
-        return datetime.now(tz)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"--now 不是 ISO 8601 时间：{text!r}（如 2026-10-09T09:00+08:00）") from None
-    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
 
 
 def _progress(path):

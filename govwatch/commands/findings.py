@@ -5,8 +5,7 @@ import unicodedata
 
 from checker.errors import InputError
 
-from ..cli import JSON, NOW, arg, command, emit_json
-from .data import parse_now
+from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 SEVERITY = {"red": "红", "yellow": "黄", "blue": "蓝"}
 

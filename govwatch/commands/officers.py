@@ -1,8 +1,7 @@
 """`govwatch officers invite ID`: a one-time code an officer sends to the bot as /bind CODE."""
 from __future__ import annotations
 
-from ..cli import JSON, NOW, arg, command, emit_json
-from .data import parse_now
+from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 
 @command("officers", "officers and the Telegram bot: `invite ID` prints a one-time bind code",

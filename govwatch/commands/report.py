@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from checker.periods import Period
 
-from ..cli import JSON, NOW, arg, command, emit_json
-from .data import parse_now
+from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 
 def load_rulebook(cfg):

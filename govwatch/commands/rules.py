@@ -6,8 +6,7 @@ import sys
 
 from checker.errors import InputError
 
-from ..cli import JSON, NOW, arg, command, emit_json
-from .data import parse_now
+from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 ACTIONS: dict = {}
 

@@ -1,8 +1,7 @@
 """`govwatch scan`: evaluate the rules, reconcile the findings (incremental unless --full)."""
 from __future__ import annotations
 
-from ..cli import JSON, NOW, arg, command, emit_json
-from .data import parse_now
+from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 
 @command("scan", "evaluate the rules against the store and update the findings",
