@@ -23,6 +23,12 @@ def test_a_bad_config_key_is_named_with_exit_2(tmp_path, capsys):
 class _ClosedPipe:
     """stdout whose reader has gone away (`govwatch … --json | head`)."""
 
+    def __init__(self, path):
+        self.file = open(path, "w")
+
+    def fileno(self):
+        return self.file.fileno()
+
     def write(self, text):
         raise BrokenPipeError(32, "Broken pipe")
 
@@ -32,6 +38,5 @@ class _ClosedPipe:
 
 def test_json_output_into_a_closed_pipe_ends_quietly(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
-    monkeypatch.setattr(sys, "stderr", open(tmp_path / "err.txt", "w", encoding="utf-8"))
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe(tmp_path / "out.txt"))
     assert main(["--db", str(tmp_path / "g.db"), "rules", "list", "--json"]) == 0
