@@ -16,14 +16,20 @@ SUPERVISING = ("supervisor", "admin")
 
 async def rectify_start(g):
     """提交整改 pressed: check the finding may be submitted by this user, then ask for the note."""
+    return await _begin(g, "submit", "rectify", NOTE, "您无权为问题 #{fid} 提交整改。",
+                        "请发送问题 #{fid} 的整改说明（文字）。发送 /cancel 放弃。")
+
+
+async def _begin(g, action: str, key: str, state: int, refused: str, prompt: str):
+    """Open a conversation about the finding on the pressed button, if the user may `action` it."""
     fid = int(g.update.callback_query.data.split(":", 1)[1])
     row = fnd.get_finding(g.store, fid, scope=g.scope)
-    if not g.scope.can_act(row, "submit"):
-        await g.reply(f"您无权为问题 #{fid} 提交整改。")
+    if not g.scope.can_act(row, action):
+        await g.reply(refused.format(fid=fid))
         return END
-    g.context.user_data["rectify"] = fid
-    await g.reply(f"请发送问题 #{fid} 的整改说明（文字）。发送 /cancel 放弃。")
-    return NOTE
+    g.context.user_data[key] = fid
+    await g.reply(prompt.format(fid=fid))
+    return state
 
 
 async def rectify_note(g):
@@ -57,14 +63,8 @@ async def _submit(g, evidence):
 
 async def reject_start(g):
     """退回 pressed: ask the supervisor for the reason."""
-    fid = int(g.update.callback_query.data.split(":", 1)[1])
-    row = fnd.get_finding(g.store, fid, scope=g.scope)
-    if not g.scope.can_act(row, "verify"):
-        await g.reply(f"您无权复查问题 #{fid}。")
-        return END
-    g.context.user_data["reject"] = fid
-    await g.reply(f"请发送退回问题 #{fid} 的理由，将转告责任人。发送 /cancel 放弃。")
-    return REASON
+    return await _begin(g, "verify", "reject", REASON, "您无权复查问题 #{fid}。",
+                        "请发送退回问题 #{fid} 的理由，将转告责任人。发送 /cancel 放弃。")
 
 
 async def reject_reason(g):

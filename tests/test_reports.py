@@ -2,9 +2,7 @@
 imported through checker.ingest into a real SQLite file, with findings and their audit trail."""
 from __future__ import annotations
 
-import dataclasses
 import re
-import types
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from html.parser import HTMLParser
@@ -12,7 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
+
+from checker.rules import load_packs
 
 from checker.errors import InputError
 from checker.ingest import import_file
@@ -55,36 +54,8 @@ S2,B,onsite,2026-10-14,D,C,B;G
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class _Rule:
-    id: str
-    kind: str
-    clause: str
-    title: str
-    severity: str
-    responsible: str
-    message: str
-    code: str = None
-    source: str = None
-    where: dict = None
-    numerator: dict = None
-    measure: object = "count"
-    denominator_measure: object = None
-    target: dict = None
-    period_field: str = None
-    params: dict = None
-    enabled: bool = True
-    standard: str = "DB33/T 2036.7"
-
-
 def rulebook():
-    """The shipped packs (checker.rules.load_packs; the indicator rules read as plain YAML until it exists)."""
-    try:
-        from checker.rules import load_packs
-    except ImportError:
-        rules = [_Rule(**r) for p in sorted((ROOT / "rules" / "db33").glob("*.yaml"))
-                 for r in (yaml.safe_load(p.read_text("utf-8")) or {}).get("rules", []) if r["kind"] == "indicator"]
-        return types.SimpleNamespace(rules=tuple(rules))
+    """The shipped packs."""
     return load_packs(ROOT / "rules")
 
 
