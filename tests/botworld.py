@@ -3,12 +3,13 @@ real findings lifecycle (checker.findings.reconcile), imported through the real 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from checker import findings as findings_mod
 from checker.ingest import import_file
+
+import shipped  # tests/shipped.py: the real rule packs
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 10, 14, 10, 0, tzinfo=TZ)       # a Wednesday, working day, outside quiet hours
@@ -38,19 +39,6 @@ ITEMS = [
 ]
 
 
-@dataclass(frozen=True)
-class Rule:
-    """Test stand-in for a checker.rules Rule (only what findings read)."""
-    id: str
-    clause: str = "5.2.1.5"
-    title: str = "办件超期未办结"
-    severity: str = "red"
-    kind: str = "record"
-    responsible: str = "handler"
-    standard: str = "DB33/T 2036.7"
-    params: dict = field(default_factory=dict)
-
-
 def seed(store, cfg, tmp_path) -> None:
     batches = [("orgs", [o]) for o in ORGS] + [("officers", OFFICERS), ("items", ITEMS), ("cases", CASES)]
     for n, (kind, rows) in enumerate(batches):
@@ -71,3 +59,8 @@ def fire(store, cfg, specs, now=DAY, scan_id=1):
 
 def _spec(s):
     return s if len(s) == 5 else (*s, "330102001")
+
+
+def Rule(rule_id: str):
+    """The shipped rule of that id (tests name the rules they fire)."""
+    return shipped.rule(rule_id)

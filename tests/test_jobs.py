@@ -18,6 +18,8 @@ from scheduler.jobs import JOBS
 from checker.rules.holder import RulesHolder
 from scheduler.runner import Runtime
 
+import shipped  # tests/shipped.py: the real rule packs
+
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 10, 9, 10, 0, tzinfo=TZ)
 
@@ -73,20 +75,9 @@ def test_unchanged_rules_are_not_reloaded(cfg, store, rules_copy):
     assert holder.rulebook is old
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    id: str = "db33.case.overdue"
-    kind: str = "record"
-    clause: str = "5.2.1.5"
-    title: str = "办件超期未办结"
-    severity: str = "red"
-    responsible: str = "handler"
-    standard: str = "DB33/T 2036.7"
-
-
 def test_deliver_job_routes_new_findings_and_sends_a_digest(cfg, store):
     seed(store)
-    firing = Firing(rule=Rule(), subject="C001", subject_kind="cases", org="330100", message="办件 C001 已超期 1 个工作日",
+    firing = Firing(rule=shipped.rule("db33.case.overdue"), subject="C001", subject_kind="cases", org="330100", message="办件 C001 已超期 1 个工作日",
                     due_at="2026-10-16T23:59:59+08:00", handler="O1", facts={"case_no": "C001"})
     fnd.reconcile(store, cfg, 1, NOW, [firing], {"db33.case.overdue": None})
     out = io.StringIO()

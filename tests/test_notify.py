@@ -15,7 +15,7 @@ from checker.store import Store
 from botworld import DAY, Rule, fire, seed
 
 OVERDUE = Rule("db33.case.overdue")
-NEAR = Rule("db33.case.near_due", clause="5.2.1.5", title="办件临近超期", severity="yellow")
+NEAR = Rule("db33.case.near_due")
 
 
 class Crash(BaseException):

@@ -1,7 +1,6 @@
 """Rectification reminders and escalation (DB33/T 2036.7 §8.3), appointment reminders (§5.1.3.1)."""
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,24 +11,13 @@ from checker.findings import Firing
 from checker.notify import route_now
 from checker.reminders import ReminderResult, run_reminders
 
+import shipped  # tests/shipped.py: the real rule packs
+
 TZ = ZoneInfo("Asia/Shanghai")
 DUE = "2026-10-16T23:59:59+08:00"          # a Friday
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """The attributes of checker.rules.Rule that findings use."""
-    id: str = "db33.case.overdue"
-    kind: str = "record"
-    clause: str = "5.2.1.5"
-    title: str = "办件超期未办结"
-    severity: str = "red"
-    responsible: str = "handler"
-    standard: str = "DB33/T 2036.7"
-
-
-APPT_RULE = Rule(id="db33.appointment.no_reminder", clause="5.1.3.1 第2款", title="网上预约到期前未提醒",
-                 severity="yellow", responsible="org")
+APPT_RULE = shipped.rule("db33.appointment.no_reminder")
 
 
 def at(mo, d, h=9, mi=0):
@@ -51,7 +39,7 @@ def db(store):
 
 
 def open_finding(store, cfg, due=DUE, subject="C001", now=at(10, 9)) -> int:
-    firing = Firing(rule=Rule(), subject=subject, subject_kind="cases", org="330102", message=f"办件 {subject} 待整改",
+    firing = Firing(rule=shipped.rule("db33.case.overdue"), subject=subject, subject_kind="cases", org="330102", message=f"办件 {subject} 待整改",
                     due_at=due, handler="O1", facts={"case_no": subject})
     fnd.reconcile(store, cfg, 1, now, [firing], {"db33.case.overdue": {subject}})
     return store.scalar("SELECT id FROM findings WHERE subject = ?", (subject,))
@@ -116,7 +104,7 @@ def test_a_submitted_rectification_is_neither_reminded_nor_escalated(db, cfg):
 
 def test_an_org_without_parent_stays_with_its_supervisor(db, cfg):
     db.db["officers"].insert({"id": "O0", "name": "市窗口", "org": "330100", "role": "officer"})
-    firing = Firing(rule=Rule(), subject="C009", subject_kind="cases", org="330100", message="办件 C009 待整改",
+    firing = Firing(rule=shipped.rule("db33.case.overdue"), subject="C009", subject_kind="cases", org="330100", message="办件 C009 待整改",
                     due_at=DUE, handler="O0", facts={})
     fnd.reconcile(db, cfg, 1, at(10, 9), [firing], {"db33.case.overdue": {"C009"}})
     fid = db.scalar("SELECT id FROM findings WHERE subject = 'C009'")

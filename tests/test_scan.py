@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,7 +12,7 @@ from checker.rules import load_packs
 from checker.scan import evaluate, run_scan, window_start
 from govwatch import cli
 
-from test_rules_loader import COVERAGE, make_pack
+from test_rules_loader import make_pack
 
 TZ = ZoneInfo("Asia/Shanghai")
 OVERDUE = """\
