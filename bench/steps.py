@@ -202,9 +202,8 @@ def indicators(p: dict) -> dict:
     """P1–P9 of one month for every org (checker.indicators.compute)."""
     from checker.indicators import compute
     from checker.periods import Period
-    from checker.rules import load_configured
     cfg = _cfg(p["db"], p.get("packs"))
-    rulebook = load_configured(cfg)
+    rulebook = _rulebook(cfg)
     with _store(p["db"]) as store:
         with timed() as t:
             values = compute(store, cfg, rulebook, Period.parse(p["period"]), now=_now(p))
@@ -215,9 +214,8 @@ def indicators(p: dict) -> dict:
 def bulletin(p: dict) -> dict:
     """The monthly bulletin (checker.reports.build_report(..., "monthly", ...)), HTML written."""
     from checker.reports import build_report
-    from checker.rules import load_configured
     cfg = _cfg(p["db"], p.get("packs"))
-    rulebook = load_configured(cfg)
+    rulebook = _rulebook(cfg)
     with _store(p["db"]) as store:
         with timed() as t:
             r = build_report(store, cfg, rulebook, "monthly", p["period"], now=_now(p), out_dir=p["out"])
