@@ -10,7 +10,7 @@ name wherever a field name is allowed (SQL conditions: only those with `sql`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable
 
 from .calendar import WorkCalendar
@@ -55,11 +55,14 @@ class DerivedContext:
         self._calendars: dict = {}
         self._items: dict | None = None
         self._when: dict[str, datetime] = {}
+        self._days: dict[str, date] = {}
 
     def calendar(self, hall: str | None = None) -> WorkCalendar:
-        if hall not in self._calendars:
-            self._calendars[hall] = WorkCalendar.from_config(self.cfg.calendar, self.cfg.tz, hall)
-        return self._calendars[hall]
+        """The hall's calendar; halls without days of their own share the config's one."""
+        key = hall if hall in self.cfg.calendar.halls else None
+        if key not in self._calendars:
+            self._calendars[key] = WorkCalendar.from_config(self.cfg.calendar, self.cfg.tz, key)
+        return self._calendars[key]
 
     def item(self, code: str | None) -> dict:
         if self._items is None:
@@ -74,6 +77,15 @@ class DerivedContext:
             dt = datetime.fromisoformat(str(text))
             dt = self._when[text] = dt if dt.tzinfo else dt.replace(tzinfo=self.cfg.tz)
         return dt
+
+    def day(self, text: str | None) -> date | None:
+        """The local date of a stored timestamp (cached: a scan sees the same deadlines again and again)."""
+        if not text:
+            return None
+        d = self._days.get(text)
+        if d is None:
+            d = self._days[text] = self.when(text).astimezone(self.cfg.tz).date()
+        return d
 
 
 def compute(kind: str, record: dict, ctx: DerivedContext, only=None) -> dict:
@@ -114,8 +126,8 @@ def _case_open(r, ctx):
 
 @derived("cases", "wd_left", "int")
 def _case_wd_left(r, ctx):
-    due = _due(r, ctx)
-    return ctx.calendar(r.get("hall")).count(ctx.today, due.astimezone(ctx.cfg.tz).date()) if due else None
+    due = ctx.day(r.get("due_at"))
+    return ctx.calendar(r.get("hall")).count(ctx.today, due) if due else None
 
 
 @derived("cases", "overdue", "bool", sql=f"status IN ({_OPEN_SQL}) AND due_at < :now")
@@ -129,14 +141,13 @@ def _case_overdue_wd(r, ctx):
     due = _due(r, ctx)
     if not (due and _is_open(r) and ctx.now > due):
         return 0
-    cal = ctx.calendar(r.get("hall"))
-    return max(1, cal.count(due.astimezone(ctx.cfg.tz).date(), ctx.today))
+    return max(1, ctx.calendar(r.get("hall")).count(ctx.day(r["due_at"]), ctx.today))
 
 
 @derived("cases", "elapsed_wd", "int")
 def _case_elapsed_wd(r, ctx):
-    accepted = ctx.when(r.get("accepted_at"))
-    return ctx.calendar(r.get("hall")).elapsed(accepted, ctx.now) if accepted else None
+    accepted = ctx.day(r.get("accepted_at"))
+    return max(0, ctx.calendar(r.get("hall")).count(accepted, ctx.today)) if accepted else None
 
 
 @derived("cases", "item_name", "str", sql="SELECT name FROM items WHERE items.code = cases.item_code")
@@ -169,8 +180,8 @@ def _case_outcome_known(r, ctx):
 
 def _wd_since(field: str):
     def compute_(r, ctx):
-        since = ctx.when(r.get(field))
-        return ctx.calendar().elapsed(since, ctx.now) if since else None
+        since = ctx.day(r.get(field))
+        return max(0, ctx.calendar().count(since, ctx.today)) if since else None
     return compute_
 
 

@@ -33,9 +33,32 @@ def book(tmp_path, rules=NEAR + OPEN):
 
 def test_many_batches_each_match_collected_once(tmp_path, engine):
     engine.load(book(tmp_path))
-    events = [{"status": "accepted", "wd_left": i % 4} for i in range(2 * BATCH + 7)]
+    events = [{"status": "accepted", "wd_left": i % 4, "case_no": f"C{i}"} for i in range(2 * BATCH + 7)]
     matched = engine.evaluate(["t.case.near"], events)
     assert [i for _, i in matched] == [i for i in range(len(events)) if i % 4 <= 1]
+
+
+def test_equal_events_are_posted_once_and_answered_for_each(tmp_path, engine, monkeypatch):
+    engine.load(book(tmp_path))
+    posted = []
+    post = engine.host.post_batch
+    monkeypatch.setattr(engine.host, "post_batch", lambda name, batch: posted.append(len(batch)) or post(name, batch))
+    events = [{"status": "accepted", "wd_left": i % 4} for i in range(3 * BATCH)]
+    matched = engine.evaluate(["t.case.near"], events)
+    assert [i for _, i in matched] == [i for i in range(len(events)) if i % 4 <= 1]
+    assert posted == [4]                      # four distinct events, one batch
+
+
+def test_events_equal_in_python_but_not_in_type_are_posted_apart(tmp_path, engine, monkeypatch):
+    engine.load(book(tmp_path))
+    events = [{"status": "accepted", "wd_left": 1}, {"status": "accepted", "wd_left": True},
+              {"status": "accepted", "wd_left": 1.0}, {"status": "accepted", "wd_left": 1}]
+    alone = [i for i, e in enumerate(events) if engine.evaluate(["t.case.near"], [e])]
+    posted = []
+    post = engine.host.post_batch
+    monkeypatch.setattr(engine.host, "post_batch", lambda name, batch: posted.append(len(batch)) or post(name, batch))
+    assert [i for _, i in engine.evaluate(["t.case.near"], events)] == alone
+    assert posted == [3]
 
 
 def test_an_event_matching_two_rules_fires_both_and_unmatched_events_do_not_raise(tmp_path, engine):
