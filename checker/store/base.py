@@ -1,6 +1,7 @@
 """The connection every store mixin shares."""
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,14 @@ class StoreBase:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def packed(self, sql: str, columns, params=()) -> list[tuple]:
+        """The `columns` of the rows of `sql` as tuples, fetched as one JSON value. One step instead of
+        one a row: a thread that queries beside Python-bound work (the scan's indicator thread) waits
+        for the GIL once, not once a row (up to the 5 ms switch interval each time)."""
+        names = ", ".join(f'"{c}"' for c in columns)
+        value = self.scalar(f"SELECT json_group_array(json_array({names})) FROM ({sql})", params)
+        return [tuple(r) for r in json.loads(value)]
 
     def row(self, sql: str, params=()) -> dict | None:
         found = self.rows(sql, params)

@@ -20,29 +20,37 @@ WHERE {ancestors}
 GROUP BY c.ancestor"""
 
 
+_CLOSURE = """
+INSERT INTO temp._org_closure (ancestor, org)
+WITH RECURSIVE up(ancestor, org) AS (
+    SELECT code, code FROM orgs
+    UNION
+    SELECT o.parent, up.org FROM up JOIN orgs o ON o.code = up.ancestor WHERE o.parent IS NOT NULL)
+SELECT ancestor, org FROM up"""
+
+
 class IndicatorStore:
     """Aggregates for checker.indicators."""
 
     def build_org_closure(self) -> int:
         """(Re)build temp._org_closure(ancestor, org): every org paired with itself and each org
-        above it. Returns its size."""
-        parent = dict(self.conn.execute("SELECT code, parent FROM orgs").fetchall())
-        pairs = [(a, code) for code in parent for a in _chain(code, parent)]
+        above it (in SQL: UNION stops at a cycle). Returns its size."""
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _org_closure (ancestor TEXT, org TEXT)")
         self.conn.execute("DELETE FROM temp._org_closure")
-        self.conn.executemany("INSERT INTO temp._org_closure VALUES (?, ?)", pairs)
+        self.conn.execute(_CLOSURE)
         self.conn.execute("CREATE INDEX IF NOT EXISTS temp.ix_org_closure ON _org_closure (org, ancestor)")
-        return len(pairs)
+        return self.scalar("SELECT count(*) FROM temp._org_closure")
 
     def orgs_with_children(self) -> list[str]:
-        return [r[0] for r in self.conn.execute(
-            "SELECT DISTINCT parent FROM orgs WHERE parent IS NOT NULL AND parent IN (SELECT code FROM orgs)")]
+        return [r[0] for r in self.packed(
+            "SELECT DISTINCT parent FROM orgs WHERE parent IS NOT NULL AND parent IN (SELECT code FROM orgs)",
+            ["parent"])]
 
     def org_levels(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT code, level FROM orgs").fetchall())
+        return dict(self.packed("SELECT code, level FROM orgs", ["code", "level"]))
 
     def org_names(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT code, name FROM orgs").fetchall())
+        return dict(self.packed("SELECT code, name FROM orgs", ["code", "name"]))
 
     def indicator_rollup(self, spec: "AggregateSpec", orgs=None) -> dict[str, tuple]:
         """org → (numerator, denominator) for every org (or those in `orgs`) that has source rows.
@@ -56,17 +64,7 @@ class IndicatorStore:
         sql = _ROLLUP.format(num=spec.numerator_sql, measure=spec.measure_sql, where=where,
                              den_measure=spec.denominator_measure_sql, source=spec.source,
                              ancestors=ancestors)
-        return {org: (n or 0, d or 0) for org, n, d in self.conn.execute(sql, params)}
-
-
-def _chain(code: str, parent: dict) -> list[str]:
-    """The org and its ancestors (cycle-safe)."""
-    out, seen = [], set()
-    while code is not None and code not in seen:
-        out.append(code)
-        seen.add(code)
-        code = parent.get(code)
-    return out
+        return {org: (n or 0, d or 0) for org, n, d in self.packed(sql, ["org", "numerator", "denominator"], params)}
 
 
 class AggregateSpec:
