@@ -64,6 +64,11 @@ class DerivedContext:
             self._calendars[key] = WorkCalendar.from_config(self.cfg.calendar, self.cfg.tz, key)
         return self._calendars[key]
 
+    def load(self) -> "DerivedContext":
+        """Read the store lookups now (before a fork: the child must not touch the connection)."""
+        self.item(None)
+        return self
+
     def item(self, code: str | None) -> dict:
         if self._items is None:
             self._items = {r["code"]: r for r in self.store.rows("SELECT code, name, immediate, online_depth FROM items")}

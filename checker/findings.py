@@ -63,6 +63,12 @@ class ReconcileResult:
     reopened: int         # reopens and rebounds
     open: int             # active findings after the scan (open, acknowledged, submitted, rejected)
 
+    @classmethod
+    def total(cls, parts: list["ReconcileResult"]) -> "ReconcileResult":
+        """Reconciles of one scan in parts (disjoint rules, one after the other): the sums, the last open count."""
+        return cls(sum(p.opened for p in parts), sum(p.resolved for p in parts), sum(p.reopened for p in parts),
+                   parts[-1].open if parts else 0)
+
 
 def fingerprint(rule_id: str, subject: str) -> str:
     """A finding's identity. Rule ids never contain ':' so the join is unambiguous."""
@@ -98,7 +104,7 @@ class _Reconcile:
         self.store, self.cfg, self.scan_id, self.now = store, cfg, scan_id, now
         self.at = _iso(now)
         self.opened = self.reopened = 0
-        self.touched, self.unchanged, self.events, self.routes = [], [], [], {}
+        self.touched, self.unchanged, self.events, self.routes, self.new = [], [], [], {}, []
 
     def route(self, firing: Firing) -> tuple[str | None, str | None]:
         key = (firing.rule.id, firing.org, firing.handler)
@@ -122,14 +128,14 @@ class _Reconcile:
                 "at": self.at, "scan_id": self.scan_id, "data": firing.facts}
 
     def open_new(self, firing: Firing) -> None:
+        """A new finding: inserted with the others at flush()."""
         rule = firing.rule
         assignee, supervisor = self.route(firing)
-        fid = self.store.insert_finding({
+        self.new.append({
             **self.seen(firing), "fingerprint": firing.fingerprint, "rule": rule.id,
             "clause": rule.clause, "standard": rule.standard, "kind": rule.kind,
             "subject": firing.subject, "subject_kind": firing.subject_kind, "org": firing.org,
             "assignee": assignee, "supervisor": supervisor})
-        self.event(fid, "open", None, "open", {"scan_id": self.scan_id, "assignee": assignee})
         self.opened += 1
 
     def reopen(self, row: dict, firing: Firing) -> None:
@@ -164,13 +170,24 @@ class _Reconcile:
         return count
 
     def event(self, finding_id, action, from_status, to_status, data=None) -> None:
-        self.events.append({"finding_id": finding_id, "at": self.at, "actor": SYSTEM, "action": action,
-                            "from_status": from_status, "to_status": to_status, "data": data})
+        self.events.append(self.event_row(finding_id, action, from_status, to_status, data))
+
+    def event_row(self, finding_id, action, from_status, to_status, data=None) -> dict:
+        return {"finding_id": finding_id, "at": self.at, "actor": SYSTEM, "action": action,
+                "from_status": from_status, "to_status": to_status, "data": data}
 
     def flush(self) -> None:
+        self.insert_new()
         self.store.touch_findings(self.touched)
         self.store.mark_findings_seen(self.unchanged, self.at, self.scan_id)
         self.store.add_events(self.events)
+
+    def insert_new(self) -> None:
+        """The new findings in one statement; their open events go first, as merge() met them first."""
+        ids = self.store.insert_findings(self.new)
+        self.events[:0] = [self.event_row(ids[row["fingerprint"]], "open", None, "open",
+                                          {"scan_id": self.scan_id, "assignee": row["assignee"]})
+                           for row in self.new]
 
 
 # ---------------------------------------------------------------- lifecycle (people's side)

@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
-from . import derived
+from . import derived, forked
 from .engine import Engine
+from .findings import Firing, ReconcileResult, reconcile
 from .errors import GovwatchError
 from .records import KINDS
 from .rules.model import leaves
@@ -74,6 +75,7 @@ class ScanContext:
         self.derived = derived.DerivedContext(self.store, self.cfg, self.now)
         self.now_iso = _iso(self.now, self.cfg)
         self._due: dict[int, str] = {}              # rectification deadline by working days
+        self.bases: dict[tuple, dict] = {}          # (rule id, org) → the facts its firings share
         self.org_names = dict(self.store.conn.execute("SELECT code, name FROM orgs").fetchall())
 
     def rectify_due(self, rule) -> str:
@@ -102,35 +104,45 @@ def evaluator(kind: str, background: bool = False):
 # ------------------------------------------------------------------------------ the scan
 
 def run_scan(store, cfg, rulebook, now: datetime, full: bool = False) -> ScanResult:
-    """Evaluate, reconcile the findings, record the scan."""
-    from .findings import reconcile
+    """Evaluate, reconcile the findings (one transaction), record the scan."""
     last = store.last_scan_seq()
     full = full or last is None
     to_seq = store.current_seq()
     now_iso = _iso(now, cfg)
     scan_id = store.start_scan(now_iso, _iso(datetime.now(cfg.tz), cfg), full, rulebook.version, last or 0, to_seq)
-    result = evaluate(store, cfg, rulebook, now, full=full, since_seq=last or 0)
-    r = reconcile(store, cfg, scan_id, now, result.firings, result.evaluated)
-    store.finish_scan(scan_id, _iso(datetime.now(cfg.tz), cfg), result.count, r.opened, r.resolved, r.reopened, r.open)
-    return ScanResult(scan_id, now_iso, result.count, r.opened, r.resolved, r.reopened, r.open)
+    ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, last or 0)
+    count, results = 0, []
+    with store.transaction():
+        for part in _parts(ctx):         # the SQL-bound kinds finish in their thread while the first part reconciles
+            results.append(reconcile(store, cfg, scan_id, now, part.firings, part.evaluated))
+            count += part.count
+    r = ReconcileResult.total(results)
+    store.finish_scan(scan_id, _iso(datetime.now(cfg.tz), cfg), count, r.opened, r.resolved, r.reopened, r.open)
+    return ScanResult(scan_id, now_iso, count, r.opened, r.resolved, r.reopened, r.open)
 
 
 def evaluate(store, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0) -> Evaluation:
     """Every enabled rule's firings at `now`, writing nothing."""
-    ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, since_seq)
-    work = {kind: rules for kind in EVALUATORS if (rules := rulebook.of_kind(kind))}
-    results = {}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = {kind: pool.submit(_on_own_connection, ctx, kind, rules)
-                   for kind, rules in work.items() if kind in BACKGROUND and ctx.store.path != ":memory:"}
-        for kind, rules in work.items():
-            if kind not in pending:
-                results[kind] = EVALUATORS[kind](ctx, rules)
-        results.update({kind: future.result() for kind, future in pending.items()})
     out = Evaluation()
-    for kind in work:                       # registry order, whichever finished first
-        out.add(results[kind])
+    for part in _parts(ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, since_seq)):
+        out.add(part)
     return out
+
+
+def _parts(ctx: ScanContext):
+    """The evaluation in parts, each covering whole rules: first every Python-bound kind, then each
+    SQL-bound (BACKGROUND) kind, which runs meanwhile in a thread on its own connection."""
+    work = {kind: rules for kind in EVALUATORS if (rules := ctx.rulebook.of_kind(kind))}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = [pool.submit(_on_own_connection, ctx, kind, rules)
+                   for kind, rules in work.items() if kind in BACKGROUND and ctx.store.path != ":memory:"]
+        first = Evaluation()
+        for kind, rules in work.items():
+            if kind not in BACKGROUND or ctx.store.path == ":memory:":
+                first.add(EVALUATORS[kind](ctx, rules))
+        yield first
+        for future in pending:
+            yield future.result()
 
 
 def _on_own_connection(ctx: ScanContext, kind: str, rules) -> Evaluation:
@@ -177,8 +189,13 @@ def _text(value) -> str:
 
 
 def _base_facts(ctx: ScanContext, rule, org: str | None) -> dict:
-    return {**rule.params, "rule_title": rule.title, "title": rule.title, "clause": rule.clause,
-            "standard": rule.standard, "org": org, "org_name": ctx.org_names.get(org, org)}
+    """The facts every firing of a rule in an org shares (made once per scan; callers copy, not change)."""
+    key = (rule.id, org)
+    base = ctx.bases.get(key)
+    if base is None:
+        base = ctx.bases[key] = {**rule.params, "rule_title": rule.title, "title": rule.title, "clause": rule.clause,
+                                 "standard": rule.standard, "org": org, "org_name": ctx.org_names.get(org, org)}
+    return base
 
 
 # ------------------------------------------------------------------------------ record rules
@@ -235,6 +252,19 @@ def plan(kind: str, rules: tuple) -> KindPlan:
 
 
 def _chunk_firings(ctx: ScanContext, engine: Engine, kind: str, rules, records: list[dict]) -> list:
+    """The firings of some records of a kind; a big batch is shared with a forked child (checker.forked)."""
+    by_id = {r.id: r for r in rules}
+    ctx.derived.load()                      # a forked child must find every lookup in memory
+    return forked.halves(lambda part: _firings(ctx, engine, kind, rules, part), records,
+                         encode=_plain_firings, decode=lambda rows: [Firing(by_id[r[0]], *r[1:]) for r in rows])
+
+
+def _plain_firings(firings: list) -> list[tuple]:
+    """Firings as plain tuples (the rule by id) to pickle."""
+    return [(f.rule.id, f.subject, f.subject_kind, f.org, f.message, f.due_at, f.handler, f.facts) for f in firings]
+
+
+def _firings(ctx: ScanContext, engine: Engine, kind: str, rules, records: list[dict]) -> list:
     p = plan(kind, tuple(rules))
     facts = [_facts(ctx, kind, r, p.derived, p.columns) for r in records]
     events = [{k: v for k in p.event_fields if (v := f.get(k)) is not None} for f in facts]
@@ -275,7 +305,6 @@ def _bool_fields(kind: str) -> frozenset[str]:
 
 
 def _record_firing(ctx: ScanContext, rule, kind: str, row: dict, facts: dict, kept=None):
-    from .findings import Firing
     key = KINDS[kind].key[0]
     all_facts = {**facts, **_base_facts(ctx, rule, row.get("org"))}
     due = facts.get("due_at") if kind == "cases" and (facts.get("due_at") or "") > ctx.now_iso else None
@@ -320,7 +349,6 @@ def _checklist_state(ctx: ScanContext, rule, last: dict | None) -> str | None:
 
 
 def _checklist_firing(ctx: ScanContext, rule, org: str, check, last: dict | None):
-    from .findings import Firing
     state = _checklist_state(ctx, rule, last)
     if state is None:
         return None
@@ -367,7 +395,6 @@ def _cadences(ctx: ScanContext, rules) -> Evaluation:
 
 
 def _cadence_firing(ctx: ScanContext, rule, org: str, last: str | None, start: date):
-    from .findings import Firing
     unit, n = next(iter(rule.every.items()))
     facts = {**_base_facts(ctx, rule, org), "activity": rule.activity, "activity_name": _ACTIVITY[rule.activity],
              "last_date": last, "window_start": start.isoformat(), "every_text": f"{n} {_UNITS[unit]}"}

@@ -58,10 +58,15 @@ class FindingStore:
         known.update((r["fingerprint"], r) for r in others)
         return known
 
-    def insert_finding(self, row: dict) -> int:
-        """A new open finding; `row` has the named values of _INSERT (data as a dict)."""
-        cur = self.conn.execute(_INSERT, {**row, "data": _json(row.get("data"))})
-        return cur.lastrowid
+    def insert_findings(self, rows: list[dict]) -> dict[str, int]:
+        """New open findings (each row has the named values of _INSERT, data as a dict), in one
+        statement; returns their ids by fingerprint."""
+        if not rows:
+            return {}
+        self.conn.executemany(_INSERT, [{**row, "data": _json(row.get("data"))} for row in rows])
+        return dict(self.conn.execute("SELECT fingerprint, id FROM findings WHERE fingerprint IN "
+                                      "(SELECT value FROM json_each(?))",
+                                      (json.dumps([row["fingerprint"] for row in rows]),)).fetchall())
 
     def touch_findings(self, rows: list[dict]) -> None:
         """Refresh message / due date / last seen of findings still firing (no event)."""
