@@ -9,6 +9,7 @@ does not answer in time, the parent computes that half itself: forking changes s
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -48,6 +49,7 @@ def _start(fn, part) -> tuple[int, int]:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:                                   # the child: compute, send, leave without cleanup
+        gc.disable()        # collecting the parent's garbage could close its SQLite connection from here
         os.close(read)
         code = 0
         try:

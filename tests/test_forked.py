@@ -76,3 +76,35 @@ def test_a_scan_split_with_a_child_finds_exactly_what_one_process_finds(store, c
     monkeypatch.setattr(forked, "_start", lambda fn, part: pids.append(1) or real_start(fn, part))
     assert findings() == alone and len(alone) > 50
     assert pids                                    # the split really happened
+
+
+def test_a_child_evaluates_even_while_another_thread_holds_the_engine(tmp_path):
+    import threading
+
+    from checker.engine import Engine
+    from test_engine import book
+
+    engine = Engine.instance()
+    engine.load(book(tmp_path))
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with engine._lock:
+            held.set()
+            release.wait(30)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    try:
+        parent = os.getpid()
+
+        def matched(part):
+            if os.getpid() == parent:          # this half waits for the lock like any caller would
+                return [None] * len(part)
+            return [(os.getpid(), i) for _, i in engine.evaluate(["t.case.near"], list(part))]
+        events = [{"status": "accepted", "wd_left": 0, "case_no": f"C{i}"} for i in range(4)]
+        out = forked.halves(matched, events, min_items=2, timeout=10)
+    finally:
+        release.set()
+        holder.join()
+    assert [i for pid, i in out[2:]] == [0, 1] and all(pid != parent for pid, _ in out[2:])
