@@ -281,10 +281,9 @@ def _select(ctx: ScanContext, kind: str, rules) -> list[dict]:
     since = _iso(ctx.now - timedelta(days=1), ctx.cfg)
     until = _iso(ctx.now + timedelta(days=APPOINTMENT_DAYS), ctx.cfg)
     found = store.live_records(kind, since, until) + store.changed_records(kind, ctx.since_seq)
-    active = set().union(*store.active_subjects([r.id for r in rules]).values())
+    found += store.records_by_key(kind, store.unseen_active_subjects(kind, [r.id for r in rules], since, until,
+                                                                     ctx.since_seq))
     key = KINDS[kind].key[0]
-    seen = {str(r[key]) for r in found}
-    found += store.records_by_key(kind, sorted(active - seen))
     return list({str(r[key]): r for r in found}.values())
 
 

@@ -2,6 +2,7 @@
 scans table, and the lookups of the checklist and cadence evaluators."""
 from __future__ import annotations
 
+import json
 import re
 
 from ..records import KINDS, OPEN_CASE_STATUSES
@@ -71,17 +72,18 @@ class ScanStore:
             out += self.rows(f'SELECT * FROM "{rk.name}" WHERE "{rk.key[0]}" IN ({marks})', chunk)
         return out
 
-    def active_subjects(self, rule_ids) -> dict[str, set[str]]:
-        """rule id → subjects of its active findings."""
-        out: dict[str, set[str]] = {}
-        ids = list(rule_ids)
-        if not ids:
-            return out
-        marks = ", ".join("?" * len(ids))
-        for r in self.rows(f"SELECT rule, subject FROM findings WHERE rule IN ({marks}) AND status IN "
-                           f"({', '.join('?' * len(ACTIVE))})", [*ids, *ACTIVE]):
-            out.setdefault(r["rule"], set()).add(r["subject"])
-        return out
+    def unseen_active_subjects(self, kind: str, rule_ids, since: str, until: str, since_seq: int) -> list[str]:
+        """Subjects of these rules' active findings whose record is neither live nor changed since
+        `since_seq` (or is gone): what a scan must look at besides the live and changed records.
+        Decided in SQL, so a scan does not fetch the many active subjects it reads anyway."""
+        rk = KINDS[_kind(kind)]
+        sql = f"""SELECT f.subject FROM findings f
+                  WHERE f.rule IN (SELECT value FROM json_each(:rules))
+                    AND f.status IN ({", ".join(f"'{s}'" for s in ACTIVE)})
+                    AND NOT EXISTS (SELECT 1 FROM "{rk.name}" r WHERE r."{rk.key[0]}" = f.subject
+                                    AND (({LIVE_SQL[kind]}) OR r._seq > :since_seq))"""
+        params = {"rules": json.dumps(list(rule_ids)), "since": since, "until": until, "since_seq": since_seq}
+        return [r[0] for r in self.conn.execute(sql, params)]
 
     def last_scan_seq(self) -> int | None:
         """The change sequence the last finished scan covered (None: never scanned)."""
