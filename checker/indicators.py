@@ -66,24 +66,25 @@ def compute(store, cfg, rulebook, period: Period, org: str | None = None, now: d
     store.build_org_closure()
     scope = [org] if org else None
     rules = indicator_rules(rulebook)
-    totals = {r.id: store.indicator_rollup(aggregate_spec(r, cfg, period, now), scope) for r in rules}
+    params = {}                               # one dict: the specs' bound names stay distinct
+    totals = store.indicator_rollups({r.id: aggregate_spec(r, cfg, period, now, params) for r in rules}, scope)
     orgs = scope or sorted(set(store.orgs_with_children()).union(*[t.keys() for t in totals.values()]))
     return [_value(r, o, period, totals[r.id].get(o, (0, 0))) for o in orgs for r in rules]
 
 
-def aggregate_spec(rule, cfg, period: Period, now: datetime) -> sql.AggregateSpec:
-    """The SQL pieces of one indicator rule for one period at `now`."""
+def aggregate_spec(rule, cfg, period: Period, now: datetime, params: dict | None = None) -> sql.AggregateSpec:
+    """The SQL pieces of one indicator rule for one period at `now` (values bound into `params`)."""
     kind = rule.source
-    params = {"now": now.astimezone(cfg.tz).isoformat(timespec="seconds"),
-              "p9_level": cfg.indicators.p9_satisfied_level}
-    where = [condition_sql(kind, rule.where, params, rule),
-             sql.period_sql(kind, rule.period_field, period.start.isoformat(),
-                            period.end.isoformat(), params)]
+    params = {} if params is None else params
+    params.update(now=now.astimezone(cfg.tz).isoformat(timespec="seconds"),
+                  p9_level=cfg.indicators.p9_satisfied_level)
+    in_period = sql.period_sql(kind, rule.period_field, period.start.isoformat(), period.end.isoformat(), params)
+    where = [condition_sql(kind, rule.where, params, rule)]
     if kind == "cases":
         where.append("(status IS NOT 'withdrawn')")          # withdrawn cases count nowhere
     numerator = condition_sql(kind, rule.numerator, params, rule)
     return sql.AggregateSpec(kind, " AND ".join(where), numerator, sql.measure_sql(kind, rule.measure),
-                             sql.measure_sql(kind, rule.denominator_measure), params)
+                             sql.measure_sql(kind, rule.denominator_measure), params, scan_sql=in_period)
 
 
 def condition_sql(kind: str, tree, params: dict, rule) -> str:

@@ -12,13 +12,14 @@ from ..records import KINDS
 
 _ROLLUP = """
 WITH per_org AS (
-    SELECT org, SUM(CASE WHEN {num} THEN {measure} ELSE 0 END) AS n, SUM({den_measure}) AS d
-    FROM "{source}" WHERE {where} GROUP BY org)
-SELECT c.ancestor AS org, SUM(p.n) AS numerator, SUM(p.d) AS denominator
+    SELECT org, {sums} FROM "{source}" WHERE {scan} GROUP BY org)
+SELECT c.ancestor AS org, {totals}
 FROM per_org p JOIN temp._org_closure c ON c.org = p.org
 WHERE {ancestors}
 GROUP BY c.ancestor"""
-
+_SUMS = ("SUM(CASE WHEN ({where}) AND ({num}) THEN {measure} ELSE 0 END) AS n{i}, "
+         "SUM(CASE WHEN ({where}) THEN {den_measure} ELSE 0 END) AS d{i}, "
+         "SUM(CASE WHEN ({where}) THEN 1 ELSE 0 END) AS k{i}")     # k: the org's rows (it has a figure)
 
 _CLOSURE = """
 INSERT INTO temp._org_closure (ancestor, org)
@@ -52,28 +53,47 @@ class IndicatorStore:
     def org_names(self) -> dict[str, str]:
         return dict(self.packed("SELECT code, name FROM orgs", ["code", "name"]))
 
-    def indicator_rollup(self, spec: "AggregateSpec", orgs=None) -> dict[str, tuple]:
-        """org → (numerator, denominator) for every org (or those in `orgs`) that has source rows.
+    def indicator_rollups(self, specs: dict, orgs=None) -> dict:
+        """key → {org → (numerator, denominator)} for every org (or those in `orgs`) with source rows.
+        Specs over the same table and period share one pass over it (the specs of one computation
+        bind into one params dict, so their names do not clash). Call build_org_closure() first."""
+        groups: dict[tuple, list] = {}
+        for key, spec in specs.items():
+            groups.setdefault((spec.source, spec.scan_sql), []).append(key)
+        out = {}
+        for (source, scan), keys in groups.items():
+            out.update(self._rollup(source, scan, [(k, specs[k]) for k in keys], orgs))
+        return out
 
-        Call build_org_closure() first (once per computation)."""
-        where, params = spec.where_sql, dict(spec.params)
-        ancestors = "1"
+    def _rollup(self, source: str, scan: str, specs: list, orgs) -> dict:
+        params, ancestors = {}, "1"
+        for _, spec in specs:
+            params.update(spec.params)
         if orgs is not None:
             ancestors = "c.ancestor IN (SELECT value FROM json_each(:_orgs))"
             params["_orgs"] = json.dumps(list(orgs))
-        sql = _ROLLUP.format(num=spec.numerator_sql, measure=spec.measure_sql, where=where,
-                             den_measure=spec.denominator_measure_sql, source=spec.source,
-                             ancestors=ancestors)
-        return {org: (n or 0, d or 0) for org, n, d in self.packed(sql, ["org", "numerator", "denominator"], params)}
+        sums = ", ".join(_SUMS.format(i=i, where=s.where_sql, num=s.numerator_sql, measure=s.measure_sql,
+                                      den_measure=s.denominator_measure_sql) for i, (_, s) in enumerate(specs))
+        totals = ", ".join(f"SUM(p.{x}{i}) AS {x}{i}" for i in range(len(specs)) for x in "ndk")
+        sql = _ROLLUP.format(sums=sums, source=source, scan=scan, totals=totals, ancestors=ancestors)
+        columns = ["org"] + [f"{x}{i}" for i in range(len(specs)) for x in "ndk"]
+        out: dict = {key: {} for key, _ in specs}
+        for org, *sums in self.packed(sql, columns, params):
+            for i, (key, _) in enumerate(specs):
+                n, d, k = sums[3 * i:3 * i + 3]
+                if k:
+                    out[key][org] = (n or 0, d or 0)
+        return out
 
 
 class AggregateSpec:
     """The SQL pieces of one indicator over one period: checked names, fixed templates only."""
 
-    def __init__(self, source, where_sql, numerator_sql, measure_sql, denominator_measure_sql, params):
+    def __init__(self, source, where_sql, numerator_sql, measure_sql, denominator_measure_sql, params,
+                 scan_sql="1"):
         if source not in KINDS:
             raise ValueError(f"unknown record kind {source!r}")
-        self.source = source
+        self.source, self.scan_sql = source, scan_sql       # scan_sql: the rows to read (the period's)
         self.where_sql, self.numerator_sql = where_sql, numerator_sql
         self.measure_sql, self.denominator_measure_sql = measure_sql, denominator_measure_sql
         self.params = params
