@@ -10,6 +10,8 @@ the evaluator registered for their kind (@evaluator(kind)).
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -202,34 +204,46 @@ def _base_facts(ctx: ScanContext, rule, org: str | None) -> dict:
 
 @evaluator("record")
 def _records(ctx: ScanContext, rules) -> Evaluation:
+    """Every record rule over its kind's records: one batch of every kind's selected records (an
+    incremental scan), or chunk after chunk of each table (a full scan: memory stays flat)."""
     engine = Engine.instance()
     engine.ensure(ctx.rulebook)
-    out = Evaluation()
     by_kind: dict[str, list] = {}
     for r in rules:
         by_kind.setdefault(r.record, []).append(r)
-    for kind, kind_rules in by_kind.items():
-        out.add(_record_kind(ctx, engine, kind, kind_rules))
-    return out
-
-
-def _record_kind(ctx: ScanContext, engine: Engine, kind: str, rules) -> Evaluation:
-    """Evaluate the kind's records chunk by chunk (a full scan streams the table: memory stays flat)."""
-    key = KINDS[kind].key[0]
-    firings, count, subjects = [], 0, set()
-    for records in _chunks(ctx, kind, rules):
-        firings += _chunk_firings(ctx, engine, kind, rules, records)
-        count += len(records)
+    firings, count, subjects = [], 0, {kind: set() for kind in by_kind}
+    for batch in _batches(ctx, by_kind):
+        firings += _batch_firings(ctx, engine, by_kind, batch)
+        count += len(batch)
         if not ctx.full:
-            subjects.update(str(r[key]) for r in records)
-    return Evaluation(firings, {r.id: None if ctx.full else subjects for r in rules}, count)
+            for kind, record in batch:
+                subjects[kind].add(str(record[KINDS[kind].key[0]]))
+    return Evaluation(firings, {r.id: None if ctx.full else subjects[r.record] for r in rules}, count)
 
 
-def _chunks(ctx: ScanContext, kind: str, rules):
+def _batches(ctx: ScanContext, by_kind: dict):
+    """Lists of (kind, record), grouped by kind."""
     if ctx.full:
-        yield from ctx.store.record_chunks(kind, FULL_CHUNK)
+        for kind in by_kind:
+            for chunk in ctx.store.record_chunks(kind, FULL_CHUNK):
+                yield [(kind, r) for r in chunk]
     else:
-        yield _select(ctx, kind, rules)
+        yield [(kind, r) for kind, rules in by_kind.items() for r in _select(ctx, kind, rules)]
+
+
+def _batch_firings(ctx: ScanContext, engine: Engine, by_kind: dict, batch: list) -> list:
+    """The firings of a batch; a big one is shared with a forked child (checker.forked)."""
+    by_id = {r.id: r for rules in by_kind.values() for r in rules}
+    ctx.derived.load()                      # a forked child must find every lookup in memory
+    return forked.halves(lambda part: _kinds_firings(ctx, engine, by_kind, part), batch,
+                         encode=_plain_firings, decode=lambda rows: [Firing(by_id[r[0]], *r[1:]) for r in rows])
+
+
+def _kinds_firings(ctx: ScanContext, engine: Engine, by_kind: dict, batch: list) -> list:
+    out = []
+    for kind, group in itertools.groupby(batch, key=operator.itemgetter(0)):
+        out += _firings(ctx, engine, kind, by_kind[kind], [record for _, record in group])
+    return out
 
 
 @dataclass(frozen=True)
@@ -249,14 +263,6 @@ def plan(kind: str, rules: tuple) -> KindPlan:
     kept = frozenset(shown | {KINDS[kind].key[0]})
     return KindPlan(tuple(sorted(read)), frozenset((read | shown) & derived.names(kind)), kept,
                     tuple(c for c in KINDS[kind].columns if c in read | kept))
-
-
-def _chunk_firings(ctx: ScanContext, engine: Engine, kind: str, rules, records: list[dict]) -> list:
-    """The firings of some records of a kind; a big batch is shared with a forked child (checker.forked)."""
-    by_id = {r.id: r for r in rules}
-    ctx.derived.load()                      # a forked child must find every lookup in memory
-    return forked.halves(lambda part: _firings(ctx, engine, kind, rules, part), records,
-                         encode=_plain_firings, decode=lambda rows: [Firing(by_id[r[0]], *r[1:]) for r in rows])
 
 
 def _plain_firings(firings: list) -> list[tuple]:
