@@ -10,9 +10,8 @@ the evaluator registered for their kind (@evaluator(kind)).
 from __future__ import annotations
 
 import functools
-import itertools
-import operator
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -216,22 +215,44 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
         firings += _batch_firings(ctx, engine, by_kind, batch)
         count += len(batch)
         if not ctx.full:
-            for kind, record in batch:
-                subjects[kind].add(str(record[KINDS[kind].key[0]]))
+            for kind, records in batch.parts:
+                key = KINDS[kind].key[0]
+                subjects[kind].update(str(r[key]) for r in records)
     return Evaluation(firings, {r.id: None if ctx.full else subjects[r.record] for r in rules}, count)
 
 
+@dataclass(frozen=True)
+class Batch(Sequence):
+    """Records of one or more kinds, kind by kind: a sequence of records that slices into batches
+    (so checker.forked can halve it) without a (kind, record) pair per record."""
+    parts: tuple[tuple[str, list], ...]
+
+    def __len__(self) -> int:
+        return sum(len(records) for _, records in self.parts)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("a Batch slices into batches only")
+        start, stop, _ = index.indices(len(self))
+        parts, offset = [], 0
+        for kind, records in self.parts:
+            lo, hi = max(start - offset, 0), min(stop - offset, len(records))
+            if lo < hi:
+                parts.append((kind, records[lo:hi]))
+            offset += len(records)
+        return Batch(tuple(parts))
+
+
 def _batches(ctx: ScanContext, by_kind: dict):
-    """Lists of (kind, record), grouped by kind."""
     if ctx.full:
         for kind in by_kind:
             for chunk in ctx.store.record_chunks(kind, FULL_CHUNK):
-                yield [(kind, r) for r in chunk]
+                yield Batch(((kind, chunk),))
     else:
-        yield [(kind, r) for kind, rules in by_kind.items() for r in _select(ctx, kind, rules)]
+        yield Batch(tuple((kind, _select(ctx, kind, rules)) for kind, rules in by_kind.items()))
 
 
-def _batch_firings(ctx: ScanContext, engine: Engine, by_kind: dict, batch: list) -> list:
+def _batch_firings(ctx: ScanContext, engine: Engine, by_kind: dict, batch: Batch) -> list:
     """The firings of a batch; a big one is shared with a forked child (checker.forked)."""
     by_id = {r.id: r for rules in by_kind.values() for r in rules}
     ctx.derived.load()                      # a forked child must find every lookup in memory
@@ -239,11 +260,8 @@ def _batch_firings(ctx: ScanContext, engine: Engine, by_kind: dict, batch: list)
                          encode=_plain_firings, decode=lambda rows: [Firing(by_id[r[0]], *r[1:]) for r in rows])
 
 
-def _kinds_firings(ctx: ScanContext, engine: Engine, by_kind: dict, batch: list) -> list:
-    out = []
-    for kind, group in itertools.groupby(batch, key=operator.itemgetter(0)):
-        out += _firings(ctx, engine, kind, by_kind[kind], [record for _, record in group])
-    return out
+def _kinds_firings(ctx: ScanContext, engine: Engine, by_kind: dict, batch: Batch) -> list:
+    return [f for kind, records in batch.parts for f in _firings(ctx, engine, kind, by_kind[kind], records)]
 
 
 @dataclass(frozen=True)
