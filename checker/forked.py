@@ -3,16 +3,17 @@
 The scan's record evaluation (derived fields, engine, messages) holds the GIL, so threads cannot
 share it; a child made by fork() can, with no start-up cost and the parent's memory (the records,
 the compiled rules, the calendars) already in place. The child computes `fn(second half)` and sends
-the pickled result back through a pipe; it touches no SQLite connection, file or lock of the parent,
+the result back through a pipe as JSON (`encode` makes it plain data; no pickle: what crosses a
+process boundary is data, never code); it touches no SQLite connection, file or lock of the parent,
 and ends with os._exit, so nothing of the parent is closed or flushed twice. If the child fails or
 does not answer in time, the parent computes that half itself: forking changes speed, never results.
 """
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
-import pickle
 import selectors
 import signal
 import time
@@ -20,7 +21,7 @@ from typing import Callable, Sequence
 
 log = logging.getLogger(__name__)
 
-MIN_ITEMS = 10000          # below this, one core is quicker than a fork and a pickle
+MIN_ITEMS = 10000          # below this, one core is quicker than a fork and the transfer
 TIMEOUT = 600.0            # seconds the parent waits for the child's half
 
 
@@ -31,7 +32,7 @@ def available() -> bool:
 def halves(fn: Callable[[Sequence], list], items: Sequence, *, encode=None, decode=None,
            min_items: int | None = None, timeout: float = TIMEOUT) -> list:
     """fn(items[:h]) + fn(items[h:]), the second half computed in a forked child when worth it.
-    `encode` turns the child's result into something picklable, `decode` turns it back."""
+    `encode` turns the child's result into plain JSON data, `decode` turns that back."""
     if len(items) < max(2, MIN_ITEMS if min_items is None else min_items) or not available():
         return fn(items)
     h = len(items) // 2
@@ -53,7 +54,7 @@ def _start(fn, part) -> tuple[int, int]:
         os.close(read)
         code = 0
         try:
-            payload = pickle.dumps(fn(part), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = json.dumps(fn(part), ensure_ascii=False).encode()
         except BaseException:                      # noqa: BLE001 (the parent computes this half again)
             payload, code = b"", 1
         _write_all(write, payload)
@@ -79,7 +80,7 @@ def _result(child: tuple[int, int], timeout: float):
     if data is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         log.warning("forked half failed (wait status %s): computing it in this process", status)
         return None
-    return pickle.loads(data)
+    return json.loads(data)
 
 
 def _read_all(fd: int, deadline: float) -> bytes | None:

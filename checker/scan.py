@@ -284,7 +284,7 @@ def plan(kind: str, rules: tuple) -> KindPlan:
 
 
 def _plain_firings(firings: list) -> list[tuple]:
-    """Firings as plain tuples (the rule by id) to pickle."""
+    """Firings as plain rows (the rule by id), for the forked child to send back."""
     return [(f.rule.id, f.subject, f.subject_kind, f.org, f.message, f.due_at, f.handler, f.facts) for f in firings]
 
 
