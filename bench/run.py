@@ -24,6 +24,7 @@ DAILY = "2026-10-15T08:30:00+08:00"      # the next day's daily scan
 OPEN_SHARE = 0.05                        # of the cases, in progress at NOW
 RECENT = "2026-09-24"                    # cases put back in progress to reach it were accepted since
 PERIOD = "2026-09"                       # the month of P1–P9 and of the monthly bulletin
+QUIET_REFERENCE_S = 0.38                 # calibrate() on the 2-core machine of the README's table, unloaded
 MEASUREMENTS: list[Callable] = []
 
 
@@ -230,18 +231,31 @@ def parse(argv) -> Options:
 
 def main(argv=None) -> int:
     opts = parse(argv)
-    start = time.perf_counter()
+    start, speed = time.perf_counter(), [calibrate()]
     rows = run(opts)
-    total = time.perf_counter() - start
+    total, speed = time.perf_counter() - start, speed + [calibrate()]
     print()
     print(render(rows))
     print(f"\nrule packs enforced: {', '.join(opts.packs) if opts.packs else 'all'}; "
           f"total {total / 60:.1f} min; memory limit {MEMORY_LIMIT_MB} MB per measurement; "
           f"results in {opts.out / 'results.json'}")
+    print(f"machine speed: the reference loop took {speed[0]:.2f} s at the start and {speed[1]:.2f} s at the end "
+          f"(on a quiet 2-core machine of this kind: {QUIET_REFERENCE_S:.2f} s; more means every time above is inflated)")
     meta = {"total_seconds": round(total, 1), "cases": opts.cases, "smoke": not opts.enforce, "packs": opts.packs,
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": _cpus()}
+            "python": platform.python_version(), "machine": platform.machine(), "cpus": _cpus(),
+            "reference_loop_seconds": [round(s, 3) for s in speed]}
     write_json(opts.out / "results.json", rows, meta)
     return 1 if any(r.passed is False for r in rows) else 0
+
+
+def calibrate() -> float:
+    """The machine's speed now: seconds for a fixed pure-Python loop (10 million additions). Shared
+    machines drift (measured here: the same work took from 1× to 2× as long within an hour), so a run prints it beside its
+    figures; it judges nothing."""
+    begin, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - begin
 
 
 def _cpus() -> int:

@@ -26,12 +26,15 @@ TIMEOUT = 600.0            # seconds the parent waits for the child's half
 
 
 def available() -> bool:
-    return hasattr(os, "fork") and (os.cpu_count() or 1) > 1
+    """fork() exists and this process may run on more than one CPU."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return hasattr(os, "fork") and cpus > 1
 
 
 def halves(fn: Callable[[Sequence], list], items: Sequence, *, encode=None, decode=None,
            min_items: int | None = None, timeout: float = TIMEOUT) -> list:
-    """fn(items[:h]) + fn(items[h:]), the second half computed in a forked child when worth it.
+    """fn(items[:h]) + fn(items[h:]), the second half computed in a forked child when worth it
+    (`items`: anything with len() and slices, such as a list or checker.scan.Batch).
     `encode` turns the child's result into plain JSON data, `decode` turns that back."""
     if len(items) < max(2, MIN_ITEMS if min_items is None else min_items) or not available():
         return fn(items)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -19,8 +18,8 @@ from typing import Callable
 
 from . import derived, forked
 from .engine import Engine
-from .findings import Firing, ReconcileResult, reconcile
 from .errors import GovwatchError
+from .findings import Firing, ReconcileResult, reconcile
 from .records import KINDS
 from .rules.model import leaves
 
@@ -134,13 +133,12 @@ def _parts(ctx: ScanContext):
     """The evaluation in parts, each covering whole rules: first every Python-bound kind, then each
     SQL-bound (BACKGROUND) kind, which runs meanwhile in a thread on its own connection."""
     work = {kind: rules for kind in EVALUATORS if (rules := ctx.rulebook.of_kind(kind))}
+    aside = {kind for kind in work if kind in BACKGROUND and ctx.store.path != ":memory:"}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = [pool.submit(_on_own_connection, ctx, kind, rules)
-                   for kind, rules in work.items() if kind in BACKGROUND and ctx.store.path != ":memory:"]
+        pending = [pool.submit(_on_own_connection, ctx, kind, work[kind]) for kind in work if kind in aside]
         first = Evaluation()
-        for kind, rules in work.items():
-            if kind not in BACKGROUND or ctx.store.path == ":memory:":
-                first.add(EVALUATORS[kind](ctx, rules))
+        for kind in [k for k in work if k not in aside]:       # registry order
+            first.add(EVALUATORS[kind](ctx, work[kind]))
         yield first
         for future in pending:
             yield future.result()
@@ -222,9 +220,9 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
 
 
 @dataclass(frozen=True)
-class Batch(Sequence):
-    """Records of one or more kinds, kind by kind: a sequence of records that slices into batches
-    (so checker.forked can halve it) without a (kind, record) pair per record."""
+class Batch:
+    """Records of one or more kinds, kind by kind. It has a length and slices into batches (all
+    checker.forked needs to halve it) without a (kind, record) pair per record."""
     parts: tuple[tuple[str, list], ...]
 
     def __len__(self) -> int:
