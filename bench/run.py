@@ -240,7 +240,7 @@ def main(argv=None) -> int:
           f"total {total / 60:.1f} min; memory limit {MEMORY_LIMIT_MB} MB per measurement; "
           f"results in {opts.out / 'results.json'}")
     print(f"machine speed: the reference loop took {speed[0]:.2f} s at the start and {speed[1]:.2f} s at the end "
-          f"(on a quiet 2-core machine of this kind: {QUIET_REFERENCE_S:.2f} s; more means every time above is inflated)")
+          f"(quiet, this kind of machine: {QUIET_REFERENCE_S:.2f} s; more means the times above are inflated)")
     meta = {"total_seconds": round(total, 1), "cases": opts.cases, "smoke": not opts.enforce, "packs": opts.packs,
             "python": platform.python_version(), "machine": platform.machine(), "cpus": _cpus(),
             "reference_loop_seconds": [round(s, 3) for s in speed]}
@@ -250,8 +250,8 @@ def main(argv=None) -> int:
 
 def calibrate() -> float:
     """The machine's speed now: seconds for a fixed pure-Python loop (10 million additions). Shared
-    machines drift (measured here: the same work took from 1× to 2× as long within an hour), so a run prints it beside its
-    figures; it judges nothing."""
+    machines drift (measured here: the same work took from 1× to 2× as long within an hour), so a
+    run prints it beside its figures; it judges nothing."""
     begin, total = time.perf_counter(), 0
     for i in range(10_000_000):
         total += i
