@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 4096           # Telegram's limit for one text message
 MAX_ENTRY_TEXT = 1200        # a finding message longer than this is cut (never mid-tag)
 MAX_ATTEMPTS = 8             # then a row is failed and the supervisor gets a notice
+IN_FLIGHT = 4                # recipients whose messages are being sent at once
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 ALERT_KINDS = ("new", "reopened", "reminder", "escalation")   # what silences and `obsolete` apply to
@@ -433,11 +434,29 @@ async def deliver_pending(store, cfg, notifier: Notifier, now: datetime) -> Deli
     """Route new finding events and deliver every due outbox row: the scheduler's delivery job."""
     async with _LOCKS.setdefault(id(store), asyncio.Lock()):
         ctx = Ctx(store, cfg, notifier, now)
-        for message in await run(PREPARE, ctx, ()):
-            await run(SEND, ctx, (message,))      # record right after each send
+        await _send_all(ctx, await run(PREPARE, ctx, ()))
         s = ctx.stats
         return DeliveryResult(s["routed"], s["sent"], s["messages"], s["retried"], s["failed"],
                               s["silenced"], s["deferred"])
+
+
+async def _send_all(ctx: Ctx, messages) -> None:
+    """Send the messages, up to IN_FLIGHT recipients at a time, each recipient's in order; every
+    message is recorded right after its send, so a crash repeats at most IN_FLIGHT messages. One at
+    a time, a message's round trip (not the rate limiter) set the pace."""
+    by_recipient: dict[str, list] = {}
+    for m in messages:
+        by_recipient.setdefault(m.recipient, []).append(m)
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def send_in_order(queue):
+        async with gate:
+            for message in queue:
+                await run(SEND, ctx, (message,))
+    outcomes = await asyncio.gather(*(send_in_order(q) for q in by_recipient.values()), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def route_now(store, cfg, now: datetime) -> int:

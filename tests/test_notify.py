@@ -229,3 +229,28 @@ def test_quiet_hours_wrap_midnight():
     assert not notify.in_quiet_hours(time(8, 0), "20:00", "08:00")
     assert notify.in_quiet_hours(time(13, 0), "12:00", "14:00")
     assert notify.quiet_end(DAY.replace(hour=21), "08:00") == DAY.replace(hour=8) + timedelta(days=1)
+
+
+class SlowRecorder(Recorder):
+    """Each send takes a while (a network round trip); remembers how many were in flight at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_flight = self.most = 0
+
+    async def send(self, chat_id, text_html, buttons):
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        await asyncio.sleep(0.02)
+        self.in_flight -= 1
+        return await super().send(chat_id, text_html, buttons)
+
+
+def test_recipients_are_sent_to_side_by_side_and_each_message_once(world, cfg):
+    ids = fire(world, cfg, [(OVERDUE, "C001", "超期", "E1")])
+    findings_mod.submit(world, ids["C001"], "E1", "已补办", now=DAY)       # the supervisor is asked to verify
+    rec = SlowRecorder()
+    result = deliver(world, cfg, rec)
+    assert rec.most == 2 and len(rec.to(1001)) == 1 and len(rec.to(2001)) == 1
+    assert result.messages == 2 and {r["status"] for r in world.outbox()} == {"sent"}
+    assert deliver(world, cfg, rec).sent == 0
