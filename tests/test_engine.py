@@ -38,11 +38,16 @@ def test_many_batches_each_match_collected_once(tmp_path, engine):
     assert [i for _, i in matched] == [i for i in range(len(events)) if i % 4 <= 1]
 
 
+def batch_sizes(engine, monkeypatch) -> list[int]:
+    """The size of every batch the engine posts from now on (the real post still runs)."""
+    sizes, post = [], engine.host.post_batch
+    monkeypatch.setattr(engine.host, "post_batch", lambda name, batch: sizes.append(len(batch)) or post(name, batch))
+    return sizes
+
+
 def test_equal_events_are_posted_once_and_answered_for_each(tmp_path, engine, monkeypatch):
     engine.load(book(tmp_path))
-    posted = []
-    post = engine.host.post_batch
-    monkeypatch.setattr(engine.host, "post_batch", lambda name, batch: posted.append(len(batch)) or post(name, batch))
+    posted = batch_sizes(engine, monkeypatch)
     events = [{"status": "accepted", "wd_left": i % 4} for i in range(3 * BATCH)]
     matched = engine.evaluate(["t.case.near"], events)
     assert [i for _, i in matched] == [i for i in range(len(events)) if i % 4 <= 1]
@@ -54,9 +59,7 @@ def test_events_equal_in_python_but_not_in_type_are_posted_apart(tmp_path, engin
     events = [{"status": "accepted", "wd_left": 1}, {"status": "accepted", "wd_left": True},
               {"status": "accepted", "wd_left": 1.0}, {"status": "accepted", "wd_left": 1}]
     alone = [i for i, e in enumerate(events) if engine.evaluate(["t.case.near"], [e])]
-    posted = []
-    post = engine.host.post_batch
-    monkeypatch.setattr(engine.host, "post_batch", lambda name, batch: posted.append(len(batch)) or post(name, batch))
+    posted = batch_sizes(engine, monkeypatch)
     assert [i for _, i in engine.evaluate(["t.case.near"], events)] == alone
     assert posted == [3]
 
