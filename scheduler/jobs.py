@@ -5,7 +5,7 @@ clock and, for cadence jobs, the slot) and calls one checker function. Its retur
 detail written to the run log. Times and enabled flags come from `cfg.schedule`.
 
     daily_scan          日扫描  every working day         scan, then the daily report
-    weekly_dispatch     周调度  last working day of week  weekly report of this week
+    weekly_dispatch     周调度  Friday (or the working weekday before it)  weekly report of this week
     monthly_bulletin    月通报  first working day/month   monthly report of the previous month
     quarterly_analysis  季分析  first working day/quarter quarterly report of the previous quarter
     annual_evaluation   年考评  first working day/year    annual report of the previous year

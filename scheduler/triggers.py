@@ -7,8 +7,9 @@ A cadence runs once per period (a day, an ISO week, a month, a quarter, a year) 
 of it, at a local time of day:
 
 - ``daily``   日扫描: every working day;
-- ``weekly``  周调度: the last working day of the ISO week (the standard says Friday; a week
-  whose Friday is a holiday dispatches on its last working day, a worked Saturday counts);
+- ``weekly``  周调度: Friday (DB50/T 957.7 §4.2 b) 每周五); when that Friday is not a working day, the
+  last working day before it in the same ISO week; never a worked weekend day (调休 Saturday or
+  Sunday): the standard names a weekday, and a week whose Monday–Friday are all off has no run;
 - ``monthly`` 月通报: the first working day of the month;
 - ``quarterly`` 季分析: the first working day of the quarter (the standard: its first week);
 - ``yearly``  年考评: the first working day of the year.
@@ -26,12 +27,14 @@ from checker.calendar import WorkCalendar
 from checker.periods import Period
 
 PERIOD_OF = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter", "yearly": "year"}
+FRIDAY = 4
 _MAX_PERIODS = 800  # a bound on the search: a calendar with no working days never loops forever
 
 
 @dataclass(frozen=True)
 class Cadence:
-    """Once per period, on its first (or, weekly, its last) working day, at `at` local time."""
+    """Once per period, on its first working day (weekly: its Friday, or the last working day before
+    it), at `at` local time."""
 
     kind: str                 # daily weekly monthly quarterly yearly
     at: time
@@ -48,8 +51,8 @@ class Cadence:
     def run_day(self, period: Period) -> date | None:
         """The working day of a period on which the cadence runs, or None when it has none."""
         days = [period.start + timedelta(days=i) for i in range((period.end - period.start).days)]
-        if self.kind == "weekly":
-            days.reverse()
+        if self.kind == "weekly":       # Friday back to Monday: never the week's Saturday or Sunday
+            days = [d for d in reversed(days) if d.weekday() <= FRIDAY]
         return next((d for d in days if self.calendar.is_working_day(d)), None)
 
     def slot_of(self, period: Period) -> datetime | None:

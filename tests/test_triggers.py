@@ -41,17 +41,24 @@ def test_daily_same_day_when_the_time_is_still_ahead():
     assert Cadence("daily", time(9, 0), CAL).next_run(at(2026, 10, 8, 9, 0)) == at(2026, 10, 9, 9)
 
 
-def test_weekly_is_the_last_working_day_of_the_iso_week():
-    got = [r.date().isoformat() for r in runs("weekly", at(2026, 9, 14), 4, time(16, 0))]
-    # Fri 18 Sep; the Sunday 20 Sep is worked (week of 14–20); Wed 30 Sep before National Day;
-    # Sat 10 Oct (worked) ends the week after it.
-    assert got == ["2026-09-20", "2026-09-24", "2026-09-30", "2026-10-10"]
+def test_weekly_runs_on_friday_never_on_a_worked_weekend_day():
+    # DB50/T 957.7 §4.2 b) 每周五. 2025: Sun 26 Jan, Sat 8 Feb, Sun 28 Sep and Sat 11 Oct are worked.
+    got = [r.date().isoformat() for r in runs("weekly", at(2025, 1, 20), 4, time(16, 0))]
+    # Fri 24 Jan (not the worked Sunday 26); the Spring Festival week 27 Jan–2 Feb: Mon 27 Jan is its
+    # last working weekday; 3–9 Feb: Fri 7 Feb (not the worked Saturday 8); Fri 14 Feb.
+    assert got == ["2025-01-24", "2025-01-27", "2025-02-07", "2025-02-14"]
+    got = [r.date().isoformat() for r in runs("weekly", at(2025, 9, 22), 3, time(16, 0))]
+    # Fri 26 Sep (not Sun 28); 29 Sep–5 Oct: Tue 30 Sep before National Day; Fri 10 Oct (not Sat 11).
+    assert got == ["2025-09-26", "2025-09-30", "2025-10-10"]
 
 
-def test_weekly_spring_festival_worked_saturdays_and_the_week_without_work():
-    got = [r.date().isoformat() for r in runs("weekly", at(2026, 2, 9), 3, time(16, 0))]
-    # Sat 14 Feb is worked; 16–22 Feb has no working day at all, so no dispatch; Sat 28 Feb worked.
-    assert got == ["2026-02-14", "2026-02-28", "2026-03-06"]
+def test_weekly_holiday_friday_moves_back_within_the_week_only():
+    # A config holiday on Fri 13 Nov 2026 and a worked Saturday 14 Nov: Thursday 12 Nov, not Saturday.
+    cal = WorkCalendar(extra_holidays=["2026-11-13"], extra_workdays=["2026-11-14"], tz=TZ)
+    assert Cadence("weekly", time(16, 0), cal).next_run(at(2026, 11, 9)) == at(2026, 11, 12, 16)
+    # A week whose Monday–Friday are all off, with only a worked Sunday: no dispatch that week.
+    cal = WorkCalendar(extra_holidays=[f"2026-11-{d}" for d in range(16, 21)], extra_workdays=["2026-11-22"], tz=TZ)
+    assert Cadence("weekly", time(16, 0), cal).next_run(at(2026, 11, 14)) == at(2026, 11, 27, 16)
 
 
 def test_monthly_first_working_day_after_national_day():
