@@ -4,7 +4,8 @@ Order: a config override (`routing.overrides`, the first whose rule and org matc
 org matches that org and every org below it), else by the rule's `responsible`:
 - handler (default): the case's handler when it names an existing officer, else as `org`;
 - org: an officer of the org (role officer, lowest id), else of the nearest ancestor that has one;
-- supervisor: the org's supervisor.
+- supervisor: the org's supervisor;
+- admin: an admin of the org or above, else any admin (govwatch's own findings, e.g. a missing 调休 year).
 With nobody found the supervisor is responsible. The supervisor is the org's own supervisor or
 the nearest ancestor's, and never the assignee themself when another one exists higher up.
 """
@@ -30,6 +31,8 @@ def _responsible(store, rule, chain: list[str], handler: str | None) -> str | No
     how = rule.responsible or "handler"
     if how == "supervisor":
         return _first(store, chain, "supervisor")
+    if how == "admin":
+        return _first(store, chain, "admin") or next((o["id"] for o in store.officers_with_role("admin")), None)
     if how == "handler" and handler and store.get("officers", str(handler)):
         return str(handler)
     return _first(store, chain, "officer")

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
-from . import derived, forked
+from . import derived, forked, holiday_years
 from .engine import Engine
 from .errors import GovwatchError
 from .findings import Firing, ReconcileResult, reconcile
@@ -116,6 +116,8 @@ def run_scan(store, cfg, rulebook, now: datetime, full: bool = False) -> ScanRes
         for part in _parts(ctx):         # the SQL-bound kinds finish in their thread while the first part reconciles
             results.append(reconcile(store, cfg, scan_id, now, part.firings, part.evaluated))
             count += part.count
+        missing = holiday_years.firings(store, cfg, now, ctx.rectify_due(holiday_years.RULE))   # admins: no 调休 data
+        results.append(reconcile(store, cfg, scan_id, now, *missing))
     r = ReconcileResult.total(results)
     store.finish_scan(scan_id, _iso(datetime.now(cfg.tz), cfg), count, r.opened, r.resolved, r.reopened, r.open)
     return ScanResult(scan_id, now_iso, count, r.opened, r.resolved, r.reopened, r.open)

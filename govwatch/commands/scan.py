@@ -1,6 +1,10 @@
 """`govwatch scan`: evaluate the rules, reconcile the findings (incremental unless --full)."""
 from __future__ import annotations
 
+import sys
+
+from checker import holiday_years
+
 from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 
@@ -10,7 +14,10 @@ def scan(ctx, ns) -> int:
     from checker.rules import load_configured
     from checker.scan import run_scan
     cfg = ctx.config
-    result = run_scan(ctx.store, cfg, load_configured(cfg), parse_now(ns.now, cfg.tz), full=ns.full)
+    now = parse_now(ns.now, cfg.tz)
+    result = run_scan(ctx.store, cfg, load_configured(cfg), now, full=ns.full)
+    if text := holiday_years.warning(holiday_years.missing_years(ctx.store, cfg, now)):
+        print(text, file=sys.stderr)
     if ns.json:
         emit_json(result.as_json())
     else:

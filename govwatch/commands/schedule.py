@@ -1,14 +1,22 @@
 """`govwatch schedule`: when every scheduled job runs next (DB50/T 957.7 §4.2 cadence)."""
 from __future__ import annotations
 
+import sys
+from datetime import datetime, timedelta
 
+from checker import holiday_years
 from govwatch.cli import JSON, NOW, command, emit_json, parse_now
 from scheduler.service import next_runs
 
 
 @command("schedule", "next run of every scheduled job", NOW, JSON)
 def schedule(ctx, ns) -> int:
-    rows = next_runs(ctx.config, parse_now(ns.now, ctx.config.tz))
+    now = parse_now(ns.now, ctx.config.tz)
+    rows = next_runs(ctx.config, now)
+    soon = [datetime.fromisoformat(r["next_run"]) for r in rows if r["next_run"]]
+    runs = tuple(r for r in soon if r - now <= timedelta(days=31))   # the next year's schedule comes in November
+    if text := holiday_years.warning(holiday_years.missing_years(None, ctx.config, now, also=runs)):
+        print(text, file=sys.stderr)
     if ns.json:
         emit_json(rows)
         return 0

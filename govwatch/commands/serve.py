@@ -1,6 +1,10 @@
 """`govwatch serve`: the scheduler (and the Telegram bot when a token is set) until SIGTERM."""
 from __future__ import annotations
 
+import sys
+from datetime import datetime
+
+from checker import holiday_years
 from govwatch.cli import command
 from checker.rules.holder import RulesHolder
 from scheduler.service import serve as run_service
@@ -10,5 +14,7 @@ from scheduler.service import serve as run_service
 def serve(ctx, ns) -> int:
     holder = RulesHolder.from_config(ctx.config)    # bad rules: exit 1 with every problem
     ctx.store                                             # open and migrate the database before jobs run
+    if text := holiday_years.warning(holiday_years.missing_years(ctx.store, ctx.config, datetime.now(ctx.config.tz))):
+        print(text, file=sys.stderr, flush=True)        # the daily scan also keeps an admin finding per year
     ctx.close()
     return run_service(ctx.config, holder)
