@@ -21,7 +21,7 @@ from checker.store import Store
 from . import handlers  # noqa: F401  (registers the commands and buttons)
 from .commands import BOT_COMMANDS, BUTTONS, COMMANDS
 from .conversations import conversations
-from .telegram_notifier import TelegramNotifier
+from .notifiers.telegram import TelegramNotifier
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,8 @@ from typing import Callable
 from checker.access import Scope
 from checker.errors import GovwatchError
 
+from .notifiers.telegram import keyboard
+
 log = logging.getLogger(__name__)
 
 BOT_COMMANDS: list[tuple[str, str]] = []          # (name, Chinese description), in menu order
@@ -95,12 +97,6 @@ class Guarded:
         markup = keyboard(buttons) if buttons else None
         return await self.context.bot.send_message(
             self.update.effective_chat.id, text, parse_mode="HTML" if html else None, reply_markup=markup)
-
-
-def keyboard(rows):
-    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
-                                 for row in rows if row])
 
 
 from . import handlers  # noqa: E402,F401  (the handlers register themselves; importing commands is enough)

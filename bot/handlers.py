@@ -10,12 +10,12 @@ from datetime import datetime
 from pathlib import Path
 
 from checker import findings as fnd
-from checker import notify
+from checker import binding, notify
 from checker.errors import Forbidden, InputError, NotFound
-from checker.notify import esc
 from checker.periods import Period
 
 from . import views
+from .notifiers.telegram import esc
 from .commands import COMMANDS, ROLE_NAMES, UNKNOWN_USER, bot_command, button
 
 SUPERVISING = ("supervisor", "admin")
@@ -46,7 +46,7 @@ async def bind(g):
     """Bind this Telegram user to the officer a one-time code was issued for."""
     if len(g.args) != 1:
         raise InputError("用法：/bind 绑定码（绑定码由管理员用 govwatch officers invite 生成）")
-    officer = notify.bind(g.store, g.args[0], g.user_id, g.now)
+    officer = binding.bind(g.store, g.args[0], g.user_id, g.now)
     await g.reply(f"绑定成功：{esc(officer['name'])}（{esc(officer['id'])}，{ROLE_NAMES[officer['role']]}）。"
                   "今后的监管提醒会发到这里。发送 /help 查看命令。")
 
@@ -102,7 +102,7 @@ def _list(g, what: str, arg: str) -> list[dict]:
 
 
 def _markup(buttons):
-    from .commands import keyboard
+    from .notifiers.telegram import keyboard
     return keyboard(buttons) if buttons else None
 
 

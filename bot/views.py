@@ -6,7 +6,9 @@ from datetime import datetime
 
 from checker.calendar import WorkCalendar
 from checker.findings import STATUS_NAMES, STATUSES
-from checker.notify import SEVERITY_ICON, SEVERITY_NAME, esc
+from checker.notify import SEVERITY_ICON, SEVERITY_NAME
+
+from .notifiers.telegram import esc
 
 SEVERITIES = ("red", "yellow", "blue")
 LIST_TITLES = {"findings": "问题清单", "overdue": "超期未整改问题"}

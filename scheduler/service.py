@@ -71,7 +71,7 @@ def serve(cfg, holder) -> int:
 
 
 async def serve_console(cfg, holder, clock=None) -> int:
-    from checker.notify import ConsoleNotifier
+    from bot.notifiers.console import ConsoleNotifier
     scheduler = AsyncIOScheduler(timezone=cfg.tz)
     rt = install(scheduler, cfg, holder, ConsoleNotifier(), clock)
     stop = asyncio.Event()
@@ -97,7 +97,7 @@ async def _stop(scheduler, rt: Runtime) -> None:
 def serve_bot(cfg, holder) -> int:
     """python-telegram-bot's Application: its job queue's scheduler runs our jobs; polling until a signal."""
     from bot.app import build_application
-    from bot.telegram_notifier import TelegramNotifier
+    from bot.notifiers.telegram import TelegramNotifier
     app = build_application(cfg, rules=holder)      # the bot's /reload and our watcher share the holder
     rt = install(app.job_queue.scheduler, cfg, holder, TelegramNotifier(app.bot))
     app.bot_data["scheduler_runtime"] = rt

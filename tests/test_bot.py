@@ -11,10 +11,10 @@ from telegram import Update
 
 from bot import app as bot_app
 from bot.commands import BOT_COMMANDS, UNKNOWN_USER
-from bot.telegram_notifier import TelegramNotifier
+from bot.notifiers.telegram import TelegramNotifier
 from checker import config as config_mod
 from checker import findings as fnd
-from checker import notify
+from checker import binding, notify
 from checker.notify import PermanentError, RetryableError
 
 from botworld import DAY, Rule, fire, seed
@@ -98,7 +98,7 @@ def test_start_explains_binding_to_a_stranger_and_greets_a_bound_officer(bot):
 
 
 def test_bind_with_an_invite_code_once(bot):
-    code = notify.invite(bot.store, bot.cfg, "E2", DAY)["code"]
+    code = binding.invite(bot.store, bot.cfg, "E2", DAY)["code"]
     assert "绑定成功：李四（E2" in bot.send(STRANGER, f"/bind {code}")[0]
     assert "共 0 条" in bot.send(STRANGER, "/status")[0]
     assert "绑定码无效" in bot.send(6666, f"/bind {code}")[0]                     # one time only
@@ -106,7 +106,7 @@ def test_bind_with_an_invite_code_once(bot):
 
 
 def test_an_expired_bind_code_is_refused(bot):
-    code = notify.invite(bot.store, bot.cfg, "E2", DAY - timedelta(hours=25))["code"]
+    code = binding.invite(bot.store, bot.cfg, "E2", DAY - timedelta(hours=25))["code"]
     assert "已过期" in bot.send(STRANGER, f"/bind {code}")[0]
     assert bot.store.officer("E2")["telegram_id"] is None
 
@@ -313,14 +313,14 @@ def test_reload_refuses_a_bad_pack_and_keeps_the_old_rules(bot, tmp_path):
 def test_telegram_errors_map_to_retry_or_never(bot, status, error):
     bot.api.fail(1, status, retry_after=3)
     with pytest.raises(error) as caught:
-        bot.run(TelegramNotifier(bot.app.bot).send(OFFICER, "x", []))
+        bot.run(TelegramNotifier(bot.app.bot).send_text(OFFICER, "x", []))
     if status == 429:
         assert caught.value.retry_after == 3
 
 
 def test_an_unbound_officer_cannot_be_sent_to(bot):
     with pytest.raises(PermanentError, match="未绑定"):
-        bot.run(TelegramNotifier(bot.app.bot).send(None, "x", []))
+        bot.run(TelegramNotifier(bot.app.bot).send_text(None, "x", []))
 
 
 def test_govwatch_officers_invite_prints_a_code_the_bot_accepts(bot, capsys):

@@ -13,7 +13,7 @@ import pytest
 
 from checker import findings as fnd
 from checker.findings import Firing
-from checker.notify import ConsoleNotifier
+from bot.notifiers.console import ConsoleNotifier
 from scheduler.jobs import JOBS
 from checker.rules.holder import RulesHolder
 from scheduler.runner import Runtime

@@ -10,6 +10,8 @@ import pytest
 from checker import findings as findings_mod
 from checker import notify
 from checker.notify import PermanentError, RetryableError
+from bot.notifiers.console import ConsoleNotifier
+from bot.notifiers.telegram import TelegramFormatter
 from checker.store import Store
 
 from botworld import DAY, Rule, fire, seed
@@ -23,13 +25,19 @@ class Crash(BaseException):
 
 
 class Recorder:
-    """The network edge: records what would reach each chat; can fail on demand."""
+    """A Telegram-shaped channel whose network edge records what would reach each chat; can fail on demand."""
+    channel = "telegram"
+    formatter = TelegramFormatter()
 
     def __init__(self, failures=()):
         self.sent: list[tuple] = []
         self.failures = list(failures)
 
-    async def send(self, chat_id, text_html, buttons):
+    def address(self, officer):
+        return officer.get("telegram_id")
+
+    async def send(self, message):
+        chat_id, text_html, buttons = message.address, message.text, [list(b) for b in message.buttons]
         if self.failures:
             failure = self.failures.pop(0)
             if isinstance(failure, Crash):
@@ -160,22 +168,11 @@ def test_a_permanent_error_fails_and_tells_the_supervisor(world, cfg):
 def test_an_unbound_officer_is_reported_to_the_supervisor(world, cfg):
     fire(world, cfg, [(OVERDUE, "C001", "超期", "E2")])
     rec = Recorder()
-    asyncio.run(notify.deliver_pending(world, cfg, _UnboundGuard(rec), DAY))
-    deliver(world, cfg, rec)
+    deliver(world, cfg, rec)                        # E2 has no id on any enabled channel: failed at once
     assert world.outbox(recipient="E2")[0]["status"] == "failed"
+    assert "未绑定 Telegram" in world.outbox(recipient="E2")[0]["last_error"]
+    deliver(world, cfg, rec)
     assert "李四（E2）" in rec.to(2001)[0]
-
-
-class _UnboundGuard:
-    """Like bot.telegram_notifier.TelegramNotifier (tested in test_bot): no chat id = never bound."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    async def send(self, chat_id, text_html, buttons):
-        if chat_id is None:
-            raise PermanentError("未绑定 Telegram")
-        return await self.inner.send(chat_id, text_html, buttons)
 
 
 def test_a_crash_between_send_and_record_sends_again_after_restart(world, cfg):
@@ -217,9 +214,9 @@ def test_an_alert_about_a_closed_finding_is_not_sent(world, cfg):
 
 def test_console_notifier_prints_what_would_be_sent(world, cfg, capsys):
     fire(world, cfg, [(OVERDUE, "C001", "超期", "E1")])
-    deliver(world, cfg, notify.ConsoleNotifier())
+    deliver(world, cfg, ConsoleNotifier())
     out = capsys.readouterr().out
-    assert "chat 1001" in out and "依据 DB33/T 2036.7 §5.2.1.5" in out and "[确认收到]" in out
+    assert "张三（E1）" in out and "依据 DB33/T 2036.7 §5.2.1.5" in out and "[确认收到]" in out
 
 
 def test_quiet_hours_wrap_midnight():
@@ -238,12 +235,12 @@ class SlowRecorder(Recorder):
         super().__init__()
         self.in_flight = self.most = 0
 
-    async def send(self, chat_id, text_html, buttons):
+    async def send(self, message):
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
         await asyncio.sleep(0.02)
         self.in_flight -= 1
-        return await super().send(chat_id, text_html, buttons)
+        return await super().send(message)
 
 
 def test_recipients_are_sent_to_side_by_side_and_each_message_once(world, cfg):

@@ -8,7 +8,7 @@ import uuid
 from .migrations import migration
 
 OUTBOX_COLUMNS = ("id, dedup_key, finding_id, recipient, kind, severity, payload, created_at, not_before, "
-                  "status, attempts, last_error, sent_at, message_ref, claim")
+                  "status, attempts, last_error, sent_at, message_ref, claim, channel")
 
 
 @migration("0030_delivery_claim")
@@ -18,6 +18,12 @@ def _claim(conn):
     conn.execute("ALTER TABLE outbox ADD COLUMN claim TEXT")
     conn.execute("ALTER TABLE outbox ADD COLUMN silence_id INTEGER")
     conn.execute("CREATE INDEX ix_silences_active ON silences (removed_at, ends_at)")
+
+
+@migration("0150_outbox_channel")
+def _outbox_channel(conn):
+    # channel: the messenger a row was sent on (telegram, dingtalk, wecom, webhook, console).
+    conn.execute("ALTER TABLE outbox ADD COLUMN channel TEXT")
 
 
 def _marks(ids) -> str:
@@ -100,8 +106,9 @@ class DeliveryStore:
         if ids:
             self.conn.execute(f"UPDATE outbox SET {sql} WHERE id IN ({_marks(ids)})", (*params, *ids))
 
-    def mark_sent(self, ids, ref: str, now: str) -> None:
-        self._set_outbox(ids, "status = 'sent', message_ref = ?, sent_at = ?, last_error = NULL", (ref, now))
+    def mark_sent(self, ids, ref: str, now: str, channel: str | None = None) -> None:
+        self._set_outbox(ids, "status = 'sent', message_ref = ?, sent_at = ?, channel = ?, last_error = NULL",
+                         (ref, now, channel))
 
     def mark_retry(self, ids, not_before: str, error: str) -> None:
         self._set_outbox(ids, "status = 'pending', not_before = ?, last_error = ?", (not_before, error))

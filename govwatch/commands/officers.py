@@ -9,8 +9,8 @@ from ..cli import JSON, NOW, arg, command, emit_json, parse_now
          arg("officer", metavar="ID", help="the officer id (工号)"),
          NOW, JSON)
 def officers_cmd(ctx, ns) -> int:
-    from checker import notify
-    invite = notify.invite(ctx.store, ctx.config, ns.officer, parse_now(ns.now, ctx.config.tz))
+    from checker import binding
+    invite = binding.invite(ctx.store, ctx.config, ns.officer, parse_now(ns.now, ctx.config.tz))
     if ns.json:
         emit_json({"officer": ns.officer, "code": invite["code"], "expires_at": invite["expires_at"]})
         return 0

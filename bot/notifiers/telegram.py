@@ -1,0 +1,95 @@
+"""Telegram: HTML formatting under 4,096 UTF-16 units and the Notifier over python-telegram-bot's Bot."""
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from checker.notify import Entry, Message, PermanentError, RetryableError
+
+MAX_MESSAGE = 4096           # Telegram's limit for one text message
+# BadRequest texts that mean the chat will never take a message.
+GONE = ("chat not found", "user not found", "bot was blocked", "user is deactivated", "peer_id_invalid")
+
+
+def esc(value) -> str:
+    """Escape a value that came from data for Telegram HTML."""
+    return html.escape("" if value is None else str(value), quote=False)
+
+
+def keyboard(rows) -> InlineKeyboardMarkup:
+    """Inline buttons from rows of (label, callback data)."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                                 for row in rows if row])
+
+
+class TelegramFormatter:
+    """Telegram HTML (b, pre); the actions are inline buttons, a row per finding."""
+    max_length = MAX_MESSAGE
+
+    def length(self, text: str) -> int:
+        """Length as Telegram counts it (UTF-16 code units); counting the raw HTML is conservative."""
+        return len(text.encode("utf-16-le")) // 2
+
+    def digest(self, name: str, entries: Sequence[Entry]) -> str:
+        head = f"<b>效能监管通知</b>｜{esc(name)}（{len(entries)} 条）"
+        return "\n\n".join([head, *(entry_html(e) for e in entries)])
+
+    def buttons(self, entries: Sequence[Entry]):
+        return tuple(e.actions for e in entries if e.actions)
+
+
+def entry_html(e: Entry) -> str:
+    """One finding in a message: what happened, the message, the clause it rests on, the deadline."""
+    if not e.basis:
+        return f"{e.icon} <b>{esc(e.heading)}</b>\n{esc(e.text)}"
+    lines = [f"{e.icon} <b>{esc(e.heading)}</b> {esc(e.title)}", esc(e.text), f"依据 {esc(e.basis)}"]
+    if e.due:
+        lines[-1] += f"｜整改期限 {esc(e.due)}"
+    if e.note:
+        lines.append(f"{e.note_label}：{esc(e.note)}")
+    return "\n".join(lines)
+
+
+class TelegramNotifier:
+    """send() → "chat:message id"; Telegram's errors mapped to retry-later or never."""
+    channel = "telegram"
+    formatter = TelegramFormatter()
+
+    def __init__(self, bot):
+        self.bot = bot
+
+    def address(self, officer: dict):
+        return officer.get("telegram_id")
+
+    async def send(self, message: Message) -> str:
+        return await self.send_text(message.address, message.text, [list(b) for b in message.buttons])
+
+    async def send_text(self, chat_id, text_html: str, buttons) -> str:
+        if chat_id is None:
+            raise PermanentError("未绑定 Telegram（govwatch officers invite 生成绑定码）")
+        try:
+            message = await self.bot.send_message(int(chat_id), text_html, parse_mode="HTML",
+                                                  reply_markup=keyboard(buttons) if buttons else None,
+                                                  disable_web_page_preview=True)
+        except RetryAfter as exc:
+            raise RetryableError(str(exc), retry_after=_seconds(exc)) from exc
+        except (Forbidden, ChatMigrated) as exc:
+            raise PermanentError(str(exc)) from exc
+        except BadRequest as exc:
+            if any(g in str(exc).lower() for g in GONE):
+                raise PermanentError(str(exc)) from exc
+            raise PermanentError(f"Telegram 拒绝了消息：{exc}") from exc
+        except (TimedOut, NetworkError) as exc:
+            raise RetryableError(str(exc)) from exc
+        return f"{message.chat_id}:{message.message_id}"
+
+
+def _seconds(exc: RetryAfter) -> float:
+    """RetryAfter's delay in seconds (its public attribute warns of a coming type change in PTB 22)."""
+    value = getattr(exc, "_retry_after", None)
+    if value is None:
+        value = exc.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

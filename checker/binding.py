@@ -1,0 +1,30 @@
+"""Binding a messenger account to an officer: one-time codes an admin hands out, spent by the user."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from .errors import InputError, NotFound
+
+
+def invite(store, cfg, officer_id: str, now: datetime) -> dict:
+    """A one-time bind code for an officer, valid `telegram.bind_code_hours`."""
+    officer = store.officer(officer_id)
+    if officer is None:
+        raise NotFound(f"未找到工号为 {officer_id} 的人员")
+    code = secrets.token_hex(4).upper()
+    expires = now + timedelta(hours=cfg.telegram.bind_code_hours)
+    store.add_bind_code(code, officer_id, _iso(now), _iso(expires))
+    return {"code": code, "officer": officer, "expires_at": _iso(expires)}
+
+
+def bind(store, code: str, telegram_id: int, now: datetime) -> dict:
+    """Spend a bind code: the Telegram user now receives that officer's notifications."""
+    officer_id = store.use_bind_code(code.strip().upper(), int(telegram_id), _iso(now))
+    if officer_id is None:
+        raise InputError("绑定码无效、已使用或已过期，请向管理员重新索取（govwatch officers invite）")
+    return store.officer(officer_id)
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")

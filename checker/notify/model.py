@@ -1,0 +1,213 @@
+"""What flows through the notification pipeline: outbox rows, neutral entries, messages, outcomes.
+
+Nothing here knows a messenger. A channel's formatter (bot/notifiers/) turns `Entry` data into its
+own markup and splits digests under its limits; its notifier sends a `Message` and maps the
+channel's errors to `RetryableError` (try later) or `PermanentError` (never).
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol, Sequence
+
+MAX_ATTEMPTS = 8             # then a row is failed and the supervisor gets a notice
+IN_FLIGHT = 4                # recipients whose messages are being sent at once
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+ALERT_KINDS = ("new", "reopened", "reminder", "escalation")   # what silences and `obsolete` apply to
+CLOSED = ("verified", "resolved")
+SEVERITY_ORDER = {"red": 0, "yellow": 1, "blue": 2}
+SEVERITY_ICON = {"red": "🔴", "yellow": "🟡", "blue": "🔵"}
+SEVERITY_NAME = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
+KIND_LABEL = {"new": "新发现问题", "reopened": "问题再次出现", "reminder": "整改期限提醒",
+              "escalation": "问题升级督办", "verify_request": "整改待复查", "rejected": "整改被退回",
+              "verified": "整改复查通过", "notice": "通知未能送达", "report": "报表", "test": "渠道测试"}
+MAX_ENTRY_TEXT = 1200        # a finding message longer than this is cut
+
+Button = tuple[str, str]          # (label, action data such as "ack:68")
+
+# The actions a message offers on a finding, by verb: what the button (or the text command on a
+# channel without buttons) says. The same verbs are the callback data prefixes of the Telegram bot.
+ACTIONS = {"ack": "确认收到", "rect": "提交整改", "vp": "复查通过", "vf": "退回"}
+ACTION_WORDS = {"ack": "确认", "rect": "整改", "vp": "通过", "vf": "退回"}   # text commands: "确认 68"
+
+
+class RetryableError(Exception):
+    """The messenger could not take the message now; try again later (after `retry_after` s)."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """The message can never be delivered (user blocked the bot, unknown user id, not bound)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One outbox row: one event told to one recipient."""
+    id: int
+    recipient: str
+    kind: str
+    severity: str | None
+    finding_id: int | None
+    payload: dict
+    status: str
+    attempts: int
+
+    @classmethod
+    def of(cls, r: dict) -> "Row":
+        return cls(r["id"], r["recipient"], r["kind"], r["severity"], r["finding_id"],
+                   json.loads(r["payload"]), r["status"], r["attempts"])
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row as any channel shows it: plain text fields (never markup) and the actions offered."""
+    kind: str
+    severity: str | None
+    finding_id: int | None
+    heading: str                 # 新发现问题 #68 / the notice's title
+    title: str                   # the rule's title
+    text: str                    # the finding's message or the notice's text
+    basis: str | None            # DB33/T 2036.7 §5.2.1.5
+    due: str | None              # 2026-10-20 23:59
+    note_label: str | None       # 退回原因 / 说明
+    note: str | None
+    actions: tuple[Button, ...]
+    rule: str | None = None
+    clause: str | None = None
+    standard: str | None = None
+    subject: str | None = None
+    org: str | None = None
+
+    @property
+    def icon(self) -> str:
+        if self.kind == "notice":
+            return "⚠️"
+        if self.kind == "report":
+            return "📊"
+        return SEVERITY_ICON.get(self.severity or "", "•")
+
+    @classmethod
+    def of(cls, r: Row) -> "Entry":
+        p = r.payload
+        if r.kind in ("notice", "report", "test"):
+            return cls(r.kind, r.severity, r.finding_id, p.get("title") or KIND_LABEL[r.kind], "",
+                       cut(p.get("text", "")), None, None, None, None, ())
+        due = str(p["due_at"])[:16].replace("T", " ") if p.get("due_at") and r.kind != "verified" else None
+        note_label = note = None
+        if p.get("note") and r.kind in ("rejected", "verify_request", "verified"):
+            note_label, note = ("退回原因" if r.kind == "rejected" else "说明"), cut(p["note"])
+        return cls(r.kind, r.severity, r.finding_id, f"{KIND_LABEL.get(r.kind, r.kind)} #{p.get('finding_id')}",
+                   p.get("title") or p.get("rule") or "", cut(p.get("message") or ""),
+                   f"{p.get('standard')} §{p.get('clause')}", due, note_label, note, actions_for(r),
+                   p.get("rule"), p.get("clause"), p.get("standard"), p.get("subject"), p.get("org"))
+
+
+def actions_for(r: Row) -> tuple[Button, ...]:
+    """Per finding: the assignee acknowledges or rectifies; a supervisor verifies a submission."""
+    fid = r.payload.get("finding_id")
+    if r.kind == "verify_request":
+        verbs = ("vp", "vf")
+    elif r.kind in ("new", "reopened", "reminder", "rejected") and r.recipient == r.payload.get("assignee"):
+        verbs = ("ack", "rect")
+    else:
+        return ()
+    return tuple((ACTIONS[v], f"{v}:{fid}") for v in verbs)
+
+
+def cut(text, limit: int = MAX_ENTRY_TEXT) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to one recipient on one channel: the rows it carries, its text and buttons in
+    that channel's markup, and its outcome."""
+    recipient: str
+    rows: tuple[Row, ...]
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    channel: str | None = None           # None: the recipient has no id on any enabled channel
+    address: str | int | None = None     # the recipient's id on that channel
+    officer: dict = field(default_factory=dict, compare=False)
+    ref: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    permanent: bool = False
+
+    @property
+    def ids(self) -> list[int]:
+        return [r.id for r in self.rows]
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [Entry.of(r) for r in self.rows]
+
+
+class Formatter(Protocol):
+    """A channel's markup and limits (bot/notifiers/*): renders entries, never splits inside one."""
+    max_length: int
+
+    def length(self, text: str) -> int:
+        """The text's length as the channel counts it (characters, UTF-16 units, bytes)."""
+
+    def digest(self, name: str, entries: Sequence[Entry]) -> str:
+        """The text of one message of a digest to `name`."""
+
+    def buttons(self, entries: Sequence[Entry]) -> tuple[tuple[Button, ...], ...]:
+        """Buttons sent beside the text (empty where the channel puts its actions in the text)."""
+
+
+class Notifier(Protocol):
+    """One channel: whom it can reach, how it formats, and sending one message."""
+    channel: str
+    formatter: Formatter
+
+    def address(self, officer: dict) -> str | int | None:
+        """The officer's id on this channel, or None when they have none."""
+
+    async def send(self, message: Message) -> str:
+        """Send one message; return its reference. Raise RetryableError or PermanentError."""
+
+
+@dataclass
+class Ctx:
+    store: object
+    cfg: object
+    channels: object | None          # checker.notify.channels.Channels
+    now: datetime
+    stats: Counter = field(default_factory=Counter)
+
+    @property
+    def now_iso(self) -> str:
+        return self.now.astimezone(self.cfg.tz).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    routed: int
+    sent: int
+    messages: int
+    retried: int
+    failed: int
+    silenced: int
+    deferred: int
+
+
+def parse_json(text) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def officer_name(store, officer_id: str) -> str:
+    found = store.officer(officer_id)
+    return (found or {}).get("name") or officer_id

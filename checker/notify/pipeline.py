@@ -1,0 +1,66 @@
+"""The chain (Alertmanager's PipelineBuilder): PREPARE runs once per delivery run, SEND once per message.
+
+Delivery is at least once per channel: a row is `sending` before the network call and `sent` (with
+its channel and message ref) right after, and rows left `sending` by an earlier session are sent again.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+from datetime import datetime
+from typing import Awaitable, Callable, Sequence, Union
+
+from .channels import Channels
+from .model import IN_FLIGHT, Ctx, DeliveryResult
+from .route import route
+from .stages import collect, dedup, deliver, group, obsolete, quiet, record, silence
+
+Stage = Callable[[Ctx, tuple], Union[tuple, Awaitable[tuple]]]
+
+PREPARE: tuple[Stage, ...] = (route, collect, obsolete, silence, quiet, group)
+SEND: tuple[Stage, ...] = (dedup, deliver, record)
+_LOCKS: dict[int, asyncio.Lock] = {}
+
+
+async def run(stages: Sequence[Stage], ctx: Ctx, batch):
+    for stage in stages:
+        batch = stage(ctx, batch)
+        if inspect.isawaitable(batch):
+            batch = await batch
+    return batch
+
+
+async def deliver_pending(store, cfg, channels, now: datetime) -> DeliveryResult:
+    """Route new finding events and deliver every due outbox row on each recipient's channel: the
+    scheduler's delivery job. `channels`: a Channels, a list of notifiers in order, or one notifier."""
+    async with _LOCKS.setdefault(id(store), asyncio.Lock()):
+        ctx = Ctx(store, cfg, Channels.of(channels), now)
+        await _send_all(ctx, await run(PREPARE, ctx, ()))
+        s = ctx.stats
+        return DeliveryResult(s["routed"], s["sent"], s["messages"], s["retried"], s["failed"],
+                              s["silenced"], s["deferred"])
+
+
+async def _send_all(ctx: Ctx, messages) -> None:
+    """Send the messages, up to IN_FLIGHT recipients at a time, each recipient's in order; every
+    message is recorded right after its send, so a crash repeats at most IN_FLIGHT messages."""
+    by_recipient: dict[str, list] = {}
+    for m in messages:
+        by_recipient.setdefault(m.recipient, []).append(m)
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def send_in_order(queue):
+        async with gate:
+            for message in queue:
+                await run(SEND, ctx, (message,))
+    outcomes = await asyncio.gather(*(send_in_order(q) for q in by_recipient.values()), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+def route_now(store, cfg, now: datetime) -> int:
+    """Only the route stage (e.g. right after a scan): the number of outbox rows written."""
+    ctx = Ctx(store, cfg, None, now)
+    route(ctx)
+    return ctx.stats["routed"]

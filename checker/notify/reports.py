@@ -1,0 +1,17 @@
+"""Telling supervisors and admins that a scheduled report was written."""
+from __future__ import annotations
+
+from datetime import datetime
+
+REPORT_NAMES = {"daily": "日扫描报表", "weekly": "周调度报表", "monthly": "月通报",
+                "quarterly": "季分析报告", "annual": "年考评报告"}
+
+
+def announce_report(store, cfg, kind: str, period, result, now: datetime) -> int:
+    """Tell every supervisor and admin that a report was written (an outbox row each, once)."""
+    people = store.rows("SELECT id FROM officers WHERE role IN ('supervisor', 'admin') ORDER BY id")
+    text = f"{period.label}{REPORT_NAMES.get(kind, kind)}已生成：{getattr(result, 'html_path', '')}"
+    rows = [{"dedup_key": f"report:{kind}:{period.code}:{p['id']}", "finding_id": None, "recipient": p["id"],
+             "kind": "report", "severity": None, "created_at": now.isoformat(timespec="seconds"),
+             "payload": {"text": text, "kind": kind, "period": period.code}} for p in people]
+    return store.enqueue(rows)

@@ -1,0 +1,65 @@
+"""The route stage: finding events past the cursor → outbox rows, one per (event, person told)."""
+from __future__ import annotations
+
+from .model import Ctx, parse_json
+
+
+def route(ctx: Ctx, batch=()):
+    """Finding events past the cursor → outbox rows, durably; the cursor moves in the same transaction."""
+    while True:
+        events = ctx.store.events_after(ctx.store.route_cursor())
+        if not events:
+            return batch
+        rows = [row for ev in events for row in _rows_for_event(ctx, ev)]
+        ctx.stats["routed"] += ctx.store.enqueue(rows, cursor=events[-1]["id"])
+
+
+def _rows_for_event(ctx: Ctx, ev: dict) -> list[dict]:
+    payload = {**_payload(ev), "assignee": ev["f_assignee"] or supervisor(ctx.store, ev)}
+    return [{"dedup_key": f"{ev['id']}:{who}", "finding_id": ev["finding_id"], "recipient": who,
+             "kind": kind, "severity": ev["f_severity"], "payload": payload, "created_at": ctx.now_iso}
+            for who, kind in recipients(ctx.store, ev)]
+
+
+def recipients(store, ev: dict) -> list[tuple[str, str]]:
+    """Who is told of an event (docs/ARCHITECTURE.md "Findings ↔ notifications"), deduplicated."""
+    action, data = ev["action"], parse_json(ev["data"])
+    assignee = ev["f_assignee"] or supervisor(store, ev)
+    told: list[tuple[str | None, str]] = []
+    if action in ("open", "reopen", "rebound", "assign"):
+        kind = "new" if action in ("open", "assign") else "reopened"
+        told = [(assignee, kind)]
+        if (ev["f_escalation_level"] or 0) >= 1:
+            told.append((supervisor(store, ev), kind))
+    elif action == "submit":
+        told = [(supervisor(store, ev), "verify_request")]
+    elif action in ("verify_fail", "verify_pass", "remind"):
+        told = [(assignee, {"verify_fail": "rejected", "verify_pass": "verified", "remind": "reminder"}[action])]
+    elif action == "escalate":
+        told = [(data.get("to") or _escalation_target(store, ev, data), "escalation")]
+    return list(dict.fromkeys((who, kind) for who, kind in told if who))
+
+
+def supervisor(store, ev: dict) -> str | None:
+    if ev["f_supervisor"]:
+        return ev["f_supervisor"]
+    found = store.supervisor_for(ev["f_org"]) if ev["f_org"] else None
+    return found["id"] if found else None
+
+
+def _escalation_target(store, ev: dict, data: dict) -> str | None:
+    level = data.get("level") or ev["f_escalation_level"] or 1
+    if level < 2 or not ev["f_org"]:
+        return supervisor(store, ev)
+    parents = store.org_ancestors(ev["f_org"])
+    found = store.supervisor_for(parents[0]) if parents else None
+    return found["id"] if found else supervisor(store, ev)
+
+
+def _payload(ev: dict) -> dict:
+    facts = parse_json(ev["f_data"])
+    return {"event_id": ev["id"], "action": ev["action"], "finding_id": ev["finding_id"],
+            "rule": ev["f_rule"], "title": facts.get("rule_title"), "clause": ev["f_clause"],
+            "standard": ev["f_standard"], "subject": ev["f_subject"], "org": ev["f_org"],
+            "severity": ev["f_severity"], "message": ev["f_message"], "due_at": ev["f_due_at"],
+            "note": ev["note"], "actor": ev["actor"]}

@@ -1,0 +1,170 @@
+"""The pipeline's stages after routing. Each has one signature, ``stage(ctx, batch) -> batch``:
+
+    collect     outbox rows due now (pending, or left `sending` by a crashed session)
+    obsolete    alerts about findings already closed are dropped (kept as `obsolete`)
+    silence     rows a silence mutes → `silenced`
+    quiet       in quiet hours only red findings go out; the rest wait until the quiet end
+    group       rows per recipient → the recipient's channel → digests split under that channel's limits
+    dedup       claim the rows of one message (`sending`); a row already `sent` is never sent
+    deliver     the channel's notifier sends the message
+    record      `sent` with the message ref and channel at once; or retry later with back-off (the
+                ONLY stage that retries); or `failed` plus a notice to the supervisor
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from .channels import CHANNEL_NAMES
+from .digest import messages_for
+from .model import (ALERT_KINDS, BACKOFF_BASE, BACKOFF_MAX, CLOSED, MAX_ATTEMPTS, SEVERITY_ORDER, Ctx,
+                    Message, PermanentError, RetryableError, Row, officer_name)
+from .quiet import in_quiet_hours, quiet_end
+from .silences import Silencer
+
+
+def collect(ctx: Ctx, batch=()):
+    """The outbox rows due now."""
+    return tuple(Row.of(r) for r in ctx.store.due_outbox(ctx.now_iso))
+
+
+def obsolete(ctx: Ctx, batch):
+    """Alerts about a finding that is closed by now are not sent (kept as `obsolete`)."""
+    status = ctx.store.finding_statuses([r.finding_id for r in batch])
+    stale = [r.id for r in batch if r.kind in ALERT_KINDS and status.get(r.finding_id) in CLOSED]
+    ctx.store.mark_obsolete(stale, "问题已关闭")
+    return tuple(r for r in batch if r.id not in stale)
+
+
+def silence(ctx: Ctx, batch):
+    """Rows a silence mutes are kept as `silenced` (never lost, never sent)."""
+    silencer = Silencer(ctx.store, ctx.now_iso)
+    kept = []
+    for r in batch:
+        hit = silencer.mutes(r)
+        if hit:
+            ctx.store.mark_silenced([r.id], hit["id"])
+            ctx.stats["silenced"] += 1
+        else:
+            kept.append(r)
+    return tuple(kept)
+
+
+def quiet(ctx: Ctx, batch):
+    """In quiet hours only red findings go out; the others wait (not_before) until the quiet end."""
+    qh = ctx.cfg.telegram.quiet_hours
+    local = ctx.now.astimezone(ctx.cfg.tz)
+    if not in_quiet_hours(local.time(), qh.start, qh.end):
+        return batch
+    waiting = [r.id for r in batch if r.severity != "red"]
+    ctx.store.defer(waiting, quiet_end(local, qh.end).isoformat(timespec="seconds"))
+    ctx.stats["deferred"] += len(waiting)
+    return tuple(r for r in batch if r.severity == "red")
+
+
+def group(ctx: Ctx, batch):
+    """Rows per recipient → that recipient's channel → messages of several findings under its limits.
+    A recipient no enabled channel reaches gets a message without a channel, which deliver fails."""
+    by_recipient: dict[str, list[Row]] = {}
+    for r in sorted(batch, key=lambda r: (SEVERITY_ORDER.get(r.severity, 3), r.id)):
+        by_recipient.setdefault(r.recipient, []).append(r)
+    per_message = max(1, ctx.cfg.telegram.page_size)
+    out = []
+    for who, rows in by_recipient.items():
+        officer = ctx.store.officer(who) or {"id": who}
+        picked = ctx.channels.pick(officer)
+        if picked is None:
+            first = next(iter(ctx.channels), None)
+            if first is None:
+                continue
+            out.extend(messages_for(first.formatter, who, officer_name(ctx.store, who), rows, per_message,
+                                    officer=officer))
+            continue
+        notifier, address = picked
+        out.extend(messages_for(notifier.formatter, who, officer_name(ctx.store, who), rows, per_message,
+                                channel=notifier.channel, address=address, officer=officer))
+    return tuple(out)
+
+
+def dedup(ctx: Ctx, batch):
+    """Claim the message's rows (`sending`); a message whose rows are not all claimable waits."""
+    out = []
+    for m in batch:
+        claimed = ctx.store.claim_outbox(m.ids)
+        if len(claimed) == len(m.ids):
+            out.append(m)
+        else:
+            ctx.store.release(claimed)
+    return tuple(out)
+
+
+async def deliver(ctx: Ctx, batch):
+    """Send each message through its channel's notifier; the outcome is kept on the message (no retry here)."""
+    out = []
+    for m in batch:
+        notifier = ctx.channels.get(m.channel)
+        try:
+            if notifier is None:
+                raise PermanentError(ctx.channels.unbound())
+            ref = await notifier.send(m)
+            out.append(dataclasses.replace(m, ref=str(ref)))
+        except RetryableError as exc:
+            out.append(dataclasses.replace(m, error=str(exc) or "retry", retry_after=exc.retry_after))
+        except PermanentError as exc:
+            out.append(dataclasses.replace(m, error=str(exc) or "permanent", permanent=True))
+    return tuple(out)
+
+
+def record(ctx: Ctx, batch):
+    """Write each outcome: sent with its ref; retry with back-off; or failed and a supervisor notice."""
+    for m in batch:
+        if m.ref is not None:
+            ctx.store.mark_sent(m.ids, m.ref, ctx.now_iso, channel=m.channel)
+            ctx.stats["sent"] += len(m.rows)
+            ctx.stats["messages"] += 1
+        elif not m.permanent and max(r.attempts for r in m.rows) + 1 < MAX_ATTEMPTS:
+            ctx.store.mark_retry(m.ids, _retry_at(ctx, m).isoformat(timespec="seconds"), _error(m))
+            ctx.stats["retried"] += len(m.rows)
+        else:
+            ctx.store.mark_failed(m.ids, _error(m))
+            ctx.stats["failed"] += len(m.rows)
+            _notice(ctx, m)
+    return batch
+
+
+def _error(m: Message) -> str:
+    return f"{m.channel}: {m.error}" if m.channel else str(m.error)
+
+
+def _retry_at(ctx: Ctx, m: Message) -> datetime:
+    backoff = min(BACKOFF_BASE * (2 ** max(r.attempts for r in m.rows)), BACKOFF_MAX)
+    if m.retry_after is not None:
+        backoff = timedelta(seconds=m.retry_after)
+    return ctx.now.astimezone(ctx.cfg.tz) + backoff
+
+
+def _notice(ctx: Ctx, m: Message) -> None:
+    """Tell the recipient's supervisor that messages could not be delivered (never about a notice)."""
+    if any(r.kind in ("notice", "test") for r in m.rows):
+        return
+    who = _notice_target(ctx.store, m.recipient)
+    if not who:
+        return
+    ids = sorted({r.finding_id for r in m.rows if r.finding_id})
+    via = f"经{CHANNEL_NAMES.get(m.channel, m.channel)}" if m.channel else ""
+    text = (f"{via}发给 {officer_name(ctx.store, m.recipient)}（{m.recipient}）的 {len(m.rows)} 条通知未能送达"
+            f"（{m.error}），涉及问题 {'、'.join(f'#{i}' for i in ids) or '无'}。请当面告知，并核对其消息渠道的绑定。")
+    ctx.store.enqueue([{"dedup_key": f"notice:{m.rows[0].id}:{who}", "finding_id": None, "recipient": who,
+                        "kind": "notice", "severity": None, "created_at": ctx.now_iso,
+                        "payload": {"text": text, "finding_ids": ids}}])
+
+
+def _notice_target(store, officer_id: str) -> str | None:
+    officer = store.officer(officer_id)
+    if not officer or not officer.get("org"):
+        return None
+    for org in [officer["org"], *store.org_ancestors(officer["org"])]:
+        found = [s for s in store.officers_of(org, "supervisor") if s["id"] != officer_id]
+        if found:
+            return found[0]["id"]
+    return None
