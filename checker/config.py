@@ -103,6 +103,14 @@ class ScheduleConfig:
 @dataclass(frozen=True)
 class ReportsConfig:
     out_dir: str = "reports"
+    formats: tuple[str, ...] = ("html",)     # what scheduled reports write: html, pdf, xlsx
+    # The GB/T 9704-style title block of a printed 通报 (发文机关、文号、落款); None = left out or derived.
+    issuer: str | None = None                # 发文机关, e.g. "杭州市政务服务效能监管办公室"
+    doc_number: str | None = None            # 文号 template: {year} {seq} (the period's number in its year)
+    signature: str | None = None             # 落款 (default: the issuer)
+    recipients: str | None = None            # 主送机关
+    copy_to: str | None = None               # 抄送
+    top_n: int = 20                          # rows of the top-N lists (overdue cases, open findings)
 
 
 @dataclass(frozen=True)

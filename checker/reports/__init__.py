@@ -1,11 +1,14 @@
 """Periodic reports of DB50/T 957.7 §4.2 (日扫描、周调度、月通报、季分析、年考评): a self-contained
-Chinese HTML file (inline CSS and SVG charts, prints on A4) plus a short text the bot can send.
+Chinese HTML file (inline CSS and SVG charts, print CSS for A4, reads on a phone), optionally laid
+out as an A4 PDF (WeasyPrint or Chromium) and an Excel workbook, plus a short text the bot can send.
 
-    build_report(store, cfg, rulebook, "monthly", now=now) -> ReportResult(html_path, text, kind, period)
+    build_report(store, cfg, rulebook, "monthly", now=now, formats=("html", "pdf"))
+        -> ReportResult(html_path, text, kind, period, files={"html": …, "pdf": …}, pages=N)
+    report_pdf(store, cfg, rulebook, "monthly", now=now) -> Path of the PDF (what the bot's /report sends)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +33,19 @@ class ReportResult:
     text: str
     kind: str
     period: Period
+    files: dict = field(default_factory=dict)     # format → Path: html always, pdf and xlsx when asked
+    pages: int | None = None                      # PDF pages, when a PDF was written
+
+    @property
+    def pdf_path(self) -> Path | None:
+        return self.files.get("pdf")
+
+    @property
+    def xlsx_path(self) -> Path | None:
+        return self.files.get("xlsx")
+
+
+FORMATS = ("html", "pdf", "xlsx")
 
 
 def report_kind(name: str, period_kind: str, title: str, clause: str, parts: tuple[str, ...] = ()):
@@ -63,9 +79,14 @@ def spec_of(kind: str) -> ReportSpec:
 
 
 def build_report(store, cfg, rulebook, kind: str, period=None, org: str | None = None, *,
-                 now: datetime, out_dir=None) -> ReportResult:
-    """Gather, render and write one report; return where it is and its text summary."""
+                 now: datetime, out_dir=None, formats=None) -> ReportResult:
+    """Gather, render and write one report (HTML, plus PDF / xlsx when asked; default: config
+    reports.formats); return where the files are and the text summary."""
     from . import html, model, summary
+    formats = tuple(formats or cfg.reports.formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"未知的报告格式 {'、'.join(unknown)}：应为 {'、'.join(FORMATS)}")
     spec = spec_of(kind)
     period = _period(spec, period, now)
     if org is not None and store.get("orgs", org) is None:
@@ -73,9 +94,28 @@ def build_report(store, cfg, rulebook, kind: str, period=None, org: str | None =
     report = model.gather(store, cfg, rulebook, spec, period, org, now)
     out = Path(out_dir or cfg.reports.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{kind}-{period.code}{'-' + org if org else ''}.html"
+    stem = f"{kind}-{period.code}{'-' + org if org else ''}"
+    path = out / f"{stem}.html"
     path.write_text(html.render(report, spec), encoding="utf-8")
-    return ReportResult(path, summary.text(report, path), kind, period)
+    files, pages = {"html": path}, None
+    if "pdf" in formats:
+        from .pdf import write_pdf
+        files["pdf"] = out / f"{stem}.pdf"
+        pages = write_pdf(path, files["pdf"])
+    if "xlsx" in formats:
+        from .workbook import report_sheets
+        from .xlsx import write_sheets
+        files["xlsx"] = out / f"{stem}.xlsx"
+        write_sheets(report_sheets(report, spec), files["xlsx"], f"{report.scope_name} {period.label}{spec.title}")
+    return ReportResult(path, summary.text(report, "、".join(map(str, files.values()))), kind, period, files, pages)
+
+
+def report_pdf(store, cfg, rulebook, kind: str, period=None, org: str | None = None, *,
+               now: datetime, out_dir=None) -> Path:
+    """The report of a period as an A4 PDF file (the bot's /report sends it); raises
+    checker.reports.pdf.PdfUnavailable when no PDF engine is installed."""
+    return build_report(store, cfg, rulebook, kind, period, org, now=now, out_dir=out_dir,
+                        formats=("html", "pdf")).files["pdf"]
 
 
 def _period(spec: ReportSpec, period, now: datetime) -> Period:

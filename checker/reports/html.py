@@ -5,39 +5,50 @@ Every value taken from the data is escaped with `e()`.
 """
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html import escape
 from typing import Callable
 
 from .. import charts
+from .. import findings as findings_mod
 from ..surveys import QUESTIONS
 from .data import CODES, INDICATOR_NAMES, SEVERITY_NAMES
 
 SECTIONS: list[tuple[str, Callable]] = []
 NUMERALS = "一二三四五六七八九十"
-STATUS_NAMES = {"open": "待处理", "acknowledged": "已签收", "submitted": "已提交待复查", "rejected": "复查未通过待重改",
-                "verified": "复查通过", "resolved": "已消除"}
+STATUS_NAMES = findings_mod.STATUS_NAMES      # the one glossary of bot, CLI and reports
 
 CSS = """
-@page { size: A4; margin: 16mm 14mm 18mm 14mm; }
+@page { size: A4; margin: 22mm 20mm 24mm 20mm;
+        @bottom-center { content: "— " counter(page) " —"; font-family: "Noto Serif CJK SC", serif;
+                         font-size: 10pt; color: #333; } }
 * { box-sizing: border-box; }
 body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Noto Serif CJK SC", "Microsoft YaHei",
        "PingFang SC", "WenQuanYi Micro Hei", "SimSun", sans-serif; color: #222; font-size: 10.5pt;
-       line-height: 1.55; margin: 0 auto; max-width: 190mm; padding: 8mm 0; }
-h1 { font-size: 20pt; text-align: center; margin: 0 0 4mm; color: #8b1a1a; letter-spacing: 2px; }
+       line-height: 1.55; margin: 0 auto; max-width: 190mm; padding: 8mm 4mm; }
+.masthead { text-align: center; margin-bottom: 5mm; }
+.issuer { font-family: "Noto Serif CJK SC", "SimSun", serif; font-size: 24pt; font-weight: bold; color: #c00;
+          letter-spacing: 3px; margin: 0 0 3mm; }
+.docno { font-size: 11pt; margin: 0 0 2mm; }
+.redline { border: 0; border-top: 2px solid #c00; margin: 0 0 6mm; }
+h1 { font-family: "Noto Serif CJK SC", "SimSun", serif; font-size: 18pt; text-align: center; margin: 0 0 4mm;
+     letter-spacing: 1px; }
+.to { margin: 0 0 3mm; }
 h2 { font-size: 13.5pt; border-left: 5px solid #8b1a1a; padding-left: 8px; margin: 7mm 0 3mm;
      page-break-after: avoid; break-after: avoid; }
 h3 { font-size: 11.5pt; margin: 4mm 0 2mm; page-break-after: avoid; break-after: avoid; }
-.meta { border-top: 2px solid #8b1a1a; border-bottom: 1px solid #8b1a1a; padding: 2mm 0; margin-bottom: 4mm;
+.meta { border-top: 1px solid #8b1a1a; border-bottom: 1px solid #8b1a1a; padding: 2mm 0; margin-bottom: 4mm;
         display: grid; grid-template-columns: 1fr 1fr; gap: 1mm 6mm; font-size: 9.5pt; }
-table { border-collapse: collapse; width: 100%; margin: 2mm 0 3mm; font-size: 9.5pt;
-        page-break-inside: auto; }
+table { border-collapse: collapse; width: 100%; margin: 2mm 0 3mm; font-size: 9pt; page-break-inside: auto; }
 thead { display: table-header-group; }
 tr { page-break-inside: avoid; break-inside: avoid; }
-th, td { border: 1px solid #999; padding: 1.2mm 2mm; vertical-align: top; }
-th { background: #f1e6e6; font-weight: bold; }
+th, td { border: 1px solid #999; padding: 1mm 1.5mm; vertical-align: top; overflow-wrap: anywhere; }
+th { background: #f1e6e6; font-weight: bold; white-space: nowrap; }
 td.num { text-align: right; white-space: nowrap; }
-table.orgs td:first-child { min-width: 34mm; } table.orgs { font-size: 8.5pt; }
+.nw { white-space: nowrap; }
+table.orgs { font-size: 8pt; } table.orgs td, table.orgs th { padding: 0.8mm 1mm; }
+table.orgs td:first-child { width: 26mm; }
 .pass { color: #1e7b34; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
 .up { color: #1e7b34; } .down { color: #b3261e; }
 .kpis { display: grid; grid-template-columns: repeat(4, 1fr); gap: 3mm; margin: 2mm 0 3mm; }
@@ -45,10 +56,35 @@ table.orgs td:first-child { min-width: 34mm; } table.orgs { font-size: 8.5pt; }
 .kpi b { display: block; font-size: 16pt; color: #8b1a1a; }
 .chart { page-break-inside: avoid; break-inside: avoid; margin: 3mm 0; }
 .chart svg { max-width: 100%; height: auto; }
-.note { color: #666; font-size: 9pt; }
+.note { color: #555; font-size: 9pt; }
+.small { font-size: 8pt; }
 .conclusion { background: #faf5f0; border: 1px solid #e0cfc0; padding: 3mm; }
-footer { margin-top: 8mm; border-top: 1px solid #999; padding-top: 2mm; font-size: 8.5pt; color: #666; }
-@media print { body { padding: 0; } a { color: inherit; text-decoration: none; } }
+.signoff { text-align: right; margin: 10mm 4mm 6mm auto; width: max-content; max-width: 100%;
+           page-break-inside: avoid; break-inside: avoid; }
+.signoff div { text-align: center; }
+.colophon { border-top: 1px solid #333; border-bottom: 1px solid #333; margin-top: 6mm; font-size: 9.5pt;
+            page-break-inside: avoid; break-inside: avoid; }
+.colophon div { padding: 1mm 2mm; } .colophon div + div { border-top: 1px solid #999; }
+.colophon .right { float: right; }
+footer { margin-top: 4mm; font-size: 8pt; color: #666; }
+@media print { body { padding: 0; max-width: none; } a { color: inherit; text-decoration: none; } }
+@media screen and (max-width: 640px) {
+  body { padding: 12px; font-size: 15px; }
+  .issuer { font-size: 22px; letter-spacing: 1px; } h1 { font-size: 19px; } h2 { font-size: 17px; }
+  .meta { grid-template-columns: 1fr; }
+  .kpis { grid-template-columns: repeat(2, 1fr); }
+  table, tbody, tr, td { display: block; width: 100%; }
+  thead { display: none; }
+  tr { border: 1px solid #bbb; border-radius: 6px; margin: 0 0 8px; padding: 4px 8px; }
+  td { border: 0; border-bottom: 1px dotted #ddd; padding: 3px 0; display: flex; gap: 10px;
+       justify-content: space-between; text-align: right; white-space: normal; }
+  td:last-child { border-bottom: 0; }
+  td::before { content: attr(data-label); color: #666; text-align: left; flex: 0 0 auto; max-width: 45%; }
+  td.num { text-align: right; }
+  table.orgs td:first-child { width: 100%; font-weight: bold; }
+  .chart { overflow-x: auto; }
+  .signoff { margin-right: 0; }
+}
 """
 
 
@@ -57,8 +93,9 @@ def e(value) -> str:
 
 
 def dt(text) -> str:
-    """'2026-09-01T18:39:00+08:00' → '2026-09-01 18:39' (escaped)."""
-    return e((text or "")[:16].replace("T", " ")) or "—"
+    """'2026-09-01T18:39:00+08:00' → '2026-09-01 18:39' (escaped, kept on one line)."""
+    out = e((text or "")[:16].replace("T", " "))
+    return f'<span class="nw">{out}</span>' if out else "—"
 
 
 def pct(v) -> str:
@@ -84,16 +121,23 @@ def render(report, spec) -> str:
 
 
 def _page(r, body: str) -> str:
-    title = f"{r.period.label}{r.title}"
-    scan = f"；最近一次扫描：{e(r.last_scan)}" if r.last_scan else ""
+    title = f"{r.scope_name} {r.period.label}{r.title}"
+    m = r.masthead
+    scan = f"；最近一次扫描：{dt(r.last_scan)}" if r.last_scan else ""
+    docno = f'<p class="docno">{e(m.doc_number)}</p>' if m.doc_number else ""
+    to = f'<p class="to">{e(m.recipients)}：</p>' if m.recipients else ""
+    copy_to = f"<div>抄送：{e(m.copy_to)}。</div>" if m.copy_to else ""
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
-<body><h1>{e(r.scope_name)} {e(title)}</h1>
-<div class="meta"><div>报告期间：{e(r.period.label)}（{e(r.period.start)} 至 {e(r.period.end - timedelta(days=1))}）</div>
+<body><header class="masthead"><p class="issuer">{e(m.issuer)}</p>{docno}</header><hr class="redline">
+<h1>{e(title)}</h1>
+{to}<div class="meta"><div>报告期间：{e(r.period.label)}（<span class="nw">{e(r.period.start)}</span> 至 <span class="nw">{e(r.period.end - timedelta(days=1))}</span>）</div>
 <div>范围：{e(r.scope_name)}{'（含下级机构）' if r.scope else ''}</div>
 <div>数据截至：{dt(r.now.isoformat())}{scan}</div><div>依据：{e(r.clause)}</div></div>
 {body}
+<div class="signoff"><div>{e(m.signature)}</div><div>{e(m.date)}</div></div>
+<div class="colophon">{copy_to}<div>{e(m.signature)}<span class="right">{e(m.date)}印发</span></div></div>
 <footer>本报告由效能监管助手 govwatch 依据 DB50/T 957.7《“渝快办”工作规范 第7部分：效能监管工作规范》和
 DB33/T 2036.7《政务办事“最多跑一次”工作规范 第7部分：监督评价与改进》自动生成，复查验证信息按
 DB33/T 2036.7 §8.3 公开。</footer></body></html>
@@ -101,13 +145,20 @@ DB33/T 2036.7 §8.3 公开。</footer></body></html>
 
 
 def table(head: list[str], rows: list[list[str]], num_cols: tuple[int, ...] = (), cls: str = "") -> str:
-    """A table; cells are already-escaped HTML. Empty rows → a '无' line."""
+    """A table; cells are already-escaped HTML. Empty rows → a '无' line. Each cell carries its
+    column head (data-label) so that a phone shows the rows as labelled cards."""
     th = "".join(f"<th>{h}</th>" for h in head)
+    labels = [e(_TAG.sub("", h)) for h in head]
     if not rows:
-        return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody><tr><td colspan="{len(head)}">无</td></tr></tbody></table>'
-    body = "".join("<tr>" + "".join(f'<td class="num">{c}</td>' if i in num_cols else f"<td>{c}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+        return (f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody><tr><td colspan="{len(head)}">无</td>'
+                f'</tr></tbody></table>')
+    body = "".join("<tr>" + "".join(
+        f'<td class="num" data-label="{labels[i]}">{c}</td>' if i in num_cols else f'<td data-label="{labels[i]}">{c}</td>'
+        for i, c in enumerate(row)) + "</tr>" for row in rows)
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+
+
+_TAG = re.compile(r"<[^>]+>")
 
 
 def _org(r, code) -> str:
@@ -203,13 +254,17 @@ def _orgs(r, spec) -> str:
         known = [l for l in o.lines if l.passed is not None]
         rows.append([e(o.name), str(o.findings), str(o.overdue_cases), *cells,
                      f"{sum(l.passed for l in known)}/{len(known)}"])
-    return table(head, rows, tuple(range(1, len(head))), cls="orgs")
+    return (table(head, rows, tuple(range(1, len(head))), cls="orgs")
+            + '<p class="note">✓ 达标，✗ 未达标，— 无数据；“达标”为达标项数 / 有数据的指标数。</p>')
 
 
 def _cell(line) -> str:
+    """A figure with its verdict as a mark (✓ 达标, ✗ 未达标), not as a colour only."""
     if line is None or line.value is None:
         return "—"
-    return f'<span class="{"pass" if line.passed else "fail"}">{pct(line.value)}</span>'
+    if line.passed is None:
+        return pct(line.value)
+    return f'<span class="{"pass" if line.passed else "fail"}">{pct(line.value)}{"✓" if line.passed else "✗"}</span>'
 
 
 @section("大数据图表分析（DB50/T 957.7 §4.2 d）")

@@ -22,6 +22,35 @@ class OrgFigures:
 
 
 @dataclass(frozen=True)
+class Masthead:
+    """The GB/T 9704-style title block and sign-off: 发文机关、文号、主送、落款、成文日期、抄送 (config reports.*)."""
+    issuer: str
+    doc_number: str | None
+    signature: str
+    date: str                 # 成文日期: 2026年11月3日
+    recipients: str | None = None
+    copy_to: str | None = None
+
+
+def masthead(cfg, store, period: Period, now: datetime) -> Masthead:
+    rc = cfg.reports
+    roots = store.root_orgs()
+    issuer = rc.issuer or (store.org_names().get(roots[0], roots[0]) if len(roots) == 1 else "政务服务效能监管")
+    doc = rc.doc_number.replace("{year}", str(period.start.year)).replace("{seq}", str(_seq(period))) \
+        if rc.doc_number else None
+    local = now.astimezone(cfg.tz)
+    return Masthead(issuer, doc, rc.signature or issuer, f"{local.year}年{local.month}月{local.day}日",
+                    rc.recipients, rc.copy_to)
+
+
+def _seq(period: Period) -> int:
+    """The period's number in its year: month 1–12, quarter 1–4, ISO week, day of the year, 1 for a year."""
+    s = period.start
+    return {"month": s.month, "quarter": (s.month - 1) // 3 + 1, "week": s.isocalendar()[1],
+            "day": s.timetuple().tm_yday}.get(period.kind, 1)
+
+
+@dataclass(frozen=True)
 class Report:
     kind: str
     title: str
@@ -52,6 +81,7 @@ class Report:
     index_rows: tuple = ()
     index_error: str | None = None
     extras: dict = field(default_factory=dict)
+    masthead: Masthead | None = None
 
 
 def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: datetime) -> Report:
@@ -74,7 +104,8 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
         tuple(_problems(lines, overdue, rect, findings)),
         suggest.conclusion(lines, len(findings), rect.open_total, len(rect.overdue)),
         tuple(suggestions), names, children,
-        extras={"subtrees": {c.org: tuple(store.org_subtree(c.org)) for c in children}})
+        extras={"subtrees": {c.org: tuple(store.org_subtree(c.org)) for c in children}},
+        masthead=masthead(cfg, store, period, now))
     return _extend(report, store, cfg, rulebook, spec, period, org, now)
 
 

@@ -1,7 +1,9 @@
 """Finding commands: list findings, act on one (ack / submit / verify), show the P1–P9 indicators."""
 from __future__ import annotations
 
+import sys
 import unicodedata
+from pathlib import Path
 
 from checker.errors import InputError
 
@@ -16,6 +18,9 @@ SEVERITY = {"red": "红", "yellow": "黄", "blue": "蓝"}
          arg("--org", help="an org code: that org and every org below it"),
          arg("--by", metavar="OFFICER", help="only what this officer may see"),
          arg("--limit", type=int, help="at most this many"),
+         arg("--format", choices=("csv", "xlsx"), help="csv (on stdout, or to --out) or xlsx (to --out, "
+             "default findings.xlsx)"),
+         arg("--out", metavar="FILE", help="file for --format csv|xlsx"),
          JSON)
 def findings_cmd(ctx, ns):
     from checker import findings
@@ -23,10 +28,34 @@ def findings_cmd(ctx, ns):
     store = ctx.store
     scope = Scope.for_officer(store, ns.by) if ns.by else None
     rows = findings.list_findings(store, ns.status, ns.rule, ns.org, scope, limit=ns.limit)
+    if ns.json and ns.format:
+        raise InputError("--json 与 --format 只能选一个")
+    if ns.format:
+        return _export(rows, ns.format, ns.out, findings.STATUS_NAMES)
     if ns.json:
         emit_json(rows)
     else:
         print(_findings_table(rows, findings.STATUS_NAMES) if rows else "没有符合条件的发现。")
+    return 0
+
+
+def _export(rows, fmt: str, out: str | None, status_names: dict) -> int:
+    """Write the findings as CSV (UTF-8; with a BOM in a file, so Excel reads it) or as an xlsx sheet."""
+    from checker.reports.data import SEVERITY_NAMES
+    from checker.reports.xlsx import findings_csv, findings_xlsx
+    if fmt == "csv" and not out:
+        findings_csv(rows, sys.stdout, status_names, SEVERITY_NAMES)
+        return 0
+    path = Path(out or "findings.xlsx" if fmt == "xlsx" else out)
+    try:
+        if fmt == "csv":
+            with path.open("w", encoding="utf-8-sig", newline="") as fh:
+                findings_csv(rows, fh, status_names, SEVERITY_NAMES)
+        else:
+            findings_xlsx(rows, path, status_names, SEVERITY_NAMES)
+    except OSError as exc:
+        raise InputError(f"无法写入 {path}：{exc.strerror}") from None
+    print(f"已导出 {len(rows)} 条问题：{path}")
     return 0
 
 

@@ -1,6 +1,8 @@
 """`govwatch report KIND` (日扫描 … 年考评, DB50/T 957.7 §4.2) and `govwatch index` (§6.3)."""
 from __future__ import annotations
 
+import argparse
+
 from checker.periods import Period
 
 from ..cli import JSON, NOW, arg, command, emit_json, parse_now
@@ -12,18 +14,33 @@ def load_rulebook(cfg):
     return load_configured(cfg)
 
 
+def formats_arg(text: str) -> tuple[str, ...]:
+    """'pdf' or 'pdf,xlsx' → ('html', 'pdf', 'xlsx'): the HTML is always written (the PDF is laid out from it)."""
+    from checker.reports import FORMATS
+    picked = [f.strip().lower() for f in text.replace("，", ",").split(",") if f.strip()]
+    bad = [f for f in picked if f not in FORMATS]
+    if bad or not picked:
+        raise argparse.ArgumentTypeError(f"未知的格式 {text!r}：应为 html、pdf、xlsx 之一或以逗号分隔的组合")
+    return tuple(dict.fromkeys(["html", *picked]))
+
 @command("report", "write a periodic report (日扫描 周调度 月通报 季分析 年考评) as HTML and print its summary",
          arg("kind", choices=["daily", "weekly", "monthly", "quarterly", "annual"]),
          arg("--period", help="the period: 2026-10-09, 2026-W41, 2026-10, 2026-Q3, 2026 (default: the previous one)"),
          arg("--org", help="limit the report to an org and the orgs below it"),
-         arg("--out", help="output folder (default: config reports.out_dir)"), NOW)
+         arg("--out", help="output folder (default: config reports.out_dir)"),
+         arg("--format", dest="formats", type=formats_arg, metavar="html|pdf|xlsx",
+             help="pdf (A4, WeasyPrint or Chromium) and/or xlsx besides the HTML, e.g. pdf or pdf,xlsx "
+                  "(default: config reports.formats)"), NOW)
 def report(ctx, ns) -> int:
     from checker.reports import build_report
     cfg = ctx.config
     result = build_report(ctx.store, cfg, load_rulebook(cfg), ns.kind, ns.period, ns.org,
-                          now=parse_now(ns.now, cfg.tz), out_dir=ns.out)
+                          now=parse_now(ns.now, cfg.tz), out_dir=ns.out, formats=ns.formats)
     print(result.text)
+    if result.pages:
+        print(f"PDF 共 {result.pages} 页")
     return 0
+
 
 
 @command("index", "政务服务效能指数: per-org scores, ranks and change (DB50/T 957.7 §6.3, Appendix A)",
