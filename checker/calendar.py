@@ -16,6 +16,15 @@ import holidays
 from .config import CalendarConfig
 
 END_OF_DAY = time(23, 59, 59)
+# Hard bounds: a deadline is at most this many working days away (three ten-year counts, the import
+# bound of each of days, suspended and extended), and no date leaves these years. Beyond them the
+# arithmetic refuses (CalendarRangeError) instead of building a list over centuries.
+MAX_WORKING_DAYS = 3 * 3650
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+class CalendarRangeError(ValueError):
+    """A deadline or a count outside the calendar's bounds: the record cannot be evaluated."""
 
 
 class WorkCalendar:
@@ -54,6 +63,7 @@ class WorkCalendar:
     def _count(self, after: date, through: date) -> int:
         if through < after:
             return -self._count(through, after)
+        _check_years(after, through)
         self._cover(after.year, through.year + 1)
         return bisect.bisect_right(self._ordinals, through.toordinal()) - bisect.bisect_right(
             self._ordinals, after.toordinal()
@@ -63,8 +73,13 @@ class WorkCalendar:
         """The Nth working day after `start` (n ≥ 1); n == 0 gives `start` itself."""
         if n <= 0:
             return start
+        if n > MAX_WORKING_DAYS:
+            raise CalendarRangeError(f"{n} 个工作日超出可计算的范围（最多 {MAX_WORKING_DAYS} 个）")
+        _check_years(start)
         year = start.year
-        while True:
+        while True:              # a year holds ≥ 200 working days: O(n) days covered at most
+            if year > LAST_YEAR:
+                raise CalendarRangeError(f"{start} 之后第 {n} 个工作日超出 {LAST_YEAR} 年")
             self._cover(start.year, year + 1)
             i = bisect.bisect_right(self._ordinals, start.toordinal()) + n - 1
             if i < len(self._ordinals):
@@ -105,6 +120,12 @@ class WorkCalendar:
                     self._ordinals.append(d.toordinal())
                 d += timedelta(days=1)
         self._ordinals.sort()
+
+
+def _check_years(*days: date) -> None:
+    for d in days:
+        if not FIRST_YEAR <= d.year <= LAST_YEAR:
+            raise CalendarRangeError(f"日期 {d} 超出工作日历的范围（{FIRST_YEAR}–{LAST_YEAR} 年）")
 
 
 @functools.lru_cache(maxsize=None)

@@ -31,6 +31,19 @@ class CalendarConfig:
 
 
 @dataclass(frozen=True)
+class IngestConfig:
+    """Import bounds: dates outside [date_min, date_max] and acceptance more than max_future_days
+    after the import are refused row by row (DESIGN.md "Records")."""
+    date_min: str = "2000-01-01"
+    date_max: str = "2099-12-31"
+    max_future_days: int = 30
+
+    @property
+    def window(self) -> tuple[str, str]:
+        return (self.date_min, self.date_max)
+
+
+@dataclass(frozen=True)
 class FindingsConfig:
     rebound_window_days: int = 90
 
@@ -126,6 +139,7 @@ class Config:
     rules_dir: str | None = None
     packs: tuple[str, ...] | None = None    # short names of the packs to enforce; None = all
     calendar: CalendarConfig = CalendarConfig()
+    ingest: IngestConfig = IngestConfig()
     findings: FindingsConfig = FindingsConfig()
     indicators: IndicatorsConfig = IndicatorsConfig()
     routing: RoutingConfig = RoutingConfig()
@@ -161,6 +175,7 @@ def load(path: str | os.PathLike | None = None, **overrides) -> Config:
     cfg = _build(Config, data)
     cfg = dataclasses.replace(cfg, source=str(path) if path else None)
     _check_timezone(cfg)
+    _check_ingest(cfg)
     return cfg
 
 
@@ -203,6 +218,17 @@ def _check_timezone(cfg: Config) -> None:
         ZoneInfo(cfg.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{cfg.source or 'config'}: key 'timezone': unknown timezone {cfg.timezone!r}") from None
+
+
+def _check_ingest(cfg: Config) -> None:
+    from datetime import date
+    ing, where = cfg.ingest, cfg.source or "config"
+    try:
+        first, last = date.fromisoformat(ing.date_min), date.fromisoformat(ing.date_max)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: key 'ingest': 不是有效的日期（{exc}）") from None
+    if not (date(1900, 1, 1) <= first <= last <= date(2199, 12, 31)):
+        raise ConfigError(f"{where}: key 'ingest': date_min 须不晚于 date_max，且都在 1900–2199 年之间")
 
 
 def _build(cls, data):

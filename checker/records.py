@@ -24,6 +24,7 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     ref: str | None = None              # another kind whose key this field names
+    sticky: bool = False                # a blank keeps the stored value; only CLEAR_WORDS clear it
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,14 @@ def F(name, type="str", *alias, **kw) -> Field:
     return Field(name, type, tuple(alias), **kw)
 
 
+# Import bounds (DESIGN.md "Records"): a day count beyond ten years or a visit count beyond a
+# thousand is a typo, and such a value must never reach the working-day arithmetic.
+MAX_DAYS = 3650
+MAX_VISITS = 1000
+MAX_TEXT = 131_072                      # characters in one value (Python's csv field limit)
+# What a sticky field (a messenger binding made through /bind) is cleared with, explicitly.
+CLEAR_WORDS = ("clear", "解绑", "清除")
+
 ORG_LEVELS = ("province", "city", "district", "township", "village", "department", "hall")
 ROLES = ("officer", "supervisor", "admin")
 CASE_STATUSES = ("accepted", "processing", "suspended", "closed", "rejected", "withdrawn")
@@ -79,7 +88,7 @@ kind("officers", "人员", ["id"], [
     F("name", "str", "姓名", required=True),
     F("org", "str", "机构编码", "所属机构", required=True, ref="orgs"),
     F("role", "enum", "角色", required=True, values=ROLES),
-    F("telegram_id", "int", "Telegram", "telegram"),
+    F("telegram_id", "int", "Telegram", "telegram", minimum=1, maximum=2**53, sticky=True),
     F("phone", "str", "电话", "手机"),
 ])
 
@@ -93,10 +102,10 @@ kind("items", "事项", ["code"], [
     F("comprehensive_window", "bool", "综合窗口受理"),
     F("centralized", "bool", "进驻大厅集中受理"),
     F("immediate", "bool", "即办件"),
-    F("statutory_days", "int", "法定时限", minimum=0),
-    F("promised_days", "int", "承诺时限", minimum=0),
+    F("statutory_days", "int", "法定时限", minimum=0, maximum=MAX_DAYS),
+    F("promised_days", "int", "承诺时限", minimum=0, maximum=MAX_DAYS),
     F("online_depth", "int", "网办深度", minimum=1, maximum=4),
-    F("visits", "int", "到现场次数", minimum=0),
+    F("visits", "int", "到现场次数", minimum=0, maximum=MAX_VISITS),
 ])
 
 kind("cases", "办件", ["case_no"], [
@@ -109,10 +118,10 @@ kind("cases", "办件", ["case_no"], [
     F("promised_at", "datetime", "承诺办结时间"),
     F("closed_at", "datetime", "办结时间"),
     F("status", "enum", "状态", "办件状态", required=True, values=CASE_STATUSES),
-    F("suspended_days", "int", "特别程序天数", "暂停天数", minimum=0),
-    F("extended_days", "int", "延期天数", minimum=0),
+    F("suspended_days", "int", "特别程序天数", "暂停天数", minimum=0, maximum=MAX_DAYS),
+    F("extended_days", "int", "延期天数", minimum=0, maximum=MAX_DAYS),
     F("handler", "str", "经办人", "承办人", ref="officers"),
-    F("visits", "int", "跑动次数", minimum=0),
+    F("visits", "int", "跑动次数", minimum=0, maximum=MAX_VISITS),
 ], date_field="accepted_at")
 
 kind("complaints", "投诉", ["id"], [

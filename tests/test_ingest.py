@@ -19,9 +19,9 @@ OFFICERS = [["工号", "姓名", "机构编码", "角色", "Telegram"], ["E1", "
 ITEMS = [["事项编码", "事项名称", "实施机构", "即办件", "承诺时限", "法定时限", "纳入最多跑一次"],
          ["I1", "食品经营许可证核发", "330102", "否", "5", "20", "是"],
          ["I2", "社会保障卡申领", "330102", "Y", "1", "20", "1"]]
-CASES = [["办件编号", "事项编码", "受理机构", "大厅", "受理渠道", "受理时间", "办件状态", "经办人"],
-         ["C1", "I1", "330102", "330102H", "window", "2026-10-09 09:00:00", "processing", "E1"],
-         ["C2", "I2", "330102", "330102H", "online", "2026-10-09T15:30", "closed", ""]]
+CASES = [["办件编号", "事项编码", "受理机构", "大厅", "受理渠道", "受理时间", "办件状态", "经办人", "办结时间"],
+         ["C1", "I1", "330102", "330102H", "window", "2026-10-09 09:00:00", "processing", "E1", ""],
+         ["C2", "I2", "330102", "330102H", "online", "2026-10-09T15:30", "closed", "", "2026-10-09 16:10"]]
 
 
 def write_csv(path, rows, encoding="utf-8"):
@@ -152,7 +152,7 @@ def test_reimport_updates_by_key_without_duplicates(store, cfg, tmp_path):
     path = write_csv(tmp_path / "c.csv", CASES)
     first = ingest.import_file(store, cfg, "cases", path)
     seq = store.get("cases", "C1")["_seq"]
-    write_csv(path, [CASES[0], CASES[1][:6] + ["closed", "E1"], CASES[2]])
+    write_csv(path, [CASES[0], CASES[1][:6] + ["closed", "E1", "2026-10-12 10:00"], CASES[2]])
     second = ingest.import_file(store, cfg, "cases", path)
     assert (first.inserted, first.updated, second.inserted, second.updated) == (2, 0, 0, 2)
     assert store.count("cases") == 2 and store.get("cases", "C1")["status"] == "closed"

@@ -6,13 +6,14 @@ specs; tests/test_ingest.py proves both accept and reject the same rows.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from ..records import KINDS, Field, RecordKind
+from ..records import CLEAR_WORDS, KINDS, MAX_TEXT, Field, RecordKind
 
 BOOL_WORDS = {"true": 1, "false": 0, "1": 1, "0": 0, "是": 1, "否": 0, "y": 1, "n": 0}
 
@@ -29,6 +30,18 @@ DATETIME_RE = re.compile(
 # The common export shape `2026-04-03 09:15:22` (local, no offset): converted without datetime objects.
 _PLAIN_RE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]((?:[01][0-9]|2[0-3])):([0-5][0-9]):([0-5][0-9])$")
 CHOICES_RE = re.compile(r"^[A-Za-z](;[A-Za-z])*$")
+INT64 = 2**63 - 1                 # what an SQLite INTEGER holds
+DATE_WINDOW = ("2000-01-01", "2099-12-31")     # config `ingest.date_min` / `ingest.date_max`
+
+
+class Clear:
+    """A sticky field's explicit clear word (解绑): the stored value is set to NULL."""
+
+    def __repr__(self) -> str:
+        return "CLEAR"
+
+
+CLEAR = Clear()
 
 
 class Bad(ValueError):
@@ -44,47 +57,74 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _num(x) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _bounded(f: Field, n):
     if f.minimum is not None and n < f.minimum:
-        raise Bad(f"{label(f)} 不能小于 {f.minimum:g}：{n}")
+        raise Bad(f"{label(f)} 不能小于 {_num(f.minimum)}：{_show(n)}")
     if f.maximum is not None and n > f.maximum:
-        raise Bad(f"{label(f)} 不能大于 {f.maximum:g}：{n}")
+        raise Bad(f"{label(f)} 不能大于 {_num(f.maximum)}：{_show(n)}")
+    if isinstance(n, int) and abs(n) > INT64:
+        raise Bad(f"{label(f)} 超出整数范围：{_show(n)}")
+    if isinstance(n, float) and not math.isfinite(n):
+        raise Bad(f"{label(f)} 应为有限的数值：{n}")
     return n
+
+
+def _show(value, width: int = 40) -> str:
+    """A value in a reason, cut to a readable length (a 10^30 or a 100 KB text stays one line)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"约 {int(value.bit_length() * 0.30103) + 1} 位的整数"
+    text = str(value)
+    return text if len(text) <= width else text[:width] + f"…（共 {len(text)} 个字符）"
 
 
 def _str(f: Field, tz):
     def conv(v):
         if isinstance(v, str):
+            if len(v) > MAX_TEXT:
+                raise Bad(f"{label(f)} 过长：{len(v)} 个字符，最多 {MAX_TEXT}")
             return v
-        if _is_number(v) and float(v).is_integer():
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) <= INT64:
+            return str(v)
+        if isinstance(v, float) and math.isfinite(v) and v.is_integer():
             return str(int(v))
-        raise Bad(f"{label(f)} 应为文本：{v!r}")
+        raise Bad(f"{label(f)} 应为文本：{_show(repr(v))}")
     return conv
 
 
 def _int(f: Field, tz):
     def conv(v):
         if isinstance(v, str):
+            if len(v) > 40:
+                raise Bad(f"{label(f)} 应为整数：{_show(v)!r}")
             if v.isascii() and v.isdigit():
                 return _bounded(f, int(v))
             if INT_RE.match(v):
                 return _bounded(f, int(v.split(".")[0]))
             raise Bad(f"{label(f)} 应为整数：{v!r}")
-        if _is_number(v) and float(v).is_integer():
+        if isinstance(v, int) and not isinstance(v, bool):
+            return _bounded(f, v)
+        if isinstance(v, float) and math.isfinite(v) and v.is_integer():
             return _bounded(f, int(v))
-        raise Bad(f"{label(f)} 应为整数：{v!r}")
+        raise Bad(f"{label(f)} 应为整数：{_show(repr(v))}")
     return conv
 
 
 def _float(f: Field, tz):
     def conv(v):
         if isinstance(v, str):
-            if FLOAT_RE.match(v):
+            if len(v) <= 64 and FLOAT_RE.match(v):
                 return _bounded(f, float(v))
             raise Bad(f"{label(f)} 应为数值：{v!r}")
         if _is_number(v):
-            return _bounded(f, float(v))
-        raise Bad(f"{label(f)} 应为数值：{v!r}")
+            try:
+                return _bounded(f, float(v))
+            except OverflowError:
+                raise Bad(f"{label(f)} 超出数值范围：{_show(v)}") from None
+        raise Bad(f"{label(f)} 应为数值：{_show(repr(v))}")
     return conv
 
 
@@ -102,18 +142,28 @@ def _bool(f: Field, tz):
     return conv
 
 
-def _date(f: Field, tz):
+def _in_window(f: Field, day: str, window: tuple[str, str]) -> None:
+    """Dates outside the configured window (default 2000–2099) are typos, and a year like 9999
+    would overflow the working-day arithmetic: refused at import."""
+    if not window[0] <= day <= window[1]:
+        raise Bad(f"{label(f)} 的日期 {day} 超出允许范围 {window[0]} 至 {window[1]}（配置 ingest.date_min/date_max）")
+
+
+def _date(f: Field, tz, window=DATE_WINDOW):
     def conv(v):
         if isinstance(v, str) and DATE_RE.match(v):
             try:
-                return date.fromisoformat(v).isoformat()
+                day = date.fromisoformat(v).isoformat()
             except ValueError:
                 pass
-        raise Bad(f"{label(f)} 应为日期 YYYY-MM-DD：{v!r}")
+            else:
+                _in_window(f, day, window)
+                return day
+        raise Bad(f"{label(f)} 应为日期 YYYY-MM-DD：{_show(repr(v))}")
     return conv
 
 
-def _datetime(f: Field, tz: ZoneInfo):
+def _datetime(f: Field, tz: ZoneInfo, window=DATE_WINDOW):
     offsets: dict[str, str | None] = {}     # 'YYYY-MM-DDTHH' → '+08:00' (None: no such day)
 
     def offset(day: str, hour: str) -> str | None:
@@ -132,10 +182,14 @@ def _datetime(f: Field, tz: ZoneInfo):
             if m:
                 off = offset(m.group(1), m.group(2))
                 if off:
+                    _in_window(f, m.group(1), window)
                     return f"{m.group(1)}T{m.group(2)}:{m.group(3)}:{m.group(4)}{off}"
             elif DATETIME_RE.match(v):
-                return to_local(v, tz)
-        raise Bad(f"{label(f)} 应为 ISO 8601 时间（如 2026-10-09 09:00 或 2026-10-09T09:00:00+08:00）：{v!r}")
+                _in_window(f, v[:10], window)
+                local = to_local(v, tz)
+                _in_window(f, local[:10], window)
+                return local
+        raise Bad(f"{label(f)} 应为 ISO 8601 时间（如 2026-10-09 09:00 或 2026-10-09T09:00:00+08:00）：{_show(repr(v))}")
     return conv
 
 
@@ -145,8 +199,11 @@ def to_local(text: str, tz: ZoneInfo) -> str:
         dt = datetime.fromisoformat(text)
     except ValueError:
         raise Bad(f"不存在的时间：{text!r}") from None
-    dt = dt.replace(tzinfo=tz) if dt.tzinfo is None else dt.astimezone(tz)
-    return dt.replace(microsecond=0).isoformat()
+    try:
+        dt = dt.replace(tzinfo=tz) if dt.tzinfo is None else dt.astimezone(tz)
+        return dt.replace(microsecond=0).isoformat()
+    except (OverflowError, ValueError):
+        raise Bad(f"时间超出可表示的范围：{text!r}") from None
 
 
 def _enum(f: Field, tz):
@@ -155,7 +212,7 @@ def _enum(f: Field, tz):
     def conv(v):
         if isinstance(v, str) and v in allowed:
             return v
-        raise Bad(f"{label(f)} 应为 {'/'.join(f.values)} 之一：{v!r}")
+        raise Bad(f"{label(f)} 应为 {'/'.join(f.values)} 之一：{_show(repr(v))}")
     return conv
 
 
@@ -163,7 +220,7 @@ def _choices(f: Field, tz):
     def conv(v):
         if isinstance(v, str) and CHOICES_RE.match(v):
             return v.upper()
-        raise Bad(f"{label(f)} 应为选项字母，多选用 ; 分隔（如 A;C）：{v!r}")
+        raise Bad(f"{label(f)} 应为选项字母，多选用 ; 分隔（如 A;C）：{_show(repr(v))}")
     return conv
 
 
@@ -173,16 +230,18 @@ CONVERTERS: dict[str, Callable[[Field, ZoneInfo], Callable]] = {
 }
 
 
-def converter(rk: RecordKind, f: Field, tz: ZoneInfo) -> Callable:
+def converter(rk: RecordKind, f: Field, tz: ZoneInfo, window: tuple[str, str] = DATE_WINDOW) -> Callable:
     """The converter of one field, with the field's accepted words (if any) in front."""
-    base = CONVERTERS[f.type](f, tz)
+    base = CONVERTERS[f.type](f, tz, window) if f.type in ("date", "datetime") else CONVERTERS[f.type](f, tz)
     words = WORDS.get((rk.name, f.name))
+    if f.sticky:
+        words = {**(words or {}), **{w: CLEAR for w in CLEAR_WORDS}}
     if not words:
         return base
 
     def conv(v):
-        if isinstance(v, str) and v in words:
-            return words[v]
+        if isinstance(v, str) and (v in words or v.lower() in words):
+            return words.get(v, words.get(v.lower()))
         return base(v)
     return conv
 
@@ -199,9 +258,9 @@ class Coercer:
     slots: tuple[tuple[Field, Callable], ...]
 
     @classmethod
-    def of(cls, kind: str, tz: ZoneInfo) -> "Coercer":
+    def of(cls, kind: str, tz: ZoneInfo, window: tuple[str, str] = DATE_WINDOW) -> "Coercer":
         rk = KINDS[kind]
-        return cls(rk, tuple((f, converter(rk, f, tz)) for f in rk.fields))
+        return cls(rk, tuple((f, converter(rk, f, tz, window)) for f in rk.fields))
 
     def coerce(self, row: dict) -> tuple[dict, list[tuple[str, str]]]:
         """(values by field, [(field, reason)]); missing fields are None."""

@@ -1,18 +1,24 @@
 """Import one record file, or every record file of a folder, into the store."""
 from __future__ import annotations
 
+import logging
 import operator
+import sqlite3
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
 from ..records import KINDS, RecordKind
-from .coerce import Coercer
+from .checks import RowChecks, parent_loop
+from .coerce import CLEAR, Coercer
 from .deadlines import Deadlines
-from .readers import EXTENSIONS, Reader, _TooWide, _Unparsable
+from .readers import EXTENSIONS, DecodeFailure, Reader, _TooWide, _Unparsable
 from .refs import Known
 from .rejects import Rejects, rejects_path
+
+log = logging.getLogger(__name__)
 
 BATCH = 5000                   # rows a statement writes (memory stays flat)
 COMMIT_ROWS = 200_000          # rows a transaction writes (each commit rewrites the touched index pages)
@@ -36,10 +42,12 @@ class ImportResult:
 
 
 class ImportRun:
-    """What files imported together share: the store, the config and the keys known so far."""
+    """What files imported together share: the store, the config, the keys known so far, and the
+    time of the import (acceptance far after it is a typo; None: the wall clock)."""
 
-    def __init__(self, store, cfg):
+    def __init__(self, store, cfg, now: datetime | None = None):
         self.store, self.cfg = store, cfg
+        self.now = now or datetime.now(cfg.tz)
         self.known = Known(store)
 
 
@@ -83,10 +91,14 @@ class _Job:
     def __init__(self, run: ImportRun, rk: RecordKind, reader: Reader, rejects_dir):
         self.ctx, self.rk, self.reader = run, rk, reader
         self.store = run.store
-        self.coercer = Coercer.of(rk.name, run.cfg.tz)
+        self.coercer = Coercer.of(rk.name, run.cfg.tz, run.cfg.ingest.window)
+        self.checks = RowChecks(rk.name, run.now, run.cfg.ingest.max_future_days)
         self.rejects = Rejects(rejects_path(reader.path, rejects_dir), reader.original_headers)
         self.deadlines = Deadlines(run.cfg, run.known.items()) if rk.name == "cases" else None
         self.self_refs = tuple(f.name for f in rk.fields if f.ref == rk.name)
+        self.sticky = tuple(f.name for f in rk.fields if f.sticky)
+        self.clears: dict[str, list] = {}      # sticky field → keys whose row asked to clear it
+        self.originals: dict[int, tuple[int, object]] = {}   # id(record) → (row number, raw), this batch
         self.deferred: list = []
         self.columns: tuple[str, ...] | None = None
         self.seq = 0
@@ -101,7 +113,7 @@ class _Job:
         batch, done = [], 0
         try:
             for n, raw in self.reader.rows():
-                record = self.row(n, raw)
+                record = self.guarded_row(n, raw)
                 if record is not None:
                     batch.append(record)
                 done += 1
@@ -112,13 +124,28 @@ class _Job:
                         progress(done, self.reader.progress())
             self.flush(batch)
             self.flush(self.resolve_deferred())
-        except UnicodeDecodeError:
-            raise InputError(f"文件 {self.reader.path} 第 {done + 2} 行附近无法按 {self.reader.encoding} 解码；"
-                             f"请用 --encoding 指定正确的编码（已导入的行保留）") from None
+        except DecodeFailure:
+            # A file-level problem: every good row before the undecodable line stays imported.
+            self.flush(batch)
+            self.flush(self.resolve_deferred())
+            raise
         finally:
             rejects_file = self.rejects.close()
         return ImportResult(self.rk.name, str(self.reader.path), self.inserted, self.updated,
                             self.rejects.count, rejects_file, self.reader.ignored)
+
+    def guarded_row(self, n: int, raw) -> tuple | None:
+        """`row`, but whatever goes wrong with one row rejects that row and the import goes on."""
+        try:
+            record = self.row(n, raw)
+        except DecodeFailure:
+            raise
+        except Exception as exc:   # noqa: BLE001 — one row must never stop an import
+            log.warning("row %s of %s rejected by an unexpected error", n, self.reader.path, exc_info=True)
+            return self.reject(n, raw, [("", f"无法处理该行（{type(exc).__name__}：{str(exc)[:120]}）")])
+        if record is not None:
+            self.originals[id(record)] = (n, raw)
+        return record
 
     def row(self, n: int, raw) -> tuple | None:
         """The row to store, or None when it is blank or rejected."""
@@ -131,18 +158,36 @@ class _Job:
         values, errors = self.coercer.coerce(fields)
         if errors:
             return self.reject(n, raw, errors)
+        errors = self.checks.problems(values)
         missing = self.ctx.known.missing(self.rk, values)
+        if errors:
+            return self.reject(n, raw, errors + missing)
         if missing:
-            if all(c in self.self_refs for c, _ in missing):
+            if all(c in self.self_refs for c, _ in missing) and not _self_named(values, missing):
                 self.deferred.append((n, raw, values))
                 return None
             return self.reject(n, raw, missing)
+        return self.admit(n, raw, values)
+
+    def admit(self, n: int, raw, values: dict) -> tuple | None:
+        """Checks that depend on rows accepted before (an org's parent chain), then `accept`."""
+        if self.rk.name == "orgs":
+            loop = parent_loop(self.ctx.known.parents(), values["code"], values["parent"])
+            if loop:
+                return self.reject(n, raw, [("parent", f"上级机构形成循环：{' → '.join(map(str, loop))}")])
+        if self.deadlines:
+            try:
+                values["due_at"] = self.deadlines.due(values)
+            except (ValueError, OverflowError) as exc:
+                return self.reject(n, raw, [("", f"无法计算办理期限：{exc}")])
+        for name in self.sticky:
+            if values[name] is CLEAR:
+                values[name] = None
+                self.clears.setdefault(name, []).append(values[self.rk.key[0]])
         return self.accept(values)
 
     def accept(self, values: dict) -> tuple:
         self.ctx.known.add(self.rk, values)
-        if self.deadlines:
-            values["due_at"] = self.deadlines.due(values)
         if self.columns is None:
             self.columns = self._columns()
             names = self.columns[:-1]
@@ -171,7 +216,10 @@ class _Job:
                 if self.ctx.known.missing(self.rk, values):
                     self.deferred.append((n, raw, values))
                 else:
-                    out.append(self.accept(values))
+                    record = self.admit(n, raw, values)
+                    if record is not None:
+                        self.originals[id(record)] = (n, raw)
+                        out.append(record)
                     progress = True
         for n, raw, values in self.deferred:
             self.reject(n, raw, self.ctx.known.missing(self.rk, values))
@@ -179,13 +227,40 @@ class _Job:
 
     def flush(self, batch: list[tuple]) -> None:
         if not batch:
+            self.originals.clear()
             return
-        updated = self.store.upsert_records(self.rk.name, self.columns, batch)
+        try:
+            updated = self.store.upsert_records(self.rk.name, self.columns, batch)
+        except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, OverflowError, ValueError):
+            # A value the database refuses slipped through validation: find the row, reject it,
+            # and write the others (a poisoned row never drops its batch).
+            updated, batch = self._flush_one_by_one(batch)
         before = self.updated + self.inserted
         self.updated += updated
         self.inserted += len(batch) - updated
+        for name, keys in self.clears.items():
+            self.store.clear_field(self.rk.name, name, keys)
+        self.clears.clear()
+        self.originals.clear()
         if (before + len(batch)) // COMMIT_ROWS > before // COMMIT_ROWS:
             self._commit()
+
+    def _flush_one_by_one(self, batch: list[tuple]) -> tuple[int, list[tuple]]:
+        updated, written = 0, []
+        for record in batch:
+            try:
+                updated += self.store.upsert_records(self.rk.name, self.columns, [record])
+                written.append(record)
+            except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, OverflowError,
+                    ValueError) as exc:
+                n, raw = self.originals.get(id(record), (0, record))
+                self.reject(n, raw, [("", f"数据库拒收该行（{type(exc).__name__}：{str(exc)[:120]}）")])
+        return updated, written
+
+
+def _self_named(values: dict, missing) -> bool:
+    """An org naming itself as its parent: rejected at once, never waiting for itself."""
+    return any(values.get(c) == values.get("code") for c, _ in missing)
 
 
 def _shape_problem(raw, fmt: str) -> str | None:

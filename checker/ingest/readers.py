@@ -9,6 +9,7 @@ import codecs
 import csv
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +19,20 @@ from ..records import RecordKind
 
 EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 CHUNK = 1 << 20
+# Files are read with errors="surrogateescape": a byte the encoding cannot decode becomes one of
+# these, so the reader stops exactly at the line that holds it (every row before it is imported).
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+class DecodeFailure(InputError):
+    """A line the encoding cannot decode: a file-level problem (exit 2) after the rows before it."""
+
+    def __init__(self, path: Path, encoding: str, line: int):
+        self.line = line
+        name = encoding.replace("-sig", "").upper()
+        hint = "；GBK 导出的文件请加 --encoding gbk" if encoding == "utf-8-sig" else ""
+        super().__init__(f"文件 {path} 第 {line} 行无法按 {name} 编码解码{hint}。此前的行已导入并保留，"
+                         f"第 {line} 行及以后未导入：请用 --encoding 指定正确的编码，或修正该行后重新导入")
 
 
 def detect_format(path: Path, head: str) -> str:
@@ -40,17 +55,13 @@ def codec(encoding: str | None) -> str:
 
 
 def _head(path: Path, enc: str) -> str:
-    """The first 64 KB decoded: the file is readable and in the stated encoding."""
+    """The first 64 KB decoded (to sniff the format); an undecodable line is found while reading."""
     try:
         with open(path, "rb") as f:
             data = f.read(1 << 16)
     except OSError as exc:
         raise InputError(f"无法读取文件 {path}：{exc.strerror or exc}") from None
-    try:
-        return codecs.getincrementaldecoder(enc)().decode(data, final=False)
-    except UnicodeDecodeError:
-        hint = "；GBK 导出的文件请加 --encoding gbk" if enc == "utf-8-sig" else ""
-        raise InputError(f"文件 {path} 不是 {enc.replace('-sig', '').upper()} 编码{hint}") from None
+    return codecs.getincrementaldecoder(enc)("surrogateescape").decode(data, final=False)
 
 
 @dataclass
@@ -80,8 +91,15 @@ class Reader:
         return tuple(name for name, _ in self._pairs) if self.format == "csv" else None
 
     def rows(self) -> Iterator[tuple[int, object]]:
-        with open(self.path, encoding=self.encoding, newline="") as self._file:
+        """(row number, raw row) in file order; DecodeFailure at the first undecodable line."""
+        with open(self.path, encoding=self.encoding, newline="", errors="surrogateescape") as self._file:
             yield from {"csv": self._csv, "json": self._json, "jsonl": self._jsonl}[self.format]()
+
+    def _lines(self) -> Iterator[str]:
+        for n, line in enumerate(self._file, start=1):
+            if not line.isascii() and _UNDECODED.search(line):
+                raise DecodeFailure(self.path, self.encoding, n)
+            yield line
 
     def progress(self) -> float:
         """The fraction of the file read so far (approximate)."""
@@ -134,24 +152,43 @@ class Reader:
         self.headers, self._pairs, self.ignored = headers, tuple(pairs), tuple(ignored)
 
     def _csv(self):
-        reader = csv.reader(self._file)
-        headers = next(reader, None)
+        reader = csv.reader(self._lines())
+        try:
+            headers = next(reader, None)
+        except csv.Error as exc:
+            raise InputError(f"{self.path}：表头无法读取（{exc}）") from None
         if not headers:
             return
         self._map_headers(headers)
-        width = len(headers)
-        for n, cells in enumerate(reader, start=2):
+        width, n = len(headers), 1
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:         # a value over the csv module's field limit (131,072)
+                n += 1
+                yield n, _Unparsable(f"该行无法按 CSV 读取（{_csv_reason(exc)}）", f"（第 {reader.line_num} 行附近）")
+                continue
+            n += 1
             if len(cells) > width and any(c.strip() for c in cells[width:]):
                 cells = _TooWide(cells, width)
             yield n, cells
 
     def _jsonl(self):
-        for n, line in enumerate(self._file, start=1):
+        for n, line in enumerate(self._lines(), start=1):
             if line.strip():
                 yield n, _decode_line(line)
 
     def _json(self):
-        yield from enumerate(_json_array(self._file, self.path), start=1)
+        yield from enumerate(_json_array(self._file, self.path, self.encoding), start=1)
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"某个值超过 {csv.field_size_limit()} 个字符"
+    return text
 
 
 class _TooWide(list):
@@ -167,6 +204,8 @@ def _decode_line(line: str):
         return json.loads(line)
     except json.JSONDecodeError as exc:
         return _Unparsable(f"不是有效的 JSON（第 {exc.colno} 列：{exc.msg}）", line.rstrip("\r\n"))
+    except (ValueError, RecursionError) as exc:      # an integer of 5,000 digits, nesting 10,000 deep
+        return _Unparsable(f"不是可用的 JSON（{type(exc).__name__}：{str(exc)[:80]}）", line.rstrip("\r\n")[:1000])
 
 
 class _Unparsable(dict):
@@ -177,15 +216,28 @@ class _Unparsable(dict):
         self.reason, self.text = reason, text
 
 
-def _json_array(f, path) -> Iterator:
-    """The elements of a top-level JSON array, decoded one at a time."""
+def _json_array(f, path, encoding: str = "utf-8-sig") -> Iterator:
+    """The elements of a top-level JSON array, decoded one at a time; DecodeFailure at an
+    undecodable line, after the elements before it."""
     decoder, buf, pos, eof = json.JSONDecoder(), "", 0, False
+    lines, bad_line = 0, None        # newlines read before buf; the line of an undecodable byte
 
     def fill():
-        nonlocal buf, pos, eof
+        nonlocal buf, pos, eof, lines, bad_line
+        if bad_line is not None:
+            eof = True
+            return
         chunk = f.read(CHUNK)
         eof = not chunk
+        bad = _UNDECODED.search(chunk) if chunk and not chunk.isascii() else None
+        if bad:
+            bad_line = lines + buf.count("\n") + chunk.count("\n", 0, bad.start()) + 1
+            chunk, eof = chunk[:bad.start()], True
+        lines += buf.count("\n", 0, pos)
         buf, pos = buf[pos:] + chunk, 0
+
+    def undecodable():
+        return DecodeFailure(path, encoding, bad_line) if bad_line is not None else None
 
     def skip(chars=" \t\r\n\ufeff"):
         nonlocal pos
@@ -199,12 +251,12 @@ def _json_array(f, path) -> Iterator:
     fill()
     skip()
     if buf[pos:pos + 1] != "[":
-        raise InputError(f"{path}：JSON 文件的顶层应为数组 [ … ]")
+        raise undecodable() or InputError(f"{path}：JSON 文件的顶层应为数组 [ … ]")
     pos += 1
     while True:
         skip(" \t\r\n,")
         if pos >= len(buf):
-            raise InputError(f"{path}：JSON 数组没有结束（缺少 ]）")
+            raise undecodable() or InputError(f"{path}：JSON 数组没有结束（缺少 ]）")
         if buf[pos] == "]":
             return
         try:
@@ -213,7 +265,11 @@ def _json_array(f, path) -> Iterator:
             if not eof:
                 fill()
                 continue
-            raise InputError(f"{path}：JSON 无法解析（{exc.msg}，位置 {exc.pos}），此后的记录无法读取") from None
+            raise undecodable() or InputError(
+                f"{path}：JSON 无法解析（{exc.msg}，位置 {exc.pos}），此后的记录无法读取") from None
+        except (ValueError, RecursionError) as exc:     # a 5,000-digit number, nesting 10,000 deep
+            raise InputError(f"{path}：JSON 中有无法使用的值（{type(exc).__name__}：{str(exc)[:80]}），"
+                             "此前的记录已导入，此后的记录无法读取") from None
         if end >= len(buf) and not eof:
             fill()
             continue

@@ -15,6 +15,13 @@ class Known:
         self.store = store
         self._keys: dict[str, set] = {}
         self._items: dict | None = None
+        self._parents: dict | None = None
+
+    def parents(self) -> dict:
+        """org code → parent code, stored and imported in this run (the parent-loop check)."""
+        if self._parents is None:
+            self._parents = self.store.org_parents()
+        return self._parents
 
     def keys(self, kind: str) -> set:
         if kind not in self._keys:
@@ -42,6 +49,8 @@ class Known:
         if rk.name in REFERENCED:
             key = tuple(values[k] for k in rk.key)
             self.keys(rk.name).add(key[0] if len(key) == 1 else key)
+        if rk.name == "orgs" and self._parents is not None:
+            self._parents[values["code"]] = values["parent"]
         if rk.name == "items" and self._items is not None:
             self._items[values["code"]] = (values["immediate"], values["promised_days"], values["statutory_days"])
 

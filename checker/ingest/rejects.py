@@ -7,9 +7,26 @@ imported as it is.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 HEADERS = ["行号", "列", "原因"]
+# A cell a spreadsheet would run as a formula (=cmd|' /C calc'!A0, +…, -…, @…): written with a
+# leading ' so that it shows as text. Plain numbers (-3, +1.5) are not formulas and stay as they are.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d")
+NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+
+
+CELL_MAX = 100_000          # a longer cell is cut, so the rejects file stays readable as CSV
+
+
+def neutral(cell) -> str:
+    text = "" if cell is None else str(cell)
+    if len(text) > CELL_MAX:
+        text = text[:CELL_MAX] + f"…（已截断，原长 {len(text)} 个字符）"
+    if text.startswith(FORMULA_START) and not NUMBER.match(text):
+        return "'" + text
+    return text
 
 
 def rejects_path(source: Path, rejects_dir: str | Path | None = None) -> Path:
@@ -33,9 +50,10 @@ class Rejects:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._file)
-            self._writer.writerow(HEADERS + list(self.headers()))
+            self._writer.writerow(HEADERS + [neutral(h) for h in self.headers()])
         columns = "; ".join(dict.fromkeys(c for c, _ in problems if c))
-        self._writer.writerow([row_no, columns, "；".join(r for _, r in problems), *original])
+        self._writer.writerow([row_no, neutral(columns), neutral("；".join(r for _, r in problems)),
+                               *(neutral(c) for c in original)])
         self.count += 1
 
     def close(self) -> str | None:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 import jsonschema
 
-from ..records import KINDS, Field, RecordKind
+from ..records import CLEAR_WORDS, KINDS, Field, RecordKind
 from .coerce import BOOL_WORDS, CHOICES_RE, DATE_RE, DATETIME_RE, FLOAT_RE, WORDS
 
 FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
@@ -44,9 +44,26 @@ def _int_text(f: Field) -> str:
     elif lo is not None and hi is not None and lo >= 0 and hi - lo <= 100:
         values = sorted((str(n) for n in range(int(lo), int(hi) + 1)), key=len, reverse=True)
         body = rf"(\+?0*({'|'.join(values)})|-0+)" if lo == 0 else rf"\+?0*({'|'.join(values)})"
+    elif lo in (0, 1) and hi is not None and float(hi).is_integer():
+        upto = _at_most(str(int(hi)))                 # 0 … hi, leading zeros allowed
+        body = rf"(\+?0*{upto}|-0+)" if lo == 0 else rf"(?!\+?0+(\.0*)?$)\+?0*{upto}"
     else:
         raise NotImplementedError(f"no text pattern for the bounds of {f.name}")
     return rf"^{body}(\.0*)?$"
+
+
+def _at_most(limit: str) -> str:
+    """Regex of the digit strings (no leading zeros needed) whose value is at most `limit`."""
+    shorter = f"[0-9]{{1,{len(limit) - 1}}}|" if len(limit) > 1 else ""
+    return f"({shorter}{_same_length_at_most(limit)})"
+
+
+def _same_length_at_most(limit: str) -> str:
+    if len(limit) == 1:
+        return f"[0-{limit}]"
+    head, rest = int(limit[0]), limit[1:]
+    lower = f"[0-{head - 1}][0-9]{{{len(rest)}}}|" if head > 0 else ""
+    return f"({lower}{limit[0]}{_same_length_at_most(rest)})"
 
 
 def _bounds(f: Field) -> dict:
@@ -68,6 +85,8 @@ def _property(rk: RecordKind, f: Field) -> dict:
         forms = [{"type": "string"}, {"type": "integer"}]
     elif t == "int":
         forms = [{"type": "integer", **_bounds(f)}, _text(_int_text(f))]
+        if f.sticky:                # 解绑: an import clears a binding only when it says so
+            forms.append(_text(f"^({'|'.join(_ci(w) for w in CLEAR_WORDS)})$"))
     elif t == "float":
         if f.minimum is not None or f.maximum is not None:
             raise NotImplementedError(f"no text pattern for the bounds of {f.name}")

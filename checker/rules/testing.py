@@ -78,7 +78,7 @@ def run_test(test: YamlTest, rulebook) -> Outcome:
 def _run(test: YamlTest, rulebook, cfg, store, tmp: Path) -> list[str]:
     from ..scan import run_scan
     now = _now(test.spec["now"], cfg)
-    failures = _import(store, cfg, test.spec.get("records") or {}, tmp)
+    failures = _import(store, cfg, test.spec.get("records") or {}, tmp, now)
     if failures:
         return failures
     run_scan(store, cfg, rulebook, now, full=True)
@@ -93,11 +93,11 @@ def _now(text: str, cfg) -> datetime:
     return now if now.tzinfo else now.replace(tzinfo=cfg.tz)
 
 
-def _import(store, cfg, records: dict, tmp: Path) -> list[str]:
+def _import(store, cfg, records: dict, tmp: Path, now: datetime | None = None) -> list[str]:
     """Import the test's records through checker.ingest; rejected rows are test failures."""
     from ..ingest import ImportRun, import_file
     from ..ingest.importer import FIRST_KINDS
-    run, failures = ImportRun(store, cfg), []
+    run, failures = ImportRun(store, cfg, now), []   # imported as at the test's `now`
     order = [k for k in FIRST_KINDS if k in records] + [k for k in records if k not in FIRST_KINDS]
     for kind in order:
         path = tmp / f"{kind}.json"

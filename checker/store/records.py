@@ -105,6 +105,18 @@ class RecordStore:
         rows = self.conn.execute(f'SELECT {cols} FROM "{kind}"')
         return {r[0] for r in rows} if len(key) == 1 else set(rows)
 
+    def org_parents(self) -> dict:
+        """org code → parent code (None at a root): for the parent-loop check of an import."""
+        return dict(self.conn.execute("SELECT code, parent FROM orgs"))
+
+    def clear_field(self, kind: str, field: str, keys: list) -> None:
+        """Set one field to NULL for these keys (single-column keys): an import's explicit 解绑."""
+        rk = KINDS[kind]
+        if field not in rk.columns or len(rk.key) != 1:
+            raise KeyError(f"cannot clear {kind}.{field}")
+        with self.transaction() as c:
+            c.executemany(f'UPDATE "{kind}" SET "{field}" = NULL WHERE "{rk.key[0]}" = ?', [(k,) for k in keys])
+
     def item_deadline_facts(self) -> dict:
         """item code → (immediate, promised_days, statutory_days)."""
         return {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
@@ -121,7 +133,14 @@ class RecordStore:
         keys = [tuple(r[i] for i in positions) for r in rows]
         with self.transaction() as c:
             existing = self._existing_keys(c, kind, keys)
-            c.executemany(_upsert_sql(kind, columns, rk.key), rows)
+            c.execute("SAVEPOINT upsert")        # a refused row undoes its whole batch, nothing half-written
+            try:
+                c.executemany(_upsert_sql(kind, columns, rk.key), rows)
+            except BaseException:
+                c.execute("ROLLBACK TO upsert")
+                c.execute("RELEASE upsert")
+                raise
+            c.execute("RELEASE upsert")
         return _count_updates(keys, existing)
 
     def _existing_keys(self, conn, kind: str, keys: list[tuple]) -> set[tuple]:
@@ -141,9 +160,12 @@ class RecordStore:
 
 
 def _upsert_sql(kind: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    """A blank sticky field (a binding made through /bind) keeps the stored value."""
     cols = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join("?" * len(columns))
-    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in key)
+    sticky = {f.name for f in KINDS[kind].fields if f.sticky}
+    updates = ", ".join(f'"{c}" = coalesce(excluded."{c}", "{kind}"."{c}")' if c in sticky
+                        else f'"{c}" = excluded."{c}"' for c in columns if c not in key)
     conflict = ", ".join(f'"{k}"' for k in key)
     return (f'INSERT INTO "{kind}" ({cols}) VALUES ({marks}) '
             f'ON CONFLICT ({conflict}) DO UPDATE SET {updates}')
