@@ -23,6 +23,13 @@ def _t(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def _before(a: str, b: str) -> bool:
+    """a < b for stored local times (YYYY-MM-DDTHH:MM:SS+HH:MM): as text when the offsets agree."""
+    if len(a) == len(b) == 25 and a[19:] == b[19:]:
+        return a < b
+    return _t(a) < _t(b)
+
+
 def _name(kind: str, field: str) -> str:
     return label(KINDS[kind].field(field))
 
@@ -35,18 +42,17 @@ class RowChecks:
         self.order = [(a, b) for k, a, b in ORDER if k == kind]
         self.happened = HAPPENED.get(kind)
         self.latest = (now + timedelta(days=max_future_days)).isoformat(timespec="seconds")
-        self.latest_t = now + timedelta(days=max_future_days)
         self.max_future_days = max_future_days
 
     def problems(self, v: dict) -> list[tuple[str, str]]:
         out = []
         for later, earlier in self.order:
-            if v.get(later) and v.get(earlier) and _t(v[later]) < _t(v[earlier]):
+            if v[later] and v[earlier] and _before(v[later], v[earlier]):
                 out.append((later, f"{_name(self.kind, later)} {v[later]} 早于 {_name(self.kind, earlier)} {v[earlier]}"))
         if self.kind == "cases":
             out += _case_problems(v)
-        when = v.get(self.happened) if self.happened else None
-        if when and _t(when) > self.latest_t:
+        when = v[self.happened] if self.happened else None
+        if when and _before(self.latest, when):
             out.append((self.happened, f"{_name(self.kind, self.happened)} {when} 晚于导入时间超过 "
                                        f"{self.max_future_days} 天（配置 ingest.max_future_days），应是录入错误"))
         return out
@@ -54,9 +60,9 @@ class RowChecks:
 
 def _case_problems(v: dict) -> list[tuple[str, str]]:
     out = []
-    if v.get("promised_at") and v.get("accepted_at") and v["promised_at"][:10] < v["accepted_at"][:10]:
+    if v["promised_at"] and v["promised_at"][:10] < v["accepted_at"][:10]:
         out.append(("promised_at", f"承诺办结时间(promised_at) {v['promised_at']} 早于受理日期 {v['accepted_at'][:10]}"))
-    if v.get("status") == "closed" and not v.get("closed_at"):
+    if v["status"] == "closed" and not v["closed_at"]:
         out.append(("closed_at", "办件状态为已办结(closed)，但没有办结时间(closed_at)"))
     return out
 

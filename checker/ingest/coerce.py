@@ -164,6 +164,7 @@ def _date(f: Field, tz, window=DATE_WINDOW):
 
 
 def _datetime(f: Field, tz: ZoneInfo, window=DATE_WINDOW):
+    first, last = window
     offsets: dict[str, str | None] = {}     # 'YYYY-MM-DDTHH' → '+08:00' (None: no such day)
 
     def offset(day: str, hour: str) -> str | None:
@@ -180,10 +181,12 @@ def _datetime(f: Field, tz: ZoneInfo, window=DATE_WINDOW):
         if isinstance(v, str):
             m = _PLAIN_RE.match(v)
             if m:
-                off = offset(m.group(1), m.group(2))
+                day, hour = m.group(1, 2)
+                off = offset(day, hour)
                 if off:
-                    _in_window(f, m.group(1), window)
-                    return f"{m.group(1)}T{m.group(2)}:{m.group(3)}:{m.group(4)}{off}"
+                    if not first <= day <= last:
+                        _in_window(f, day, window)
+                    return f"{day}T{hour}:{m.group(3)}:{m.group(4)}{off}"
             elif DATETIME_RE.match(v):
                 _in_window(f, v[:10], window)
                 local = to_local(v, tz)
