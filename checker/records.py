@@ -81,6 +81,7 @@ kind("orgs", "机构", ["code"], [
     F("name", "str", "机构名称", required=True),
     F("parent", "str", "上级机构", "上级机构编码", ref="orgs"),
     F("level", "enum", "层级", "机构层级", required=True, values=ORG_LEVELS),
+    F("commissions_third_party", "bool", "委托第三方", "委托第三方评价"),   # DB33/T 2036.7 §6.2.3 applies
 ])
 
 kind("officers", "人员", ["id"], [

@@ -31,6 +31,7 @@ CHECKS = (
     "online.progress_query", "online.data_sharing_stats", "online.public_interaction",
     "video.connected", "video.ledger", "onsite.daily_supervision",
 )
+DAILY_CHECK = "onsite.daily_supervision"
 DISTRICTS = (
     ("330102", "上城区", ("湖滨街道", "清波街道", "小营街道")),
     ("330105", "拱墅区", ("米市巷街道", "湖墅街道", "小河街道")),
@@ -177,7 +178,9 @@ class _Generator:
     def write(self, w: dict[str, _Writer], cases: int) -> None:
         self.build_city()
         for o in self.city.orgs:
-            w["orgs"].row(code=o.code, name=o.name, parent=o.parent, level=o.level)
+            third = o.level == "city" or (o.level == "district" and int(o.code[-1]) % 2 == 0)   # 委托第三方 (§6.2.3)
+            w["orgs"].row(code=o.code, name=o.name, parent=o.parent, level=o.level,
+                          commissions_third_party=third if o.level in ("city", "district") else None)
         for p in self.city.officers:
             w["officers"].row(**p.__dict__)
         for i in self.city.items:
@@ -387,11 +390,22 @@ class _Generator:
             for back in (150, 60, 10):
                 day = self._workday_near(self.now.date() - timedelta(days=back + r.randint(0, 5)))
                 for check in CHECKS:
-                    if check in skipped:
+                    if check in skipped or check == DAILY_CHECK:
                         continue
-                    result = r.choices(("pass", "fail", "na"), (92, 5, 3))[0]
-                    note = "现场检查发现问题，已要求整改" if result == "fail" else None
-                    w.row(id=f"JC{w.count + 1:07d}", org=hall.code, date=day, check=check, result=result, note=note)
+                    self._inspection(r, w, hall.code, day, check)
+            if DAILY_CHECK in skipped:
+                continue
+            # 每个工作日现场监管 (DB50/T 957.7 §5.1 d): a record each working day of the last 30 days,
+            # one in 40 days missed
+            for back in range(30, 0, -1):
+                day = self.now.date() - timedelta(days=back)
+                if self.cal.is_working_day(day) and r.random() >= 0.025:
+                    self._inspection(r, w, hall.code, day, DAILY_CHECK)
+
+    def _inspection(self, r, w: _Writer, org: str, day: date, check: str) -> None:
+        result = r.choices(("pass", "fail", "na"), (92, 5, 3))[0]
+        note = "现场检查发现问题，已要求整改" if result == "fail" else None
+        w.row(id=f"JC{w.count + 1:07d}", org=org, date=day, check=check, result=result, note=note)
 
     def write_supervisions(self, w: _Writer) -> None:
         r = self.rng("supervisions")

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
-from . import derived, forked, holiday_years
+from . import derived, forked, holiday_years, supervision
 from .engine import Engine
 from .errors import GovwatchError
 from .findings import Firing, ReconcileResult, reconcile
@@ -352,12 +352,18 @@ _REASONS = {"missing": "从未检查", "failed": "最近一次检查未通过", 
 @evaluator("checklist")
 def _checklists(ctx: ScanContext, rules) -> Evaluation:
     out = Evaluation()
+    calendars = supervision.Calendars(ctx.cfg)
     for rule in rules:
         orgs = ctx.store.orgs_at_levels(rule.levels)
         latest = ctx.store.latest_inspections([c.id for c in rule.checks])
         firings = [f for o in orgs for c in rule.checks
                    if (f := _checklist_firing(ctx, rule, o["code"], c, latest.get((o["code"], c.id)))) is not None]
-        out.add(Evaluation(firings, {rule.id: None}, len(orgs) * len(rule.checks)))
+        looked = None
+        if rule.every_working_day:         # DB50/T 957.7 §5.1 d): each working day without a record
+            gaps, days = supervision.missed_days(ctx.store, ctx.cfg, rule, [o["code"] for o in orgs], ctx.now, calendars)
+            firings += [_gap_firing(ctx, rule, g, "checklist") for g in gaps]
+            looked = days | {f"{o['code']}:{c.id}" for o in orgs for c in rule.checks}
+        out.add(Evaluation(firings, {rule.id: looked}, len(orgs) * len(rule.checks)))
     return out
 
 
@@ -382,47 +388,27 @@ def _checklist_firing(ctx: ScanContext, rule, org: str, check, last: dict | None
                   message=render(rule.message, facts), due_at=ctx.rectify_due(rule), handler=None, facts=facts)
 
 
+def _gap_firing(ctx: ScanContext, rule, gap, subject_kind: str) -> Firing:
+    """A firing of checker.supervision (a missed working day, a period without its activity); a
+    warning (the period's last working days) fires as yellow."""
+    facts = {**_base_facts(ctx, rule, gap.org), **gap.facts}
+    shown = replace(rule, severity="yellow") if gap.warning and rule.severity != "yellow" else rule
+    return Firing(rule=shown, subject=gap.subject, subject_kind=subject_kind, org=gap.org,
+                  message=render(rule.message, facts), due_at=gap.due.isoformat() if gap.due else ctx.rectify_due(rule),
+                  handler=None, facts=facts)
+
+
 # ------------------------------------------------------------------------------ cadence rules
-
-_ACTIVITY = {"self": "自我监督评价", "superior": "上级主管部门监督评价", "public": "群众和企业监督评价",
-             "third_party": "第三方监督评价"}
-_UNITS = {"days": "天", "months": "个月", "years": "年"}
-
-
-def window_start(today: date, every: dict) -> date:
-    """The first day of the window of `every` ({months: 3} …) that ends today."""
-    unit, n = next(iter(every.items()))
-    if unit == "days":
-        return today - timedelta(days=n)
-    months = n * (12 if unit == "years" else 1)
-    y, m = divmod(today.year * 12 + today.month - 1 - months, 12)
-    return date(y, m + 1, 1) + timedelta(days=min(today.day, _days_in(y, m + 1)) - 1)
-
-
-def _days_in(year: int, month: int) -> int:
-    nxt = date(year + month // 12, month % 12 + 1, 1)
-    return (nxt - timedelta(days=1)).day
-
 
 @evaluator("cadence")
 def _cadences(ctx: ScanContext, rules) -> Evaluation:
+    """Calendar periods (checker.supervision): a period ended without the activity, or near its end."""
     out = Evaluation()
+    calendars = supervision.Calendars(ctx.cfg)
     for rule in rules:
-        start = window_start(ctx.now.date(), rule.every)
-        latest = ctx.store.latest_supervisions(rule.activity)
-        orgs = ctx.store.orgs_at_levels(rule.levels)
-        firings = [_cadence_firing(ctx, rule, o["code"], latest.get(o["code"]), start)
-                   for o in orgs if (latest.get(o["code"]) or "") < start.isoformat()]
-        out.add(Evaluation(firings, {rule.id: None}, len(orgs)))
+        gaps, looked, count = supervision.cadence_gaps(ctx.store, ctx.cfg, rule, ctx.now, calendars)
+        out.add(Evaluation([_gap_firing(ctx, rule, g, "cadence") for g in gaps], {rule.id: looked}, count))
     return out
-
-
-def _cadence_firing(ctx: ScanContext, rule, org: str, last: str | None, start: date):
-    unit, n = next(iter(rule.every.items()))
-    facts = {**_base_facts(ctx, rule, org), "activity": rule.activity, "activity_name": _ACTIVITY[rule.activity],
-             "last_date": last, "window_start": start.isoformat(), "every_text": f"{n} {_UNITS[unit]}"}
-    return Firing(rule=rule, subject=org, subject_kind="cadence", org=org, message=render(rule.message, facts),
-                  due_at=ctx.rectify_due(rule), handler=None, facts=facts)
 
 
 # ------------------------------------------------------------------------------ indicator rules

@@ -9,7 +9,8 @@ import pytest
 
 from checker.ingest import import_file
 from checker.rules import load_packs
-from checker.scan import evaluate, run_scan, window_start
+from checker.scan import evaluate, run_scan
+from checker.supervision import cadence_period
 from govwatch import cli
 
 from test_rules_loader import make_pack
@@ -46,7 +47,7 @@ CHECKS = """\
     activity: self
     every: {months: 3}
     scope: {levels: [hall]}
-    message: "{org_name} 自 {window_start} 起没有{activity_name}"
+    message: "{org_name} {period_label}{state_text}没有{activity_name}"
 """
 
 
@@ -138,12 +139,19 @@ def test_checklist_and_cadence_evaluators(store, cfg, tmp_path):
     assert firings == {
         ("t.checklist.queue", "H2:equipment.queue_system"): "乙中心「叫号系统」逾期未检查",
         ("t.checklist.queue", "H3:equipment.queue_system"): "丙中心「叫号系统」从未检查",
-        ("t.cadence.self", "H2"): "乙中心 自 2026-07-14 起没有自我监督评价",
-        ("t.cadence.self", "H3"): "丙中心 自 2026-07-14 起没有自我监督评价"}
+        ("t.cadence.self", "H2:2026-Q3"): "乙中心 2026年第3季度已结束，期内没有自我监督评价",    # 30 Jun is Q2
+        ("t.cadence.self", "H3:2026-Q3"): "丙中心 2026年第3季度已结束，期内没有自我监督评价"}
 
 
-def test_cadence_windows():
+def test_cadence_periods_are_calendar_periods():
     from datetime import date
-    assert window_start(date(2026, 5, 31), {"months": 3}) == date(2026, 2, 28)
-    assert window_start(date(2026, 10, 14), {"years": 2}) == date(2024, 10, 14)
-    assert window_start(date(2026, 10, 14), {"days": 30}) == date(2026, 9, 14)
+    q = cadence_period({"months": 3}, date(2027, 5, 31))
+    assert (q.code, q.label, q.start, q.last_day) == ("2027-Q2", "2027年第2季度", date(2027, 4, 1), date(2027, 6, 30))
+    assert q.previous({"months": 3}, 2000).code == "2027-Q1"
+    assert cadence_period({"months": 3}, date(2027, 1, 1)).previous({"months": 3}, 2000).code == "2026-Q4"
+    assert cadence_period({"years": 2}, date(2027, 12, 31), 2026).code == "2026-2027"
+    assert cadence_period({"years": 2}, date(2028, 1, 1), 2026).label == "2028—2029年"
+    assert cadence_period({"years": 2}, date(2025, 6, 1), 2026).code == "2024-2025"
+    assert cadence_period({"months": 6}, date(2027, 8, 9)).code == "2027-07~2027-12"
+    week = cadence_period({"days": 7}, date(2027, 3, 10))
+    assert (week.start, week.last_day) == (date(2027, 3, 8), date(2027, 3, 14))

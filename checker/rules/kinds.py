@@ -149,7 +149,7 @@ def _indicator(raw: dict, p: Parsing) -> dict:
             "target": dict(raw["target"]), "period_field": period_field}
 
 
-CHECKLIST_NAMES = {"org", "check", "check_title", "last_date", "last_result", "reason", "max_age_days"}
+CHECKLIST_NAMES = {"org", "check", "check_title", "last_date", "last_result", "reason", "max_age_days", "day"}
 
 
 @rule_kind("checklist", ChecklistRule, lambda raw: CHECKLIST_NAMES)
@@ -160,12 +160,18 @@ def _checklist(raw: dict, p: Parsing) -> dict:
             p.problem(("checks", i, "id"), f"检查项 '{c['id']}' 在本规则中重复")
         seen.add(c["id"])
     return {"checks": tuple(Check(c["id"], c["title"]) for c in raw["checks"]),
-            "levels": tuple(raw["scope"]["levels"]), "max_age_days": raw.get("max_age_days")}
+            "levels": tuple(raw["scope"]["levels"]), "max_age_days": raw.get("max_age_days"),
+            "every_working_day": bool(raw.get("every_working_day", False)),
+            "lookback_working_days": raw.get("lookback_working_days")}
 
 
-CADENCE_NAMES = {"org", "activity", "activity_name", "last_date", "window_start", "every_text"}
+CADENCE_NAMES = {"org", "activity", "activity_name", "last_date", "window_start", "every_text", "period",
+                 "period_label", "period_start", "period_end", "days_left", "state_text"}
 
 
 @rule_kind("cadence", CadenceRule, lambda raw: CADENCE_NAMES)
 def _cadence(raw: dict, p: Parsing) -> dict:
-    return {"activity": raw["activity"], "every": dict(raw["every"]), "levels": tuple(raw["scope"]["levels"])}
+    activity = raw["activity"]
+    return {"activity": tuple(activity) if isinstance(activity, list) else activity, "every": dict(raw["every"]),
+            "levels": tuple(raw["scope"]["levels"]), "period_anchor_year": raw.get("period_anchor_year"),
+            "applies_to": raw.get("applies_to")}

@@ -155,6 +155,8 @@ class ChecklistRule(Rule):
     checks: tuple = ()
     levels: tuple = ()
     max_age_days: int | None = None
+    every_working_day: bool = False           # DB50/T 957.7 §5.1 d): a record each working day
+    lookback_working_days: int | None = None
 
     @property
     def scope(self) -> dict:
@@ -163,9 +165,11 @@ class ChecklistRule(Rule):
 
 @dataclass(frozen=True, eq=False)
 class CadenceRule(Rule):
-    activity: str = ""
-    every: dict = field(default_factory=dict)  # {"months": 3} / {"years": 2} / {"days": 30}
+    activity: str | tuple = ""                # one kind, or a tuple of kinds any of which counts
+    every: dict = field(default_factory=dict)  # {"months": 3} / {"years": 2} / {"days": 7}: calendar periods
     levels: tuple = ()
+    period_anchor_year: int | None = None      # {years: N} periods start in this year (+ k·N); default 2000
+    applies_to: str | None = None              # third_party_commissioned: only orgs marked 委托第三方
 
     @property
     def scope(self) -> dict:

@@ -155,3 +155,16 @@ def _schedule(conn):
         UNIQUE (job, slot)
     );
     """)
+
+
+def add_missing_columns(conn, kind: str) -> None:
+    """Columns of a record kind added after its table was made (0001 makes new tables complete)."""
+    have = {r[1] for r in conn.execute(f'PRAGMA table_info("{kind}")')}
+    for f in KINDS[kind].fields:
+        if f.name not in have:
+            conn.execute(f'ALTER TABLE "{kind}" ADD COLUMN "{f.name}" {SQL_TYPES[f.type]}')
+
+
+@migration("0050_orgs_commissions_third_party")
+def _orgs_third_party(conn):
+    add_missing_columns(conn, "orgs")
