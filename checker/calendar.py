@@ -93,8 +93,9 @@ class WorkCalendar:
         A 即办件 (immediate) is due at the end of its acceptance day.
         """
         local = accepted_at.astimezone(self.tz)
-        if immediate:
-            day = self.add(local.date(), (suspended or 0) + (extended or 0))
+        if immediate:           # due at the end of the acceptance day, or of the next working day after a day off
+            first = local.date() if self.is_working_day(local.date()) else self.add(local.date(), 1)
+            day = self.add(first, (suspended or 0) + (extended or 0))
         else:
             day = self.add(local.date(), int(days) + (suspended or 0) + (extended or 0))
         return datetime.combine(day, END_OF_DAY, tzinfo=self.tz)
@@ -126,6 +127,26 @@ def _check_years(*days: date) -> None:
     for d in days:
         if not FIRST_YEAR <= d.year <= LAST_YEAR:
             raise CalendarRangeError(f"日期 {d} 超出工作日历的范围（{FIRST_YEAR}–{LAST_YEAR} 年）")
+
+
+# ------------------------------------------------------------------------------ ordinals (the workdays table)
+
+TABLE_FIRST_YEAR, TABLE_LAST_YEAR = 2000, 2099        # the widest range the workdays table covers (the import window)
+
+
+def ordinal_rows(cal: WorkCalendar, first_year: int, last_year: int) -> list[tuple[str, int, int, str]]:
+    """(day, ordinal, working, end of day) for every day of the years: the ordinal is the number of
+    working days from the first day through `day` inclusive, so the working days in (a, b] are
+    ord(b) - ord(a), and the Nth working day after `a` is the working day whose ordinal is ord(a) + N."""
+    out, n = [], 0
+    d, end = date(first_year, 1, 1), date(last_year, 12, 31)
+    one = timedelta(days=1)
+    while d <= end:
+        work = cal.is_working_day(d)
+        n += work
+        out.append((d.isoformat(), n, int(work), datetime.combine(d, END_OF_DAY, tzinfo=cal.tz).isoformat()))
+        d += one
+    return out
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,19 +1,21 @@
-"""Derived fields: values computed from a record (and the calendar, `now`, the store) that rule
+"""Derived fields: values computed from a record (the calendar, `now`, the store) that rule
 conditions and message templates may name as if they were fields.
 
-Register with @derived(kind, name, type, sql=None). The function gets (record, ctx) and returns the
-value (None: unknown, left out of the event). `sql` is the same value as an SQL expression over
-the kind's table, for aggregate (indicator) conditions; it may use the named parameters `:now`
-(ISO local) and `:p9_level` (config indicators.p9_satisfied_level). The loader accepts a derived
-name wherever a field name is allowed (SQL conditions: only those with `sql`).
+Each is defined once, as an SQL expression over its kind's table (named as the kind: `cases.hall`),
+and that one definition serves everywhere: the scan's rule queries, the events the durable-rules
+reference engine is given, indicator conditions, and the figures of a finding's message when it is
+read (the same expression over the stored facts, see `read_values`). Expressions may use the named
+parameters `:now` (ISO local), `:today` (YYYY-MM-DD local) and `:p9_level` (config
+indicators.p9_satisfied_level).
+
+Working days are ordinals of the `workdays` table (checker.calendar.ordinal_rows, kept by
+checker.store.scan): the working days in (a, b] are ord(b) − ord(a), so "working days left",
+"overdue by", "elapsed" are subtractions, set-wise, in SQLite.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Callable
 
-from .calendar import WorkCalendar
 from .records import OPEN_CASE_STATUSES
 
 
@@ -22,19 +24,17 @@ class Derived:
     kind: str
     name: str
     type: str                # int bool str datetime float
-    compute: Callable
-    sql: str | None = None
+    sql: str
+    needs: tuple = ()        # the record's columns the expression reads (kept with a finding to re-render it)
+    clock: bool = False      # its value moves with `now` (rendered when a message is read)
 
 
 DERIVED: dict[str, dict[str, Derived]] = {}
 
 
-def derived(kind: str, name: str, type: str, sql: str | None = None):
-    """Register a derived field of a record kind next to its definition."""
-    def register(fn):
-        DERIVED.setdefault(kind, {})[name] = Derived(kind, name, type, fn, f"({sql})" if sql else None)
-        return fn
-    return register
+def derived(kind: str, name: str, type: str, sql: str, needs=(), clock: bool = False) -> Derived:
+    d = DERIVED.setdefault(kind, {})[name] = Derived(kind, name, type, f"({sql})", tuple(needs), clock)
+    return d
 
 
 def names(kind: str) -> set[str]:
@@ -46,213 +46,120 @@ def sql_expression(kind: str, name: str) -> str | None:
     return d.sql if d else None
 
 
-class DerivedContext:
-    """What derived fields need: the config (calendar, timezone), `now`, lookups in the store."""
-
-    def __init__(self, store, cfg, now: datetime):
-        self.store, self.cfg, self.now = store, cfg, now.astimezone(cfg.tz)
-        self.today = self.now.date()
-        self._calendars: dict = {}
-        self._items: dict | None = None
-        self._when: dict[str, datetime] = {}
-        self._days: dict[str, date] = {}
-
-    def calendar(self, hall: str | None = None) -> WorkCalendar:
-        """The hall's calendar; halls without days of their own share the config's one."""
-        key = hall if hall in self.cfg.calendar.halls else None
-        if key not in self._calendars:
-            self._calendars[key] = WorkCalendar.from_config(self.cfg.calendar, self.cfg.tz, key)
-        return self._calendars[key]
-
-    def load(self) -> "DerivedContext":
-        """Read the store lookups now (before a fork: the child must not touch the connection)."""
-        self.item(None)
-        return self
-
-    def item(self, code: str | None) -> dict:
-        if self._items is None:
-            self._items = {r["code"]: r for r in self.store.rows("SELECT code, name, immediate, online_depth FROM items")}
-        return self._items.get(code) or {}
-
-    def when(self, text: str | None) -> datetime | None:
-        if not text:
-            return None
-        dt = self._when.get(text)
-        if dt is None:                 # deadlines repeat (end of a handful of days): parse each once
-            dt = datetime.fromisoformat(str(text))
-            dt = self._when[text] = dt if dt.tzinfo else dt.replace(tzinfo=self.cfg.tz)
-        return dt
-
-    def day(self, text: str | None) -> date | None:
-        """The local date of a stored timestamp (cached: a scan sees the same deadlines again and again)."""
-        if not text:
-            return None
-        d = self._days.get(text)
-        if d is None:
-            d = self._days[text] = self.when(text).astimezone(self.cfg.tz).date()
-        return d
+def get(kind: str, name: str) -> Derived | None:
+    return DERIVED.get(kind, {}).get(name)
 
 
-def compute(kind: str, record: dict, ctx: DerivedContext, only=None) -> dict:
-    """The record's derived values (None values left out); `only`: just these names."""
-    out = {}
-    for d in DERIVED.get(kind, {}).values():
-        if only is not None and d.name not in only:
-            continue
-        value = d.compute(record, ctx)
-        if value is not None:
-            out[d.name] = value
-    return out
+# ------------------------------------------------------------------------------ working-day ordinals
+
+def calendar_key(kind: str) -> str:
+    """The calendar a record counts in: its hall's when the hall has days of its own, else the global ''."""
+    if kind == "cases":
+        return ("(CASE WHEN cases.hall IS NOT NULL AND cases.hall IN (SELECT cal FROM workday_cals) "
+                "THEN cases.hall ELSE '' END)")
+    return "''"
+
+
+def ordinal(kind: str, day_sql: str) -> str:
+    """The working-day ordinal of a day (NULL outside the table's range)."""
+    return f"(SELECT ord FROM workdays WHERE cal = {calendar_key(kind)} AND day = {day_sql})"
+
+
+def day_of(column: str) -> str:
+    """The local date of a stored timestamp (stored local with offset: its first ten characters)."""
+    return f"substr({column}, 1, 10)"
+
+
+def today(kind: str) -> str:
+    return ordinal(kind, ":today")
 
 
 # ------------------------------------------------------------------------------ cases
 
 _OPEN_SQL = ", ".join(f"'{s}'" for s in OPEN_CASE_STATUSES)
-_CONCLUDED_SQL = "status IN ('closed', 'rejected') AND closed_at IS NOT NULL"
+# A suspended case (特别程序) is neither overdue nor late while suspended (DESIGN.md "Working days").
+_RUNNING_SQL = ", ".join(f"'{s}'" for s in OPEN_CASE_STATUSES if s != "suspended")
+_CONCLUDED_SQL = "cases.status IN ('closed', 'rejected') AND cases.closed_at IS NOT NULL"
+_OVERDUE_SQL = f"cases.status IN ({_RUNNING_SQL}) AND cases.due_at < :now"
+
+derived("cases", "due_at", "datetime", "cases.due_at")
+derived("cases", "open", "bool", f"cases.status IN ({_OPEN_SQL})")
+derived("cases", "overdue", "bool", _OVERDUE_SQL)
+derived("cases", "wd_left", "int", f"{ordinal('cases', day_of('cases.due_at'))} - {today('cases')}",
+        needs=("due_at", "hall"), clock=True)
+derived("cases", "overdue_wd", "int",
+        f"CASE WHEN {_OVERDUE_SQL} THEN max(1, {today('cases')} - {ordinal('cases', day_of('cases.due_at'))}) "
+        "ELSE 0 END", needs=("status", "due_at", "hall"), clock=True)
+derived("cases", "elapsed_wd", "int",
+        f"max(0, {today('cases')} - {ordinal('cases', day_of('cases.accepted_at'))})",
+        needs=("accepted_at", "hall"), clock=True)
+derived("cases", "item_name", "str", "SELECT name FROM items WHERE items.code = cases.item_code")
+derived("cases", "immediate", "bool", "SELECT COALESCE(immediate, 0) FROM items WHERE items.code = cases.item_code")
+derived("cases", "concluded", "bool", _CONCLUDED_SQL)
+derived("cases", "on_time", "bool",
+        "cases.closed_at IS NOT NULL AND (cases.due_at IS NULL OR cases.closed_at <= cases.due_at)")
+# P5's denominator and the index's 时效 input: concluded, or running past the deadline at `now`.
+derived("cases", "outcome_known", "bool", f"({_CONCLUDED_SQL}) OR ({_OVERDUE_SQL})")
+derived("cases", "late", "bool",
+        f"(({_CONCLUDED_SQL}) AND cases.due_at IS NOT NULL AND cases.closed_at > cases.due_at) OR ({_OVERDUE_SQL})")
 
 
-def _due(r, ctx):
-    return ctx.when(r.get("due_at"))
+# ------------------------------------------------------------------------------ other record kinds
+
+def _wd_since(kind: str, column: str) -> None:
+    derived(kind, "wd_since", "int", f"max(0, {today(kind)} - {ordinal(kind, day_of(f'{kind}.{column}'))})",
+            needs=(column,), clock=True)
 
 
-def _is_open(r) -> bool:
-    return r.get("status") in OPEN_CASE_STATUSES
-
-
-@derived("cases", "due_at", "datetime", sql='"due_at"')
-def _case_due_at(r, ctx):
-    return r.get("due_at")
-
-
-@derived("cases", "open", "bool", sql=f"status IN ({_OPEN_SQL})")
-def _case_open(r, ctx):
-    return _is_open(r)
-
-
-@derived("cases", "wd_left", "int")
-def _case_wd_left(r, ctx):
-    due = ctx.day(r.get("due_at"))
-    return ctx.calendar(r.get("hall")).count(ctx.today, due) if due else None
-
-
-@derived("cases", "overdue", "bool", sql=f"status IN ({_OPEN_SQL}) AND due_at < :now")
-def _case_overdue(r, ctx):
-    due = _due(r, ctx)
-    return bool(due and _is_open(r) and ctx.now > due)
-
-
-@derived("cases", "overdue_wd", "int")
-def _case_overdue_wd(r, ctx):
-    due = _due(r, ctx)
-    if not (due and _is_open(r) and ctx.now > due):
-        return 0
-    return max(1, ctx.calendar(r.get("hall")).count(ctx.day(r["due_at"]), ctx.today))
-
-
-@derived("cases", "elapsed_wd", "int")
-def _case_elapsed_wd(r, ctx):
-    accepted = ctx.day(r.get("accepted_at"))
-    return max(0, ctx.calendar(r.get("hall")).count(accepted, ctx.today)) if accepted else None
-
-
-@derived("cases", "item_name", "str", sql="SELECT name FROM items WHERE items.code = cases.item_code")
-def _case_item_name(r, ctx):
-    return ctx.item(r.get("item_code")).get("name")
-
-
-@derived("cases", "immediate", "bool",
-         sql="SELECT COALESCE(immediate, 0) FROM items WHERE items.code = cases.item_code")
-def _case_immediate(r, ctx):
-    return bool(ctx.item(r.get("item_code")).get("immediate"))
-
-
-@derived("cases", "concluded", "bool", sql=_CONCLUDED_SQL)
-def _case_concluded(r, ctx):
-    return r.get("status") in ("closed", "rejected") and bool(r.get("closed_at"))
-
-
-@derived("cases", "on_time", "bool", sql="closed_at IS NOT NULL AND (due_at IS NULL OR closed_at <= due_at)")
-def _case_on_time(r, ctx):
-    return bool(r.get("closed_at")) and (not r.get("due_at") or ctx.when(r["closed_at"]) <= _due(r, ctx))
-
-
-@derived("cases", "outcome_known", "bool", sql=f"({_CONCLUDED_SQL}) OR (status IN ({_OPEN_SQL}) AND due_at < :now)")
-def _case_outcome_known(r, ctx):
-    return _case_concluded(r, ctx) or _case_overdue(r, ctx)
-
-
-# ------------------------------------------------------------------------------ consultations
-
-def _wd_since(field: str):
-    def compute_(r, ctx):
-        since = ctx.day(r.get(field))
-        return max(0, ctx.calendar().count(since, ctx.today)) if since else None
-    return compute_
-
-
-derived("consultations", "wd_since", "int")(_wd_since("received_at"))
-
-
-@derived("consultations", "overdue_promise", "bool",
-         sql="answered_at IS NULL AND promised_at IS NOT NULL AND promised_at < :now")
-def _consult_overdue_promise(r, ctx):
-    promised = ctx.when(r.get("promised_at"))
-    return bool(promised and not r.get("answered_at") and ctx.now > promised)
-
-
+_wd_since("consultations", "received_at")
+derived("consultations", "overdue_promise", "bool",
+        "consultations.answered_at IS NULL AND consultations.promised_at IS NOT NULL "
+        "AND consultations.promised_at < :now")
 derived("consultations", "overdue", "bool",
-        sql="answered_at IS NULL AND promised_at IS NOT NULL AND promised_at < :now")(_consult_overdue_promise)
+        "consultations.answered_at IS NULL AND consultations.promised_at IS NOT NULL "
+        "AND consultations.promised_at < :now")
+
+_wd_since("evaluations", "evaluated_at")
+derived("evaluations", "bad", "bool", "evaluations.level <= 2")
+derived("evaluations", "onsite", "bool", "evaluations.channel IN ('window', 'pad')")
+derived("evaluations", "satisfied", "bool", "evaluations.level >= :p9_level")
+
+_wd_since("complaints", "received_at")
+derived("complaints", "rectified", "bool", "complaints.rectified_at IS NOT NULL")
+derived("complaints", "rectified_by_now", "bool",
+        "complaints.rectified_at IS NOT NULL AND complaints.rectified_at <= :now")
+
+derived("appointments", "hours_to_slot", "float",
+        "round((strftime('%s', appointments.slot_at) - strftime('%s', :now)) / 3600.0, 2)",
+        needs=("slot_at",), clock=True)
+derived("appointments", "reminded", "bool",
+        "appointments.reminded_at IS NOT NULL OR appointments.status = 'reminded'")
+derived("appointments", "online", "bool",
+        "appointments.item_code IN (SELECT code FROM items WHERE online_depth >= 3)")
 
 
-# ------------------------------------------------------------------------------ evaluations
+# ------------------------------------------------------------------------------ a record's values
 
-derived("evaluations", "wd_since", "int")(_wd_since("evaluated_at"))
-
-
-@derived("evaluations", "bad", "bool", sql="level <= 2")
-def _eval_bad(r, ctx):
-    return r.get("level") is not None and int(r["level"]) <= 2
-
-
-@derived("evaluations", "onsite", "bool", sql="channel IN ('window', 'pad')")
-def _eval_onsite(r, ctx):
-    return r.get("channel") in ("window", "pad")
+def select_list(kind: str, names_) -> str:
+    """`expr AS "name"` for each derived name (or `kind."name"` for a column)."""
+    from .records import KINDS
+    out = []
+    for name in names_:
+        d = get(kind, name)
+        out.append(f'{d.sql} AS "{name}"' if d is not None and name not in KINDS[kind].columns
+                   else f'{kind}."{name}" AS "{name}"')
+    return ", ".join(out)
 
 
-@derived("evaluations", "satisfied", "bool", sql="level >= :p9_level")
-def _eval_satisfied(r, ctx):
-    return r.get("level") is not None and int(r["level"]) >= ctx.cfg.indicators.p9_satisfied_level
-
-
-# ------------------------------------------------------------------------------ complaints
-
-derived("complaints", "wd_since", "int")(_wd_since("received_at"))
-
-
-@derived("complaints", "rectified", "bool", sql="rectified_at IS NOT NULL")
-def _complaint_rectified(r, ctx):
-    return bool(r.get("rectified_at"))
-
-
-@derived("complaints", "rectified_by_now", "bool", sql="rectified_at IS NOT NULL AND rectified_at <= :now")
-def _complaint_rectified_by_now(r, ctx):
-    at = ctx.when(r.get("rectified_at"))
-    return bool(at and at <= ctx.now)
-
-
-# ------------------------------------------------------------------------------ appointments
-
-@derived("appointments", "hours_to_slot", "float")
-def _appt_hours_to_slot(r, ctx):
-    slot = ctx.when(r.get("slot_at"))
-    return round((slot - ctx.now) / timedelta(hours=1), 2) if slot else None
-
-
-@derived("appointments", "reminded", "bool", sql="reminded_at IS NOT NULL OR status = 'reminded'")
-def _appt_reminded(r, ctx):
-    return bool(r.get("reminded_at")) or r.get("status") == "reminded"
-
-
-@derived("appointments", "online", "bool", sql="item_code IN (SELECT code FROM items WHERE online_depth >= 3)")
-def _appt_online(r, ctx):
-    return False if not r.get("item_code") else bool((ctx.item(r["item_code"]).get("online_depth") or 0) >= 3)
+def read_values(conn, kind: str, facts: dict, wanted, params: dict) -> dict:
+    """The clock-moving derived values `wanted` from a finding's stored facts, at `params` (now, today):
+    the same SQL expressions evaluated over a one-row table named as the kind."""
+    wanted = [n for n in wanted if (d := get(kind, n)) is not None and d.clock]
+    if not wanted:
+        return {}
+    needs = sorted({c for n in wanted for c in get(kind, n).needs})
+    row = ", ".join(f':_f{i} AS "{c}"' for i, c in enumerate(needs))
+    values = {f"_f{i}": facts.get(c) for i, c in enumerate(needs)}
+    exprs = ", ".join(f'{get(kind, n).sql} AS "{n}"' for n in wanted)
+    cur = conn.execute(f"SELECT {exprs} FROM (SELECT {row}) AS {kind}", {**params, **values})
+    return {n: v for n, v in zip(wanted, cur.fetchone()) if v is not None}

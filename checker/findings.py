@@ -81,15 +81,22 @@ def _iso(when: datetime) -> str:
 
 # ---------------------------------------------------------------- reconcile (the scan's side)
 
-def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated) -> ReconcileResult:
-    """Merge one scan's firings into the findings, in one transaction.
+def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated, complete=None) -> ReconcileResult:
+    """Merge one scan's firings into the findings, in one transaction. Only status changes are
+    written (opened, resolved, reopened), and when the others were last seen (one statement):
+    messages whose figures move with the clock are rendered when read (checker.scan.read_message).
 
     evaluated[rule_id] = the subjects this scan looked at (None = every subject of the rule): an
-    active finding of such a subject that did not fire is resolved."""
+    active finding of such a subject that did not fire is resolved. A firing without a message yet
+    (a record rule's, see checker.scan) is made whole by `complete` when it opens or reopens."""
     fired = {f.fingerprint: f for f in firings}
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
         known = store.findings_to_reconcile({f.rule.id for f in fired.values()} | set(evaluated), fired)
+        lazy = [f for fp, f in fired.items() if f.message is None
+                and (known.get(fp) is None or known[fp]["status"] in ("resolved", "verified"))]
+        if lazy and complete:
+            fired.update((f.fingerprint, f) for f in complete(lazy))
         for fp, firing in fired.items():
             ctx.merge(known.get(fp), firing)
         resolved = ctx.resolve(known, fired, evaluated)
@@ -117,7 +124,8 @@ class _Reconcile:
             self.open_new(firing)
         elif row["status"] in ("resolved", "verified"):
             self.reopen(row, firing)
-        elif (row["message"], row["due_at"], row["severity"]) == (firing.message, firing.due_at, firing.rule.severity):
+        elif firing.message is None or (row["message"], row["due_at"], row["severity"]) == (
+                firing.message, firing.due_at, firing.rule.severity):
             self.unchanged.append(row["id"])
         else:
             self.touched.append({"id": row["id"], "message": firing.message, "due_at": firing.due_at,

@@ -10,21 +10,23 @@ the evaluator registered for their kind (@evaluator(kind)).
 from __future__ import annotations
 
 import functools
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
-from . import derived, forked, holiday_years, supervision
+from . import derived, holiday_years, supervision, workdays
 from .engine import Engine
 from .errors import GovwatchError
 from .findings import Firing, ReconcileResult, reconcile
 from .records import KINDS
-from .rules.model import leaves
+from .rules import compiler
+from .rules.model import RecordRule, leaves
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
-FULL_CHUNK = 20000             # records a full scan holds at a time
+FULL_CHUNK = 20000             # records the durable engine is given at a time
 DEFAULT_RECTIFY_DAYS = 5       # working days to rectify, unless a rule sets rectify_days
 EVALUATORS: dict[str, Callable] = {}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -43,22 +45,33 @@ class ScanResult:
     resolved: int
     reopened: int
     open: int
+    engine: str = "sql"
 
     def as_json(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if self.engine == "sql":             # the DESIGN.md shape; the reference engine says it was used
+            del out["engine"]
+        return out
 
 
 @dataclass
 class Evaluation:
-    """What evaluating some rules gave: firings, and per rule the subjects looked at (None: all)."""
+    """What evaluating some rules gave: firings, and per rule the subjects looked at (None: all).
+    `complete` makes record firings whole (facts, message) when reconcile needs them."""
     firings: list = field(default_factory=list)
     evaluated: dict = field(default_factory=dict)
     count: int = 0
+    complete: Callable | None = None
 
     def add(self, other: "Evaluation") -> None:
         self.firings += other.firings
         self.evaluated.update(other.evaluated)
         self.count += other.count
+        self.complete = self.complete or other.complete
+
+    def whole(self) -> list:
+        """Every firing made whole (the rule tests and `evaluate` callers read messages)."""
+        return self.complete(self.firings) if self.complete else self.firings
 
 
 @dataclass
@@ -69,20 +82,23 @@ class ScanContext:
     now: datetime
     full: bool
     since_seq: int
-    derived: derived.DerivedContext = None
+    engine: str = "sql"
+    coverage: workdays.Coverage | None = None
 
     def __post_init__(self):
-        self.derived = derived.DerivedContext(self.store, self.cfg, self.now)
         self.now_iso = _iso(self.now, self.cfg)
         self._due: dict[int, str] = {}              # rectification deadline by working days
         self.bases: dict[tuple, dict] = {}          # (rule id, org) → the facts its firings share
         self.org_names = dict(self.store.conn.execute("SELECT code, name FROM orgs").fetchall())
+        self.selections: dict[str, str] = {}        # kind → the temp table of the records looked at
+        if self.coverage is None:
+            self.coverage = workdays.ensure(self.store, self.cfg, self.now)
 
     def rectify_due(self, rule) -> str:
         days = rule.rectify_days if rule.rectify_days is not None else DEFAULT_RECTIFY_DAYS
         if days not in self._due:
-            day = self.derived.calendar().add(self.now.date(), days)
-            self._due[days] = datetime.combine(day, time(23, 59, 59), tzinfo=self.cfg.tz).isoformat()
+            self._due[days] = self.store.working_day_end(self.now.date().isoformat(), days) or datetime.combine(
+                self.now.date() + timedelta(days=days), time(23, 59, 59), tzinfo=self.cfg.tz).isoformat()
         return self._due[days]
 
 
@@ -92,7 +108,7 @@ BACKGROUND: set[str] = set()      # evaluators that are SQL-bound: run beside th
 def evaluator(kind: str, background: bool = False):
     """Register the evaluator of a rule kind: fn(ctx, rules) -> Evaluation. A `background` one spends
     its time in SQLite (which releases the GIL), so it runs in a thread on its own connection while the
-    Python-bound evaluators run: on two cores the scan takes the longer of the two, not the sum."""
+    others run."""
     def register(fn):
         EVALUATORS[kind] = fn
         if background:
@@ -103,36 +119,56 @@ def evaluator(kind: str, background: bool = False):
 
 # ------------------------------------------------------------------------------ the scan
 
-def run_scan(store, cfg, rulebook, now: datetime, full: bool = False) -> ScanResult:
-    """Evaluate, reconcile the findings (one transaction), record the scan."""
+def run_scan(store, cfg, rulebook, now: datetime, full: bool = False, engine: str = "sql") -> ScanResult:
+    """Evaluate (reading only), then reconcile the findings in one short write transaction."""
+    if engine not in ENGINES:
+        raise GovwatchError(f"未知的评估引擎 {engine}：应为 {' 或 '.join(ENGINES)}")
     last = store.last_scan_seq()
     full = full or last is None
+    coverage = workdays.ensure(store, cfg, now)            # short writes: the table, changed deadlines
     to_seq = store.current_seq()
     now_iso = _iso(now, cfg)
     scan_id = store.start_scan(now_iso, _iso(datetime.now(cfg.tz), cfg), full, rulebook.version, last or 0, to_seq)
-    ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, last or 0)
-    count, results = 0, []
+    ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, last or 0, engine, coverage)
+    parts = list(_parts(ctx))
+    for part in parts:                                      # what a reconcile will write, prepared unlocked
+        part.firings = prepare(store, part)
+    missing = holiday_years.firings(store, cfg, now, ctx.rectify_due(holiday_years.RULE))   # admins: no 调休 data
     with store.transaction():
-        for part in _parts(ctx):         # the SQL-bound kinds finish in their thread while the first part reconciles
-            results.append(reconcile(store, cfg, scan_id, now, part.firings, part.evaluated))
-            count += part.count
-        missing = holiday_years.firings(store, cfg, now, ctx.rectify_due(holiday_years.RULE))   # admins: no 调休 data
+        results = [reconcile(store, cfg, scan_id, now, part.firings, part.evaluated, part.complete) for part in parts]
         results.append(reconcile(store, cfg, scan_id, now, *missing))
     r = ReconcileResult.total(results)
+    count = sum(p.count for p in parts)
     store.finish_scan(scan_id, _iso(datetime.now(cfg.tz), cfg), count, r.opened, r.resolved, r.reopened, r.open)
-    return ScanResult(scan_id, now_iso, count, r.opened, r.resolved, r.reopened, r.open)
+    return ScanResult(scan_id, now_iso, count, r.opened, r.resolved, r.reopened, r.open, engine)
 
 
-def evaluate(store, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0) -> Evaluation:
-    """Every enabled rule's firings at `now`, writing nothing."""
+def prepare(store, part: Evaluation) -> list:
+    """The part's firings with those that will open or reopen made whole (read before the write lock;
+    reconcile completes any that changed meanwhile)."""
+    if not part.complete:
+        return part.firings
+    lazy = {f.fingerprint: f for f in part.firings if f.message is None}
+    if not lazy:
+        return part.firings
+    active = store.active_fingerprints(sorted({f.rule.id for f in lazy.values()}))
+    needed = [f for fp, f in lazy.items() if fp not in active]
+    done = {f.fingerprint: f for f in part.complete(needed)} if needed else {}
+    return [done.get(f.fingerprint, f) for f in part.firings]
+
+
+def evaluate(store, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0,
+             engine: str = "sql") -> Evaluation:
+    """Every enabled rule's firings at `now` (made whole), writing no finding."""
     out = Evaluation()
-    for part in _parts(ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, since_seq)):
+    for part in _parts(ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, since_seq, engine)):
+        part.firings = part.whole()
         out.add(part)
     return out
 
 
 def _parts(ctx: ScanContext):
-    """The evaluation in parts, each covering whole rules: first every Python-bound kind, then each
+    """The evaluation in parts, each covering whole rules: first the kinds evaluated here, then each
     SQL-bound (BACKGROUND) kind, which runs meanwhile in a thread on its own connection."""
     work = {kind: rules for kind in EVALUATORS if (rules := ctx.rulebook.of_kind(kind))}
     aside = {kind for kind in work if kind in BACKGROUND and ctx.store.path != ":memory:"}
@@ -201,147 +237,176 @@ def _base_facts(ctx: ScanContext, rule, org: str | None) -> dict:
 
 # ------------------------------------------------------------------------------ record rules
 
+ENGINES = ("sql", "durable")
+DATA_QUALITY = RecordRule(
+    id="govwatch.data_quality", kind="record", clause="数据质量", title="记录无法评估（数据质量）",
+    severity="yellow", responsible="admin", standard="govwatch", pack="govwatch", record="",
+    message="数据质量：{kind_title} {record_key}（{org_name}）的字段 {field} 值为 {value}，{reason}。"
+            "该记录未参与规则评估，请核对源数据后重新导入。")
+_KIND_TITLES = {"cases": "办件", "consultations": "咨询", "complaints": "投诉", "evaluations": "评价",
+                "appointments": "预约"}
+
+
 @evaluator("record")
 def _records(ctx: ScanContext, rules) -> Evaluation:
-    """Every record rule over its kind's records: one batch of every kind's selected records (an
-    incremental scan), or chunk after chunk of each table (a full scan: memory stays flat)."""
-    engine = Engine.instance()
-    engine.ensure(ctx.rulebook)
+    """Every record rule as one SQL query over its kind's table (engine "sql"), or its conditions
+    posted to durable-rules as events made by the same SQL (engine "durable", the reference). The
+    records looked at: all (full) or the live, changed and active-finding records (a temp table of
+    rowids per kind). A firing is only (rule, subject) until reconcile needs it whole (`complete`)."""
     by_kind: dict[str, list] = {}
     for r in rules:
         by_kind.setdefault(r.record, []).append(r)
-    firings, count, subjects = [], 0, {kind: set() for kind in by_kind}
-    for batch in _batches(ctx, by_kind):
-        firings += _batch_firings(ctx, engine, by_kind, batch)
-        count += len(batch)
-        if not ctx.full:
-            for kind, records in batch.parts:
-                key = KINDS[kind].key[0]
-                subjects[kind].update(str(r[key]) for r in records)
-    return Evaluation(firings, {r.id: None if ctx.full else subjects[r.record] for r in rules}, count)
+    firings, count = [], 0
+    for kind, kind_rules in by_kind.items():
+        selection = None if ctx.full else _select(ctx, kind, kind_rules)
+        count += ctx.store.scalar(f"SELECT count(*) FROM {selection or _kind_table(kind)}")
+        if ctx.engine == "durable":
+            found = _durable_subjects(ctx, kind, kind_rules, selection)
+        else:
+            found = {r.id: _sql_subjects(ctx, kind, r, selection) for r in kind_rules}
+        by_id = {r.id: r for r in kind_rules}
+        firings += [Firing(by_id[rule_id], subject, kind, None, None, None, None)
+                    for rule_id, subjects in found.items() for subject in subjects]
+    quality = _data_quality(ctx, list(by_kind), rules)
+    evaluated = {r.id: None for r in rules}          # the selection holds every active subject
+    evaluated[DATA_QUALITY.id] = None
+    return Evaluation(firings + quality, evaluated, count, complete=functools.partial(complete_firings, ctx))
 
 
-@dataclass(frozen=True)
-class Batch:
-    """Records of one or more kinds, kind by kind. It has a length and slices into batches (all
-    checker.forked needs to halve it) without a (kind, record) pair per record."""
-    parts: tuple[tuple[str, list], ...]
-
-    def __len__(self) -> int:
-        return sum(len(records) for _, records in self.parts)
-
-    def __getitem__(self, index):
-        if not isinstance(index, slice) or index.step not in (None, 1):
-            raise TypeError("a Batch slices into batches only")
-        start, stop, _ = index.indices(len(self))
-        parts, offset = [], 0
-        for kind, records in self.parts:
-            lo, hi = max(start - offset, 0), min(stop - offset, len(records))
-            if lo < hi:
-                parts.append((kind, records[lo:hi]))
-            offset += len(records)
-        return Batch(tuple(parts))
+def _kind_table(kind: str) -> str:
+    KINDS[kind]              # unknown kinds raise KeyError, never reach SQL
+    return f'"{kind}"'
 
 
-def _batches(ctx: ScanContext, by_kind: dict):
-    if ctx.full:
-        for kind in by_kind:
-            for chunk in ctx.store.record_chunks(kind, FULL_CHUNK):
-                yield Batch(((kind, chunk),))
-    else:
-        yield Batch(tuple((kind, _select(ctx, kind, rules)) for kind, rules in by_kind.items()))
+def _params(ctx: ScanContext) -> dict:
+    return {"now": ctx.now_iso, "today": ctx.now.date().isoformat(), "p9_level": ctx.cfg.indicators.p9_satisfied_level}
 
 
-def _batch_firings(ctx: ScanContext, engine: Engine, by_kind: dict, batch: Batch) -> list:
-    """The firings of a batch; a big one is shared with a forked child (checker.forked)."""
-    by_id = {r.id: r for rules in by_kind.values() for r in rules}
-    ctx.derived.load()                      # a forked child must find every lookup in memory
-    return forked.halves(lambda part: _kinds_firings(ctx, engine, by_kind, part), batch,
-                         encode=_plain_firings, decode=lambda rows: [Firing(by_id[r[0]], *r[1:]) for r in rows])
-
-
-def _kinds_firings(ctx: ScanContext, engine: Engine, by_kind: dict, batch: Batch) -> list:
-    return [f for kind, records in batch.parts for f in _firings(ctx, engine, kind, by_kind[kind], records)]
-
-
-@dataclass(frozen=True)
-class KindPlan:
-    """What the rules of one record kind need of each record: the fields their conditions read (all
-    an engine event carries), the derived fields to compute, and the facts a finding keeps."""
-    event_fields: tuple[str, ...]
-    derived: frozenset[str]
-    kept: frozenset[str]
-    columns: tuple[str, ...]          # the record's own fields those need
-
-
-@functools.lru_cache(maxsize=64)
-def plan(kind: str, rules: tuple) -> KindPlan:
-    read = {leaf.field for r in rules for leaf in leaves(r.when)}
-    shown = set().union(*(placeholders(r.message) for r in rules)) | _IDENTITY
-    kept = frozenset(shown | {KINDS[kind].key[0]})
-    return KindPlan(tuple(sorted(read)), frozenset((read | shown) & derived.names(kind)), kept,
-                    tuple(c for c in KINDS[kind].columns if c in read | kept))
-
-
-def _plain_firings(firings: list) -> list[tuple]:
-    """Firings as plain rows (the rule by id), for the forked child to send back."""
-    return [(f.rule.id, f.subject, f.subject_kind, f.org, f.message, f.due_at, f.handler, f.facts) for f in firings]
-
-
-def _firings(ctx: ScanContext, engine: Engine, kind: str, rules, records: list[dict]) -> list:
-    p = plan(kind, tuple(rules))
-    facts = [_facts(ctx, kind, r, p.derived, p.columns) for r in records]
-    events = [{k: v for k in p.event_fields if (v := f.get(k)) is not None} for f in facts]
-    by_id = {r.id: r for r in rules}
-    return [_record_firing(ctx, by_id[rule_id], kind, records[i], facts[i], p.kept)
-            for rule_id, i in engine.evaluate(list(by_id), events)]
-
-
-def _select(ctx: ScanContext, kind: str, rules) -> list[dict]:
-    """The records a scan looks at: all (full) or live + changed + subjects of active findings."""
-    store = ctx.store
-    if ctx.full:
-        return store.all_records(kind)
+def _select(ctx: ScanContext, kind: str, rules) -> str:
+    """temp._sel_<kind>(rid): the rowids of the live, changed and active-subject records."""
     since = _iso(ctx.now - timedelta(days=1), ctx.cfg)
     until = _iso(ctx.now + timedelta(days=APPOINTMENT_DAYS), ctx.cfg)
-    found = store.live_records(kind, since, until) + store.changed_records(kind, ctx.since_seq)
-    found += store.records_by_key(kind, store.unseen_active_subjects(kind, [r.id for r in rules], since, until,
-                                                                     ctx.since_seq))
+    ctx.selections[kind] = ctx.store.select_records(kind, [r.id for r in rules], since, until, ctx.since_seq)
+    return ctx.selections[kind]
+
+
+def _where(ctx: ScanContext, kind: str, selection: str | None) -> str:
+    return f"{kind}.rowid IN (SELECT rid FROM {selection})" if selection else "1"
+
+
+def _sql_subjects(ctx: ScanContext, kind: str, rule, selection: str | None) -> list[str]:
+    params = _params(ctx)
+    cond, params = compiler.to_sql(kind, rule.when, rule.params, params)
     key = KINDS[kind].key[0]
-    return list({str(r[key]): r for r in found}.values())
+    sql = f'SELECT {kind}."{key}" FROM {_kind_table(kind)} WHERE {_where(ctx, kind, selection)} AND {cond}'
+    return [str(r[0]) for r in ctx.store.conn.execute(sql, params)]
 
 
-def _facts(ctx: ScanContext, kind: str, row: dict, only: frozenset | None = None, columns=None) -> dict:
-    """The record's fields (those in `columns`, default all) and derived fields (those in `only`)."""
-    names = columns if columns is not None else [c for c in row if c != "_seq"]
-    out = {name: row.get(name) for name in names}
-    for name in _bool_fields(kind) & out.keys():       # SQLite keeps booleans as 0/1
-        if out[name] is not None:
-            out[name] = bool(out[name])
-    out.update(derived.compute(kind, row, ctx.derived, only))
+def _durable_subjects(ctx: ScanContext, kind: str, rules, selection: str | None) -> dict[str, list[str]]:
+    """The reference engine: events of the fields the conditions read (values made by the same SQL
+    definitions), posted to each rule's durable-rules ruleset."""
+    engine = Engine.instance()
+    engine.ensure(ctx.rulebook)
+    read = sorted({leaf.field for r in rules for leaf in leaves(r.when)})
+    key = KINDS[kind].key[0]
+    sql = (f"SELECT {kind}.\"{key}\" AS _key, {derived.select_list(kind, read)} FROM {_kind_table(kind)} "
+           f"WHERE {_where(ctx, kind, selection)}")
+    out: dict[str, list[str]] = {r.id: [] for r in rules}
+    bools = _bool_names(kind)
+    cur = ctx.store.conn.execute(sql, _params(ctx))
+    while chunk := cur.fetchmany(FULL_CHUNK):
+        keys = [str(row[0]) for row in chunk]
+        events = [{name: (bool(v) if name in bools else v) for name, v in zip(read, row[1:]) if v is not None}
+                  for row in chunk]
+        for rule_id, i in engine.evaluate([r.id for r in rules], events):
+            out[rule_id].append(keys[i])
     return out
 
 
 @functools.cache
-def _bool_fields(kind: str) -> frozenset[str]:
-    return frozenset(f.name for f in KINDS[kind].fields if f.type == "bool")
+def _bool_names(kind: str) -> frozenset[str]:
+    """Fields and derived fields of a kind that are booleans (SQLite gives 0/1)."""
+    own = {f.name for f in KINDS[kind].fields if f.type == "bool"}
+    return frozenset(own | {n for n in derived.names(kind) if derived.get(kind, n).type == "bool"})
 
 
-def _record_firing(ctx: ScanContext, rule, kind: str, row: dict, facts: dict, kept=None):
-    key = KINDS[kind].key[0]
-    all_facts = {**facts, **_base_facts(ctx, rule, row.get("org"))}
+@functools.lru_cache(maxsize=256)
+def kept_fields(kind: str, rule) -> tuple[str, ...]:
+    """What a finding of a record rule keeps: its message's fields, the identity facts, and what the
+    clock-moving fields among them need to be rendered again when read."""
+    shown = placeholders(rule.message)
+    names = (shown | _IDENTITY | {KINDS[kind].key[0], "org"}) & (set(KINDS[kind].columns) | derived.names(kind))
+    needs = {c for n in names if (d := derived.get(kind, n)) is not None and d.clock for c in d.needs}
+    return tuple(sorted(names | needs))
+
+
+def complete_firings(ctx: ScanContext, firings: list) -> list:
+    """Record firings made whole (facts, message, deadline, handler), a query per rule."""
+    out, by_rule = [], {}
+    for f in firings:
+        if f.message is None:
+            by_rule.setdefault(f.rule, []).append(f)
+        else:
+            out.append(f)
+    for rule, group in by_rule.items():
+        kind = group[0].subject_kind
+        names = kept_fields(kind, rule)
+        key = KINDS[kind].key[0]
+        sql = (f"SELECT {derived.select_list(kind, names)} FROM {_kind_table(kind)} "
+               f"WHERE {kind}.\"{key}\" IN (SELECT value FROM json_each(:_keys))")
+        rows = ctx.store.conn.execute(sql, {**_params(ctx), "_keys": json.dumps([f.subject for f in group])})
+        bools = _bool_names(kind)
+        for row in rows:
+            facts = {n: (bool(v) if n in bools and v is not None else v) for n, v in zip(names, row)}
+            out.append(_record_firing(ctx, rule, kind, facts))
+    return out
+
+
+def _record_firing(ctx: ScanContext, rule, kind: str, facts: dict) -> Firing:
+    all_facts = {**facts, **_base_facts(ctx, rule, facts.get("org"))}
     due = facts.get("due_at") if kind == "cases" and (facts.get("due_at") or "") > ctx.now_iso else None
-    return Firing(rule=rule, subject=str(row[key]), subject_kind=kind, org=row.get("org"),
+    kept = {k: all_facts[k] for k in (set(facts) | placeholders(rule.message)) if k in all_facts}
+    kept[TEMPLATE] = rule.message
+    return Firing(rule=rule, subject=str(facts[KINDS[kind].key[0]]), subject_kind=kind, org=facts.get("org"),
                   message=render(rule.message, all_facts), due_at=due or ctx.rectify_due(rule),
-                  handler=row.get("handler") if kind == "cases" else None,
-                  facts=_kept(all_facts, kept))
+                  handler=facts.get("handler") if kind == "cases" else None, facts=kept)
 
 
-def _kept(facts: dict, kept) -> dict:
-    """The facts a finding stores: plain values only, and only those its messages use (`kept`)."""
-    if kept is not None:                  # record facts: SQLite values and derived fields, plain already
-        return {k: facts[k] for k in kept & facts.keys()}
-    return {k: v for k, v in facts.items() if isinstance(v, (str, int, float, bool)) or v is None}
+def _data_quality(ctx: ScanContext, kinds: list[str], rules) -> list:
+    """Records the scan cannot evaluate (a date outside the workdays table, a deadline that cannot be
+    computed) become a finding for the admin; every other record is evaluated as usual."""
+    out = []
+    for kind in kinds:
+        for key, org, name, value, reason in ctx.store.unevaluable_records(
+                kind, ctx.coverage.first, ctx.coverage.last, None if ctx.full else ctx.selections.get(kind),
+                DATA_QUALITY.id):
+            facts = {**_base_facts(ctx, DATA_QUALITY, org), "kind_title": _KIND_TITLES.get(kind, kind),
+                     "record_kind": kind, "record_key": key, "field": name, "value": value, "reason": reason}
+            out.append(Firing(rule=DATA_QUALITY, subject=f"{kind}:{key}:{name}", subject_kind=kind, org=org,
+                              message=render(DATA_QUALITY.message, facts), due_at=ctx.rectify_due(DATA_QUALITY),
+                              handler=None, facts=facts))
+    return out
+
+
+# ------------------------------------------------------------------------------ messages when read
+
+TEMPLATE = "_template"
+
+
+def read_message(conn, row: dict, data: dict | None, now: datetime) -> str:
+    """A finding's message at `now`: its stored facts with the clock-moving figures ("超期 N 个工作日",
+    "还剩 N 个工作日") computed again by the same SQL definitions. Findings without a template keep
+    the message they were written with."""
+    if not data or TEMPLATE not in data or row.get("subject_kind") not in KINDS:
+        return row["message"]
+    template = data[TEMPLATE]
+    kind = row["subject_kind"]
+    clock = [n for n in placeholders(template) if (d := derived.get(kind, n)) is not None and d.clock]
+    if not clock:
+        return row["message"]
+    local = now.astimezone(datetime.fromisoformat(row["opened_at"]).tzinfo) if row.get("opened_at") else now
+    params = {"now": local.isoformat(timespec="seconds"), "today": local.date().isoformat(), "p9_level": 3}
+    return render(template, {**data, **derived.read_values(conn, kind, data, clock, params)})
 
 
 # ------------------------------------------------------------------------------ checklist rules

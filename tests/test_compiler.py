@@ -35,14 +35,15 @@ def test_trees_params_and_derived_fields():
     assert compiler.to_dr(cond, {"max_visits": 1}) == {"$and": [
         {"$or": [{"status": "accepted"}]}, {"$or": [{"concluded": True}, {"$gt": {"visits": 1}}]}]}
     sql, bound = compiler.to_sql("cases", cond, {"max_visits": 1})
-    assert sql == ('(("status" IN (:_c0)) AND (((status IN (\'closed\', \'rejected\') AND closed_at IS NOT NULL) = :_c1)'
+    assert sql == ('(("status" IN (:_c0)) AND (((cases.status IN (\'closed\', \'rejected\') AND cases.closed_at IS NOT NULL) = :_c1)'
                    ' OR ("visits" > :_c2)))')
     assert bound == {"_c0": "accepted", "_c1": 1, "_c2": 1}
 
 
-def test_sql_refuses_fields_without_an_sql_form():
-    with pytest.raises(compiler.SQLError, match="wd_left"):
-        compiler.to_sql("cases", Leaf("wd_left", "lt", 0))
+def test_every_derived_field_has_its_sql_form_and_unknown_names_are_refused():
+    assert compiler.to_sql("cases", Leaf("wd_left", "lt", 0))[0].startswith("((SELECT ord FROM workdays")
+    with pytest.raises(compiler.SQLError, match="wd_gone"):
+        compiler.to_sql("cases", Leaf("wd_gone", "lt", 0))
     with pytest.raises(compiler.SQLError):
         compiler.to_sql("cases", Leaf('x" OR 1=1 --', "eq", 1))
 

@@ -104,7 +104,9 @@ def test_diff_shows_what_a_new_rule_set_adds_and_drops(store, cfg, tmp_path):
     put(store, cfg, tmp_path, "items", [{"code": "I1", "name": "许可", "org": "H1", "promised_days": 5}])
     put(store, cfg, tmp_path, "cases", [case("C1"), case("C2", "suspended")])
     old = make_pack(tmp_path / "old", OVERDUE)
-    new = make_pack(tmp_path / "new", OVERDUE.replace("in: [accepted, processing]", "in: [suspended]"))
+    # a suspended case is never `overdue` (its clock is stopped): the new rule reads wd_left instead
+    new = make_pack(tmp_path / "new", OVERDUE.replace("in: [accepted, processing]", "in: [suspended]")
+                    .replace("{field: overdue, eq: true}", "{field: wd_left, lt: 0}"))
     result = diff_rules(store, cfg, old, new, at("2026-10-14T09:00"))
     assert [(r, s) for r, s, _ in result.added] == [("t.case.overdue", "C2")]
     assert [(r, s) for r, s, _ in result.dropped] == [("t.case.overdue", "C1")]

@@ -9,11 +9,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from .. import workdays
 from ..errors import InputError
 from ..records import KINDS, RecordKind
 from .checks import RowChecks, parent_loop
 from .coerce import CLEAR, Coercer
-from .deadlines import Deadlines
 from .readers import EXTENSIONS, DecodeFailure, Reader, _TooWide, _Unparsable
 from .refs import Known
 from .rejects import Rejects, rejects_path
@@ -94,7 +94,6 @@ class _Job:
         self.coercer = Coercer.of(rk.name, run.cfg.tz, run.cfg.ingest.window)
         self.checks = RowChecks(rk.name, run.now, run.cfg.ingest.max_future_days)
         self.rejects = Rejects(rejects_path(reader.path, rejects_dir), reader.original_headers)
-        self.deadlines = Deadlines(run.cfg, run.known.items()) if rk.name == "cases" else None
         self.self_refs = tuple(f.name for f in rk.fields if f.ref == rk.name)
         self.sticky = tuple(f.name for f in rk.fields if f.sticky)
         self.clears: dict[str, list] = {}      # sticky field → keys whose row asked to clear it
@@ -107,7 +106,10 @@ class _Job:
     def run(self, progress: Progress | None) -> ImportResult:
         self.seq = self.store.next_seq()
         with self.store.bulk_writes() as self._commit:
-            return self._read_all(progress)
+            result = self._read_all(progress)
+        if self.rk.name == "cases":     # deadlines: one definition, in SQL (checker.ingest.deadlines)
+            workdays.ensure(self.store, self.ctx.cfg)
+        return result
 
     def _read_all(self, progress: Progress | None) -> ImportResult:
         batch, done = [], 0
@@ -175,11 +177,6 @@ class _Job:
             loop = parent_loop(self.ctx.known.parents(), values["code"], values["parent"])
             if loop:
                 return self.reject(n, raw, [("parent", f"上级机构形成循环：{' → '.join(map(str, loop))}")])
-        if self.deadlines:
-            try:
-                values["due_at"] = self.deadlines.due(values)
-            except (ValueError, OverflowError) as exc:
-                return self.reject(n, raw, [("", f"无法计算办理期限：{exc}")])
         for name in self.sticky:
             if values[name] is CLEAR:
                 values[name] = None
@@ -197,8 +194,6 @@ class _Job:
     def _columns(self) -> tuple[str, ...]:
         present = self.reader.present
         names = [f.name for f in self.rk.fields if present is None or f.name in present or f.name in self.rk.key]
-        if self.deadlines:
-            names.append("due_at")
         return (*names, "_seq")
 
     def reject(self, n: int, raw, problems: list[tuple[str, str]]) -> None:

@@ -58,6 +58,12 @@ class FindingStore:
         known.update((r["fingerprint"], r) for r in others)
         return known
 
+    def active_fingerprints(self, rule_ids) -> set[str]:
+        """Fingerprints of the active findings of these rules."""
+        return {r[0] for r in self.conn.execute(
+            f"SELECT fingerprint FROM findings WHERE rule IN (SELECT value FROM json_each(?)) "
+            f"AND status IN ({', '.join(repr(s) for s in ACTIVE_STATUSES)})", (json.dumps(list(rule_ids)),))}
+
     def insert_findings(self, rows: list[dict]) -> dict[str, int]:
         """New open findings (each row has the named values of _INSERT, data as a dict), in one
         statement; returns their ids by fingerprint."""

@@ -19,6 +19,7 @@ LIVE_SQL = {
     "appointments": "reminded_at IS NULL AND status = 'booked' AND slot_at >= :since AND slot_at < :until",
 }
 ACTIVE = ("open", "acknowledged", "submitted", "rejected")
+_ACTIVE_SQL = ", ".join(f"'{s}'" for s in ACTIVE)
 
 
 @migration("0040_scan_live_indexes")
@@ -29,6 +30,21 @@ def _live_indexes(conn):
     CREATE INDEX IF NOT EXISTS ix_evaluations_level ON evaluations (level);
     CREATE INDEX IF NOT EXISTS ix_inspections_org_check ON inspections (org, "check", date);
     CREATE INDEX IF NOT EXISTS ix_supervisions_org_kind ON supervisions (org, kind, date);
+    """)
+
+
+@migration("0050_workdays")
+def _workdays(conn):
+    conn.executescript("""
+    CREATE TABLE workdays (
+        cal TEXT NOT NULL,             -- '' the global calendar, else a hall with days of its own
+        day TEXT NOT NULL,             -- YYYY-MM-DD
+        ord INTEGER NOT NULL,          -- working days from the table's first day through `day`
+        work INTEGER NOT NULL,         -- 1 a working day
+        eod TEXT NOT NULL,             -- the end of the day, ISO local (a deadline)
+        PRIMARY KEY (cal, day)) WITHOUT ROWID;
+    CREATE INDEX ix_workdays_ord ON workdays (cal, ord, work);
+    CREATE TABLE workday_cals (cal TEXT PRIMARY KEY) WITHOUT ROWID;
     """)
 
 
@@ -72,6 +88,57 @@ class ScanStore:
             out += self.rows(f'SELECT * FROM "{rk.name}" WHERE "{rk.key[0]}" IN ({marks})', chunk)
         return out
 
+    def select_records(self, kind: str, rule_ids, since: str, until: str, since_seq: int) -> str:
+        """temp._sel_<kind>(rid): the rowids of the records an incremental scan looks at: live, changed
+        since `since_seq`, and the subjects of these rules' active findings. Returns the table's name."""
+        rk = KINDS[_kind(kind)]
+        table = f"temp._sel_{rk.name}"
+        self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        self.conn.execute(f"""CREATE TABLE {table} AS
+            SELECT rowid AS rid FROM "{rk.name}" WHERE {LIVE_SQL[kind]}
+            UNION SELECT rowid FROM "{rk.name}" WHERE _seq > :since_seq
+            UNION SELECT r.rowid FROM findings f JOIN "{rk.name}" r ON r."{rk.key[0]}" = f.subject
+                  WHERE f.rule IN (SELECT value FROM json_each(:rules))
+                    AND f.status IN ({_ACTIVE_SQL})""",
+                          {"rules": json.dumps(list(rule_ids)), "since": since, "until": until,
+                           "since_seq": since_seq})
+        return table
+
+    def unevaluable_records(self, kind: str, first: str, last: str, selection: str | None, rule_id: str) -> list:
+        """(key, org, field, value, reason) of the records (those in `selection`, or all) whose dates
+        lie outside the workdays table [first, last] or whose deadline cannot be computed, and of the
+        records of `rule_id`'s active findings (so they are looked at again)."""
+        rk = KINDS[_kind(kind)]
+        key = rk.key[0]
+        dates = [f.name for f in rk.fields if f.type in ("datetime", "date")] + (["due_at"] if kind == "cases" else [])
+        checks = [(f'"{d}" IS NOT NULL AND (substr("{d}", 1, 10) < :first OR substr("{d}", 1, 10) > :last)', d, "DATE")
+                  for d in dates]
+        if kind == "cases":
+            checks.append(("due_at IS NULL AND (promised_at IS NOT NULL OR EXISTS (SELECT 1 FROM items i WHERE "
+                           "i.code = cases.item_code AND (i.immediate = 1 OR COALESCE(i.promised_days, "
+                           "i.statutory_days) IS NOT NULL)))", "due_at", "DUE"))
+        where = "1" if selection is None else f"""(rowid IN (SELECT rid FROM {selection}) OR "{key}" IN (
+            SELECT json_extract(data, '$.record_key') FROM findings WHERE rule = :rule
+            AND subject_kind = :kind AND status IN ({_ACTIVE_SQL})))"""
+        whens = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _) in enumerate(checks))
+        org = "org" if "org" in rk.columns else "NULL"
+        sql = (f'SELECT k, org, problem FROM (SELECT "{key}" AS k, {org} AS org, CASE {whens} END AS problem '
+               f'FROM "{rk.name}" WHERE {where}) WHERE problem IS NOT NULL')
+        found = self.conn.execute(sql, {"first": first, "last": last, "rule": rule_id, "kind": kind}).fetchall()
+        out = []
+        for k, org_code, i in found:
+            _, name, what = checks[i]
+            value = self.scalar(f'SELECT "{name}" FROM "{rk.name}" WHERE "{key}" = ?', (k,))
+            reason = (f"超出工作日历的范围 {first}…{last}，无法计算工作日" if what == "DATE"
+                      else f"承诺办结时间无法计算（期限超出工作日历的范围 {first}…{last}）")
+            out.append((str(k), org_code, name, "—" if value is None else str(value), reason))
+        return out
+
+    def working_day_end(self, day: str, n: int) -> str | None:
+        """The end of the Nth working day after `day` in the global calendar (None outside the table)."""
+        return self.scalar("""SELECT eod FROM workdays WHERE cal = '' AND work = 1 AND ord =
+                              (SELECT ord FROM workdays WHERE cal = '' AND day = ?) + ?""", (day, int(n)))
+
     def unseen_active_subjects(self, kind: str, rule_ids, since: str, until: str, since_seq: int) -> list[str]:
         """Subjects of these rules' active findings whose record is neither live nor changed since
         `since_seq` (or is gone): what a scan must look at besides the live and changed records.
@@ -84,6 +151,47 @@ class ScanStore:
                                     AND (({LIVE_SQL[kind]}) OR r._seq > :since_seq))"""
         params = {"rules": json.dumps(list(rule_ids)), "since": since, "until": until, "since_seq": since_seq}
         return [r[0] for r in self.conn.execute(sql, params)]
+
+    # ------------------------------------------------------------------ working-day ordinals
+
+    def workdays_state(self) -> dict | None:
+        value = self.scalar("SELECT value FROM meta WHERE key = 'workdays'")
+        return json.loads(value) if value else None
+
+    def replace_workdays(self, state: dict, calendars: dict[str, list[tuple]]) -> None:
+        """The workdays table anew: `calendars` maps '' and each hall with its own days to the rows of
+        checker.calendar.ordinal_rows. One short write transaction."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM workdays")
+            c.execute("DELETE FROM workday_cals")
+            for cal, rows in calendars.items():
+                c.executemany("INSERT INTO workdays (cal, day, ord, work, eod) VALUES (?, ?, ?, ?, ?)",
+                              [(cal, *r) for r in rows])
+                if cal:
+                    c.execute("INSERT INTO workday_cals (cal) VALUES (?)", (cal,))
+            c.execute("INSERT INTO meta (key, value) VALUES ('workdays', ?) "
+                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (json.dumps(state),))
+
+    def date_bounds(self, since_seq: int = 0) -> tuple[str | None, str | None]:
+        """The earliest and latest date (YYYY-MM-DD) of the records a rule counts from (each kind's
+        period field), among the records changed at or after `since_seq` (0: all, by the date index)."""
+        found = []
+        for rk in KINDS.values():
+            if rk.date_field and rk.field(rk.date_field).type == "datetime":
+                where = "" if since_seq <= 0 else " WHERE _seq >= :since"
+                for fn in ("min", "max"):
+                    value = self.scalar(f'SELECT {fn}("{rk.date_field}") FROM "{rk.name}"{where}', {"since": since_seq})
+                    if value:
+                        found.append(str(value)[:10])
+        return (min(found), max(found)) if found else (None, None)
+
+    def longest_term(self, since_seq: int = 0) -> int:
+        """The most working days a case's deadline can lie after its acceptance (items' terms, plus the
+        longest suspension and extension of the cases changed at or after `since_seq`)."""
+        days = self.scalar("SELECT max(max(COALESCE(promised_days, 0), COALESCE(statutory_days, 0))) FROM items")
+        shift = self.scalar("SELECT max(COALESCE(suspended_days, 0) + COALESCE(extended_days, 0)) FROM cases "
+                            "WHERE _seq >= ?", (since_seq,))
+        return int(days or 0) + int(shift or 0)
 
     def last_scan_seq(self) -> int | None:
         """The change sequence the last finished scan covered (None: never scanned)."""

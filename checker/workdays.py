@@ -1,0 +1,76 @@
+"""The `workdays` table: working-day ordinals per calendar (the global one and each hall with days of
+its own), built from checker.calendar for the years the data and `now` touch, and the cases'
+deadlines kept in step with it (checker.ingest.deadlines).
+
+`ensure` is called by the import (after cases) and by every scan: cheap when nothing changed (two
+indexed min/max lookups per record kind); it rebuilds the table when the calendar config changed or
+the data reached a year the table lacks, and then recomputes every deadline.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import holidays
+
+from .calendar import TABLE_FIRST_YEAR as FIRST_YEAR, TABLE_LAST_YEAR as LAST_YEAR, WorkCalendar, ordinal_rows
+from .ingest import deadlines
+
+WORKING_DAYS_A_YEAR = 240          # a lower bound, for how many years a term of N working days spans
+
+
+@dataclass(frozen=True)
+class Coverage:
+    first: str            # YYYY-MM-DD, the table's first day
+    last: str             # its last day
+
+    def contains(self, day: str | None) -> bool:
+        return bool(day) and self.first <= str(day)[:10] <= self.last
+
+
+def signature(cfg) -> str:
+    cal = cfg.calendar
+    halls = {h: [sorted(map(str, c.extra_holidays)), sorted(map(str, c.extra_workdays))] for h, c in cal.halls.items()}
+    text = json.dumps([str(cfg.tz), sorted(map(str, cal.extra_holidays)), sorted(map(str, cal.extra_workdays)),
+                       halls, holidays.__version__], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def ensure(store, cfg, now: datetime | None = None) -> Coverage:
+    """Make the table cover what the records and `now` need, and the deadlines current."""
+    state, sig = store.workdays_state(), signature(cfg)
+    same = bool(state) and state.get("signature") == sig
+    since = state["seq"] + 1 if same else 0
+    seq = store.current_seq()
+    lo, hi = store.date_bounds(since)
+    years = [y for y in (_year(lo), _year(hi), now.astimezone(cfg.tz).year if now else None) if y]
+    first, last = FIRST_YEAR, FIRST_YEAR
+    if years:
+        first = _clamp(min(years) - 1)
+        last = _clamp(max(years) + 1 + store.longest_term(since) // WORKING_DAYS_A_YEAR)
+    if same:
+        first, last = min(first, state["first"]), max(last, state["last"])
+    rebuilt = not (same and state["first"] <= first and last <= state["last"])
+    if rebuilt:
+        calendars = {"": ordinal_rows(WorkCalendar.from_config(cfg.calendar, cfg.tz), first, last)}
+        for hall in cfg.calendar.halls:
+            calendars[hall] = ordinal_rows(WorkCalendar.from_config(cfg.calendar, cfg.tz, hall), first, last)
+        store.replace_workdays({"signature": sig, "first": first, "last": last, "seq": seq}, calendars)
+    if rebuilt or since <= seq:
+        with store.transaction():
+            deadlines.refresh(store, 0 if rebuilt else since)
+            store.conn.execute("UPDATE meta SET value = json_set(value, '$.seq', ?) WHERE key = 'workdays'", (seq,))
+    return Coverage(f"{first:04d}-01-01", f"{last:04d}-12-31")
+
+
+def _year(day: str | None) -> int | None:
+    try:
+        return int(str(day)[:4]) if day else None
+    except ValueError:
+        return None
+
+
+def _clamp(year: int) -> int:
+    return max(FIRST_YEAR, min(LAST_YEAR, year))
