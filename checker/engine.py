@@ -11,7 +11,6 @@ session state, so every batch is followed by a check of `get_state(...)['excepti
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from dataclasses import dataclass
 
@@ -59,18 +58,11 @@ class Engine:
         self.compiled: dict[str, Compiled] = {}
         self.rulebook = None
 
-    def _after_fork(self) -> None:
-        """In a forked child (checker.forked) only the forking thread lives on: a lock another thread
-        held at the fork would never be released, so the child starts with fresh ones."""
-        self._lock = threading.RLock()
-
     @classmethod
     def instance(cls) -> "Engine":
         with cls._instance_lock:
             if cls._instance is None:
                 cls._instance = cls()
-                if hasattr(os, "register_at_fork"):          # POSIX
-                    os.register_at_fork(after_in_child=cls._instance._after_fork)
             return cls._instance
 
     # -------------------------------------------------------------------- loading

@@ -41,7 +41,7 @@ def test_trees_params_and_derived_fields():
 
 
 def test_every_derived_field_has_its_sql_form_and_unknown_names_are_refused():
-    assert compiler.to_sql("cases", Leaf("wd_left", "lt", 0))[0].startswith("((SELECT ord FROM workdays")
+    assert compiler.to_sql("cases", Leaf("wd_left", "lt", 0))[0].startswith("(((SELECT ord FROM workdays")
     with pytest.raises(compiler.SQLError, match="wd_gone"):
         compiler.to_sql("cases", Leaf("wd_gone", "lt", 0))
     with pytest.raises(compiler.SQLError):

@@ -9,13 +9,16 @@ from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 
 @command("scan", "evaluate the rules against the store and update the findings",
-         NOW, arg("--full", action="store_true", help="evaluate every record, not only live and changed ones"), JSON)
+         NOW, arg("--full", action="store_true", help="evaluate every record, not only live and changed ones"),
+         arg("--engine", choices=("sql", "durable"), default="sql",
+             help="sql (default): each record rule as one SQL query; durable: the durable-rules reference engine"),
+         JSON)
 def scan(ctx, ns) -> int:
     from checker.rules import load_configured
     from checker.scan import run_scan
     cfg = ctx.config
     now = parse_now(ns.now, cfg.tz)
-    result = run_scan(ctx.store, cfg, load_configured(cfg), now, full=ns.full)
+    result = run_scan(ctx.store, cfg, load_configured(cfg), now, full=ns.full, engine=ns.engine)
     if text := holiday_years.warning(holiday_years.missing_years(ctx.store, cfg, now)):
         print(text, file=sys.stderr)
     if ns.json:
