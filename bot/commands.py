@@ -6,15 +6,18 @@ into its message.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
 import logging
 from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Callable
 
 from checker.access import Scope
 from checker.errors import GovwatchError
+from checker.store import Store
 
 from .notifiers.telegram import keyboard
 
@@ -26,6 +29,7 @@ BUTTONS: dict[str, "Registered"] = {}             # callback data prefix → han
 
 UNKNOWN_USER = ("您还没有绑定效能监管助手。请向管理员索取绑定码（govwatch officers invite），"
                 "然后发送 /bind 绑定码。未绑定的用户看不到任何监管数据。")
+STORE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govwatch-bot-store")
 ROLE_NAMES = {"officer": "窗口人员", "supervisor": "监管人员", "admin": "管理员"}
 
 
@@ -60,6 +64,7 @@ def _guard(fn, roles):
     @functools.wraps(fn)
     async def handler(update, context):
         g = Guarded(update, context)
+        await g.identify()
         if roles != () and g.scope is None:
             return await g.reply(UNKNOWN_USER)
         if roles and g.scope.role not in roles:
@@ -80,9 +85,26 @@ class Guarded:
         data = context.application.bot_data
         self.store, self.cfg, self.rules = data["store"], data["cfg"], data["rules"]
         self.user_id = update.effective_user.id if update.effective_user else None
-        self.scope = Scope.for_telegram(self.store, self.user_id) if self.user_id else None
+        self.scope: Scope | None = None
         self.now: datetime = data["clock"]()
         self.args: list[str] = list(context.args or [])
+
+    async def identify(self) -> None:
+        if self.user_id:
+            self.scope = await self.call(Scope.for_telegram, self.store, self.user_id)
+
+    async def call(self, fn, *args, **kwargs):
+        """fn(*args, **kwargs) off the event loop, on the bot's one store thread (the bot's SQLite
+        connection is used by one thread at a time): the bot keeps answering while SQLite waits."""
+        return await asyncio.get_running_loop().run_in_executor(STORE_THREAD, functools.partial(fn, *args, **kwargs))
+
+    async def aside(self, fn, *args, **kwargs):
+        """fn(store, *args, **kwargs) in a thread of its own on a connection of its own (report building:
+        seconds of work that must hold up neither the event loop nor the other commands)."""
+        def run():
+            with Store(self.store.path) as store:
+                return fn(store, *args, **kwargs)
+        return await asyncio.to_thread(run)
 
     @property
     def audit(self) -> dict:

@@ -23,7 +23,7 @@ async def rectify_start(g):
 async def _begin(g, action: str, key: str, state: int, refused: str, prompt: str):
     """Open a conversation about the finding on the pressed button, if the user may `action` it."""
     fid = int(g.update.callback_query.data.split(":", 1)[1])
-    row = fnd.get_finding(g.store, fid, scope=g.scope)
+    row = await g.call(fnd.get_finding, g.store, fid, scope=g.scope, now=g.now)
     if not g.scope.can_act(row, action):
         await g.reply(refused.format(fid=fid))
         return END
@@ -55,7 +55,7 @@ async def rectify_skip(g):
 
 async def _submit(g, evidence):
     fid, note = g.context.user_data.pop("rectify"), g.context.user_data.pop("note")
-    fnd.submit(g.store, fid, g.scope.officer_id, note, evidence=evidence, now=g.now, data=g.audit)
+    await g.call(fnd.submit, g.store, fid, g.scope.officer_id, note, evidence=evidence, now=g.now, data=g.audit)
     extra = "（含证据文件）" if evidence else ""
     await g.reply(f"✅ 问题 #{fid} 已提交整改{extra}，等待监管人员复查。")
     return END
@@ -70,8 +70,8 @@ async def reject_start(g):
 async def reject_reason(g):
     """The reason: the finding goes back to the officer (verify failed)."""
     fid = g.context.user_data.pop("reject")
-    fnd.verify(g.store, fid, g.scope.officer_id, passed=False, note=g.update.effective_message.text,
-               now=g.now, data=g.audit)
+    await g.call(fnd.verify, g.store, fid, g.scope.officer_id, passed=False, note=g.update.effective_message.text,
+                 now=g.now, data=g.audit)
     await g.reply(f"已退回问题 #{fid}，理由已转告责任人。")
     return END
 

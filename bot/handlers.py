@@ -5,6 +5,7 @@ their org and every org below; an admin everything and also the admin commands.
 """
 from __future__ import annotations
 
+import asyncio
 import importlib
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ async def bind(g):
     """Bind this Telegram user to the officer a one-time code was issued for."""
     if len(g.args) != 1:
         raise InputError("用法：/bind 绑定码（绑定码由管理员用 govwatch officers invite 生成）")
-    officer = binding.bind(g.store, g.args[0], g.user_id, g.now)
+    officer = await g.call(binding.bind, g.store, g.args[0], g.user_id, g.now)
     await g.reply(f"绑定成功：{esc(officer['name'])}（{esc(officer['id'])}，{ROLE_NAMES[officer['role']]}）。"
                   "今后的监管提醒会发到这里。发送 /help 查看命令。")
 
@@ -56,7 +57,7 @@ async def bind(g):
 @bot_command("status", "本人范围内各状态、各等级问题数量")
 async def status(g):
     """Counts of findings by status and severity in the caller's scope."""
-    rows = fnd.list_findings(g.store, scope=g.scope)
+    rows = await g.call(fnd.list_findings, g.store, scope=g.scope, now=g.now)
     await g.reply(views.status_table(rows, g.scope))
 
 
@@ -85,7 +86,7 @@ async def page(g):
 
 async def _page(g, what: str, arg: str, offset: int, edit: bool = False):
     size = g.cfg.telegram.page_size
-    rows = _list(g, what, arg)
+    rows = await g.call(_list, g, what, arg)
     text, buttons = views.page(rows, what, arg, offset, size, g.now)
     if edit:
         await g.update.callback_query.answer()
@@ -96,9 +97,9 @@ async def _page(g, what: str, arg: str, offset: int, edit: bool = False):
 
 def _list(g, what: str, arg: str) -> list[dict]:
     if what == "overdue":
-        rows = fnd.list_findings(g.store, status="active", org=arg or None, scope=g.scope)
+        rows = fnd.list_findings(g.store, status="active", org=arg or None, scope=g.scope, now=g.now)
         return [r for r in rows if r["due_at"] and datetime.fromisoformat(r["due_at"]) < g.now]
-    return fnd.list_findings(g.store, status=arg, scope=g.scope)
+    return fnd.list_findings(g.store, status=arg, scope=g.scope, now=g.now)
 
 
 def _markup(buttons):
@@ -111,13 +112,14 @@ async def case(g):
     """One case: its facts, deadline, working days left and its findings."""
     if len(g.args) != 1:
         raise InputError("用法：/case 办件编号")
-    record = g.store.get("cases", g.args[0])
+    record = await g.call(g.store.get, "cases", g.args[0])
     if record is None:
         raise NotFound(f"未找到办件 {g.args[0]}")
-    related = [f for f in fnd.list_findings(g.store, scope=g.scope) if f["subject"] == record["case_no"]]
+    related = await g.call(fnd.list_findings, g.store, scope=g.scope, subject=record["case_no"], now=g.now)
     if not (g.scope.covers_org(record["org"]) or record.get("handler") == g.scope.officer_id or related):
         raise Forbidden(f"无权查看办件 {g.args[0]}：它不属于您所在机构")
-    await g.reply(views.case_text(record, g.store.get("items", record["item_code"]), related, g.cfg, g.now))
+    item = await g.call(g.store.get, "items", record["item_code"])
+    await g.reply(views.case_text(record, item, related, g.cfg, g.now))
 
 
 @bot_command("indicators", "P1–P9 指标：/indicators [期间] [机构编码]", roles=SUPERVISING)
@@ -130,7 +132,7 @@ async def indicators(g):
     compute = _optional("checker.indicators", "compute")
     if compute is None or g.rules.rulebook is None:
         return await g.reply("指标功能尚未启用。")
-    rows = compute(g.store, g.cfg, g.rules.rulebook, period, org=org, now=g.now)
+    rows = await g.call(compute, g.store, g.cfg, g.rules.rulebook, period, org=org, now=g.now)
     await g.reply(views.indicator_table(rows, period, org))
 
 
@@ -143,8 +145,8 @@ async def report(g):
     if build is None or g.rules.rulebook is None:
         return await g.reply("报表功能尚未启用。")
     org = None if g.scope.sees_all else g.scope.org
-    result = build(g.store, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
-                   out_dir=g.cfg.reports.out_dir)
+    result = await g.aside(build, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
+                           out_dir=g.cfg.reports.out_dir)
     with open(result.html_path, "rb") as fh:
         await g.update.effective_message.reply_document(fh, filename=Path(result.html_path).name,
                                                         caption=views.report_caption(result))
@@ -164,7 +166,7 @@ async def silence(g):
     if len(g.args) < 4:
         raise InputError("用法：/silence 规则编号 机构编码 时长(如 3d、12h) 原因")
     rule, org, duration, reason = g.args[0], g.args[1], g.args[2], " ".join(g.args[3:])
-    s = notify.add_silence(g.store, rule, org, duration, reason, g.scope.officer_id, g.now)
+    s = await g.call(notify.add_silence, g.store, rule, org, duration, reason, g.scope.officer_id, g.now)
     await g.reply(f"已静默 #{s['id']}：规则 {esc(rule)}，机构 {esc(org)} 及下级，至 {esc(s['ends_at'][:16])}。"
                   f"期间的提醒保留为“已静默”，不会丢失。取消：/unsilence {s['id']}")
 
@@ -174,14 +176,14 @@ async def unsilence(g):
     """End a silence early."""
     if len(g.args) != 1 or not g.args[0].isdigit():
         raise InputError("用法：/unsilence 静默编号")
-    notify.remove_silence(g.store, int(g.args[0]), g.scope.officer_id, g.now)
+    await g.call(notify.remove_silence, g.store, int(g.args[0]), g.scope.officer_id, g.now)
     await g.reply(f"已取消静默 #{g.args[0]}。")
 
 
 @bot_command("reload", "校验并重新加载规则文件（管理员）", roles=("admin",))
 async def reload(g):
     """Validate the rule files and swap them in; a bad pack is refused and the old rules stay."""
-    outcome = g.rules.reload_if_changed()
+    outcome = await asyncio.to_thread(g.rules.reload_if_changed)
     if not outcome.changed:
         return await g.reply(f"规则文件没有改动，继续使用版本 {esc(getattr(g.rules.rulebook, 'version', ''))}。")
     if not outcome.loaded:
@@ -196,7 +198,7 @@ async def reload(g):
 async def ack(g):
     """确认收到: the assignee acknowledges a finding."""
     fid = _finding_id(g)
-    fnd.acknowledge(g.store, fid, g.scope.officer_id, now=g.now, data=g.audit)
+    await g.call(fnd.acknowledge, g.store, fid, g.scope.officer_id, now=g.now, data=g.audit)
     await _drop_button(g, f"ack:{fid}")
     await g.reply(f"✅ 已确认收到问题 #{fid}。整改完成后请点“提交整改”。")
 
@@ -205,7 +207,7 @@ async def ack(g):
 async def verify_pass(g):
     """复查通过: a supervisor closes a rectified finding."""
     fid = _finding_id(g)
-    fnd.verify(g.store, fid, g.scope.officer_id, passed=True, now=g.now, data=g.audit)
+    await g.call(fnd.verify, g.store, fid, g.scope.officer_id, passed=True, now=g.now, data=g.audit)
     await _drop_button(g, f"vp:{fid}", f"vf:{fid}")
     await g.reply(f"✅ 问题 #{fid} 复查通过，已关闭（DB33/T 2036.7 §8.3）。")
 

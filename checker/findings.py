@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .access import Scope
 from .errors import Forbidden, InputError, InvalidTransition, NotFound
+from .messages import current_messages
 from .routing import assign
 from .store.findings import ACTIVE_STATUSES
 
@@ -337,14 +338,16 @@ def escalate(store, finding_id, level: int, now, actor=SYSTEM) -> None:
 # ---------------------------------------------------------------- queries
 
 def list_findings(store, status=None, rule=None, org=None, scope: Scope | None = None,
-                  limit=None, offset=0, subject=None) -> list[dict]:
-    """Findings in the DESIGN.md --json shape (plus a few keys), by id.
+                  limit=None, offset=0, subject=None, now: datetime | None = None) -> list[dict]:
+    """Findings in the DESIGN.md --json shape (plus a few keys), by id; messages as read at `now`
+    (default: the clock).
 
     status: one status, a comma list, a sequence, or "active"; org: that org and every org below;
     scope: only what that officer may see (None: everything); subject: e.g. one case number."""
-    return store.query_findings(
+    rows = store.query_findings(
         statuses=_statuses(status), rule=rule, orgs=store.org_subtree(org) if org else None, subject=subject,
         limit=limit, offset=offset, **(scope.query_filter() if scope else {}))
+    return current_messages(store, rows, now)
 
 
 def _statuses(status) -> tuple[str, ...] | None:
@@ -359,11 +362,13 @@ def _statuses(status) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def get_finding(store, finding_id, scope: Scope | None = None) -> dict:
-    """One finding (every column, data as a dict); Forbidden when outside the scope."""
+def get_finding(store, finding_id, scope: Scope | None = None, now: datetime | None = None) -> dict:
+    """One finding (every column, data as a dict, the message as read at `now`); Forbidden when
+    outside the scope."""
     row = _row(store, finding_id)
     if scope is not None and not scope.can_see(row):
         raise Forbidden(f"{scope.officer_id} 无权查看发现 #{row['id']}")
+    current_messages(store, [row], now)
     row["data"] = json.loads(row["data"]) if row["data"] else None
     return row
 

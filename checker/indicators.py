@@ -77,7 +77,7 @@ def aggregate_spec(rule, cfg, period: Period, now: datetime, params: dict | None
     kind = rule.source
     params = {} if params is None else params
     params.update(now=now.astimezone(cfg.tz).isoformat(timespec="seconds"),
-                  p9_level=cfg.indicators.p9_satisfied_level)
+                  today=now.astimezone(cfg.tz).date().isoformat(), p9_level=cfg.indicators.p9_satisfied_level)
     in_period = sql.period_sql(kind, rule.period_field, period.start.isoformat(), period.end.isoformat(), params)
     where = [condition_sql(kind, rule.where, params, rule)]
     if kind == "cases":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -21,6 +20,7 @@ from . import derived, holiday_years, supervision, workdays
 from .engine import Engine
 from .errors import GovwatchError
 from .findings import Firing, ReconcileResult, reconcile
+from .messages import TEMPLATE, placeholders, render
 from .records import KINDS
 from .rules import compiler
 from .rules.model import RecordRule, leaves
@@ -29,11 +29,9 @@ APPOINTMENT_DAYS = 7           # appointments within this many days ahead are li
 FULL_CHUNK = 20000             # records the durable engine is given at a time
 DEFAULT_RECTIFY_DAYS = 5       # working days to rectify, unless a rule sets rectify_days
 EVALUATORS: dict[str, Callable] = {}
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Facts every finding keeps besides its message's placeholders (messages, the bot and reports read them).
 _IDENTITY = frozenset({"rule_title", "clause", "standard", "org", "org_name", "due_at", "handler", "item_code",
                        "item_name", "status", "channel", "accepted_at"})
-_ISO_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -193,37 +191,6 @@ def _iso(when: datetime, cfg) -> str:
 
 
 # ------------------------------------------------------------------------------ messages
-
-def render(template: str, facts: dict) -> str:
-    """Plain {name} substitution (names were checked by the loader); nothing else is interpreted."""
-    return "".join([text + _text(facts.get(name)) if name else text for text, name in _template(template)])
-
-
-@functools.lru_cache(maxsize=1024)
-def _template(template: str) -> tuple[tuple[str, str | None], ...]:
-    """A template split once into (literal text, the placeholder after it or None) pairs."""
-    pieces = _PLACEHOLDER.split(template)           # literal, name, literal, name, …, literal
-    return tuple(zip(pieces[::2], [*pieces[1::2], None]))
-
-
-def placeholders(template: str) -> frozenset[str]:
-    return frozenset(_PLACEHOLDER.findall(template))
-
-
-def _text(value) -> str:
-    kind = type(value)
-    if kind is str:
-        return value[:16].replace("T", " ") if len(value) >= 16 and value[10] == "T" and _ISO_PREFIX.match(value) else value
-    if kind is int:
-        return str(value)
-    if value is None:
-        return "—"
-    if kind is bool:
-        return "是" if value else "否"
-    if kind is float and value.is_integer():
-        return str(int(value))
-    return str(value)
-
 
 def _base_facts(ctx: ScanContext, rule, org: str | None) -> dict:
     """The facts every firing of a rule in an org shares (made once per scan; callers copy, not change)."""
@@ -386,27 +353,6 @@ def _data_quality(ctx: ScanContext, kinds: list[str], rules) -> list:
                               message=render(DATA_QUALITY.message, facts), due_at=ctx.rectify_due(DATA_QUALITY),
                               handler=None, facts=facts))
     return out
-
-
-# ------------------------------------------------------------------------------ messages when read
-
-TEMPLATE = "_template"
-
-
-def read_message(conn, row: dict, data: dict | None, now: datetime) -> str:
-    """A finding's message at `now`: its stored facts with the clock-moving figures ("超期 N 个工作日",
-    "还剩 N 个工作日") computed again by the same SQL definitions. Findings without a template keep
-    the message they were written with."""
-    if not data or TEMPLATE not in data or row.get("subject_kind") not in KINDS:
-        return row["message"]
-    template = data[TEMPLATE]
-    kind = row["subject_kind"]
-    clock = [n for n in placeholders(template) if (d := derived.get(kind, n)) is not None and d.clock]
-    if not clock:
-        return row["message"]
-    local = now.astimezone(datetime.fromisoformat(row["opened_at"]).tzinfo) if row.get("opened_at") else now
-    params = {"now": local.isoformat(timespec="seconds"), "today": local.date().isoformat(), "p9_level": 3}
-    return render(template, {**data, **derived.read_values(conn, kind, data, clock, params)})
 
 
 # ------------------------------------------------------------------------------ checklist rules

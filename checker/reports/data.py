@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..calendar import WorkCalendar
+from ..messages import current_messages
 from ..periods import Period
 
 CODES = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
@@ -152,7 +153,7 @@ class Rectification:
 
 
 def rectification(store, org, period: Period, now: datetime) -> Rectification:
-    open_now = store.findings_open_at(org, iso(now))
+    open_now = current_messages(store, store.findings_open_at(org, iso(now)), now)
     events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(),
                                      ("verify_pass", "verify_fail", "rebound"))
     rechecks = tuple(e for e in events if e["action"] != "rebound")

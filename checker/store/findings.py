@@ -58,6 +58,12 @@ class FindingStore:
         known.update((r["fingerprint"], r) for r in others)
         return known
 
+    def finding_render_facts(self, ids) -> list[dict]:
+        """id, subject_kind, opened_at, data of those findings whose message is rendered when read."""
+        return self.rows("""SELECT id, subject_kind, opened_at, data FROM findings
+                            WHERE id IN (SELECT value FROM json_each(?)) AND data LIKE '%"_template"%'""",
+                         (json.dumps(list(ids)),))
+
     def active_fingerprints(self, rule_ids) -> set[str]:
         """Fingerprints of the active findings of these rules."""
         return {r[0] for r in self.conn.execute(

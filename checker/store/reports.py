@@ -6,6 +6,8 @@ stored local-time ISO datetimes, as docs/ARCHITECTURE.md fixes.
 """
 from __future__ import annotations
 
+from .. import derived
+
 _SUBTREE = ("(WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT o.code FROM orgs o "
             "JOIN sub ON o.parent = sub.code) SELECT code FROM sub)")
 _OPEN_CASE = "('accepted', 'processing', 'suspended')"
@@ -56,14 +58,15 @@ class ReportStore:
                          (org, metric))
 
     def overdue_case_counts(self, org: str | None, start: str, end: str, now: str) -> tuple[int, int]:
-        """(overdue, all) cases accepted in the period: overdue = concluded after due_at, or still open
-        past due_at at `now`. Withdrawn cases count nowhere."""
+        """(late, all) cases accepted in the period; late is checker.derived's `late` (concluded after
+        the deadline, or running past it at `now`; a suspended case is not late), the reading of P5.
+        Withdrawn cases count nowhere."""
         where, params = scope_sql("org", org)
-        r = self.row(f"""SELECT count(*) AS total, coalesce(sum(CASE WHEN due_at IS NOT NULL AND (
-                (closed_at IS NOT NULL AND closed_at > due_at) OR
-                (closed_at IS NULL AND status IN {_OPEN_CASE} AND due_at < ?)) THEN 1 ELSE 0 END), 0) AS late
+        late = derived.sql_expression("cases", "late")
+        r = self.row(f"""SELECT count(*) AS total, coalesce(sum(CASE WHEN {late.replace(":now", "?")}
+                THEN 1 ELSE 0 END), 0) AS late
             FROM cases WHERE status != 'withdrawn' AND accepted_at >= ? AND accepted_at < ? AND {where}""",
-                     (now, start, end, *params))
+                     (*[now] * late.count(":now"), start, end, *params))
         return int(r["late"]), int(r["total"])
 
     def online_depths(self, org: str | None) -> list[int]:

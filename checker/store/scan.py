@@ -173,17 +173,19 @@ class ScanStore:
                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (json.dumps(state),))
 
     def date_bounds(self, since_seq: int = 0) -> tuple[str | None, str | None]:
-        """The earliest and latest date (YYYY-MM-DD) of the records a rule counts from (each kind's
-        period field), among the records changed at or after `since_seq` (0: all, by the date index)."""
-        found = []
+        """The earliest and latest date (YYYY-MM-DD) a rule counts from or to (each kind's period field,
+        and promised times), among the records changed at or after `since_seq` (0: all)."""
+        lows, highs = [], []
+        where = "" if since_seq <= 0 else " WHERE _seq >= :since"
         for rk in KINDS.values():
-            if rk.date_field and rk.field(rk.date_field).type == "datetime":
-                where = "" if since_seq <= 0 else " WHERE _seq >= :since"
-                for fn in ("min", "max"):
-                    value = self.scalar(f'SELECT {fn}("{rk.date_field}") FROM "{rk.name}"{where}', {"since": since_seq})
-                    if value:
-                        found.append(str(value)[:10])
-        return (min(found), max(found)) if found else (None, None)
+            if not (rk.date_field and rk.field(rk.date_field).type == "datetime"):
+                continue
+            for fn, name, out in [("min", rk.date_field, lows), ("max", rk.date_field, highs)] + (
+                    [("max", "promised_at", highs)] if "promised_at" in rk.columns else []):
+                value = self.scalar(f'SELECT {fn}("{name}") FROM "{rk.name}"{where}', {"since": since_seq})
+                if value:
+                    out.append(str(value)[:10])
+        return (min(lows) if lows else None), (max(highs) if highs else None)
 
     def longest_term(self, since_seq: int = 0) -> int:
         """The most working days a case's deadline can lie after its acceptance (items' terms, plus the

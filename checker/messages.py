@@ -1,0 +1,86 @@
+"""Finding messages: a rule's template rendered from facts, once when the finding opens and again
+whenever it is read, so the figures that move with the clock ("超期 N 个工作日", "还剩 N 个工作日")
+are those of the moment of reading. A scan never rewrites a message (DESIGN.md "Findings").
+
+The clock-moving figures are checker.derived fields marked `clock`; reading computes them with the
+same SQL expressions the scan uses, over the facts the finding stored (checker.derived.read_values).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from datetime import datetime
+
+from . import derived
+from .records import KINDS
+
+TEMPLATE = "_template"          # the key of a finding's facts that holds its rule's message template
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ISO_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def render(template: str, facts: dict) -> str:
+    """Plain {name} substitution (names were checked by the loader); nothing else is interpreted."""
+    return "".join([text + _text(facts.get(name)) if name else text for text, name in _template(template)])
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(template: str) -> tuple[tuple[str, str | None], ...]:
+    """A template split once into (literal text, the placeholder after it or None) pairs."""
+    pieces = _PLACEHOLDER.split(template)           # literal, name, literal, name, …, literal
+    return tuple(zip(pieces[::2], [*pieces[1::2], None]))
+
+
+def placeholders(template: str) -> frozenset[str]:
+    return frozenset(_PLACEHOLDER.findall(template))
+
+
+def _text(value) -> str:
+    kind = type(value)
+    if kind is str:
+        return value[:16].replace("T", " ") if len(value) >= 16 and value[10] == "T" and _ISO_PREFIX.match(value) else value
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "—"
+    if kind is bool:
+        return "是" if value else "否"
+    if kind is float and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def clock_fields(kind: str, template: str) -> list[str]:
+    return sorted(n for n in placeholders(template) if (d := derived.get(kind, n)) is not None and d.clock)
+
+
+def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str | None, now: datetime) -> str:
+    """A finding's message at `now`: its template over its stored facts, the clock-moving figures
+    computed again. A finding without a template keeps the message it was written with."""
+    if not data or TEMPLATE not in data or kind not in KINDS:
+        return stored
+    clock = clock_fields(kind, data[TEMPLATE])
+    if not clock:
+        return stored
+    if opened_at:                      # the store's local offset
+        now = now.astimezone(datetime.fromisoformat(opened_at).tzinfo)
+    params = {"now": now.isoformat(timespec="seconds"), "today": now.date().isoformat(), "p9_level": 3}
+    return render(data[TEMPLATE], {**data, **derived.read_values(conn, kind, data, clock, params)})
+
+
+def current_messages(store, rows: list[dict], now: datetime | None = None) -> list[dict]:
+    """`rows` (findings with an id and a message) with each message as read at `now` (default: the
+    clock). Changes the rows in place and returns them."""
+    ids = [r["id"] for r in rows if r.get("id") is not None]
+    if not ids:
+        return rows
+    facts = {r["id"]: r for r in store.finding_render_facts(ids)}
+    for row in rows:
+        found = facts.get(row.get("id"))
+        if found is None:
+            continue
+        when = now or datetime.now(datetime.fromisoformat(found["opened_at"]).tzinfo)
+        row["message"] = read_message(store.conn, found["subject_kind"], row["message"], json.loads(found["data"]),
+                                      found["opened_at"], when)
+    return rows
