@@ -220,3 +220,61 @@ def bulletin(p: dict) -> dict:
         with timed() as t:
             r = build_report(store, cfg, rulebook, "monthly", p["period"], now=_now(p), out_dir=p["out"])
     return {"seconds": t.seconds, "bytes": Path(r.html_path).stat().st_size}
+
+
+@step("bare_live")
+def bare_live(p: dict) -> dict:
+    """The baseline of the daily scan: a bare sqlite3 read of the rows it looks at (the live rows of
+    every kind a record rule reads, and the rows changed since the last scan), fetched, nothing else."""
+    from checker.store.scan import LIVE_SQL
+    conn = sqlite3.connect(p["db"], isolation_level=None)
+    since_seq = conn.execute("SELECT to_seq FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC "
+                             "LIMIT 1 OFFSET 1").fetchone()[0]         # the scan before the daily scan
+    params = {"since": p["now"][:10], "until": "9999", "since_seq": since_seq}
+    count = 0
+    with timed() as t:
+        for kind, live in LIVE_SQL.items():
+            count += len(conn.execute(f'SELECT * FROM "{kind}" WHERE ({live}) OR _seq > :since_seq',
+                                      params).fetchall())
+    conn.close()
+    return {"seconds": t.seconds, "count": count}
+
+
+@step("answer_during_scan")
+def answer_during_scan(p: dict) -> dict:
+    """What the bot does for /status and for a button press, done again and again on its own
+    connection while a full rescan runs in another thread: the longest answer is the figure."""
+    import threading
+    import time as time_
+    from checker import findings
+    from checker.access import Scope
+    from checker.scan import run_scan
+    cfg = _cfg(p["db"], p.get("packs"))
+    rulebook = _rulebook(cfg)
+    done = threading.Event()
+    result: dict = {}
+
+    def scan():
+        with _store(p["db"]) as store:
+            with timed() as t:
+                r = run_scan(store, cfg, rulebook, _now(p), full=True)
+            result.update(scan_seconds=t.seconds, count=r.evaluated)
+        done.set()
+    answers = []
+    with _store(p["db"]) as bot_store:
+        admin = bot_store.scalar("SELECT id FROM officers WHERE role = 'admin' ORDER BY id LIMIT 1")
+        scope = Scope.for_officer(bot_store, admin)
+        worker = threading.Thread(target=scan)
+        worker.start()
+        while not done.is_set():
+            with timed() as t:
+                rows = findings.list_findings(bot_store, scope=scope, status="active", limit=50)
+                with bot_store.transaction():          # a button press writes an audit event
+                    bot_store.add_events([{"finding_id": rows[0]["id"] if rows else 0, "at": p["now"],
+                                           "actor": admin, "action": "bench", "from_status": "open",
+                                           "to_status": "open"}] if rows else [])
+            answers.append(t.seconds)
+            time_.sleep(0.1)
+        worker.join()
+    return {"seconds": max(answers) if answers else 0.0, "count": len(answers), "answers": len(answers),
+            "median": sorted(answers)[len(answers) // 2] if answers else 0.0, **result}

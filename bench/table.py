@@ -5,7 +5,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-MEMORY_LIMIT_MB = 500
+MEMORY_LIMIT_MB = 300
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))      # bench/ is
 
 from bench import run  # noqa: E402
 
-WHAT = ("import cases", "baseline", "full rescan", "daily scan (incremental)", "daily scan, double history",
+WHAT = ("import cases", "baseline", "full rescan", "daily scan (incremental)", "sqlite3 read of the live",
+        "daily scan, double history", "bot answer during a full rescan",
         "P1–P9", "monthly bulletin", "deliver digests", "20% of sends fail")
 
 
