@@ -53,6 +53,10 @@ def _stamp(rng, base: datetime, days: int) -> str:
     return (base + timedelta(days=rng.randint(-days, days), minutes=rng.randint(0, 24 * 60 - 1))).isoformat()
 
 
+def _after(rng, start: str, days: int) -> str:
+    return (datetime.fromisoformat(start) + timedelta(days=rng.randint(0, days), minutes=rng.randint(1, 600))).isoformat()
+
+
 def seeded_records(seed: int, n: int) -> dict:
     """Records meant to hit the edges: holidays, worked weekends, suspended cases, supplied promises
     moved by suspension, 即办件 on days off, missing values, a hall with a calendar of its own."""
@@ -72,23 +76,34 @@ def seeded_records(seed: int, n: int) -> dict:
         cases.append({"case_no": f"C{i:05d}", "item_code": f"I{rng.randrange(12)}", "org": rng.choice(["H1", "H2"]),
                       "hall": rng.choice([None, "H1", "H2"]), "channel": rng.choice(["online", "window"]),
                       "accepted_at": accepted, "status": status,
-                      "promised_at": maybe(0.2, _stamp(rng, base, 30)),
-                      "closed_at": _stamp(rng, base, 40) if status in ("closed", "rejected") and rng.random() < .9 else None,
+                      "promised_at": maybe(0.2, _after(rng, accepted, 20)),
+                      "closed_at": _after(rng, accepted, 30) if status in ("closed", "rejected") else None,
                       "suspended_days": maybe(0.3, rng.randint(0, 6)), "extended_days": maybe(0.2, rng.randint(0, 4))})
-    consultations = [{"id": f"Q{i:05d}", "org": rng.choice(["H1", "H2"]),
-                      "channel": rng.choice(["hotline", "online", "onsite", "letter"]),
-                      "received_at": _stamp(rng, base, 20), "answered_at": maybe(0.4, _stamp(rng, base, 20)),
-                      "promised_at": maybe(0.5, _stamp(rng, base, 20))} for i in range(n // 3)]
-    complaints = [{"id": f"P{i:05d}", "org": rng.choice(["H1", "H2"]), "received_at": _stamp(rng, base, 40),
-                   "valid": rng.random() < .7, "rectified_at": maybe(0.4, _stamp(rng, base, 40))} for i in range(n // 3)]
-    evaluations = [{"id": f"E{i:05d}", "org": rng.choice(["H1", "H2"]), "case_no": f"C{i:05d}",
-                    "channel": rng.choice(["window", "pad", "sms", "online", "phone"]), "level": rng.randint(1, 5),
-                    "evaluated_at": _stamp(rng, base, 30), "callback_at": maybe(0.4, _stamp(rng, base, 30)),
-                    "rectified_at": maybe(0.3, _stamp(rng, base, 30))} for i in range(n // 3)]
-    appointments = [{"id": f"A{i:05d}", "org": rng.choice(["H1", "H2"]), "item_code": f"I{rng.randrange(12)}",
-                     "slot_at": _stamp(rng, base, 10), "reminded_at": maybe(0.3, _stamp(rng, base, 10)),
-                     "status": rng.choice(["booked", "reminded", "attended", "missed", "cancelled"])}
-                    for i in range(n // 3)]
+    consultations = []
+    for i in range(n // 3):
+        received = _stamp(rng, base, 20)
+        consultations.append({"id": f"Q{i:05d}", "org": rng.choice(["H1", "H2"]),
+                              "channel": rng.choice(["hotline", "online", "onsite", "letter"]), "received_at": received,
+                              "answered_at": maybe(0.4, _after(rng, received, 10)),
+                              "promised_at": maybe(0.5, _after(rng, received, 10))})
+    complaints = []
+    for i in range(n // 3):
+        received = _stamp(rng, base, 40)
+        complaints.append({"id": f"P{i:05d}", "org": rng.choice(["H1", "H2"]), "received_at": received,
+                           "valid": rng.random() < .7, "rectified_at": maybe(0.4, _after(rng, received, 30))})
+    evaluations = []
+    for i in range(n // 3):
+        at = _stamp(rng, base, 30)
+        evaluations.append({"id": f"E{i:05d}", "org": rng.choice(["H1", "H2"]), "case_no": f"C{i:05d}",
+                            "channel": rng.choice(["window", "pad", "sms", "online", "phone"]),
+                            "level": rng.randint(1, 5), "evaluated_at": at,
+                            "callback_at": maybe(0.4, _after(rng, at, 5)), "rectified_at": maybe(0.3, _after(rng, at, 20))})
+    appointments = []
+    for i in range(n // 3):
+        slot = _stamp(rng, base, 10)
+        appointments.append({"id": f"A{i:05d}", "org": rng.choice(["H1", "H2"]), "item_code": f"I{rng.randrange(12)}",
+                             "slot_at": slot, "reminded_at": maybe(0.3, _stamp(rng, base, 10)),
+                             "status": rng.choice(["booked", "reminded", "attended", "missed", "cancelled"])})
     return {"orgs": orgs, "items": items, "cases": cases, "consultations": consultations, "complaints": complaints,
             "evaluations": evaluations, "appointments": appointments}
 
@@ -100,7 +115,8 @@ def _load(store, cfg, records: dict, tmp_path) -> None:
         path.write_text(json.dumps([{k: v for k, v in r.items() if v is not None} for r in rows],
                                    ensure_ascii=False), encoding="utf-8")
         result = import_file(store, cfg, kind, path, rejects_dir=tmp_path / "rejects", run=run)
-        assert result.rejected == 0, kind
+        assert result.rejected == 0, (kind, Path(result.rejects_file).read_text(encoding="utf-8-sig")[:500]
+                                      if result.rejects_file else "")
 
 
 @pytest.mark.parametrize("seed", [11, 29])
