@@ -129,3 +129,57 @@ def _clip(text, n: int = 12) -> str:
 
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
+
+
+def small_multiples(title: str, labels: Sequence[str], panels: Sequence[tuple[str, Sequence[float | None], float | None]],
+                    columns: int = 2, width: int = 700, panel_h: int = 150) -> str:
+    """One small line chart per series (its own scale), each with its target as a dashed red line and
+    the latest value written at the end: readable in print where eight lines on one chart are not."""
+    rows = (len(panels) + columns - 1) // columns
+    pw = width / columns
+    height = 30 + rows * panel_h
+    body = [f'<text x="8" y="18" font-size="14" font-weight="bold">{_t(title)}</text>']
+    for n, (name, values, target) in enumerate(panels):
+        ox, oy = (n % columns) * pw, 30 + (n // columns) * panel_h
+        body += _panel(ox, oy, pw, panel_h, name, labels, values, target, PALETTE[0])
+    body.append(f'<text x="{width - 8}" y="18" text-anchor="end" font-size="11" fill="{PALETTE[1]}">'
+                f'- - - 目标值</text>')
+    return _svg(width, height, title, body)
+
+
+def _panel(ox, oy, w, h, name, labels, values, target, color) -> list[str]:
+    left, right, top, bottom = 46, 52, 20, 26
+    pw, ph = w - left - right, h - top - bottom
+    known = [v for v in values if v is not None]
+    out = [f'<text x="{ox + 8:.1f}" y="{oy + 13:.1f}" font-size="12" font-weight="bold">{_t(_clip(name, 22))}</text>']
+    if not known:
+        out.append(f'<text x="{ox + w / 2:.1f}" y="{oy + h / 2:.1f}" text-anchor="middle" fill="#888">无数据</text>')
+        return out
+    lo = min(known + ([target] if target is not None else []))
+    hi = max(known + ([target] if target is not None else []))
+    pad = max((hi - lo) * 0.15, 0.02)
+    lo, hi = max(0.0, lo - pad), hi + pad
+    x = lambda i: ox + left + (pw * i / max(1, len(labels) - 1) if len(labels) > 1 else pw / 2)
+    y = lambda v: oy + top + ph - (v - lo) / (hi - lo) * ph
+    for k in range(3):
+        v = lo + (hi - lo) * k / 2
+        out.append(f'<line x1="{ox + left}" x2="{ox + left + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e3e3"/>'
+                   f'<text x="{ox + left - 4}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="10" fill="#666">'
+                   f'{v * 100:.0f}%</text>')
+    if target is not None:
+        out.append(f'<line x1="{ox + left}" x2="{ox + left + pw}" y1="{y(target):.1f}" y2="{y(target):.1f}" '
+                   f'stroke="{PALETTE[1]}" stroke-dasharray="5 3" stroke-width="1.5"/>'
+                   f'<text x="{ox + left + pw + 3}" y="{y(target) + 4:.1f}" font-size="10" fill="{PALETTE[1]}">'
+                   f'{target * 100:.0f}%</text>')
+    out += [f'<text x="{x(i):.1f}" y="{oy + h - 8}" text-anchor="middle" font-size="10">{_t(l)}</text>'
+            for i, l in enumerate(labels)]
+    out += _line(values, x, y, color)
+    last = max(i for i, v in enumerate(values) if v is not None)
+    out.append(f'<text x="{x(last):.1f}" y="{y(values[last]) - 6:.1f}" text-anchor="middle" font-size="10" '
+               f'fill="{color}">{values[last] * 100:.1f}%</text>')
+    return out
+
+
+def is_empty(items: Sequence[tuple[str, float]]) -> bool:
+    """True when a bar chart would draw nothing (no items, or every value 0 or None)."""
+    return not any(v for _, v in items)

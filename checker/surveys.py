@@ -61,7 +61,8 @@ question("a7", "您不满意的主要原因是？", True, (
 question("a8", "您办理的事项跑了几趟办好的？", options=TRIPS)
 question("a9", "您没办好或跑了多趟才办好的原因是？", True, REASONS_MANY_TRIPS)
 question("a10", "与您心目中的“最多跑一次”改革相比，您最期待改进的是哪些方面？")
-question("b1", "请问您是否最近办理过**事项？", options=("是", "否"), appendix="B")
+question("b1", "请问您是否最近办理过××事项？（××为回访的事项名称，附录 B 原文作“**事项”）", options=("是", "否"),
+         appendix="B")
 question("b2", "请问您对本次办事的过程是否满意？", options=RATING_B, satisfaction=True, appendix="B")
 question("b3", "请问您对窗口工作人员工作态度、服务水平等是否满意？", options=RATING_B, satisfaction=True,
          appendix="B")
@@ -71,7 +72,11 @@ question("b6", "请您对到政府办事需要提交的证明材料（有无模�
          options=RATING_B, satisfaction=True, appendix="B")
 question("b7", "您听说过“最多跑一次”改革吗？", options=AWARENESS, appendix="B")
 question("b8", "您觉得“最多跑一次”改革实施后（现在）到政府办事是否比以前方便？", options=EASIER, appendix="B")
-question("b9", "您最期待改进的是哪些方面？", True, appendix="B")
+# Appendix B leaves b9 open; as a choice question it takes Appendix A question 3's list of what
+# makes 办事 easier (A–H), the only list of the questionnaire that names areas to improve.
+question("b9", "您最期待改进的是哪些方面？（选项沿用附录 A 第 3 题）", True, (
+    "办事不用跑多个窗口（部门）", "审批事项减少", "办事流程简化", "申请材料减少",
+    "办事指南简单易懂", "通过网上申请、办理", "办理时间缩短", "其他"), appendix="B")
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def test_report_pdf_is_what_the_bot_sends(data, cfg, tmp_path):  # noqa: F811
 def test_every_report_kind_opens_as_a_workbook_with_typed_cells(data, cfg, tmp_path, kind):  # noqa: F811
     r = build(data, cfg, kind, tmp_path, period=PERIODS[kind], formats=("html", "xlsx"))
     wb = load_workbook(r.files["xlsx"])
-    assert {"概况", "P1-P9指标", "问题按条款", "超期办件", "整改建议"} <= set(wb.sheetnames)
+    assert {"概况", "P1-P9指标", "各区县排名", "问题按条款", "超期办件", "整改建议"} <= set(wb.sheetnames)
     for ws in wb.worksheets:
         head_row = 2 if ws.cell(1, 2).value is None and ws.max_column > 1 else 1
         assert ws.freeze_panes == f"A{head_row + 1}", ws.title              # header rows stay on screen
@@ -63,7 +63,7 @@ def test_every_report_kind_opens_as_a_workbook_with_typed_cells(data, cfg, tmp_p
     assert isinstance(p1[head.index("分母")].value, (int, float))
     overdue = wb["超期办件"]
     k1 = next(row for row in overdue.iter_rows(min_row=2) if row[0].value == "K1")
-    assert isinstance(k1[4].value, datetime) and isinstance(k1[6].value, int)
+    assert k1[3].value == "张三" and isinstance(k1[5].value, datetime) and isinstance(k1[7].value, int)
     if kind in ("monthly", "quarterly", "annual"):
         assert "差评" in wb.sheetnames
     if kind == "annual":

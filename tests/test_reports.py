@@ -132,18 +132,71 @@ def test_rectification_counts_and_public_recheck_results(data, cfg, tmp_path):
     assert "本期复查通过 1 项、未通过 1 项，反弹 1 项" in r.text
 
 
-def test_suggestions_name_the_responsible_org_and_a_deadline(data, cfg, tmp_path):
+def test_suggestions_are_grouped_by_clause_with_units_and_the_earliest_deadline(data, cfg, tmp_path):
     html = build(data, cfg, "monthly", tmp_path).html_path.read_text("utf-8")
-    part = re.sub(r"<td[^>]*>", "<td>", html.split("整改建议（明确责任单位、措施与期限）")[1])
-    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>.*?</td><td>(\d{4}-\d{2}-\d{2})</td>", part)
-    as_set = {(org, deadline) for org, _, deadline in rows}
+    part = html.split("整改建议（按条款归并")[1].split("</table>")[0]
+    rows = [[re.sub(r"<[^>]+>", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", part) if "<td" in tr]
     # overdue case K1 of the hall that holds it: 3 working days from Tue 11-03 → Fri 11-06
-    assert ("甲区行政服务中心", "2026-11-06") in as_set
+    assert any(r[0].startswith("DB50/T 957.7 §4.2 a)") and r[3:] == ["甲区行政服务中心", "2026-11-06"] for r in rows), rows
     # finding 1 past its rectification deadline, and the rebound of finding 4: 5 working days → 11-10
-    assert ("甲区行政服务中心", "2026-11-10") in as_set and ("乙区", "2026-11-10") in as_set
-    # P1 of 乙区 (IB not one-visit) missed its target: 10 working days → 11-17
-    assert any(org == "乙区" and "P1" in problem and d == "2026-11-17" for org, problem, d in rows)
+    assert any("§8.1" in r[0] and r[3:] == ["甲区行政服务中心", "2026-11-10"] for r in rows)
+    assert any("§8.4" in r[0] and r[3:] == ["乙区", "2026-11-10"] for r in rows)
+    # P1 of 乙区 (IB not one-visit) missed its target: 10 working days → 11-17, titled by the indicator
+    p1 = next(r for r in rows if "§5.2.1.1" in r[0])
+    assert "“最多跑一次”事项实现率" in p1[0] and p1[3:] == ["乙区", "2026-11-17"]
+    assert len({r[0] for r in rows}) == len(rows)                     # one row a clause and measure
     assert "评价结论" in html and "存在的问题" in html
+
+
+def test_narrative_has_highlights_problems_and_advice_from_the_data(data, cfg, tmp_path):
+    html = build(data, cfg, "monthly", tmp_path).html_path.read_text("utf-8")
+    part = re.sub(r"<[^>]+>", " ", html.split("总体情况")[1].split("</section>")[0])
+    assert "亮点" in part and "问题" in part and "建议" in part
+    assert "P3 集中受理率" in part                                      # met its target
+    assert "最长超期 13 个工作日（K1，营业执照）" in part
+    assert "P9 现场服务满意率 50.0%，未达到 ≥ 90%（样本不足，仅供参考）" in part   # 2 evaluations
+    assert "本期内没有运行扫描" in part or "尚未运行扫描" in part
+
+
+def test_small_samples_are_flagged_and_not_compared(data, cfg, tmp_path):
+    html = build(data, cfg, "monthly", tmp_path).html_path.read_text("utf-8")
+    table = html.split("P1–P9 定量评价指标")[1].split("</section>")[0]
+    p9 = re.search(r'<td data-label="编号">P9</td>.*?</tr>', table).group(0)
+    assert "样本不足（n=2）" in p9
+    assert "依据的记录不足 30 条" in table
+
+
+def test_item_based_indicators_are_snapshotted_per_period(data, cfg, tmp_path):
+    from checker.ingest import import_file
+    html = build(data, cfg, "monthly", tmp_path).html_path.read_text("utf-8")      # October: snapshot saved
+    assert "无上期快照" in html
+    assert {r["period"] for r in data.rows("SELECT period FROM indicator_snapshots")} == {"2026-10"}
+    # in November item IB becomes one-visit: the October report still shows its snapshot (P1 50%)
+    items = tmp_path / "items2.csv"
+    items.write_text("code,name,org,type,in_scope,one_visit\nIB,户口迁移,B,公共服务,是,是\n", encoding="utf-8")
+    import_file(data, cfg, "items", items)
+    again = build(data, cfg, "monthly", tmp_path).html_path.read_text("utf-8")
+    p1 = re.search(r'<td data-label="编号">P1</td>.*?</tr>', again).group(0)
+    assert "1 / 2" in p1 and "50.0%" in p1
+    # the November report compares with October's snapshot: 100% now, 50% then, +50 points
+    later = build_report(data, cfg, rulebook(), "monthly", "2026-11", now=datetime(2026, 12, 1, 9, tzinfo=TZ),
+                         out_dir=tmp_path / "nov").html_path.read_text("utf-8")
+    p1 = re.search(r'<td data-label="编号">P1</td>.*?</tr>', later).group(0)
+    assert "100.0%" in p1 and "+50.0 个百分点" in p1
+
+
+def test_top_overdue_cases_name_the_officer_not_the_id(data, cfg, tmp_path):
+    html = build(data, cfg, "monthly", tmp_path).html_path.read_text("utf-8")
+    section = html.split("超期办件督办清单")[1].split("</section>")[0]
+    assert "张三" in section and ">E1<" not in section
+
+
+def test_rankings_by_district(data, cfg, tmp_path):
+    html = build(data, cfg, "monthly", tmp_path).html_path.read_text("utf-8")
+    part = html.split("各区县、各部门排名")[1].split("</section>")[0]
+    ranks = re.findall(r'<td class="num" data-label="排名">(\d)</td><td data-label="单位">(.*?)</td>', part)
+    assert sorted(n for _, n in ranks) == ["乙区", "甲区"] and [r for r, _ in ranks] == ["1", "2"]
 
 
 def test_hostile_text_is_escaped_and_the_page_is_well_formed(data, cfg, tmp_path):
@@ -167,7 +220,7 @@ def test_every_kind_builds_with_its_clause_and_a_summary(data, cfg, tmp_path, ki
 
 def test_quarterly_analysis_has_trend_ranking_heat_map_and_poor_reasons(data, cfg, tmp_path):
     html = build(data, cfg, "quarterly", tmp_path, period="2026-Q4").html_path.read_text("utf-8")
-    for title in ("逐月趋势", "达标项数排名", "问题分布热力图", "差评原因"):
+    for title in ("逐月趋势", "达标项数排名", "未关闭问题分布", "差评原因"):
         assert title in html, title
     assert "等候时间太长" in html and "审批周期太长" in html       # evaluation comment, survey a7 option G
 
@@ -197,7 +250,7 @@ def _text(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
 
-VOID = {"meta", "br", "img", "hr", "input", "link"}
+VOID = {"meta", "br", "img", "hr", "input", "link", "col"}
 
 
 class _Balance(HTMLParser):
@@ -250,7 +303,8 @@ def test_index_command_json_ranks_the_districts(data, cfg, capsys):
 def test_findings_still_open_at_data_time_are_listed_by_clause(data, cfg, tmp_path):
     # findings 1, 3 and 4 are not closed (2 is verified): 5.1.2.1 twice, 5.2.1.5 once
     html = build(data, cfg, "monthly", tmp_path).html_path.read_text("utf-8")
-    section = html.split("仍未关闭的问题")[1].split("</table>")[0]
+    section = html.split("仍未关闭的问题（按条款")[1].split("</table>")[0]
     assert "共 3 项" in section
-    assert re.search(r"5\.1\.2\.1</td><td[^>]*>2<", section) and re.search(r"5\.2\.1\.5</td><td[^>]*>1<", section)
+    assert re.search(r"§5\.1\.2\.1</span>[^<]*</td><td[^>]*>2<", section)
+    assert re.search(r"§5\.2\.1\.5</span> 办件超期未办结</td><td[^>]*>1<", section)   # the clause's rule title
     assert "5.3.2.2.1" not in section

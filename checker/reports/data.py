@@ -24,6 +24,10 @@ INDICATOR_NAMES = {
 SEVERITY_NAMES = {"red": "红色（严重）", "yellow": "黄色（一般）", "blue": "蓝色（提示）"}
 
 
+def pct_text(v) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"
+
+
 def iso(dt: datetime) -> str:
     return dt.isoformat(timespec="seconds")
 
@@ -37,29 +41,67 @@ def indicator_rows(store, cfg, rulebook, period: Period, org: str | None, now: d
     return [r if isinstance(r, dict) else _as_dict(r) for r in rows]
 
 
+MIN_SAMPLE = 30      # a record-based rate over fewer records is flagged 样本不足 and not compared
+
+
 class IndicatorTable:
     """P1–P9 of every org for a period, computed once per period (one roll-up covers all orgs) and
-    looked up by org: a report needs its scope and each child org, this period and the previous."""
+    looked up by org: a report needs its scope and each child org, this period and the previous.
+
+    Item-based indicators (P1–P4, P6: no period field, computed from the item list as it stands) are
+    snapshotted per period: the first report that covers a period saves them, and every later
+    report reads the saved figures, so 上期 is what the items were then. A period with no snapshot
+    has no item-based figures to compare with (its rows say so: value None, `no_snapshot`)."""
 
     def __init__(self, store, cfg, rulebook, now: datetime):
         self.store, self.cfg, self.rulebook, self.now = store, cfg, rulebook, now
         self._periods: dict[str, dict] = {}
+        self.item_rules = {r.id for r in (rulebook.of_kind("indicator") if rulebook is not None else ())
+                           if getattr(r, "source", None) == "items"}
 
-    def rows(self, period: Period, org: str | None) -> list[dict]:
-        by_org = self._periods.get(period.code)
+    def rows(self, period: Period, org: str | None, *, snapshot: bool = True) -> list[dict]:
+        """`snapshot`: save the item-based figures as this period's when it has none yet (the report's
+        own period); False: only read a saved snapshot (the previous period)."""
+        key = (period.code, snapshot)
+        by_org = self._periods.get(key)
         if by_org is None:
-            by_org = self._periods[period.code] = self._compute(period)
+            by_org = self._periods[key] = self._compute(period, snapshot)
         if org is None:
             return [r for rows in by_org.values() for r in rows]
         if org not in by_org:                       # an org with no figures: its rows say so (no data)
-            by_org[org] = indicator_rows(self.store, self.cfg, self.rulebook, period, org, self.now)
+            by_org[org] = self._apply(period, indicator_rows(self.store, self.cfg, self.rulebook, period, org,
+                                                             self.now), snapshot, save=False)
         return by_org[org]
 
-    def _compute(self, period: Period) -> dict:
+    def _compute(self, period: Period, snapshot: bool) -> dict:
+        rows = self._apply(period, indicator_rows(self.store, self.cfg, self.rulebook, period, None, self.now),
+                           snapshot, save=True)
         by_org: dict[str, list] = {}
-        for r in indicator_rows(self.store, self.cfg, self.rulebook, period, None, self.now):
+        for r in rows:
             by_org.setdefault(r["org"], []).append(r)
         return by_org
+
+    def _apply(self, period: Period, rows: list[dict], snapshot: bool, save: bool) -> list[dict]:
+        if not self.item_rules:
+            return rows
+        saved = self.store.indicator_snapshot(period.code)
+        if snapshot and save and period.start <= self.now.date():
+            items = [r for r in rows if r["rule"] in self.item_rules and (r["org"], r["rule"]) not in saved]
+            if items:
+                self.store.save_indicator_snapshot(period.code, items, iso(self.now))
+                saved = self.store.indicator_snapshot(period.code)
+        out = []
+        for r in rows:
+            if r["rule"] in self.item_rules:
+                snap = saved.get((r["org"], r["rule"]))
+                if snap is not None:
+                    passed = None if snap["passed"] is None else bool(snap["passed"])
+                    r = {**r, "numerator": snap["numerator"], "denominator": snap["denominator"],
+                         "value": snap["value"], "passed": passed, "snapshot_at": snap["taken_at"]}
+                elif not snapshot:
+                    r = {**r, "value": None, "passed": None, "no_snapshot": True}
+            out.append(r)
+        return out
 
 
 def _as_dict(row) -> dict:
@@ -80,10 +122,21 @@ class IndicatorLine:
     target: str
     passed: bool | None
     previous: float | None
+    item_based: bool = False           # from the item list (P1–P4, P6), not from records of the period
+    previous_small: bool = False       # the previous figure rests on fewer than MIN_SAMPLE records
+    goal: float | None = None          # the target as a ratio (1.5 for ≥ 150%), for target lines
+
+    @property
+    def small_sample(self) -> bool:
+        """A record-based rate over fewer than MIN_SAMPLE records (样本不足)."""
+        return not self.item_based and self.denominator is not None and 0 < self.denominator < MIN_SAMPLE
 
     @property
     def change(self) -> float | None:
-        return None if self.value is None or self.previous is None else self.value - self.previous
+        """Percentage change against the previous period; None without both figures or on a small sample."""
+        if self.value is None or self.previous is None or self.small_sample or self.previous_small:
+            return None
+        return self.value - self.previous
 
 
 def target_text(target) -> str:
@@ -94,7 +147,8 @@ def target_text(target) -> str:
     return "" if target is None else str(target)
 
 
-def indicator_lines(current: list[dict], previous: list[dict], org: str | None) -> tuple[IndicatorLine, ...]:
+def indicator_lines(current: list[dict], previous: list[dict], org: str | None,
+                    item_rules: set = frozenset()) -> tuple[IndicatorLine, ...]:
     """One line per P-code for the scope org (rows of other orgs are ignored)."""
     cur = _by_code(current, org)
     prev = _by_code(previous, org)
@@ -103,10 +157,20 @@ def indicator_lines(current: list[dict], previous: list[dict], org: str | None) 
         r = cur.get(code)
         if r is None:
             continue
+        p = prev.get(code) or {}
+        item = r.get("rule") in item_rules
         out.append(IndicatorLine(code, INDICATOR_NAMES[code], str(r.get("clause") or ""), r.get("numerator"),
                                  r.get("denominator"), r.get("value"), target_text(r.get("target")),
-                                 r.get("passed"), (prev.get(code) or {}).get("value")))
+                                 r.get("passed"), p.get("value"), item,
+                                 not item and p.get("denominator") is not None and 0 < p["denominator"] < MIN_SAMPLE,
+                                 _goal(r.get("target"))))
     return tuple(out)
+
+
+def _goal(target) -> float | None:
+    if isinstance(target, dict):
+        return next((float(v) for v in target.values() if isinstance(v, (int, float))), None)
+    return None
 
 
 def _by_code(rows: list[dict], org: str | None) -> dict[str, dict]:
@@ -150,6 +214,7 @@ class Rectification:
     rebounds: int                      # reopened as rebounds in the period
     rechecks: tuple[dict, ...]         # the 复查 events, made public
     open_by_clause: tuple = ()         # ((standard, clause), n) of the findings still open at `now`
+    open_rows: tuple[dict, ...] = ()   # the findings still open at `now` (org, standard, clause, overdue)
 
 
 def rectification(store, org, period: Period, now: datetime) -> Rectification:
@@ -162,7 +227,9 @@ def rectification(store, org, period: Period, now: datetime) -> Rectification:
         tuple(f for f in open_now if f["due_at"] and f["due_at"] < iso(now)),
         sum(e["action"] == "verify_pass" for e in events), sum(e["action"] == "verify_fail" for e in events),
         sum(e["action"] == "rebound" for e in events), rechecks,
-        counted(open_now, lambda f: (f["standard"], f["clause"])))
+        counted(open_now, lambda f: (f["standard"], f["clause"])),
+        tuple({"org": f["org"], "standard": f["standard"], "clause": f["clause"],
+               "overdue": bool(f["due_at"] and f["due_at"] < iso(now))} for f in open_now))
 
 
 def counted(rows, key) -> tuple[tuple, ...]:

@@ -6,6 +6,7 @@ Every value taken from the data is escaped with `e()`.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import timedelta
 from html import escape
 from typing import Callable
@@ -13,7 +14,7 @@ from typing import Callable
 from .. import charts
 from .. import findings as findings_mod
 from ..surveys import QUESTIONS
-from .data import CODES, INDICATOR_NAMES, SEVERITY_NAMES
+from .data import CODES, INDICATOR_NAMES, MIN_SAMPLE, SEVERITY_NAMES
 
 SECTIONS: list[tuple[str, Callable]] = []
 NUMERALS = "一二三四五六七八九十"
@@ -47,8 +48,9 @@ th, td { border: 1px solid #999; padding: 1mm 1.5mm; vertical-align: top; overfl
 th { background: #f1e6e6; font-weight: bold; white-space: nowrap; }
 td.num { text-align: right; white-space: nowrap; }
 .nw { white-space: nowrap; }
-table.orgs { font-size: 8pt; } table.orgs td, table.orgs th { padding: 0.8mm 1mm; }
-table.orgs td:first-child { width: 26mm; }
+table.orgs { font-size: 7.5pt; table-layout: fixed; }
+table.orgs td, table.orgs th { padding: 0.8mm 0.8mm; white-space: normal; overflow-wrap: normal; word-break: keep-all; }
+table.orgs td.num { white-space: normal; }
 .pass { color: #1e7b34; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
 .up { color: #1e7b34; } .down { color: #b3261e; }
 .kpis { display: grid; grid-template-columns: repeat(4, 1fr); gap: 3mm; margin: 2mm 0 3mm; }
@@ -120,8 +122,20 @@ def render(report, spec) -> str:
     return _page(report, "\n".join(parts))
 
 
+def headline(r) -> str:
+    """'杭州市2026年第3季度分析报告': the scope (the top org for all orgs), the period, the kind, without
+    saying 季度 or 年度 twice."""
+    scope = r.scope_name if r.scope else (r.masthead.area if r.masthead and r.masthead.area else "")
+    label = r.period.label
+    title = r.title
+    for word in ("季度", "年度"):
+        if title.startswith(word) and label.endswith(word[0] if word == "年度" else word):
+            title = title[len(word):] if word == "季度" else title[1:]
+    return f"{scope}{label}{title}"
+
+
 def _page(r, body: str) -> str:
-    title = f"{r.scope_name} {r.period.label}{r.title}"
+    title = headline(r)
     m = r.masthead
     scan = f"；最近一次扫描：{dt(r.last_scan)}" if r.last_scan else ""
     docno = f'<p class="docno">{e(m.doc_number)}</p>' if m.doc_number else ""
@@ -167,24 +181,69 @@ def _org(r, code) -> str:
 
 # ------------------------------------------------------------------ sections, in order
 
-@section("总体运行情况")
+@section("总体情况")
 def _overview(r, spec) -> str:
     c, k = r.cases or {}, r.complaints or {}
-    kpis = [("受理办件", c.get("accepted", 0)), ("办结办件", c.get("concluded", 0)), ("超期未办结", len(r.overdue_cases)),
-            ("新发现问题", len(r.findings)), ("投诉（有效）", f"{k.get('received', 0)}（{k.get('valid', 0)}）"),
-            ("评价", r.evaluations), ("未关闭问题", r.rectification.open_total),
-            ("超期未整改", len(r.rectification.overdue))]
+    kpis = [("受理办件", c.get("accepted", 0)), ("办结办件", c.get("concluded", 0)),
+            ("超期未办结（截至数据时间）", len(r.overdue_cases)), ("本期新发现问题", len(r.findings)),
+            ("投诉（有效）", f"{k.get('received', 0)}（{k.get('valid', 0)}）"), ("评价", r.evaluations),
+            ("未关闭问题（截至数据时间）", r.rectification.open_total), ("超期未整改", len(r.rectification.overdue))]
     cells = "".join(f'<div class="kpi"><b>{e(v)}</b>{e(n)}</div>' for n, v in kpis)
-    return f'<div class="kpis">{cells}</div>'
+    out = [f'<div class="kpis">{cells}</div>', _new_findings_note(r)]
+    if r.narrative is not None:
+        for title, items in (("亮点", r.narrative.highlights), ("问题", r.narrative.problems),
+                             ("建议", r.narrative.advice)):
+            out.append(f"<h3>{title}</h3><ol>" + "".join(f"<li>{e(t)}</li>" for t in items) + "</ol>")
+    return "\n".join(x for x in out if x)
+
+
+def _new_findings_note(r) -> str:
+    """Findings count in the period they were found: say so when no scan ran in the period."""
+    if r.scans_in_period:
+        return ""
+    first = f"本期内没有运行扫描（首次扫描于 {dt(r.first_scan)}）" if r.first_scan else "尚未运行扫描"
+    return (f'<p class="note">{first}：问题按扫描发现的时间计入，故本期新发现问题为 '
+            f'{len(r.findings)} 项；截至数据时间仍未关闭的问题共 {r.rectification.open_total} 项，见“发现的问题”。</p>')
 
 
 @section("P1–P9 定量评价指标（DB33/T 2036.7 §5.2–5.3）")
 def _indicators(r, spec) -> str:
     if not r.lines:
         return '<p class="note">本期没有可计算的指标（未加载规则包或无数据）。</p>'
-    rows = [[e(l.code), e(l.name), f"{_n(l.numerator)} / {_n(l.denominator)}", pct(l.value), e(l.target),
-             _passed(l.passed), pct(l.previous), _change(l.change)] for l in r.lines]
-    return table(["编号", "指标", "分子 / 分母", "本期", "目标", "结果", "上期", "较上期"], rows, (2, 3, 6, 7))
+    rows = [[e(l.code), e(l.name), f"{_n(l.numerator)} / {_n(l.denominator)}", _value(l), e(l.target),
+             _passed(l.passed), pct(l.previous), _change_of(l)] for l in r.lines]
+    return (table(["编号", "指标", "分子 / 分母", "本期", "目标", "结果", "上期", "较上期"], rows, (2, 3, 6, 7))
+            + _indicator_notes(r))
+
+
+def _value(line) -> str:
+    if line.small_sample:
+        return f'{pct(line.value)}<br><span class="small">样本不足（n={_n(line.denominator)}）</span>'
+    return pct(line.value)
+
+
+def _change_of(line) -> str:
+    if line.change is not None:
+        return _change(line.change)
+    if line.value is not None and line.previous is not None and (line.small_sample or line.previous_small):
+        return '<span class="small">样本不足，不比较</span>'
+    if line.item_based and line.previous is None:
+        return '<span class="small">无上期快照</span>'
+    return "—"
+
+
+def _indicator_notes(r) -> str:
+    notes = []
+    p4 = next((l for l in r.lines if l.code == "P4" and l.value), None)
+    if p4 is not None:
+        notes.append(f"P4 为行政许可事项法定时限之和 ÷ 承诺时限之和（{_n(p4.numerator)} ÷ {_n(p4.denominator)} 个工作日）。"
+                     f"本期 {pct(p4.value)}，即承诺时限平均只有法定时限的 {100 / p4.value:.1f}%；目标 ≥ 150% 即"
+                     f"承诺时限不超过法定时限的三分之二，超过 100% 越多，压缩越多。")
+    if any(l.small_sample or l.previous_small for l in r.lines):
+        notes.append(f"标注“样本不足”的比率所依据的记录不足 {MIN_SAMPLE} 条，仅供参考，不计算较上期变化。")
+    if any(l.item_based for l in r.lines):
+        notes.append("P1–P4、P6 按事项清单计算：每期数值取首次生成该期报告时保存的快照，上期没有快照时不作比较。")
+    return "".join(f'<p class="note">{e(n)}</p>' for n in notes)
 
 
 def _n(v) -> str:
@@ -204,25 +263,67 @@ def _change(d) -> str:
     return f'<span class="{cls}">{"+" if d > 0 else ""}{d * 100:.1f} 个百分点</span>'
 
 
+@section("各区县、各部门排名")
+def _rankings(r, spec) -> str:
+    if not r.rankings:
+        return ""
+    out = []
+    for rk in r.rankings:
+        rows = [[str(x.rank), e(x.name), str(x.accepted), _p5(x), str(x.overdue_cases), str(x.open_findings),
+                 str(x.overdue_findings), f"{x.passed}/{x.known}" if x.known else "—"] for x in rk.rows]
+        out += [f"<h3>{e(rk.title)}（{len(rk.rows)} 个）</h3>",
+                table(["排名", "单位", "受理办件", "按时办结率", "超期办件", "未关闭问题", "超期未整改", "指标达标"],
+                      rows, (0, 2, 3, 4, 5, 6, 7))]
+    out.append('<p class="note">排名依次按 P1–P9 指标达标比例、P5 按时办结率（高者在前）、超期未办结办件、未关闭问题'
+               '（少者在前）；办件与问题数截至数据时间，含下级机构。</p>')
+    return "\n".join(out)
+
+
+def _p5(x) -> str:
+    if x.p5 is None:
+        return "—"
+    small = x.p5_n is not None and x.p5_n < MIN_SAMPLE
+    return pct(x.p5) + ('<br><span class="small">样本不足</span>' if small else "")
+
+
 @section("发现的问题")
 def _findings(r, spec) -> str:
-    by_clause = [[e(std), e(cl), str(n)] for (std, cl), n in r.by_clause]
     by_sev = [[e(SEVERITY_NAMES.get(s, s)), str(n)] for s, n in r.by_severity]
     by_org = [[_org(r, o), str(n)] for o, n in r.by_org]
-    out = [f"<p>本期新发现问题 {len(r.findings)} 项。</p>",
-           "<h3>按条款</h3>", table(["标准", "条款", "问题数"], by_clause, (2,)),
-           "<h3>按严重程度</h3>", table(["严重程度", "问题数"], by_sev, (1,)),
-           "<h3>按机构</h3>", table(["机构", "问题数"], by_org, (1,)),
-           f"<h3>截至 {dt(r.now.isoformat())} 仍未关闭的问题（按条款，共 {r.rectification.open_total} 项）</h3>",
-           table(["标准", "条款", "问题数"], [[e(std), e(cl), str(n)] for (std, cl), n in r.rectification.open_by_clause], (2,))]
+    out = [f"<p>本期新发现问题 {len(r.findings)} 项；截至 {dt(r.now.isoformat())} 仍未关闭的问题 "
+           f"{r.rectification.open_total} 项。</p>"]
+    if r.findings:
+        out += ["<h3>本期新发现问题（按条款）</h3>", _clause_table(r, r.by_clause, "问题数"),
+                "<h3>按严重程度</h3>", table(["严重程度", "问题数"], by_sev, (1,)),
+                "<h3>按机构</h3>", table(["机构", "问题数"], by_org, (1,))]
+    out += [f"<h3>截至 {dt(r.now.isoformat())} 仍未关闭的问题（按条款，共 {r.rectification.open_total} 项）</h3>",
+            _clause_table(r, r.rectification.open_by_clause, "问题数")]
     return "\n".join(out)
+
+
+def _clause_table(r, counted, label: str) -> str:
+    """One row a clause: the standard, the clause number with its title (the rule's), the count."""
+    rows = [[e(std), f'<span class="nw">§{e(cl)}</span> {e(r.clause_title(std, cl))}', str(n)]
+            for (std, cl), n in counted]
+    return table(["标准", "条款", label], rows, (2,))
 
 
 @section("超期办件督办清单（DB50/T 957.7 §4.2 a）")
 def _overdue(r, spec) -> str:
-    rows = [[e(c.case_no), e(c.item_name), e(c.org_name), e(c.handler or "—"), dt(c.accepted_at), dt(c.due_at), str(c.overdue_wd)] for c in r.overdue_cases]
-    return (f"<p>截至 {dt(r.now.isoformat())}，超过承诺办结时间仍未办结的办件 {len(rows)} 件。</p>"
-            + table(["办件编号", "事项", "机构", "经办人", "受理时间", "承诺办结时间", "超期工作日"], rows, (6,)))
+    worst = sorted(r.overdue_cases, key=lambda c: (-c.overdue_wd, c.due_at, c.case_no))[: r.top_n]
+    rows = [[e(c.case_no), e(c.item_name), e(c.org_name), e(_officer(r, c.handler)), dt(c.due_at), str(c.overdue_wd)]
+            for c in worst]
+    more = (f"下表列出超期最久的 {len(worst)} 件，完整清单见同名 xlsx 文件的“超期办件”表。"
+            if len(r.overdue_cases) > len(worst) else "")
+    return (f"<p>截至 {dt(r.now.isoformat())}，超过承诺办结时间仍未办结的办件 {len(r.overdue_cases)} 件。{more}</p>"
+            + table(["办件编号", "事项", "机构", "经办人", "承诺办结时间", "超期工作日"], rows, (5,)))
+
+
+def _officer(r, officer_id) -> str:
+    """The officer's name (工号 only when the officer is unknown)."""
+    if not officer_id:
+        return "—"
+    return r.officers.get(officer_id) or officer_id
 
 
 @section("整改与复查情况（DB33/T 2036.7 §8.1–8.4）")
@@ -231,13 +332,18 @@ def _rectification(r, spec) -> str:
     status = [[e(STATUS_NAMES.get(s, s)), str(n)] for s, n in sorted(x.by_status.items())]
     summary = (f"<p>未关闭问题 {x.open_total} 项，其中超过整改期限 {len(x.overdue)} 项；本期复查通过 {x.verified} 项、"
                f"复查未通过 {x.rejected} 项，已整改问题反弹 {x.rebounds} 项。</p>")
-    overdue = [[str(f["id"]), _org(r, f["org"]), e(f["message"]), e(f["assignee"] or "—"), dt(f["due_at"]),
-                e(STATUS_NAMES.get(f["status"], f["status"]))] for f in x.overdue]
+    worst = sorted(x.overdue, key=lambda f: (f["due_at"], f["id"]))[: r.top_n]
+    overdue = [[str(f["id"]), _org(r, f["org"]),
+                f'<span class="nw">{e(f["standard"])} §{e(f["clause"])}</span> {e(r.clause_title(f["standard"], f["clause"]))}',
+                e(_officer(r, f["assignee"])), dt(f["due_at"]), e(STATUS_NAMES.get(f["status"], f["status"]))]
+               for f in worst]
+    more = f"（列出期限最早的 {len(worst)} 项，共 {len(x.overdue)} 项）" if len(x.overdue) > len(worst) else ""
     rechecks = [[dt(v["at"]), str(v["finding_id"]), _org(r, v["org"]), e(f"{v['standard']} §{v['clause']}"),
                  '<span class="pass">通过</span>' if v["action"] == "verify_pass" else '<span class="fail">未通过</span>',
-                 e(v["actor"]), e(v["note"] or "")] for v in x.rechecks]
+                 e(_officer(r, v["actor"])), e(v["note"] or "")] for v in x.rechecks]
     return "\n".join([summary, table(["状态", "数量"], status, (1,)),
-                      "<h3>超期未整改问题</h3>", table(["编号", "机构", "问题", "责任人", "整改期限", "状态"], overdue),
+                      f"<h3>超期未整改问题{more}</h3>",
+                      table(["编号", "机构", "条款", "责任人", "整改期限", "状态"], overdue),
                       "<h3>复查验证结果公开（DB33/T 2036.7 §8.3）</h3>",
                       table(["复查时间", "问题编号", "机构", "条款", "结论", "复查人", "复查意见"], rechecks)])
 
@@ -246,7 +352,7 @@ def _rectification(r, spec) -> str:
 def _orgs(r, spec) -> str:
     if not r.orgs:
         return ""
-    head = ["机构", "新问题", "超期办件", *CODES, "达标"]
+    head = ["机构", "新问题", "超期办件", *CODES, "达标"]   # 超期办件 at the data time
     rows = []
     for o in r.orgs:
         by = {l.code: l for l in o.lines}
@@ -254,7 +360,9 @@ def _orgs(r, spec) -> str:
         known = [l for l in o.lines if l.passed is not None]
         rows.append([e(o.name), str(o.findings), str(o.overdue_cases), *cells,
                      f"{sum(l.passed for l in known)}/{len(known)}"])
-    return (table(head, rows, tuple(range(1, len(head))), cls="orgs")
+    cols = '<colgroup><col style="width:17%"><col style="width:6%"><col style="width:6%">' + \
+        '<col style="width:7.5%">' * len(CODES) + '<col style="width:3.5%"></colgroup>'
+    return (table(head, rows, tuple(range(1, len(head))), cls="orgs").replace("<thead>", cols + "<thead>", 1)
             + '<p class="note">✓ 达标，✗ 未达标，— 无数据；“达标”为达标项数 / 有数据的指标数。</p>')
 
 
@@ -264,7 +372,8 @@ def _cell(line) -> str:
         return "—"
     if line.passed is None:
         return pct(line.value)
-    return f'<span class="{"pass" if line.passed else "fail"}">{pct(line.value)}{"✓" if line.passed else "✗"}</span>'
+    figure = f"{line.value * 100:.0f}%" if line.value >= 10 else pct(line.value)
+    return f'<span class="{"pass" if line.passed else "fail"}">{figure}{"✓" if line.passed else "✗"}</span>'
 
 
 @section("大数据图表分析（DB50/T 957.7 §4.2 d）")
@@ -274,9 +383,14 @@ def _charts(r, spec) -> str:
     out = []
     if r.trends:
         labels = [m for m, _ in r.trends]
-        series = {f"{c} {INDICATOR_NAMES[c]}": [v.get(c) for _, v in r.trends] for c in CODES if c != "P4"}
-        series = {k: s for k, s in series.items() if any(v is not None for v in s)}
-        out.append(_chart(charts.line_chart("P1–P9 指标逐月趋势（P4 另计）", labels, series)))
+        goals = {l.code: l.goal for l in r.lines}
+        panels = [(f"{c} {INDICATOR_NAMES[c]}", [v.get(c) for _, v in r.trends], goals.get(c)) for c in CODES]
+        panels = [p for p in panels if any(v is not None for v in p[1])]
+        if panels:
+            out.append(_chart(charts.small_multiples("P1–P9 指标逐月趋势（虚线为目标值）", labels, panels)))
+            out.append('<p class="note">P1–P4、P6 按事项清单计算，只有保存了快照的月份才有数值。</p>')
+        else:
+            out.append('<p class="note">P1–P9 指标逐月趋势：本期各月均无可计算的指标，图略。</p>')
     out += _org_charts(r)
     out += _heat(r)
     out += _reasons(r)
@@ -287,28 +401,47 @@ def _chart(svg: str) -> str:
     return f'<div class="chart">{svg}</div>'
 
 
+def _bars(title: str, items, empty: str, **kw) -> str:
+    """A bar chart, or a sentence saying there is nothing to draw."""
+    if charts.is_empty(items):
+        return f'<p class="note">{e(title)}：{e(empty)}，图略。</p>'
+    return _chart(charts.bar_chart(title, items, **kw))
+
+
 def _org_charts(r) -> list[str]:
     if not r.orgs:
         return []
     passed = sorted(((o.name, sum(1 for l in o.lines if l.passed)) for o in r.orgs), key=lambda t: -t[1])
     found = sorted(((o.name, o.findings) for o in r.orgs), key=lambda t: -t[1])
-    return [_chart(charts.bar_chart("各机构 P1–P9 达标项数排名", passed)),
-            _chart(charts.bar_chart("各机构本期新发现问题数", found))]
+    return [_bars("各机构 P1–P9 达标项数排名", passed, "各机构均无达标的指标"),
+            _bars("各机构本期新发现问题数", found, "本期各机构均无新发现问题")]
 
 
 def _heat(r) -> list[str]:
-    if not r.findings:
-        return []
+    """One heat map per standard (a pack's clauses are not mixed with the other's): child orgs × the
+    most frequent clauses of the findings still open at the data time, with a clause legend."""
+    rows_data = r.rectification.open_rows
+    if not rows_data:
+        return ['<p class="note">问题分布热力图：截至数据时间没有未关闭的问题，图略。</p>']
     owner = {}
     for o in r.orgs:
         owner.update({c: o.name for c in _subtree(r, o.org)})
-    rows = sorted({owner.get(f["org"], r.names.get(f["org"], f["org"] or "（未指定）")) for f in r.findings})
-    cols = sorted({f"§{f['clause']}" for f in r.findings})
-    values: dict = {}
-    for f in r.findings:
-        key = (owner.get(f["org"], r.names.get(f["org"], f["org"] or "（未指定）")), f"§{f['clause']}")
-        values[key] = values.get(key, 0) + 1
-    return [_chart(charts.heat_map("问题分布热力图（机构 × 条款）", rows, cols, values))]
+    out = []
+    for std in sorted({f["standard"] for f in rows_data}):
+        mine = [f for f in rows_data if f["standard"] == std]
+        by_clause: dict = {}
+        values: dict = {}
+        for f in mine:
+            org = owner.get(f["org"], r.names.get(f["org"], f["org"] or "（未指定）"))
+            by_clause[f["clause"]] = by_clause.get(f["clause"], 0) + 1
+            values[(org, f"§{f['clause']}")] = values.get((org, f"§{f['clause']}"), 0) + 1
+        cols = [c for c, _ in sorted(by_clause.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+        rows = sorted({o for o, _ in values}, key=lambda o: -sum(v for (oo, _), v in values.items() if oo == o))[:15]
+        svg = charts.heat_map(f"{std} 未关闭问题分布（机构 × 条款，前 {len(cols)} 个条款）", rows,
+                              [f"§{c}" for c in cols], values)
+        legend = "；".join(f"§{e(c)} {e(r.clause_title(std, c))}" for c in cols)
+        out.append(_chart(svg) + f'<p class="note small">{legend}</p>')
+    return out
 
 
 def _subtree(r, code) -> set:
@@ -379,11 +512,19 @@ def _distribution(d) -> str:
 def _poor(r, spec) -> str:
     if "poor" not in spec.parts:
         return ""
+    poor = r.poor_evaluations
+    open_first = sorted(poor, key=lambda p: (bool(p["rectified_at"]), p["evaluated_at"], p["id"]))[: r.top_n]
     rows = [[dt(p["evaluated_at"]), _org(r, p["org"]), e(p["case_no"] or "—"), str(p["level"]),
              e(p["comment"] or ""), "已整改" if p["rectified_at"] else '<span class="fail">未整改</span>']
-            for p in r.poor_evaluations]
-    return (f"<p>本期差评（评价等级 1–2）{len(rows)} 件。</p>"
-            + table(["评价时间", "机构", "办件", "等级", "评价内容", "整改"], rows, (3,)))
+            for p in open_first]
+    unrectified = sum(1 for p in poor if not p["rectified_at"])
+    by_org = sorted(Counter(r.names.get(p["org"], p["org"]) for p in poor).items(), key=lambda kv: (-kv[1], kv[0]))
+    more = f"下表列出其中 {len(rows)} 件（未整改的在前），完整清单见 xlsx 文件的“差评”表。" if len(poor) > len(rows) else ""
+    out = [f"<p>本期差评（评价等级 1–2）{len(poor)} 件，其中未整改 {unrectified} 件。{more}</p>"]
+    if len(by_org) > 1:
+        out.append(table(["机构", "差评数"], [[e(o), str(n)] for o, n in by_org[:15]], (1,)))
+    out.append(table(["评价时间", "机构", "办件", "等级", "评价内容", "整改"], rows, (3,)))
+    return "\n".join(out)
 
 
 @section("政务服务效能指数排名（DB50/T 957.7 §6.3，附录 A）")
@@ -415,8 +556,17 @@ def _delta(v) -> str:
 @section("评价结论、存在问题与整改建议（DB50/T 957.7 §6.5）")
 def _conclusion(r, spec) -> str:
     problems = "".join(f"<li>{e(p)}</li>" for p in r.problems) or "<li>本期未发现需要通报的问题。</li>"
-    rows = [[e(s.org_name), e(s.problem), e(s.measure), e(s.deadline), e(s.clause)] for s in r.suggestions]
+    rows = [[f'<span class="nw">{e(g.clause)}</span><br>{e(g.clause_title)}', e(g.problem), e(g.measure),
+             _units(g.orgs), dt(g.deadline)] for g in r.suggestion_groups]
     return "\n".join([f'<div class="conclusion"><b>评价结论：</b>{e(r.conclusion)}</div>',
                       f"<h3>存在的问题</h3><ol>{problems}</ol>",
-                      "<h3>整改建议（明确责任单位、措施与期限）</h3>",
-                      table(["责任单位", "问题", "整改措施", "整改期限", "依据"], rows)])
+                      f"<h3>整改建议（按条款归并，共 {len(r.suggestions)} 条，明确责任单位、措施与期限）</h3>",
+                      table(["依据", "问题", "整改措施", "责任单位", "整改期限"], rows),
+                      '<p class="note">整改期限按工作日计算：红色问题 3 个、黄色 5 个、指标 10 个工作日；同一条款下'
+                      '各单位的期限相同时只列最早者。</p>'])
+
+
+def _units(orgs) -> str:
+    if len(orgs) <= 6:
+        return e("、".join(orgs))
+    return e("、".join(orgs[:6])) + f"等 {len(orgs)} 个单位"

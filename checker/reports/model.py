@@ -6,7 +6,7 @@ from datetime import datetime
 
 from .. import surveys as surveys_mod
 from ..periods import Period
-from . import data, suggest
+from . import analysis, data, suggest
 
 _MONTHS = {"quarter": 3, "year": 12}
 
@@ -30,17 +30,19 @@ class Masthead:
     date: str                 # 成文日期: 2026年11月3日
     recipients: str | None = None
     copy_to: str | None = None
+    area: str | None = None   # the top org's name (杭州市) when there is one
 
 
 def masthead(cfg, store, period: Period, now: datetime) -> Masthead:
     rc = cfg.reports
     roots = store.root_orgs()
-    issuer = rc.issuer or (store.org_names().get(roots[0], roots[0]) if len(roots) == 1 else "政务服务效能监管")
+    area = store.org_names().get(roots[0], roots[0]) if len(roots) == 1 else None
+    issuer = rc.issuer or area or "政务服务效能监管"
     doc = rc.doc_number.replace("{year}", str(period.start.year)).replace("{seq}", str(_seq(period))) \
         if rc.doc_number else None
     local = now.astimezone(cfg.tz)
     return Masthead(issuer, doc, rc.signature or issuer, f"{local.year}年{local.month}月{local.day}日",
-                    rc.recipients, rc.copy_to)
+                    rc.recipients, rc.copy_to, area)
 
 
 def _seq(period: Period) -> int:
@@ -82,6 +84,17 @@ class Report:
     index_error: str | None = None
     extras: dict = field(default_factory=dict)
     masthead: Masthead | None = None
+    clause_titles: dict = field(default_factory=dict)     # "DB33/T 2036.7 §5.2.1.5" → a rule title
+    officers: dict = field(default_factory=dict)          # 工号 → 姓名
+    rankings: tuple = ()                                  # analysis.Ranking of districts, departments
+    suggestion_groups: tuple = ()                         # analysis.SuggestionGroup, by clause
+    narrative: analysis.Narrative | None = None
+    scans_in_period: int = 0
+    first_scan: str | None = None
+    top_n: int = 20
+
+    def clause_title(self, standard: str, clause: str) -> str:
+        return self.clause_titles.get(f"{standard} §{clause}", "")
 
 
 def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: datetime) -> Report:
@@ -94,6 +107,9 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
     rect = data.rectification(store, org, period, now)
     children = _children(store, table, period, org, names, findings, overdue)
     suggestions = _suggestions(cfg, now, org, lines, children, overdue, rect, names, store, period)
+    titles = clause_titles(rulebook)
+    groups = analysis.group_suggestions(suggestions, titles)
+    ranks = analysis.rankings(store, table, period, org, overdue, rect.open_rows, start, end)
     report = Report(
         spec.name, spec.title, spec.clause, period, org, names.get(org, org) if org else "全部机构", now,
         store.scalar("SELECT max(now) FROM scans"), store.case_counts(org, start, end),
@@ -105,8 +121,20 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
         suggest.conclusion(lines, len(findings), rect.open_total, len(rect.overdue)),
         tuple(suggestions), names, children,
         extras={"subtrees": {c.org: tuple(store.org_subtree(c.org)) for c in children}},
-        masthead=masthead(cfg, store, period, now))
+        masthead=masthead(cfg, store, period, now), clause_titles=titles, officers=store.officer_names(),
+        rankings=ranks, suggestion_groups=groups,
+        narrative=analysis.narrative(lines, ranks, overdue, rect, groups, len(findings), names),
+        scans_in_period=store.scalar("SELECT count(*) FROM scans WHERE now >= ? AND now < ?", (start, end)) or 0,
+        first_scan=store.scalar("SELECT min(now) FROM scans"), top_n=cfg.reports.top_n)
     return _extend(report, store, cfg, rulebook, spec, period, org, now)
+
+
+def clause_titles(rulebook) -> dict[str, str]:
+    """'DB33/T 2036.7 §5.2.1.5' → the title of the (first) rule that encodes the clause."""
+    out: dict[str, str] = {}
+    for rule in (rulebook.rules if rulebook is not None else ()):
+        out.setdefault(f"{rule.standard} §{rule.clause}", rule.title)
+    return out
 
 
 def _lines(table: data.IndicatorTable, period, org):
@@ -115,8 +143,8 @@ def _lines(table: data.IndicatorTable, period, org):
         roots = table.store.root_orgs()
         org = roots[0] if len(roots) == 1 else None
     current = table.rows(period, org)
-    previous = table.rows(period.previous(), org)
-    return data.indicator_lines(current, previous, org)
+    previous = table.rows(period.previous(), org, snapshot=False)
+    return data.indicator_lines(current, previous, org, table.item_rules)
 
 
 def _children(store, table, period, org, names, findings, overdue) -> tuple[OrgFigures, ...]:
@@ -171,12 +199,19 @@ def _extend(report: Report, store, cfg, rulebook, spec, period, org, now) -> Rep
 
 
 def _trends(store, cfg, rulebook, period, org, now) -> tuple:
+    """P1–P9 month by month; item-based figures only where a month has a snapshot."""
+    table = data.IndicatorTable(store, cfg, rulebook, now)
     months, p = [], Period.containing("month", period.start)
     while p.start < period.end:
-        rows = data.indicator_rows(store, cfg, rulebook, p, org, now)
-        months.append((f"{p.start.month}月", {c: r.get("value") for c, r in data._by_code(rows, org).items()}))
+        rows = table.rows(p, org, snapshot=False) if org else table.rows(p, _single_root(store), snapshot=False)
+        months.append((f"{p.start.month}月", {c: r.get("value") for c, r in data._by_code(rows, org or _single_root(store)).items()}))
         p = Period.containing("month", p.end)
     return tuple(months)
+
+
+def _single_root(store):
+    roots = store.root_orgs()
+    return roots[0] if len(roots) == 1 else None
 
 
 def _index(store, cfg, rulebook, period, now) -> dict:

@@ -34,8 +34,6 @@ def write_pdf(html_path: Path, pdf_path: Path) -> int:
     """Lay the HTML file out on A4 pages and write the PDF; returns the number of pages."""
     weasy = _weasyprint()
     if weasy is not None:
-        for name in ("weasyprint", "weasyprint.progress", "fontTools"):   # layout chatter, not our news
-            logging.getLogger(name).setLevel(logging.ERROR)
         document = weasy.HTML(filename=str(html_path)).render()
         document.write_pdf(str(pdf_path))
         return len(document.pages)
@@ -63,6 +61,8 @@ def pdf_info(pdf_path: Path) -> dict[str, str]:
 
 
 def _weasyprint():
+    for name in ("weasyprint", "weasyprint.progress", "fontTools"):   # layout chatter (also on import)
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         import weasyprint
     except (ImportError, OSError) as exc:          # OSError: the Pango libraries are missing

@@ -1,16 +1,18 @@
 """The short Chinese text a bot sends with a report (a few lines, no HTML)."""
 from __future__ import annotations
 
+from .html import headline
+
 
 def text(report, path) -> str:
     r, x = report, report.rectification
     failed = [l.code for l in r.lines if l.passed is False]
     known = [l for l in r.lines if l.passed is not None]
     lines = [
-        f"【{r.scope_name} {r.period.label}{r.title}】（{r.clause}）",
+        f"【{headline(r)}】（{r.clause}）",
         f"数据截至 {r.now.isoformat(timespec='minutes')}；受理办件 {(r.cases or {}).get('accepted', 0)} 件，"
         f"超期未办结 {len(r.overdue_cases)} 件。",
-        f"新发现问题 {len(r.findings)} 项；未关闭 {x.open_total} 项，超期未整改 {len(x.overdue)} 项；"
+        f"本期新发现问题 {len(r.findings)} 项；截至数据时间未关闭 {x.open_total} 项，超期未整改 {len(x.overdue)} 项；"
         f"本期复查通过 {x.verified} 项、未通过 {x.rejected} 项，反弹 {x.rebounds} 项。",
     ]
     if known:

@@ -9,8 +9,8 @@ PASSED = {True: "达标", False: "未达标", None: "无数据"}
 
 
 def report_sheets(r, spec) -> list[Sheet]:
-    sheets = [_overview(r), _indicators(r), _by_clause(r), _orgs(r), _overdue(r), _rectification(r),
-              _rechecks(r), _suggestions(r)]
+    sheets = [_overview(r), _indicators(r), *_rankings(r), _by_clause(r), _orgs(r), _overdue(r),
+              _rectification(r), _rechecks(r), *_suggestions(r)]
     if r.surveys is not None and r.surveys.responses:
         sheets += _surveys(r)
     if "poor" in spec.parts:
@@ -29,22 +29,46 @@ def _overview(r) -> Sheet:
             ["投诉", k.get("received", 0)], ["有效投诉", k.get("valid", 0)], ["评价", r.evaluations],
             ["未关闭问题", r.rectification.open_total], ["超期未整改问题", len(r.rectification.overdue)],
             ["评价结论", r.conclusion]]
+    if r.narrative is not None:
+        rows += [[title, t] for title, items in (("亮点", r.narrative.highlights), ("问题", r.narrative.problems),
+                                                ("建议", r.narrative.advice)) for t in items]
     return Sheet("概况", ["项目", "数值"], rows, {1: INT})
+
+
+def _rankings(r) -> list[Sheet]:
+    out = []
+    for rk in r.rankings:
+        rows = [[x.rank, x.name, x.accepted, x.p5, x.p5_n, x.overdue_cases, x.open_findings, x.overdue_findings,
+                 x.passed, x.known] for x in rk.rows]
+        out.append(Sheet(f"{rk.title}排名", ["排名", "单位", "受理办件", "按时办结率", "P5 样本数", "超期办件",
+                                           "未关闭问题", "超期未整改", "达标指标数", "有数据指标数"], rows,
+                         {0: INT, 2: INT, 3: PCT, 4: INT, 5: INT, 6: INT, 7: INT, 8: INT, 9: INT},
+                         "排名依次按指标达标比例、P5 按时办结率、超期办件、未关闭问题"))
+    return out
 
 
 def _indicators(r) -> Sheet:
     rows = [[l.code, l.name, l.numerator, l.denominator, l.value, l.target, PASSED[l.passed], l.previous,
-             None if l.change is None else round(l.change * 100, 4), f"DB33/T 2036.7 §{l.clause}"]
+             None if l.change is None else round(l.change * 100, 4), _sample(l), f"DB33/T 2036.7 §{l.clause}"]
             for l in r.lines]
-    return Sheet("P1-P9指标", ["编号", "指标", "分子", "分母", "本期", "目标", "结果", "上期", "较上期", "依据"],
+    return Sheet("P1-P9指标", ["编号", "指标", "分子", "分母", "本期", "目标", "结果", "上期", "较上期", "说明", "依据"],
                  rows, {2: "0.##", 3: "0.##", 4: PCT, 7: PCT, 8: POINTS})
+
+
+def _sample(line) -> str:
+    if line.small_sample:
+        return f"样本不足（n={line.denominator:g}），不比较"
+    if line.item_based:
+        return "按事项清单（各期快照）" + ("；无上期快照" if line.previous is None else "")
+    return ""
 
 
 def _by_clause(r) -> Sheet:
     rows = [[std, cl, n] for (std, cl), n in r.by_clause]
     rows_open = [[std, cl, n] for (std, cl), n in r.rectification.open_by_clause]
-    return Sheet("问题按条款", ["标准", "条款", "本期新发现", "截至数据时间未关闭"],
-                 _merge_counts(rows, rows_open), {2: INT, 3: INT})
+    merged = [[std, cl, r.clause_title(std, cl), a, b] for std, cl, a, b in _merge_counts(rows, rows_open)]
+    return Sheet("问题按条款", ["标准", "条款", "条款内容（规则）", "本期新发现", "截至数据时间未关闭"], merged,
+                 {3: INT, 4: INT})
 
 
 def _merge_counts(new_rows, open_rows) -> list[list]:
@@ -70,17 +94,20 @@ def _orgs(r) -> Sheet | None:
 
 
 def _overdue(r) -> Sheet:
-    rows = [[c.case_no, c.item_name, c.org_name, c.handler or "", when(c.accepted_at), when(c.due_at), c.overdue_wd]
-            for c in r.overdue_cases]
-    return Sheet("超期办件", ["办件编号", "事项", "机构", "经办人", "受理时间", "承诺办结时间", "超期工作日"], rows,
-                 {6: INT})
+    worst = sorted(r.overdue_cases, key=lambda c: (-c.overdue_wd, c.due_at, c.case_no))
+    rows = [[c.case_no, c.item_name, c.org_name, r.officers.get(c.handler, c.handler or ""), c.handler or "",
+             when(c.accepted_at), when(c.due_at), c.overdue_wd] for c in worst]
+    return Sheet("超期办件", ["办件编号", "事项", "机构", "经办人", "工号", "受理时间", "承诺办结时间", "超期工作日"],
+                 rows, {7: INT})
 
 
 def _rectification(r) -> Sheet:
     x = r.rectification
-    rows = [[f["id"], r.names.get(f["org"], f["org"]), f"{f['standard']} §{f['clause']}", f["message"],
-             f["assignee"] or "", when(f["due_at"]), STATUS_NAMES.get(f["status"], f["status"])] for f in x.overdue]
-    return Sheet("超期未整改", ["编号", "机构", "条款", "问题", "责任人", "整改期限", "状态"], rows, {0: INT})
+    rows = [[f["id"], r.names.get(f["org"], f["org"]), f"{f['standard']} §{f['clause']}",
+             r.clause_title(f["standard"], f["clause"]), f["message"], r.officers.get(f["assignee"], f["assignee"] or ""),
+             when(f["due_at"]), STATUS_NAMES.get(f["status"], f["status"])] for f in x.overdue]
+    return Sheet("超期未整改", ["编号", "机构", "条款", "条款内容（规则）", "问题", "责任人", "整改期限", "状态"], rows,
+                 {0: INT})
 
 
 def _rechecks(r) -> Sheet:
@@ -90,9 +117,12 @@ def _rechecks(r) -> Sheet:
     return Sheet("复查结果", ["复查时间", "问题编号", "机构", "条款", "结论", "复查人", "复查意见"], rows, {1: INT})
 
 
-def _suggestions(r) -> Sheet:
-    rows = [[s.org_name, s.problem, s.measure, s.deadline, s.clause] for s in r.suggestions]
-    return Sheet("整改建议", ["责任单位", "问题", "整改措施", "整改期限", "依据"], rows)
+def _suggestions(r) -> list[Sheet]:
+    rows = [[g.clause, g.clause_title, g.problem, g.measure, "、".join(g.orgs), len(g.orgs), g.deadline]
+            for g in r.suggestion_groups]
+    detail = [[s.org_name, s.problem, s.measure, s.deadline, s.clause] for s in r.suggestions]
+    return [Sheet("整改建议", ["依据", "条款内容", "问题", "整改措施", "责任单位", "单位数", "整改期限"], rows, {5: INT}),
+            Sheet("整改建议明细", ["责任单位", "问题", "整改措施", "整改期限", "依据"], detail)]
 
 
 def _surveys(r) -> list[Sheet]:

@@ -7,11 +7,21 @@ stored local-time ISO datetimes, as docs/ARCHITECTURE.md fixes.
 from __future__ import annotations
 
 from .. import derived
+from .migrations import migration
 
 _SUBTREE = ("(WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT o.code FROM orgs o "
             "JOIN sub ON o.parent = sub.code) SELECT code FROM sub)")
 _OPEN_CASE = "('accepted', 'processing', 'suspended')"
 _DONE_FINDING = "('verified', 'resolved')"
+
+
+@migration("0147_report_indicator_snapshots")
+def _indicator_snapshots(conn):
+    # The item-based P1–P4, P6 as they stood for a period (items change; their history is not kept):
+    # written the first time a report covers the period, read by later reports as 上期 / 本期.
+    conn.execute("""CREATE TABLE indicator_snapshots (period TEXT NOT NULL, org TEXT NOT NULL,
+        rule TEXT NOT NULL, code TEXT, numerator REAL, denominator REAL, value REAL, passed INTEGER,
+        taken_at TEXT NOT NULL, PRIMARY KEY (period, org, rule))""")
 
 
 def scope_sql(column: str, org: str | None) -> tuple[str, tuple]:
@@ -50,6 +60,25 @@ class ReportStore:
         if org is None:
             return self.orgs_for_index()
         return self.rows("SELECT code, name, level FROM orgs WHERE parent = ? ORDER BY code", (org,))
+
+    # ------------------------------------------------------------ indicator snapshots
+    def indicator_snapshot(self, period: str) -> dict[tuple[str, str], dict]:
+        """{(org, rule): row} of the item-based indicators saved for a period ({} when none)."""
+        return {(r["org"], r["rule"]): r for r in self.rows(
+            "SELECT * FROM indicator_snapshots WHERE period = ?", (period,))}
+
+    def save_indicator_snapshot(self, period: str, rows: list[dict], taken_at: str) -> int:
+        """Keep the first snapshot of a period (INSERT OR IGNORE); returns the rows written."""
+        with self.transaction() as conn:
+            cur = conn.executemany(
+                "INSERT OR IGNORE INTO indicator_snapshots (period, org, rule, code, numerator, denominator, value, "
+                "passed, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(period, r["org"], r["rule"], r["code"], r["numerator"], r["denominator"], r["value"],
+                  None if r["passed"] is None else int(bool(r["passed"])), taken_at) for r in rows])
+        return cur.rowcount
+
+    def officer_names(self) -> dict[str, str]:
+        return {r["id"]: r["name"] for r in self.rows("SELECT id, name FROM officers")}
 
     # ------------------------------------------------------------ index inputs
     def metric_rows(self, org: str, metric: str) -> list[dict]:

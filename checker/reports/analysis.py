@@ -1,0 +1,173 @@
+"""What a 月通报 / 季度分析 says beyond the tables, computed from the data (DB50/T 957.7 §4.2 c–d, §6.5):
+rankings of districts and departments, the narrative (亮点、问题、建议) and the 整改建议 grouped
+by clause."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from . import data
+
+RANK_LEVELS = (("district", "各区县"), ("department", "各部门"))
+
+
+@dataclass(frozen=True)
+class RankRow:
+    rank: int
+    org: str
+    name: str
+    accepted: int
+    p5: float | None                # 按时办结率
+    p5_n: float | None              # its denominator (cases whose outcome is known)
+    overdue_cases: int              # 超期未办结 at `now`
+    open_findings: int              # not closed at `now`
+    overdue_findings: int           # past their rectification deadline
+    passed: int                     # P-codes meeting the target
+    known: int                      # P-codes with data
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.known if self.known else None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    level: str
+    title: str
+    rows: tuple[RankRow, ...]
+
+
+def rankings(store, table, period, org, overdue, open_rows, start: str, end: str) -> tuple[Ranking, ...]:
+    """District and department rankings of the scope: P1–P9 达标率 first, then P5 按时办结率, then
+    fewer overdue cases and fewer open findings."""
+    scope = set(store.org_subtree(org)) if org else None
+    out = []
+    for level, title in RANK_LEVELS:
+        orgs = [o for o in store.rows("SELECT code, name FROM orgs WHERE level = ? ORDER BY code", (level,))
+                if scope is None or o["code"] in scope]
+        if len(orgs) < 2:
+            continue
+        rows = []
+        for o in orgs:
+            sub = set(store.org_subtree(o["code"]))
+            lines = {r["code"]: r for r in table.rows(period, o["code"]) if r.get("org") in (o["code"], None)}
+            known = [r for r in lines.values() if r.get("passed") is not None]
+            p5 = lines.get("P5") or {}
+            rows.append(dict(org=o["code"], name=o["name"], accepted=store.case_counts(o["code"], start, end)["accepted"],
+                             p5=p5.get("value"), p5_n=p5.get("denominator"),
+                             overdue_cases=sum(c.org in sub for c in overdue),
+                             open_findings=sum(f["org"] in sub for f in open_rows),
+                             overdue_findings=sum(f["org"] in sub and f.get("overdue") for f in open_rows),
+                             passed=sum(bool(r["passed"]) for r in known), known=len(known)))
+        rows.sort(key=lambda r: (-(r["passed"] / r["known"] if r["known"] else -1), -(r["p5"] if r["p5"] is not None else -1),
+                                 r["overdue_cases"], r["open_findings"], r["org"]))
+        out.append(Ranking(level, title, tuple(RankRow(i + 1, **r) for i, r in enumerate(rows))))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SuggestionGroup:
+    """The suggestions of one clause and measure: one row for every org it concerns."""
+    clause: str
+    clause_title: str
+    problem: str
+    measure: str
+    orgs: tuple[str, ...]
+    deadline: str                   # the earliest
+
+
+def group_suggestions(suggestions, titles: dict[str, str]) -> tuple[SuggestionGroup, ...]:
+    groups: dict[tuple[str, str], list] = {}
+    for s in suggestions:
+        groups.setdefault((s.clause, s.measure), []).append(s)
+    out = []
+    for (clause, measure), items in groups.items():
+        orgs = tuple(dict.fromkeys(s.org_name for s in items))
+        problem = items[0].problem if len(items) == 1 else _common_problem(items)
+        code = problem.split(" ", 1)[0]
+        title = data.INDICATOR_NAMES.get(code) or titles.get(clause, "")     # an indicator's own name
+        out.append(SuggestionGroup(clause, title, problem, measure, orgs,
+                                   min(s.deadline for s in items)))
+    out.sort(key=lambda g: (-len(g.orgs), g.deadline, g.clause))
+    return tuple(out)
+
+
+def _common_problem(items) -> str:
+    """'P5 按时办结率 为 87.1%，未达到 = 100%' ×5 → 'P5 按时办结率未达到 = 100%（5 个单位）'."""
+    first = items[0].problem
+    head = first.split(" 为 ")[0] if " 为 " in first else None
+    if head and all(s.problem.startswith(head) for s in items):
+        tail = first.split("未达到")[-1].strip() if "未达到" in first else ""
+        return f"{head}未达到 {tail}（{len(items)} 个单位）" if tail else f"{head}（{len(items)} 个单位）"
+    return f"{_strip_count(first)}（{len(items)} 个单位）"
+
+
+def _strip_count(text: str) -> str:
+    """'3 件办件超过…' → '办件超过…' (the count differs per org)."""
+    parts = text.split(" ", 1)
+    return parts[1] if len(parts) == 2 and parts[0].isdigit() else text
+
+
+@dataclass(frozen=True)
+class Narrative:
+    highlights: tuple[str, ...]
+    problems: tuple[str, ...]
+    advice: tuple[str, ...]
+
+
+def narrative(lines, rankings_, overdue, rect, groups, findings_count: int, names: dict) -> Narrative:
+    """亮点、问题、建议 in a few sentences each, from the figures of the report."""
+    good, bad, advice = [], [], []
+    passed = [l for l in lines if l.passed and not l.small_sample]
+    if passed:
+        good.append(f"{'、'.join(l.code + ' ' + l.name for l in passed)}达到目标。")
+    better = sorted((l for l in lines if l.change is not None and l.change >= 0.005), key=lambda l: -l.change)
+    if better:
+        good.append("较上期提高：" + "；".join(f"{l.code} {l.name}提高 {l.change * 100:.1f} 个百分点" for l in better[:3]) + "。")
+    for rk in rankings_:
+        top = rk.rows[0]
+        if top.known:
+            good.append(f"{rk.title}中{top.name}排名第一（指标达标 {top.passed}/{top.known} 项"
+                        f"{'，按时办结率 ' + _pct(top.p5) if top.p5 is not None else ''}）。")
+    if rect.verified:
+        good.append(f"本期复查通过 {rect.verified} 项整改。")
+    if not overdue:
+        good.append("截至数据时间没有超期未办结的办件。")
+
+    failing = sorted((l for l in lines if l.passed is False), key=lambda l: l.code)
+    for l in failing:
+        flag = "（样本不足，仅供参考）" if l.small_sample else ""
+        bad.append(f"{l.code} {l.name} {_pct(l.value)}，未达到 {l.target}{flag}。")
+    worse = sorted((l for l in lines if l.change is not None and l.change <= -0.005), key=lambda l: l.change)
+    if worse:
+        bad.append("较上期下降：" + "；".join(f"{l.code} {l.name}下降 {-l.change * 100:.1f} 个百分点" for l in worse[:3]) + "。")
+    if overdue:
+        by_org = Counter(c.org_name for c in overdue).most_common(3)
+        longest = max(overdue, key=lambda c: c.overdue_wd)
+        bad.append(f"超期未办结办件 {len(overdue)} 件，集中在{'、'.join(f'{n}（{k} 件）' for n, k in by_org)}；"
+                   f"最长超期 {longest.overdue_wd} 个工作日（{longest.case_no}，{longest.item_name}）。")
+    if rect.overdue:
+        bad.append(f"超过整改期限仍未整改的问题 {len(rect.overdue)} 项（DB33/T 2036.7 §8.1）。")
+    if rect.rebounds:
+        bad.append(f"已整改问题反弹 {rect.rebounds} 项（DB33/T 2036.7 §8.4）。")
+    for rk in rankings_:
+        last = rk.rows[-1]
+        if last.known and len(rk.rows) > 2:
+            bad.append(f"{rk.title}中{last.name}排名末位（指标达标 {last.passed}/{last.known} 项，"
+                       f"超期办件 {last.overdue_cases} 件）。")
+
+    for g in groups[:3]:
+        where = "、".join(g.orgs[:3]) + (f"等 {len(g.orgs)} 个单位" if len(g.orgs) > 3 else "")
+        advice.append(f"{where}：{g.measure}（{g.clause}{' ' + g.clause_title if g.clause_title else ''}，"
+                      f"{g.deadline} 前）。")
+    if not good:
+        good.append("本期暂无可归纳的亮点。")
+    if not bad:
+        bad.append(f"本期未发现需要通报的问题（新发现问题 {findings_count} 项）。")
+    if not advice:
+        advice.append("保持现有工作机制，继续做好日常监督。")
+    return Narrative(tuple(good), tuple(bad), tuple(advice))
+
+
+def _pct(v) -> str:
+    return data.pct_text(v)
