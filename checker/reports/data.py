@@ -13,6 +13,7 @@ from datetime import datetime
 
 from ..calendar import WorkCalendar
 from ..messages import current_messages
+from ..messages import current_messages
 from ..periods import Period
 
 CODES = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
@@ -222,9 +223,10 @@ def rectification(store, org, period: Period, now: datetime) -> Rectification:
     events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(),
                                      ("verify_pass", "verify_fail", "rebound"))
     rechecks = tuple(e for e in events if e["action"] != "rebound")
+    overdue = [dict(f) for f in open_now if f["due_at"] and f["due_at"] < iso(now)]
+    current_messages(store, overdue, now)                 # messages as read at the report's data time
     return Rectification(
-        dict(Counter(f["status"] for f in open_now)), len(open_now),
-        tuple(f for f in open_now if f["due_at"] and f["due_at"] < iso(now)),
+        dict(Counter(f["status"] for f in open_now)), len(open_now), tuple(overdue),
         sum(e["action"] == "verify_pass" for e in events), sum(e["action"] == "verify_fail" for e in events),
         sum(e["action"] == "rebound" for e in events), rechecks,
         counted(open_now, lambda f: (f["standard"], f["clause"])),
