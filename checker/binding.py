@@ -18,9 +18,14 @@ def invite(store, cfg, officer_id: str, now: datetime) -> dict:
     return {"code": code, "officer": officer, "expires_at": _iso(expires)}
 
 
-def bind(store, code: str, telegram_id: int, now: datetime) -> dict:
-    """Spend a bind code: the Telegram user now receives that officer's notifications."""
-    officer_id = store.use_bind_code(code.strip().upper(), int(telegram_id), _iso(now))
+ID_COLUMNS = {"telegram": "telegram_id", "dingtalk": "dingtalk_userid"}
+
+
+def bind(store, code: str, user_id, now: datetime, channel: str = "telegram") -> dict:
+    """Spend a bind code: the messenger user (a Telegram user id, a DingTalk userid) now receives that
+    officer's notifications."""
+    user_id = int(user_id) if channel == "telegram" else str(user_id)
+    officer_id = store.use_bind_code(code.strip().upper(), user_id, _iso(now), column=ID_COLUMNS[channel])
     if officer_id is None:
         raise InputError("绑定码无效、已使用或已过期，请向管理员重新索取（govwatch officers invite）")
     return store.officer(officer_id)

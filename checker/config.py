@@ -93,6 +93,85 @@ class TelegramConfig:
         return os.environ.get(self.token_env) or None
 
 
+DINGTALK_URL = "https://api.dingtalk.com"
+WECOM_URL = "https://qyapi.weixin.qq.com"
+CHANNEL_ORDER = ("dingtalk", "wecom", "telegram", "webhook")
+
+
+def _env(name: str | None) -> str | None:
+    return (os.environ.get(name) or None) if name else None
+
+
+@dataclass(frozen=True)
+class DingTalkConfig:
+    """An internal app's robot: 1:1 messages out through the open API, commands in through Stream mode."""
+    enabled: bool = False
+    base_url: str | None = None                    # None: https://api.dingtalk.com
+    app_key_env: str = "GOVWATCH_DINGTALK_APP_KEY"
+    app_secret_env: str = "GOVWATCH_DINGTALK_APP_SECRET"
+    robot_code: str | None = None                  # the robot's code (usually the app key)
+    stream: bool = True                            # receive commands and card actions (Stream mode)
+    max_length: int = 5000                         # characters of one markdown message
+    per_second: float = 20                         # sends per second, all users together
+    timeout_seconds: float = 10
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or DINGTALK_URL).rstrip("/")
+
+    def app_key(self) -> str | None:
+        return _env(self.app_key_env)
+
+    def app_secret(self) -> str | None:
+        return _env(self.app_secret_env)
+
+
+@dataclass(frozen=True)
+class WeComConfig:
+    """A WeCom / 政务微信 self-built app: markdown messages out."""
+    enabled: bool = False
+    base_url: str | None = None                    # None: https://qyapi.weixin.qq.com
+    corp_id: str | None = None
+    secret_env: str = "GOVWATCH_WECOM_SECRET"
+    agent_id: int | None = None
+    max_bytes: int = 4096                          # UTF-8 bytes of markdown.content
+    per_second: float = 10
+    timeout_seconds: float = 10
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or WECOM_URL).rstrip("/")
+
+    def secret(self) -> str | None:
+        return _env(self.secret_env)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """A signed JSON document per digest, POSTed to `url` (SMS gateways, other systems)."""
+    enabled: bool = False
+    url: str | None = None
+    secret_env: str = "GOVWATCH_WEBHOOK_SECRET"
+    link_base: str | None = None                   # e.g. https://govwatch.example/ → findings/68 links
+    per_second: float = 20
+    timeout_seconds: float = 10
+
+    def secret(self) -> str | None:
+        return _env(self.secret_env)
+
+
+@dataclass(frozen=True)
+class ChannelsConfig:
+    order: tuple[str, ...] = CHANNEL_ORDER          # an officer gets a message on the first they have an id for
+    dingtalk: DingTalkConfig = DingTalkConfig()
+    wecom: WeComConfig = WeComConfig()
+    webhook: WebhookConfig = WebhookConfig()
+
+    def enabled(self) -> list[str]:
+        """The channels configured on, in order (Telegram is on when its token is in the environment)."""
+        return [name for name in self.order if name != "telegram" and getattr(self, name).enabled]
+
+
 @dataclass(frozen=True)
 class JobConfig:
     enabled: bool = True
@@ -144,6 +223,7 @@ class Config:
     indicators: IndicatorsConfig = IndicatorsConfig()
     routing: RoutingConfig = RoutingConfig()
     telegram: TelegramConfig = TelegramConfig()
+    channels: ChannelsConfig = ChannelsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     reports: ReportsConfig = ReportsConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -176,6 +256,7 @@ def load(path: str | os.PathLike | None = None, **overrides) -> Config:
     cfg = dataclasses.replace(cfg, source=str(path) if path else None)
     _check_timezone(cfg)
     _check_ingest(cfg)
+    _check_channels(cfg)
     return cfg
 
 
@@ -229,6 +310,18 @@ def _check_ingest(cfg: Config) -> None:
         raise ConfigError(f"{where}: key 'ingest': 不是有效的日期（{exc}）") from None
     if not (date(1900, 1, 1) <= first <= last <= date(2199, 12, 31)):
         raise ConfigError(f"{where}: key 'ingest': date_min 须不晚于 date_max，且都在 1900–2199 年之间")
+
+
+REQUIRED_WHEN_ENABLED = {"dingtalk": ("robot_code",), "wecom": ("corp_id", "agent_id"), "webhook": ("url",)}
+
+
+def _check_channels(cfg: Config) -> None:
+    """An enabled channel names what it cannot work without (its secrets are checked when serving)."""
+    problems = [f"{cfg.source or 'config'}: key 'channels.{name}.{key}': required when channels.{name}.enabled is true"
+                for name, keys in REQUIRED_WHEN_ENABLED.items() if getattr(cfg.channels, name).enabled
+                for key in keys if getattr(getattr(cfg.channels, name), key) in (None, "")]
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def _build(cls, data):

@@ -91,6 +91,8 @@ kind("officers", "人员", ["id"], [
     F("role", "enum", "角色", required=True, values=ROLES),
     F("telegram_id", "int", "Telegram", "telegram", minimum=1, maximum=2**53, sticky=True),
     F("phone", "str", "电话", "手机"),
+    F("dingtalk_userid", "str", "钉钉ID", "钉钉userid", "钉钉UserID", sticky=True),
+    F("wecom_userid", "str", "企业微信ID", "企业微信userid", "政务微信ID", sticky=True),
 ])
 
 kind("items", "事项", ["code"], [

@@ -30,7 +30,7 @@ class Runtime:
     """What the jobs share: config, the rules holder, the notifier, the clock."""
     cfg: object
     rules: object                         # checker.rules.holder.RulesHolder
-    notifier: object | None = None        # checker.notify Notifier (console or Telegram)
+    notifier: object | None = None        # checker.notify Channels (or one Notifier): where deliver sends
     clock: Callable[[], datetime] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tasks: set = field(default_factory=set)

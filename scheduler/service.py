@@ -15,6 +15,10 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.app import build_application
+from bot.channels import build_channels, check_secrets, close_channels
+from bot.dingtalk_inbound import run_stream
+
 from .jobs import JOBS, JobSpec, cadence_for, enabled, interval_seconds
 from .runner import Runtime
 from .triggers import WorkdayTrigger
@@ -60,20 +64,27 @@ def _next(cfg, spec: JobSpec, now: datetime, on: bool) -> dict:
 # -- govwatch serve ------------------------------------------------------------------------
 
 def serve(cfg, holder) -> int:
-    """Run until SIGTERM / SIGINT: with the Telegram bot when a token is in the environment."""
+    """Run until SIGTERM / SIGINT: every enabled channel, with the Telegram bot when a token is in the
+    environment; with neither, the console notifier prints what would be sent."""
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:   # one line per 5-second tick is noise
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    check_secrets(cfg)
     if cfg.telegram.token():
         log.info("starting with the Telegram bot (token from $%s)", cfg.telegram.token_env)
         return serve_bot(cfg, holder)
-    log.info("no token in $%s: notifications are printed (console notifier)", cfg.telegram.token_env)
-    return asyncio.run(serve_console(cfg, holder))
+    if not cfg.channels.enabled():
+        log.info("no channel enabled and no token in $%s: notifications are printed (console notifier)",
+                 cfg.telegram.token_env)
+    return asyncio.run(serve_channels(cfg, holder))
 
 
-async def serve_console(cfg, holder, clock=None) -> int:
-    from bot.notifiers.console import ConsoleNotifier
+async def serve_channels(cfg, holder, clock=None) -> int:
+    """The scheduler on a plain asyncio loop, delivering through the enabled channels (or the console)."""
+    channels = build_channels(cfg)
+    log.info("channels: %s", ", ".join(n.channel for n in channels))
     scheduler = AsyncIOScheduler(timezone=cfg.tz)
-    rt = install(scheduler, cfg, holder, ConsoleNotifier(), clock)
+    rt = install(scheduler, cfg, holder, channels, clock)
+    inbound = start_inbound(cfg, holder, clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -81,8 +92,31 @@ async def serve_console(cfg, holder, clock=None) -> int:
     scheduler.start()
     log.info("govwatch serve: %s scheduled", ", ".join(s.name for s in enabled(cfg)))
     await stop.wait()
+    await stop_inbound(inbound)
     await _stop(scheduler, rt)
+    await close_channels(channels)
     return 0
+
+
+def start_inbound(cfg, holder, clock=None) -> asyncio.Task | None:
+    """DingTalk's Stream-mode inbound as a task on the running loop, when DingTalk is enabled."""
+    if not (cfg.channels.dingtalk.enabled and cfg.channels.dingtalk.stream):
+        return None
+    log.info("dingtalk inbound: Stream mode at %s", cfg.channels.dingtalk.url)
+    return asyncio.get_running_loop().create_task(run_stream(cfg, str(cfg.database), holder, clock),
+                                                  name="dingtalk-stream")
+
+
+async def stop_inbound(task: asyncio.Task | None) -> None:
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    except Exception:
+        log.exception("dingtalk inbound ended with an error")
 
 
 async def _stop(scheduler, rt: Runtime) -> None:
@@ -95,12 +129,23 @@ async def _stop(scheduler, rt: Runtime) -> None:
 
 
 def serve_bot(cfg, holder) -> int:
-    """python-telegram-bot's Application: its job queue's scheduler runs our jobs; polling until a signal."""
-    from bot.app import build_application
-    from bot.notifiers.telegram import TelegramNotifier
+    """python-telegram-bot's Application: its job queue's scheduler runs our jobs, delivering through
+    every enabled channel (Telegram among them); polling until a signal. DingTalk inbound runs beside."""
     app = build_application(cfg, rules=holder)      # the bot's /reload and our watcher share the holder
-    rt = install(app.job_queue.scheduler, cfg, holder, TelegramNotifier(app.bot))
+    channels = build_channels(cfg, telegram_bot=app.bot)
+    rt = install(app.job_queue.scheduler, cfg, holder, channels)
     app.bot_data["scheduler_runtime"] = rt
+    post_init, post_shutdown = app.post_init, app.post_shutdown
+
+    async def with_inbound(application):
+        await post_init(application)
+        application.bot_data["inbound"] = start_inbound(cfg, holder)
+
+    async def without_inbound(application):
+        await stop_inbound(application.bot_data.pop("inbound", None))
+        await close_channels(channels)
+        await post_shutdown(application)
+    app.post_init, app.post_shutdown = with_inbound, without_inbound
     app.run_polling(stop_signals=(signal.SIGINT, signal.SIGTERM))
     log.info("stopped cleanly")
     return 0

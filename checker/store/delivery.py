@@ -26,6 +26,19 @@ def _outbox_channel(conn):
     conn.execute("ALTER TABLE outbox ADD COLUMN channel TEXT")
 
 
+@migration("0151_officer_channel_ids")
+def _officer_channel_ids(conn):
+    # Officers' ids on DingTalk and WeCom (checker/records.py); a database made before them lacks the columns.
+    have = {r[1] for r in conn.execute('PRAGMA table_info("officers")')}
+    for column in ("dingtalk_userid", "wecom_userid"):
+        if column not in have:
+            conn.execute(f'ALTER TABLE officers ADD COLUMN "{column}" TEXT')
+    conn.execute("CREATE INDEX ix_officers_dingtalk ON officers (dingtalk_userid)")
+
+
+CHANNEL_ID_COLUMNS = ("telegram_id", "dingtalk_userid", "wecom_userid")
+
+
 def _marks(ids) -> str:
     return ", ".join("?" for _ in ids)
 
@@ -161,20 +174,29 @@ class DeliveryStore:
         self.conn.execute("INSERT INTO bind_codes (code, officer_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                           (code, officer_id, created_at, expires_at))
 
-    def use_bind_code(self, code: str, telegram_id: int, now: str) -> str | None:
-        """Spend a valid, unused code: bind its officer to the Telegram user; the officer id, or None."""
+    def use_bind_code(self, code: str, telegram_id, now: str, column: str = "telegram_id") -> str | None:
+        """Spend a valid, unused code: bind its officer to the messenger user (`column`: telegram_id or
+        dingtalk_userid); the officer id, or None."""
+        if column not in CHANNEL_ID_COLUMNS:
+            raise ValueError(f"not a channel id column: {column}")
         with self.transaction() as c:
             row = c.execute("SELECT officer_id FROM bind_codes WHERE code = ? AND used_at IS NULL AND expires_at > ?",
                             (code, now)).fetchone()
             if not row:
                 return None
             c.execute("UPDATE bind_codes SET used_at = ?, used_by = ? WHERE code = ?", (now, telegram_id, code))
-            c.execute("UPDATE officers SET telegram_id = NULL WHERE telegram_id = ?", (telegram_id,))
-            c.execute("UPDATE officers SET telegram_id = ? WHERE id = ?", (telegram_id, row[0]))
+            c.execute(f"UPDATE officers SET {column} = NULL WHERE {column} = ?", (telegram_id,))
+            c.execute(f"UPDATE officers SET {column} = ? WHERE id = ?", (telegram_id, row[0]))
             return row[0]
 
     def officer_by_telegram(self, telegram_id: int) -> dict | None:
         return self.row("SELECT * FROM officers WHERE telegram_id = ?", (telegram_id,))
+
+    def officer_by_channel_id(self, column: str, value) -> dict | None:
+        """The officer whose id on a channel (telegram_id, dingtalk_userid, wecom_userid) is `value`."""
+        if column not in CHANNEL_ID_COLUMNS:
+            raise ValueError(f"not a channel id column: {column}")
+        return self.row(f"SELECT * FROM officers WHERE {column} = ? ORDER BY id", (value,))
 
     def officer(self, officer_id: str) -> dict | None:
         return self.row("SELECT * FROM officers WHERE id = ?", (officer_id,))

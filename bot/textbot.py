@@ -1,0 +1,167 @@
+"""The bot's commands as text in, text out, for channels without Telegram's handlers (DingTalk):
+the same checker calls and the same views as bot/handlers.py, one function per command.
+
+A message is a command (/status, status, 状态 …) or an action on a finding by its number:
+`确认 68`, `整改 68 已补办并归档`, `通过 68`, `退回 68 照片不清晰` (the words of the buttons work too:
+确认收到、提交整改、复查通过). Answers are Telegram-style HTML from bot/views.py; each channel
+converts them to its markup (bot/notifiers/dingtalk.html_to_markdown).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from checker import binding
+from checker import findings as fnd
+from checker.access import Scope
+from checker.errors import Forbidden, GovwatchError, InputError, NotFound
+
+from . import views
+from .commands import ROLE_NAMES
+from .notifiers.telegram import esc
+
+UNKNOWN = ("您还没有绑定效能监管助手。请向本单位管理员索取绑定码，然后发送“绑定 绑定码”；"
+           "或请管理员在人员表中填写您的钉钉ID。")
+GROUP_REFUSED = "为保护监管数据，效能监管助手只在单聊中使用，请直接与机器人单聊。"
+
+# text command words → command name (the slash is optional; Chinese words are accepted)
+WORDS = {"start": "help", "help": "help", "帮助": "help", "bind": "bind", "绑定": "bind", "status": "status",
+         "状态": "status", "统计": "status", "findings": "findings", "问题": "findings", "清单": "findings",
+         "overdue": "overdue", "超期": "overdue", "case": "case", "办件": "case", "rules": "rules", "规则": "rules"}
+# action words → (verb, finding action)
+ACTION_VERBS = {"确认": "ack", "确认收到": "ack", "ack": "ack", "整改": "rect", "提交整改": "rect", "rect": "rect",
+                "通过": "vp", "复查通过": "vp", "vp": "vp", "退回": "vf", "vf": "vf"}
+TEXT_HELP = ("对提醒中的问题可直接回复：确认 编号｜整改 编号 整改说明｜通过 编号（监管人员）｜退回 编号 理由（监管人员）。"
+             "命令：/status、/findings [状态]、/overdue、/case 办件编号、/rules、/help。")
+
+
+@dataclass
+class Asker:
+    """Who is asking on a channel: their scope (None for strangers), the store, config, clock."""
+    store: object
+    cfg: object
+    scope: Scope | None
+    user_id: str
+    channel: str
+    now: datetime
+    rules: object | None = None          # checker.rules.holder.RulesHolder
+
+    @property
+    def audit(self) -> dict:
+        return {f"{self.channel}_userid": self.user_id, "via": self.channel}
+
+
+def handle(a: Asker, text: str) -> str:
+    """Answer one text message (HTML)."""
+    words = (text or "").strip().split()
+    if not words:
+        return _hint(a)
+    head = words[0].lstrip("/").lstrip("／").lower()
+    head, args = _split_glued(head, words[1:])
+    try:
+        if head in ACTION_VERBS:
+            return _act(a, ACTION_VERBS[head], args)
+        name = WORDS.get(head)
+        if name == "bind":
+            return _bind(a, args)
+        if a.scope is None:
+            return UNKNOWN
+        if name is None:
+            return _hint(a)
+        return COMMAND_FUNCS[name](a, args)
+    except GovwatchError as exc:
+        return esc(str(exc))
+
+
+def _split_glued(head: str, rest: list[str]) -> tuple[str, list[str]]:
+    """`确认68` and `确认#68` are `确认 68`."""
+    m = re.match(r"^(\D+?)#?(\d+)$", head)
+    if m and m.group(1) in ACTION_VERBS:
+        return m.group(1), [m.group(2), *rest]
+    return head, rest
+
+
+def _hint(a: Asker) -> str:
+    return UNKNOWN if a.scope is None else TEXT_HELP
+
+
+def _finding_id(args: list[str]) -> int:
+    if not args or not args[0].lstrip("#").isdigit():
+        raise InputError("请在动作后写问题编号，例如：确认 68")
+    return int(args[0].lstrip("#"))
+
+
+def _act(a: Asker, verb: str, args: list[str]) -> str:
+    if a.scope is None:
+        return UNKNOWN
+    fid, rest = _finding_id(args), " ".join(args[1:]).strip()
+    me = a.scope.officer_id
+    if verb == "ack":
+        fnd.acknowledge(a.store, fid, me, now=a.now, data=a.audit)
+        return f"✅ 已确认收到问题 #{fid}。整改完成后请回复：整改 {fid} 整改说明。"
+    if verb == "rect":
+        if not rest:
+            raise InputError(f"请在编号后写整改说明，例如：整改 {fid} 已补办并归档（DB33/T 2036.7 §8.1）")
+        fnd.submit(a.store, fid, me, rest, now=a.now, data=a.audit)
+        return f"✅ 问题 #{fid} 已提交整改，等待监管人员复查。"
+    if a.scope.role not in ("supervisor", "admin"):
+        raise Forbidden("此操作仅限监管人员、管理员使用。")
+    if verb == "vp":
+        fnd.verify(a.store, fid, me, passed=True, now=a.now, data=a.audit)
+        return f"✅ 问题 #{fid} 复查通过，已关闭（DB33/T 2036.7 §8.3）。"
+    if not rest:
+        raise InputError(f"请在编号后写退回理由，例如：退回 {fid} 照片不清晰（DB33/T 2036.7 §8.3）")
+    fnd.verify(a.store, fid, me, passed=False, note=rest, now=a.now, data=a.audit)
+    return f"已退回问题 #{fid}，理由已转告责任人。"
+
+
+def _bind(a: Asker, args: list[str]) -> str:
+    if len(args) != 1:
+        raise InputError("用法：绑定 绑定码（绑定码由本单位管理员生成）")
+    officer = binding.bind(a.store, args[0], a.user_id, a.now, channel=a.channel)
+    return (f"绑定成功：{esc(officer['name'])}（{esc(officer['id'])}，{ROLE_NAMES[officer['role']]}）。"
+            "今后的监管提醒会发到这里。发送 /help 查看命令。")
+
+
+def _help(a: Asker, args) -> str:
+    return f"您好，{esc(a.scope.name)}（{esc(a.scope.officer_id)}，{ROLE_NAMES[a.scope.role]}）。\n{TEXT_HELP}"
+
+
+def _status(a: Asker, args) -> str:
+    return views.status_table(fnd.list_findings(a.store, scope=a.scope), a.scope)
+
+
+def _findings(a: Asker, args) -> str:
+    rows = fnd.list_findings(a.store, status=args[0] if args else "active", scope=a.scope)
+    return views.page(rows, "findings", args[0] if args else "", 0, a.cfg.telegram.page_size, a.now)[0]
+
+
+def _overdue(a: Asker, args) -> str:
+    org = args[0] if args else None
+    if org and not a.scope.covers_org(org):
+        raise Forbidden(f"无权查看机构 {org} 的问题")
+    rows = [r for r in fnd.list_findings(a.store, status="active", org=org, scope=a.scope)
+            if r["due_at"] and datetime.fromisoformat(r["due_at"]) < a.now]
+    return views.page(rows, "overdue", org or "", 0, a.cfg.telegram.page_size, a.now)[0]
+
+
+def _case(a: Asker, args) -> str:
+    if len(args) != 1:
+        raise InputError("用法：/case 办件编号")
+    record = a.store.get("cases", args[0])
+    if record is None:
+        raise NotFound(f"未找到办件 {args[0]}")
+    related = [f for f in fnd.list_findings(a.store, scope=a.scope) if f["subject"] == record["case_no"]]
+    if not (a.scope.covers_org(record["org"]) or record.get("handler") == a.scope.officer_id or related):
+        raise Forbidden(f"无权查看办件 {args[0]}：它不属于您所在机构")
+    return views.case_text(record, a.store.get("items", record["item_code"]), related, a.cfg, a.now)
+
+
+def _rules(a: Asker, args) -> str:
+    return views.rules_text(getattr(a.rules, "rulebook", None))
+
+
+COMMAND_FUNCS: dict[str, Callable[[Asker, list[str]], str]] = {
+    "help": _help, "status": _status, "findings": _findings, "overdue": _overdue, "case": _case, "rules": _rules}
