@@ -166,6 +166,8 @@ class ChannelsConfig:
     dingtalk: DingTalkConfig = DingTalkConfig()
     wecom: WeComConfig = WeComConfig()
     webhook: WebhookConfig = WebhookConfig()
+    retry_base_seconds: float = 30       # a failed send waits this long, doubling each time …
+    retry_max_seconds: float = 3600      # … up to this; a channel's own Retry-After wins
 
     def enabled(self) -> list[str]:
         """The channels configured on, in order (Telegram is on when its token is in the environment)."""

@@ -140,6 +140,7 @@ class FakeDingTalk(FakeHTTP):
         self.sessions: dict[str, str] = {}                  # session → user
         self.acks: list[dict] = []
         self._ws_clients: set = set()
+        self.connections = 0                                # websocket connections ever opened
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ws_port: int | None = None
         self._ws_ready = threading.Event()
@@ -223,6 +224,7 @@ class FakeDingTalk(FakeHTTP):
 
     async def _ws_connection(self, ws):
         self._ws_clients.add(ws)
+        self.connections += 1
         try:
             async for raw in ws:
                 with self.lock:
@@ -244,7 +246,10 @@ class FakeDingTalk(FakeHTTP):
 
         async def send_all():
             for ws in list(self._ws_clients):
-                await ws.send(text)
+                try:
+                    await ws.send(text)
+                except websockets.exceptions.ConnectionClosed:
+                    self._ws_clients.discard(ws)
         asyncio.run_coroutine_threadsafe(send_all(), self._loop).result(5)
         return message_id
 

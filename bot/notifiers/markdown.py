@@ -3,10 +3,10 @@ are shown as typed and never become markup (emphasis, links, headings, HTML such
 from __future__ import annotations
 
 import html
-from html.parser import HTMLParser
 import re
+from html.parser import HTMLParser
 
-_SPECIAL = re.compile(r"([\\`*_\[\]#>~|])")
+_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
 
 
 def md(value) -> str:
@@ -14,7 +14,8 @@ def md(value) -> str:
     HTML characters as entities, and no line may start a heading or list."""
     text = html.escape("" if value is None else str(value), quote=False)
     text = _SPECIAL.sub(r"\\\1", text)
-    return re.sub(r"(?m)^(\s*)([-+]|\d+\.)(\s)", r"\1\\\2\3", text)
+    text = re.sub(r"(?m)^(\s*)([-+]|\d+\.)(\s)", r"\1\\\2\3", text)
+    return re.sub(r"(?m)^(\s*)(#)", r"\1\\\2", text)
 
 
 class _ToMarkdown(HTMLParser):

@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol, Sequence
 
 MAX_ATTEMPTS = 8             # then a row is failed and the supervisor gets a notice
 IN_FLIGHT = 4                # recipients whose messages are being sent at once
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_MAX = timedelta(hours=1)
 ALERT_KINDS = ("new", "reopened", "reminder", "escalation")   # what silences and `obsolete` apply to
 CLOSED = ("verified", "resolved")
 SEVERITY_ORDER = {"red": 0, "yellow": 1, "blue": 2}

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from .channels import CHANNEL_NAMES
 from .digest import messages_for
-from .model import (ALERT_KINDS, BACKOFF_BASE, BACKOFF_MAX, CLOSED, MAX_ATTEMPTS, SEVERITY_ORDER, Ctx,
+from .model import (ALERT_KINDS, CLOSED, MAX_ATTEMPTS, SEVERITY_ORDER, Ctx,
                     Message, PermanentError, RetryableError, Row, officer_name)
 from .quiet import in_quiet_hours, quiet_end
 from .silences import Silencer
@@ -137,7 +137,9 @@ def _error(m: Message) -> str:
 
 
 def _retry_at(ctx: Ctx, m: Message) -> datetime:
-    backoff = min(BACKOFF_BASE * (2 ** max(r.attempts for r in m.rows)), BACKOFF_MAX)
+    c = ctx.cfg.channels
+    backoff = min(timedelta(seconds=c.retry_base_seconds) * (2 ** max(r.attempts for r in m.rows)),
+                  timedelta(seconds=c.retry_max_seconds))
     if m.retry_after is not None:
         backoff = timedelta(seconds=m.retry_after)
     return ctx.now.astimezone(ctx.cfg.tz) + backoff
