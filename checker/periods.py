@@ -7,21 +7,24 @@ from datetime import date, datetime, timedelta
 
 from .errors import InputError
 
+_CN_QUARTER = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 _PATTERNS = (
-    ("day", re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")),
-    ("week", re.compile(r"^(\d{4})-W(\d{1,2})$")),
-    ("quarter", re.compile(r"^(\d{4})-Q([1-4])$")),
-    ("month", re.compile(r"^(\d{4})-(\d{2})$")),
-    ("year", re.compile(r"^(\d{4})$")),
+    ("day", re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")),
+    ("day", re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$")),
+    ("week", re.compile(r"^(\d{4})-W(\d{1,2})$", re.I)),
+    ("week", re.compile(r"^(\d{4})年第(\d{1,2})周$")),
+    ("quarter", re.compile(r"^(\d{4})-Q([1-4])$", re.I)),
+    ("quarter", re.compile(r"^(\d{4})年第?([1-4一二三四])季度?$")),
+    ("month", re.compile(r"^(\d{4})-(\d{1,2})$")),
+    ("month", re.compile(r"^(\d{4})年(\d{1,2})月份?$")),
+    ("year", re.compile(r"^(\d{4})年?度?$")),
 )
-
-
 @dataclass(frozen=True)
 class Period:
     kind: str      # day week month quarter year
     start: date    # first day
     end: date      # first day after the period
-    code: str      # as written: 2026-10, 2026-Q3, 2026 …
+    code: str      # canonical: 2026-10, 2026-Q3, 2026, 2026-W41, 2026-10-09 (2026-9 and 2026年9月 → 2026-09)
 
     @classmethod
     def parse(cls, text: str) -> "Period":
@@ -30,10 +33,11 @@ class Period:
             m = pattern.match(text)
             if m:
                 try:
-                    return _BUILDERS[kind](*map(int, m.groups()))
+                    return _BUILDERS[kind](*(_CN_QUARTER[g] if g in "一二三四" else int(g) for g in m.groups()))
                 except ValueError:
                     break
-        raise InputError(f"无法识别的期间 {text!r}：应为 2026-10、2026-Q3、2026、2026-W41 或 2026-10-09")
+        raise InputError(f"无法识别的期间 {text!r}：应为 2026-10（或 2026-9、2026年9月）、2026-Q3（2026年第3季度）、"
+                         "2026、2026-W41 或 2026-10-09")
 
     @classmethod
     def containing(cls, kind: str, day: date) -> "Period":

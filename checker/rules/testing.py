@@ -166,3 +166,32 @@ def _close(a, b) -> bool:
     if a is None or b is None:
         return a is b
     return abs(float(a) - float(b)) <= TOLERANCE
+
+
+def untested_rules(paths, tests: list[YamlTest] | None = None) -> list:
+    """Enabled rules that no YAML test names (in expect_findings, expect_absent or only_rules) and,
+    for an indicator rule, whose code no test of its pack checks in expect_indicators."""
+    rulebook = load_packs(paths)
+    tests = collect(paths) if tests is None else tests
+    named: set[str] = set()
+    codes: set[tuple[str, str]] = set()              # (pack folder, P-code)
+    for t in tests:
+        spec = t.spec
+        for key in ("expect_findings", "expect_absent"):
+            named |= {e["rule"] for e in spec.get(key) or []}
+        named |= set(spec.get("only_rules") or [])
+        codes |= {(_pack_of(t.file), e["code"]) for e in spec.get("expect_indicators") or []}
+    out = []
+    for rule in rulebook.rules:
+        if not getattr(rule, "enabled", True) or rule.id in named:
+            continue
+        if rule.kind == "indicator" and (_pack_of(rule.file), rule.code) in codes:
+            continue
+        out.append(rule)
+    return out
+
+
+def _pack_of(file) -> str:
+    """The pack folder of a rule file (pack/x.yaml) or a test file (pack/tests/x.yaml)."""
+    p = Path(str(file)).resolve()
+    return str(p.parent.parent if p.parent.name == "tests" else p.parent)

@@ -1,6 +1,7 @@
 """`govwatch rules validate`: every problem of the packs, their YAML tests and coverage maps."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import source
@@ -11,7 +12,7 @@ from .problems import Problem
 def validate_paths(paths) -> list[Problem]:
     """Every problem of the rule files, pack.yaml, coverage.yaml and YAML tests under `paths`."""
     book, problems = load(paths)
-    ids = book.declared
+    ids = set(book.declared) | _ids_in_unreadable_files(problems)
     groups, _ = discover(paths)
     for files in groups:
         for path in files.test_files:
@@ -19,6 +20,21 @@ def validate_paths(paths) -> list[Problem]:
         if not problems:                # references are checked once the rule files load
             problems += coverage_reference_problems(files.folder / "coverage.yaml", book)
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.message))
+
+
+_ID_LINE = re.compile(r"^\s*-?\s*id:\s*['\"]?([\w.\-*]+)", re.M)
+
+
+def _ids_in_unreadable_files(problems) -> set[str]:
+    """Rule ids written in files that are not valid YAML, read line by line: a test that names one
+    is not reported as naming a missing rule (the file's own problem is the one to fix)."""
+    out: set[str] = set()
+    for path in {p.file for p in problems if "YAML" in p.message}:
+        try:
+            out |= set(_ID_LINE.findall(Path(path).read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            pass
+    return out
 
 
 def test_file_problems(path: Path, rule_ids: set) -> list[Problem]:

@@ -61,17 +61,23 @@ def _list(ctx, ns, paths) -> int:
 
 @action("test")
 def _test(ctx, ns, paths) -> int:
-    from checker.rules.testing import run_tests
+    from checker.rules.testing import collect, run_tests, untested_rules
     outcomes = run_tests(paths)
     failed = [o for o in outcomes if not o.passed]
+    untested = untested_rules(paths, collect(paths))
     if ns.json:
         emit_json([{"test": o.test.id, "file": o.test.file, "line": o.test.line, "passed": o.passed,
-                    "failures": list(o.failures)} for o in outcomes])
+                    "failures": list(o.failures)} for o in outcomes]
+                  + [{"test": None, "untested_rule": r.id, "file": r.file, "line": None, "passed": False,
+                      "failures": ["没有任何 YAML 测试检验这条规则"]} for r in untested])
     else:
         for o in outcomes:
             print(o.report())
-        print(f"{len(outcomes) - len(failed)} 通过，{len(failed)} 失败")
-    return 1 if failed else 0
+        for r in untested:
+            print(f"未测试  {r.file}  {r.id}（{r.standard} §{r.clause} {r.title}）：没有任何 YAML 测试检验这条规则")
+        tail = f"，{len(untested)} 条规则没有测试" if untested else ""
+        print(f"{len(outcomes) - len(failed)} 通过，{len(failed)} 失败{tail}")
+    return 1 if failed or untested else 0
 
 
 @action("coverage")
