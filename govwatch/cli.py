@@ -3,7 +3,9 @@ into a one-line message and an exit code (0 done, 1 problems found, 2 bad usage 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -32,8 +34,8 @@ def arg(*flags, **kw):
     return (flags, kw)
 
 
-JSON = arg("--json", action="store_true", help="machine-readable output on stdout")
-NOW = arg("--now", help="fix the clock (ISO 8601, e.g. 2026-10-09T09:00+08:00)")
+JSON = arg("--json", action="store_true", help="在标准输出打印机器可读的 JSON")
+NOW = arg("--now", help="固定当前时间（ISO 8601，如 2026-10-09T09:00+08:00）")
 
 
 def command(name: str, help: str, *args):
@@ -80,12 +82,63 @@ def emit_json(data) -> None:
     sys.stdout.write("\n")
 
 
+# argparse's own words (usage, section heads, errors), in Chinese. argparse looks them up through
+# its module-level gettext `_` when a parser is built and when it reports an error; `chinese()`
+# swaps that lookup for the length of a govwatch run only.
+ZH = {
+    "usage: ": "用法：",
+    "positional arguments": "位置参数",
+    "options": "选项",
+    "optional arguments": "选项",
+    "show this help message and exit": "显示本帮助并退出",
+    "show program's version number and exit": "显示版本号并退出",
+    "%(prog)s: error: %(message)s\n": "%(prog)s：错误：%(message)s\n",
+    "the following arguments are required: %s": "缺少必需的参数：%s",
+    "unrecognized arguments: %s": "无法识别的参数：%s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "无效的选择：%(value)r（可选：%(choices)s）",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "expected one argument": "需要一个值",
+    "expected at most one argument": "最多一个值",
+    "expected at least one argument": "至少需要一个值",
+    "invalid %(type)s value: %(value)r": "无效的 %(type)s 值：%(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": "有歧义的选项：%(option)s 可以是 %(matches)s",
+    "not allowed with argument %s": "不能与参数 %s 同时使用",
+    "one of the arguments %s is required": "参数 %s 中必须给出一个",
+    "ignored explicit argument %r": "忽略了显式给出的值 %r",
+    "unexpected option string: %s": "意外的选项：%s",
+    "%(prog)s: error: ": "%(prog)s：错误：",
+}
+
+
+@contextlib.contextmanager
+def chinese():
+    """argparse speaks Chinese inside the block (help texts, usage and error messages)."""
+    saved, saved_n = argparse._, argparse.ngettext
+    argparse._ = lambda text: ZH.get(text, saved(text))
+    argparse.ngettext = lambda one, many, n: (f"需要 %s 个值" if "expected" in one else saved_n(one, many, n))
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved, saved_n
+
+
+def version() -> str:
+    try:
+        number = importlib.metadata.version("govwatch")
+    except importlib.metadata.PackageNotFoundError:
+        number = "未安装"
+    return f"govwatch {number}（效能监管助手；Python {sys.version.split()[0]}）"
+
+
 def build_parser() -> argparse.ArgumentParser:
     _load_commands()
-    p = argparse.ArgumentParser(prog="govwatch", description="效能监管助手 govwatch")
-    p.add_argument("--config", help="config file (default: ./config.yaml if present)")
-    p.add_argument("--db", help="SQLite database file (overrides config 'database')")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    p = argparse.ArgumentParser(prog="govwatch", description="效能监管助手 govwatch：依据 DB33/T 2036.7 和 DB50/T 957.7 "
+                                "检查政务服务工作，发送提醒，生成报告。用 govwatch 命令 --help 查看各命令的用法。")
+    p.add_argument("--version", action="version", version=version(), help="显示版本号并退出")
+    p.add_argument("--config", help="配置文件（默认：当前目录下的 config.yaml，如有）")
+    p.add_argument("--db", help="SQLite 数据库文件或 postgresql:// 地址（优先于配置项 database）")
+    sub = p.add_subparsers(dest="command", metavar="命令", required=True, title="命令",
+                           help="下列之一；govwatch 命令 --help 查看其用法")
     for cmd in COMMANDS.values():
         sp = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         for flags, kw in cmd.args:
@@ -100,7 +153,8 @@ def _load_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
+    with chinese():
+        ns = build_parser().parse_args(argv)
     if ns.config is None:
         from pathlib import Path
         ns.config = "config.yaml" if Path("config.yaml").is_file() else None

@@ -48,6 +48,17 @@ def remove_silence(store, silence_id: int, by: str, now: datetime) -> None:
     log.info("silence %s removed by %s", silence_id, by)
 
 
+def list_silences(store, now: datetime, include_ended: bool = False) -> list[dict]:
+    """Silences in force at `now` (with `include_ended`, also the expired and removed ones), each with
+    its `state`: 生效中, 未开始, 已到期, 已解除."""
+    at = _iso(now)
+    rows = store.rows("SELECT * FROM silences ORDER BY id") if include_ended else store.active_silences(at)
+    for r in rows:
+        r["state"] = ("已解除" if r["removed_at"] else "已到期" if r["ends_at"] <= at
+                      else "未开始" if r["starts_at"] > at else "生效中")
+    return rows
+
+
 def parse_duration(text: str) -> timedelta:
     """30m, 12h, 3d, 2w → a timedelta (at most a year)."""
     unit, number = text[-1:].lower(), text[:-1]

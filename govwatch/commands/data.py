@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 
@@ -34,11 +35,11 @@ def _summary_line(r) -> str:
     return line
 
 
-@command("import", "import a record file (CSV, JSON, JSON Lines), or `all DIR` for a folder",
-         arg("kind", help="record kind (orgs, officers, items, cases, …) or 'all'"),
-         arg("file", help="the file to import (a folder for 'all')"),
-         arg("--encoding", help="file encoding, e.g. gbk (default utf-8, with or without BOM)"),
-         arg("--rejects-dir", help="folder for the rejects file (default: next to the input)"),
+@command("import", "导入记录文件（CSV、JSON、JSON Lines），或用 all 文件夹 导入整个文件夹",
+         arg("kind", help="记录类型（orgs、officers、items、cases……）或 all"),
+         arg("file", help="要导入的文件（all 时为文件夹）"),
+         arg("--encoding", help="文件编码，如 gbk（默认 UTF-8，可带 BOM）"),
+         arg("--rejects-dir", help="拒收行文件的存放文件夹（默认：与输入文件同目录）"),
          JSON)
 def import_cmd(ctx, ns):
     from checker import ingest
@@ -61,10 +62,10 @@ def import_cmd(ctx, ns):
     return 0
 
 
-@command("sample", "write a realistic, deterministic sample data set (CSV) for every record kind",
-         arg("--out", required=True, help="folder to write into"),
-         arg("--cases", type=int, default=20000, help="number of cases (default 20000)"),
-         arg("--seed", type=int, default=1, help="random seed (same seed and --now: same files)"),
+@command("sample", "生成一套可复现的样例数据（各类记录的 CSV）",
+         arg("--out", required=True, help="写入的文件夹"),
+         arg("--cases", type=int, default=20000, help="办件数（默认 20000）"),
+         arg("--seed", type=int, default=1, help="随机种子（种子和 --now 相同则文件相同）"),
          NOW, JSON)
 def sample_cmd(ctx, ns):
     from checker.sample import write_sample
@@ -77,14 +78,36 @@ def sample_cmd(ctx, ns):
     return 0
 
 
-@command("demo", "run the demo: sample data → import → summary (more steps as they are added)",
-         arg("--dir", default="./govwatch-demo", help="demo folder (default ./govwatch-demo)"),
-         arg("--cases", type=int, default=20000, help="number of sample cases (default 20000)"),
-         arg("--seed", type=int, default=1, help="random seed"),
+@command("demo", "运行演示：样例数据 → 导入 → 扫描 → 指标 → 月度通报",
+         arg("--dir", default="./govwatch-demo", help="演示文件夹（默认 ./govwatch-demo）"),
+         arg("--cases", type=int, default=20000, help="样例办件数（默认 20000）"),
+         arg("--seed", type=int, default=1, help="随机种子"),
          NOW)
 def demo_cmd(ctx, ns):
     from checker.demo import run_demo
     now = parse_now(ns.now, ctx.config.tz)
     db = ns.db or os.path.join(ns.dir, "govwatch.db")
-    run_demo(ctx.config, ns.dir, now=now, cases=ns.cases, seed=ns.seed, db=db, echo=print)
+    result = run_demo(ctx.config, ns.dir, now=now, cases=ns.cases, seed=ns.seed, db=db, echo=print)
+    print(next_steps(db, getattr(result, "results", {}).get("monthly_report"), now))
     return 0
+
+
+def next_steps(db: str, report: str | None, now) -> str:
+    """What to try after the demo, on the demo's database (periods: the last complete month and year)."""
+    from checker.periods import Period
+    month = Period.containing("month", now.date()).previous()
+    q = shlex.quote(str(db))
+    steps = [(f"govwatch --db {q} findings --status open --limit 20", "未处理的问题"),
+             (f"govwatch --db {q} findings --format xlsx --out 问题清单.xlsx", "导出问题清单"),
+             (f"govwatch --db {q} indicators --period {month.start.year}年{month.start.month}月", "P1–P9 指标"),
+             (f"govwatch --db {q} report monthly --format pdf,xlsx", "月度通报：A4 PDF 与 Excel"),
+             (f"govwatch --db {q} report quarterly --format pdf", "季度分析报告"),
+             (f"govwatch --db {q} index --period {month.start.year}", "效能指数排名"),
+             (f"govwatch --db {q} schedule", "各定时任务的下次运行时间"),
+             ("govwatch rules test", "规则包的 YAML 测试"),
+             ("govwatch --help", "全部命令")]
+    lines = ["", "== 接下来可以试试"]
+    if report:
+        lines.append(f"用浏览器打开 {report}（刚生成的月度通报）")
+    lines += [f"  {cmd}    # {what}" for cmd, what in steps]
+    return "\n".join(lines)

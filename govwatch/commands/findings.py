@@ -12,15 +12,14 @@ from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 SEVERITY = {"red": "红", "yellow": "黄", "blue": "蓝"}
 
 
-@command("findings", "list findings (rule firings) with their status",
-         arg("--status", help="open, acknowledged, submitted, verified, rejected, resolved, active (or a comma list)"),
-         arg("--rule", help="a rule id"),
-         arg("--org", help="an org code: that org and every org below it"),
-         arg("--by", metavar="OFFICER", help="only what this officer may see"),
-         arg("--limit", type=int, help="at most this many"),
-         arg("--format", choices=("csv", "xlsx"), help="csv (on stdout, or to --out) or xlsx (to --out, "
-             "default findings.xlsx)"),
-         arg("--out", metavar="FILE", help="file for --format csv|xlsx"),
+@command("findings", "列出发现的问题及其状态",
+         arg("--status", help="状态：open、acknowledged、submitted、verified、rejected、resolved、active（可用中文名，逗号分隔多个）"),
+         arg("--rule", help="规则编号"),
+         arg("--org", help="机构编码：该机构及其下级机构"),
+         arg("--by", metavar="OFFICER", help="只列出该人员有权查看的问题"),
+         arg("--limit", type=int, help="最多列出条数"),
+         arg("--format", choices=("csv", "xlsx"), help="导出格式：csv（输出到屏幕或 --out 文件）或 xlsx（写入 --out，默认 findings.xlsx）"),
+         arg("--out", metavar="FILE", help="--format 的输出文件"),
          JSON)
 def findings_cmd(ctx, ns):
     from checker import findings
@@ -67,14 +66,14 @@ def _findings_table(rows, names) -> str:
     return table(head, body) + f"\n共 {len(rows)} 条"
 
 
-@command("finding", "act on one finding: ack, submit a rectification, or verify it",
-         arg("action", choices=("ack", "submit", "verify"), help="ack | submit | verify"),
-         arg("id", help="the finding id"),
-         arg("--by", required=True, metavar="OFFICER", help="the officer id acting (工号)"),
-         arg("--note", help="what was done / the reason"),
-         arg("--evidence", metavar="FILE", help="evidence file for submit (photo, scan, PDF)"),
-         arg("--pass", dest="passed", action="store_const", const=True, help="verify: rectification accepted"),
-         arg("--fail", dest="passed", action="store_const", const=False, help="verify: rejected (give --note)"),
+@command("finding", "处理一个问题：ack 确认、submit 提交整改、verify 复查",
+         arg("action", choices=("ack", "submit", "verify"), metavar="操作", help="ack 确认 | submit 提交整改 | verify 复查"),
+         arg("id", help="问题编号"),
+         arg("--by", required=True, metavar="OFFICER", help="操作人工号"),
+         arg("--note", help="整改说明或退回理由"),
+         arg("--evidence", metavar="FILE", help="提交整改的佐证材料（照片、扫描件、PDF）"),
+         arg("--pass", dest="passed", action="store_const", const=True, help="复查通过"),
+         arg("--fail", dest="passed", action="store_const", const=False, help="复查不通过，退回重改（用 --note 说明理由）"),
          NOW, JSON)
 def finding_cmd(ctx, ns):
     from checker import findings
@@ -94,9 +93,9 @@ def finding_cmd(ctx, ns):
     return 0
 
 
-@command("indicators", "P1–P9 indicators (DB33/T 2036.7 §5.2–5.3) for a period",
-         arg("--period", required=True, help="2026-10, 2026-Q3, 2026, 2026-W41 or 2026-10-09"),
-         arg("--org", help="one org code (its figure covers every org below it); default: every org"),
+@command("indicators", "某期间的 P1–P9 定量评价指标（DB33/T 2036.7 §5.2–5.3）",
+         arg("--period", required=True, help="期间：2026-10（或 2026-9、2026年9月）、2026-Q3、2026、2026-W41 或 2026-10-09"),
+         arg("--org", help="机构编码（含其下级机构）；默认：所有机构"),
          NOW, JSON)
 def indicators_cmd(ctx, ns):
     from checker import indicators

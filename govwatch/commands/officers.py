@@ -4,9 +4,9 @@ from __future__ import annotations
 from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 
-@command("officers", "officers and the Telegram bot: `invite ID` prints a one-time bind code",
-         arg("action", choices=["invite"], help="invite: make a bind code for an officer"),
-         arg("officer", metavar="ID", help="the officer id (工号)"),
+@command("officers", "人员与机器人：invite 工号 生成一次性绑定码",
+         arg("action", choices=["invite"], help="invite：为人员生成绑定码"),
+         arg("officer", metavar="ID", help="人员工号"),
          NOW, JSON)
 def officers_cmd(ctx, ns) -> int:
     from checker import binding

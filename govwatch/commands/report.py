@@ -23,14 +23,14 @@ def formats_arg(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(f"未知的格式 {text!r}：应为 html、pdf、xlsx 之一或以逗号分隔的组合")
     return tuple(dict.fromkeys(["html", *picked]))
 
-@command("report", "write a periodic report (日扫描 周调度 月通报 季分析 年考评) as HTML and print its summary",
-         arg("kind", choices=["daily", "weekly", "monthly", "quarterly", "annual"]),
-         arg("--period", help="the period: 2026-10-09, 2026-W41, 2026-10, 2026-Q3, 2026 (default: the previous one)"),
-         arg("--org", help="limit the report to an org and the orgs below it"),
-         arg("--out", help="output folder (default: config reports.out_dir)"),
+@command("report", "生成定期报告（日扫描、周调度、月通报、季分析、年考评，DB50/T 957.7 §4.2）：HTML，可加 PDF、xlsx",
+         arg("kind", choices=["daily", "weekly", "monthly", "quarterly", "annual"], metavar="类型",
+             help="daily 日扫描 | weekly 周调度 | monthly 月通报 | quarterly 季分析 | annual 年考评"),
+         arg("--period", help="期间：2026-10-09、2026-W41、2026-10（或 2026-9、2026年9月）、2026-Q3、2026（默认：上一个完整期间）"),
+         arg("--org", help="只统计该机构及其下级机构"),
+         arg("--out", help="输出文件夹（默认：配置项 reports.out_dir）"),
          arg("--format", dest="formats", type=formats_arg, metavar="html|pdf|xlsx",
-             help="pdf (A4, WeasyPrint or Chromium) and/or xlsx besides the HTML, e.g. pdf or pdf,xlsx "
-                  "(default: config reports.formats)"), NOW)
+             help="除 HTML 外再生成 pdf（A4）和/或 xlsx，如 pdf 或 pdf,xlsx（默认：配置项 reports.formats）"), NOW)
 def report(ctx, ns) -> int:
     from checker.reports import build_report
     cfg = ctx.config
@@ -43,8 +43,8 @@ def report(ctx, ns) -> int:
 
 
 
-@command("index", "政务服务效能指数: per-org scores, ranks and change (DB50/T 957.7 §6.3, Appendix A)",
-         arg("--period", required=True, help="the period: 2026, 2026-Q3, 2026-10"), NOW, JSON)
+@command("index", "政务服务效能指数：各机构得分、排名与较上期变化（DB50/T 957.7 §6.3，附录 A）",
+         arg("--period", required=True, help="期间：2026、2026-Q3、2026-10（或 2026年9月）"), NOW, JSON)
 def index(ctx, ns) -> int:
     from checker.index import compute_index
     cfg = ctx.config

@@ -18,9 +18,10 @@ def action(name: str):
     return register
 
 
-@command("rules", "rule packs: validate, list, test, coverage, diff OLD NEW, schema",
-         arg("action", choices=["validate", "list", "test", "coverage", "diff", "schema"]),
-         arg("paths", nargs="*", help="rule folders or files (default: the configured rules)"), NOW, JSON)
+@command("rules", "规则包：validate 校验、list 列出、test 测试、coverage 条款覆盖、diff 旧 新 对比、schema 模式",
+         arg("action", choices=["validate", "list", "test", "coverage", "diff", "schema"], metavar="操作",
+             help="validate | list | test | coverage | diff | schema"),
+         arg("paths", nargs="*", help="规则文件夹或文件（默认：配置的规则包）"), NOW, JSON)
 def rules(ctx, ns) -> int:
     paths = ns.paths or [str(ctx.config.rules_path())]
     return ACTIONS[ns.action](ctx, ns, paths)

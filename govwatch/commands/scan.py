@@ -8,10 +8,10 @@ from checker import holiday_years
 from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 
-@command("scan", "evaluate the rules against the store and update the findings",
-         NOW, arg("--full", action="store_true", help="evaluate every record, not only live and changed ones"),
+@command("scan", "按规则检查数据并更新发现的问题",
+         NOW, arg("--full", action="store_true", help="检查全部记录，而不只是未结和有变化的记录"),
          arg("--engine", choices=("sql", "durable"), default="sql",
-             help="sql (default): each record rule as one SQL query; durable: the durable-rules reference engine"),
+             help="sql（默认）：每条记录规则一条 SQL 查询；durable：durable-rules 参考引擎"),
          JSON)
 def scan(ctx, ns) -> int:
     from checker.rules import load_configured

@@ -9,7 +9,7 @@ from govwatch.cli import JSON, NOW, command, emit_json, parse_now
 from scheduler.service import next_runs
 
 
-@command("schedule", "next run of every scheduled job", NOW, JSON)
+@command("schedule", "各定时任务的下次运行时间（DB50/T 957.7 §4.2）", NOW, JSON)
 def schedule(ctx, ns) -> int:
     now = parse_now(ns.now, ctx.config.tz)
     rows = next_runs(ctx.config, now)

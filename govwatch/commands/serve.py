@@ -10,7 +10,7 @@ from checker.rules.holder import RulesHolder
 from scheduler.service import serve as run_service
 
 
-@command("serve", "scheduler + bot: run the supervision cadence and deliver notifications until stopped")
+@command("serve", "运行定时任务与消息渠道：按监管节奏扫描、报告并发送通知，直到停止")
 def serve(ctx, ns) -> int:
     holder = RulesHolder.from_config(ctx.config)    # bad rules: exit 1 with every problem
     ctx.store                                             # open and migrate the database before jobs run
