@@ -6,9 +6,9 @@ import asyncio
 from ..cli import JSON, NOW, arg, command, parse_now
 
 
-@command("channels", "messenger channels: `test` sends a test message through each enabled channel",
-         arg("action", choices=["test"], help="test: send a test message and print each channel's answer"),
-         arg("--to", metavar="OFFICER", help="the officer (工号) to send to; default: every admin with an id there"),
+@command("channels", "消息渠道：test 通过每个已启用的渠道发送一条测试消息",
+         arg("action", choices=["test"], help="test：发送测试消息并显示各渠道的答复"),
+         arg("--to", metavar="OFFICER", help="接收人工号；默认：在该渠道有账号的每位管理员"),
          NOW, JSON)
 def channels_cmd(ctx, ns) -> int:
     from bot.channels import check_secrets, dumps, format_results
