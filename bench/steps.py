@@ -48,8 +48,10 @@ def copy_store(src, dst) -> None:
 def _rulebook(cfg):
     from checker.engine import Engine
     from checker.rules import load_configured
+    from checker.calendar import WorkCalendar
     rulebook = load_configured(cfg)
     Engine.instance().ensure(rulebook)           # compiled once per process, as in `govwatch serve`
+    WorkCalendar().is_working_day(datetime(2026, 1, 1).date())   # the holidays package loaded, as in serve
     return rulebook
 
 

@@ -100,10 +100,10 @@ class Calendars:
         self.cfg, self._by_org = cfg, {}
 
     def of(self, org: str) -> WorkCalendar:
-        if org not in self._by_org:
-            hall = org if org in self.cfg.calendar.halls else None
-            self._by_org[org] = WorkCalendar.from_config(self.cfg.calendar, self.cfg.tz, hall=hall)
-        return self._by_org[org]
+        hall = org if org in self.cfg.calendar.halls else None       # orgs without days of their own share one
+        if hall not in self._by_org:
+            self._by_org[hall] = WorkCalendar.from_config(self.cfg.calendar, self.cfg.tz, hall=hall)
+        return self._by_org[hall]
 
 
 def activities(rule) -> tuple[str, ...]:

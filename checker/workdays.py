@@ -44,12 +44,12 @@ def ensure(store, cfg, now: datetime | None = None) -> Coverage:
     same = bool(state) and state.get("signature") == sig
     since = state["seq"] + 1 if same else 0
     seq = store.current_seq()
-    lo, hi = store.date_bounds(since)
+    lo, hi = store.date_bounds(since) if since <= seq else (None, None)        # nothing changed: only `now`
     years = [y for y in (_year(lo), _year(hi), now.astimezone(cfg.tz).year if now else None) if y]
     first, last = FIRST_YEAR, FIRST_YEAR
     if years:
         first = _clamp(min(years) - 1)
-        last = _clamp(max(years) + 1 + store.longest_term(since) // WORKING_DAYS_A_YEAR)
+        last = _clamp(max(years) + 1 + (store.longest_term(since) if since <= seq else 0) // WORKING_DAYS_A_YEAR)
     if same:
         first, last = min(first, state["first"]), max(last, state["last"])
     rebuilt = not (same and state["first"] <= first and last <= state["last"])

@@ -14,34 +14,37 @@ tests, and follows the same reading).
 """
 from __future__ import annotations
 
-from ..derived import calendar_key, day_of, ordinal
+from ..derived import calendar_key, day_of
 
-_K = calendar_key("cases")
-_SHIFT = "(COALESCE(cases.suspended_days, 0) + COALESCE(cases.extended_days, 0))"
-_WORKED = f"COALESCE((SELECT work FROM workdays WHERE cal = {_K} AND day = {day_of('cases.accepted_at')}), 0)"
+_K = calendar_key("cases").replace("cases.", "c.")
 
 
 def _working_day(column: str, ord_sql: str) -> str:
     """`column` (day or eod) of the working day whose ordinal is `ord_sql` in the case's calendar."""
-    return f"(SELECT {column} FROM workdays WHERE cal = {_K} AND work = 1 AND ord = {ord_sql})"
+    return (f"(SELECT w.{column} FROM workdays w INDEXED BY ix_workdays_ord "
+            f"WHERE w.cal = x.cal AND w.ord = {ord_sql} AND w.work = 1)")
 
 
-# x.days: the item's term (NULL: none); x.immediate: 0/1; x.item: the item exists
+# x: the case's calendar, its item's term (days; NULL: none), immediate (0/1), whether the item exists,
+# the ordinals of its acceptance and promised days, whether it was accepted on a working day, the shift.
+_FACTS = f"""SELECT c.rowid AS rid, {_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
+        COALESCE(i.promised_days, i.statutory_days) AS days, wa.ord AS acc_ord, COALESCE(wa.work, 0) AS acc_work,
+        wp.ord AS prom_ord, COALESCE(c.suspended_days, 0) + COALESCE(c.extended_days, 0) AS shift
+    FROM cases c LEFT JOIN items i ON i.code = c.item_code
+    LEFT JOIN workdays wa ON wa.cal = {_K} AND wa.day = {day_of('c.accepted_at')}
+    LEFT JOIN workdays wp ON wp.cal = {_K} AND wp.day = {day_of('c.promised_at')}
+    WHERE c._seq >= :since"""
+
+_TERM = "CASE WHEN x.immediate OR COALESCE(x.days, 0) <= 0 THEN 1 - x.acc_work ELSE x.days END"
 DUE_SQL = f"""CASE
     WHEN cases.promised_at IS NOT NULL THEN
-        CASE WHEN {_SHIFT} = 0 THEN cases.promised_at
-             ELSE {_working_day('day', f"{ordinal('cases', day_of('cases.promised_at'))} + {_SHIFT}")}
-                  || substr(cases.promised_at, 11) END
+        CASE WHEN x.shift = 0 THEN cases.promised_at
+             ELSE {_working_day('day', 'x.prom_ord + x.shift')} || substr(cases.promised_at, 11) END
     WHEN x.item IS NULL OR (x.days IS NULL AND NOT x.immediate) THEN NULL
-    ELSE {_working_day('eod', f'''{ordinal('cases', day_of('cases.accepted_at'))}
-            + CASE WHEN x.immediate OR COALESCE(x.days, 0) <= 0 THEN 1 - {_WORKED} ELSE x.days END + {_SHIFT}''')}
+    ELSE {_working_day('eod', f'x.acc_ord + {_TERM} + x.shift')}
     END"""
 
-_UPDATE = f"""UPDATE cases SET due_at = {DUE_SQL}
-    FROM (SELECT c.rowid AS rid, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
-                 COALESCE(i.promised_days, i.statutory_days) AS days
-          FROM cases c LEFT JOIN items i ON i.code = c.item_code WHERE c._seq >= :since) AS x
-    WHERE cases.rowid = x.rid"""
+_UPDATE = f"UPDATE cases SET due_at = {DUE_SQL} FROM ({_FACTS}) AS x WHERE cases.rowid = x.rid"
 
 
 def refresh(store, since_seq: int = 0) -> int:

@@ -176,10 +176,12 @@ class ScanStore:
         """The earliest and latest date (YYYY-MM-DD) a rule counts from or to (each kind's period field,
         and promised times), among the records changed at or after `since_seq` (0: all)."""
         lows, highs = [], []
-        where = "" if since_seq <= 0 else " WHERE _seq >= :since"
         for rk in KINDS.values():
             if not (rk.date_field and rk.field(rk.date_field).type == "datetime"):
                 continue
+            # changed rows by the _seq index (not the min/max shortcut of the date index, which would
+            # walk every older row looking for a changed one)
+            where = "" if since_seq <= 0 else f' INDEXED BY "ix_{rk.name}_seq" WHERE _seq >= :since'
             for fn, name, out in [("min", rk.date_field, lows), ("max", rk.date_field, highs)] + (
                     [("max", "promised_at", highs)] if "promised_at" in rk.columns else []):
                 value = self.scalar(f'SELECT {fn}("{name}") FROM "{rk.name}"{where}', {"since": since_seq})
