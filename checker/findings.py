@@ -105,6 +105,31 @@ def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated, complete=N
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
 
 
+def reconcile_fired(store, cfg, scan_id, now: datetime, table: str, rules: dict, complete, prepared: dict) -> ReconcileResult:
+    """Merge the record rules' firings, held set-wise in `table` (fingerprint, rule, subject, kind), into
+    their findings: the subjects that open or reopen are read and made whole (`prepared` already, or
+    by `complete(rows)`), every active finding still firing gets its last-seen time in one statement,
+    and the active findings of `rules` that did not fire are resolved. Nothing else is written: the
+    figures of their messages are rendered when read."""
+    ctx = _Reconcile(store, cfg, scan_id, now)
+    with store.transaction():
+        changes = store.fired_changes(table)
+        missing = [r for r in changes if r["fingerprint"] not in prepared]
+        made = {**prepared, **({f.fingerprint: f for f in complete(missing)} if missing else {})}
+        store.mark_fired_seen(table, ctx.at, scan_id)
+        for row in changes:
+            firing = made.get(row["fingerprint"])
+            if firing is not None:                      # None: its record is gone since
+                ctx.merge(row if row["id"] is not None else None, firing)
+        resolved = 0
+        for row in store.unfired_active(table, list(rules)):
+            store.update_finding(row["id"], "resolved", resolved_at=ctx.at)
+            ctx.event(row["id"], "resolve", row["status"], "resolved", {"scan_id": scan_id})
+            resolved += 1
+        ctx.flush()
+        return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
+
+
 class _Reconcile:
     """The state of one reconcile: routing cache, pending refreshes and events."""
 

@@ -19,7 +19,7 @@ from typing import Callable
 from . import derived, holiday_years, supervision, workdays
 from .engine import Engine
 from .errors import GovwatchError
-from .findings import Firing, ReconcileResult, reconcile
+from .findings import Firing, ReconcileResult, reconcile, reconcile_fired
 from .messages import TEMPLATE, placeholders, render
 from .records import KINDS
 from .rules import compiler
@@ -60,16 +60,28 @@ class Evaluation:
     evaluated: dict = field(default_factory=dict)
     count: int = 0
     complete: Callable | None = None
+    fired: str | None = None                 # record rules: the temp table of (rule, subject) that fired
+    fired_rules: dict = field(default_factory=dict)
+    prepared: dict = field(default_factory=dict)
 
     def add(self, other: "Evaluation") -> None:
         self.firings += other.firings
         self.evaluated.update(other.evaluated)
         self.count += other.count
         self.complete = self.complete or other.complete
+        self.fired = self.fired or other.fired
+        self.fired_rules.update(other.fired_rules)
 
-    def whole(self) -> list:
+    def pending(self, rows) -> list:
+        """Firings (rule, subject only) of fired-table rows."""
+        return [Firing(self.fired_rules[r["rule"]], r["subject"], r["kind"], None, None, None, None) for r in rows]
+
+    def whole(self, store) -> list:
         """Every firing made whole (the rule tests and `evaluate` callers read messages)."""
-        return self.complete(self.firings) if self.complete else self.firings
+        firings = list(self.firings)
+        if self.fired:
+            firings += self.pending(store.rows(f"SELECT rule, subject, kind FROM {self.fired}"))
+        return self.complete(firings) if self.complete else firings
 
 
 @dataclass
@@ -131,9 +143,13 @@ def run_scan(store, cfg, rulebook, now: datetime, full: bool = False, engine: st
     parts = list(_parts(ctx))
     for part in parts:                                      # what a reconcile will write, prepared unlocked
         part.firings = prepare(store, part)
+        part.prepared = prepare_fired(store, part)
     missing = holiday_years.firings(store, cfg, now, ctx.rectify_due(holiday_years.RULE))   # admins: no 调休 data
     with store.transaction():
         results = [reconcile(store, cfg, scan_id, now, part.firings, part.evaluated, part.complete) for part in parts]
+        results += [reconcile_fired(store, cfg, scan_id, now, part.fired, part.fired_rules,
+                                    lambda rows, part=part: part.complete(part.pending(rows)), part.prepared)
+                    for part in parts if part.fired]
         results.append(reconcile(store, cfg, scan_id, now, *missing))
     r = ReconcileResult.total(results)
     count = sum(p.count for p in parts)
@@ -155,12 +171,20 @@ def prepare(store, part: Evaluation) -> list:
     return [done.get(f.fingerprint, f) for f in part.firings]
 
 
+def prepare_fired(store, part: Evaluation) -> dict:
+    """The record firings that will open or reopen, made whole before the write lock (by fingerprint)."""
+    if not part.fired:
+        return {}
+    rows = store.fired_changes(part.fired)
+    return {f.fingerprint: f for f in part.complete(part.pending(rows))} if rows else {}
+
+
 def evaluate(store, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0,
              engine: str = "sql") -> Evaluation:
     """Every enabled rule's firings at `now` (made whole), writing no finding."""
     out = Evaluation()
     for part in _parts(ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, since_seq, engine)):
-        part.firings = part.whole()
+        part.firings, part.fired = part.whole(store), None
         out.add(part)
     return out
 
@@ -223,21 +247,20 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
     by_kind: dict[str, list] = {}
     for r in rules:
         by_kind.setdefault(r.record, []).append(r)
-    firings, count = [], 0
+    count = 0
+    fired = ctx.store.new_fired_table()
     for kind, kind_rules in by_kind.items():
         selection = None if ctx.full else _select(ctx, kind, kind_rules)
         count += ctx.store.scalar(f"SELECT count(*) FROM {selection or _kind_table(kind)}")
         if ctx.engine == "durable":
             found = _durable_subjects(ctx, kind, kind_rules, selection)
+            ctx.store.add_fired(fired, [(rule_id, s, kind) for rule_id, subjects in found.items() for s in subjects])
         else:
-            found = {r.id: _sql_subjects(ctx, kind, r, selection) for r in kind_rules}
-        by_id = {r.id: r for r in kind_rules}
-        firings += [Firing(by_id[rule_id], subject, kind, None, None, None, None)
-                    for rule_id, subjects in found.items() for subject in subjects]
+            for r in kind_rules:
+                _sql_fire(ctx, kind, r, selection, fired)
     quality = _data_quality(ctx, list(by_kind), rules)
-    evaluated = {r.id: None for r in rules}          # the selection holds every active subject
-    evaluated[DATA_QUALITY.id] = None
-    return Evaluation(firings + quality, evaluated, count, complete=functools.partial(complete_firings, ctx))
+    return Evaluation(quality, {DATA_QUALITY.id: None}, count, complete=functools.partial(complete_firings, ctx),
+                      fired=fired, fired_rules={r.id: r for r in rules})
 
 
 def _kind_table(kind: str) -> str:
@@ -261,12 +284,14 @@ def _where(ctx: ScanContext, kind: str, selection: str | None) -> str:
     return f"{kind}.rowid IN (SELECT rid FROM {selection})" if selection else "1"
 
 
-def _sql_subjects(ctx: ScanContext, kind: str, rule, selection: str | None) -> list[str]:
-    params = _params(ctx)
+def _sql_fire(ctx: ScanContext, kind: str, rule, selection: str | None, fired: str) -> None:
+    """The rule's query: the subjects that fire go straight into the fired table, set-wise."""
+    params = {**_params(ctx), "_rule": rule.id, "_kind": kind}
     cond, params = compiler.to_sql(kind, rule.when, rule.params, params)
-    key = KINDS[kind].key[0]
-    sql = f'SELECT {kind}."{key}" FROM {_kind_table(kind)} WHERE {_where(ctx, kind, selection)} AND {cond}'
-    return [str(r[0]) for r in ctx.store.conn.execute(sql, params)]
+    key = f'CAST({kind}."{KINDS[kind].key[0]}" AS TEXT)'
+    ctx.store.conn.execute(
+        f"INSERT OR IGNORE INTO {fired} (fingerprint, rule, subject, kind) SELECT :_rule || ':' || {key}, :_rule, "
+        f"{key}, :_kind FROM {_kind_table(kind)} WHERE {_where(ctx, kind, selection)} AND {cond}", params)
 
 
 def _durable_subjects(ctx: ScanContext, kind: str, rules, selection: str | None) -> dict[str, list[str]]:

@@ -36,6 +36,15 @@ _SETTABLE = ("resolved_at", "verified_at", "reopen_count", "rebound_count", "ass
 _RECONCILE_COLS = "id, fingerprint, rule, subject, status, verified_at, assignee, supervisor, message, due_at, severity"
 
 
+_ACTIVE_SQL = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
+
+
+def _fired(table: str) -> str:
+    if table != "temp._fired":
+        raise ValueError(f"not a fired table: {table}")
+    return table
+
+
 def _json(value) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -63,6 +72,40 @@ class FindingStore:
         return self.rows("""SELECT id, subject_kind, opened_at, data FROM findings
                             WHERE id IN (SELECT value FROM json_each(?)) AND data LIKE '%"_template"%'""",
                          (json.dumps(list(ids)),))
+
+    # ------------------------------------------------------------------ record rules, set-wise
+
+    def new_fired_table(self) -> str:
+        """temp._fired: the (rule, subject) pairs the record rules fire in this scan."""
+        self.conn.execute("DROP TABLE IF EXISTS temp._fired")
+        self.conn.execute("CREATE TABLE temp._fired (fingerprint TEXT PRIMARY KEY, rule TEXT NOT NULL, "
+                          "subject TEXT NOT NULL, kind TEXT NOT NULL) WITHOUT ROWID")
+        return "temp._fired"
+
+    def add_fired(self, table: str, rows) -> None:
+        self.conn.executemany(f"INSERT OR IGNORE INTO {_fired(table)} (fingerprint, rule, subject, kind) "
+                              "VALUES (? || ':' || ?, ?, ?, ?)", [(r, s, r, s, k) for r, s, k in rows])
+
+    def fired_changes(self, table: str) -> list[dict]:
+        """The fired pairs whose finding is new, resolved or verified (they open or reopen), with the
+        finding's columns a reconcile reads (id NULL: new)."""
+        return self.rows(f"""SELECT f.fingerprint, f.rule, f.subject, f.kind, x.id, x.status, x.verified_at,
+                                    x.assignee, x.supervisor
+                             FROM {_fired(table)} f LEFT JOIN findings x ON x.fingerprint = f.fingerprint
+                             WHERE x.id IS NULL OR x.status IN ('resolved', 'verified')""")
+
+    def mark_fired_seen(self, table: str, at: str, scan_id: int) -> None:
+        """Active findings still firing: only when they were last seen (one statement)."""
+        self.conn.execute(f"""UPDATE findings SET last_seen_at = ?, last_scan_id = ?
+                              WHERE fingerprint IN (SELECT fingerprint FROM {_fired(table)})
+                                AND status IN ({_ACTIVE_SQL})""", (at, scan_id))
+
+    def unfired_active(self, table: str, rule_ids) -> list[dict]:
+        """Active findings of these rules that did not fire (to resolve)."""
+        return self.rows(f"""SELECT id, status FROM findings
+                             WHERE rule IN (SELECT value FROM json_each(?)) AND status IN ({_ACTIVE_SQL})
+                               AND fingerprint NOT IN (SELECT fingerprint FROM {_fired(table)})""",
+                         (json.dumps(list(rule_ids)),))
 
     def active_fingerprints(self, rule_ids) -> set[str]:
         """Fingerprints of the active findings of these rules."""
