@@ -71,7 +71,12 @@ def day_of(column: str) -> str:
 
 
 def today(kind: str) -> str:
-    return ordinal(kind, ":today")
+    """Today's ordinal. The global calendar's is a constant subquery, which SQLite evaluates once."""
+    if kind != "cases":
+        return ordinal(kind, ":today")
+    return ("(CASE WHEN cases.hall IS NOT NULL AND cases.hall IN (SELECT cal FROM workday_cals) "
+            "THEN (SELECT ord FROM workdays WHERE cal = cases.hall AND day = :today) "
+            "ELSE (SELECT ord FROM workdays WHERE cal = '' AND day = :today) END)")
 
 
 # ------------------------------------------------------------------------------ cases
