@@ -250,8 +250,13 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
     count = 0
     fired = ctx.store.new_fired_table()
     for kind, kind_rules in by_kind.items():
-        selection = None if ctx.full else _select(ctx, kind, kind_rules)
-        count += ctx.store.scalar(f"SELECT count(*) FROM {selection or _kind_table(kind)}")
+        # The SQL engine evaluates every record: each rule's condition picks its rows through the
+        # kind's indexes (open cases by status, unanswered consultations by answered_at, …), so an
+        # incremental scan costs what the live records cost, and nothing can be missed. The
+        # reference engine gets the records in Python: in an incremental scan only the live, changed
+        # and active-finding ones (what can have changed since the last scan).
+        selection = None if ctx.full or ctx.engine != "durable" else _select(ctx, kind, kind_rules)
+        count += _count(ctx, kind, kind_rules, selection)
         if ctx.engine == "durable":
             found = _durable_subjects(ctx, kind, kind_rules, selection)
             ctx.store.add_fired(fired, [(rule_id, s, kind) for rule_id, subjects in found.items() for s in subjects])
@@ -278,6 +283,18 @@ def _select(ctx: ScanContext, kind: str, rules) -> str:
     until = _iso(ctx.now + timedelta(days=APPOINTMENT_DAYS), ctx.cfg)
     ctx.selections[kind] = ctx.store.select_records(kind, [r.id for r in rules], since, until, ctx.since_seq)
     return ctx.selections[kind]
+
+
+def _count(ctx: ScanContext, kind: str, rules, selection: str | None) -> int:
+    """The records a scan counts as looked at: all (full), the selection (durable), or the live and
+    changed ones (sql: its queries reach the rows through the kinds' indexes)."""
+    if selection:
+        return ctx.store.scalar(f"SELECT count(*) FROM {selection}")
+    if ctx.full:
+        return ctx.store.scalar(f"SELECT count(*) FROM {_kind_table(kind)}")
+    since = _iso(ctx.now - timedelta(days=1), ctx.cfg)
+    until = _iso(ctx.now + timedelta(days=APPOINTMENT_DAYS), ctx.cfg)
+    return ctx.store.count_selected(kind, since, until, ctx.since_seq)
 
 
 def _where(ctx: ScanContext, kind: str, selection: str | None) -> str:
@@ -366,11 +383,13 @@ def _record_firing(ctx: ScanContext, rule, kind: str, facts: dict) -> Firing:
 
 def _data_quality(ctx: ScanContext, kinds: list[str], rules) -> list:
     """Records the scan cannot evaluate (a date outside the workdays table, a deadline that cannot be
-    computed) become a finding for the admin; every other record is evaluated as usual."""
+    computed) become a finding for the admin; every other record is evaluated as usual. An incremental
+    scan looks at the records changed since the last scan and those of the active such findings (the
+    table only grows, so a record that was fine stays fine)."""
     out = []
     for kind in kinds:
         for key, org, name, value, reason in ctx.store.unevaluable_records(
-                kind, ctx.coverage.first, ctx.coverage.last, None if ctx.full else ctx.selections.get(kind),
+                kind, ctx.coverage.first, ctx.coverage.last, None if ctx.full else ctx.since_seq,
                 DATA_QUALITY.id):
             facts = {**_base_facts(ctx, DATA_QUALITY, org), "kind_title": _KIND_TITLES.get(kind, kind),
                      "record_kind": kind, "record_key": key, "field": name, "value": value, "reason": reason}

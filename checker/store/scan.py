@@ -33,6 +33,11 @@ def _live_indexes(conn):
     """)
 
 
+@migration("0051_appointments_status")
+def _appointments_status(conn):
+    conn.execute("CREATE INDEX IF NOT EXISTS ix_appointments_status ON appointments (status, slot_at)")
+
+
 @migration("0050_workdays")
 def _workdays(conn):
     conn.executescript("""
@@ -104,10 +109,20 @@ class ScanStore:
                            "since_seq": since_seq})
         return table
 
-    def unevaluable_records(self, kind: str, first: str, last: str, selection: str | None, rule_id: str) -> list:
-        """(key, org, field, value, reason) of the records (those in `selection`, or all) whose dates
-        lie outside the workdays table [first, last] or whose deadline cannot be computed, and of the
-        records of `rule_id`'s active findings (so they are looked at again)."""
+    def count_selected(self, kind: str, since: str, until: str, since_seq: int) -> int:
+        """How many records an incremental scan counts as looked at: the live ones and those changed
+        since `since_seq` (two index counts)."""
+        rk = KINDS[_kind(kind)]
+        params = {"since": since, "until": until, "since_seq": since_seq}
+        live = self.scalar(f'SELECT count(*) FROM "{rk.name}" WHERE {LIVE_SQL[kind]}', params)
+        changed = self.scalar(f'SELECT count(*) FROM "{rk.name}" INDEXED BY "ix_{rk.name}_seq" '
+                              f'WHERE _seq > :since_seq AND NOT ({LIVE_SQL[kind]})', params)
+        return live + changed
+
+    def unevaluable_records(self, kind: str, first: str, last: str, since_seq: int | None, rule_id: str) -> list:
+        """(key, org, field, value, reason) of the records (changed after `since_seq`, or all when it is
+        None) whose dates lie outside the workdays table [first, last] or whose deadline cannot be
+        computed, and of the records of `rule_id`'s active findings (so they are looked at again)."""
         rk = KINDS[_kind(kind)]
         key = rk.key[0]
         dates = [f.name for f in rk.fields if f.type in ("datetime", "date")] + (["due_at"] if kind == "cases" else [])
@@ -117,14 +132,15 @@ class ScanStore:
             checks.append(("due_at IS NULL AND (promised_at IS NOT NULL OR EXISTS (SELECT 1 FROM items i WHERE "
                            "i.code = cases.item_code AND (i.immediate = 1 OR COALESCE(i.promised_days, "
                            "i.statutory_days) IS NOT NULL)))", "due_at", "DUE"))
-        where = "1" if selection is None else f"""(rowid IN (SELECT rid FROM {selection}) OR "{key}" IN (
+        where = "1" if since_seq is None else f"""(_seq > :since_seq OR "{key}" IN (
             SELECT json_extract(data, '$.record_key') FROM findings WHERE rule = :rule
             AND subject_kind = :kind AND status IN ({_ACTIVE_SQL})))"""
         whens = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _) in enumerate(checks))
         org = "org" if "org" in rk.columns else "NULL"
         sql = (f'SELECT k, org, problem FROM (SELECT "{key}" AS k, {org} AS org, CASE {whens} END AS problem '
                f'FROM "{rk.name}" WHERE {where}) WHERE problem IS NOT NULL')
-        found = self.conn.execute(sql, {"first": first, "last": last, "rule": rule_id, "kind": kind}).fetchall()
+        found = self.conn.execute(sql, {"first": first, "last": last, "rule": rule_id, "kind": kind,
+                                        "since_seq": since_seq}).fetchall()
         out = []
         for k, org_code, i in found:
             _, name, what = checks[i]
