@@ -307,7 +307,7 @@ def _sql_fire(ctx: ScanContext, kind: str, rule, selection: str | None, fired: s
     cond, params = compiler.to_sql(kind, rule.when, rule.params, params)
     key = f'CAST({kind}."{KINDS[kind].key[0]}" AS TEXT)'
     ctx.store.conn.execute(
-        f"INSERT OR IGNORE INTO {fired} (fingerprint, rule, subject, kind) SELECT :_rule || ':' || {key}, :_rule, "
+        f"INSERT INTO {fired} (fingerprint, rule, subject, kind) SELECT :_rule || ':' || {key}, :_rule, "
         f"{key}, :_kind FROM {_kind_table(kind)} WHERE {_where(ctx, kind, selection)} AND {cond}", params)
 
 

@@ -146,7 +146,7 @@ def test_messages_are_rendered_when_read_and_a_scan_writes_only_status_changes(b
     run_scan(store, cfg, book, at("2026-11-12T09:00"))
     after = store.row("SELECT message, due_at, last_seen_at FROM findings")
     assert (after["message"], after["due_at"]) == (stored["message"], stored["due_at"])     # not rewritten
-    assert after["last_seen_at"] == "2026-11-12T09:00:00+08:00"
+    assert findings.list_findings(store)[0]["last_seen_at"] == "2026-11-12T09:00:00+08:00"
     listed = findings.list_findings(store, now=at("2026-11-12T09:00"))[0]
     assert "已超期 5 个工作日" in listed["message"]                   # 11-05 → 11-12: 6, 9, 10, 11, 12
     one = findings.get_finding(store, listed["id"], now=at("2026-11-16T09:00"))

@@ -6,7 +6,8 @@ import json
 ACTIVE_STATUSES = ("open", "acknowledged", "submitted", "rejected")
 
 _LIST_COLUMNS = """id, rule, clause, standard, subject, org, severity, status, message, assignee,
-    opened_at, due_at, resolved_at, supervisor, kind, subject_kind, verified_at, last_seen_at,
+    opened_at, due_at, resolved_at, supervisor, kind, subject_kind, verified_at,
+    max(last_seen_at, COALESCE((SELECT seen_at FROM finding_seen WHERE finding_id = findings.id), '')) AS last_seen_at,
     reopen_count, rebound_count, escalation_level"""
 
 _INSERT = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject, subject_kind, org,
@@ -78,12 +79,12 @@ class FindingStore:
     def new_fired_table(self) -> str:
         """temp._fired: the (rule, subject) pairs the record rules fire in this scan."""
         self.conn.execute("DROP TABLE IF EXISTS temp._fired")
-        self.conn.execute("CREATE TABLE temp._fired (fingerprint TEXT PRIMARY KEY, rule TEXT NOT NULL, "
-                          "subject TEXT NOT NULL, kind TEXT NOT NULL) WITHOUT ROWID")
+        self.conn.execute("CREATE TABLE temp._fired (fingerprint TEXT NOT NULL, rule TEXT NOT NULL, "
+                          "subject TEXT NOT NULL, kind TEXT NOT NULL)")      # unique by construction
         return "temp._fired"
 
     def add_fired(self, table: str, rows) -> None:
-        self.conn.executemany(f"INSERT OR IGNORE INTO {_fired(table)} (fingerprint, rule, subject, kind) "
+        self.conn.executemany(f"INSERT INTO {_fired(table)} (fingerprint, rule, subject, kind) "
                               "VALUES (? || ':' || ?, ?, ?, ?)", [(r, s, r, s, k) for r, s, k in rows])
 
     def fired_changes(self, table: str) -> list[dict]:
@@ -95,10 +96,16 @@ class FindingStore:
                              WHERE x.id IS NULL OR x.status IN ('resolved', 'verified')""")
 
     def mark_fired_seen(self, table: str, at: str, scan_id: int) -> None:
-        """Active findings still firing: only when they were last seen (one statement)."""
-        self.conn.execute(f"""UPDATE findings SET last_seen_at = ?, last_scan_id = ?
+        """Active findings still firing: only when they were last seen, in one statement, into the
+        narrow finding_seen table (rewriting tens of thousands of wide findings rows every morning
+        cost most of a daily scan and held the write lock for it)."""
+        self.conn.execute(f"""INSERT INTO finding_seen (finding_id, seen_at, seen_scan)
+                              SELECT id, ?, ? FROM findings
                               WHERE fingerprint IN (SELECT fingerprint FROM {_fired(table)})
-                                AND status IN ({_ACTIVE_SQL})""", (at, scan_id))
+                                AND status IN ({_ACTIVE_SQL})
+                              ON CONFLICT (finding_id) DO UPDATE SET seen_at = excluded.seen_at,
+                                                                     seen_scan = excluded.seen_scan""",
+                          (at, scan_id))
 
     def unfired_active(self, table: str, rule_ids) -> list[dict]:
         """Active findings of these rules that did not fire (to resolve)."""

@@ -38,6 +38,13 @@ def _appointments_status(conn):
     conn.execute("CREATE INDEX IF NOT EXISTS ix_appointments_status ON appointments (status, slot_at)")
 
 
+@migration("0052_finding_seen")
+def _finding_seen(conn):
+    # When a still-firing finding was last seen (a narrow row: a scan updates tens of thousands)
+    conn.execute("CREATE TABLE finding_seen (finding_id INTEGER PRIMARY KEY, seen_at TEXT NOT NULL, "
+                 "seen_scan INTEGER)")
+
+
 @migration("0050_workdays")
 def _workdays(conn):
     conn.executescript("""
