@@ -1,6 +1,7 @@
 """The route stage: finding events past the cursor → outbox rows, one per (event, person told)."""
 from __future__ import annotations
 
+from ..messages import current_messages
 from .model import Ctx, parse_json
 
 
@@ -10,8 +11,16 @@ def route(ctx: Ctx, batch=()):
         events = ctx.store.events_after(ctx.store.route_cursor())
         if not events:
             return batch
-        rows = [row for ev in events for row in _rows_for_event(ctx, ev)]
+        messages = _messages(ctx, events)
+        rows = [row for ev in events for row in _rows_for_event(ctx, {**ev, "f_message": messages[ev["id"]]})]
         ctx.stats["routed"] += ctx.store.enqueue(rows, cursor=events[-1]["id"])
+
+
+def _messages(ctx: Ctx, events: list[dict]) -> dict[int, str]:
+    """Each event's finding message as read now (checker.messages: the clock-moving figures of this moment)."""
+    rows = [{"id": ev["finding_id"], "message": ev["f_message"], "event": ev["id"]} for ev in events]
+    current_messages(ctx.store, rows, ctx.now)
+    return {r["event"]: r["message"] for r in rows}
 
 
 def _rows_for_event(ctx: Ctx, ev: dict) -> list[dict]:
