@@ -79,7 +79,7 @@ def test_an_alert_cites_the_clause_and_offers_ack_and_rectify(world, cfg):
     assert chat == 1001
     assert "依据 DB33/T 2036.7 §5.2.1.5" in text and "办件 C001 已超期 2 个工作日" in text
     fid = world.outbox()[0]["finding_id"]
-    assert buttons == [[("确认收到", f"ack:{fid}"), ("提交整改", f"rect:{fid}")]]
+    assert buttons == [[(f"确认收到 #{fid}", f"ack:{fid}"), (f"提交整改 #{fid}", f"rect:{fid}")]]   # each names its finding
     assert deliver(world, cfg, rec).sent == 0                     # never twice
     assert world.outbox()[0]["status"] == "sent" and world.outbox()[0]["message_ref"] == "m1"
 
@@ -90,7 +90,10 @@ def test_several_findings_go_out_as_one_digest(world, cfg):
     deliver(world, cfg, rec)
     assert len(rec.to(1001)) == 1
     assert all(f"办件 C{i:03} 已超期" in rec.to(1001)[0] for i in range(1, 4))
-    assert len(rec.sent[0][2]) == 3                                # a button row per finding
+    assert len(rec.sent[0][2]) == 3                                # a button row per finding …
+    fids = [r["finding_id"] for r in world.outbox()]
+    assert {label for row in rec.sent[0][2] for label, _ in row} == {   # … each button naming its finding
+        f"{verb} #{fid}" for fid in fids for verb in ("确认收到", "提交整改")}
 
 
 def test_a_long_digest_splits_under_4096_between_entries(world, cfg):
@@ -197,7 +200,8 @@ def test_a_submission_asks_the_supervisor_and_a_rejection_tells_the_officer(worl
     rec = Recorder()
     deliver(world, cfg, rec)
     assert "整改待复查" in rec.to(2001)[0] and "已补办 &amp; 归档" in rec.to(2001)[0]
-    assert rec.sent[-1][2] == [[("复查通过", f"vp:{ids['C001']}"), ("退回", f"vf:{ids['C001']}")]]
+    fid = ids["C001"]
+    assert rec.sent[-1][2] == [[(f"复查通过 #{fid}", f"vp:{fid}"), (f"退回 #{fid}", f"vf:{fid}")]]
     findings_mod.verify(world, ids["C001"], "S1", passed=False, note="照片不清晰", now=DAY)
     deliver(world, cfg, rec)
     assert "整改被退回" in rec.to(1001)[-1] and "退回原因：照片不清晰" in rec.to(1001)[-1]
@@ -216,7 +220,7 @@ def test_console_notifier_prints_what_would_be_sent(world, cfg, capsys):
     fire(world, cfg, [(OVERDUE, "C001", "超期", "E1")])
     deliver(world, cfg, ConsoleNotifier())
     out = capsys.readouterr().out
-    assert "张三（E1）" in out and "依据 DB33/T 2036.7 §5.2.1.5" in out and "[确认收到]" in out
+    assert "张三（E1）" in out and "依据 DB33/T 2036.7 §5.2.1.5" in out and "[确认收到 #" in out
 
 
 def test_quiet_hours_wrap_midnight():

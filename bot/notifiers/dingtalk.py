@@ -29,7 +29,7 @@ def action_link(label: str, data: str) -> str:
     """A link that, tapped in DingTalk, sends the text command (确认 68) to the robot."""
     verb, fid = data.split(":", 1)
     command = f"{ACTION_WORDS[verb]} {fid}"
-    return f"[{label} #{fid}](dtmd://dingtalkclient/sendMessage?content={quote(command)})"
+    return f"[{label}](dtmd://dingtalkclient/sendMessage?content={quote(command)})"
 
 
 class DingTalkFormatter:

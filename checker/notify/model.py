@@ -27,7 +27,8 @@ MAX_ENTRY_TEXT = 1200        # a finding message longer than this is cut
 Button = tuple[str, str]          # (label, action data such as "ack:68")
 
 # The actions a message offers on a finding, by verb: what the button (or the text command on a
-# channel without buttons) says. The same verbs are the callback data prefixes of the Telegram bot.
+# channel without buttons) says, followed by the finding's number (确认收到 #68), so that under a
+# digest of ten entries every button names its own. The verbs are the Telegram callback prefixes.
 ACTIONS = {"ack": "确认收到", "rect": "提交整改", "vp": "复查通过", "vf": "退回"}
 ACTION_WORDS = {"ack": "确认", "rect": "整改", "vp": "通过", "vf": "退回"}   # text commands: "确认 68"
 
@@ -115,7 +116,7 @@ def actions_for(r: Row) -> tuple[Button, ...]:
         verbs = ("ack", "rect")
     else:
         return ()
-    return tuple((ACTIONS[v], f"{v}:{fid}") for v in verbs)
+    return tuple((f"{ACTIONS[v]} #{fid}", f"{v}:{fid}") for v in verbs)
 
 
 def cut(text, limit: int = MAX_ENTRY_TEXT) -> str:
