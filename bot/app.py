@@ -11,7 +11,9 @@ import logging
 from datetime import datetime
 
 from telegram import BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler
+from telegram.error import TelegramError
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
+                          MessageHandler, filters)
 
 from checker import notify
 from checker.errors import ConfigError
@@ -19,7 +21,7 @@ from checker.rules.holder import RulesHolder
 from checker.store import Store
 
 from . import handlers  # noqa: F401  (registers the commands and buttons)
-from .commands import BOT_COMMANDS, BUTTONS, COMMANDS
+from .commands import BUTTONS, COMMANDS, _guard, menu_for
 from .conversations import conversations
 from .notifiers.telegram import TelegramNotifier
 
@@ -56,6 +58,7 @@ def _add_handlers(app: Application) -> None:
         app.add_handler(CommandHandler(name, reg.fn))
     for prefix, reg in BUTTONS.items():
         app.add_handler(CallbackQueryHandler(reg.fn, pattern=rf"^{prefix}:"))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, _guard(handlers.text, ())))
     app.add_error_handler(_on_error)
 
 
@@ -65,7 +68,17 @@ async def _post_init(app: Application) -> None:
     data["store"] = Store(data["store_path"])
     if data["rules"] is None:
         data["rules"] = RulesHolder.from_config(data["cfg"])
-    await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in BOT_COMMANDS])
+    await publish_menus(app)
+
+
+async def publish_menus(app: Application) -> None:
+    """The strangers' menu for every private chat, and each bound user's role menu in their chat."""
+    await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in menu_for(None)])
+    for officer in app.bot_data["store"].rows("SELECT telegram_id, role FROM officers WHERE telegram_id IS NOT NULL"):
+        try:
+            await handlers.publish_menu(app.bot, officer["telegram_id"], officer["role"])
+        except TelegramError as exc:             # a chat that is gone keeps the default menu
+            log.warning("command menu not set for a chat: %s", type(exc).__name__)
 
 
 async def _post_shutdown(app: Application) -> None:

@@ -27,8 +27,11 @@ BOT_COMMANDS: list[tuple[str, str]] = []          # (name, Chinese description),
 COMMANDS: dict[str, "Registered"] = {}
 BUTTONS: dict[str, "Registered"] = {}             # callback data prefix → handler
 
-UNKNOWN_USER = ("您还没有绑定效能监管助手。请向管理员索取绑定码（govwatch officers invite），"
-                "然后发送 /bind 绑定码。未绑定的用户看不到任何监管数据。")
+UNKNOWN_USER = ("您还没有绑定效能监管助手。请向本单位管理员索取绑定码，收到后直接把绑定码发给我即可。"
+                "绑定之前看不到任何监管数据。")
+HINT = "想查看自己的问题，请发送 /findings；全部命令见 /help。处理提醒请点消息下方的按钮。"
+STRANGER_MENU = ("start", "help")              # the menu everyone sees before binding
+NOT_IN_MENU = ("start", "bind")                # what a bound user's menu and /help leave out
 STORE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govwatch-bot-store")
 ROLE_NAMES = {"officer": "窗口人员", "supervisor": "监管人员", "admin": "管理员"}
 
@@ -75,6 +78,14 @@ def _guard(fn, roles):
         except GovwatchError as exc:
             return await g.reply(html.escape(str(exc), quote=False))
     return handler
+
+
+def menu_for(role: str | None) -> list[tuple[str, str]]:
+    """The (command, description) pairs a role's command menu shows; None: a stranger's."""
+    if role is None:
+        return [(n, d) for n, d in BOT_COMMANDS if n in STRANGER_MENU]
+    return [(n, d) for n, d in BOT_COMMANDS if n not in NOT_IN_MENU
+            and (COMMANDS[n].roles in (None, ()) or role in COMMANDS[n].roles)]
 
 
 class Guarded:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from checker.periods import Period
 
 from . import views
 from .notifiers.telegram import esc
-from .commands import COMMANDS, ROLE_NAMES, UNKNOWN_USER, bot_command, button
+from .commands import COMMANDS, HINT, ROLE_NAMES, UNKNOWN_USER, bot_command, button, menu_for
 
 SUPERVISING = ("supervisor", "admin")
 REPORT_KINDS = ("daily", "weekly", "monthly", "quarterly", "annual")
@@ -46,10 +47,37 @@ async def help_(g):
 async def bind(g):
     """Bind this Telegram user to the officer a one-time code was issued for."""
     if len(g.args) != 1:
-        raise InputError("用法：/bind 绑定码（绑定码由管理员用 govwatch officers invite 生成）")
-    officer = await g.call(binding.bind, g.store, g.args[0], g.user_id, g.now)
+        raise InputError("用法：/bind 绑定码（绑定码由本单位管理员提供）")
+    await _bind(g, g.args[0])
+
+
+async def _bind(g, code: str):
+    """Spend the code, publish the role's command menu in this chat; the open backlog follows once."""
+    if g.scope is not None:
+        return await g.reply(f"您已绑定为 {esc(g.scope.name)}（{esc(g.scope.officer_id)}），无需再次绑定。")
+    officer = await g.call(binding.bind, g.store, code, g.user_id, g.now)
+    await publish_menu(g.context.bot, g.user_id, officer["role"])
     await g.reply(f"绑定成功：{esc(officer['name'])}（{esc(officer['id'])}，{ROLE_NAMES[officer['role']]}）。"
-                  "今后的监管提醒会发到这里。发送 /help 查看命令。")
+                  "今后的监管提醒会发到这里，您名下未办结的问题随后发来。发送 /help 查看命令。")
+
+
+async def publish_menu(bot, chat_id: int, role: str | None) -> None:
+    """The command menu of this chat: its role's commands only (set_my_commands with a chat scope)."""
+    from telegram import BotCommand, BotCommandScopeChat
+    await bot.set_my_commands([BotCommand(n, d) for n, d in menu_for(role)], scope=BotCommandScopeChat(chat_id))
+
+
+BIND_CODE = re.compile(r"^[0-9A-Fa-f]{8}$")
+
+
+async def text(g):
+    """Free text outside a conversation: a stranger's bind code binds; anything else gets a short hint."""
+    said = (g.update.effective_message.text or "").strip()
+    if g.scope is None:
+        if BIND_CODE.match(said):
+            return await _bind(g, said)
+        return await g.reply(UNKNOWN_USER)
+    await g.reply(HINT)
 
 
 # -- queries ---------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ LIST_TITLES = {"findings": "问题清单", "overdue": "超期未整改问题"}
 
 
 def help_text(role: str, commands: dict) -> str:
+    """The commands a bound user's role may use (never /bind: they are bound)."""
     lines = ["可用命令："]
     for name, reg in commands.items():
-        if reg.roles in (None, ()) or role in reg.roles:
+        if name not in ("bind", "start") and (reg.roles in (None, ()) or role in reg.roles):
             lines.append(f"/{name} — {esc(reg.description)}")
     lines.append("提醒消息下方的按钮：确认收到、提交整改；监管人员：复查通过、退回。")
     return "\n".join(lines)

@@ -5,6 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from .errors import InputError, NotFound
+from .notify.backlog import enqueue_backlog
 
 
 def invite(store, cfg, officer_id: str, now: datetime) -> dict:
@@ -27,7 +28,8 @@ def bind(store, code: str, user_id, now: datetime, channel: str = "telegram") ->
     user_id = int(user_id) if channel == "telegram" else str(user_id)
     officer_id = store.use_bind_code(code.strip().upper(), user_id, _iso(now), column=ID_COLUMNS[channel])
     if officer_id is None:
-        raise InputError("绑定码无效、已使用或已过期，请向管理员重新索取（govwatch officers invite）")
+        raise InputError("绑定码无效、已使用或已过期，请向本单位管理员重新索取。")
+    enqueue_backlog(store, officer_id, now)          # the open backlog arrives once, right after binding
     return store.officer(officer_id)
 
 

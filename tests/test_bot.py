@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -70,10 +71,23 @@ def bot(tmp_path, monkeypatch):
     loop.close()
 
 
-def test_post_init_publishes_the_chinese_command_menu(bot):
-    menu = bot.api.called("setMyCommands")[0]["commands"]
-    assert [c["command"] for c in menu] == [name for name, _ in BOT_COMMANDS]
-    assert {"status", "case", "silence", "reload", "report", "bind"} <= {c["command"] for c in menu}
+def test_post_init_publishes_a_menu_per_role(bot):
+    bot.run(bot_app.publish_menus(bot.app))                # as post_init does, now that officers are bound
+    calls = bot.api.called("setMyCommands")[1:]
+    default = calls[0]
+    assert [c["command"] for c in _json(default["commands"])] == ["start", "help"] and "scope" not in default
+    menus = {_json(c["scope"])["chat_id"]: {m["command"] for m in _json(c["commands"])} for c in calls[1:]}
+    assert {"status", "findings", "case"} <= menus[OFFICER] and not {"silence", "indicators", "bind"} & menus[OFFICER]
+    assert {"indicators", "report"} <= menus[SUPERVISOR] and "silence" not in menus[SUPERVISOR]
+    assert {"silence", "reload", "report"} <= menus[ADMIN]
+    assert set(BOT_COMMANDS_NAMES) >= menus[ADMIN]
+
+
+BOT_COMMANDS_NAMES = [name for name, _ in BOT_COMMANDS]
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def test_build_application_needs_the_token(cfg, monkeypatch):
@@ -91,7 +105,8 @@ def test_an_unknown_user_gets_an_explanation_and_no_data(bot, text):
 
 
 def test_start_explains_binding_to_a_stranger_and_greets_a_bound_officer(bot):
-    assert "/bind" in bot.send(STRANGER, "/start")[0]
+    said = bot.send(STRANGER, "/start")[0]
+    assert "请向本单位管理员索取绑定码" in said and not re.search(r"/[a-z]", said)   # no command names
     greeting = bot.send(OFFICER, "/start")[0]
     assert "张三（E1，窗口人员）" in greeting and "/status" in greeting and "/silence" not in greeting
     assert "/silence" in bot.send(ADMIN, "/help")[0]

@@ -10,10 +10,11 @@ recipient's channel. A module per job:
     stages      collect, obsolete, silence, quiet, group, dedup, deliver, record
     pipeline    the chains and the delivery job: deliver_pending, route_now
     reports     announcing a written report
+    backlog     a newly bound officer's open findings, once
 
 Channels' formatters and notifiers live in bot/notifiers/ (checker imports no messenger).
 """
-from ..binding import bind, invite
+from .backlog import enqueue_backlog
 from .channels import CHANNEL_NAMES, Channels
 from .model import (ACTION_WORDS, ACTIONS, KIND_LABEL, SEVERITY_ICON, SEVERITY_NAME, Button, DeliveryResult,
                     Entry, Formatter, Message, Notifier, PermanentError, RetryableError, Row)
@@ -26,5 +27,5 @@ from .silences import Silencer, add_silence, parse_duration, remove_silence
 __all__ = ["ACTIONS", "ACTION_WORDS", "CHANNEL_NAMES", "KIND_LABEL", "PREPARE", "REPORT_NAMES", "SEND",
            "SEVERITY_ICON", "SEVERITY_NAME", "Button", "Channels", "DeliveryResult", "Entry", "Formatter",
            "Message", "Notifier", "PermanentError", "RetryableError", "Row", "Silencer", "add_silence",
-           "announce_report", "bind", "deliver_pending", "in_quiet_hours", "invite", "parse_duration",
+           "announce_report", "deliver_pending", "enqueue_backlog", "in_quiet_hours", "parse_duration",
            "quiet_end", "remove_silence", "route", "route_now", "run"]

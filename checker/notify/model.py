@@ -14,14 +14,15 @@ from typing import Protocol, Sequence
 
 MAX_ATTEMPTS = 8             # then a row is failed and the supervisor gets a notice
 IN_FLIGHT = 4                # recipients whose messages are being sent at once
-ALERT_KINDS = ("new", "reopened", "reminder", "escalation")   # what silences and `obsolete` apply to
+ALERT_KINDS = ("new", "reopened", "reminder", "escalation", "backlog")   # what silences and `obsolete` apply to
 CLOSED = ("verified", "resolved")
 SEVERITY_ORDER = {"red": 0, "yellow": 1, "blue": 2}
 SEVERITY_ICON = {"red": "🔴", "yellow": "🟡", "blue": "🔵"}
 SEVERITY_NAME = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
 KIND_LABEL = {"new": "新发现问题", "reopened": "问题再次出现", "reminder": "整改期限提醒",
               "escalation": "问题升级督办", "verify_request": "整改待复查", "rejected": "整改被退回",
-              "verified": "整改复查通过", "notice": "通知未能送达", "report": "报表", "test": "渠道测试"}
+              "verified": "整改复查通过", "notice": "通知未能送达", "report": "报表", "test": "渠道测试",
+              "backlog": "待办问题"}
 MAX_ENTRY_TEXT = 1200        # a finding message longer than this is cut
 
 Button = tuple[str, str]          # (label, action data such as "ack:68")
@@ -112,7 +113,7 @@ def actions_for(r: Row) -> tuple[Button, ...]:
     fid = r.payload.get("finding_id")
     if r.kind == "verify_request":
         verbs = ("vp", "vf")
-    elif r.kind in ("new", "reopened", "reminder", "rejected") and r.recipient == r.payload.get("assignee"):
+    elif r.kind in ("new", "reopened", "reminder", "rejected", "backlog") and r.recipient == r.payload.get("assignee"):
         verbs = ("ack", "rect")
     else:
         return ()
