@@ -52,7 +52,7 @@ def build_application(cfg, store_path=None, request=None, rules=None, clock=None
 
 
 def _add_handlers(app: Application) -> None:
-    for conversation in conversations():
+    for conversation in conversations(app.bot_data["cfg"]):
         app.add_handler(conversation)
     for name, reg in COMMANDS.items():
         app.add_handler(CommandHandler(name, reg.fn))

@@ -87,6 +87,7 @@ class TelegramConfig:
     quiet_hours: QuietHours = QuietHours()
     bind_code_hours: float = 24
     page_size: int = 10
+    conversation_timeout_minutes: float = 30     # a half-done 提交整改 / 退回 ends after this, and says so
 
     def token(self) -> str | None:
         """The bot token from the environment, or None (console notifier)."""

@@ -73,10 +73,10 @@ class FakeBotAPI:
                 msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         return {"message": msg}
 
-    def photo(self, user_id: int, content: bytes) -> dict:
+    def photo(self, user_id: int, content: bytes, caption: str | None = None) -> dict:
         file_id = self.add_file(content, "photos/evidence.jpg")
         size = {"file_id": file_id, "file_unique_id": "u" + file_id, "width": 10, "height": 10}
-        return self.message(user_id, photo=[size])
+        return self.message(user_id, photo=[size], **({"caption": caption} if caption else {}))
 
     def document(self, user_id: int, content: bytes, name: str) -> dict:
         file_id = self.add_file(content, f"documents/{name}")

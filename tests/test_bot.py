@@ -52,11 +52,11 @@ class Harness:
         return self.run(notify.deliver_pending(self.store, self.cfg, TelegramNotifier(self.app.bot), now))
 
 
-@pytest.fixture
-def bot(tmp_path, monkeypatch):
+def make_bot(tmp_path, monkeypatch, telegram=None) -> "Harness":
+    """A started Application on the fake Bot API over the seeded world (telegram: config overrides)."""
     monkeypatch.setenv("GOVWATCH_TELEGRAM_TOKEN", "123456:TEST-TOKEN")
     cfg = config_mod.load(None, database=str(tmp_path / "govwatch.db"), reports={"out_dir": str(tmp_path / "r")},
-                          telegram={"rate_limit": {"max_retries": 0}, "page_size": 5})
+                          telegram={"rate_limit": {"max_retries": 0}, "page_size": 5, **(telegram or {})})
     api = FakeBotAPI()
     app = bot_app.build_application(cfg, request=FakeRequest(api), clock=lambda: DAY)
     loop = asyncio.new_event_loop()
@@ -66,9 +66,19 @@ def bot(tmp_path, monkeypatch):
     h = Harness(app, api, store, cfg, loop)
     h.ids = fire(store, cfg, [(OVERDUE, "C001", "办件 C001 已超期 <2> 个工作日", "E1"),
                               (OVERDUE, "C900", "宁波办件超期", "E9", "330200")])
+    return h
+
+
+def close_bot(h: "Harness") -> None:
+    h.loop.run_until_complete(bot_app.stop(h.app))
+    h.loop.close()
+
+
+@pytest.fixture
+def bot(tmp_path, monkeypatch):
+    h = make_bot(tmp_path, monkeypatch)
     yield h
-    loop.run_until_complete(bot_app.stop(app))
-    loop.close()
+    close_bot(h)
 
 
 def test_post_init_publishes_a_menu_per_role(bot):
@@ -235,7 +245,10 @@ def test_rectify_with_a_photo_then_the_supervisor_verifies(bot):
     assert "整改说明" in bot.press(OFFICER, f"rect:{fid}")[0]
     assert "/skip" in bot.send(OFFICER, "已补办，材料归档")[0]
     photo = b"\x89PNG fake evidence bytes"
-    assert "已提交整改（含证据文件）" in bot.upload(bot.api.photo(OFFICER, photo), OFFICER)[0]
+    shown = bot.upload(bot.api.photo(OFFICER, photo), OFFICER)[0]
+    assert "即将提交问题" in shown and "说明：已补办，材料归档" in shown and "确认提交吗" in shown
+    assert fnd.get_finding(bot.store, fid)["status"] == "open"           # nothing yet: it waits for 确认提交
+    assert "已提交整改（含证据文件）" in bot.press(OFFICER, f"rc:{fid}")[0]
     finding = fnd.get_finding(bot.store, fid)
     assert finding["status"] == "submitted"
     event = fnd.history(bot.store, fid)[-1]
@@ -252,8 +265,8 @@ def test_rectify_with_a_document_or_skip(bot):
     fid = bot.ids["C001"]
     bot.press(OFFICER, f"rect:{fid}")
     bot.send(OFFICER, "已整改")
-    said = bot.upload(bot.api.document(OFFICER, b"%PDF-1.4 report", "整改报告.pdf"), OFFICER)
-    assert "含证据文件" in said[0]
+    assert "整改报告.pdf" in bot.upload(bot.api.document(OFFICER, b"%PDF-1.4 report", "整改报告.pdf"), OFFICER)[0]
+    assert "含证据文件" in bot.press(OFFICER, f"rc:{fid}")[0]
     assert fnd.history(bot.store, fid)[-1]["evidence_path"].endswith(".pdf")
 
 
@@ -264,7 +277,8 @@ def test_rectify_without_evidence_and_cancel(bot):
     assert fnd.get_finding(bot.store, fid)["status"] == "open"
     bot.press(OFFICER, f"rect:{fid}")
     bot.send(OFFICER, "现场已整改")
-    assert "已提交整改，等待" in bot.send(OFFICER, "/skip")[0]
+    assert "证据：无" in bot.send(OFFICER, "/skip")[0]
+    assert "已提交整改，等待" in bot.press(OFFICER, f"rc:{fid}")[0]
     assert fnd.get_finding(bot.store, fid)["status"] == "submitted"
 
 

@@ -111,6 +111,8 @@ def test_alerts_buttons_rectification_and_exactly_once_after_failures_and_sigkil
     api.push(api.message(OFFICER, "已补办并归档"))
     wait_for(lambda: any("/skip" in t for t in api.texts(OFFICER)), "the evidence prompt")
     api.push(api.message(OFFICER, "/skip"))
+    wait_for(lambda: any("确认提交吗" in t for t in api.texts(OFFICER)), "what will be submitted")
+    api.push(api.press(OFFICER, f"rc:{fid}", api.messages[OFFICER][-1]))
     wait_for(lambda: any("整改待复查" in t for t in api.texts(SUPERVISOR)), "the verification request")
     request = api.messages[SUPERVISOR][-1]
     api.push(api.press(SUPERVISOR, f"vp:{fid}", request))

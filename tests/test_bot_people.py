@@ -2,6 +2,7 @@
 supervisor and a stranger."""
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -9,7 +10,7 @@ from checker import binding
 from checker import findings as fnd
 
 from botworld import DAY
-from test_bot import ADMIN, OFFICER, STRANGER, SUPERVISOR, bot  # noqa: F401  (the fixture)
+from test_bot import ADMIN, OFFICER, STRANGER, SUPERVISOR, bot, close_bot, make_bot  # noqa: F401  (the fixture)
 
 
 def _json(value):
@@ -50,3 +51,41 @@ def test_a_bound_user_gets_a_hint_for_free_text_and_help_without_bind(bot):     
     help_text = bot.send(OFFICER, "/help")[0]
     assert "/status" in help_text and "/bind" not in help_text and "/silence" not in help_text
     assert "无需再次绑定" in bot.send(OFFICER, "/bind ABCDEF12")[0]
+
+
+# -- 提交整改 (item 3) ----------------------------------------------------------------------------
+
+def test_a_photo_with_a_caption_is_note_and_evidence_and_is_confirmed_before_submitting(bot):   # noqa: F811
+    fid = bot.ids["C001"]
+    assert "/cancel" in bot.press(OFFICER, f"rect:{fid}")[0]
+    shown = bot.upload(bot.api.photo(OFFICER, b"\x89PNG", caption="窗口已补充告知单"), OFFICER)[0]
+    assert "说明：窗口已补充告知单" in shown and "证据：photo_" in shown
+    assert "请点“确认提交”" in bot.send(OFFICER, "收到")[0]                 # a casual reply is not the note
+    assert "已提交整改（含证据文件）" in bot.press(OFFICER, f"rc:{fid}")[0]
+    event = fnd.history(bot.store, fid)[-1]
+    assert event["action"] == "submit" and event["note"] == "窗口已补充告知单"
+
+
+def test_cancel_at_the_confirmation_changes_nothing(bot):                   # noqa: F811
+    fid = bot.ids["C001"]
+    bot.press(OFFICER, f"rect:{fid}")
+    bot.send(OFFICER, "已整改")
+    bot.send(OFFICER, "/skip")
+    assert "已取消" in bot.press(OFFICER, f"rx:{fid}")[0]
+    assert fnd.get_finding(bot.store, fid)["status"] == "open"
+    assert "/findings" in bot.send(OFFICER, "收到")[0]                       # the conversation is over
+
+
+def test_the_conversation_times_out_and_says_so(tmp_path, monkeypatch):
+    quick = make_bot(tmp_path, monkeypatch, telegram={"conversation_timeout_minutes": 0.005})   # 0.3 s
+    try:
+        fid = quick.ids["C001"]
+        quick.run(quick.app.job_queue.start())
+        quick.press(OFFICER, f"rect:{fid}")
+        quick.run(asyncio.sleep(1.0))
+        assert "已超时结束" in quick.api.texts(OFFICER)[-1] and "未做任何更改" in quick.api.texts(OFFICER)[-1]
+        assert "/findings" in quick.send(OFFICER, "收到")[-1]               # not taken as a note
+        assert fnd.get_finding(quick.store, fid)["status"] == "open"
+    finally:
+        quick.run(quick.app.job_queue.stop())
+        close_bot(quick)
