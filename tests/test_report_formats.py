@@ -122,3 +122,20 @@ def test_pass_and_fail_are_words_or_marks_and_tables_read_on_a_phone(data, cfg, 
     cells = re.findall(r"<td[^>]*>", html)
     assert all("data-label=" in c or "colspan" in c for c in cells)
     assert "@media screen and (max-width: 640px)" in html and "@bottom-center" in html
+
+
+@pytest.mark.skipif(engine() != "weasyprint", reason="the layout check reads WeasyPrint's boxes")
+@pytest.mark.parametrize("kind", ["monthly", "quarterly", "annual"])
+def test_nothing_runs_off_the_a4_page(data, cfg, tmp_path, kind):  # noqa: F811
+    import weasyprint
+    html = build(data, cfg, kind, tmp_path, period=PERIODS[kind]).html_path
+    over = []
+    for n, page in enumerate(weasyprint.HTML(filename=str(html)).render().pages, 1):
+        box = page._page_box
+        right = box.margin_width() - box.margin_right             # the right edge of the content area
+        for b in box.descendants():
+            if type(b).__name__ in ("PageBox", "MarginBox") or not hasattr(b, "margin_width"):
+                continue
+            if b.position_x + b.margin_width() > right + 1:
+                over.append((n, getattr(b, "element_tag", type(b).__name__)))
+    assert over == []

@@ -155,7 +155,7 @@ def test_narrative_has_highlights_problems_and_advice_from_the_data(data, cfg, t
     assert "亮点" in part and "问题" in part and "建议" in part
     assert "P3 集中受理率" in part                                      # met its target
     assert "最长超期 13 个工作日（K1，营业执照）" in part
-    assert "P9 现场服务满意率 50.0%，未达到 ≥ 90%（样本不足，仅供参考）" in part   # 2 evaluations
+    assert "P9 现场服务满意率 50.0%，未达到目标（≥ 90%）（样本不足，仅供参考）" in part   # 2 evaluations
     assert "本期内没有运行扫描" in part or "尚未运行扫描" in part
 
 

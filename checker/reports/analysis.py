@@ -137,7 +137,7 @@ def narrative(lines, rankings_, overdue, rect, groups, findings_count: int, name
     failing = sorted((l for l in lines if l.passed is False), key=lambda l: l.code)
     for l in failing:
         flag = "（样本不足，仅供参考）" if l.small_sample else ""
-        bad.append(f"{l.code} {l.name} {_pct(l.value)}，未达到 {l.target}{flag}。")
+        bad.append(f"{l.code} {l.name} {_pct(l.value)}，未达到目标（{l.target}）{flag}。")
     worse = sorted((l for l in lines if l.change is not None and l.change <= -0.005), key=lambda l: l.change)
     if worse:
         bad.append("较上期下降：" + "；".join(f"{l.code} {l.name}下降 {-l.change * 100:.1f} 个百分点" for l in worse[:3]) + "。")

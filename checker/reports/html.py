@@ -48,6 +48,7 @@ th, td { border: 1px solid #999; padding: 1mm 1.5mm; vertical-align: top; overfl
 th { background: #f1e6e6; font-weight: bold; white-space: nowrap; }
 td.num { text-align: right; white-space: nowrap; }
 .nw { white-space: nowrap; }
+table.fixed { table-layout: fixed; } table.fixed th { white-space: normal; }
 table.orgs { font-size: 7.5pt; table-layout: fixed; }
 table.orgs td, table.orgs th { padding: 0.8mm 0.8mm; white-space: normal; overflow-wrap: normal; word-break: keep-all; }
 table.orgs td.num { white-space: normal; }
@@ -104,6 +105,13 @@ def pct(v) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"
 
 
+def numeral(n: int) -> str:
+    """1 → 一, 10 → 十, 11 → 十一, 20 → 二十 (section numbers up to 99)."""
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 0 else "十" if tens == 1 else NUMERALS[tens - 1] + "十"
+    return head + (NUMERALS[ones - 1] if ones else "")
+
+
 def section(title: str):
     """Register a numbered section renderer, in display order."""
     def register(fn):
@@ -117,7 +125,7 @@ def render(report, spec) -> str:
     for title, fn in SECTIONS:
         body = fn(report, spec)
         if body:
-            parts.append(f"<section><h2>{NUMERALS[n] if n < 10 else n + 1}、{e(title)}</h2>\n{body}</section>")
+            parts.append(f"<section><h2>{numeral(n + 1)}、{e(title)}</h2>\n{body}</section>")
             n += 1
     return _page(report, "\n".join(parts))
 
@@ -158,10 +166,15 @@ DB33/T 2036.7 §8.3 公开。</footer></body></html>
 """
 
 
-def table(head: list[str], rows: list[list[str]], num_cols: tuple[int, ...] = (), cls: str = "") -> str:
+def table(head: list[str], rows: list[list[str]], num_cols: tuple[int, ...] = (), cls: str = "",
+          widths: tuple[float, ...] = ()) -> str:
     """A table; cells are already-escaped HTML. Empty rows → a '无' line. Each cell carries its
-    column head (data-label) so that a phone shows the rows as labelled cards."""
+    column head (data-label) so that a phone shows the rows as labelled cards. `widths` (percent
+    per column) fixes the layout of a wide table so that it fits the A4 width."""
     th = "".join(f"<th>{h}</th>" for h in head)
+    if widths:
+        cls = f"{cls} fixed".strip()
+        th = "".join(f'<th style="width:{w:g}%">{h}</th>' for h, w in zip(head, widths))
     labels = [e(_TAG.sub("", h)) for h in head]
     if not rows:
         return (f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody><tr><td colspan="{len(head)}">无</td>'
@@ -273,7 +286,7 @@ def _rankings(r, spec) -> str:
                  str(x.overdue_findings), f"{x.passed}/{x.known}" if x.known else "—"] for x in rk.rows]
         out += [f"<h3>{e(rk.title)}（{len(rk.rows)} 个）</h3>",
                 table(["排名", "单位", "受理办件", "按时办结率", "超期办件", "未关闭问题", "超期未整改", "指标达标"],
-                      rows, (0, 2, 3, 4, 5, 6, 7))]
+                      rows, (0, 2, 3, 4, 5, 6, 7), widths=(6, 30, 10, 11, 10, 11, 11, 11))]
     out.append('<p class="note">排名依次按 P1–P9 指标达标比例、P5 按时办结率（高者在前）、超期未办结办件、未关闭问题'
                '（少者在前）；办件与问题数截至数据时间，含下级机构。</p>')
     return "\n".join(out)
@@ -474,7 +487,7 @@ def _surveys(r, spec) -> str:
     if not s.responses:
         return "<p>本期没有问卷调查数据。</p>"
     channels = "、".join(f"{_CHANNEL.get(c, c)} {n} 份" for c, n in s.by_channel)
-    rates = [[e(x.question), e(QUESTIONS[x.question].text), f"{x.satisfied} / {x.answered}", pct(x.value)]
+    rates = [[e(x.question), e(QUESTIONS[x.question].text), f"{x.satisfied} / {x.answered}", _rate(x)]
              for x in s.rates if x.answered]
     out = [f"<p>本期回收问卷 {s.responses} 份（{e(channels)}）。满意率为选择 A、B（非常满意、满意 / 满意、比较满意）的占比。</p>",
            table(["题号", "题目", "A+B / 作答", "满意率"], rates, (2, 3))]
@@ -496,9 +509,20 @@ def _rates_by(r, title, groups) -> list[str]:
              if any(x.question == q and x.answered for _, rs in groups for x in rs)]
     if not groups or not codes:
         return []
-    rows = [[e(name), *[pct(next((x.value for x in rs if x.question == q), None)) for q in codes]]
+    rows = [[e(name), *[_rate(next((x for x in rs if x.question == q), None), short=True) for q in codes]]
             for name, rs in groups]
-    return [f"<h3>满意率{e(title)}</h3>", table(["", *codes], rows, tuple(range(1, len(codes) + 1)))]
+    head = "机构" if title == "按机构" else "调查方式"
+    return [f"<h3>满意率{e(title)}</h3>", table([head, *codes], rows, tuple(range(1, len(codes) + 1))),
+            f'<p class="note">* 作答不足 {MIN_SAMPLE} 份，样本不足，仅供参考。</p>']
+
+
+def _rate(x, short: bool = False) -> str:
+    """A satisfaction rate; under MIN_SAMPLE answers it is flagged 样本不足 (short: a star)."""
+    if x is None or x.value is None:
+        return "—"
+    if x.answered >= MIN_SAMPLE:
+        return pct(x.value)
+    return f"{pct(x.value)}*" if short else f'{pct(x.value)}<br><span class="small">样本不足（n={x.answered}）</span>'
 
 
 def _distribution(d) -> str:
@@ -539,7 +563,10 @@ def _index(r, spec) -> str:
     rows = [[str(x.rank or "—"), e(x.org_name), _score(x.score), *[_score(x.dimensions[d]) for d in dims],
              _delta(x.change)] for x in r.index_rows]
     items = [(x.org_name, x.score) for x in r.index_rows if x.score is not None]
-    return "\n".join([table(["排名", "机构", "总指数", *dims, "较上期"], rows, tuple(range(2, len(dims) + 4))),
+    rest = (100 - 6 - 22 - 9 - 9) / max(1, len(dims))
+    widths = (6, 22, 9, *([rest] * len(dims)), 9)
+    return "\n".join([table(["排名", "机构", "总指数", *dims, "较上期"], rows, tuple(range(2, len(dims) + 4)),
+                            widths=widths),
                       '<p class="note">各指标经标准化（功效系数法等）后按权重线性加权合成（§6.3.2.3）；缺少数据的指标'
                       '不参与计算，其权重由同级指标按比例分担。</p>',
                       _chart(charts.bar_chart("政务服务效能指数排名", items))])

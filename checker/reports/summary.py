@@ -21,7 +21,8 @@ def text(report, path) -> str:
     if r.surveys is not None and r.surveys.responses:
         rate = r.surveys.rate("a5")
         if rate and rate.value is not None:
-            lines.append(f"问卷 {r.surveys.responses} 份，办事过程满意率（a5）{rate.value * 100:.1f}%。")
+            small = "（样本不足 30 份，仅供参考）" if rate.answered < 30 else ""
+            lines.append(f"问卷 {r.surveys.responses} 份，办事过程满意率（a5）{rate.value * 100:.1f}%{small}。")
     if r.index_rows:
         top = r.index_rows[0]
         lines.append(f"效能指数第一名：{top.org_name} {top.score:.2f} 分。")
