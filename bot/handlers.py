@@ -13,6 +13,7 @@ from pathlib import Path
 
 from checker import findings as fnd
 from checker import binding, notify
+from checker.casework import overdue_cases
 from checker.errors import Forbidden, InputError, NotFound
 from checker.periods import Period
 
@@ -89,20 +90,30 @@ async def status(g):
     await g.reply(views.status_table(rows, g.scope))
 
 
-@bot_command("findings", "问题清单：/findings [状态]（默认未关闭）")
+@bot_command("findings", "问题清单：/findings [状态]（默认未关闭；状态可写中文，如 已提交整改）")
 async def findings(g):
     """The caller's findings of a status (default: active), one page at a time."""
-    wanted = g.args[0] if g.args else "active"
+    wanted = fnd.status_of(g.args[0]) if g.args else "active"
     await _page(g, "findings", wanted, 0)
 
 
-@bot_command("overdue", "已超过整改期限的问题：/overdue [机构编码]")
+@bot_command("overdue", "超期办件（已过承诺办结时间未办结）：/overdue [机构编码]")
 async def overdue(g):
-    """Active findings past their due date, in the caller's scope or one org of it."""
+    """Open cases past their promised deadline, in the caller's scope or one org of it, longest overdue first."""
+    await _page(g, "cases", _org_arg(g), 0)
+
+
+@bot_command("overdue_fixes", "超过整改期限仍未关闭的问题：/overdue_fixes [机构编码]")
+async def overdue_fixes(g):
+    """Active findings past their rectification deadline, in the caller's scope or one org of it."""
+    await _page(g, "overdue", _org_arg(g), 0)
+
+
+def _org_arg(g) -> str:
     org = g.args[0] if g.args else ""
     if org and not g.scope.covers_org(org):
-        raise Forbidden(f"无权查看机构 {org} 的问题")
-    await _page(g, "overdue", org, 0)
+        raise Forbidden(f"无权查看机构 {org} 的数据")
+    return org
 
 
 @button("pg")
@@ -124,6 +135,8 @@ async def _page(g, what: str, arg: str, offset: int, edit: bool = False):
 
 
 def _list(g, what: str, arg: str) -> list[dict]:
+    if what == "cases":
+        return overdue_cases(g.store, g.cfg, g.scope, g.now, org=arg or None)
     if what == "overdue":
         rows = fnd.list_findings(g.store, status="active", org=arg or None, scope=g.scope, now=g.now)
         return [r for r in rows if r["due_at"] and datetime.fromisoformat(r["due_at"]) < g.now]

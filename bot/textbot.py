@@ -16,6 +16,7 @@ from typing import Callable
 from checker import binding
 from checker import findings as fnd
 from checker.access import Scope
+from checker.casework import overdue_cases
 from checker.errors import Forbidden, GovwatchError, InputError, NotFound
 
 from . import views
@@ -29,12 +30,14 @@ GROUP_REFUSED = "为保护监管数据，效能监管助手只在单聊中使用
 # text command words → command name (the slash is optional; Chinese words are accepted)
 WORDS = {"start": "help", "help": "help", "帮助": "help", "bind": "bind", "绑定": "bind", "status": "status",
          "状态": "status", "统计": "status", "findings": "findings", "问题": "findings", "清单": "findings",
-         "overdue": "overdue", "超期": "overdue", "case": "case", "办件": "case", "rules": "rules", "规则": "rules"}
+         "overdue": "overdue", "超期": "overdue", "超期办件": "overdue", "overdue_fixes": "overdue_fixes",
+         "超期问题": "overdue_fixes", "case": "case", "办件": "case", "rules": "rules", "规则": "rules"}
 # action words → (verb, finding action)
 ACTION_VERBS = {"确认": "ack", "确认收到": "ack", "ack": "ack", "整改": "rect", "提交整改": "rect", "rect": "rect",
                 "通过": "vp", "复查通过": "vp", "vp": "vp", "退回": "vf", "vf": "vf"}
 TEXT_HELP = ("对提醒中的问题可直接回复：确认 编号｜整改 编号 整改说明｜通过 编号（监管人员）｜退回 编号 理由（监管人员）。"
-             "命令：/status、/findings [状态]、/overdue、/case 办件编号、/rules、/help。")
+             "命令：/status、/findings [状态]、/overdue（超期办件）、/overdue_fixes（超期未整改问题）、/case 办件编号、"
+             "/rules、/help。")
 
 
 @dataclass
@@ -134,15 +137,27 @@ def _status(a: Asker, args) -> str:
 
 
 def _findings(a: Asker, args) -> str:
-    rows = fnd.list_findings(a.store, status=args[0] if args else "active", scope=a.scope)
-    return views.page(rows, "findings", args[0] if args else "", 0, a.cfg.telegram.page_size, a.now)[0]
+    wanted = fnd.status_of(args[0]) if args else "active"
+    rows = fnd.list_findings(a.store, status=wanted, scope=a.scope, now=a.now)
+    return views.page(rows, "findings", wanted, 0, a.cfg.telegram.page_size, a.now)[0]
+
+
+def _org(a: Asker, args) -> str | None:
+    org = args[0] if args else None
+    if org and not a.scope.covers_org(org):
+        raise Forbidden(f"无权查看机构 {org} 的数据")
+    return org
 
 
 def _overdue(a: Asker, args) -> str:
-    org = args[0] if args else None
-    if org and not a.scope.covers_org(org):
-        raise Forbidden(f"无权查看机构 {org} 的问题")
-    rows = [r for r in fnd.list_findings(a.store, status="active", org=org, scope=a.scope)
+    org = _org(a, args)
+    rows = overdue_cases(a.store, a.cfg, a.scope, a.now, org=org)
+    return views.page(rows, "cases", org or "", 0, a.cfg.telegram.page_size, a.now)[0]
+
+
+def _overdue_fixes(a: Asker, args) -> str:
+    org = _org(a, args)
+    rows = [r for r in fnd.list_findings(a.store, status="active", org=org, scope=a.scope, now=a.now)
             if r["due_at"] and datetime.fromisoformat(r["due_at"]) < a.now]
     return views.page(rows, "overdue", org or "", 0, a.cfg.telegram.page_size, a.now)[0]
 
@@ -164,4 +179,5 @@ def _rules(a: Asker, args) -> str:
 
 
 COMMAND_FUNCS: dict[str, Callable[[Asker, list[str]], str]] = {
-    "help": _help, "status": _status, "findings": _findings, "overdue": _overdue, "case": _case, "rules": _rules}
+    "help": _help, "status": _status, "findings": _findings, "overdue": _overdue, "overdue_fixes": _overdue_fixes,
+    "case": _case, "rules": _rules}

@@ -11,7 +11,7 @@ from checker.notify import SEVERITY_ICON, SEVERITY_NAME
 from .notifiers.telegram import esc
 
 SEVERITIES = ("red", "yellow", "blue")
-LIST_TITLES = {"findings": "问题清单", "overdue": "超期未整改问题"}
+LIST_TITLES = {"findings": "问题清单", "overdue": "超过整改期限的问题", "cases": "超期办件"}
 
 
 def help_text(role: str, commands: dict) -> str:
@@ -43,7 +43,8 @@ def finding_line(r: dict, now: datetime | None = None) -> str:
 def page(rows: list[dict], what: str, arg: str, offset: int, size: int, now: datetime):
     """One page of a list and its 上一页 / 下一页 buttons."""
     shown = rows[offset:offset + size]
-    head = f"<b>{LIST_TITLES[what]}</b>{'（' + esc(arg) + '）' if arg else ''}：共 {len(rows)} 条"
+    label = STATUS_NAMES.get(arg, "未关闭" if arg == "active" else arg) if what == "findings" else arg
+    head = f"<b>{LIST_TITLES[what]}</b>{'（' + esc(label) + '）' if label else ''}：共 {len(rows)} {'件' if what == 'cases' else '条'}"
     if not rows:
         return head + "，目前没有。", []
     head += f"，第 {offset + 1}–{offset + len(shown)} 条"
@@ -52,7 +53,16 @@ def page(rows: list[dict], what: str, arg: str, offset: int, size: int, now: dat
         nav.append(("上一页", f"pg:{what}:{arg}:{max(0, offset - size)}"))
     if offset + size < len(rows):
         nav.append(("下一页", f"pg:{what}:{arg}:{offset + size}"))
-    return "\n\n".join([head, *(finding_line(r, now) for r in shown)]), [nav]
+    line = case_line if what == "cases" else finding_line
+    return "\n\n".join([head, *(line(r, now) for r in shown)]), [nav]
+
+
+def case_line(r: dict, now: datetime | None = None) -> str:
+    """An overdue case: number, item, handler, deadline and how long past it (DB33/T 2036.7 §5.2.1.5)."""
+    handler = f"｜经办 {esc(r.get('handler_name') or r.get('handler'))}" if r.get("handler") else ""
+    return (f"🔴 办件 {esc(r['case_no'])} {esc(r.get('item_name') or r['item_code'])}\n"
+            f"承诺办结 {esc(r['due_at'][:16].replace('T', ' '))}｜已超期 {r['overdue_days']} 个工作日{handler}\n"
+            f"机构 {esc(r['org'])}｜依据 DB33/T 2036.7 §5.2.1.5")
 
 
 def case_text(case: dict, item: dict | None, related: list[dict], cfg, now: datetime) -> str:

@@ -375,15 +375,30 @@ def list_findings(store, status=None, rule=None, org=None, scope: Scope | None =
     return current_messages(store, rows, now)
 
 
+# The glossary read back: each status's name (STATUS_NAMES) and the words people use for it.
+STATUS_WORDS = {**{name: status for status, name in STATUS_NAMES.items()},
+                "未关闭": "active", "未办结": "active", "待办": "active", "全部未关闭": "active",
+                "已签收": "acknowledged", "已确认收到": "acknowledged", "待复查": "submitted", "已提交": "submitted",
+                "复查未通过": "rejected", "复查未通过待重改": "rejected", "被退回": "rejected", "已关闭": "verified",
+                "已通过": "verified", "问题已消除": "resolved"}
+
+
+def status_of(word: str) -> str:
+    """A status as people type it (待处理, 已提交整改, open …) → the status (or `active`)."""
+    word = word.strip()
+    return STATUS_WORDS.get(word, word.lower())
+
+
 def _statuses(status) -> tuple[str, ...] | None:
     if not status:
         return None
-    names = status.split(",") if isinstance(status, str) else list(status)
-    names = [n.strip() for n in names if n.strip()]
+    names = status.replace("，", ",").split(",") if isinstance(status, str) else list(status)
+    names = [status_of(n) for n in names if n.strip()]
     out = [s for n in names for s in (ACTIVE_STATUSES if n == "active" else (n,))]
     bad = [s for s in out if s not in STATUSES]
     if bad:
-        raise InputError(f"未知的发现状态 {', '.join(bad)}：应为 {', '.join(STATUSES)} 或 active")
+        raise InputError(f"未知的发现状态 {', '.join(bad)}：应为 "
+                         f"{'、'.join(f'{STATUS_NAMES[s]}（{s}）' for s in STATUSES)} 或 未关闭（active）")
     return tuple(out)
 
 

@@ -166,11 +166,12 @@ def test_long_lists_page_with_buttons(bot):
     assert [b["text"] for b in edited["reply_markup"]["inline_keyboard"][0]] == ["上一页"]
 
 
-def test_overdue_lists_findings_past_their_deadline(bot):
-    assert "共 0 条" in bot.send(SUPERVISOR, "/overdue")[0]           # due 2026-10-20, today 10-14
+def test_overdue_fixes_lists_findings_past_their_deadline(bot):
+    assert "共 0 条" in bot.send(SUPERVISOR, "/overdue_fixes")[0]     # due 2026-10-20, today 10-14
     bot.app.bot_data["clock"] = lambda: DAY + timedelta(days=10)
-    assert "共 1 条" in bot.send(SUPERVISOR, "/overdue 330102001")[0]
-    assert "无权查看机构 330200" in bot.send(SUPERVISOR, "/overdue 330200")[0]
+    said = bot.send(SUPERVISOR, "/overdue_fixes 330102001")[0]
+    assert "超过整改期限的问题" in said and "共 1 条" in said
+    assert "无权查看机构 330200" in bot.send(SUPERVISOR, "/overdue_fixes 330200")[0]
 
 
 def test_case_shows_deadline_working_days_and_findings(bot):

@@ -10,7 +10,7 @@ from checker import binding
 from checker import findings as fnd
 
 from botworld import DAY
-from test_bot import ADMIN, OFFICER, STRANGER, SUPERVISOR, bot, close_bot, make_bot  # noqa: F401  (the fixture)
+from test_bot import ADMIN, OFFICER, OUTSIDER, STRANGER, SUPERVISOR, bot, close_bot, make_bot  # noqa: F401  (the fixture)
 
 
 def _json(value):
@@ -89,3 +89,27 @@ def test_the_conversation_times_out_and_says_so(tmp_path, monkeypatch):
     finally:
         quick.run(quick.app.job_queue.stop())
         close_bot(quick)
+
+
+# -- words mean one thing (item 6) ------------------------------------------------------------------
+
+def test_overdue_lists_overdue_cases_for_supervisors_and_the_officers_own(bot):      # noqa: F811
+    from datetime import timedelta
+    bot.app.bot_data["clock"] = lambda: DAY + timedelta(days=14)           # C001 promised 5 working days after 10-09
+    supervisor = bot.send(SUPERVISOR, "/overdue")[0]
+    assert "<b>超期办件</b>：共 1 件" in supervisor and "办件 C001 食品经营许可" in supervisor
+    assert "已超期" in supervisor and "经办 张三" in supervisor and "§5.2.1.5" in supervisor
+    assert "办件 C001" in bot.send(OFFICER, "/overdue")[0]                 # the officer handles it
+    assert "共 0 件" in bot.send(OUTSIDER, "/overdue")[0]                  # another city
+    assert "无权查看机构 330200" in bot.send(SUPERVISOR, "/overdue 330200")[0]
+
+
+def test_statuses_are_typed_in_chinese_with_the_shared_names(bot):          # noqa: F811
+    fid = bot.ids["C001"]
+    fnd.submit(bot.store, fid, "E1", "已补办", now=DAY)
+    said = bot.send(SUPERVISOR, "/findings 已提交整改")[0]
+    assert "问题清单</b>（已提交整改）：共 1 条" in said and f"#{fid} 已提交整改" in said
+    assert "共 1 条" in bot.send(SUPERVISOR, "/findings 待复查")[0]
+    assert "共 0 条" in bot.send(SUPERVISOR, "/findings 已签收")[0]        # 已签收 = 已确认 (acknowledged)
+    assert "待处理（open）" in bot.send(SUPERVISOR, "/findings 不存在的状态")[0]
+    assert fnd.list_findings(bot.store, status="已提交整改,待处理") and fnd.status_of("复查未通过") == "rejected"

@@ -1,0 +1,31 @@
+"""Case lists people ask for by name: 超期办件 — open cases past their promised deadline (DB33/T
+2036.7 §5.2.1.5: 按时办结), in a scope, the longest overdue first."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .access import Scope
+from .calendar import WorkCalendar
+
+OPEN = ("accepted", "processing")          # a suspended case (特别程序) is not overdue while suspended
+
+
+def overdue_cases(store, cfg, scope: Scope, now: datetime, org: str | None = None) -> list[dict]:
+    """Open cases whose deadline has passed, visible in `scope` (an officer: the cases they handle),
+    each with `overdue_days` (working days past the deadline) and the item and handler names."""
+    sql = ("SELECT c.case_no, c.item_code, c.org, c.hall, c.handler, c.accepted_at, c.due_at, c.status, "
+           "i.name AS item_name, o.name AS handler_name FROM cases c LEFT JOIN items i ON i.code = c.item_code "
+           "LEFT JOIN officers o ON o.id = c.handler WHERE c.status IN ('accepted', 'processing') "
+           "AND c.due_at IS NOT NULL AND c.due_at < ?")
+    params: list = [now.astimezone(cfg.tz).isoformat(timespec="seconds")]
+    if scope.role == "officer":
+        sql, params = sql + " AND c.handler = ?", [*params, scope.officer_id]
+    orgs = store.org_subtree(org) if org else (None if scope.sees_all or scope.role == "officer" else scope.org_codes)
+    rows = [r for r in store.rows(sql, params) if (orgs is None or r["org"] in orgs)
+            and datetime.fromisoformat(r["due_at"]) < now]
+    calendars: dict = {}
+    for r in rows:
+        cal = calendars.get(r["hall"]) or calendars.setdefault(
+            r["hall"], WorkCalendar.from_config(cfg.calendar, cfg.tz, hall=r["hall"]))
+        r["overdue_days"] = max(0, -cal.working_days_left(datetime.fromisoformat(r["due_at"]), now))
+    return sorted(rows, key=lambda r: (-r["overdue_days"], r["due_at"], r["case_no"]))
