@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from checker import findings as fnd
-from checker import binding, notify
+from checker import binding, notify, review
 from checker.casework import overdue_cases
 from checker.errors import Forbidden, InputError, NotFound
 from checker.periods import Period
@@ -246,11 +246,85 @@ async def ack(g):
 
 @button("vp", roles=SUPERVISING)
 async def verify_pass(g):
-    """复查通过: a supervisor closes a rectified finding."""
+    """复查通过: a supervisor closes a rectified finding; one the latest scan still sees asks to confirm."""
     fid = _finding_id(g)
+    finding = await g.call(fnd.get_finding, g.store, fid, now=g.now)
+    if not g.scope.can_act(finding, "verify"):
+        return await _pass(g, fid)                           # refused by checker.findings, with its reason
+    still, said = await g.call(review.scan_state, g.store, finding)
+    if still:
+        return await g.reply(f"⚠️ {esc(said)}。确认问题 #{fid} 复查通过吗？",
+                             [[(f"仍然通过 #{fid}", f"vpc:{fid}"), ("暂不通过", f"vpx:{fid}")]])
+    await _pass(g, fid)
+
+
+@button("vpc", roles=SUPERVISING)
+async def verify_pass_confirmed(g):
+    """仍然通过: pass a finding the latest scan still sees, knowingly."""
+    await _pass(g, _finding_id(g))
+
+
+@button("vpx", roles=SUPERVISING)
+async def verify_pass_withdrawn(g):
+    """暂不通过: nothing changes."""
+    await g.reply(f"未做更改，问题 #{_finding_id(g)} 仍待复查。")
+
+
+async def _pass(g, fid: int) -> None:
     await g.call(fnd.verify, g.store, fid, g.scope.officer_id, passed=True, now=g.now, data=g.audit)
-    await _drop_button(g, f"vp:{fid}", f"vf:{fid}")
+    await _drop_button(g, f"vp:{fid}", f"vf:{fid}", f"vpc:{fid}")
     await g.reply(f"✅ 问题 #{fid} 复查通过，已关闭（DB33/T 2036.7 §8.3）。")
+
+
+@bot_command("history", "问题的处理经过：/history 问题编号")
+async def history(g):
+    """The finding's audit trail, with who did what and when, and what the latest scan says."""
+    fid = _number_arg(g, "/history 问题编号")
+    await _history(g, fid)
+
+
+@button("hist")
+async def history_button(g):
+    """历史 #N under a 复查 request."""
+    await _history(g, _finding_id(g))
+
+
+async def _history(g, fid: int) -> None:
+    finding = await g.call(fnd.get_finding, g.store, fid, scope=g.scope, now=g.now)
+    events = await g.call(review.history, g.store, fid)
+    _, said = await g.call(review.scan_state, g.store, finding)
+    await g.reply(views.history_text(finding, events, said))
+
+
+@bot_command("evidence", "查看整改证据文件：/evidence 问题编号")
+async def evidence(g):
+    """Send the evidence of the finding's last rectification (the photo or document itself)."""
+    await _evidence(g, _number_arg(g, "/evidence 问题编号"))
+
+
+@button("ev")
+async def evidence_button(g):
+    """证据 #N under a 复查 request."""
+    await _evidence(g, _finding_id(g))
+
+
+async def _evidence(g, fid: int) -> None:
+    await g.call(fnd.get_finding, g.store, fid, scope=g.scope, now=g.now)       # refuses outside the scope
+    found = await g.call(review.evidence, g.store, fid)
+    if found is None:
+        return await g.reply(f"问题 #{fid} 的整改没有附证据文件。")
+    if g.update.callback_query is not None:
+        await g.update.callback_query.answer()
+    name, path = found
+    with open(path, "rb") as fh:
+        await g.context.bot.send_document(g.update.effective_chat.id, fh, filename=name,
+                                          caption=f"问题 #{fid} 的整改证据")
+
+
+def _number_arg(g, usage: str) -> int:
+    if len(g.args) != 1 or not g.args[0].lstrip("#").isdigit():
+        raise InputError(f"用法：{usage}")
+    return int(g.args[0].lstrip("#"))
 
 
 def _finding_id(g) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from checker import binding
+from checker import binding, review
 from checker import findings as fnd
 from checker.access import Scope
 from checker.casework import overdue_cases
@@ -34,7 +34,8 @@ WORDS = {"start": "help", "help": "help", "帮助": "help", "bind": "bind", "绑
          "超期问题": "overdue_fixes", "case": "case", "办件": "case", "rules": "rules", "规则": "rules"}
 # action words → (verb, finding action)
 ACTION_VERBS = {"确认": "ack", "确认收到": "ack", "ack": "ack", "整改": "rect", "提交整改": "rect", "rect": "rect",
-                "通过": "vp", "复查通过": "vp", "vp": "vp", "退回": "vf", "vf": "vf"}
+                "通过": "vp", "复查通过": "vp", "vp": "vp", "仍然通过": "vpc", "退回": "vf", "vf": "vf",
+                "历史": "hist", "history": "hist", "证据": "ev", "evidence": "ev"}
 TEXT_HELP = ("对提醒中的问题可直接回复：确认 编号｜整改 编号 整改说明｜通过 编号（监管人员）｜退回 编号 理由（监管人员）。"
              "命令：/status、/findings [状态]、/overdue（超期办件）、/overdue_fixes（超期未整改问题）、/case 办件编号、"
              "/rules、/help。")
@@ -101,6 +102,8 @@ def _act(a: Asker, verb: str, args: list[str]) -> str:
         return UNKNOWN
     fid, rest = _finding_id(args), " ".join(args[1:]).strip()
     me = a.scope.officer_id
+    if verb in ("hist", "ev"):
+        return _review(a, verb, fid)
     if verb == "ack":
         fnd.acknowledge(a.store, fid, me, now=a.now, data=a.audit)
         return f"✅ 已确认收到问题 #{fid}。整改完成后请回复：整改 {fid} 整改说明。"
@@ -111,13 +114,27 @@ def _act(a: Asker, verb: str, args: list[str]) -> str:
         return f"✅ 问题 #{fid} 已提交整改，等待监管人员复查。"
     if a.scope.role not in ("supervisor", "admin"):
         raise Forbidden("此操作仅限监管人员、管理员使用。")
-    if verb == "vp":
+    if verb in ("vp", "vpc"):
+        still, said = review.scan_state(a.store, fnd.get_finding(a.store, fid, scope=a.scope, now=a.now))
+        if still and verb == "vp":
+            return f"⚠️ {esc(said)}。如确认复查通过，请回复：仍然通过 {fid}"
         fnd.verify(a.store, fid, me, passed=True, now=a.now, data=a.audit)
         return f"✅ 问题 #{fid} 复查通过，已关闭（DB33/T 2036.7 §8.3）。"
     if not rest:
         raise InputError(f"请在编号后写退回理由，例如：退回 {fid} 照片不清晰（DB33/T 2036.7 §8.3）")
     fnd.verify(a.store, fid, me, passed=False, note=rest, now=a.now, data=a.audit)
     return f"已退回问题 #{fid}，理由已转告责任人。"
+
+
+def _review(a: Asker, verb: str, fid: int) -> str:
+    finding = fnd.get_finding(a.store, fid, scope=a.scope, now=a.now)
+    if verb == "hist":
+        return views.history_text(finding, review.history(a.store, fid), review.scan_state(a.store, finding)[1])
+    found = review.evidence(a.store, fid)
+    if found is None:
+        return f"问题 #{fid} 的整改没有附证据文件。"
+    return (f"问题 #{fid} 的整改证据：{esc(found[0])}（{found[1].stat().st_size:,} 字节）。"
+            "文件本身请在 Telegram 中发送 /evidence 查看，或请管理员从 govwatch 数据目录取得。")
 
 
 def _bind(a: Asker, args: list[str]) -> str:

@@ -65,6 +65,18 @@ def case_line(r: dict, now: datetime | None = None) -> str:
             f"机构 {esc(r['org'])}｜依据 DB33/T 2036.7 §5.2.1.5")
 
 
+def history_text(finding: dict, events: list[dict], scan_state: str) -> str:
+    """A finding's history: each step with when, who, and the note; then what the latest scan says."""
+    lines = [f"<b>问题 #{finding['id']} 处理经过</b>｜{STATUS_NAMES.get(finding['status'], finding['status'])}",
+             f"{esc(finding['message'])}", f"依据 {esc(finding['standard'])} §{esc(finding['clause'])}"]
+    for e in events:
+        note = f"：{esc(e['note'])}" if e.get("note") else ""
+        proof = "（附证据）" if e.get("evidence_path") else ""
+        lines.append(f"{esc(e['at'][:16].replace('T', ' '))} {esc(e['action_name'])}｜{esc(e['actor_name'])}{note}{proof}")
+    lines.append(esc(scan_state))
+    return "\n".join(lines)
+
+
 def case_text(case: dict, item: dict | None, related: list[dict], cfg, now: datetime) -> str:
     lines = [f"<b>办件 {esc(case['case_no'])}</b>",
              f"事项：{esc((item or {}).get('name') or case['item_code'])}",

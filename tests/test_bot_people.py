@@ -113,3 +113,50 @@ def test_statuses_are_typed_in_chinese_with_the_shared_names(bot):          # no
     assert "共 0 条" in bot.send(SUPERVISOR, "/findings 已签收")[0]        # 已签收 = 已确认 (acknowledged)
     assert "待处理（open）" in bot.send(SUPERVISOR, "/findings 不存在的状态")[0]
     assert fnd.list_findings(bot.store, status="已提交整改,待处理") and fnd.status_of("复查未通过") == "rejected"
+
+
+# -- 复查 with eyes open (item 4) ----------------------------------------------------------------------
+
+def _scan_sees(store, fid):
+    """A finished scan that still saw the finding (as checker.scan records it)."""
+    cur = store.conn.execute("INSERT INTO scans (now, started_at, finished_at, full, from_seq, to_seq) "
+                             "VALUES ('2026-10-14T09:00:00+08:00', '2026-10-14T09:00:00+08:00', "
+                             "'2026-10-14T09:00:05+08:00', 0, 0, 0)")
+    store.conn.execute("UPDATE findings SET last_scan_id = ? WHERE id = ?", (cur.lastrowid, fid))
+
+
+def test_a_verify_request_shows_note_evidence_history_and_the_latest_scan(bot):      # noqa: F811
+    fid = bot.ids["C001"]
+    _scan_sees(bot.store, fid)
+    bot.press(OFFICER, f"rect:{fid}")
+    bot.upload(bot.api.photo(OFFICER, b"\x89PNG evidence", caption="已补办并归档"), OFFICER)
+    bot.press(OFFICER, f"rc:{fid}")
+    bot.deliver()
+    request = next(m for m in sent_to(bot, SUPERVISOR) if "整改待复查" in (m.get("text") or ""))
+    text = request["text"]
+    assert "说明：已补办并归档" in text and "证据：" in text and "最新扫描（2026-10-14 09:00）：问题仍存在" in text
+    labels = [b["text"] for row in request["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == [f"复查通过 #{fid}", f"退回 #{fid}", f"历史 #{fid}", f"证据 #{fid}"]
+    document = [m for m in sent_to(bot, SUPERVISOR) if m.get("caption") == f"问题 #{fid} 的整改证据"]
+    assert len(document) == 1                                       # the evidence itself follows the request
+
+    history = bot.press(SUPERVISOR, f"hist:{fid}", request)[0]
+    assert f"问题 #{fid} 处理经过" in history and "提交整改｜张三（E1）：已补办并归档（附证据）" in history
+    assert "最新扫描" in history
+    assert bot.send(SUPERVISOR, f"/history {fid}")[0] == history
+    before = len(sent_to(bot, SUPERVISOR))
+    bot.send(SUPERVISOR, f"/evidence {fid}")
+    assert sent_to(bot, SUPERVISOR)[before].get("caption") == f"问题 #{fid} 的整改证据"
+    assert "无权" in bot.send(OUTSIDER, f"/history {fid}")[0]
+
+
+def test_passing_a_finding_the_latest_scan_still_sees_asks_to_confirm(bot):      # noqa: F811
+    fid = bot.ids["C001"]
+    fnd.submit(bot.store, fid, "E1", "已整改", now=DAY)
+    _scan_sees(bot.store, fid)
+    asked = bot.press(SUPERVISOR, f"vp:{fid}")[0]
+    assert "问题仍存在" in asked and "确认问题" in asked
+    assert fnd.get_finding(bot.store, fid)["status"] == "submitted"
+    assert "未做更改" in bot.press(SUPERVISOR, f"vpx:{fid}")[0]
+    assert "复查通过，已关闭" in bot.press(SUPERVISOR, f"vpc:{fid}")[0]
+    assert fnd.get_finding(bot.store, fid)["status"] == "verified"

@@ -201,7 +201,9 @@ def test_a_submission_asks_the_supervisor_and_a_rejection_tells_the_officer(worl
     deliver(world, cfg, rec)
     assert "整改待复查" in rec.to(2001)[0] and "已补办 &amp; 归档" in rec.to(2001)[0]
     fid = ids["C001"]
-    assert rec.sent[-1][2] == [[(f"复查通过 #{fid}", f"vp:{fid}"), (f"退回 #{fid}", f"vf:{fid}")]]
+    assert rec.sent[-1][2] == [[(f"复查通过 #{fid}", f"vp:{fid}"), (f"退回 #{fid}", f"vf:{fid}"),
+                                (f"历史 #{fid}", f"hist:{fid}")]]                    # no evidence: no 证据 button
+    assert "证据：未提供" in rec.to(2001)[0] and "最新扫描" in rec.to(2001)[0]
     findings_mod.verify(world, ids["C001"], "S1", passed=False, note="照片不清晰", now=DAY)
     deliver(world, cfg, rec)
     assert "整改被退回" in rec.to(1001)[-1] and "退回原因：照片不清晰" in rec.to(1001)[-1]

@@ -27,6 +27,7 @@ def entry_text(e: Entry) -> str:
     lines = [f"{e.icon} {e.heading} {e.title}", e.text, f"依据 {e.basis}" + (f"｜整改期限 {e.due}" if e.due else "")]
     if e.note:
         lines.append(f"{e.note_label}：{e.note}")
+    lines.extend(e.details)
     return "\n".join(lines)
 
 

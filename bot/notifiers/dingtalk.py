@@ -61,6 +61,7 @@ def entry_md(e: Entry, limit: int) -> str:
         lines[-1] += f"｜整改期限 {md(e.due)}"
     if e.note:
         lines.append(f"{e.note_label}：{md(e.note)}")
+    lines.extend(md(d) for d in e.details)
     if e.actions:
         lines.append(" ".join(action_link(label, data) for label, data in e.actions))
     return "  \n".join(lines)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import html
+import logging
+from pathlib import Path
 from typing import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from checker.notify import Entry, Message, PermanentError, RetryableError
 
+log = logging.getLogger(__name__)
 MAX_MESSAGE = 4096           # Telegram's limit for one text message
 # BadRequest texts that mean the chat will never take a message.
 GONE = ("chat not found", "user not found", "bot was blocked", "user is deactivated", "peer_id_invalid")
@@ -50,6 +53,7 @@ def entry_html(e: Entry) -> str:
         lines[-1] += f"｜整改期限 {esc(e.due)}"
     if e.note:
         lines.append(f"{e.note_label}：{esc(e.note)}")
+    lines.extend(esc(d) for d in e.details)
     return "\n".join(lines)
 
 
@@ -65,7 +69,21 @@ class TelegramNotifier:
         return officer.get("telegram_id")
 
     async def send(self, message: Message) -> str:
-        return await self.send_text(message.address, message.text, [list(b) for b in message.buttons])
+        ref = await self.send_text(message.address, message.text, [list(b) for b in message.buttons])
+        for row in message.rows:
+            if row.kind == "verify_request" and row.payload.get("evidence_path"):
+                await self.send_evidence(message.address, row.payload)
+        return ref
+
+    async def send_evidence(self, chat_id, payload: dict) -> None:
+        """The evidence itself under a 复查 request (best effort: /evidence N sends it again)."""
+        path = Path(payload["evidence_path"])
+        try:
+            with path.open("rb") as fh:
+                await self.bot.send_document(int(chat_id), fh, filename=payload.get("evidence") or path.name,
+                                             caption=f"问题 #{payload.get('finding_id')} 的整改证据")
+        except (OSError, TelegramError) as exc:
+            log.warning("evidence of finding %s not sent: %s", payload.get("finding_id"), type(exc).__name__)
 
     async def send_text(self, chat_id, text_html: str, buttons) -> str:
         if chat_id is None:

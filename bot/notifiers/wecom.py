@@ -50,6 +50,7 @@ def entry_md(e: Entry, limit: int) -> str:
              f'<font color="comment">依据 {md(e.basis)}' + (f"｜整改期限 {md(e.due)}" if e.due else "") + "</font>"]
     if e.note:
         lines.append(f"{e.note_label}：{md(e.note)}")
+    lines.extend(md(d) for d in e.details)
     return "\n".join(lines)
 
 

@@ -30,8 +30,8 @@ Button = tuple[str, str]          # (label, action data such as "ack:68")
 # The actions a message offers on a finding, by verb: what the button (or the text command on a
 # channel without buttons) says, followed by the finding's number (确认收到 #68), so that under a
 # digest of ten entries every button names its own. The verbs are the Telegram callback prefixes.
-ACTIONS = {"ack": "确认收到", "rect": "提交整改", "vp": "复查通过", "vf": "退回"}
-ACTION_WORDS = {"ack": "确认", "rect": "整改", "vp": "通过", "vf": "退回"}   # text commands: "确认 68"
+ACTIONS = {"ack": "确认收到", "rect": "提交整改", "vp": "复查通过", "vf": "退回", "hist": "历史", "ev": "证据"}
+ACTION_WORDS = {"ack": "确认", "rect": "整改", "vp": "通过", "vf": "退回", "hist": "历史", "ev": "证据"}  # "确认 68"
 
 
 class RetryableError(Exception):
@@ -83,6 +83,7 @@ class Entry:
     standard: str | None = None
     subject: str | None = None
     org: str | None = None
+    details: tuple[str, ...] = ()     # more plain lines: the evidence, what the latest scan says
 
     @property
     def icon(self) -> str:
@@ -102,17 +103,21 @@ class Entry:
         note_label = note = None
         if p.get("note") and r.kind in ("rejected", "verify_request", "verified"):
             note_label, note = ("退回原因" if r.kind == "rejected" else "说明"), cut(p["note"])
+        details = ()
+        if r.kind == "verify_request":
+            details = tuple(x for x in (f"证据：{p['evidence']}" if p.get("evidence") else "证据：未提供",
+                                        p.get("scan_state")) if x)
         return cls(r.kind, r.severity, r.finding_id, f"{KIND_LABEL.get(r.kind, r.kind)} #{p.get('finding_id')}",
                    p.get("title") or p.get("rule") or "", cut(p.get("message") or ""),
                    f"{p.get('standard')} §{p.get('clause')}", due, note_label, note, actions_for(r),
-                   p.get("rule"), p.get("clause"), p.get("standard"), p.get("subject"), p.get("org"))
+                   p.get("rule"), p.get("clause"), p.get("standard"), p.get("subject"), p.get("org"), details)
 
 
 def actions_for(r: Row) -> tuple[Button, ...]:
     """Per finding: the assignee acknowledges or rectifies; a supervisor verifies a submission."""
     fid = r.payload.get("finding_id")
     if r.kind == "verify_request":
-        verbs = ("vp", "vf")
+        verbs = ("vp", "vf", "hist", *(("ev",) if r.payload.get("evidence") else ()))
     elif r.kind in ("new", "reopened", "reminder", "rejected", "backlog") and r.recipient == r.payload.get("assignee"):
         verbs = ("ack", "rect")
     else:

@@ -1,6 +1,7 @@
 """The route stage: finding events past the cursor → outbox rows, one per (event, person told)."""
 from __future__ import annotations
 
+from .. import review
 from ..messages import current_messages
 from .model import Ctx, parse_json
 
@@ -25,6 +26,8 @@ def _messages(ctx: Ctx, events: list[dict]) -> dict[int, str]:
 
 def _rows_for_event(ctx: Ctx, ev: dict) -> list[dict]:
     payload = {**_payload(ev), "assignee": ev["f_assignee"] or supervisor(ctx.store, ev)}
+    if ev["action"] == "submit":
+        payload.update(_review(ctx.store, ev["finding_id"]))
     return [{"dedup_key": f"{ev['id']}:{who}", "finding_id": ev["finding_id"], "recipient": who,
              "kind": kind, "severity": ev["f_severity"], "payload": payload, "created_at": ctx.now_iso}
             for who, kind in recipients(ctx.store, ev)]
@@ -63,6 +66,15 @@ def _escalation_target(store, ev: dict, data: dict) -> str | None:
     parents = store.org_ancestors(ev["f_org"])
     found = store.supervisor_for(parents[0]) if parents else None
     return found["id"] if found else supervisor(store, ev)
+
+
+def _review(store, finding_id: int) -> dict:
+    """What a 复查 request shows beside the note: the evidence and what the latest scan says."""
+    finding = store.row("SELECT id, status, last_scan_id FROM findings WHERE id = ?", (finding_id,))
+    still, said = review.scan_state(store, finding)
+    found = review.evidence(store, finding_id)
+    return {"scan_state": said, "still_fires": still, "evidence": found[0] if found else None,
+            "evidence_path": str(found[1]) if found else None}
 
 
 def _payload(ev: dict) -> dict:

@@ -1,0 +1,49 @@
+"""What a supervisor needs to verify (复查, DB33/T 2036.7 §8.3) without going blind: the officer's
+note and evidence, the finding's history, and what the latest scan says about it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import findings as fnd
+
+ACTION_NAMES = {"open": "发现问题", "reopen": "问题再次出现", "rebound": "整改后反弹", "assign": "分派",
+                "ack": "确认收到", "submit": "提交整改", "verify_pass": "复查通过", "verify_fail": "复查退回",
+                "resolve": "扫描显示问题已消除", "remind": "整改期限提醒", "escalate": "升级督办"}
+
+
+def latest_submission(store, finding_id: int) -> dict | None:
+    """The finding's last 提交整改 event (its note and evidence), or None."""
+    return next((e for e in reversed(store.finding_events(int(finding_id))) if e["action"] == "submit"), None)
+
+
+def evidence(store, finding_id: int) -> tuple[str, Path] | None:
+    """(file name, path) of the evidence of the last submission, when one was sent."""
+    event = latest_submission(store, finding_id)
+    path = fnd.evidence_file(store, event) if event else None
+    if path is None or not path.exists():
+        return None
+    return (event.get("data") or {}).get("evidence_name") or path.name, path
+
+
+def scan_state(store, finding: dict) -> tuple[bool | None, str]:
+    """(still fires?, what the latest scan says): True when the latest scan saw the condition, False
+    when it is cleared (已消除), None when no scan has run since it was opened."""
+    latest = store.row("SELECT id, now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+    if finding["status"] == "resolved":
+        return False, "最新扫描：问题已消除"
+    if latest is None:
+        return None, "最新扫描：尚无扫描结果"
+    when = str(latest["now"])[:16].replace("T", " ")
+    if finding.get("last_scan_id") is not None and finding["last_scan_id"] >= latest["id"]:
+        return True, f"最新扫描（{when}）：问题仍存在"
+    return None, f"最新扫描（{when}）：未复核到该问题"
+
+
+def history(store, finding_id: int) -> list[dict]:
+    """The audit trail with Chinese action names and the actor's name."""
+    names = {o["id"]: o["name"] for o in store.rows("SELECT id, name FROM officers")}
+    out = []
+    for e in fnd.history(store, finding_id):
+        actor = "系统" if e["actor"] == fnd.SYSTEM else f"{names.get(e['actor'], e['actor'])}（{e['actor']}）"
+        out.append({**e, "action_name": ACTION_NAMES.get(e["action"], e["action"]), "actor_name": actor})
+    return out
