@@ -33,6 +33,7 @@ HINT = "想查看自己的问题，请发送 /findings；全部命令见 /help�
 STRANGER_MENU = ("start", "help")              # the menu everyone sees before binding
 NOT_IN_MENU = ("start", "bind")                # what a bound user's menu and /help leave out
 STORE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govwatch-bot-store")
+PRIVATE_ONLY = "为保护监管数据，效能监管助手只在与您的私聊中回答，请私聊机器人使用。"
 ROLE_NAMES = {"officer": "窗口人员", "supervisor": "监管人员", "admin": "管理员"}
 
 
@@ -66,6 +67,11 @@ def button(prefix: str, roles: tuple[str, ...] | None = None):
 def _guard(fn, roles):
     @functools.wraps(fn)
     async def handler(update, context):
+        chat = update.effective_chat
+        if chat is not None and chat.type != "private":     # a group would show the data to every member
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            return await context.bot.send_message(chat.id, PRIVATE_ONLY)
         g = Guarded(update, context)
         await g.identify()
         if roles != () and g.scope is None:

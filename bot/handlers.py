@@ -154,11 +154,12 @@ async def case(g):
     if len(g.args) != 1:
         raise InputError("用法：/case 办件编号")
     record = await g.call(g.store.get, "cases", g.args[0])
-    if record is None:
-        raise NotFound(f"未找到办件 {g.args[0]}")
-    related = await g.call(fnd.list_findings, g.store, scope=g.scope, subject=record["case_no"], now=g.now)
-    if not (g.scope.covers_org(record["org"]) or record.get("handler") == g.scope.officer_id or related):
-        raise Forbidden(f"无权查看办件 {g.args[0]}：它不属于您所在机构")
+    related = [] if record is None else await g.call(fnd.list_findings, g.store, scope=g.scope,
+                                                      subject=record["case_no"], now=g.now)
+    if record is None or not (g.scope.covers_org(record["org"]) or record.get("handler") == g.scope.officer_id
+                              or related):
+        # The same answer either way: a stranger to the org must not learn that the case exists.
+        raise NotFound(f"未找到办件 {g.args[0]}，或该办件不在您的查看范围内")
     item = await g.call(g.store.get, "items", record["item_code"])
     await g.reply(views.case_text(record, item, related, g.cfg, g.now))
 

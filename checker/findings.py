@@ -235,6 +235,8 @@ def submit(store, finding_id, actor, note, evidence=None, now=None, *, data=None
     """Rectification (整改) with a note and optional evidence: a file path or (filename, bytes)."""
     if not (note or "").strip():
         raise InputError("提交整改须填写整改说明（DB33/T 2036.7 §8.1：明确改进措施）")
+    if evidence is not None:          # who and from which status first: nothing on disk for a refusal
+        _may(store, _row(store, finding_id), actor, "submit")
     saved = save_evidence(store, evidence) if evidence is not None else {}
     return _change(store, finding_id, actor, "submit", now, note=note, data=data, **saved)
 
@@ -251,17 +253,23 @@ def _change(store, finding_id, actor, action, now, **event) -> dict:
     """Check who and from which status, then move the finding and write the event, atomically."""
     with store.transaction():
         row = _row(store, finding_id)
-        _authorize(store, row, actor, action)
+        _may(store, row, actor, action)
         sources, target = TRANSITIONS[action]
-        if row["status"] not in sources:
-            raise InvalidTransition(
-                f"发现 #{row['id']} 当前状态为“{STATUS_NAMES[row['status']]}”，不能{ACTION_NAMES[action]}"
-                f"（仅限{'、'.join(STATUS_NAMES[s] for s in sources)}状态）")
         at = _iso(now or _clock(row))
         store.update_finding(row["id"], target, **({"verified_at": at} if target == "verified" else {}))
         store.add_events([{"finding_id": row["id"], "at": at, "actor": str(actor), "action": action,
                            "from_status": row["status"], "to_status": target, **event}])
     return get_finding(store, finding_id)
+
+
+def _may(store, row: dict, actor, action: str) -> None:
+    """Forbidden or InvalidTransition unless `actor` may `action` the finding in its status."""
+    _authorize(store, row, actor, action)
+    sources = TRANSITIONS[action][0]
+    if row["status"] not in sources:
+        raise InvalidTransition(
+            f"发现 #{row['id']} 当前状态为“{STATUS_NAMES[row['status']]}”，不能{ACTION_NAMES[action]}"
+            f"（仅限{'、'.join(STATUS_NAMES[s] for s in sources)}状态）")
 
 
 def _authorize(store, row: dict, actor, action: str) -> None:

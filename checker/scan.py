@@ -24,6 +24,7 @@ from .messages import TEMPLATE, placeholders, render
 from .records import KINDS
 from .rules import compiler
 from .rules.model import RecordRule, leaves
+from .scanclock import refuse_backdated
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
 FULL_CHUNK = 20000             # records the durable engine is given at a time
@@ -133,6 +134,7 @@ def run_scan(store, cfg, rulebook, now: datetime, full: bool = False, engine: st
     """Evaluate (reading only), then reconcile the findings in one short write transaction."""
     if engine not in ENGINES:
         raise GovwatchError(f"未知的评估引擎 {engine}：应为 {' 或 '.join(ENGINES)}")
+    refuse_backdated(store, now)
     last = store.last_scan_seq()
     full = full or last is None
     coverage = workdays.ensure(store, cfg, now)            # short writes: the table, changed deadlines

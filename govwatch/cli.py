@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import pkgutil
+import sqlite3
 import sys
 from datetime import datetime
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from checker import config as config_mod
 from checker.errors import GovwatchError, InputError
 
 COMMANDS: dict[str, "Command"] = {}
+CREATES_DATABASE = ("import", "demo", "sample")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ class Context:
     def store(self):
         if self._store is None:
             from checker.store import Store
-            self._store = Store(self.config.database)
+            # Only these commands may make a new database; the others refuse a missing file.
+            self._store = Store(self.config.database, create=self.ns.command in CREATES_DATABASE)
         return self._store
 
     def close(self):
@@ -169,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     except GovwatchError as exc:
         print(f"govwatch: {exc}", file=sys.stderr)
         return exc.exit_code
+    except sqlite3.DatabaseError as exc:        # a lock held past the wait, a damaged file: one line
+        from checker.store import DatabaseBusy, is_busy
+        text = DatabaseBusy(ctx.config.database) if is_busy(exc) else f"数据库 {ctx.config.database} 出错：{exc}"
+        print(f"govwatch: {text}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:               # `govwatch findings --json | head`: the reader left

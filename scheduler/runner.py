@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 from checker.errors import GovwatchError
+from checker.store import DatabaseBusy, is_busy
 
 from . import runlog
 from .jobs import JOBS, JobSpec, Run, cadence_for
@@ -49,7 +51,13 @@ class Runtime:
         key = self.cadence(spec).slot_key(slot)
         run = Run(self, self.now(), slot)
         try:
-            run_id = runlog.claim(run.store, spec.name, key, run.now)
+            try:
+                run_id = runlog.claim(run.store, spec.name, key, run.now)
+            except (sqlite3.OperationalError, DatabaseBusy) as exc:
+                if isinstance(exc, sqlite3.OperationalError) and not is_busy(exc):
+                    raise
+                log.error("%s %s: slot %s not run: %s", spec.name, spec.title, key, DatabaseBusy(self.cfg.database))
+                return None
             if run_id is None:
                 log.info("%s %s: slot %s already ran, skipped", spec.name, spec.title, key)
                 return None
@@ -142,6 +150,13 @@ def _call(spec: JobSpec, run: Run) -> tuple[bool, str]:
     """Run a job function; a failure is logged and returned, never raised into the scheduler."""
     try:
         return True, _text(spec.run(run))
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc):
+            log.exception("%s %s failed", spec.name, spec.title)
+            return False, f"{spec.title}失败：{type(exc).__name__}: {exc}"
+        busy = DatabaseBusy(run.cfg.database)
+        log.error("%s %s failed: %s", spec.name, spec.title, busy)
+        return False, f"{spec.title}失败：{busy}"
     except GovwatchError as exc:
         log.error("%s %s failed: %s", spec.name, spec.title, exc)
         return False, f"{spec.title}失败：{exc}"

@@ -63,9 +63,11 @@ class FakeBotAPI:
             self.lock.notify_all()
         return update
 
-    def message(self, user_id: int, text: str | None = None, **extra) -> dict:
-        """An update: the user sends a message (a /command when text starts with '/')."""
-        msg = {"message_id": self._next(), "date": int(time.time()), "chat": _chat(user_id),
+    def message(self, user_id: int, text: str | None = None, chat_id: int | None = None, **extra) -> dict:
+        """An update: the user sends a message (a /command when text starts with '/'), in their private
+        chat, or in the group `chat_id` (a negative id)."""
+        chat = _chat(user_id) if chat_id is None else {"id": int(chat_id), "type": "supergroup", "title": "监管群"}
+        msg = {"message_id": self._next(), "date": int(time.time()), "chat": chat,
                "from": _user(user_id), **extra}
         if text is not None:
             msg["text"] = text

@@ -178,9 +178,23 @@ def test_case_shows_deadline_working_days_and_findings(bot):
     bot.store.conn.execute("UPDATE cases SET due_at = '2026-10-16T23:59:59+08:00' WHERE case_no = 'C001'")
     said = bot.send(OFFICER, "/case C001")[0]
     assert "食品经营许可" in said and "剩余 2 个工作日" in said and f"#{bot.ids['C001']}" in said
-    assert "无权查看办件 C001" in bot.send(OUTSIDER, "/case C001")[0]
+    # Another org's case and a missing one get the same answer (issue 12: no hint that it exists).
+    assert bot.send(OUTSIDER, "/case C001")[0] == "未找到办件 C001，或该办件不在您的查看范围内"
+    assert bot.send(OUTSIDER, "/case C777")[0] == "未找到办件 C777，或该办件不在您的查看范围内"
     assert "未找到办件 C404" in bot.send(OFFICER, "/case C404")[0]
     assert "用法：/case" in bot.send(OFFICER, "/case")[0]
+
+
+def test_in_a_group_the_bot_says_one_line_and_shows_no_data(bot):
+    group = -100777
+    for text in ("/findings", "/case C001", "/status", "/start"):
+        before = len(bot.api.texts(group))
+        bot.run(bot.app.process_update(Update.de_json(bot.api.push(bot.api.message(SUPERVISOR, text, chat_id=group)),
+                                                      bot.app.bot)))
+        said = bot.api.texts(group)[before:]
+        assert said == ["为保护监管数据，效能监管助手只在与您的私聊中回答，请私聊机器人使用。"], said
+    assert bot.api.texts(SUPERVISOR) == []                              # nothing leaked to the private chat either
+    assert "C001" in bot.send(SUPERVISOR, "/findings")[0]              # in private the same user sees the data
 
 
 def test_officers_cannot_use_supervisor_or_admin_commands(bot):

@@ -10,6 +10,7 @@ from checker.findings import list_findings
 from checker.ingest import import_file
 from checker.rules import load_packs
 from checker.scan import run_scan
+from checker.store import Store
 from govwatch import cli
 from test_rules_loader import make_pack
 from test_scan import OVERDUE
@@ -61,6 +62,7 @@ def test_scan_keeps_one_admin_finding_per_missing_year_and_resolves_it_once_conf
 
 def test_scan_and_schedule_print_the_warning(tmp_path, capsys):
     db = str(tmp_path / "gw.db")
+    Store(db).close()                                 # read commands refuse a database that does not exist
     assert cli.main(["--db", db, "scan", "--now", "2031-05-06T09:00+08:00", "--json"]) == 0
     captured = capsys.readouterr()
     assert "2031 年调休安排未配置" in captured.err and json.loads(captured.out)["scan_id"] == 1

@@ -4,10 +4,11 @@ All SQL of govwatch lives in this package, one module per concept; `Store` combi
 """
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from . import migrations
-from .base import StoreBase
+from .base import DatabaseBusy, StoreBase, is_busy, not_a_database, require_file  # noqa: F401 (DatabaseBusy, is_busy: API)
 from .delivery import DeliveryStore
 from .findings import FindingStore
 from .indicators import IndicatorStore
@@ -20,10 +21,17 @@ from .scan import ScanStore
 class Store(RecordStore, RunStore, FindingStore, IndicatorStore, ReportStore, DeliveryStore, ScanStore, StoreBase):
     """Open (and migrate) a govwatch database."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, create: bool = True):
+        """`create=False`: the file must exist already (read commands)."""
+        if not create:
+            require_file(path)
         super().__init__(path)
-        self.applied = migrations.migrate(self.conn)
+        try:
+            self.applied = migrations.migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise not_a_database(self.path, exc) from None
 
 
-def open_store(path: str | Path) -> Store:
-    return Store(path)
+def open_store(path: str | Path, create: bool = True) -> Store:
+    return Store(path, create)

@@ -52,3 +52,7 @@ class RunStore:
         if job:
             return self.rows("SELECT * FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT ?", (job, limit))
         return self.rows("SELECT * FROM job_runs ORDER BY id DESC LIMIT ?", (limit,))
+
+    def last_scan_now(self) -> str | None:
+        """The `now` of the last completed scan (a later scan may not be earlier: checker.scanclock)."""
+        return self.scalar("SELECT now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")

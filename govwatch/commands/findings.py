@@ -1,6 +1,7 @@
 """Finding commands: list findings, act on one (ack / submit / verify), show the P1–P9 indicators."""
 from __future__ import annotations
 
+import argparse
 import sys
 import unicodedata
 from pathlib import Path
@@ -10,6 +11,18 @@ from checker.errors import InputError
 from ..cli import JSON, NOW, arg, command, emit_json, parse_now
 
 SEVERITY = {"red": "红", "yellow": "黄", "blue": "蓝"}
+
+
+class _Verdict(argparse.Action):
+    """--pass / --fail: one verdict; both at once is a usage error (exit 2), not the last one winning."""
+
+    def __init__(self, option_strings, dest, const=None, **kw):
+        super().__init__(option_strings, dest, nargs=0, const=const, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) not in (None, self.const):
+            parser.error("--pass 与 --fail 只能选一个")
+        setattr(namespace, self.dest, self.const)
 
 
 @command("findings", "列出发现的问题及其状态",
@@ -25,6 +38,10 @@ def findings_cmd(ctx, ns):
     from checker import findings
     from checker.access import Scope
     store = ctx.store
+    if ns.limit is not None and ns.limit < 1:
+        raise InputError(f"--limit 应为正整数：{ns.limit}")
+    if ns.org and store.get("orgs", ns.org) is None:
+        raise InputError(f"未找到机构 {ns.org}：请检查机构编码（govwatch import orgs 导入的 code）")
     scope = Scope.for_officer(store, ns.by) if ns.by else None
     rows = findings.list_findings(store, ns.status, ns.rule, ns.org, scope, limit=ns.limit)
     if ns.json and ns.format:
@@ -72,8 +89,8 @@ def _findings_table(rows, names) -> str:
          arg("--by", required=True, metavar="OFFICER", help="操作人工号"),
          arg("--note", help="整改说明或退回理由"),
          arg("--evidence", metavar="FILE", help="提交整改的佐证材料（照片、扫描件、PDF）"),
-         arg("--pass", dest="passed", action="store_const", const=True, help="复查通过"),
-         arg("--fail", dest="passed", action="store_const", const=False, help="复查不通过，退回重改（用 --note 说明理由）"),
+         arg("--pass", dest="passed", action=_Verdict, const=True, help="复查通过"),
+         arg("--fail", dest="passed", action=_Verdict, const=False, help="复查不通过，退回重改（用 --note 说明理由）"),
          NOW, JSON)
 def finding_cmd(ctx, ns):
     from checker import findings

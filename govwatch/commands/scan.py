@@ -12,12 +12,22 @@ from ..cli import JSON, NOW, arg, command, emit_json, parse_now
          NOW, arg("--full", action="store_true", help="检查全部记录，而不只是未结和有变化的记录"),
          arg("--engine", choices=("sql", "durable"), default="sql",
              help="sql（默认）：每条记录规则一条 SQL 查询；durable：durable-rules 参考引擎"),
+         arg("--dry-run", action="store_true", help="只在 --now 时刻试算并显示数量，不写入任何数据（可早于上次扫描）"),
          JSON)
 def scan(ctx, ns) -> int:
     from checker.rules import load_configured
-    from checker.scan import run_scan
+    from checker.scan import evaluate, run_scan
     cfg = ctx.config
     now = parse_now(ns.now, cfg.tz)
+    if ns.dry_run:                    # any --now, even before the last scan: nothing is written
+        ev = evaluate(ctx.store, cfg, load_configured(cfg), now, full=True, engine=ns.engine)
+        if ns.json:
+            emit_json({"dry_run": True, "now": now.isoformat(timespec="seconds"), "evaluated": ev.count,
+                       "firings": len(ev.firings)})
+        else:
+            print(f"试运行（未写入任何数据）{now.isoformat(timespec='seconds')}：评估 {ev.count} 条，"
+                  f"触发 {len(ev.firings)} 条")
+        return 0
     result = run_scan(ctx.store, cfg, load_configured(cfg), now, full=ns.full, engine=ns.engine)
     if text := holiday_years.warning(holiday_years.missing_years(ctx.store, cfg, now)):
         print(text, file=sys.stderr)
