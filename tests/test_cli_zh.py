@@ -70,7 +70,7 @@ def test_bad_periods_are_refused_with_examples(text):
         Period.parse(text)
 
 
-def test_indicators_take_a_chinese_month(cfg, capsys):
+def test_indicators_take_a_chinese_month(cfg, store, capsys):    # store: read commands need an existing database
     rc, out, err = run(capsys, "--db", cfg.database, "indicators", "--period", "2026年9月", "--now", "2026-10-09T09:00",
                        "--json")
     assert rc == 0, err
