@@ -64,6 +64,8 @@ def test_every_report_kind_opens_as_a_workbook_with_typed_cells(data, cfg, tmp_p
     overdue = wb["超期办件"]
     k1 = next(row for row in overdue.iter_rows(min_row=2) if row[0].value == "K1")
     assert k1[3].value == "张三" and isinstance(k1[5].value, datetime) and isinstance(k1[7].value, int)
+    sug = wb["整改建议"]
+    assert sug.max_row > 1 and isinstance(sug.cell(2, 7).value, datetime) and isinstance(sug.cell(2, 6).value, int)
     if kind in ("monthly", "quarterly", "annual"):
         assert "差评" in wb.sheetnames
     if kind == "annual":

@@ -569,7 +569,7 @@ def _index(r, spec) -> str:
                             widths=widths),
                       '<p class="note">各指标经标准化（功效系数法等）后按权重线性加权合成（§6.3.2.3）；缺少数据的指标'
                       '不参与计算，其权重由同级指标按比例分担。</p>',
-                      _chart(charts.bar_chart("政务服务效能指数排名", items))])
+                      _bars("政务服务效能指数排名", items, "没有可排名的指数得分")])
 
 
 def _score(v) -> str:
@@ -588,7 +588,7 @@ def _conclusion(r, spec) -> str:
     return "\n".join([f'<div class="conclusion"><b>评价结论：</b>{e(r.conclusion)}</div>',
                       f"<h3>存在的问题</h3><ol>{problems}</ol>",
                       f"<h3>整改建议（按条款归并，共 {len(r.suggestions)} 条，明确责任单位、措施与期限）</h3>",
-                      table(["依据", "问题", "整改措施", "责任单位", "整改期限"], rows),
+                      table(["依据", "问题", "整改措施", "责任单位", "整改期限"], rows, widths=(22, 21, 23, 23, 11)),
                       '<p class="note">整改期限按工作日计算：红色问题 3 个、黄色 5 个、指标 10 个工作日；同一条款下'
                       '各单位的期限相同时只列最早者。</p>'])
 

@@ -1,6 +1,8 @@
 """A Report's tables as typed sheets for the Excel workbook (the same figures as the HTML page)."""
 from __future__ import annotations
 
+from datetime import date
+
 from ..findings import STATUS_NAMES
 from .data import CODES
 from .xlsx import INT, PCT, POINTS, SCORE, Sheet, when
@@ -118,11 +120,18 @@ def _rechecks(r) -> Sheet:
 
 
 def _suggestions(r) -> list[Sheet]:
-    rows = [[g.clause, g.clause_title, g.problem, g.measure, "、".join(g.orgs), len(g.orgs), g.deadline]
+    rows = [[g.clause, g.clause_title, g.problem, g.measure, "、".join(g.orgs), len(g.orgs), _day(g.deadline)]
             for g in r.suggestion_groups]
-    detail = [[s.org_name, s.problem, s.measure, s.deadline, s.clause] for s in r.suggestions]
+    detail = [[s.org_name, s.problem, s.measure, _day(s.deadline), s.clause] for s in r.suggestions]
     return [Sheet("整改建议", ["依据", "条款内容", "问题", "整改措施", "责任单位", "单位数", "整改期限"], rows, {5: INT}),
             Sheet("整改建议明细", ["责任单位", "问题", "整改措施", "整改期限", "依据"], detail)]
+
+
+def _day(text):
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return text
 
 
 def _surveys(r) -> list[Sheet]:

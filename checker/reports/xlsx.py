@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO
 
@@ -18,6 +18,7 @@ from openpyxl.utils import get_column_letter
 PCT = "0.0%"
 POINTS = '+0.0" 个百分点";-0.0" 个百分点";0.0" 个百分点"'
 DATETIME = "yyyy-mm-dd hh:mm"
+DATE = "yyyy-mm-dd"
 INT = "0"
 SCORE = "0.00"
 HEAD_FILL = PatternFill("solid", fgColor="F1E6E6")
@@ -66,6 +67,8 @@ def write_sheets(sheets: list[Sheet], path: Path, title: str | None = None) -> l
                 fmt = sheet.formats.get(j - 1)
                 if isinstance(value, datetime):
                     c.number_format = DATETIME
+                elif isinstance(value, date):
+                    c.number_format = DATE
                 elif fmt and isinstance(value, (int, float)):
                     c.number_format = fmt
         ws.freeze_panes = ws.cell(first + 1, 1)
