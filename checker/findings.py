@@ -25,6 +25,7 @@ from .routing import assign
 from .store.findings import ACTIVE_STATUSES
 
 SYSTEM = "system"          # the actor of events the scan and the scheduler make
+CHUNK = 5000               # record firings made whole and written at a time
 
 STATUSES = ("open", "acknowledged", "submitted", "verified", "rejected", "resolved")
 STATUS_NAMES = {"open": "待处理", "acknowledged": "已确认", "submitted": "已提交整改",
@@ -114,13 +115,16 @@ def reconcile_fired(store, cfg, scan_id, now: datetime, table: str, rules: dict,
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
         changes = store.fired_changes(table)
-        missing = [r for r in changes if r["fingerprint"] not in prepared]
-        made = {**prepared, **({f.fingerprint: f for f in complete(missing)} if missing else {})}
         store.mark_fired_seen(table, ctx.at, scan_id)
-        for row in changes:
-            firing = made.get(row["fingerprint"])
-            if firing is not None:                      # None: its record is gone since
-                ctx.merge(row if row["id"] is not None else None, firing)
+        for start in range(0, len(changes), CHUNK):       # a first scan opens tens of thousands: memory stays flat
+            part = changes[start:start + CHUNK]
+            missing = [r for r in part if r["fingerprint"] not in prepared]
+            made = {f.fingerprint: f for f in complete(missing)} if missing else {}
+            for row in part:
+                firing = prepared.get(row["fingerprint"]) or made.get(row["fingerprint"])
+                if firing is not None:                  # None: its record is gone since
+                    ctx.merge(row if row["id"] is not None else None, firing)
+            ctx.flush()
         resolved = 0
         for row in store.unfired_active(table, list(rules)):
             store.update_finding(row["id"], "resolved", resolved_at=ctx.at)
@@ -211,10 +215,12 @@ class _Reconcile:
                 "from_status": from_status, "to_status": to_status, "data": data}
 
     def flush(self) -> None:
+        """Write what was gathered so far (and start gathering anew)."""
         self.insert_new()
         self.store.touch_findings(self.touched)
         self.store.mark_findings_seen(self.unchanged, self.at, self.scan_id)
         self.store.add_events(self.events)
+        self.touched, self.unchanged, self.events, self.new = [], [], [], []
 
     def insert_new(self) -> None:
         """The new findings in one statement; their open events go first, as merge() met them first."""

@@ -28,6 +28,7 @@ from .scanclock import refuse_backdated
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
 FULL_CHUNK = 20000             # records the durable engine is given at a time
+PREPARE_LIMIT = 5000           # opening firings made whole before the write lock (more: in chunks under it)
 DEFAULT_RECTIFY_DAYS = 5       # working days to rectify, unless a rule sets rectify_days
 EVALUATORS: dict[str, Callable] = {}
 # Facts every finding keeps besides its message's placeholders (messages, the bot and reports read them).
@@ -178,7 +179,9 @@ def prepare_fired(store, part: Evaluation) -> dict:
     if not part.fired:
         return {}
     rows = store.fired_changes(part.fired)
-    return {f.fingerprint: f for f in part.complete(part.pending(rows))} if rows else {}
+    if not rows or len(rows) > PREPARE_LIMIT:          # many (a first scan): made in chunks under the lock
+        return {}
+    return {f.fingerprint: f for f in part.complete(part.pending(rows))}
 
 
 def evaluate(store, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0,

@@ -151,3 +151,18 @@ def test_messages_are_rendered_when_read_and_a_scan_writes_only_status_changes(b
     assert "已超期 5 个工作日" in listed["message"]                   # 11-05 → 11-12: 6, 9, 10, 11, 12
     one = findings.get_finding(store, listed["id"], now=at("2026-11-16T09:00"))
     assert "已超期 7 个工作日" in one["message"]
+
+
+def test_a_scan_opening_many_findings_makes_them_whole_in_chunks_under_the_lock(base, store, cfg, tmp_path,
+                                                                                 monkeypatch):
+    from checker import scan as scan_mod
+    monkeypatch.setattr(findings, "CHUNK", 2)
+    monkeypatch.setattr(scan_mod, "PREPARE_LIMIT", 1)
+    put(store, cfg, tmp_path, "cases", [case(f"N{i}", "processing", "2026-11-02T10:00:00+08:00") for i in range(5)])
+    book = load_packs(make_pack(tmp_path / "rules", OVERDUE))
+    result = run_scan(store, cfg, book, at("2026-11-10T09:00"))
+    assert (result.opened, result.open) == (5, 5)
+    rows = findings.list_findings(store, now=at("2026-11-10T09:00"))
+    assert sorted(r["subject"] for r in rows) == [f"N{i}" for i in range(5)]
+    assert all("已超期 3 个工作日" in r["message"] for r in rows)
+    assert store.scalar("SELECT count(*) FROM finding_events WHERE action = 'open'") == 5
