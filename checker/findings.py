@@ -106,15 +106,18 @@ def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated, complete=N
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
 
 
-def reconcile_fired(store, cfg, scan_id, now: datetime, table: str, rules: dict, complete, prepared: dict) -> ReconcileResult:
+def reconcile_fired(store, cfg, scan_id, now: datetime, table: str, rules: dict, complete, prepared: dict,
+                    changes: list | None = None) -> ReconcileResult:
     """Merge the record rules' firings, held set-wise in `table` (fingerprint, rule, subject, kind), into
     their findings: the subjects that open or reopen are read and made whole (`prepared` already, or
     by `complete(rows)`), every active finding still firing gets its last-seen time in one statement,
     and the active findings of `rules` that did not fire are resolved. Nothing else is written: the
-    figures of their messages are rendered when read."""
+    figures of their messages are rendered when read. `changes`: the fired pairs that open or
+    reopen, when the caller read them already (only a scan's own reconcile writes findings, and a
+    finding verified meanwhile is caught by the next scan)."""
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
-        changes = store.fired_changes(table)
+        changes = store.fired_changes(table) if changes is None else changes
         store.mark_fired_seen(table, ctx.at, scan_id)
         for start in range(0, len(changes), CHUNK):       # a first scan opens tens of thousands: memory stays flat
             part = changes[start:start + CHUNK]

@@ -65,6 +65,7 @@ class Evaluation:
     fired: str | None = None                 # record rules: the temp table of (rule, subject) that fired
     fired_rules: dict = field(default_factory=dict)
     prepared: dict = field(default_factory=dict)
+    changes: list | None = None              # the fired pairs that open or reopen, read before the lock
 
     def add(self, other: "Evaluation") -> None:
         self.firings += other.firings
@@ -151,7 +152,8 @@ def run_scan(store, cfg, rulebook, now: datetime, full: bool = False, engine: st
     with store.transaction():
         results = [reconcile(store, cfg, scan_id, now, part.firings, part.evaluated, part.complete) for part in parts]
         results += [reconcile_fired(store, cfg, scan_id, now, part.fired, part.fired_rules,
-                                    lambda rows, part=part: part.complete(part.pending(rows)), part.prepared)
+                                    lambda rows, part=part: part.complete(part.pending(rows)), part.prepared,
+                                    part.changes)
                     for part in parts if part.fired]
         results.append(reconcile(store, cfg, scan_id, now, *missing))
     r = ReconcileResult.total(results)
@@ -179,6 +181,7 @@ def prepare_fired(store, part: Evaluation) -> dict:
     if not part.fired:
         return {}
     rows = store.fired_changes(part.fired)
+    part.changes = rows                                  # reconcile reuses them (one LEFT JOIN less under the lock)
     if not rows or len(rows) > PREPARE_LIMIT:          # many (a first scan): made in chunks under the lock
         return {}
     return {f.fingerprint: f for f in part.complete(part.pending(rows))}
@@ -388,13 +391,14 @@ def _record_firing(ctx: ScanContext, rule, kind: str, facts: dict) -> Firing:
 
 def _data_quality(ctx: ScanContext, kinds: list[str], rules) -> list:
     """Records the scan cannot evaluate (a date outside the workdays table, a deadline that cannot be
-    computed) become a finding for the admin; every other record is evaluated as usual. An incremental
-    scan looks at the records changed since the last scan and those of the active such findings (the
-    table only grows, so a record that was fine stays fine)."""
+    computed) become a finding for the admin; every other record is evaluated as usual. A scan looks
+    at the records changed since the last scan (the first: all) and those of the active such findings:
+    a record's dates change only with the record, and the table only grows, so a record found fine
+    stays fine."""
     out = []
     for kind in kinds:
         for key, org, name, value, reason in ctx.store.unevaluable_records(
-                kind, ctx.coverage.first, ctx.coverage.last, None if ctx.full else ctx.since_seq,
+                kind, ctx.coverage.first, ctx.coverage.last, ctx.since_seq,
                 DATA_QUALITY.id):
             facts = {**_base_facts(ctx, DATA_QUALITY, org), "kind_title": _KIND_TITLES.get(kind, kind),
                      "record_kind": kind, "record_key": key, "field": name, "value": value, "reason": reason}
