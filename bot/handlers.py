@@ -16,6 +16,7 @@ from checker import binding, notify, review
 from checker.casework import overdue_cases
 from checker.errors import Forbidden, InputError, NotFound
 from checker.periods import Period
+from checker.reports.pdf import PdfUnavailable
 
 from . import views
 from .notifiers.telegram import esc
@@ -180,18 +181,23 @@ async def indicators(g):
 
 @bot_command("report", "报表：/report daily|weekly|monthly|quarterly|annual", roles=SUPERVISING)
 async def report(g):
-    """Build a report (the previous complete period) with checker.reports and send its file."""
+    """Build a report (the previous complete period) with checker.reports and send it as an A4 PDF (the
+    HTML file where no PDF engine is installed)."""
     if len(g.args) != 1 or g.args[0] not in REPORT_KINDS:
         raise InputError("用法：/report daily|weekly|monthly|quarterly|annual")
     build = _optional("checker.reports", "build_report")
     if build is None or g.rules.rulebook is None:
         return await g.reply("报表功能尚未启用。")
     org = None if g.scope.sees_all else g.scope.org
-    result = await g.aside(build, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
-                           out_dir=g.cfg.reports.out_dir)
-    with open(result.html_path, "rb") as fh:
-        await g.update.effective_message.reply_document(fh, filename=Path(result.html_path).name,
-                                                        caption=views.report_caption(result))
+    try:
+        result = await g.aside(build, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
+                               out_dir=g.cfg.reports.out_dir, formats=("html", "pdf"))
+    except PdfUnavailable:
+        result = await g.aside(build, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
+                               out_dir=g.cfg.reports.out_dir)
+    path = Path(getattr(result, "pdf_path", None) or result.html_path)
+    with open(path, "rb") as fh:
+        await g.update.effective_message.reply_document(fh, filename=path.name, caption=views.report_caption(result))
 
 
 @bot_command("rules", "当前启用的规则包及版本")

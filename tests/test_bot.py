@@ -208,6 +208,9 @@ def test_report_sends_the_report_file_or_says_it_is_not_enabled(bot):
     said = bot.send(SUPERVISOR, "/report monthly")
     documents = bot.api.called("sendDocument")
     assert documents or said == ["报表功能尚未启用。"]
+    from checker.reports.pdf import engine
+    if documents and engine():
+        assert documents[-1]["_filename"].endswith(".pdf")                 # an A4 PDF, fit to issue
     assert "用法：/report" in bot.send(SUPERVISOR, "/report hourly")[0]
 
 
