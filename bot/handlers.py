@@ -13,7 +13,7 @@ from pathlib import Path
 
 from checker import findings as fnd
 from checker import binding, notify, review
-from checker.casework import overdue_cases
+from checker.casework import escalated, overdue_cases
 from checker.errors import Forbidden, InputError, NotFound
 from checker.periods import Period
 from checker.reports.pdf import PdfUnavailable
@@ -110,6 +110,12 @@ async def overdue_fixes(g):
     await _page(g, "overdue", _org_arg(g), 0)
 
 
+@bot_command("escalations", "升级督办的问题明细（最久超期在前）：/escalations", roles=SUPERVISING)
+async def escalations(g):
+    """The escalated findings in the supervisor's scope: responsible officer, working days overdue."""
+    await _page(g, "esc", "", 0)
+
+
 def _org_arg(g) -> str:
     org = g.args[0] if g.args else ""
     if org and not g.scope.covers_org(org):
@@ -138,6 +144,8 @@ async def _page(g, what: str, arg: str, offset: int, edit: bool = False):
 def _list(g, what: str, arg: str) -> list[dict]:
     if what == "cases":
         return overdue_cases(g.store, g.cfg, g.scope, g.now, org=arg or None)
+    if what == "esc":
+        return escalated(g.store, g.cfg, g.scope, g.now)
     if what == "overdue":
         rows = fnd.list_findings(g.store, status="active", org=arg or None, scope=g.scope, now=g.now)
         return [r for r in rows if r["due_at"] and datetime.fromisoformat(r["due_at"]) < g.now]

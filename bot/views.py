@@ -11,7 +11,7 @@ from checker.notify import SEVERITY_ICON, SEVERITY_NAME
 from .notifiers.telegram import esc
 
 SEVERITIES = ("red", "yellow", "blue")
-LIST_TITLES = {"findings": "问题清单", "overdue": "超过整改期限的问题", "cases": "超期办件"}
+LIST_TITLES = {"findings": "问题清单", "overdue": "超过整改期限的问题", "cases": "超期办件", "esc": "升级督办的问题"}
 
 
 def help_text(role: str, commands: dict) -> str:
@@ -53,8 +53,15 @@ def page(rows: list[dict], what: str, arg: str, offset: int, size: int, now: dat
         nav.append(("上一页", f"pg:{what}:{arg}:{max(0, offset - size)}"))
     if offset + size < len(rows):
         nav.append(("下一页", f"pg:{what}:{arg}:{offset + size}"))
-    line = case_line if what == "cases" else finding_line
+    line = {"cases": case_line, "esc": escalation_line}.get(what, finding_line)
     return "\n\n".join([head, *(line(r, now) for r in shown)]), [nav]
+
+
+def escalation_line(r: dict, now: datetime | None = None) -> str:
+    """An escalated finding as a supervisor reads it: who is responsible, how long overdue, the clause."""
+    return (f"{SEVERITY_ICON.get(r['severity'], '•')} #{r['id']} {STATUS_NAMES.get(r['status'], r['status'])}"
+            f"｜责任人 {esc(r['assignee_name'] or '未指定')}｜超期 {r['overdue_days']} 个工作日\n"
+            f"{esc(r['subject'])}｜依据 {esc(r['standard'])} §{esc(r['clause'])}")
 
 
 def case_line(r: dict, now: datetime | None = None) -> str:

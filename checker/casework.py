@@ -1,9 +1,10 @@
-"""Case lists people ask for by name: 超期办件 — open cases past their promised deadline (DB33/T
-2036.7 §5.2.1.5: 按时办结), in a scope, the longest overdue first."""
+"""Lists people ask for by name: 超期办件 — open cases past their promised deadline (DB33/T 2036.7
+§5.2.1.5: 按时办结) — and 升级督办 — escalated findings; in a scope, the longest overdue first."""
 from __future__ import annotations
 
 from datetime import datetime
 
+from . import findings as fnd
 from .access import Scope
 from .calendar import WorkCalendar
 
@@ -29,3 +30,17 @@ def overdue_cases(store, cfg, scope: Scope, now: datetime, org: str | None = Non
             r["hall"], WorkCalendar.from_config(cfg.calendar, cfg.tz, hall=r["hall"]))
         r["overdue_days"] = max(0, -cal.working_days_left(datetime.fromisoformat(r["due_at"]), now))
     return sorted(rows, key=lambda r: (-r["overdue_days"], r["due_at"], r["case_no"]))
+
+
+def escalated(store, cfg, scope: Scope, now: datetime) -> list[dict]:
+    """Active escalated findings (督办) in `scope`, each with the responsible officer's name and the
+    working days past its deadline, the longest overdue first."""
+    ids = {r["id"] for r in store.rows("SELECT id FROM findings WHERE escalation_level >= 1")}
+    rows = [r for r in fnd.list_findings(store, status="active", scope=scope, now=now) if r["id"] in ids]
+    cal = WorkCalendar.from_config(cfg.calendar, cfg.tz)
+    names = {o["id"]: o["name"] for o in store.rows("SELECT id, name FROM officers")}
+    for r in rows:
+        due = datetime.fromisoformat(r["due_at"]) if r.get("due_at") else None
+        r["overdue_days"] = max(0, -cal.working_days_left(due, now)) if due else 0
+        r["assignee_name"] = names.get(r["assignee"], r["assignee"])
+    return sorted(rows, key=lambda r: (-r["overdue_days"], r["id"]))

@@ -191,6 +191,7 @@ class ScheduleConfig:
     reminders: JobConfig = JobConfig(True, "09:00")
     deliver_interval_seconds: float = 5
     rules_watch_seconds: float = 10
+    escalation_digest_time: str = "09:30"   # escalations reach a supervisor once a day, as one digest, at this time
     remind_before_working_days: int = 1
     escalate_parent_after_working_days: int = 3
 

@@ -160,3 +160,33 @@ def test_passing_a_finding_the_latest_scan_still_sees_asks_to_confirm(bot):     
     assert "未做更改" in bot.press(SUPERVISOR, f"vpx:{fid}")[0]
     assert "复查通过，已关闭" in bot.press(SUPERVISOR, f"vpc:{fid}")[0]
     assert fnd.get_finding(bot.store, fid)["status"] == "verified"
+
+
+# -- escalations as one daily digest (item 5) ---------------------------------------------------------
+
+def test_escalations_reach_a_supervisor_once_a_day_as_one_digest(bot):       # noqa: F811
+    from datetime import datetime, timedelta
+    from botworld import TZ, Rule, fire
+    from checker.reminders import run_reminders
+    fire(bot.store, bot.cfg, [(Rule("db33.case.overdue"), f"X{i}", f"办件 X{i} 已超期，请立即办结", who)
+                              for i, who in enumerate(["E1", "E1", "E2", "E1", "E2"])], scan_id=2)
+    digests = []
+    for day in (21, 22, 23):                                             # three reminder runs
+        morning = datetime(2026, 10, day, 9, 0, tzinfo=TZ)
+        run_reminders(bot.store, bot.cfg, morning)
+        bot.deliver(morning)
+        assert not [m for m in sent_to(bot, SUPERVISOR) if "督办" in (m.get("text") or "")][len(digests):], day
+        for minutes in (30, 45, 120):                                    # the digest time, and later ticks
+            bot.deliver(morning + timedelta(minutes=minutes))
+        digests = [m for m in sent_to(bot, SUPERVISOR) if "问题升级督办汇总" in (m.get("text") or "")]
+        assert len(digests) <= day - 20
+    assert 1 <= len(digests) <= 3
+    first = digests[0]["text"]
+    assert "按责任人：张三 " in first and "李四 " in first and "最长超期" in first
+    assert "按条款：DB33/T 2036.7 §5.2.1.5" in first and "请立即办结" not in first
+    assert [b["text"] for row in digests[0]["reply_markup"]["inline_keyboard"] for b in row] == ["查看明细"]
+    details = bot.press(SUPERVISOR, "pg:esc::0", digests[0])
+    listing = details[0] if details else bot.api.messages[SUPERVISOR][-1]["text"]
+    assert "升级督办的问题" in listing and "责任人 张三" in listing and "超期" in listing
+    assert "升级督办的问题" in bot.send(SUPERVISOR, "/escalations")[0]
+    assert "仅限监管人员" in bot.send(OFFICER, "/escalations")[0]

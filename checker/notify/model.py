@@ -113,6 +113,36 @@ class Entry:
                    p.get("rule"), p.get("clause"), p.get("standard"), p.get("subject"), p.get("org"), details)
 
 
+def units(rows) -> list[tuple[tuple[Row, ...], Entry]]:
+    """The entries a recipient's rows make, each with its rows: one per row, except that all their
+    escalations (问题升级督办) are one summary entry, first."""
+    escalations = tuple(r for r in rows if r.kind == "escalation")
+    rest = [((r,), Entry.of(r)) for r in rows if r.kind != "escalation"]
+    return ([(escalations, escalation_summary(escalations))] if escalations else []) + rest
+
+
+def escalation_summary(rows) -> Entry:
+    """One entry for a supervisor's escalations: counts by responsible officer and by clause, the worst
+    first, the longest overdue named; details on request (/escalations)."""
+    def days(r):
+        return r.payload.get("overdue_days") or 0
+    worst_first = sorted(rows, key=lambda r: (-days(r), SEVERITY_ORDER.get(r.severity, 3), r.id))
+    officers: dict[str, list[Row]] = {}
+    clauses: Counter = Counter()
+    for r in worst_first:
+        officers.setdefault(r.payload.get("assignee_name") or r.payload.get("assignee") or "未指定", []).append(r)
+        clauses[f"{r.payload.get('standard')} §{r.payload.get('clause')}"] += 1
+    by_officer = "；".join(f"{name} {len(rs)} 条（最长超期 {days(rs[0])} 个工作日）" for name, rs in officers.items())
+    by_clause = "；".join(f"{c} {n} 条" for c, n in clauses.most_common())
+    worst = [f"#{r.finding_id} {r.payload.get('assignee_name') or r.payload.get('assignee') or ''} 超期 {days(r)} 个工作日："
+             f"{r.payload.get('title') or r.payload.get('rule')}（{r.payload.get('subject')}）" for r in worst_first[:3]]
+    text = "\n".join([f"按责任人：{by_officer}", f"按条款：{by_clause}", "最需督办：", *worst,
+                      "发送 /escalations 查看全部明细。"])
+    severity = worst_first[0].severity if worst_first else None
+    return Entry("escalation", severity, None, f"问题升级督办汇总（{len(rows)} 条）", "", cut(text, 3000), None,
+                 None, None, None, (("查看明细", "pg:esc::0"),))
+
+
 def actions_for(r: Row) -> tuple[Button, ...]:
     """Per finding: the assignee acknowledges or rectifies; a supervisor verifies a submission."""
     fid = r.payload.get("finding_id")
@@ -152,7 +182,7 @@ class Message:
 
     @property
     def entries(self) -> list[Entry]:
-        return [Entry.of(r) for r in self.rows]
+        return [entry for _, entry in units(self.rows)]
 
 
 class Formatter(Protocol):

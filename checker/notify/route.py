@@ -1,7 +1,10 @@
 """The route stage: finding events past the cursor → outbox rows, one per (event, person told)."""
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 from .. import review
+from ..calendar import WorkCalendar
 from ..messages import current_messages
 from .model import Ctx, parse_json
 
@@ -28,9 +31,31 @@ def _rows_for_event(ctx: Ctx, ev: dict) -> list[dict]:
     payload = {**_payload(ev), "assignee": ev["f_assignee"] or supervisor(ctx.store, ev)}
     if ev["action"] == "submit":
         payload.update(_review(ctx.store, ev["finding_id"]))
+    told = recipients(ctx.store, ev)
+    if any(kind == "escalation" for _, kind in told):
+        payload.update(_overdue(ctx, ev))
     return [{"dedup_key": f"{ev['id']}:{who}", "finding_id": ev["finding_id"], "recipient": who,
-             "kind": kind, "severity": ev["f_severity"], "payload": payload, "created_at": ctx.now_iso}
-            for who, kind in recipients(ctx.store, ev)]
+             "kind": kind, "severity": ev["f_severity"], "payload": payload, "created_at": ctx.now_iso,
+             "not_before": digest_time(ctx) if kind == "escalation" else None}
+            for who, kind in told]
+
+
+def digest_time(ctx: Ctx) -> str:
+    """The next `schedule.escalation_digest_time` (today's, or tomorrow's once it has passed): escalations
+    reach a supervisor once a day, together."""
+    local = ctx.now.astimezone(ctx.cfg.tz)
+    at = datetime.combine(local.date(), time.fromisoformat(ctx.cfg.schedule.escalation_digest_time), tzinfo=local.tzinfo)
+    return (at if at >= local else at + timedelta(days=1)).isoformat(timespec="seconds")
+
+
+def _overdue(ctx: Ctx, ev: dict) -> dict:
+    """Who is responsible and how many working days the finding is past its deadline."""
+    officer = ctx.store.officer(ev["f_assignee"]) if ev["f_assignee"] else None
+    days = None
+    if ev["f_due_at"]:
+        cal = WorkCalendar.from_config(ctx.cfg.calendar, ctx.cfg.tz)
+        days = max(0, -cal.working_days_left(datetime.fromisoformat(ev["f_due_at"]), ctx.now))
+    return {"assignee_name": (officer or {}).get("name") or ev["f_assignee"], "overdue_days": days}
 
 
 def recipients(store, ev: dict) -> list[tuple[str, str]]:
