@@ -51,3 +51,30 @@ def test_quarterly_report_renders_to_a_full_page(data, cfg, tmp_path):  # noqa: 
     width, height, colours = _png_size_and_colours(png)
     assert (width, height) == (1240, 1754)
     assert colours > 20                     # a drawn page (title, tables), not a blank one
+
+
+def _phone_widths(html_path, tmp_path) -> tuple[int, int]:
+    """(scrollWidth, clientWidth) of the report laid out in a 390 px wide frame (a phone), read back
+    from the DOM Chromium dumps (headless windows are at least 500 px wide, an iframe is not)."""
+    frame = tmp_path / "phone.html"
+    frame.write_text(f"""<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" src="{html_path.resolve().as_uri()}" style="width:390px;height:800px;border:0"></iframe>
+<script>document.getElementById("f").onload = function () {{
+  var d = this.contentDocument.documentElement;
+  document.body.setAttribute("data-widths", d.scrollWidth + "x" + d.clientWidth); }};</script></body></html>""",
+                     encoding="utf-8")
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           "--allow-file-access-from-files", "--virtual-time-budget=5000",
+                           f"--user-data-dir={tmp_path / 'profile-phone'}", "--window-size=800,900", "--dump-dom",
+                           frame.as_uri()], check=True, capture_output=True, text=True, timeout=120)
+    import re
+    scroll, client = re.search(r'data-widths="(\d+)x(\d+)"', done.stdout).groups()
+    return int(scroll), int(client)
+
+
+@pytest.mark.parametrize("kind, period", [("monthly", "2026-10"), ("annual", "2026")])
+def test_report_reads_on_a_390_px_phone_without_sideways_scrolling(data, cfg, tmp_path, kind, period):  # noqa: F811
+    html = build(data, cfg, kind, tmp_path, period=period).html_path
+    scroll, client = _phone_widths(html, tmp_path)
+    assert 300 < client <= 390 and scroll <= client
