@@ -6,6 +6,7 @@ from datetime import datetime
 
 from checker.calendar import WorkCalendar
 from checker.findings import STATUS_NAMES, STATUSES
+from checker.indicators import percent
 from checker.notify import SEVERITY_ICON, SEVERITY_NAME
 
 from .notifiers.telegram import esc
@@ -104,7 +105,7 @@ def indicator_table(rows, period, org) -> str:
     lines = [f"<b>P1–P9 指标</b>｜{esc(period.label)}｜{esc(org or '全部机构')}（DB33/T 2036.7 §5.2–5.3）"]
     for r in rows:
         r = r if isinstance(r, dict) else vars(r)
-        value = "—" if r.get("value") is None else f"{r['value']:.1%}"
+        value = percent(r.get("value"), r.get("target"))         # never rounded onto its target
         mark = "✅" if r.get("passed") else ("❌" if r.get("passed") is False else "…")
         lines.append(f"{mark} {esc(r['code'])} {value}（{r.get('numerator')}/{r.get('denominator')}）"
                      f" 目标 {esc(_target(r.get('target')))}")
@@ -112,6 +113,8 @@ def indicator_table(rows, period, org) -> str:
 
 
 def _target(target) -> str:
+    if isinstance(target, dict) and not target:
+        return "—（只给数值）"
     if isinstance(target, dict):
         op, value = next(iter(target.items()))
         return {"gte": "≥", "eq": "=", "lte": "≤", "gt": ">", "lt": "<"}.get(op, op) + f"{value:.0%}"

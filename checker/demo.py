@@ -151,7 +151,7 @@ def indicators_step(ctx: DemoContext) -> list[str]:
     lines = [f"期间 {period.label}；✔ 达标  ✘ 未达标  — 无数据"]
     for d in districts:
         values = compute(ctx.store, ctx.cfg, ctx.results["rulebook"], period, org=d["code"], now=ctx.now)
-        cells = [f"{v.code} {percent(v.value)}{_mark(v.passed)}" for v in values]
+        cells = [f"{v.code} {percent(v.value, v.target)}{_mark(v.passed)}" for v in values]
         lines.append(f"{d['name']}（{d['code']}）：" + "  ".join(cells))
     return lines
 

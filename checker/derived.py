@@ -5,8 +5,9 @@ Each is defined once, as an SQL expression over its kind's table (named as the k
 and that one definition serves everywhere: the scan's rule queries, the events the durable-rules
 reference engine is given, indicator conditions, and the figures of a finding's message when it is
 read (the same expression over the stored facts, see `read_values`). Expressions may use the named
-parameters `:now` (ISO local), `:today` (YYYY-MM-DD local) and `:p9_level` (config
-indicators.p9_satisfied_level).
+parameters `:now` (ISO local), `:today` (YYYY-MM-DD local), `:p9_level` (config
+indicators.p9_satisfied_level), `:p7_depth` and `:p7_any_online` (config indicators.p7_full_process_depth
+and p7_reading; `params(cfg)` gives all the config ones).
 
 Working days are ordinals of the `workdays` table (checker.calendar.ordinal_rows, kept by
 checker.store.scan): the working days in (a, b] are ord(b) − ord(a), so "working days left",
@@ -107,6 +108,21 @@ derived("cases", "on_time", "bool",
 derived("cases", "outcome_known", "bool", f"({_CONCLUDED_SQL}) OR ({_OVERDUE_SQL})")
 derived("cases", "late", "bool",
         f"(({_CONCLUDED_SQL}) AND cases.due_at IS NOT NULL AND cases.closed_at > cases.due_at) OR ({_OVERDUE_SQL})")
+# DB33/T 2036.7 §5.2.1.7 N7 全流程事项通过网上办理量: an online case of an item whose online depth is
+# full-process (≥ config indicators.p7_full_process_depth); the looser reading (any online case) is
+# config indicators.p7_reading: any_online.
+derived("cases", "online_full_process", "bool",
+        "cases.channel = 'online' AND (:p7_any_online = 1 OR cases.item_code IN "
+        "(SELECT code FROM items WHERE online_depth >= :p7_depth))")
+# DB50/T 957.7 §5.4.2 b) 一事一评: an evaluation names the case.
+derived("cases", "evaluated", "bool", "EXISTS (SELECT 1 FROM evaluations e WHERE e.case_no = cases.case_no)")
+
+
+def params(cfg) -> dict:
+    """The named parameters derived fields take from the config (besides :now and :today)."""
+    ic = cfg.indicators
+    return {"p9_level": ic.p9_satisfied_level, "p7_depth": ic.p7_full_process_depth,
+            "p7_any_online": int(ic.p7_reading == "any_online")}
 
 
 # ------------------------------------------------------------------------------ other record kinds

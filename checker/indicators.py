@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from . import derived
 from .periods import Period
 from .rules.compiler import to_sql
 from .store import indicators as sql
@@ -46,13 +47,25 @@ class IndicatorValue:
 
     @property
     def target_text(self) -> str:
-        """The target for people: ≥ 90%."""
+        """The target for people: ≥ 90% (— for a figure without one)."""
+        if not self.target:
+            return "—"
         op, limit = next(iter(self.target.items()))
         return f"{_SYMBOL.get(op, op)} {percent(limit)}"
 
 
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%".replace(".0%", "%")
+def percent(value: float | None, target: dict | None = None, trim: bool = True) -> str:
+    """A ratio as a percentage, 1 decimal (90%, 89.5%; with trim False 90.0%). With the target, more
+    decimals (up to 4) when rounding would cross it: 0.89996 against ≥ 90% shows 89.996%, never 90%."""
+    if value is None:
+        return "—"
+    for digits in (1, 2, 3, 4):
+        text = f"{value * 100:.{digits}f}"
+        if not target or _passed(target, float(text) / 100) == _passed(target, value):
+            break
+    if trim or digits > 1:
+        text = text.rstrip("0").rstrip(".")
+    return text + "%"
 
 
 def indicator_rules(rulebook) -> list:
@@ -77,7 +90,7 @@ def aggregate_spec(rule, cfg, period: Period, now: datetime, params: dict | None
     kind = rule.source
     params = {} if params is None else params
     params.update(now=now.astimezone(cfg.tz).isoformat(timespec="seconds"),
-                  today=now.astimezone(cfg.tz).date().isoformat(), p9_level=cfg.indicators.p9_satisfied_level)
+                  today=now.astimezone(cfg.tz).date().isoformat(), **derived.params(cfg))
     in_period = sql.period_sql(kind, rule.period_field, period.start.isoformat(), period.end.isoformat(), params)
     where = [condition_sql(kind, rule.where, params, rule)]
     if kind == "cases":
@@ -101,7 +114,7 @@ def _value(rule, org: str, period: Period, totals: tuple) -> IndicatorValue:
 
 
 def _passed(target: dict, value: float | None) -> bool | None:
-    if value is None:
+    if value is None or not target:          # no data, or a figure without a target (E1)
         return None
     return all(_COMPARE[op](value, float(limit)) for op, limit in target.items())
 
@@ -140,7 +153,7 @@ def subject(v: IndicatorValue) -> str:
 def _firing(rule, v: IndicatorValue, period: Period, org_name: str):
     from .findings import Firing
     facts = {"org": v.org, "org_name": org_name, "period": period.label, "period_code": v.period,
-             "code": v.code, "value": percent(v.value), "numerator": _plain(v.numerator),
+             "code": v.code, "value": percent(v.value, v.target), "numerator": _plain(v.numerator),
              "denominator": _plain(v.denominator), "target": v.target_text, "standard": v.standard,
              "clause": v.clause, "rule_title": rule.title, "title": rule.title}
     return Firing(rule=rule, subject=subject(v), subject_kind="indicator", org=v.org,

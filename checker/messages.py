@@ -65,7 +65,8 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
         return stored
     if opened_at:                      # the store's local offset
         now = now.astimezone(datetime.fromisoformat(opened_at).tzinfo)
-    params = {"now": now.isoformat(timespec="seconds"), "today": now.date().isoformat(), "p9_level": 3}
+    params = {"now": now.isoformat(timespec="seconds"), "today": now.date().isoformat(), "p9_level": 3,
+              "p7_depth": 4, "p7_any_online": 0}
     return render(data[TEMPLATE], {**data, **derived.read_values(conn, kind, data, clock, params)})
 
 

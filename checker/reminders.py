@@ -30,7 +30,7 @@ from . import findings
 from .calendar import WorkCalendar
 
 WITH_OFFICER = ("open", "acknowledged", "rejected")
-RECTIFY_CLAUSE = "DB33/T 2036.7 §8.3"
+RECTIFY_CLAUSE = "DB33/T 2036.7 §8.1"          # 改进目标、措施、时限: the deadline being reminded of
 APPOINTMENT_CLAUSE = "DB33/T 2036.7 §5.1.3.1"
 
 

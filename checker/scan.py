@@ -282,7 +282,7 @@ def _kind_table(kind: str) -> str:
 
 
 def _params(ctx: ScanContext) -> dict:
-    return {"now": ctx.now_iso, "today": ctx.now.date().isoformat(), "p9_level": ctx.cfg.indicators.p9_satisfied_level}
+    return {"now": ctx.now_iso, "today": ctx.now.date().isoformat(), **derived.params(ctx.cfg)}
 
 
 def _select(ctx: ScanContext, kind: str, rules) -> str:

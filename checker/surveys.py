@@ -1,8 +1,12 @@
 """Survey tabulation (DB33/T 2036.7 §5.3.2.1): the questionnaire of Appendix A (a1–a10) and the
 phone survey of Appendix B (b1–b9), one `surveys` record a response, choices as letters joined by ';'.
 
-Distributions count respondents per option (a multiple-choice question's shares may sum past 100%);
-satisfaction rates are the A+B share (非常满意+满意 / 满意+比较满意) of the answered responses.
+Distributions count respondents per option (a multiple-choice question's shares may sum past 100%).
+Satisfaction rates use the same reading as P9 (config indicators.p9_satisfied_level, one key for
+both): a 4-option rating's answers A–D stand for levels 5–2 of the 5-level 好差评 scale (A 非常满意 /
+满意 = 5, B 满意 / 比较满意 = 4, C 一般 = 3 基本满意, D 不满意 = 2), and an answer is satisfied when its
+level is at least the setting. Default 3: A–C (only 不满意 is 差评, as in the national 好差评 grading);
+4: A+B (非常满意+满意 / 满意+比较满意).
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from dataclasses import dataclass
 from .periods import Period
 
 CLAUSE = "DB33/T 2036.7 §5.3.2.1"
+DEFAULT_SATISFIED_LEVEL = 3
+LEVEL_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 QUESTIONS: dict[str, "Question"] = {}
 RATING_B = ("满意", "比较满意", "一般", "不满意")
 TRIPS = ("零上门（通过网上办理）", "一趟", "两趟", "三趟以上")
@@ -28,7 +34,7 @@ class Question:
     text: str
     multiple: bool
     options: tuple[str, ...]        # option texts, A, B, C …; () for an open question
-    satisfaction: bool = False       # an A–D rating whose A+B share is a satisfaction rate
+    satisfaction: bool = False       # an A–D rating whose satisfied share is a satisfaction rate
     appendix: str = "A"
 
     def option_text(self, letter: str) -> str:
@@ -93,7 +99,7 @@ class Distribution:
 @dataclass(frozen=True)
 class Rate:
     question: str
-    satisfied: int          # A + B
+    satisfied: int          # answers at the satisfied level or above (default A–C)
     answered: int
 
     @property
@@ -112,6 +118,11 @@ class SurveyTable:
     rates_by_org: tuple[tuple[str, tuple[Rate, ...]], ...]
     rates_by_channel: tuple[tuple[str, tuple[Rate, ...]], ...]
     open_answers: tuple[str, ...]                         # a10 texts
+    satisfied_level: int = DEFAULT_SATISFIED_LEVEL
+
+    @property
+    def reading(self) -> str:
+        return reading(self.satisfied_level)
 
     def rate(self, code: str) -> Rate | None:
         return next((r for r in self.rates if r.question == code), None)
@@ -148,28 +159,45 @@ def distribution(q: Question, responses: list[dict]) -> Distribution:
     return Distribution(q, answered, tuple((k, q.option_text(k), counter.get(k, 0)) for k in keys))
 
 
-def satisfaction(code: str, responses: list[dict]) -> Rate:
-    """A+B share of the answered responses to a rating question (a5, a6, b2, b3, b6)."""
+def satisfied_letters(level: int = DEFAULT_SATISFIED_LEVEL) -> tuple[str, ...]:
+    """The answers of a 4-option rating that count as satisfied: A–D stand for levels 5–2."""
+    return tuple(letter for i, letter in enumerate("ABCD") if 5 - i >= level)
+
+
+def reading(level: int = DEFAULT_SATISFIED_LEVEL) -> str:
+    """The satisfied reading in words, for reports: which levels and which survey answers count."""
+    letters_ = satisfied_letters(level)
+    answers = f"{letters_[0]}–{letters_[-1]}" if len(letters_) > 1 else (letters_[0] if letters_ else "无")
+    why = "；依全国政务服务“好差评”分级，仅“不满意”“非常不满意”为差评" if level == 3 else ""
+    return (f"满意口径：评价等级 ≥ {level}（{LEVEL_NAMES.get(level, level)}及以上）计为满意{why}；问卷四档评分计 {answers} 项"
+            f"（配置 indicators.p9_satisfied_level = {level}，P9 与问卷统计共用）。")
+
+
+def satisfaction(code: str, responses: list[dict], level: int = DEFAULT_SATISFIED_LEVEL) -> Rate:
+    """The satisfied share of the answered responses to a rating question (a5, a6, b2, b3, b6)."""
     picked = [letters(r.get(code))[:1] for r in responses]
     answered = [p[0] for p in picked if p]
-    return Rate(code, sum(1 for a in answered if a in ("A", "B")), len(answered))
+    counted = satisfied_letters(level)
+    return Rate(code, sum(1 for a in answered if a in counted), len(answered))
 
 
-def rates(responses: list[dict]) -> tuple[Rate, ...]:
-    return tuple(satisfaction(q.code, responses) for q in QUESTIONS.values() if q.satisfaction)
+def rates(responses: list[dict], level: int = DEFAULT_SATISFIED_LEVEL) -> tuple[Rate, ...]:
+    return tuple(satisfaction(q.code, responses, level) for q in QUESTIONS.values() if q.satisfaction)
 
 
-def tabulate(store, period: Period, org: str | None = None) -> SurveyTable:
+def tabulate(store, period: Period, org: str | None = None,
+             satisfied_level: int = DEFAULT_SATISFIED_LEVEL) -> SurveyTable:
     """Tabulate the survey responses dated in the period, for an org's subtree (None: all orgs)."""
     rows = store.survey_rows(org, period.start.isoformat(), period.end.isoformat())
     return SurveyTable(
         period, org, len(rows),
         tuple(sorted(Counter(r["channel"] for r in rows).items())),
         tuple(distribution(q, rows) for q in QUESTIONS.values() if q.options or q.multiple),
-        rates(rows),
-        _grouped(rows, _top_org(store, org)),
-        tuple((ch, rates(rs)) for ch, rs in _group_by(rows, lambda r: r["channel"]).items()),
+        rates(rows, satisfied_level),
+        _grouped(rows, _top_org(store, org), satisfied_level),
+        tuple((ch, rates(rs, satisfied_level)) for ch, rs in _group_by(rows, lambda r: r["channel"]).items()),
         tuple(r["a10"] for r in rows if (r.get("a10") or "").strip()),
+        satisfied_level,
     )
 
 
@@ -183,9 +211,9 @@ def _top_org(store, org):
     return owner
 
 
-def _grouped(rows, owner) -> tuple:
+def _grouped(rows, owner, level: int) -> tuple:
     groups = _group_by(rows, lambda r: owner.get(r["org"], r["org"]))
-    return tuple((o, rates(rs)) for o, rs in sorted(groups.items()))
+    return tuple((o, rates(rs, level)) for o, rs in sorted(groups.items()))
 
 
 def _group_by(rows, key) -> dict:

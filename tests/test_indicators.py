@@ -33,16 +33,17 @@ ORGS = [
 ]
 
 
-def _item(code, org, scope=True, one=True, cw=True, central=True, now=False, typ="行政许可", stat=20, prom=3):
+def _item(code, org, scope=True, one=True, cw=True, central=True, now=False, typ="行政许可", stat=20, prom=3,
+          depth=4):
     return {"code": code, "name": f"事项{code}", "org": org, "in_scope": scope, "one_visit": one,
             "comprehensive_window": cw, "centralized": central, "immediate": now, "type": typ,
-            "statutory_days": stat, "promised_days": prom}
+            "statutory_days": stat, "promised_days": prom, "online_depth": depth}
 
 
 ITEMS = [
     _item("I1", "330102H"),
     _item("I2", "330102H", cw=False, now=True, stat=10, prom=0),
-    _item("I3", "330105", one=False, central=False, typ="公共服务", stat=15, prom=5),
+    _item("I3", "330105", one=False, central=False, typ="公共服务", stat=15, prom=5, depth=3),
     _item("I4", "330105", scope=False, prom=2),
     _item("I5", "330102", now=True, stat=6, prom=4),
 ]
@@ -125,9 +126,9 @@ EXPECTED_OCTOBER = {
     ("P5", "330105"): (1, 1, 1.0, True),              # C9 not due yet
     ("P6", "330100"): (2, 4, 0.5, False),
     ("P6", "330102"): (2, 3, 0.666667, False),
-    ("P7", "330100"): (3, 7, 0.428571, False),        # C7 withdrawn, C1 September, C10 November
-    ("P7", "330102H"): (2, 5, 0.4, False),
-    ("P7", "330105"): (1, 2, 0.5, True),
+    ("P7", "330100"): (2, 7, 0.285714, False),        # C7 withdrawn, C1 September, C10 November;
+    ("P7", "330102H"): (2, 5, 0.4, False),            # C8 is online but I3 is not 全流程 (depth 3)
+    ("P7", "330105"): (0, 2, 0.0, False),
     ("P8", "330100"): (1, 3, 0.333333, False),        # K2 rectified after now, K3 invalid, K5 September
     ("P8", "330102H"): (1, 2, 0.5, False),
     ("P8", "330105"): (0, 1, 0.0, False),
@@ -143,11 +144,40 @@ def test_october_figures_match_the_hand_computed_values(data, cfg):
         assert got[key] == expected, key
 
 
+def test_p7_counts_full_process_items_only_unless_configured_otherwise(data, cfg):
+    from dataclasses import replace
+    looser = replace(cfg, indicators=replace(cfg.indicators, p7_reading="any_online"))
+    got = figures(ind.compute(data, looser, rulebook(), OCT, now=NOW))
+    assert got[("P7", "330100")] == (3, 7, 0.428571, False) and got[("P7", "330105")] == (1, 2, 0.5, True)
+    depth3 = replace(cfg, indicators=replace(cfg.indicators, p7_full_process_depth=3))
+    assert figures(ind.compute(data, depth3, rulebook(), OCT, now=NOW))[("P7", "330105")] == (1, 2, 0.5, True)
+
+
+def test_a_percentage_is_never_rounded_onto_its_target():
+    assert ind.percent(0.8994, {"gte": 0.9}) == "89.9%" and ind.percent(0.89996) == "90%"
+    assert ind.percent(0.89996, {"gte": 0.9}) == "89.996%"
+    assert ind.percent(0.99996, {"eq": 1.0}) == "99.996%"
+    assert ind.percent(0.9, {"gte": 0.9}) == "90%" and ind.percent(0.95, {"gte": 0.9}) == "95%"
+    assert ind.percent(1.4999, {"gte": 1.5}) == "149.99%"
+
+
 def test_every_org_with_a_figure_gets_all_nine_indicators(data, cfg):
     values = ind.compute(data, cfg, rulebook(), OCT, now=NOW)
     assert sorted({v.org for v in values}) == ["330100", "330102", "330102H", "330105"]
-    assert sorted({v.code for v in values}) == [f"P{i}" for i in range(1, 10)]
-    assert len(values) == 4 * 9
+    assert sorted({v.code for v in values}) == ["E1", *[f"P{i}" for i in range(1, 10)]]   # E1: DB50 一事一评
+    assert len(values) == 4 * 10
+
+
+def test_e1_one_case_one_evaluation_coverage_is_a_figure_without_a_verdict(data, cfg, tmp_path):
+    load(data, cfg, tmp_path, "evaluations", [{**_eval(7, "330102H", "window", 4, "13"), "case_no": "C2"},
+                                              {**_eval(8, "330102H", "sms", 5, "13"), "case_no": "C6"},
+                                              {**_eval(9, "330102H", "sms", 5, "13"), "case_no": "C6"}])
+    got = figures(ind.compute(data, cfg, rulebook(), OCT, now=NOW))
+    # concluded in October (by closed_at): C1 C2 C3 C6 (330102H), C8 (330105); evaluated: C2, C6 once each
+    assert got[("E1", "330102H")] == (2, 4, 0.5, None)
+    assert got[("E1", "330105")] == (0, 1, 0.0, None)
+    e1 = next(v for v in ind.compute(data, cfg, rulebook(), OCT, now=NOW) if v.code == "E1")
+    assert e1.target_text == "—" and e1.clause == "5.4.2 b)"
 
 
 def test_an_org_figure_covers_its_subtree_only(data, cfg):
@@ -191,7 +221,7 @@ def test_periods_take_records_by_local_date(data, cfg):
     assert sept[("P5", "330100")] == (1, 1, 1.0, True)            # C1 accepted 09-30 local
     assert sept[("P8", "330100")] == (0, 1, 0.0, False)           # K5 received 09-30 23:59:59
     q4 = figures(ind.compute(data, cfg, rulebook(), Period.parse("2026-Q4"), org="330100", now=NOW))
-    assert q4[("P7", "330100")] == (3, 8, 0.375, False)           # C10 in November joins
+    assert q4[("P7", "330100")] == (2, 8, 0.25, False)            # C10 in November joins
 
 
 def test_an_org_without_records_has_no_value_and_no_verdict(data, cfg):

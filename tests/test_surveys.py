@@ -55,19 +55,28 @@ def test_single_choice_distribution_and_option_texts(data):
                                                      ("C", "两趟", 1), ("D", "三趟以上", 1)]
 
 
-def test_satisfaction_rates_are_the_a_plus_b_share(data):
-    table = surveys.tabulate(data, Period.parse("2026-10"))
-    assert (table.rate("a5").satisfied, table.rate("a5").answered) == (1, 3)      # A, C, D
+def test_satisfaction_rates_follow_the_p9_level_default_a_to_c(data):
+    table = surveys.tabulate(data, Period.parse("2026-10"))                       # level 3: A, B, C
+    assert (table.rate("a5").satisfied, table.rate("a5").answered) == (2, 3)      # A, C, D
     assert table.rate("a6").value == pytest.approx(2 / 3)                          # B, A, D
     assert (table.rate("b2").satisfied, table.rate("b2").answered) == (1, 1)      # 比较满意
-    assert table.rate("b3").value == 0.0                                           # 一般
+    assert table.rate("b3").value == 1.0                                           # 一般 = 基本满意
+    assert "评价等级 ≥ 3（基本满意及以上）" in table.reading and "A–C" in table.reading
+
+
+def test_satisfaction_level_4_counts_a_and_b_only(data):
+    table = surveys.tabulate(data, Period.parse("2026-10"), satisfied_level=4)
+    assert (table.rate("a5").satisfied, table.rate("a5").answered) == (1, 3)
+    assert table.rate("b3").value == 0.0
+    assert surveys.satisfied_letters(5) == ("A",) and surveys.satisfied_letters(2) == ("A", "B", "C", "D")
+    assert "A–B" in table.reading
 
 
 def test_rates_by_org_roll_up_to_the_top_orgs_and_by_channel(data):
     table = surveys.tabulate(data, Period.parse("2026-10"))
     by_org = {o: {r.question: r for r in rs} for o, rs in table.rates_by_org}
     assert set(by_org) == {"A", "B"}                     # A1 (hall) counts under 甲区
-    assert by_org["A"]["a5"].value == pytest.approx(0.5)
+    assert by_org["A"]["a5"].value == 1.0                # A and C
     assert by_org["B"]["a5"].value == 0.0
     by_channel = {c: {r.question: r for r in rs} for c, rs in table.rates_by_channel}
     assert by_channel["phone"]["b2"].value == 1.0

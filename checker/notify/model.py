@@ -109,7 +109,7 @@ class Entry:
                                         p.get("scan_state")) if x)
         return cls(r.kind, r.severity, r.finding_id, f"{KIND_LABEL.get(r.kind, r.kind)} #{p.get('finding_id')}",
                    p.get("title") or p.get("rule") or "", cut(p.get("message") or ""),
-                   f"{p.get('standard')} §{p.get('clause')}", due, note_label, note, actions_for(r),
+                   _basis(r.kind, p), due, note_label, note, actions_for(r),
                    p.get("rule"), p.get("clause"), p.get("standard"), p.get("subject"), p.get("org"), details)
 
 
@@ -141,6 +141,15 @@ def escalation_summary(rows) -> Entry:
     severity = worst_first[0].severity if worst_first else None
     return Entry("escalation", severity, None, f"问题升级督办汇总（{len(rows)} 条）", "", cut(text, 3000), None,
                  None, None, None, (("查看明细", "pg:esc::0"),))
+
+
+RECTIFY_LIMIT_CLAUSE = "DB33/T 2036.7 §8.1"      # 按照监督评价结果提出改进目标、措施、时限
+
+
+def _basis(kind: str, p: dict) -> str:
+    """The clause a message cites: a rectification deadline reminder cites §8.1 (改进时限) before the rule's."""
+    rule = f"{p.get('standard')} §{p.get('clause')}"
+    return f"{RECTIFY_LIMIT_CLAUSE} 整改时限；问题依据 {rule}" if kind == "reminder" else rule
 
 
 def actions_for(r: Row) -> tuple[Button, ...]:

@@ -131,6 +131,7 @@ class IndicatorLine:
     def small_sample(self) -> bool:
         """A record-based rate over fewer than MIN_SAMPLE records (样本不足)."""
         return not self.item_based and self.denominator is not None and 0 < self.denominator < MIN_SAMPLE
+    limits: dict | None = None         # the rule's target ({"gte": 0.9}): a value is never shown rounded across it
 
     @property
     def change(self) -> float | None:
@@ -164,7 +165,7 @@ def indicator_lines(current: list[dict], previous: list[dict], org: str | None,
                                  r.get("denominator"), r.get("value"), target_text(r.get("target")),
                                  r.get("passed"), p.get("value"), item,
                                  not item and p.get("denominator") is not None and 0 < p["denominator"] < MIN_SAMPLE,
-                                 _goal(r.get("target"))))
+                                 _goal(r.get("target")), r.get("target")))
     return tuple(out)
 
 

@@ -13,6 +13,7 @@ from typing import Callable
 
 from .. import charts
 from .. import findings as findings_mod
+from ..indicators import percent
 from ..surveys import QUESTIONS
 from .data import CODES, INDICATOR_NAMES, MIN_SAMPLE, SEVERITY_NAMES
 
@@ -230,9 +231,10 @@ def _indicators(r, spec) -> str:
 
 
 def _value(line) -> str:
+    shown = percent(line.value, line.limits, trim=False)          # never rounded onto its target
     if line.small_sample:
-        return f'{pct(line.value)}<br><span class="small">样本不足（n={_n(line.denominator)}）</span>'
-    return pct(line.value)
+        return f'{shown}<br><span class="small">样本不足（n={_n(line.denominator)}）</span>'
+    return shown
 
 
 def _change_of(line) -> str:
@@ -489,8 +491,8 @@ def _surveys(r, spec) -> str:
     channels = "、".join(f"{_CHANNEL.get(c, c)} {n} 份" for c, n in s.by_channel)
     rates = [[e(x.question), e(QUESTIONS[x.question].text), f"{x.satisfied} / {x.answered}", _rate(x)]
              for x in s.rates if x.answered]
-    out = [f"<p>本期回收问卷 {s.responses} 份（{e(channels)}）。满意率为选择 A、B（非常满意、满意 / 满意、比较满意）的占比。</p>",
-           table(["题号", "题目", "A+B / 作答", "满意率"], rates, (2, 3))]
+    out = [f"<p>本期回收问卷 {s.responses} 份（{e(channels)}）。{e(s.reading)}</p>",
+           table(["题号", "题目", "满意 / 作答", "满意率"], rates, (2, 3))]
     out += _rates_by(r, "按机构", [(r.names.get(o, o), rs) for o, rs in s.rates_by_org])
     out += _rates_by(r, "按调查方式", [(_CHANNEL.get(c, c), rs) for c, rs in s.rates_by_channel])
     out.append("<h3>各题选项分布</h3>")
@@ -597,3 +599,8 @@ def _units(orgs) -> str:
     if len(orgs) <= 6:
         return e("、".join(orgs))
     return e("、".join(orgs[:6])) + f"等 {len(orgs)} 个单位"
+
+
+@section("口径说明（标准未明确之处本报告采用的读法）")
+def _notes(r, spec) -> str:
+    return "<ol>" + "".join(f"<li>{e(n)}</li>" for n in r.notes) + "</ol>" if r.notes else ""

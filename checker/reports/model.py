@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .. import surveys as surveys_mod
+from ..indicators import percent
 from ..periods import Period
-from . import analysis, data, suggest
+from . import analysis, data, notes, suggest
 
 _MONTHS = {"quarter": 3, "year": 12}
 
@@ -95,6 +96,7 @@ class Report:
 
     def clause_title(self, standard: str, clause: str) -> str:
         return self.clause_titles.get(f"{standard} §{clause}", "")
+    notes: tuple[str, ...] = ()       # the readings used where the standards leave a choice (口径说明)
 
 
 def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: datetime) -> Report:
@@ -125,7 +127,8 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
         rankings=ranks, suggestion_groups=groups,
         narrative=analysis.narrative(lines, ranks, overdue, rect, groups, len(findings), names),
         scans_in_period=store.scalar("SELECT count(*) FROM scans WHERE now >= ? AND now < ?", (start, end)) or 0,
-        first_scan=store.scalar("SELECT min(now) FROM scans"), top_n=cfg.reports.top_n)
+        first_scan=store.scalar("SELECT min(now) FROM scans"), top_n=cfg.reports.top_n,
+        notes=notes.readings(cfg, rulebook))
     return _extend(report, store, cfg, rulebook, spec, period, org, now)
 
 
@@ -167,7 +170,7 @@ def _suggestions(cfg, now, org, lines, children, overdue, rect, names, store, pe
 
 
 def _problems(lines, overdue, rect, findings) -> list[str]:
-    out = [f"{l.code} {l.name} {_pct(l.value)}，未达到 {l.target}（DB33/T 2036.7 §{l.clause}）"
+    out = [f"{l.code} {l.name} {percent(l.value, l.limits)}，未达到 {l.target}（DB33/T 2036.7 §{l.clause}）"
            for l in lines if l.passed is False]
     if overdue:
         out.append(f"超期未办结办件 {len(overdue)} 件（DB50/T 957.7 §4.2 a)）")
@@ -188,7 +191,7 @@ def _extend(report: Report, store, cfg, rulebook, spec, period, org, now) -> Rep
     from dataclasses import replace
     extra = {}
     if "surveys" in spec.parts:
-        extra["surveys"] = surveys_mod.tabulate(store, period, org)
+        extra["surveys"] = surveys_mod.tabulate(store, period, org, cfg.indicators.p9_satisfied_level)
     if "poor" in spec.parts:
         extra["poor_evaluations"] = tuple(store.poor_evaluations(org, period.start.isoformat(), period.end.isoformat()))
     if "trends" in spec.parts:

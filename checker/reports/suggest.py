@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..calendar import WorkCalendar
+from ..indicators import percent
 
 DEADLINE_WD = {"red": 3, "yellow": 5, "blue": 10, "indicator": 10}
 ADVICE = {
@@ -44,7 +45,7 @@ def from_indicators(cfg, now, org_lines: dict[str, tuple], names: dict) -> list[
         for line in lines:
             if line.passed is False:
                 out.append(Suggestion(
-                    f"{line.code} {line.name} 为 {_pct(line.value)}，未达到 {line.target}",
+                    f"{line.code} {line.name} 为 {percent(line.value, line.limits)}，未达到 {line.target}",
                     ADVICE[line.code], org, names.get(org, org), deadline(cfg, now, DEADLINE_WD["indicator"]),
                     f"DB33/T 2036.7 §{line.clause}" if line.clause else "DB33/T 2036.7 §5.2"))
     return out

@@ -141,7 +141,7 @@ def _surveys(r) -> list[Sheet]:
              for x in s.rates if x.answered]
     dist = [[d.question.code, d.question.text, letter, text, n, n / d.answered if d.answered else None]
             for d in s.distributions if d.answered for letter, text, n in d.counts]
-    return [Sheet("问卷满意率", ["题号", "题目", "满意（A+B）", "作答", "满意率"], rates, {2: INT, 3: INT, 4: PCT}),
+    return [Sheet("问卷满意率", ["题号", "题目", "满意", "作答", "满意率"], rates, {2: INT, 3: INT, 4: PCT}),
             Sheet("问卷选项分布", ["题号", "题目", "选项", "内容", "人数", "占比"], dist, {4: INT, 5: PCT})]
 
 

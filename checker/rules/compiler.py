@@ -120,7 +120,7 @@ def column(kind: str, name: str) -> str:
 
 def to_sql(kind: str, cond, params: dict | None = None, bound: dict | None = None) -> tuple[str, dict]:
     """A condition tree as an SQL boolean expression with named parameters (:_c0, :_c1 …);
-    derived fields may also need :now and :p9_level from the caller. Returns (sql, bound)."""
+    derived fields may also need :now, :p9_level, :p7_depth and :p7_any_online from the caller. Returns (sql, bound)."""
     bound = {} if bound is None else bound
     if cond is None:
         return "1", bound

@@ -146,7 +146,7 @@ def _indicator(raw: dict, p: Parsing) -> dict:
             "where": p.condition(raw.get("where"), ("where",), source, fields, sql=True),
             "numerator": p.condition(raw.get("numerator"), ("numerator",), source, fields, sql=True),
             "measure": raw.get("measure", "count"), "denominator_measure": raw.get("denominator_measure"),
-            "target": dict(raw["target"]), "period_field": period_field}
+            "target": dict(raw.get("target") or {}), "period_field": period_field}   # no target: a figure only
 
 
 CHECKLIST_NAMES = {"org", "check", "check_title", "last_date", "last_result", "reason", "max_age_days", "day"}

@@ -168,3 +168,8 @@ def add_missing_columns(conn, kind: str) -> None:
 @migration("0050_orgs_commissions_third_party")
 def _orgs_third_party(conn):
     add_missing_columns(conn, "orgs")
+
+
+@migration("0051_evaluations_case_no")
+def _evaluations_case_no(conn):
+    conn.execute("CREATE INDEX IF NOT EXISTS ix_evaluations_case_no ON evaluations (case_no)")   # 一事一评 E1

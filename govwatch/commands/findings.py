@@ -136,7 +136,7 @@ def _indicators_table(store, values, period) -> str:
     verdict = {True: "达标", False: "未达标", None: "无数据"}
     head = ["机构", "指标", "名称", "分子", "分母", "数值", "目标", "结论", "条款"]
     body = [[f"{v.org} {names.get(v.org, '')}", v.code, v.title, _num(v.numerator), _num(v.denominator),
-             percent(v.value), v.target_text, verdict[v.passed], f"{v.standard} §{v.clause}"] for v in values]
+             percent(v.value, v.target), v.target_text, verdict[v.passed], f"{v.standard} §{v.clause}"] for v in values]
     failed = sum(v.passed is False for v in values)
     return f"{period.label} 效能指标\n" + table(head, body) + f"\n未达标 {failed} 项"
 
