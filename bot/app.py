@@ -65,7 +65,8 @@ def _add_handlers(app: Application) -> None:
 async def _post_init(app: Application) -> None:
     """Open the store, load the rules when nobody handed them in, publish the command menu."""
     data = app.bot_data
-    data["store"] = Store(data["store_path"])
+    if data.get("store") is None:                  # post_init is retried when the Bot API is down
+        data["store"] = Store(data["store_path"])
     if data["rules"] is None:
         data["rules"] = RulesHolder.from_config(data["cfg"])
     await publish_menus(app)

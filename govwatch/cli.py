@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from checker import config as config_mod
+from checker import redact
 from checker.errors import GovwatchError, InputError
 
 COMMANDS: dict[str, "Command"] = {}
@@ -164,18 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ctx = Context(ns)
     except GovwatchError as exc:
-        print(f"govwatch: {exc}", file=sys.stderr)
+        print(f"govwatch: {redact.text(exc)}", file=sys.stderr)
         return exc.exit_code
     _setup_logging(ctx.config)
     try:
         return COMMANDS[ns.command].run(ctx, ns) or 0
     except GovwatchError as exc:
-        print(f"govwatch: {exc}", file=sys.stderr)
+        print(f"govwatch: {redact.text(exc)}", file=sys.stderr)
         return exc.exit_code
     except sqlite3.DatabaseError as exc:        # a lock held past the wait, a damaged file: one line
         from checker.store import DatabaseBusy, is_busy
         text = DatabaseBusy(ctx.config.database) if is_busy(exc) else f"数据库 {ctx.config.database} 出错：{exc}"
-        print(f"govwatch: {text}", file=sys.stderr)
+        print(f"govwatch: {redact.text(text)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -192,6 +193,7 @@ def _setup_logging(cfg) -> None:
         handlers.append(logging.FileHandler(cfg.logging.file, encoding="utf-8"))
     logging.basicConfig(level=cfg.logging.level, handlers=handlers,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact.install(cfg)        # the token and every channel secret: masked in every log line and traceback
     # httpx logs full request URLs, and a Bot API URL contains the token: keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -1,8 +1,8 @@
 """Wiring the jobs into an APScheduler AsyncIOScheduler, and running `govwatch serve`.
 
-With a bot, the scheduler is python-telegram-bot's own (`application.job_queue.scheduler`, an
-AsyncIOScheduler on the bot's event loop) and the notifier is the Telegram one; without a token
-a plain AsyncIOScheduler runs with the console notifier. Either way SIGTERM and SIGINT stop the
+The scheduler is an AsyncIOScheduler on the service's loop; with a token the bot's polling runs on
+the same loop, brought up (and retried) beside the jobs, so a messenger outage never stops them;
+without a token or channel the console notifier prints what would be sent. Either way SIGTERM and SIGINT stop the
 service cleanly: no new job starts, the running one finishes and records its outcome, exit 0.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bot.channels import build_channels, check_secrets, close_channels
 from bot.dingtalk_inbound import run_stream
 
 from .jobs import JOBS, JobSpec, cadence_for, enabled, interval_seconds
+from .lease import ServiceLease
 from .runner import Runtime
 from .triggers import WorkdayTrigger
 
@@ -65,17 +66,22 @@ def _next(cfg, spec: JobSpec, now: datetime, on: bool) -> dict:
 
 def serve(cfg, holder) -> int:
     """Run until SIGTERM / SIGINT: every enabled channel, with the Telegram bot when a token is in the
-    environment; with neither, the console notifier prints what would be sent."""
+    environment; with neither, the console notifier prints what would be sent. One service per
+    database: the lease is taken first (a second service exits 2)."""
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:   # one line per 5-second tick is noise
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     check_secrets(cfg)
-    if cfg.telegram.token():
-        log.info("starting with the Telegram bot (token from $%s)", cfg.telegram.token_env)
-        return serve_bot(cfg, holder)
-    if not cfg.channels.enabled():
-        log.info("no channel enabled and no token in $%s: notifications are printed (console notifier)",
-                 cfg.telegram.token_env)
-    return asyncio.run(serve_channels(cfg, holder))
+    lease = ServiceLease(cfg.database).acquire()
+    try:
+        if cfg.telegram.token():
+            log.info("starting with the Telegram bot (token from $%s)", cfg.telegram.token_env)
+            return asyncio.run(serve_bot(cfg, holder))
+        if not cfg.channels.enabled():
+            log.info("no channel enabled and no token in $%s: notifications are printed (console notifier)",
+                     cfg.telegram.token_env)
+        return asyncio.run(serve_channels(cfg, holder))
+    finally:
+        lease.release()
 
 
 async def serve_channels(cfg, holder, clock=None) -> int:
@@ -128,24 +134,117 @@ async def _stop(scheduler, rt: Runtime) -> None:
     log.info("stopped cleanly")
 
 
-def serve_bot(cfg, holder) -> int:
-    """python-telegram-bot's Application: its job queue's scheduler runs our jobs, delivering through
-    every enabled channel (Telegram among them); polling until a signal. DingTalk inbound runs beside."""
-    app = build_application(cfg, rules=holder)      # the bot's /reload and our watcher share the holder
+async def serve_bot(cfg, holder, clock=None) -> int:
+    """The scheduler on our own loop from the start, delivering through every enabled channel
+    (Telegram among them); the bot's polling is brought up beside it and retried with back-off, so
+    a Bot API that is unreachable or refuses the token at start-up stops neither the scans nor the
+    reports (issue 12 item 7). DingTalk inbound runs beside."""
+    app = build_application(cfg, rules=holder, clock=clock)   # the bot's /reload and our watcher share the holder
     channels = build_channels(cfg, telegram_bot=app.bot)
-    rt = install(app.job_queue.scheduler, cfg, holder, channels)
+    scheduler = AsyncIOScheduler(timezone=cfg.tz)
+    rt = install(scheduler, cfg, holder, channels, clock)
     app.bot_data["scheduler_runtime"] = rt
-    post_init, post_shutdown = app.post_init, app.post_shutdown
-
-    async def with_inbound(application):
-        await post_init(application)
-        application.bot_data["inbound"] = start_inbound(cfg, holder)
-
-    async def without_inbound(application):
-        await stop_inbound(application.bot_data.pop("inbound", None))
-        await close_channels(channels)
-        await post_shutdown(application)
-    app.post_init, app.post_shutdown = with_inbound, without_inbound
-    app.run_polling(stop_signals=(signal.SIGINT, signal.SIGTERM))
-    log.info("stopped cleanly")
+    inbound = start_inbound(cfg, holder, clock)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    scheduler.start()
+    log.info("govwatch serve: %s scheduled", ", ".join(s.name for s in enabled(cfg)))
+    bot = asyncio.create_task(keep_bot_up(app, stop), name="telegram-bot")
+    await stop.wait()
+    bot.cancel()
+    try:
+        await bot
+    except asyncio.CancelledError:
+        pass
+    await stop_bot(app)
+    await stop_inbound(inbound)
+    await _stop(scheduler, rt)
+    await close_channels(channels)
     return 0
+
+
+BOT_RETRY_FIRST, BOT_RETRY_MAX = 2.0, 300.0
+BOT_WATCH_SECONDS = 1.0
+
+
+async def keep_bot_up(app, stop: asyncio.Event) -> None:
+    """Start the bot (getMe, command menu, polling) and keep it polling: on failure wait and try again,
+    doubling the wait; polling that python-telegram-bot gave up (a 401) is started again. One log
+    line when the state changes (unreachable, token refused, connected), not one a try."""
+    from telegram.error import InvalidToken, NetworkError
+    wait, state = BOT_RETRY_FIRST, None
+    while not stop.is_set():
+        try:
+            if not app.bot_data.get("initialized"):
+                await app.initialize()
+                await app.post_init(app)
+                app.bot_data["initialized"] = True
+            if app.updater.running and not _polling(app):     # python-telegram-bot gave up (a 401)
+                await _reset_polling(app.updater)
+            if not app.updater.running:
+                await app.updater.start_polling(drop_pending_updates=False)
+            if not app.running:
+                await app.start()
+            if state != "up":
+                log.info("Telegram bot connected (@%s): commands and buttons answered", app.bot.username)
+            state, wait = "up", BOT_RETRY_FIRST
+            await _wait(stop, BOT_WATCH_SECONDS)
+            continue
+        except InvalidToken:
+            now_state = ("the Bot API refuses the token (401): the bot does not answer; scans, reports and "
+                         "other channels go on, Telegram messages stay queued")
+        except (NetworkError, OSError) as exc:
+            now_state = (f"the Bot API is unreachable ({type(exc).__name__}): scans and reports go on, "
+                         "Telegram messages stay queued")
+        if now_state != state:
+            log.warning("%s; retrying with back-off", now_state)
+            state = now_state
+        await _wait(stop, wait)
+        wait = min(wait * 2, BOT_RETRY_MAX)
+
+
+def _polling(app) -> bool:
+    """Whether python-telegram-bot's polling task still runs (it ends itself on a refused token)."""
+    return any(t.get_name() == POLLING_TASK for t in asyncio.all_tasks())
+
+
+POLLING_TASK = "Updater:start_polling:polling_task"     # python-telegram-bot 22's name for it
+
+
+async def _reset_polling(updater) -> None:
+    """Stop an updater whose polling ended itself, so that polling can start again. Its stop()
+    re-raises what ended the polling and then skips clearing the task and the stop event, and a new
+    polling loop would see the old stop event and end at once (python-telegram-bot 22): clear both."""
+    try:
+        await updater.stop()
+    except Exception:   # noqa: BLE001 — the error that ended the polling, logged by the library
+        pass
+    event = getattr(updater, "_Updater__polling_task_stop_event", None)
+    if event is not None:
+        event.clear()
+    if hasattr(updater, "_Updater__polling_task"):
+        updater._Updater__polling_task = None
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def stop_bot(app) -> None:
+    """Stop what of the bot is running, and close the store it opened."""
+    try:
+        if app.updater and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        if app.bot_data.get("initialized"):
+            await app.shutdown()
+    except Exception:   # noqa: BLE001 — shutting down; the process exits next
+        log.warning("bot did not stop cleanly", exc_info=True)
+    await app.post_shutdown(app)
+    log.info("stopped cleanly")

@@ -3,7 +3,9 @@
 `FakeBotAPI` answers Bot API methods (getMe, getUpdates, sendMessage, sendDocument,
 answerCallbackQuery, editMessageText, editMessageReplyMarkup, setMyCommands, getFile,
 deleteWebhook) and file downloads, records every message per chat, serves queued updates and can
-be told to fail the next N sends with 429 (retry_after) or 500. Two ways to reach it:
+be told to fail the next N sends with 429 (retry_after) or 500, or to be down as a whole
+(`set_mode("down")`: connections drop unanswered) or refuse the token (`set_mode("unauthorized")`: 401).
+Two ways to reach it:
 `FakeRequest` (a python-telegram-bot BaseRequest, in process) and `FakeServer` (HTTP on 127.0.0.1,
 for a bot running in another process).
 """
@@ -35,6 +37,7 @@ class FakeBotAPI:
         self.files: dict[str, bytes] = {}
         self.failures: list[tuple[int, dict]] = []
         self.fail_methods = ("sendMessage", "sendDocument")
+        self.mode: str | None = None       # None: up; "down": connections drop unanswered; "unauthorized": 401
         self._ids = 0
 
     # -- what tests do --------------------------------------------------------------------
@@ -100,9 +103,17 @@ class FakeBotAPI:
 
     # -- the Bot API ------------------------------------------------------------------------
 
+    def set_mode(self, mode: str | None) -> None:
+        """The whole API goes down (no answer), comes back (None), or refuses the token ("unauthorized")."""
+        with self.lock:
+            self.mode = mode
+            self.lock.notify_all()
+
     def handle(self, method: str, params: dict) -> tuple[int, dict]:
         with self.lock:
             self.calls.append((method, params))
+            if self.mode == "unauthorized":
+                return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
             if method in self.fail_methods and self.failures:
                 return self.failures.pop(0)
             handler = getattr(self, f"_api_{method}", None)
@@ -222,6 +233,9 @@ class FakeRequest(BaseRequest):
         if "/file/" in url:
             content = self.api.download(url.split("/file/", 1)[1].split("/", 1)[1])
             return (200, content) if content is not None else (404, b"")
+        if self.api.mode == "down":
+            from telegram.error import NetworkError
+            raise NetworkError("fake Bot API is down")
         params = dict(request_data.parameters) if request_data else {}
         if request_data and request_data.multipart_data:
             params["_filename"] = next(iter(request_data.multipart_data.values()))[0]
@@ -277,6 +291,9 @@ def _handler(api: FakeBotAPI):
             self._api(_form(self.headers.get("Content-Type", ""), body))
 
         def _api(self, params):
+            if api.mode == "down":                # the connection drops without an answer
+                self.close_connection = True
+                return
             status, body = api.handle(urlparse(self.path).path.rsplit("/", 1)[1], _decode(params))
             self._send(status, json.dumps(body).encode(), "application/json")
 

@@ -56,11 +56,11 @@ class HttpChannel:
         try:
             response = await self.client.request(method, url, **kw)
         except httpx.HTTPError as exc:
-            raise RetryableError(f"网络错误：{type(exc).__name__}") from exc
+            raise RetryableError(f"网络错误：{type(exc).__name__}", outage=True) from exc
         if response.status_code == 429:
             raise RetryableError("HTTP 429 请求过于频繁", retry_after=retry_after(response))
         if response.status_code >= 500:
-            raise RetryableError(f"HTTP {response.status_code} 服务端错误")
+            raise RetryableError(f"HTTP {response.status_code} 服务端错误", outage=True)
         return response
 
 

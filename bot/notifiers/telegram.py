@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter,
+                            TelegramError, TimedOut)
 
 from checker.notify import Entry, Message, PermanentError, RetryableError
 
@@ -100,8 +101,10 @@ class TelegramNotifier:
             if any(g in str(exc).lower() for g in GONE):
                 raise PermanentError(str(exc)) from exc
             raise PermanentError(f"Telegram 拒绝了消息：{exc}") from exc
+        except InvalidToken as exc:      # 401: the channel as a whole is down until the token works again
+            raise RetryableError("Telegram 拒绝了机器人令牌（401），消息保留待发", outage=True) from exc
         except (TimedOut, NetworkError) as exc:
-            raise RetryableError(str(exc)) from exc
+            raise RetryableError(str(exc), outage=True) from exc
         return f"{message.chat_id}:{message.message_id}"
 
 

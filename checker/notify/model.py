@@ -37,9 +37,10 @@ ACTION_WORDS = {"ack": "确认", "rect": "整改", "vp": "通过", "vf": "退回
 class RetryableError(Exception):
     """The messenger could not take the message now; try again later (after `retry_after` s)."""
 
-    def __init__(self, message: str = "", retry_after: float | None = None):
+    def __init__(self, message: str = "", retry_after: float | None = None, outage: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.outage = outage          # the channel as a whole is unavailable (network, 5xx, token refused)
 
 
 class PermanentError(Exception):
@@ -184,6 +185,7 @@ class Message:
     error: str | None = None
     retry_after: float | None = None
     permanent: bool = False
+    outage: bool = False                 # not sent because its channel is down: the attempt is given back
 
     @property
     def ids(self) -> list[int]:

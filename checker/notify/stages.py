@@ -15,7 +15,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
+from .. import redact
 from .channels import CHANNEL_NAMES
+from .health import ChannelHealth, health_of
 from .digest import messages_for
 from .model import (ALERT_KINDS, CLOSED, MAX_ATTEMPTS, SEVERITY_ORDER, Ctx,
                     Message, PermanentError, RetryableError, Row, officer_name)
@@ -101,17 +103,32 @@ def dedup(ctx: Ctx, batch):
 async def deliver(ctx: Ctx, batch):
     """Send each message through its channel's notifier; the outcome is kept on the message (no retry here)."""
     out = []
+    c = ctx.cfg.channels
     for m in batch:
         notifier = ctx.channels.get(m.channel)
+        health = health_of(notifier) if notifier is not None else ChannelHealth()
+        until = health.blocked_until(m.channel, ctx.now)
+        if until is not None:           # its channel is down: wait, without spending an attempt
+            out.append(dataclasses.replace(m, error="渠道暂不可用", outage=True,
+                                           retry_after=(until - ctx.now).total_seconds()))
+            continue
         try:
             if notifier is None:
                 raise PermanentError(ctx.channels.unbound())
-            ref = await notifier.send(m)
+            # Whatever a message carries (an error text, a rule problem), no secret leaves the process.
+            ref = await notifier.send(dataclasses.replace(m, text=redact.text(m.text)))
+            health.ok(m.channel, ctx.now)
             out.append(dataclasses.replace(m, ref=str(ref)))
         except RetryableError as exc:
-            out.append(dataclasses.replace(m, error=str(exc) or "retry", retry_after=exc.retry_after))
+            error = redact.text(exc) or "retry"
+            if exc.outage:
+                until = health.failed(m.channel, ctx.now, error, c.retry_base_seconds, c.retry_max_seconds)
+                out.append(dataclasses.replace(m, error=error, outage=True,
+                                               retry_after=max(exc.retry_after or 0, (until - ctx.now).total_seconds())))
+            else:
+                out.append(dataclasses.replace(m, error=error, retry_after=exc.retry_after))
         except PermanentError as exc:
-            out.append(dataclasses.replace(m, error=str(exc) or "permanent", permanent=True))
+            out.append(dataclasses.replace(m, error=redact.text(exc) or "permanent", permanent=True))
     return tuple(out)
 
 
@@ -122,6 +139,9 @@ def record(ctx: Ctx, batch):
             ctx.store.mark_sent(m.ids, m.ref, ctx.now_iso, channel=m.channel)
             ctx.stats["sent"] += len(m.rows)
             ctx.stats["messages"] += 1
+        elif m.outage:                  # the channel is down: never `failed` for that, and no attempt spent
+            ctx.store.mark_waiting(m.ids, _retry_at(ctx, m).isoformat(timespec="seconds"), _error(m))
+            ctx.stats["retried"] += len(m.rows)
         elif not m.permanent and max(r.attempts for r in m.rows) + 1 < MAX_ATTEMPTS:
             ctx.store.mark_retry(m.ids, _retry_at(ctx, m).isoformat(timespec="seconds"), _error(m))
             ctx.stats["retried"] += len(m.rows)

@@ -12,13 +12,14 @@ from .base import DatabaseBusy, StoreBase, is_busy, not_a_database, require_file
 from .delivery import DeliveryStore
 from .findings import FindingStore
 from .indicators import IndicatorStore
+from .lease import LeaseStore
 from .records import RecordStore
 from .runs import RunStore
 from .reports import ReportStore
 from .scan import ScanStore
 
 
-class Store(RecordStore, RunStore, FindingStore, IndicatorStore, ReportStore, DeliveryStore, ScanStore, StoreBase):
+class Store(LeaseStore, RecordStore, RunStore, FindingStore, IndicatorStore, ReportStore, DeliveryStore, ScanStore, StoreBase):
     """Open (and migrate) a govwatch database."""
 
     def __init__(self, path: str | Path, create: bool = True):

@@ -126,6 +126,11 @@ class DeliveryStore:
     def mark_retry(self, ids, not_before: str, error: str) -> None:
         self._set_outbox(ids, "status = 'pending', not_before = ?, last_error = ?", (not_before, error))
 
+    def mark_waiting(self, ids, not_before: str, error: str) -> None:
+        """Back to pending until `not_before`, the claim's attempt given back (its channel was down)."""
+        self._set_outbox(ids, "status = 'pending', not_before = ?, last_error = ?, claim = NULL, "
+                              "attempts = max(attempts - 1, 0)", (not_before, error))
+
     def mark_failed(self, ids, error: str) -> None:
         self._set_outbox(ids, "status = 'failed', last_error = ?", (error,))
 
