@@ -257,3 +257,19 @@ def test_recipients_are_sent_to_side_by_side_and_each_message_once(world, cfg):
     assert rec.most == 2 and len(rec.to(1001)) == 1 and len(rec.to(2001)) == 1
     assert result.messages == 2 and {r["status"] for r in world.outbox()} == {"sent"}
     assert deliver(world, cfg, rec).sent == 0
+
+
+def test_an_indicator_alert_goes_out_only_for_its_latest_period(world, cfg):
+    p5 = Rule("db33.indicator.p5")
+    fire(world, cfg, [(p5, "P5:330102001:2026-09", "2026年9月按时办结率 80%", "E1"),
+                      (p5, "P5:330102001:2026-10", "2026年10月按时办结率 85%", "E1"),
+                      (p5, "P5:330200:2026-09", "宁波 2026年9月按时办结率 70%", "E9", "330200")])
+    rec = Recorder()
+    deliver(world, cfg, rec)
+    assert "2026年10月按时办结率" in rec.to(1001)[0] and "2026年9月" not in rec.to(1001)[0]
+    assert "宁波 2026年9月" in rec.to(9001)[0]                         # another org: its own latest period
+    older = [r for r in world.outbox(recipient="E1") if r["status"] == "obsolete"]
+    assert len(older) == 1 and older[0]["last_error"] == "同一指标已有更新一期的提醒"
+    fire(world, cfg, [(p5, "P5:330102001:2026-08", "2026年8月按时办结率 60%", "E1")], scan_id=2)
+    deliver(world, cfg, rec)                                           # an older period later: not sent either
+    assert len(rec.to(1001)) == 1

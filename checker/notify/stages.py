@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime, timedelta
 
 from .. import redact
@@ -22,6 +23,8 @@ from .digest import messages_for
 from .model import (ALERT_KINDS, CLOSED, MAX_ATTEMPTS, SEVERITY_ORDER, Ctx,
                     Message, PermanentError, RetryableError, Row, officer_name)
 from .quiet import in_quiet_hours, quiet_end
+
+INDICATOR_SUBJECT = re.compile(r"^P\d+:[^:]+:[^:]+$")
 from .silences import Silencer
 
 
@@ -31,11 +34,36 @@ def collect(ctx: Ctx, batch=()):
 
 
 def obsolete(ctx: Ctx, batch):
-    """Alerts about a finding that is closed by now are not sent (kept as `obsolete`)."""
+    """Alerts about a finding that is closed by now are not sent (kept as `obsolete`); nor an indicator
+    alert for a period when one for a later period of the same indicator and org is due or was sent."""
     status = ctx.store.finding_statuses([r.finding_id for r in batch])
     stale = [r.id for r in batch if r.kind in ALERT_KINDS and status.get(r.finding_id) in CLOSED]
     ctx.store.mark_obsolete(stale, "问题已关闭")
-    return tuple(r for r in batch if r.id not in stale)
+    older = _older_periods(ctx, [r for r in batch if r.id not in stale])
+    ctx.store.mark_obsolete(older, "同一指标已有更新一期的提醒")
+    gone = {*stale, *older}
+    return tuple(r for r in batch if r.id not in gone)
+
+
+def indicator_key(r: Row) -> tuple[tuple, str] | None:
+    """((recipient, rule, indicator:org), period) of an indicator alert (subject "P5:<org>:<period>")."""
+    subject = str(r.payload.get("subject") or "")
+    if r.kind not in ALERT_KINDS or not INDICATOR_SUBJECT.match(subject):
+        return None
+    head, period = subject.rsplit(":", 1)
+    return (r.recipient, r.payload.get("rule"), head), period
+
+
+def _older_periods(ctx: Ctx, rows) -> list[int]:
+    keyed = [(r, k) for r in rows if (k := indicator_key(r))]
+    latest: dict[tuple, str] = {}
+    for _, (key, period) in keyed:
+        latest[key] = max(latest.get(key, ""), period)
+    for key in latest:                              # a later period already told stays the latest
+        recipient, rule, head = key
+        for told in ctx.store.outbox_subjects(recipient, rule, f"{head}:%"):
+            latest[key] = max(latest[key], told.rsplit(":", 1)[1])
+    return [r.id for r, (key, period) in keyed if period < latest[key]]
 
 
 def silence(ctx: Ctx, batch):

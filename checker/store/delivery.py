@@ -151,6 +151,13 @@ class DeliveryStore:
         return {r["id"]: r["status"] for r in self.rows(
             f"SELECT id, status FROM outbox WHERE id IN ({_marks(ids)})", tuple(ids))} if ids else {}
 
+    def outbox_subjects(self, recipient: str, rule: str, like: str) -> list[str]:
+        """Subjects (LIKE pattern) of the rule's alerts to a recipient that are sent or on their way."""
+        return [r[0] for r in self.conn.execute(
+            """SELECT json_extract(payload, '$.subject') FROM outbox WHERE recipient = ?
+               AND json_extract(payload, '$.rule') = ? AND json_extract(payload, '$.subject') LIKE ?
+               AND status IN ('pending', 'sending', 'sent')""", (recipient, rule, like))]
+
     def finding_statuses(self, ids) -> dict[int, str]:
         ids = list({i for i in ids if i is not None})
         return {r["id"]: r["status"] for r in self.rows(
