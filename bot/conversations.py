@@ -38,15 +38,22 @@ async def rectify_start(g):
 
 async def _begin(g, action: str, key: str, state: int, refused: str, prompt: str):
     """Open a conversation about the finding on the pressed button, if the user may `action` it."""
-    fid = int(g.update.callback_query.data.split(":", 1)[1])
-    row = await g.call(fnd.get_finding, g.store, fid, scope=g.scope, now=g.now)
-    if not g.scope.can_act(row, action):
-        await g.reply(refused.format(fid=fid))
-        return END
+    fids = [int(x) for x in g.update.callback_query.data.split(":", 1)[1].split(",")]
+    for fid in fids:
+        row = await g.call(fnd.get_finding, g.store, fid, scope=g.scope, now=g.now)
+        if not g.scope.can_act(row, action):
+            await g.reply(refused.format(fid=fid))
+            return END
     g.context.user_data.clear()
-    g.context.user_data[key] = fid
-    await g.reply(prompt.format(fid=fid))
+    g.context.user_data[key] = fids if len(fids) > 1 else fids[0]
+    await g.reply(prompt.format(fid=_numbers(fids)))
     return state
+
+
+def _numbers(fids) -> str:
+    """68 → "68"; [68, 69] → "68、#69" (after a "#" in the text)."""
+    fids = fids if isinstance(fids, list) else [fids]
+    return "、#".join(map(str, fids))
 
 
 async def rectify_note(g):
@@ -100,8 +107,10 @@ async def _confirm(g):
         await g.reply("请发送整改说明（文字）。")
         return NOTE
     shown = f"{esc(evidence[0])}（{len(evidence[1]):,} 字节）" if evidence else "无"
-    await g.reply(f"即将提交问题 #{fid} 的整改：\n说明：{esc(data['note'])}\n证据：{shown}\n确认提交吗？",
-                  [[(f"确认提交 #{fid}", f"rc:{fid}"), ("取消", f"rx:{fid}")]])
+    ids = fid if isinstance(fid, list) else [fid]
+    key = ",".join(map(str, ids))
+    await g.reply(f"即将提交问题 #{_numbers(ids)} 的整改：\n说明：{esc(data['note'])}\n证据：{shown}\n确认提交吗？",
+                  [[(f"确认提交 #{_numbers(ids)}", f"rc:{key}"), ("取消", f"rx:{key}")]])
     return CONFIRM
 
 
@@ -109,9 +118,10 @@ async def rectify_confirmed(g):
     """确认提交 pressed: submit the note and evidence shown."""
     data = g.context.user_data
     fid, note, evidence = data.pop("rectify"), data.pop("note"), data.pop("evidence", None)
-    await g.call(fnd.submit, g.store, fid, g.scope.officer_id, note, evidence=evidence, now=g.now, data=g.audit)
+    for one in (fid if isinstance(fid, list) else [fid]):
+        await g.call(fnd.submit, g.store, one, g.scope.officer_id, note, evidence=evidence, now=g.now, data=g.audit)
     extra = "（含证据文件）" if evidence else ""
-    await g.reply(f"✅ 问题 #{fid} 已提交整改{extra}，等待监管人员复查。")
+    await g.reply(f"✅ 问题 #{_numbers(fid)} 已提交整改{extra}，等待监管人员复查。")
     return END
 
 
@@ -172,13 +182,13 @@ def conversations(cfg) -> list[ConversationHandler]:
         warnings.simplefilter("ignore")
         return [
             ConversationHandler(
-                entry_points=[CallbackQueryHandler(_step(rectify_start), pattern=r"^rect:\d+$")],
+                entry_points=[CallbackQueryHandler(_step(rectify_start), pattern=r"^rect:\d+(,\d+)*$")],
                 states={NOTE: [MessageHandler(text, _step(rectify_note)),
                                MessageHandler(MEDIA, _step(rectify_media_first))],
                         EVIDENCE: [MessageHandler(MEDIA, _step(rectify_evidence)),
                                    CommandHandler("skip", _step(rectify_skip))],
-                        CONFIRM: [CallbackQueryHandler(_step(rectify_confirmed), pattern=r"^rc:\d+$"),
-                                  CallbackQueryHandler(_step(cancel), pattern=r"^rx:\d+$"),
+                        CONFIRM: [CallbackQueryHandler(_step(rectify_confirmed), pattern=r"^rc:\d+(,\d+)*$"),
+                                  CallbackQueryHandler(_step(cancel), pattern=r"^rx:\d+(,\d+)*$"),
                                   MessageHandler(text | MEDIA, _step(confirm_please))],
                         TIMEOUT: [TypeHandler(Update, timed_out)]},
                 fallbacks=stop, name="rectify", conversation_timeout=timeout),

@@ -252,11 +252,13 @@ async def reload(g):
 
 @button("ack")
 async def ack(g):
-    """确认收到: the assignee acknowledges a finding."""
-    fid = _finding_id(g)
-    await g.call(fnd.acknowledge, g.store, fid, g.scope.officer_id, now=g.now, data=g.audit)
-    await _drop_button(g, f"ack:{fid}")
-    await g.reply(f"✅ 已确认收到问题 #{fid}。整改完成后请点“提交整改”。")
+    """确认收到: the assignee acknowledges a finding (or the findings of one subject: ack:68,69)."""
+    data = g.update.callback_query.data
+    fids = [int(x) for x in data.split(":", 1)[1].split(",")]
+    for fid in fids:
+        await g.call(fnd.acknowledge, g.store, fid, g.scope.officer_id, now=g.now, data=g.audit)
+    await _drop_button(g, data)
+    await g.reply(f"✅ 已确认收到问题 {'、'.join(f'#{f}' for f in fids)}。整改完成后请点“提交整改”。")
 
 
 @button("vp", roles=SUPERVISING)

@@ -91,27 +91,32 @@ def _hint(a: Asker) -> str:
     return UNKNOWN if a.scope is None else TEXT_HELP
 
 
-def _finding_id(args: list[str]) -> int:
-    if not args or not args[0].lstrip("#").isdigit():
+def _finding_ids(args: list[str]) -> list[int]:
+    """68, #68 or 68,69 (the findings of one subject, as a merged entry's link sends them)."""
+    parts = [p.strip().lstrip("#") for p in (args[0].replace("，", ",").split(",") if args else [])]
+    if not parts or not all(p.isdigit() for p in parts):
         raise InputError("请在动作后写问题编号，例如：确认 68")
-    return int(args[0].lstrip("#"))
+    return [int(p) for p in parts]
 
 
 def _act(a: Asker, verb: str, args: list[str]) -> str:
     if a.scope is None:
         return UNKNOWN
-    fid, rest = _finding_id(args), " ".join(args[1:]).strip()
-    me = a.scope.officer_id
+    fids, rest = _finding_ids(args), " ".join(args[1:]).strip()
+    fid, me = fids[0], a.scope.officer_id
+    shown, typed = "、".join(f"#{f}" for f in fids), ",".join(map(str, fids))
     if verb in ("hist", "ev"):
         return _review(a, verb, fid)
     if verb == "ack":
-        fnd.acknowledge(a.store, fid, me, now=a.now, data=a.audit)
-        return f"✅ 已确认收到问题 #{fid}。整改完成后请回复：整改 {fid} 整改说明。"
+        for one in fids:
+            fnd.acknowledge(a.store, one, me, now=a.now, data=a.audit)
+        return f"✅ 已确认收到问题 {shown}。整改完成后请回复：整改 {typed} 整改说明。"
     if verb == "rect":
         if not rest:
-            raise InputError(f"请在编号后写整改说明，例如：整改 {fid} 已补办并归档（DB33/T 2036.7 §8.1）")
-        fnd.submit(a.store, fid, me, rest, now=a.now, data=a.audit)
-        return f"✅ 问题 #{fid} 已提交整改，等待监管人员复查。"
+            raise InputError(f"请在编号后写整改说明，例如：整改 {typed} 已补办并归档（DB33/T 2036.7 §8.1）")
+        for one in fids:
+            fnd.submit(a.store, one, me, rest, now=a.now, data=a.audit)
+        return f"✅ 问题 {shown} 已提交整改，等待监管人员复查。"
     if a.scope.role not in ("supervisor", "admin"):
         raise Forbidden("此操作仅限监管人员、管理员使用。")
     if verb in ("vp", "vpc"):

@@ -190,3 +190,29 @@ def test_escalations_reach_a_supervisor_once_a_day_as_one_digest(bot):       # n
     assert "升级督办的问题" in listing and "责任人 张三" in listing and "超期" in listing
     assert "升级督办的问题" in bot.send(SUPERVISOR, "/escalations")[0]
     assert "仅限监管人员" in bot.send(OFFICER, "/escalations")[0]
+
+
+# -- one entry per real-world subject (item 2) ----------------------------------------------------------
+
+def test_one_case_breaking_both_packs_is_one_entry_citing_both_clauses_and_one_set_of_buttons(bot):  # noqa: F811
+    from botworld import Rule, fire
+    ids = fire(bot.store, bot.cfg, [(Rule("db33.case.overdue"), "C001", "办件 C001 已超期", "E1"),
+                                    (Rule("db50.case.overdue"), "C001", "办件 C001 超期未办结", "E1")], scan_id=2)
+    both = sorted(r["id"] for r in fnd.list_findings(bot.store) if r["subject"] == "C001")
+    assert len(both) == 2
+    bot.deliver()
+    alert = [m for m in sent_to(bot, OFFICER) if "办件 C001" in (m.get("text") or "")][-1]
+    text = alert["text"]
+    assert text.count("办件 C001") == 1 and "DB33/T 2036.7 §5.2.1.5" in text and "DB50/T 957.7 §" in text
+    numbers = "、".join(f"#{i}" for i in both)
+    rows = alert["reply_markup"]["inline_keyboard"]
+    assert [[b["text"] for b in row] for row in rows] == [[f"确认收到 {numbers}", f"提交整改 {numbers}"]]
+    said = bot.press(OFFICER, rows[0][0]["callback_data"], alert)[0]
+    assert f"已确认收到问题 {numbers}" in said
+    assert {fnd.get_finding(bot.store, i)["status"] for i in both} == {"acknowledged"}
+    bot.press(OFFICER, rows[0][1]["callback_data"], alert)
+    bot.send(OFFICER, "已办结")
+    bot.send(OFFICER, "/skip")
+    bot.press(OFFICER, "rc:" + ",".join(map(str, both)))
+    assert {fnd.get_finding(bot.store, i)["status"] for i in both} == {"submitted"}
+    assert ids["C001"] in both

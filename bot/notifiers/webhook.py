@@ -12,7 +12,8 @@ import hmac
 import json
 from typing import Sequence
 
-from checker.notify import Entry, Message, PermanentError, RetryableError
+from checker.notify import Entry, Message, PermanentError, RetryableError, Row
+from checker.notify.model import units
 
 from .console import PlainFormatter, entry_text
 from .http import HttpChannel
@@ -48,14 +49,17 @@ class WebhookNotifier:
                 "channel_ids": {"telegram_id": o.get("telegram_id"), "dingtalk_userid": o.get("dingtalk_userid"),
                                 "wecom_userid": o.get("wecom_userid"), "phone": o.get("phone")},
                 "kind": "digest", "text": message.text, "outbox_ids": message.ids,
-                "findings": [self.finding(r.payload, e) for r, e in zip(message.rows, message.entries)]}
+                "findings": [self.finding(r, e) for rows, e in units(message.rows) for r in rows]}
 
-    def finding(self, p: dict, e: Entry) -> dict:
-        links = [f"{self.conf.link_base.rstrip('/')}/findings/{e.finding_id}"] if self.conf.link_base and e.finding_id else []
-        return {"id": e.finding_id, "event": e.kind, "heading": e.heading, "rule": e.rule, "title": e.title,
-                "standard": e.standard, "clause": e.clause, "severity": e.severity, "subject": e.subject,
-                "org": e.org, "message": p.get("message") if e.basis else e.text, "due_at": p.get("due_at"),
-                "note": e.note, "text": entry_text(e), "actions": [data for _, data in e.actions], "links": links}
+    def finding(self, r: Row, e: Entry) -> dict:
+        """One finding of the digest: its own fields, and the text and actions of the entry it is shown in."""
+        p, fid = r.payload, r.finding_id
+        links = [f"{self.conf.link_base.rstrip('/')}/findings/{fid}"] if self.conf.link_base and fid else []
+        return {"id": fid, "event": r.kind, "heading": e.heading, "rule": p.get("rule"), "title": p.get("title"),
+                "standard": p.get("standard"), "clause": p.get("clause"), "severity": r.severity,
+                "subject": p.get("subject"), "org": p.get("org"), "message": p.get("message") or p.get("text"),
+                "due_at": p.get("due_at"), "note": p.get("note"), "text": entry_text(e),
+                "actions": [data for _, data in e.actions], "links": links}
 
     async def send(self, message: Message) -> str:
         return await self.post(self.document(message), ",".join(map(str, message.ids)))

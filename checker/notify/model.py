@@ -6,6 +6,7 @@ channel's errors to `RetryableError` (try later) or `PermanentError` (never).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -114,12 +115,39 @@ class Entry:
                    p.get("rule"), p.get("clause"), p.get("standard"), p.get("subject"), p.get("org"), details)
 
 
+MERGED_KINDS = ("new", "reopened", "reminder", "backlog")
+
+
 def units(rows) -> list[tuple[tuple[Row, ...], Entry]]:
-    """The entries a recipient's rows make, each with its rows: one per row, except that all their
-    escalations (问题升级督办) are one summary entry, first."""
+    """The entries a recipient's rows make, each with its rows: one per real-world subject (an overdue
+    case that breaks a DB33 and a DB50 clause is one entry citing both), and all escalations
+    (问题升级督办) as one summary entry, first."""
     escalations = tuple(r for r in rows if r.kind == "escalation")
-    rest = [((r,), Entry.of(r)) for r in rows if r.kind != "escalation"]
+    subjects: dict[tuple, list[Row]] = {}
+    for r in rows:
+        if r.kind != "escalation":
+            key = (r.kind, r.payload.get("subject")) if r.kind in MERGED_KINDS and r.payload.get("subject") else r.id
+            subjects.setdefault(key, []).append(r)
+    rest = [(tuple(rs), Entry.of(rs[0]) if len(rs) == 1 else merged(rs)) for rs in subjects.values()]
     return ([(escalations, escalation_summary(escalations))] if escalations else []) + rest
+
+
+def merged(rows: list[Row]) -> Entry:
+    """One entry for several findings on the same subject (rules of different packs): every clause
+    cited, the first message, the earliest deadline; each action acts on all of them."""
+    entries = [Entry.of(r) for r in rows]
+    first = entries[0]
+    ids = [e.finding_id for e in entries]
+    numbers = "、".join(f"#{i}" for i in ids)
+    verbs = [data.split(":", 1)[0] for _, data in first.actions
+             if all(any(d.split(":", 1)[0] == data.split(":", 1)[0] for _, d in e.actions) for e in entries)]
+    actions = tuple((f"{ACTIONS[v]} {numbers}", f"{v}:{','.join(map(str, ids))}") for v in verbs)
+    titles = "；".join(dict.fromkeys(e.title for e in entries if e.title))
+    basis = "；".join(dict.fromkeys(e.basis for e in entries if e.basis))
+    due = min((e.due for e in entries if e.due), default=None)
+    severity = min((e.severity for e in entries), key=lambda s: SEVERITY_ORDER.get(s or "", 3))
+    return dataclasses.replace(first, severity=severity, heading=f"{KIND_LABEL.get(first.kind, first.kind)} {numbers}",
+                               title=titles, basis=basis, due=due, actions=actions)
 
 
 def escalation_summary(rows) -> Entry:
