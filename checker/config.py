@@ -222,12 +222,19 @@ class LoggingConfig:
     file: str | None = None
 
 
+# A deployment's province (as written in config.yaml) → the standard it enforces, by pack short name.
+PROVINCES = {"zhejiang": "zhejiang", "浙江": "zhejiang", "浙江省": "zhejiang", "33": "zhejiang",
+             "chongqing": "chongqing", "重庆": "chongqing", "重庆市": "chongqing", "50": "chongqing"}
+PROVINCE_PACKS = {"zhejiang": "db33", "chongqing": "db50"}
+
+
 @dataclass(frozen=True)
 class Config:
     database: str = "govwatch.db"
     timezone: str = "Asia/Shanghai"
     rules_dir: str | None = None
-    packs: tuple[str, ...] | None = None    # short names of the packs to enforce; None = all
+    packs: tuple[str, ...] | None = None    # short names of the packs to enforce; None = the province's
+    province: str | None = None             # zhejiang / chongqing (浙江 / 重庆, 33 / 50): its standard's pack
     calendar: CalendarConfig = CalendarConfig()
     ingest: IngestConfig = IngestConfig()
     findings: FindingsConfig = FindingsConfig()
@@ -239,6 +246,14 @@ class Config:
     reports: ReportsConfig = ReportsConfig()
     logging: LoggingConfig = LoggingConfig()
     source: str | None = None  # the file it was read from, for messages
+
+    @property
+    def enforced_packs(self) -> tuple[str, ...] | None:
+        """The packs to enforce: `packs` when set, else the deployment province's standard (DB33/T 2036.7
+        for Zhejiang, DB50/T 957.7 for Chongqing), else every pack (None)."""
+        if self.packs is not None:
+            return self.packs
+        return (PROVINCE_PACKS[PROVINCES[self.province]],) if self.province else None
 
     @property
     def tz(self) -> ZoneInfo:

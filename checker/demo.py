@@ -127,7 +127,10 @@ def scan_step(ctx: DemoContext) -> list[str]:
     ctx.results["scan"] = r
     packs = "、".join(f"{p.number}（{len([x for x in rulebook.rules if x.standard == p.number])} 条规则）"
                      for p in rulebook.packs)
-    return [f"规则包：{packs}",
+    chosen = ("按配置 packs 选择" if ctx.cfg.packs is not None else
+              f"按配置 province（{ctx.cfg.province}）选择" if ctx.cfg.province else
+              "未配置 province：执行全部规则包，浙江部署请设 province: zhejiang，重庆部署请设 province: chongqing")
+    return [f"执行的规则包：{packs}（{chosen}）",
             f"扫描 #{r.scan_id}：评估 {r.evaluated} 项，新发现 {r.opened} 项，已消除 {r.resolved} 项，未关闭 {r.open} 项"]
 
 

@@ -66,3 +66,21 @@ def test_a_broken_config_exits_2_naming_the_key(tmp_path, capsys):
     path = write(tmp_path, "nonsense: 1\n")
     assert main(["--config", str(path), "import", "orgs", "x.csv"]) == 2
     assert "nonsense" in capsys.readouterr().err
+
+
+def test_the_province_chooses_the_standard_enforced(tmp_path):
+    from checker import config as config_mod
+    from checker.rules.holder import RulesHolder
+    path = tmp_path / "config.yaml"
+    path.write_text("province: 浙江\n", encoding="utf-8")
+    zhejiang = config_mod.load(path)
+    assert zhejiang.enforced_packs == ("db33",)
+    assert {p.short for p in RulesHolder.from_config(zhejiang).rulebook.packs} == {"db33"}
+    path.write_text("province: chongqing\npacks: [db33, db50]\n", encoding="utf-8")
+    assert config_mod.load(path).enforced_packs == ("db33", "db50")            # packs, when set, wins
+    assert config_mod.load(None).enforced_packs is None                         # no province: every pack
+    path.write_text("province: 江苏\n", encoding="utf-8")
+    import pytest
+    from checker.errors import ConfigError
+    with pytest.raises(ConfigError, match="province"):
+        config_mod.load(path)

@@ -51,7 +51,7 @@ class RulesHolder:
 
     @classmethod
     def from_config(cls, cfg) -> "RulesHolder":
-        return cls.load(cfg.rules_path(), cfg.packs)
+        return cls.load(cfg.rules_path(), cfg.enforced_packs)
 
     @property
     def rulebook(self):

@@ -220,7 +220,7 @@ def load_packs(path) -> RuleBook:
 
 def load_configured(cfg) -> RuleBook:
     """The packs config.yaml asks for: `rules_dir` (or the shipped packs), restricted to `packs`."""
-    return only(load_packs(cfg.rules_path()), cfg.packs)
+    return only(load_packs(cfg.rules_path()), cfg.enforced_packs)
 
 
 def only(book: RuleBook, packs) -> RuleBook:
