@@ -2,6 +2,7 @@
 imported through checker.ingest into a real SQLite file, with findings and their audit trail."""
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
@@ -54,8 +55,9 @@ S2,B,onsite,2026-10-14,D,C,B;G
 }
 
 
+@functools.lru_cache(maxsize=1)
 def rulebook():
-    """The shipped packs."""
+    """The shipped packs (loaded once: the rulebook is read-only)."""
     return load_packs(ROOT / "rules")
 
 
