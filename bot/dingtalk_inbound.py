@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import platform
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from urllib.parse import quote_plus
 
@@ -37,14 +38,15 @@ REPLY_TITLE = "效能监管助手"
 
 
 class Inbound:
-    """What both handlers share: the store (opened on the loop's thread), config, rules, clock, and
-    the outbound notifier for answers that have no sessionWebhook (card actions)."""
+    """What both handlers share: the store (used on one worker thread, so the event loop never waits
+    for SQLite), config, rules, clock, and the outbound notifier for answers without a sessionWebhook."""
 
     def __init__(self, cfg, store_path: str, rules=None, clock=None, notifier: DingTalkNotifier | None = None):
         self.cfg, self.store_path, self.rules = cfg, store_path, rules
         self.clock = clock or (lambda: datetime.now(cfg.tz))
         self.notifier = notifier or DingTalkNotifier(cfg.channels.dingtalk)
         self._store: Store | None = None
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govwatch-dingtalk-store")
         self.http = httpx.AsyncClient(timeout=cfg.channels.dingtalk.timeout_seconds, trust_env=False)
 
     @property
@@ -58,9 +60,13 @@ class Inbound:
         scope = Scope.for_officer(self.store, officer["id"]) if officer else None
         return textbot.Asker(self.store, self.cfg, scope, user_id, "dingtalk", self.clock(), self.rules)
 
-    def answer(self, user_id: str, text: str) -> str:
-        """The markdown answer to one text from a DingTalk user."""
+    def answer_now(self, user_id: str, text: str) -> str:
+        """The markdown answer to one text from a DingTalk user (on the store's thread)."""
         return html_to_markdown(textbot.handle(self.asker(user_id), text))
+
+    async def answer(self, user_id: str, text: str) -> str:
+        """The answer, computed on the store's worker thread: other messages and the scheduler go on."""
+        return await asyncio.get_running_loop().run_in_executor(self.worker, self.answer_now, user_id, text)
 
     async def reply(self, incoming: ChatbotMessage, markdown: str) -> None:
         """Answer in the conversation (the SDK's reply_markdown body, sent without blocking the loop)."""
@@ -85,6 +91,10 @@ class Inbound:
     async def close(self) -> None:
         await self.http.aclose()
         await self.notifier.http.close()
+        await asyncio.get_running_loop().run_in_executor(self.worker, self._close_store)
+        self.worker.shutdown(wait=False)
+
+    def _close_store(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -104,9 +114,9 @@ class CommandHandler(ChatbotHandler):
             return AckMessage.STATUS_OK, "OK"
         if incoming.message_type == "text":
             text = " ".join(t for t in (incoming.get_text_list() or []) if t)
-            answer = self.inbound.answer(incoming.sender_staff_id, text)
+            answer = await self.inbound.answer(incoming.sender_staff_id, text)
         elif incoming.message_type == "richText":
-            answer = self.inbound.answer(incoming.sender_staff_id, " ".join(incoming.get_text_list() or []))
+            answer = await self.inbound.answer(incoming.sender_staff_id, " ".join(incoming.get_text_list() or []))
         else:
             answer = "请发送文字。提交整改请回复：整改 编号 整改说明。"
         await self.inbound.reply(incoming, answer)
@@ -126,7 +136,7 @@ class CardActionHandler(CallbackHandler):
         params = (card.content.get("cardPrivateData") or {}).get("params") or {}
         action, finding = str(params.get("action") or ""), str(params.get("finding") or "")
         text = " ".join(x for x in (action, finding, str(params.get("note") or "")) if x)
-        answer = self.inbound.answer(card.user_id, text)
+        answer = await self.inbound.answer(card.user_id, text)
         await self.inbound.tell(card.user_id, answer)
         return AckMessage.STATUS_OK, {}
 

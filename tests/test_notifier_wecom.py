@@ -94,3 +94,11 @@ def test_an_invalid_user_is_never_retried(wecom, people, cfg):
     wecom.invalid_users.add("wx-E1")
     fire(people, cfg, [(OVERDUE, "C001", "超期", "E1")])
     assert deliver(people, cfg, WeComNotifier(conf(wecom))).failed == 1
+
+
+def test_the_access_token_is_masked_wherever_it_would_be_printed(wecom, people, cfg):
+    from checker import redact
+    fire(people, cfg, [(OVERDUE, "C001", "超期", "E1")])
+    deliver(people, cfg, WeComNotifier(conf(wecom)))
+    token = wecom.tokens.issued[-1]
+    assert redact.text(f"POST /cgi-bin/message/send?access_token={token}") == "POST /cgi-bin/message/send?access_token=***"

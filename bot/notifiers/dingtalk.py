@@ -16,6 +16,7 @@ import time
 from typing import Sequence
 from urllib.parse import quote
 
+from checker import redact
 from checker.notify import ACTION_WORDS, Entry, Message, PermanentError, RetryableError
 
 from .http import HttpChannel, json_of
@@ -92,6 +93,7 @@ class DingTalkToken:
         self.fetched += 1
         expire_in = float(body.get("expireIn") or 7200)
         self.value = body["accessToken"]
+        redact.register(self.value)                 # an access token is a secret too (WeCom's rides in the URL)
         self.expires = time.monotonic() + max(expire_in - TOKEN_MARGIN, expire_in / 2)
         return self.value
 

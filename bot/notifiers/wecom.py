@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+from checker import redact
 from checker.notify import Entry, Message, PermanentError, RetryableError
 
 from .http import HttpChannel, json_of
@@ -78,6 +79,7 @@ class WeComToken:
         self.fetched += 1
         expire_in = float(body.get("expires_in") or 7200)
         self.value = body["access_token"]
+        redact.register(self.value)                 # an access token is a secret too (WeCom's rides in the URL)
         self.expires = time.monotonic() + max(expire_in - TOKEN_MARGIN, expire_in / 2)
         return self.value
 
