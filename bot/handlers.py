@@ -6,7 +6,6 @@ their org and every org below; an admin everything and also the admin commands.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import re
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +14,9 @@ from checker import findings as fnd
 from checker import binding, notify, review
 from checker.casework import escalated, overdue_cases
 from checker.errors import Forbidden, InputError, NotFound
+from checker.indicators import compute as compute_indicators
 from checker.periods import Period
+from checker.reports import build_report
 from checker.reports.pdf import PdfUnavailable
 
 from . import views
@@ -180,10 +181,7 @@ async def indicators(g):
     org = g.args[1] if len(g.args) > 1 else (None if g.scope.sees_all else g.scope.org)
     if org and not g.scope.covers_org(org):
         raise Forbidden(f"无权查看机构 {org} 的指标")
-    compute = _optional("checker.indicators", "compute")
-    if compute is None or g.rules.rulebook is None:
-        return await g.reply("指标功能尚未启用。")
-    rows = await g.call(compute, g.store, g.cfg, g.rules.rulebook, period, org=org, now=g.now)
+    rows = await g.call(compute_indicators, g.store, g.cfg, g.rules.rulebook, period, org=org, now=g.now)
     await g.reply(views.indicator_table(rows, period, org))
 
 
@@ -193,15 +191,12 @@ async def report(g):
     HTML file where no PDF engine is installed)."""
     if len(g.args) != 1 or g.args[0] not in REPORT_KINDS:
         raise InputError("用法：/report daily|weekly|monthly|quarterly|annual")
-    build = _optional("checker.reports", "build_report")
-    if build is None or g.rules.rulebook is None:
-        return await g.reply("报表功能尚未启用。")
     org = None if g.scope.sees_all else g.scope.org
     try:
-        result = await g.aside(build, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
+        result = await g.aside(build_report, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
                                out_dir=g.cfg.reports.out_dir, formats=("html", "pdf"))
     except PdfUnavailable:
-        result = await g.aside(build, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
+        result = await g.aside(build_report, g.cfg, g.rules.rulebook, g.args[0], None, org, now=g.now,
                                out_dir=g.cfg.reports.out_dir)
     path = Path(getattr(result, "pdf_path", None) or result.html_path)
     with open(path, "rb") as fh:
@@ -357,11 +352,4 @@ async def _drop_button(g, *datas: str) -> None:
     rows = [[(b.text, b.callback_data) for b in row if b.callback_data not in datas]
             for row in markup.inline_keyboard]
     await g.update.callback_query.edit_message_reply_markup(_markup([r for r in rows if r]))
-
-
-def _optional(module: str, name: str):
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
 

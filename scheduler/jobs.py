@@ -22,7 +22,12 @@ from typing import Callable
 
 from checker.calendar import WorkCalendar
 from checker.errors import GovwatchError
+from checker.notify import announce_report, deliver_pending
 from checker.periods import Period
+from checker.reminders import run_reminders
+from checker.reports import build_report
+from checker.scan import run_scan
+from checker.store import Store
 
 from .triggers import Cadence, cadence
 
@@ -67,7 +72,6 @@ class Run:
     @property
     def store(self):
         if self._store is None:
-            from checker.store import Store
             self._store = Store(self.cfg.database)
         return self._store
 
@@ -96,13 +100,9 @@ def cadence_for(cfg, spec: JobSpec) -> Cadence:
 
 @job("daily_scan", "日扫描", "daily")
 def daily_scan(run: Run) -> str:
-    from checker.scan import run_scan
     result = run_scan(run.store, run.cfg, run.rulebook, run.now)
     scanned = (f"扫描 #{result.scan_id}：评估 {result.evaluated}，新增 {result.opened}，"
                f"消除 {result.resolved}，重开 {result.reopened}，未结 {result.open}")
-    if _optional("checker.reports", "build_report", required=False) is None:
-        log.warning("daily report skipped: checker.reports.build_report is not available")
-        return f"{scanned}；未生成日报（报表模块不可用）"
     try:
         return f"{scanned}；{report(run, 'daily', Period.containing('day', run.slot.date()))}"
     except Exception as exc:
@@ -111,7 +111,6 @@ def daily_scan(run: Run) -> str:
 
 @job("reminders", "整改提醒与督办", "daily")
 def reminders(run: Run) -> str:
-    from checker.reminders import run_reminders
     return str(run_reminders(run.store, run.cfg, run.now))
 
 
@@ -136,34 +135,19 @@ def annual_evaluation(run: Run) -> str:
 
 
 def report(run: Run, kind: str, period: Period) -> str:
-    """Write a report to cfg.reports.out_dir and tell the supervisors (when checker.notify can)."""
-    build_report = _optional("checker.reports", "build_report")
+    """Write a report to cfg.reports.out_dir and tell the supervisors."""
     result = build_report(run.store, run.cfg, run.rulebook, kind, period, now=run.now,
                           out_dir=run.cfg.reports.out_dir)
     path = getattr(result, "html_path", None)
     log.info("%s report %s written to %s", kind, period.code, path)
-    announce = _optional("checker.notify", "announce_report", required=False)
-    if announce:
-        announce(run.store, run.cfg, kind, period, result, run.now)
+    announce_report(run.store, run.cfg, kind, period, result, run.now)
     return f"{period.label}报表：{path}"
-
-
-def _optional(module: str, name: str, required: bool = True):
-    """A function of another part of govwatch; a clear error (or None) when it is not there."""
-    import importlib
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        if not required:
-            return None
-        raise GovwatchError(f"{module}.{name} 不可用，任务未完成") from None
 
 
 # -- housekeeping ---------------------------------------------------------------------------
 
 @job("deliver", "通知投递")
 async def deliver(run: Run):
-    from checker.notify import deliver_pending
     return await deliver_pending(run.store, run.cfg, run.rt.notifier, run.now)
 
 
