@@ -2,8 +2,9 @@
 
 Shared objects live in `application.bot_data`: `cfg`, `store` (opened in post_init, closed in
 post_shutdown), `rules` (an object with `.rulebook` and `.reload_if_changed()`, i.e. a
-checker.rules.holder.RulesHolder) and `clock` (returns the aware `now`). `govwatch serve` runs the Application and calls
-`deliver(application)` from its delivery job.
+checker.rules.holder.RulesHolder) and `clock` (returns the aware `now`). `govwatch serve` (scheduler.service)
+runs the Application beside the scheduler, whose delivery job sends the outbox through every enabled channel
+(checker.notify.deliver_pending); `deliver(application)` does the same through this bot alone (bench/delivery.py).
 """
 from __future__ import annotations
 

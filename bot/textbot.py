@@ -155,7 +155,7 @@ def _help(a: Asker, args) -> str:
 
 
 def _status(a: Asker, args) -> str:
-    return views.status_table(fnd.list_findings(a.store, scope=a.scope), a.scope)
+    return views.status_table(fnd.list_findings(a.store, scope=a.scope, now=a.now), a.scope)
 
 
 def _findings(a: Asker, args) -> str:
@@ -190,7 +190,7 @@ def _case(a: Asker, args) -> str:
     record = a.store.get("cases", args[0])
     if record is None:
         raise NotFound(f"未找到办件 {args[0]}")
-    related = [f for f in fnd.list_findings(a.store, scope=a.scope) if f["subject"] == record["case_no"]]
+    related = [f for f in fnd.list_findings(a.store, scope=a.scope, now=a.now) if f["subject"] == record["case_no"]]
     if not (a.scope.covers_org(record["org"]) or record.get("handler") == a.scope.officer_id or related):
         raise Forbidden(f"无权查看办件 {args[0]}：它不属于您所在机构")
     return views.case_text(record, a.store.get("items", record["item_code"]), related, a.cfg, a.now)

@@ -235,12 +235,12 @@ class _Reconcile:
 
 # ---------------------------------------------------------------- lifecycle (people's side)
 
-def acknowledge(store, finding_id, actor, note=None, now=None, *, data=None) -> dict:
+def acknowledge(store, finding_id, actor, note=None, *, now: datetime, data=None) -> dict:
     """The responsible officer confirms they have seen the finding (open | rejected → acknowledged)."""
     return _change(store, finding_id, actor, "ack", now, note=note, data=data)
 
 
-def submit(store, finding_id, actor, note, evidence=None, now=None, *, data=None) -> dict:
+def submit(store, finding_id, actor, note, evidence=None, *, now: datetime, data=None) -> dict:
     """Rectification (整改) with a note and optional evidence: a file path or (filename, bytes)."""
     if not (note or "").strip():
         raise InputError("提交整改须填写整改说明（DB33/T 2036.7 §8.1：明确改进措施）")
@@ -250,7 +250,7 @@ def submit(store, finding_id, actor, note, evidence=None, now=None, *, data=None
     return _change(store, finding_id, actor, "submit", now, note=note, data=data, **saved)
 
 
-def verify(store, finding_id, actor, passed: bool, note=None, now=None, *, data=None) -> dict:
+def verify(store, finding_id, actor, passed: bool, note=None, *, now: datetime, data=None) -> dict:
     """A supervisor's 复查 (DB33/T 2036.7 §8.3): submitted → verified, or rejected with the reason."""
     if not passed and not (note or "").strip():
         raise InputError("复查不通过须说明退回理由（DB33/T 2036.7 §8.3）")
@@ -258,17 +258,17 @@ def verify(store, finding_id, actor, passed: bool, note=None, now=None, *, data=
                    note=note, data=data)
 
 
-def _change(store, finding_id, actor, action, now, **event) -> dict:
+def _change(store, finding_id, actor, action, now: datetime, **event) -> dict:
     """Check who and from which status, then move the finding and write the event, atomically."""
     with store.transaction():
         row = _row(store, finding_id)
         _may(store, row, actor, action)
         sources, target = TRANSITIONS[action]
-        at = _iso(now or _clock(row))
+        at = _iso(now)
         store.update_finding(row["id"], target, **({"verified_at": at} if target == "verified" else {}))
         store.add_events([{"finding_id": row["id"], "at": at, "actor": str(actor), "action": action,
                            "from_status": row["status"], "to_status": target, **event}])
-    return get_finding(store, finding_id)
+    return get_finding(store, finding_id, now=now)
 
 
 def _may(store, row: dict, actor, action: str) -> None:
@@ -295,12 +295,6 @@ def _forbidden_text(scope: Scope, row: dict, kind: str) -> str:
     if kind == "verify":
         return f"{scope.officer_id} 无权复查发现 #{row['id']}：仅其所属机构或上级机构的监管人员可复查"
     return f"{scope.officer_id} 无权处理发现 #{row['id']}：工作人员只能处理分派给本人的发现"
-
-
-def _clock(row: dict) -> datetime:
-    """The time of an action when the caller gave none: now, in the store's offset."""
-    offset = datetime.fromisoformat(row["opened_at"]).tzinfo
-    return datetime.now(offset)
 
 
 def _row(store, finding_id) -> dict:
@@ -352,11 +346,11 @@ def evidence_file(store, event: dict) -> Path | None:
 
 # ---------------------------------------------------------------- reminders and escalation
 
-def record_event(store, finding_id, actor, action, note=None, data=None, now=None) -> None:
+def record_event(store, finding_id, actor, action, note=None, data=None, *, now: datetime) -> None:
     """Append an audit event that does not change the status (e.g. remind, assign)."""
     with store.transaction():
         row = _row(store, finding_id)
-        store.add_events([{"finding_id": row["id"], "at": _iso(now or _clock(row)), "actor": str(actor),
+        store.add_events([{"finding_id": row["id"], "at": _iso(now), "actor": str(actor),
                            "action": action, "from_status": row["status"], "to_status": row["status"],
                            "note": note, "data": data}])
 

@@ -71,17 +71,16 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
 
 
 def current_messages(store, rows: list[dict], now: datetime | None = None) -> list[dict]:
-    """`rows` (findings with an id and a message) with each message as read at `now` (default: the
-    clock). Changes the rows in place and returns them."""
+    """`rows` (findings with an id and a message) with each message as read at `now` (None: as
+    written). Changes the rows in place and returns them."""
     ids = [r["id"] for r in rows if r.get("id") is not None]
-    if not ids:
+    if not ids or now is None:
         return rows
     facts = {r["id"]: r for r in store.finding_render_facts(ids)}
     for row in rows:
         found = facts.get(row.get("id"))
         if found is None:
             continue
-        when = now or datetime.now(datetime.fromisoformat(found["opened_at"]).tzinfo)
         row["message"] = read_message(store.conn, found["subject_kind"], row["message"], json.loads(found["data"]),
-                                      found["opened_at"], when)
+                                      found["opened_at"], now)
     return rows

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from .errors import InputError
 
@@ -55,10 +55,6 @@ class Period:
 
     def previous(self) -> "Period":
         return Period.containing(self.kind, self.start - timedelta(days=1))
-
-    def contains(self, when: date | datetime) -> bool:
-        d = when.date() if isinstance(when, datetime) else when
-        return self.start <= d < self.end
 
     @property
     def label(self) -> str:

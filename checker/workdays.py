@@ -26,9 +26,6 @@ class Coverage:
     first: str            # YYYY-MM-DD, the table's first day
     last: str             # its last day
 
-    def contains(self, day: str | None) -> bool:
-        return bool(day) and self.first <= str(day)[:10] <= self.last
-
 
 def signature(cfg) -> str:
     cal = cfg.calendar

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Sequence
 
 from checker.notify import Entry, Message, PermanentError, RetryableError, Row
 from checker.notify.model import units

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from ..calendar import WorkCalendar
 from ..messages import current_messages
-from ..messages import current_messages
 from ..periods import Period
 
 CODES = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")

@@ -10,7 +10,7 @@ from typing import Callable
 
 from .. import derived as derived_mod
 from ..records import KINDS
-from .model import All, Any, Leaf, Param
+from .model import All, Leaf, Param
 
 OPERATORS: dict[str, "Operator"] = {}
 SINK_PRIORITY = 1000          # durable-rules runs lower `pri` first; the sink comes last

@@ -11,7 +11,7 @@ from typing import Callable
 
 from .. import derived
 from ..records import KINDS
-from .model import All, Any, CadenceRule, Check, ChecklistRule, IndicatorRule, Leaf, Param, RecordRule, leaves
+from .model import All, Any, CadenceRule, Check, ChecklistRule, IndicatorRule, Leaf, Param, RecordRule
 
 ALWAYS = frozenset({"rule_title", "clause", "standard", "org_name", "title"})
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")

@@ -196,9 +196,6 @@ class RuleBook:
     def of_kind(self, kind: str) -> list:
         return [r for r in self.rules if r.kind == kind and r.enabled]
 
-    def record_rules(self, record: str) -> list:
-        return [r for r in self.of_kind("record") if r.record == record]
-
     def only(self, shorts) -> "RuleBook":
         """The book restricted to the packs named (by short name); None keeps every pack."""
         if shorts is None:

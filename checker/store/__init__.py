@@ -32,7 +32,3 @@ class Store(LeaseStore, RecordStore, RunStore, FindingStore, IndicatorStore, Rep
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise not_a_database(self.path, exc) from None
-
-
-def open_store(path: str | Path, create: bool = True) -> Store:
-    return Store(path, create)

@@ -43,7 +43,8 @@ def findings_cmd(ctx, ns):
     if ns.org and store.get("orgs", ns.org) is None:
         raise InputError(f"未找到机构 {ns.org}：请检查机构编码（govwatch import orgs 导入的 code）")
     scope = Scope.for_officer(store, ns.by) if ns.by else None
-    rows = findings.list_findings(store, ns.status, ns.rule, ns.org, scope, limit=ns.limit)
+    rows = findings.list_findings(store, ns.status, ns.rule, ns.org, scope, limit=ns.limit,
+                                  now=parse_now(None, ctx.config.tz))
     if ns.json and ns.format:
         raise InputError("--json 与 --format 只能选一个")
     if ns.format:
@@ -96,13 +97,13 @@ def finding_cmd(ctx, ns):
     from checker import findings
     store, now = ctx.store, parse_now(ns.now, ctx.config.tz)
     if ns.action == "ack":
-        row = findings.acknowledge(store, ns.id, ns.by, ns.note, now)
+        row = findings.acknowledge(store, ns.id, ns.by, ns.note, now=now)
     elif ns.action == "submit":
-        row = findings.submit(store, ns.id, ns.by, ns.note, ns.evidence, now)
+        row = findings.submit(store, ns.id, ns.by, ns.note, ns.evidence, now=now)
     else:
         if ns.passed is None:
             raise InputError("复查须指定 --pass（通过）或 --fail（退回，并用 --note 说明理由）")
-        row = findings.verify(store, ns.id, ns.by, ns.passed, ns.note, now)
+        row = findings.verify(store, ns.id, ns.by, ns.passed, ns.note, now=now)
     if ns.json:
         emit_json(row)
     else:
@@ -122,7 +123,7 @@ def indicators_cmd(ctx, ns):
     cfg, now = ctx.config, parse_now(ns.now, ctx.config.tz)
     if ns.org and ctx.store.get("orgs", ns.org) is None:
         raise InputError(f"未找到机构 {ns.org}")
-    values = indicators.compute(ctx.store, cfg, load_configured(cfg), period, ns.org, now)
+    values = indicators.compute(ctx.store, cfg, load_configured(cfg), period, ns.org, now=now)
     if ns.json:
         emit_json([v.to_json() for v in values])
     else:
