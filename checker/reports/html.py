@@ -199,7 +199,8 @@ def _org(r, code) -> str:
 def _overview(r, spec) -> str:
     c, k = r.cases or {}, r.complaints or {}
     kpis = [("受理办件", c.get("accepted", 0)), ("办结办件", c.get("concluded", 0)),
-            ("超期未办结（截至数据时间）", len(r.overdue_cases)), ("本期新发现问题", len(r.findings)),
+            ("超期未办结（截至数据时间）", len(r.overdue_cases)),
+            ("本期新发现问题", len(r.findings)) if r.scans_in_period or r.findings else ("本期新发现问题（本期无扫描）", "—"),
             ("投诉（有效）", f"{k.get('received', 0)}（{k.get('valid', 0)}）"), ("评价", r.evaluations),
             ("未关闭问题（截至数据时间）", r.rectification.open_total), ("超期未整改", len(r.rectification.overdue))]
     cells = "".join(f'<div class="kpi"><b>{e(v)}</b>{e(n)}</div>' for n, v in kpis)

@@ -12,7 +12,9 @@ def text(report, path) -> str:
         f"【{headline(r)}】（{r.clause}）",
         f"数据截至 {r.now.isoformat(timespec='minutes')}；受理办件 {(r.cases or {}).get('accepted', 0)} 件，"
         f"超期未办结 {len(r.overdue_cases)} 件。",
-        f"本期新发现问题 {len(r.findings)} 项；截至数据时间未关闭 {x.open_total} 项，超期未整改 {len(x.overdue)} 项；"
+        (f"本期新发现问题 {len(r.findings)} 项；" if r.scans_in_period or r.findings
+         else "本期内没有运行扫描，新发现问题无从统计；")
+        + f"截至数据时间未关闭 {x.open_total} 项，超期未整改 {len(x.overdue)} 项；"
         f"本期复查通过 {x.verified} 项、未通过 {x.rejected} 项，反弹 {x.rebounds} 项。",
     ]
     if known:
