@@ -340,6 +340,30 @@ def _durable_subjects(ctx: ScanContext, kind: str, rules, selection: str | None)
     return out
 
 
+def check_record(store, cfg, rulebook, kind: str, key: str, now: datetime) -> list:
+    """The single-record check (the bot's and an API's question "what is wrong with this case now?"):
+    the record rules of its kind that fire on it, decided by the reference engine (durable-rules) on
+    the event the same SQL makes, made whole with their messages. Writes no finding."""
+    rules = [r for r in rulebook.of_kind("record") if r.record == kind]
+    if not rules:
+        return []
+    ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), True, 0, "durable")
+    engine = Engine.instance()
+    engine.ensure(rulebook)
+    read = sorted({leaf.field for r in rules for leaf in leaves(r.when)})
+    column = f'{kind}."{KINDS[kind].key[0]}"'
+    row = store.conn.execute(f"SELECT {derived.select_list(kind, read)} FROM {_kind_table(kind)} WHERE {column} = :_key",
+                             {**_params(ctx), "_key": key}).fetchone()
+    if row is None:
+        return []
+    bools = _bool_names(kind)
+    event = {name: (bool(v) if name in bools else v) for name, v in zip(read, row) if v is not None}
+    by_id = {r.id: r for r in rules}
+    fired = [Firing(by_id[rule_id], str(key), kind, None, None, None, None)
+             for rule_id, _ in engine.evaluate(list(by_id), [event])]
+    return complete_firings(ctx, fired)
+
+
 @functools.cache
 def _bool_names(kind: str) -> frozenset[str]:
     """Fields and derived fields of a kind that are booleans (SQLite gives 0/1)."""

@@ -146,3 +146,17 @@ def test_scan_command_engines_give_the_same_findings(store, cfg, tmp_path):
     b = run_scan(store, cfg, book, when, full=True, engine="sql")
     assert (a.opened, a.open) == (b.opened, b.open) and a.opened > 0
     assert rows() == durable_rows
+
+
+def test_the_single_record_check_runs_the_reference_engine_and_agrees_with_the_scan(store, cfg, tmp_path):
+    from checker.scan import check_record
+    _load(store, cfg, seeded_records(17, 300), tmp_path)
+    book = load_packs(PACKS)
+    when = datetime.fromisoformat("2026-10-20T09:00:00+08:00")
+    scanned = firing_set(store, cfg, book, when, "sql")
+    cases = sorted({s for r, s, _, _ in scanned if r.startswith("db33.case.")})[:25]
+    assert cases
+    for no in cases:
+        one = {(f.rule.id, f.subject, f.message, f.due_at) for f in check_record(store, cfg, book, "cases", no, when)}
+        assert one == {x for x in scanned if x[1] == no and x[0].split(".")[1] == "case"}
+    assert check_record(store, cfg, book, "cases", "NO-SUCH-CASE", when) == []
