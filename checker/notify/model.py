@@ -168,8 +168,9 @@ def escalation_summary(rows) -> Entry:
     text = "\n".join([f"按责任人：{by_officer}", f"按条款：{by_clause}", "最需督办：", *worst,
                       "发送 /escalations 查看全部明细。"])
     severity = worst_first[0].severity if worst_first else None
+    actions = (("查看明细", "pg:esc::0"), *((f"历史 #{r.finding_id}", f"hist:{r.finding_id}") for r in worst_first[:3]))
     return Entry("escalation", severity, None, f"问题升级督办汇总（{len(rows)} 条）", "", cut(text, 3000), None,
-                 None, None, None, (("查看明细", "pg:esc::0"),))
+                 None, None, None, actions)
 
 
 RECTIFY_LIMIT_CLAUSE = "DB33/T 2036.7 §8.1"      # 按照监督评价结果提出改进目标、措施、时限
