@@ -67,7 +67,7 @@ async def _post_init(app: Application) -> None:
     """Open the store, load the rules when nobody handed them in, publish the command menu."""
     data = app.bot_data
     if data.get("store") is None:                  # post_init is retried when the Bot API is down
-        data["store"] = Store(data["store_path"])
+        data["store"] = Store(data["store_path"], password_env=data["cfg"].database_password_env)
     if data["rules"] is None:
         data["rules"] = RulesHolder.from_config(data["cfg"])
     await publish_menus(app)

@@ -230,7 +230,8 @@ PROVINCE_PACKS = {"zhejiang": "db33", "chongqing": "db50"}
 
 @dataclass(frozen=True)
 class Config:
-    database: str = "govwatch.db"
+    database: str = "govwatch.db"           # a SQLite file, or a postgresql:// URL
+    database_password_env: str = "GOVWATCH_DB_PASSWORD"   # the env variable with a PostgreSQL password
     timezone: str = "Asia/Shanghai"
     rules_dir: str | None = None
     packs: tuple[str, ...] | None = None    # short names of the packs to enforce; None = the province's

@@ -69,7 +69,7 @@ def run_demo(cfg, folder, now: datetime, cases: int = 20000, seed: int = 1, db=N
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.replace(cfg, database=str(db or folder / "govwatch.db"))
-    with Store(cfg.database) as store:
+    with Store(cfg.database, password_env=cfg.database_password_env) as store:
         ctx = DemoContext(cfg, store, folder, folder / "data", now, cases, seed)
         echo(f"效能监管助手演示：文件夹 {folder}，数据库 {cfg.database}，时间 {now.isoformat(timespec='minutes')}")
         for step in steps():

@@ -34,7 +34,10 @@ DERIVED: dict[str, dict[str, Derived]] = {}
 
 
 def derived(kind: str, name: str, type: str, sql: str, needs=(), clock: bool = False) -> Derived:
-    d = DERIVED.setdefault(kind, {})[name] = Derived(kind, name, type, f"({sql})", tuple(needs), clock)
+    # A boolean is an integer 0/1 (NULL stays NULL) on both stores, as stored booleans are: a
+    # condition compares it with 1, and PostgreSQL compares no boolean with an integer.
+    sql = f"CAST(({sql}) AS INT)" if type == "bool" else f"({sql})"
+    d = DERIVED.setdefault(kind, {})[name] = Derived(kind, name, type, sql, tuple(needs), clock)
     return d
 
 
@@ -151,7 +154,7 @@ derived("complaints", "rectified_by_now", "bool",
         "complaints.rectified_at IS NOT NULL AND complaints.rectified_at <= :now")
 
 derived("appointments", "hours_to_slot", "float",
-        "round((strftime('%s', appointments.slot_at) - strftime('%s', :now)) / 3600.0, 2)",
+        "round((unixepoch(appointments.slot_at) - unixepoch(:now)) / 3600.0, 2)",
         needs=("slot_at",), clock=True)
 derived("appointments", "reminded", "bool",
         "appointments.reminded_at IS NOT NULL OR appointments.status = 'reminded'")

@@ -336,7 +336,7 @@ def _read_evidence(evidence) -> tuple[str, bytes]:
 
 
 def _db_folder(store) -> Path:
-    return Path.cwd() if store.path == ":memory:" else Path(store.path).resolve().parent
+    return store.files_dir
 
 
 def evidence_file(store, event: dict) -> Path | None:

@@ -94,7 +94,7 @@ def aggregate_spec(rule, cfg, period: Period, now: datetime, params: dict | None
     in_period = sql.period_sql(kind, rule.period_field, period.start.isoformat(), period.end.isoformat(), params)
     where = [condition_sql(kind, rule.where, params, rule)]
     if kind == "cases":
-        where.append("(status IS NOT 'withdrawn')")          # withdrawn cases count nowhere
+        where.append("(status IS DISTINCT FROM 'withdrawn')")          # withdrawn cases count nowhere
     numerator = condition_sql(kind, rule.numerator, params, rule)
     return sql.AggregateSpec(kind, " AND ".join(where), numerator, sql.measure_sql(kind, rule.measure),
                              sql.measure_sql(kind, rule.denominator_measure), params, scan_sql=in_period)

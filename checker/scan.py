@@ -306,7 +306,7 @@ def _count(ctx: ScanContext, kind: str, rules, selection: str | None) -> int:
 
 
 def _where(ctx: ScanContext, kind: str, selection: str | None) -> str:
-    return f"{kind}.rowid IN (SELECT rid FROM {selection})" if selection else "1"
+    return f"{ctx.store.dialect.rowid(kind, kind)} IN (SELECT rid FROM {selection})" if selection else "1 = 1"
 
 
 def _sql_fire(ctx: ScanContext, kind: str, rule, selection: str | None, fired: str) -> None:

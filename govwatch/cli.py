@@ -62,7 +62,8 @@ class Context:
         if self._store is None:
             from checker.store import Store
             # Only these commands may make a new database; the others refuse a missing file.
-            self._store = Store(self.config.database, create=self.ns.command in CREATES_DATABASE)
+            self._store = Store(self.config.database, create=self.ns.command in CREATES_DATABASE,
+                                password_env=self.config.database_password_env)
         return self._store
 
     def close(self):

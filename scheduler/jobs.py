@@ -72,7 +72,7 @@ class Run:
     @property
     def store(self):
         if self._store is None:
-            self._store = Store(self.cfg.database)
+            self._store = Store(self.cfg.database, password_env=self.cfg.database_password_env)
         return self._store
 
     def close(self) -> None:

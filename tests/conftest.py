@@ -1,7 +1,17 @@
-"""Shared fixtures: a real SQLite file per test, the real config loader."""
+"""Shared fixtures: a real SQLite file per test, the real config loader.
+
+Store-facing test modules run against both stores: they set `pytestmark = pytest.mark.both_stores`
+and get `store_kind` ∈ {sqlite, postgresql}. The PostgreSQL variant needs a server named by
+GOVWATCH_TEST_PG (a `postgresql://` URL; `.ci/run` starts a throw-away cluster and sets it); each
+test gets a schema of its own, dropped afterwards. Without the variable the PostgreSQL variants
+skip, with the reason; under CI (CI=true) they fail instead of skipping.
+"""
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -9,12 +19,73 @@ from checker import config as config_mod
 from checker.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("GOVWATCH_TEST_PG")
+STORE_KINDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_stores: run the test against SQLite and PostgreSQL")
+
+
+def pytest_generate_tests(metafunc):
+    if "store_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("store_kind", STORE_KINDS, indirect=True)
+
+
+def require_pg() -> str:
+    """The test server's URL; skip (locally) or fail (under CI) without one."""
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("GOVWATCH_TEST_PG is not set: CI must run the PostgreSQL variants")
+        pytest.skip("PostgreSQL variant: set GOVWATCH_TEST_PG to a postgresql:// URL (.ci/run does)")
+    return PG_URL
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    """Default configuration with the database in the test's temp dir."""
-    return config_mod.load(None, database=str(tmp_path / "govwatch.db"))
+def pg_url() -> str:
+    return require_pg()
+
+
+@pytest.fixture
+def store_kind(request) -> str:
+    kind = getattr(request, "param", "sqlite")
+    if kind == "postgresql":
+        require_pg()
+    return kind
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    """The URL of `base` with `schema` first on the search path."""
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def pg_database(pg_url):
+    """A fresh PostgreSQL schema (as a URL), dropped after the test."""
+    import psycopg
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    yield pg_schema_url(PG_URL, schema)
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def database(request, store_kind, tmp_path, monkeypatch) -> str:
+    """The test's database: a SQLite file in its temp dir, or a PostgreSQL schema of its own (its
+    files, e.g. evidence, in the temp dir)."""
+    if store_kind == "postgresql":
+        monkeypatch.setenv("GOVWATCH_FILES", str(tmp_path))
+        return request.getfixturevalue("pg_database")
+    return str(tmp_path / "govwatch.db")
+
+
+@pytest.fixture
+def cfg(database):
+    """Default configuration with the test's database."""
+    return config_mod.load(None, database=database)
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from checker.scan import run_scan
 from test_rules_loader import make_pack
 from test_scan import OVERDUE, case, put
 
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 TZ = ZoneInfo("Asia/Shanghai")
 NEAR = """\
   - id: t.case.near

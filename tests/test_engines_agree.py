@@ -19,6 +19,8 @@ from checker.rules import load_packs
 from checker.rules.testing import _import, collect
 from checker.scan import evaluate, run_scan
 
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKS = [ROOT / "rules" / "db33", ROOT / "rules" / "db50"]
 TZ = ZoneInfo("Asia/Shanghai")

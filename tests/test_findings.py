@@ -15,6 +15,8 @@ from checker.errors import Forbidden, InputError, InvalidTransition, NotFound
 from checker.findings import Firing
 from checker.rules import load_packs
 
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 10, 9, 8, 30, tzinfo=TZ)
 

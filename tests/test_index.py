@@ -13,6 +13,8 @@ from checker import index_math as im
 from checker.errors import RuleError
 from checker.index import compute_index, load_index
 
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -14,6 +14,8 @@ from checker import indicators as ind
 from checker.periods import Period
 from checker.rules import load_packs
 
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -11,6 +11,8 @@ from checker.ingest.coerce import Coercer, compact
 from checker.records import KINDS
 from govwatch.cli import main
 
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 ORGS = [["机构编码", "机构名称", "上级机构", "层级"],
         ["330100", "杭州市", "", "city"],
         ["330102H", "上城区行政服务中心", "330102", "hall"],       # parent comes later in the file

@@ -16,6 +16,8 @@ from checker.store import Store
 
 from botworld import DAY, Rule, fire, seed
 
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 OVERDUE = Rule("db33.case.overdue")
 NEAR = Rule("db33.case.near_due")
 

@@ -13,6 +13,8 @@ from checker.reminders import ReminderResult, run_reminders
 
 import shipped  # tests/shipped.py: the real rule packs
 
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 TZ = ZoneInfo("Asia/Shanghai")
 DUE = "2026-10-16T23:59:59+08:00"          # a Friday
 

@@ -18,6 +18,8 @@ from checker.errors import InputError
 from checker.ingest import import_file
 from checker.reports import KINDS, build_report, default_period
 
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 3, 9, 0, tzinfo=TZ)          # Tuesday; the monthly bulletin covers October

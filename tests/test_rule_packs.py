@@ -24,9 +24,10 @@ def shipped_book():
     return load_packs(PACKS)
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("test", SHIPPED, ids=[t.id for t in SHIPPED])
-def test_shipped_pack_yaml_test(test, shipped_book):
-    outcome = run_test(test, shipped_book)
+def test_shipped_pack_yaml_test(test, shipped_book, database):
+    outcome = run_test(test, shipped_book, database)
     assert outcome.passed, outcome.report()
 
 

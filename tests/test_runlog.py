@@ -13,6 +13,9 @@ from checker.store import Store
 from scheduler import runlog
 from scheduler.jobs import JOBS
 from scheduler.runner import Runtime
+import pytest
+
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
 
 TZ = ZoneInfo("Asia/Shanghai")
 

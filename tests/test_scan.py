@@ -15,6 +15,7 @@ from govwatch import cli
 
 from test_rules_loader import make_pack
 
+pytestmark = pytest.mark.both_stores
 TZ = ZoneInfo("Asia/Shanghai")
 OVERDUE = """\
   - id: t.case.overdue

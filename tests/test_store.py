@@ -1,6 +1,10 @@
 """The record store: upsert by key with update counting, the change counter, org-tree lookups."""
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
 ORG_COLS = ("code", "name", "parent", "level", "_seq")
 ORGS = [("330100", "杭州市", None, "city", 1), ("330102", "上城区", "330100", "district", 1),
         ("330102H", "上城区行政服务中心", "330102", "hall", 1)]

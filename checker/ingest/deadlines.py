@@ -21,13 +21,13 @@ _K = calendar_key("cases").replace("cases.", "c.")
 
 def _working_day(column: str, ord_sql: str) -> str:
     """`column` (day or eod) of the working day whose ordinal is `ord_sql` in the case's calendar."""
-    return (f"(SELECT w.{column} FROM workdays w INDEXED BY ix_workdays_ord "
+    return (f"(SELECT w.{column} FROM workdays w INDEXED BY ix_workdays_ord "     # (a SQLite hint: dropped on PostgreSQL)
             f"WHERE w.cal = x.cal AND w.ord = {ord_sql} AND w.work = 1)")
 
 
 # x: the case's calendar, its item's term (days; NULL: none), immediate (0/1), whether the item exists,
 # the ordinals of its acceptance and promised days, whether it was accepted on a working day, the shift.
-_FACTS = f"""SELECT c.rowid AS rid, {_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
+_FACTS = f"""SELECT {{c_rid}} AS rid, {_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
         COALESCE(i.promised_days, i.statutory_days) AS days, wa.ord AS acc_ord, COALESCE(wa.work, 0) AS acc_work,
         wp.ord AS prom_ord, COALESCE(c.suspended_days, 0) + COALESCE(c.extended_days, 0) AS shift
     FROM cases c LEFT JOIN items i ON i.code = c.item_code
@@ -35,19 +35,21 @@ _FACTS = f"""SELECT c.rowid AS rid, {_K} AS cal, i.code AS item, COALESCE(i.imme
     LEFT JOIN workdays wp ON wp.cal = {_K} AND wp.day = {day_of('c.promised_at')}
     WHERE c._seq >= :since"""
 
-_TERM = "CASE WHEN x.immediate OR COALESCE(x.days, 0) <= 0 THEN 1 - x.acc_work ELSE x.days END"
+_TERM = "CASE WHEN x.immediate = 1 OR COALESCE(x.days, 0) <= 0 THEN 1 - x.acc_work ELSE x.days END"
 DUE_SQL = f"""CASE
     WHEN cases.promised_at IS NOT NULL THEN
         CASE WHEN x.shift = 0 THEN cases.promised_at
              ELSE {_working_day('day', 'x.prom_ord + x.shift')} || substr(cases.promised_at, 11) END
-    WHEN x.item IS NULL OR (x.days IS NULL AND NOT x.immediate) THEN NULL
+    WHEN x.item IS NULL OR (x.days IS NULL AND x.immediate = 0) THEN NULL
     ELSE {_working_day('eod', f'x.acc_ord + {_TERM} + x.shift')}
     END"""
 
-_UPDATE = f"UPDATE cases SET due_at = {DUE_SQL} FROM ({_FACTS}) AS x WHERE cases.rowid = x.rid"
+_UPDATE = f"UPDATE cases SET due_at = {DUE_SQL} FROM ({_FACTS}) AS x WHERE {{cases_rid}} = x.rid"
 
 
 def refresh(store, since_seq: int = 0) -> int:
     """Recompute due_at of the cases changed at or after `since_seq` (0: every case). The caller keeps
     the workdays table covering their dates (checker.store.scan.ensure_workdays)."""
-    return store.conn.execute(_UPDATE, {"since": since_seq}).rowcount
+    rowid = store.dialect.rowid
+    sql = _UPDATE.replace("{c_rid}", rowid("c", "cases")).replace("{cases_rid}", rowid("cases", "cases"))
+    return store.conn.execute(sql, {"since": since_seq}).rowcount

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import operator
-import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -226,7 +225,7 @@ class _Job:
             return
         try:
             updated = self.store.upsert_records(self.rk.name, self.columns, batch)
-        except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, OverflowError, ValueError):
+        except self.store.dialect.errors:
             # A value the database refuses slipped through validation: find the row, reject it,
             # and write the others (a poisoned row never drops its batch).
             updated, batch = self._flush_one_by_one(batch)
@@ -246,8 +245,7 @@ class _Job:
             try:
                 updated += self.store.upsert_records(self.rk.name, self.columns, [record])
                 written.append(record)
-            except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, OverflowError,
-                    ValueError) as exc:
+            except self.store.dialect.errors as exc:
                 n, raw = self.originals.get(id(record), (0, record))
                 self.reject(n, raw, [("", f"数据库拒收该行（{type(exc).__name__}：{str(exc)[:120]}）")])
         return updated, written

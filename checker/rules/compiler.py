@@ -123,7 +123,7 @@ def to_sql(kind: str, cond, params: dict | None = None, bound: dict | None = Non
     derived fields may also need :now, :p9_level, :p7_depth and :p7_any_online from the caller. Returns (sql, bound)."""
     bound = {} if bound is None else bound
     if cond is None:
-        return "1", bound
+        return "1 = 1", bound
     return _sql(kind, cond, params or {}, bound), bound
 
 

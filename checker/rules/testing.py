@@ -63,11 +63,13 @@ def run_tests(paths) -> list[Outcome]:
     return [run_test(t, rulebook) for t in collect(paths)]
 
 
-def run_test(test: YamlTest, rulebook) -> Outcome:
+def run_test(test: YamlTest, rulebook, database: str | None = None) -> Outcome:
+    """Run one YAML test in a fresh store: a temporary SQLite file, or `database` (an empty one,
+    e.g. a PostgreSQL schema of its own)."""
     from .. import config
     from ..store import Store
     with tempfile.TemporaryDirectory(prefix="govwatch-ruletest-") as tmp:
-        cfg = config.load(None, database=str(Path(tmp) / "test.db"))
+        cfg = config.load(None, database=database or str(Path(tmp) / "test.db"))
         store = Store(cfg.database)
         try:
             return Outcome(test, tuple(_run(test, rulebook, cfg, store, Path(tmp))))

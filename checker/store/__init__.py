@@ -1,4 +1,4 @@
-"""The store: one SQLite file holding records, findings, the outbox and the run log.
+"""The store: one SQLite file (or a PostgreSQL database) holding records, findings, the outbox and the run log.
 
 All SQL of govwatch lives in this package, one module per concept; `Store` combines them.
 """
@@ -22,11 +22,12 @@ from .scan import ScanStore
 class Store(LeaseStore, RecordStore, RunStore, FindingStore, IndicatorStore, ReportStore, DeliveryStore, ScanStore, StoreBase):
     """Open (and migrate) a govwatch database."""
 
-    def __init__(self, path: str | Path, create: bool = True):
-        """`create=False`: the file must exist already (read commands)."""
+    def __init__(self, path: str | Path, create: bool = True, *, password_env: str | None = None):
+        """`create=False`: the file must exist already (read commands). `password_env`: the
+        environment variable with a PostgreSQL URL's password (config database_password_env)."""
         if not create:
             require_file(path)
-        super().__init__(path)
+        super().__init__(path, password_env)
         try:
             self.applied = migrations.migrate(self.conn)
         except sqlite3.DatabaseError as exc:

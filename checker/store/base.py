@@ -1,7 +1,7 @@
 """The connection every store mixin shares."""
 from __future__ import annotations
 
-import json
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +9,11 @@ from pathlib import Path
 import sqlite_utils
 
 from ..errors import GovwatchError, InputError
+from .dialect import dialect_for, is_postgres
+
+# The environment variable holding the password of a PostgreSQL URL, remembered per URL so that a
+# store reopened elsewhere in the process (a scan's indicator thread, the bot's worker) finds it.
+_PASSWORD_ENV: dict[str, str] = {}
 
 LOCK_WAIT_SECONDS = 30
 
@@ -31,7 +36,7 @@ def not_a_database(path: str, exc: Exception) -> GovwatchError:
 
 def require_file(path) -> None:
     """A read command on a mistyped --db must not make an empty database and report nothing."""
-    if str(path) != ":memory:" and not Path(path).is_file():
+    if str(path) != ":memory:" and not is_postgres(str(path)) and not Path(path).is_file():
         raise InputError(f"数据库文件 {path} 不存在：请检查 --db 或配置项 database"
                          "（新建数据库请先 govwatch import 或 govwatch demo）")
 
@@ -41,23 +46,48 @@ def is_busy(exc: BaseException) -> bool:
 
 
 class StoreBase:
-    """One SQLite file (WAL), opened through sqlite-utils. Mixins add the SQL of one concept each."""
+    """One SQLite file (WAL) or one PostgreSQL database (a `postgresql://` URL). Mixins add the SQL
+    of one concept each; `self.dialect` (checker.store.dialect) is where the two differ."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, password_env: str | None = None):
         """A file that is not SQLite is an InputError, not a traceback."""
         self.path = str(path)
+        if password_env and is_postgres(self.path):
+            _PASSWORD_ENV[self.path] = password_env
+        self.dialect = dialect_for(self.path, _PASSWORD_ENV.get(self.path))
+        if self.dialect.name == "sqlite":
+            self.conn = self._open_sqlite()
+            self.db = sqlite_utils.Database(self.conn)
+        else:
+            self.conn = self.dialect.connect(self.path)
+            self.db = _Tables(self)
+        self.dialect.prepare(self.conn)
+
+    def _open_sqlite(self):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         wait = LOCK_WAIT_SECONDS
-        self.conn = sqlite3.connect(self.path, timeout=wait, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=wait, check_same_thread=False, isolation_level=None)
         try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         except sqlite3.DatabaseError as exc:
-            self.conn.close()
+            conn.close()
             raise not_a_database(self.path, exc) from None
-        self.db = sqlite_utils.Database(self.conn)
+        return conn
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect.name == "postgresql"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where files kept with the store live (rectification evidence): beside a SQLite file; for
+        PostgreSQL the folder named by GOVWATCH_FILES (else the working directory)."""
+        if self.is_postgres:
+            return Path(os.environ.get("GOVWATCH_FILES") or Path.cwd()).resolve()
+        return Path.cwd() if self.path == ":memory:" else Path(self.path).resolve().parent
 
     def close(self) -> None:
         self.conn.close()
@@ -88,12 +118,8 @@ class StoreBase:
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
     def packed(self, sql: str, columns, params=()) -> list[tuple]:
-        """The `columns` of the rows of `sql` as tuples, fetched as one JSON value. One step instead of
-        one a row: a thread that queries beside Python-bound work (the scan's indicator thread) waits
-        for the GIL once, not once a row (up to the 5 ms switch interval each time)."""
-        names = ", ".join(f'"{c}"' for c in columns)
-        value = self.scalar(f"SELECT json_group_array(json_array({names})) FROM ({sql})", params)
-        return [tuple(r) for r in json.loads(value)]
+        """The `columns` of the rows of `sql` as tuples (SQLite: fetched as one JSON value, see the dialect)."""
+        return self.dialect.packed(self, sql, columns, params)
 
     def row(self, sql: str, params=()) -> dict | None:
         found = self.rows(sql, params)
@@ -102,3 +128,42 @@ class StoreBase:
     def scalar(self, sql: str, params=()):
         r = self.conn.execute(sql, params).fetchone()
         return r[0] if r else None
+
+    def size_bytes(self) -> int:
+        """The database's size on disk (SQLite: the file and its WAL; PostgreSQL: the schema's relations)."""
+        return self.dialect.size_bytes(self)
+
+
+class _Tables:
+    """`store.db[table].insert_all(rows)` on PostgreSQL: the one sqlite-utils call made on a store
+    (by tests and tools seeding rows)."""
+
+    def __init__(self, store: StoreBase):
+        self.store = store
+
+    def __getitem__(self, table: str) -> "_Table":
+        return _Table(self.store, table)
+
+
+class _Table:
+    def __init__(self, store: StoreBase, name: str):
+        self.store, self.name = store, name
+
+    def insert_all(self, rows, replace: bool = False, **_) -> "_Table":
+        from ..records import KINDS
+        rows = list(rows)
+        columns = sorted({k for r in rows for k in r})
+        if rows and replace:            # replace=True: a row of the same key goes first
+            key = KINDS[self.name].key
+            where = " AND ".join(f'"{k}" = ?' for k in key)
+            self.store.conn.executemany(f'DELETE FROM "{self.name}" WHERE {where}',
+                                        [tuple(r.get(k) for k in key) for r in rows])
+        if rows:
+            cols = ", ".join(f'"{c}"' for c in columns)
+            marks = ", ".join("?" for _ in columns)
+            self.store.conn.executemany(f'INSERT INTO "{self.name}" ({cols}) VALUES ({marks})',
+                                        [tuple(r.get(c) for c in columns) for r in rows])
+        return self
+
+    def insert(self, row, **kw) -> "_Table":
+        return self.insert_all([row], **kw)

@@ -71,7 +71,7 @@ class FindingStore:
     def finding_render_facts(self, ids) -> list[dict]:
         """id, subject_kind, opened_at, data of those findings whose message is rendered when read."""
         return self.rows("""SELECT id, subject_kind, opened_at, data FROM findings
-                            WHERE id IN (SELECT value FROM json_each(?)) AND data LIKE '%"_template"%'""",
+                            WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?)) AND data LIKE '%"_template"%'""",
                          (json.dumps(list(ids)),))
 
     # ------------------------------------------------------------------ record rules, set-wise
@@ -137,7 +137,7 @@ class FindingStore:
     def mark_findings_seen(self, ids: list[int], at: str, scan_id: int) -> None:
         """Findings still firing unchanged: only when they were last seen (one statement)."""
         self.conn.execute(
-            "UPDATE findings SET last_seen_at = ?, last_scan_id = ? WHERE id IN (SELECT value FROM json_each(?))",
+            "UPDATE findings SET last_seen_at = ?, last_scan_id = ? WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
             (at, scan_id, json.dumps(ids)))
 
     def update_finding(self, finding_id: int, status: str | None = None, **cols) -> None:
@@ -202,13 +202,13 @@ class FindingStore:
         where.append(_scope_sql(scope_orgs, assignee, params))
         sql = f"SELECT {_LIST_COLUMNS} FROM findings WHERE {' AND '.join(where)} ORDER BY id"
         sql += " LIMIT ? OFFSET ?"
-        params += [-1 if limit is None else int(limit), int(offset or 0)]
+        params += [2 ** 63 - 1 if limit is None else int(limit), int(offset or 0)]      # no LIMIT -1 on PostgreSQL
         return self.rows(sql, params)
 
 
 def _scope_sql(scope_orgs, assignee, params: list) -> str:
     if scope_orgs is None and assignee is None:
-        return "1"
+        return "1 = 1"
     if scope_orgs is None:
         params.append(assignee)
         return "assignee = ?"

@@ -66,7 +66,7 @@ class IndicatorStore:
         return out
 
     def _rollup(self, source: str, scan: str, specs: list, orgs) -> dict:
-        params, ancestors = {}, "1"
+        params, ancestors = {}, "1 = 1"
         for _, spec in specs:
             params.update(spec.params)
         if orgs is not None:
@@ -90,7 +90,7 @@ class AggregateSpec:
     """The SQL pieces of one indicator over one period: checked names, fixed templates only."""
 
     def __init__(self, source, where_sql, numerator_sql, measure_sql, denominator_measure_sql, params,
-                 scan_sql="1"):
+                 scan_sql="1 = 1"):
         if source not in KINDS:
             raise ValueError(f"unknown record kind {source!r}")
         self.source, self.scan_sql = source, scan_sql       # scan_sql: the rows to read (the period's)
@@ -112,7 +112,7 @@ def measure_sql(kind: str, measure) -> str:
 def period_sql(kind: str, field: str | None, start: str, end: str, params: dict) -> str:
     """Restrict rows to local dates [start, end) on the period field (stored local ISO strings)."""
     if not field:
-        return "1"
+        return "1 = 1"
     if field not in KINDS[kind].columns:
         raise ValueError(f"{kind} has no field {field!r}")
     params.update(_start=start, _end=end)

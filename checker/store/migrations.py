@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..records import KINDS, RecordKind
+from .dialect import serialized, table_columns
 
 MIGRATIONS: dict[str, Callable[[sqlite3.Connection], None]] = {}
 
@@ -29,18 +30,21 @@ def migration(name: str):
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply every migration not yet applied; return the names applied now."""
-    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
-    applied = []
-    for name in sorted(MIGRATIONS):
-        if name in done:
-            continue
-        with conn:
-            MIGRATIONS[name](conn)
-            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                         (name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
-        applied.append(name)
+    """Apply every migration not yet applied; return the names applied now. The same migrations
+    build both stores: the SQL is SQLite's spelling, translated for PostgreSQL (checker.store.dialect),
+    where two processes opening a new database take turns (an advisory lock)."""
+    with serialized(conn):
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
+        applied = []
+        for name in sorted(MIGRATIONS):
+            if name in done:
+                continue
+            with conn:
+                MIGRATIONS[name](conn)
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                             (name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+            applied.append(name)
     return applied
 
 
@@ -159,7 +163,7 @@ def _schedule(conn):
 
 def add_missing_columns(conn, kind: str) -> None:
     """Columns of a record kind added after its table was made (0001 makes new tables complete)."""
-    have = {r[1] for r in conn.execute(f'PRAGMA table_info("{kind}")')}
+    have = set(table_columns(conn, kind))
     for f in KINDS[kind].fields:
         if f.name not in have:
             conn.execute(f'ALTER TABLE "{kind}" ADD COLUMN "{f.name}" {SQL_TYPES[f.type]}')

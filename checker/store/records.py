@@ -72,31 +72,23 @@ class RecordStore:
 
     @contextmanager
     def bulk_writes(self, cache_mb: int = 64, checkpoint_pages: int = 20000):
-        """One write transaction for a big import, with a bounded larger page cache and fewer WAL
-        checkpoints. Yields `commit()`, which commits what is in and carries on in a new transaction
-        (so other writers get a turn). Whatever was written is committed at the end, even on error:
+        """One write transaction for a big import, with the dialect's bulk-load tuning (SQLite: a
+        bounded larger page cache and fewer WAL checkpoints). Yields `commit()`, which commits what
+        is in and carries on in a new transaction (so other writers get a turn). Whatever was written is committed at the end, even on error:
         every row written was a validated, good row."""
         if self.conn.in_transaction:          # the caller's transaction decides
             yield lambda: None
             return
-        cache = self.scalar("PRAGMA cache_size")
-        auto = self.scalar("PRAGMA wal_autocheckpoint")
-        self.conn.execute(f"PRAGMA cache_size = {-int(cache_mb) * 1024}")
-        self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
 
         def commit():
             self.conn.execute("COMMIT")
             self.conn.execute("BEGIN IMMEDIATE")
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield commit
-        finally:
-            self.conn.execute("COMMIT")
-            self.conn.execute(f"PRAGMA cache_size = {int(cache)}")
-            self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(auto)}")
-            # The import grew the WAL past the usual checkpoint: fold it back now, so the next writer
-            # (a scan, a bot action) does not pay for the import's pages.
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with self.dialect.bulk_session(self.conn, cache_mb, checkpoint_pages):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield commit
+            finally:
+                self.conn.execute("COMMIT")
 
     def record_keys(self, kind: str) -> set:
         """Every key of a kind (a value, or a tuple for composite keys): for small reference tables."""

@@ -92,7 +92,7 @@ class ReportStore:
         Withdrawn cases count nowhere."""
         where, params = scope_sql("org", org)
         late = derived.sql_expression("cases", "late")
-        r = self.row(f"""SELECT count(*) AS total, coalesce(sum(CASE WHEN {late.replace(":now", "?")}
+        r = self.row(f"""SELECT count(*) AS total, coalesce(sum(CASE WHEN {late.replace(":now", "?")} = 1
                 THEN 1 ELSE 0 END), 0) AS late
             FROM cases WHERE status != 'withdrawn' AND accepted_at >= ? AND accepted_at < ? AND {where}""",
                      (*[now] * late.count(":now"), start, end, *params))

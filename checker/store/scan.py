@@ -77,8 +77,8 @@ def _regexp_full(pattern, value) -> int:
 class ScanStore:
     """Queries of checker.scan (indexed by status / _seq so a scan's cost follows live records)."""
 
-    def __init__(self, path):
-        super().__init__(path)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.conn.create_function("regexp_full", 2, _regexp_full, deterministic=True)
 
     def live_records(self, kind: str, since: str, until: str) -> list[dict]:
@@ -111,15 +111,16 @@ class ScanStore:
         return out
 
     def select_records(self, kind: str, rule_ids, since: str, until: str, since_seq: int) -> str:
-        """temp._sel_<kind>(rid): the rowids of the records an incremental scan looks at: live, changed
+        """temp._sel_<kind>(rid): the row ids (store.dialect.rowid) of the records an incremental scan looks at: live, changed
         since `since_seq`, and the subjects of these rules' active findings. Returns the table's name."""
         rk = KINDS[_kind(kind)]
         table = f"temp._sel_{rk.name}"
         self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        rid, r_rid = self.dialect.rowid(None, kind), self.dialect.rowid("r", kind)
         self.conn.execute(f"""CREATE TABLE {table} AS
-            SELECT rowid AS rid FROM "{rk.name}" WHERE {LIVE_SQL[kind]}
-            UNION SELECT rowid FROM "{rk.name}" WHERE _seq > :since_seq
-            UNION SELECT r.rowid FROM findings f JOIN "{rk.name}" r ON r."{rk.key[0]}" = f.subject
+            SELECT {rid} AS rid FROM "{rk.name}" WHERE {LIVE_SQL[kind]}
+            UNION SELECT {rid} FROM "{rk.name}" WHERE _seq > :since_seq
+            UNION SELECT {r_rid} FROM findings f JOIN "{rk.name}" r ON r."{rk.key[0]}" = f.subject
                   WHERE f.rule IN (SELECT value FROM json_each(:rules))
                     AND f.status IN ({_ACTIVE_SQL})""",
                           {"rules": json.dumps(list(rule_ids)), "since": since, "until": until,
@@ -149,13 +150,13 @@ class ScanStore:
             checks.append(("due_at IS NULL AND (promised_at IS NOT NULL OR EXISTS (SELECT 1 FROM items i WHERE "
                            "i.code = cases.item_code AND (i.immediate = 1 OR COALESCE(i.promised_days, "
                            "i.statutory_days) IS NOT NULL)))", "due_at", "DUE"))
-        where = "1" if since_seq is None else f"""(_seq > :since_seq OR "{key}" IN (
+        where = "1 = 1" if since_seq is None else f"""(_seq > :since_seq OR "{key}" IN (
             SELECT json_extract(data, '$.record_key') FROM findings WHERE rule = :rule
             AND subject_kind = :kind AND status IN ({_ACTIVE_SQL})))"""
         whens = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _) in enumerate(checks))
         org = "org" if "org" in rk.columns else "NULL"
         sql = (f'SELECT k, org, problem FROM (SELECT "{key}" AS k, {org} AS org, CASE {whens} END AS problem '
-               f'FROM "{rk.name}" WHERE {where}) WHERE problem IS NOT NULL')
+               f'FROM "{rk.name}" WHERE {where}) AS _u WHERE problem IS NOT NULL')
         found = self.conn.execute(sql, {"first": first, "last": last, "rule": rule_id, "kind": kind,
                                         "since_seq": since_seq}).fetchall()
         out = []

@@ -1,0 +1,410 @@
+"""Where SQLite and PostgreSQL differ: the one place in govwatch that knows.
+
+govwatch's SQL is written once, in SQLite's spelling (the embedded default). A store on a
+`postgresql://` URL opens a `PgConnection`, which offers the subset of the sqlite3 connection API
+the store uses and translates each statement once (cached):
+
+- placeholders `?` and `:name` → `%s` and `%(name)s` (a literal `%` doubled);
+- `INSERT OR IGNORE` → `INSERT … ON CONFLICT DO NOTHING`; `BEGIN IMMEDIATE` → `BEGIN`;
+- `INDEXED BY ix` (a SQLite planner hint) dropped;
+- DDL: `INTEGER PRIMARY KEY AUTOINCREMENT` → an identity column, INTEGER → BIGINT (SQLite's
+  integers are 64-bit), REAL → DOUBLE PRECISION, TEXT columns with the binary "C" collation (ISO
+  times and codes sort and compare as in SQLite whatever the cluster's locale), `WITHOUT ROWID` dropped;
+- `temp.` tables → PostgreSQL temporary tables; a recursive query's parameter seed `(SELECT ? UNION`
+  gets the "C" collation of the columns it meets;
+- JSON: `json_each(?)` (a JSON array of values) → `json_array_elements_text(…) AS value`,
+  `json_extract(x, '$.key')` → `x::json ->> 'key'`;
+
+and SQL functions of SQLite that PostgreSQL lacks are defined in the database by `PG_FUNCTIONS`
+(scalar `max(a, b)`/`min(a, b)`, `sum(boolean)`, `round(double, n)`, `unixepoch`, `json_set`, `regexp_full`).
+Values come back as SQLite gives them: numeric → int or float, booleans sent as 0/1.
+
+What cannot be a translation is a method of the dialect object (`store.dialect`): the row
+identity of a record table, table columns, bulk-load tuning and COPY, the packed fetch.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import sqlite3
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(target) -> bool:
+    return isinstance(target, str) and target.startswith(PG_SCHEMES)
+
+
+def redact(url: str) -> str:
+    """A URL fit to print: the password (if one was written in it) replaced."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+# ------------------------------------------------------------------------------ SQLite
+
+class SQLiteDialect:
+    name = "sqlite"
+    errors: tuple = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, OverflowError, ValueError)
+    locked: tuple = (sqlite3.OperationalError,)
+
+    def prepare(self, conn) -> None:
+        """Nothing to install: SQLite has every function govwatch's SQL names (regexp_full is
+        registered per connection by the scan store)."""
+
+    def rowid(self, alias: str | None = None, kind: str | None = None) -> str:
+        """A record row's identity within a statement (SQLite: the rowid)."""
+        return f"{alias}.rowid" if alias else "rowid"
+
+    def columns(self, conn, table: str) -> list[str]:
+        return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+
+    def tables(self, conn) -> list[str]:
+        return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                           "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
+    def packed(self, store, sql: str, columns, params=()) -> list[tuple]:
+        """The `columns` of the rows of `sql` as tuples, fetched as one JSON value. One step instead of
+        one a row: a thread that queries beside Python-bound work (the scan's indicator thread) waits
+        for the GIL once, not once a row (up to the 5 ms switch interval each time)."""
+        names = ", ".join(f'"{c}"' for c in columns)
+        value = store.scalar(f"SELECT json_group_array(json_array({names})) FROM ({sql})", params)
+        return [tuple(r) for r in json.loads(value)]
+
+    @contextmanager
+    def bulk_session(self, conn, cache_mb: int, checkpoint_pages: int):
+        """Bulk-load tuning around a big import: a bounded larger page cache, fewer WAL checkpoints,
+        the WAL folded back at the end (so the next writer does not pay for the import's pages)."""
+        cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+        auto = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        conn.execute(f"PRAGMA cache_size = {-int(cache_mb) * 1024}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
+        try:
+            yield
+        finally:
+            conn.execute(f"PRAGMA cache_size = {int(cache)}")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {int(auto)}")
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def size_bytes(self, store) -> int:
+        if store.path == ":memory:":
+            return 0
+        return sum(os.path.getsize(p) for p in (store.path, store.path + "-wal") if os.path.exists(p))
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+
+# SQLite's functions that govwatch's SQL uses and PostgreSQL lacks (created in the store's schema).
+PG_FUNCTIONS = r"""
+CREATE OR REPLACE FUNCTION max(a bigint, b bigint) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE GREATEST(a, b) END';
+CREATE OR REPLACE FUNCTION min(a bigint, b bigint) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE LEAST(a, b) END';
+CREATE OR REPLACE FUNCTION _gw_sum_bool(acc bigint, v boolean) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN v IS NULL THEN acc ELSE COALESCE(acc, 0) + v::int END';
+CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = _gw_sum_bool, STYPE = bigint);
+CREATE OR REPLACE FUNCTION round(v double precision, n integer) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT round(v::numeric, n)::double precision';
+CREATE OR REPLACE FUNCTION unixepoch(t text) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT floor(extract(epoch FROM t::timestamptz))::bigint';
+CREATE OR REPLACE FUNCTION json_set(doc text, path text, v anyelement) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS 'SELECT jsonb_set(doc::jsonb, string_to_array(substr(path, 3), ''.''), to_jsonb(v))::text';
+CREATE OR REPLACE FUNCTION regexp_full(pattern text, v anyelement) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS 'SELECT CASE WHEN v IS NULL THEN 0 WHEN v::text ~ (''^(?:'' || pattern || '')$'') THEN 1 ELSE 0 END';
+"""
+PG_FUNCTIONS_VERSION = "pg-functions-2"
+
+_TOKEN = re.compile(r"""
+    (?P<str>'(?:[^']|'')*')
+  | (?P<ident>"(?:[^"]|"")*")
+  | (?P<comment>--[^\n]*)
+  | (?P<qmark>\?)
+  | (?P<named>(?<!:):[A-Za-z_]\w*)
+  | (?P<pct>%)
+  | (?P<word>[A-Za-z_]\w*)
+""", re.X)
+
+_RESERVED = {"full"}                       # reserved in PostgreSQL, a column name in govwatch (scans.full)
+_JOIN = re.compile(r"\s+(outer|join)\b", re.I)
+_WORDS = {"integer": "BIGINT", "real": "DOUBLE PRECISION"}
+
+
+@functools.lru_cache(maxsize=4096)
+def translate(sql: str, with_params: bool = True) -> str:
+    """SQLite-spelled SQL as PostgreSQL (see the module's docstring)."""
+    sql = re.sub(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+                 sql, flags=re.I)
+    sql = re.sub(r"\bCREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?temp\.", r"CREATE TEMP TABLE \1", sql, flags=re.I)
+    sql = re.sub(r"\bCREATE\s+TEMP\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?", r"CREATE TEMP TABLE \1", sql, flags=re.I)
+    sql = re.sub(r"\btemp\.(?=[A-Za-z_\"])", "", sql)
+    sql = re.sub(r"\bBEGIN\s+IMMEDIATE\b", "BEGIN", sql, flags=re.I)
+    sql = re.sub(r"\)\s*WITHOUT\s+ROWID\b", ")", sql, flags=re.I)
+    sql = re.sub(r"\bINDEXED\s+BY\s+\w+", "", sql, flags=re.I)        # SQLite's planner hint
+    # A recursive query seeded by a parameter: the seed takes the text columns' "C" collation.
+    sql = re.sub(r"\(\s*SELECT\s+\?\s+UNION\b", '(SELECT CAST(? AS TEXT) COLLATE "C" UNION', sql, flags=re.I)
+    ignore = re.search(r"\bINSERT\s+OR\s+IGNORE\b", sql, flags=re.I) is not None
+    if ignore:
+        sql = re.sub(r"\bINSERT\s+OR\s+IGNORE\b", "INSERT", sql, flags=re.I)
+    previous = [""]
+
+    def one(m: re.Match) -> str:
+        kind = m.lastgroup
+        text = m.group()
+        if kind == "str":
+            return text.replace("%", "%%") if with_params else text
+        if kind == "ident":
+            return text
+        if kind == "comment":
+            return ""
+        if kind == "qmark":
+            return "%s"
+        if kind == "named":
+            return f"%({text[1:]})s"
+        if kind == "pct":
+            return "%%" if with_params else "%"
+        low, before = text.lower(), previous[0]
+        previous[0] = low
+        if low in _WORDS:
+            return _WORDS[low]
+        if low == "text" and before != "as":      # a column's type, not CAST(x AS TEXT)
+            return 'TEXT COLLATE "C"'
+        if low in _RESERVED and not _JOIN.match(m.string, m.end()):   # a column named like a keyword
+            return f'"{low}"'
+        return text
+
+    out = _TOKEN.sub(one, sql)
+    out = re.sub(r"\bjson_each\(\s*(%s|%\(\w+\)s|\?)\s*\)", r"json_array_elements_text(CAST(\1 AS json)) AS value", out)
+    out = re.sub(r"\bjson_extract\(\s*([\w.\"]+)\s*,\s*'\$\.(\w+)'\s*\)", r"(CAST(\1 AS json) ->> '\2')", out)
+    if ignore:
+        out = out.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
+    return out
+
+
+def _plain(value):
+    """A parameter as SQLite would store it: booleans as 0/1."""
+    return int(value) if isinstance(value, bool) else value
+
+
+def _params(params):
+    if params is None:
+        return None
+    if isinstance(params, dict):
+        return {k: _plain(v) for k, v in params.items()}
+    return [_plain(v) for v in params]
+
+
+class PgCursor:
+    """The sqlite3 cursor surface over a psycopg cursor (lastrowid from RETURNING id)."""
+
+    def __init__(self, cur, lastrowid=None):
+        self._cur = cur
+        self.lastrowid = lastrowid
+
+    @property
+    def description(self):
+        return self._cur.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    def fetchone(self):
+        return self._cur.fetchone() if self._cur.description else None
+
+    def fetchall(self):
+        return self._cur.fetchall() if self._cur.description else []
+
+    def fetchmany(self, size: int):
+        return self._cur.fetchmany(size) if self._cur.description else []
+
+    def __iter__(self):
+        return iter(self._cur) if self._cur.description else iter(())
+
+    def close(self):
+        self._cur.close()
+
+
+class PgConnection:
+    """A psycopg 3 connection (autocommit; explicit BEGIN … COMMIT like the SQLite store) with the
+    sqlite3 methods the store calls: execute, executemany, executescript, in_transaction,
+    `with conn:` as a transaction."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self._identity: set[str] | None = None
+
+    # -- sqlite3's surface
+    def execute(self, sql: str, params=None) -> PgCursor:
+        with_params = bool(params)
+        text = translate(sql, with_params)
+        returning = False
+        m = re.match(r'\s*INSERT\s+INTO\s+"?(\w+)"?', text, flags=re.I)
+        if m and "RETURNING" not in text.upper() and m.group(1) in self.identity_tables():
+            text += " RETURNING id"
+            returning = True
+        cur = self.raw.cursor()
+        cur.execute(text, _params(params) if with_params else None)
+        lastrowid = None
+        if returning:
+            row = cur.fetchone() if cur.rowcount else None
+            lastrowid = row[0] if row else None
+        elif re.match(r"\s*(CREATE|ALTER|DROP)\b", text, flags=re.I):
+            self._identity = None
+        return PgCursor(cur, lastrowid)
+
+    def executemany(self, sql: str, seq) -> PgCursor:
+        cur = self.raw.cursor()
+        cur.executemany(translate(sql, True), [_params(p) for p in seq])
+        return PgCursor(cur)
+
+    def executescript(self, script: str) -> None:
+        self.raw.execute(translate(script, False))
+        self._identity = None
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def create_function(self, *args, **kwargs) -> None:
+        """SQLite registers Python functions; PostgreSQL has them as SQL (PG_FUNCTIONS)."""
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self):
+        if not self.in_transaction:
+            self.raw.execute("BEGIN")
+            self._owned = True
+        else:
+            self._owned = False
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if self._owned:
+            self.raw.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+    # -- helpers
+    def identity_tables(self) -> set[str]:
+        if self._identity is None:
+            self._identity = {r[0] for r in self.raw.execute(
+                "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' "
+                "AND is_identity = 'YES' AND table_schema = current_schema()")}
+        return self._identity
+
+
+class PostgresDialect:
+    name = "postgresql"
+
+    def __init__(self, password_env: str | None = None):
+        import psycopg
+        self.psycopg = psycopg
+        self.password_env = password_env
+        self.errors: tuple = (psycopg.IntegrityError, psycopg.DataError, psycopg.ProgrammingError,
+                              OverflowError, ValueError)
+        self.locked: tuple = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected)
+
+    def connect(self, url: str) -> PgConnection:
+        psycopg = self.psycopg
+        kwargs = {}
+        if self.password_env and os.environ.get(self.password_env):
+            kwargs["password"] = os.environ[self.password_env]
+        raw = psycopg.connect(url, autocommit=True, **kwargs)
+        raw.execute("SET TIME ZONE 'UTC'")        # a stored time without offset reads as SQLite reads it
+        raw.adapters.register_loader("numeric", _NumericLoader)
+        return PgConnection(raw)
+
+    def prepare(self, conn: PgConnection) -> None:
+        """Create the SQLite functions govwatch's SQL uses (once per schema and version)."""
+        have = conn.raw.execute(
+            "SELECT obj_description(p.oid, 'pg_proc') FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE p.proname = 'regexp_full' AND n.nspname = current_schema()").fetchone()
+        if have and have[0] == PG_FUNCTIONS_VERSION:
+            return
+        with conn:
+            conn.raw.execute("SELECT pg_advisory_xact_lock(7170001)")      # two processes opening a new store
+            conn.raw.execute(PG_FUNCTIONS)
+            conn.raw.execute(f"COMMENT ON FUNCTION regexp_full(text, anyelement) IS '{PG_FUNCTIONS_VERSION}'")
+
+    def rowid(self, alias: str | None = None, kind: str | None = None) -> str:
+        """A record row's identity within a statement: its key column (PostgreSQL has no stable rowid)."""
+        from ..records import KINDS
+        key = f'"{KINDS[kind].key[0]}"'
+        return f"{alias}.{key}" if alias else key
+
+    def columns(self, conn, table: str) -> list[str]:
+        return [r[0] for r in conn.raw.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s ORDER BY ordinal_position", (table,))]
+
+    def tables(self, conn) -> list[str]:
+        return [r[0] for r in conn.raw.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")]
+
+    def packed(self, store, sql: str, columns, params=()) -> list[tuple]:
+        names = ", ".join(f'"{c}"' for c in columns)
+        return [tuple(r) for r in store.conn.execute(f"SELECT {names} FROM ({sql}) AS _p", params).fetchall()]
+
+    @contextmanager
+    def bulk_session(self, conn, cache_mb: int, checkpoint_pages: int):
+        """PostgreSQL needs no page-cache or checkpoint tuning per import; commit is asynchronous
+        within the import's transactions (a crash loses at most the last moments of an import that
+        is re-run anyway: re-importing a record updates it)."""
+        conn.raw.execute("SET synchronous_commit = off")
+        try:
+            yield
+        finally:
+            conn.raw.execute("RESET synchronous_commit")
+
+    def size_bytes(self, store) -> int:
+        return int(store.scalar("SELECT COALESCE(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0) "
+                                "FROM pg_tables WHERE schemaname = current_schema()") or 0)
+
+
+try:
+    from psycopg.adapt import Loader as _Loader
+
+    class _NumericLoader(_Loader):
+        """numeric (sum() of bigint, avg()) as SQLite gives it: an int when whole, else a float."""
+
+        def load(self, data):
+            value = Decimal(bytes(data).decode())
+            return int(value) if value == value.to_integral_value() else float(value)
+except ImportError:          # psycopg is only needed for a PostgreSQL store
+    _NumericLoader = None
+
+
+def table_columns(conn, table: str) -> list[str]:
+    """The columns of a table, on either store's connection (for migrations)."""
+    if isinstance(conn, PgConnection):
+        return PostgresDialect.columns(None, conn, table)
+    return SQLiteDialect.columns(None, conn, table)
+
+
+@contextmanager
+def serialized(conn, key: int = 7170002):
+    """One process at a time past this point (PostgreSQL: a session advisory lock; SQLite: the
+    migrations' own write transactions already serialise)."""
+    if not isinstance(conn, PgConnection):
+        yield
+        return
+    conn.raw.execute("SELECT pg_advisory_lock(%s)", (key,))
+    try:
+        yield
+    finally:
+        conn.raw.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def dialect_for(target: str, password_env: str | None = None):
+    return PostgresDialect(password_env) if is_postgres(target) else SQLiteDialect()
