@@ -226,7 +226,9 @@ class _Reconcile:
         self.touched, self.unchanged, self.events, self.new = [], [], [], []
 
     def insert_new(self) -> None:
-        """The new findings in one statement; their open events go first, as merge() met them first."""
+        """The new findings in one statement, by fingerprint (ids do not depend on the order a store
+        returned the firings in: both stores number the same findings alike); their open events go first."""
+        self.new.sort(key=lambda row: row["fingerprint"])
         ids = self.store.insert_findings(self.new)
         self.events[:0] = [self.event_row(ids[row["fingerprint"]], "open", None, "open",
                                           {"scan_id": self.scan_id, "assignee": row["assignee"]})

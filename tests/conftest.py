@@ -60,16 +60,66 @@ def pg_schema_url(base: str, schema: str) -> str:
     return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
 
 
-@pytest.fixture
-def pg_database(pg_url):
-    """A fresh PostgreSQL schema (as a URL), dropped after the test."""
+# Migrated schemas are reused: a test's schema is emptied afterwards (TRUNCATE, then the rows the
+# migrations seed) and handed to the next test, instead of migrating a new one each time (~0.4 s).
+_POOL: list[str] = []
+_SEEDED: dict[str, list] = {}
+
+
+def _new_schema() -> str:
     import psycopg
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_URL, autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
+    Store(pg_schema_url(PG_URL, schema)).close()          # migrate
+    if not _SEEDED:
+        with psycopg.connect(pg_schema_url(PG_URL, schema)) as conn:
+            for table in _tables(conn):
+                _SEEDED[table] = conn.execute(f'SELECT * FROM "{table}"').fetchall()
+    return schema
+
+
+def _tables(conn) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                                       "AND tablename <> '_migrations' ORDER BY tablename")]
+
+
+def _reset(schema: str) -> bool:
+    """Empty a used schema back to its freshly migrated state; False when it cannot be reused."""
+    import psycopg
+    try:
+        with psycopg.connect(pg_schema_url(PG_URL, schema)) as conn:
+            conn.execute("SET lock_timeout = '5s'")
+            tables = _tables(conn)
+            if set(tables) != set(_SEEDED) or conn.execute("SELECT count(*) FROM pg_proc p JOIN pg_namespace n "
+                                                            "ON n.oid = p.pronamespace WHERE n.nspname = %s",
+                                                            (schema,)).fetchone()[0] == 0:
+                return False
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            for table, rows in _SEEDED.items():
+                if rows:
+                    marks = ", ".join(["%s"] * len(rows[0]))
+                    conn.cursor().executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+        return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture
+def pg_database(pg_url):
+    """A PostgreSQL schema of the test's own (as a URL), freshly migrated and empty."""
+    schema = _POOL.pop() if _POOL else _new_schema()
     yield pg_schema_url(PG_URL, schema)
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    if _reset(schema):
+        _POOL.append(schema)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if PG_URL and _POOL:
+        import psycopg
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            for schema in _POOL:
+                admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture

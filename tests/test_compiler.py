@@ -35,7 +35,7 @@ def test_trees_params_and_derived_fields():
     assert compiler.to_dr(cond, {"max_visits": 1}) == {"$and": [
         {"$or": [{"status": "accepted"}]}, {"$or": [{"concluded": True}, {"$gt": {"visits": 1}}]}]}
     sql, bound = compiler.to_sql("cases", cond, {"max_visits": 1})
-    assert sql == ('(("status" IN (:_c0)) AND (((cases.status IN (\'closed\', \'rejected\') AND cases.closed_at IS NOT NULL) = :_c1)'
+    assert sql == ('(("status" IN (:_c0)) AND ((CAST((cases.status IN (\'closed\', \'rejected\') AND cases.closed_at IS NOT NULL) AS INT) = :_c1)'
                    ' OR ("visits" > :_c2)))')
     assert bound == {"_c0": "accepted", "_c1": 1, "_c2": 1}
 
