@@ -6,8 +6,6 @@ import pytest
 from checker.access import Scope
 from checker.errors import NotFound
 
-pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
-
 
 @pytest.fixture
 def db(store):

@@ -14,8 +14,6 @@ from checker.calendar import CalendarRangeError, MAX_WORKING_DAYS, WorkCalendar
 from checker.errors import InputError
 from govwatch.cli import main
 
-pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
-
 ORGS = [{"code": "500100", "name": "重庆市", "level": "city"},
         {"code": "500103", "name": "渝中区", "parent": "500100", "level": "district"}]
 ITEMS = [{"code": "K1", "name": "建设工程规划许可", "org": "500103", "promised_days": 7, "statutory_days": 20}]

@@ -9,8 +9,6 @@ from checker import config as config_mod
 from checker.routing import assign
 from checker.rules import load_packs
 
-pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
-
 
 BOOK = load_packs(Path(__file__).resolve().parent.parent / "rules")
 HANDLER = BOOK.rule("db33.case.overdue")                 # responsible: handler

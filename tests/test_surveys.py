@@ -8,8 +8,6 @@ from checker import surveys
 from checker.ingest import import_file
 from checker.periods import Period
 
-pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
-
 ORGS = """code,name,parent,level
 C,市,,city
 A,甲区,C,district

@@ -109,6 +109,10 @@ CREATE OR REPLACE FUNCTION max(a bigint, b bigint) RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE GREATEST(a, b) END';
 CREATE OR REPLACE FUNCTION min(a bigint, b bigint) RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE LEAST(a, b) END';
+CREATE OR REPLACE FUNCTION max(a text, b text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE GREATEST(a, b) END';
+CREATE OR REPLACE FUNCTION min(a text, b text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE LEAST(a, b) END';
 CREATE OR REPLACE FUNCTION _gw_sum_bool(acc bigint, v boolean) RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN v IS NULL THEN acc ELSE COALESCE(acc, 0) + v::int END';
 CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = _gw_sum_bool, STYPE = bigint);
@@ -123,7 +127,7 @@ CREATE OR REPLACE FUNCTION regexp_full(pattern text, v anyelement) RETURNS bigin
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS 'SELECT CASE WHEN v IS NULL THEN 0 WHEN v::text ~ (''^(?:'' || pattern || '')$'') THEN 1 ELSE 0 END';
 """
-PG_FUNCTIONS_VERSION = "pg-functions-2"
+PG_FUNCTIONS_VERSION = "pg-functions-3"
 
 _TOKEN = re.compile(r"""
     (?P<str>'(?:[^']|'')*')
@@ -156,7 +160,7 @@ def translate(sql: str, with_params: bool = True) -> str:
     sql = re.sub(r"\btemp\.(?=[A-Za-z_\"])", "", sql)
     sql = re.sub(r"\bBEGIN\s+IMMEDIATE\b", "BEGIN", sql, flags=re.I)
     sql = re.sub(r"\)\s*WITHOUT\s+ROWID\b", ")", sql, flags=re.I)
-    sql = re.sub(r"\bINDEXED\s+BY\s+\w+", "", sql, flags=re.I)        # SQLite's planner hint
+    sql = re.sub(r"\bINDEXED\s+BY\s+(\w+|\"\w+\")", "", sql, flags=re.I)        # SQLite's planner hint
     # A recursive query seeded by a parameter: the seed takes the text columns' "C" collation.
     sql = re.sub(r"\(\s*SELECT\s+\?\s+UNION\b", '(SELECT CAST(? AS TEXT) COLLATE "C" UNION', sql, flags=re.I)
     ignore = re.search(r"\bINSERT\s+OR\s+IGNORE\b", sql, flags=re.I) is not None
