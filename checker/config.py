@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jsonschema
 import yaml
 
+from . import yamlsafe
 from .errors import ConfigError
 
 
@@ -293,7 +294,7 @@ def _read(path) -> dict:
     except OSError as exc:
         raise ConfigError(f"无法读取配置文件 {path}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yamlsafe.load(text)           # aliases bounded: a YAML bomb is refused, not expanded
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 
 from . import index_math as im
+from . import yamlsafe
 from .errors import GovwatchError, RuleError
 from .periods import Period
 
@@ -128,7 +129,7 @@ def load_index(path) -> IndexTree:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data, lines = yaml.safe_load(text), _line_map(yaml.compose(text))
+        data, lines = yamlsafe.load(text), _line_map(yamlsafe.compose(text))
     except OSError as exc:
         raise RuleError([f"{path}: 无法读取指数体系文件 ({exc.strerror})"]) from None
     except yaml.YAMLError as exc:

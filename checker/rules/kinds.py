@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Callable
 
 from .. import derived
@@ -79,7 +80,27 @@ class Parsing:
         if name not in fields:
             return self.problem(sub + ("field",), f"{kind} 没有字段 '{name}'（可用：{', '.join(sorted(fields))}）")
         value = self._value(raw[op], sub + (op,), OPERATORS[op].value)
-        return None if value is _BAD else Leaf(name, op, value, line)
+        if value is _BAD:
+            return None
+        wrong = self._typed(kind, name, op, value)
+        for problem in wrong:
+            self.problem(sub + (op,), problem)
+        return None if wrong else Leaf(name, op, value, line)
+
+    def _typed(self, kind: str, field: str, op: str, value) -> list[str]:
+        """The value (or the param's value) fits the field it is compared with: a number for a
+        number (near_days: one would silently compare text with a number), a listed value for an
+        enum, a date for a date."""
+        ftype, allowed = field_type(kind, field)
+        if op in ("exists", "matches") or ftype is None:
+            return []
+        out = []
+        for v in value if isinstance(value, tuple) else (value,):
+            actual, named = (self.params[v.name], f"参数 {v.name} 的值") if isinstance(v, Param) else (v, "比较值")
+            wrong = _type_problem(ftype, allowed, actual)
+            if wrong:
+                out.append(f"字段 '{field}' {wrong}，{named} {actual!r} 不符")
+        return out
 
     def _value(self, raw, sub: tuple, expects: str):
         if expects == "list":
@@ -105,13 +126,48 @@ class Parsing:
 _BAD = object()
 
 
+NUMERIC = ("int", "float", "bool")
+
+
+def field_type(kind: str, field: str) -> tuple[str | None, tuple]:
+    """(type, enum values) of a record field or a derived fact."""
+    rk = KINDS.get(kind)
+    if rk is not None and field in rk.columns:
+        f = rk.field(field)
+        return f.type, tuple(f.values)
+    d = derived.get(kind, field)
+    return (d.type if d else None), ()
+
+
+def _type_problem(ftype: str, allowed: tuple, v) -> str | None:
+    if v is None:
+        return None
+    if ftype in NUMERIC:
+        ok = isinstance(v, (int, float)) and (ftype == "bool" or not isinstance(v, bool))
+        return None if ok else "是数值"
+    if ftype == "enum":
+        return None if v in allowed else f"只能是 {'/'.join(allowed)} 之一"
+    if ftype in ("date", "datetime"):
+        try:
+            date.fromisoformat(str(v)[:10])
+        except ValueError:
+            return "是日期，应写 YYYY-MM-DD"
+        return None if isinstance(v, str) else "是日期，应写 YYYY-MM-DD"
+    return None
+
+
 def kind_fields(kind: str) -> set[str]:
     return set(KINDS[kind].columns) | derived.names(kind)
 
 
 def template_problems(message: str, allowed: set[str]) -> list[str]:
-    """What is wrong with a message's placeholders: not plain identifiers, or unknown names."""
+    """What is wrong with a message's placeholders: not plain identifiers, unknown names, or a brace
+    left open or closed alone ({overdue_wd would reach people as it is)."""
     out = []
+    stray = PLACEHOLDER.sub("", message)
+    if "{" in stray or "}" in stray:
+        at = stray.find("{") if "{" in stray else stray.find("}")
+        out.append(f"消息模板的花括号不成对（…{stray[max(0, at - 10):at + 12]}…）：占位符应写 {{字段名}}")
     for name in PLACEHOLDER.findall(message):
         if not IDENT.match(name):
             out.append(f"消息模板占位符 {{{name}}} 无效：只允许 {{字段名}} 形式")

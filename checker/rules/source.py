@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from .. import yamlsafe
+
 from .problems import Problem
 
 Path_ = tuple
@@ -37,7 +39,7 @@ def read(path: Path) -> Doc:
     doc = Doc(str(path))
     try:
         text = Path(path).read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yamlsafe.compose(text)        # aliases bounded: a YAML bomb is a problem, not MemoryError
     except (OSError, UnicodeDecodeError) as exc:
         doc.problems.append(Problem(doc.file, 1, f"无法读取文件：{exc}"))
         return doc

@@ -1,0 +1,82 @@
+"""YAML with a bound on alias expansion (issue 12 item 13: a "billion laughs" under
+calendar.extra_holidays ended in MemoryError).
+
+yaml's safe loader builds an alias as a shared reference, but everything that walks the data (the
+config schema check, the rule builder that copies each node with its line) expands it: ten levels
+of nine aliases are a billion nodes. The composed node graph is measured first, counting every
+alias as the nodes it stands for; beyond MAX_NODES, or an alias that contains itself, the file is
+refused as a YAML error with its line.
+"""
+from __future__ import annotations
+
+import yaml
+
+MAX_NODES = 100_000          # expanded nodes in one file: a config or a rule pack holds a few thousand
+
+
+class TooLarge(yaml.YAMLError):
+    def __init__(self, problem: str, mark):
+        super().__init__(problem)
+        self.problem, self.problem_mark, self.context_mark = problem, mark, None
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+def compose(text: str):
+    """yaml.compose with the safe loader, refused when its aliases expand too far."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is not None:
+        _measure(node)
+    return node
+
+
+def load(text: str):
+    """yaml.safe_load, refused when its aliases expand too far."""
+    node = compose(text)
+    return None if node is None else _construct(node)
+
+
+def _construct(node):
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _measure(root) -> int:
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            children = _children(node)
+            size = 1 + sum(sizes[id(c)] for c in children)
+            busy.discard(key)
+            if size > MAX_NODES:
+                raise TooLarge(f"YAML 别名展开后超过 {MAX_NODES} 个节点（疑似“YAML 炸弹”），已拒绝", node.start_mark)
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in busy:
+            raise TooLarge("YAML 别名引用了包含它自身的节点（循环引用），已拒绝", node.start_mark)
+        busy.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in busy:
+                raise TooLarge("YAML 别名引用了包含它自身的节点（循环引用），已拒绝", child.start_mark)
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
