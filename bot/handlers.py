@@ -10,8 +10,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from checker import findings as fnd
 from checker import binding, notify, review
+from checker import findings as fnd
 from checker.casework import escalated, overdue_cases
 from checker.errors import Forbidden, InputError, NotFound
 from checker.indicators import compute as compute_indicators
@@ -20,8 +20,8 @@ from checker.reports import build_report
 from checker.reports.pdf import PdfUnavailable
 
 from . import views
-from .notifiers.telegram import esc
 from .commands import COMMANDS, HINT, ROLE_NAMES, UNKNOWN_USER, bot_command, button, menu_for
+from .notifiers.telegram import esc, keyboard
 
 SUPERVISING = ("supervisor", "admin")
 REPORT_KINDS = ("daily", "weekly", "monthly", "quarterly", "annual")
@@ -154,7 +154,6 @@ def _list(g, what: str, arg: str) -> list[dict]:
 
 
 def _markup(buttons):
-    from .notifiers.telegram import keyboard
     return keyboard(buttons) if buttons else None
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .records import OPEN_CASE_STATUSES
+from .records import KINDS, OPEN_CASE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,6 @@ derived("appointments", "online", "bool",
 
 def select_list(kind: str, names_) -> str:
     """`expr AS "name"` for each derived name (or `kind."name"` for a column)."""
-    from .records import KINDS
     out = []
     for name in names_:
         d = get(kind, name)

@@ -22,20 +22,17 @@ from .access import Scope
 from .errors import Forbidden, InputError, InvalidTransition, NotFound
 from .messages import current_messages
 from .routing import assign
-from .store.findings import ACTIVE_STATUSES
+from .statuses import ACTIVE_STATUSES, STATUS_NAMES, STATUSES, WITH_OFFICER
 
 SYSTEM = "system"          # the actor of events the scan and the scheduler make
 CHUNK = 5000               # record firings made whole and written at a time
 
-STATUSES = ("open", "acknowledged", "submitted", "verified", "rejected", "resolved")
-STATUS_NAMES = {"open": "待处理", "acknowledged": "已确认", "submitted": "已提交整改",
-                "verified": "复查通过", "rejected": "已退回", "resolved": "已消除"}
 ACTION_NAMES = {"ack": "确认", "submit": "提交整改", "verify_pass": "复查通过", "verify_fail": "复查退回"}
 
 # action → (statuses it may start from, status it leads to)
 TRANSITIONS = {
     "ack": (("open", "rejected"), "acknowledged"),
-    "submit": (("open", "acknowledged", "rejected"), "submitted"),
+    "submit": (WITH_OFFICER, "submitted"),
     "verify_pass": (("submitted",), "verified"),
     "verify_fail": (("submitted",), "rejected"),
 }

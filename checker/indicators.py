@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from . import derived
+from .findings import Firing
 from .periods import Period
 from .rules.compiler import to_sql
 from .store import indicators as sql
@@ -141,17 +142,11 @@ def indicator_scan(store, cfg, rulebook, now: datetime) -> tuple[list, dict[str,
     return firings, evaluated
 
 
-def failed_indicators(store, cfg, rulebook, now: datetime) -> list:
-    """The Firings of indicator_scan (for callers that resolve by their own evaluated set)."""
-    return indicator_scan(store, cfg, rulebook, now)[0]
-
-
 def subject(v: IndicatorValue) -> str:
     return f"{v.code}:{v.org}:{v.period}"
 
 
 def _firing(rule, v: IndicatorValue, period: Period, org_name: str):
-    from .findings import Firing
     facts = {"org": v.org, "org_name": org_name, "period": period.label, "period_code": v.period,
              "code": v.code, "value": percent(v.value, v.target), "numerator": _plain(v.numerator),
              "denominator": _plain(v.denominator), "target": v.target_text, "standard": v.standard,

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
-from . import derived, holiday_years, supervision, workdays
+from . import derived, holiday_years, indicators, supervision, workdays
 from .engine import Engine
 from .errors import GovwatchError
 from .findings import Firing, ReconcileResult, reconcile, reconcile_fired
@@ -25,6 +25,7 @@ from .records import KINDS
 from .rules import compiler
 from .rules.model import RecordRule, leaves
 from .scanclock import refuse_backdated
+from .store import Store
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
 FULL_CHUNK = 20000             # records the durable engine is given at a time
@@ -213,7 +214,6 @@ def _parts(ctx: ScanContext):
 
 
 def _on_own_connection(ctx: ScanContext, kind: str, rules) -> Evaluation:
-    from .store import Store
     with Store(ctx.store.path) as store:
         return EVALUATORS[kind](replace(ctx, store=store), rules)
 
@@ -503,13 +503,5 @@ def _cadences(ctx: ScanContext, rules) -> Evaluation:
 
 @evaluator("indicator", background=True)
 def _indicators(ctx: ScanContext, rules) -> Evaluation:
-    try:
-        from . import indicators
-    except ImportError as exc:
-        raise GovwatchError(f"指标规则无法评估：checker.indicators 不可用（{exc}）") from exc
-    if hasattr(indicators, "indicator_scan"):
-        firings, evaluated = indicators.indicator_scan(ctx.store, ctx.cfg, ctx.rulebook, ctx.now)
-    else:
-        firings = indicators.failed_indicators(ctx.store, ctx.cfg, ctx.rulebook, ctx.now)
-        evaluated = {r.id: None for r in rules}
+    firings, evaluated = indicators.indicator_scan(ctx.store, ctx.cfg, ctx.rulebook, ctx.now)
     return Evaluation(list(firings), dict(evaluated), sum(len(s or ()) for s in evaluated.values()))

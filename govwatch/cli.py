@@ -4,49 +4,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import importlib.metadata
-import json
 import logging
 import os
-import pkgutil
 import sqlite3
 import sys
-from datetime import datetime
-from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
 
 from checker import config as config_mod
 from checker import redact
-from checker.errors import GovwatchError, InputError
+from checker.errors import GovwatchError
+from checker.store import DatabaseBusy, Store, is_busy
 
-COMMANDS: dict[str, "Command"] = {}
+from .commands import COMMANDS
+
 CREATES_DATABASE = ("import", "demo", "sample")
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    help: str
-    run: Callable
-    args: tuple = ()
-
-
-def arg(*flags, **kw):
-    """One argparse argument of a command."""
-    return (flags, kw)
-
-
-JSON = arg("--json", action="store_true", help="在标准输出打印机器可读的 JSON")
-NOW = arg("--now", help="固定当前时间（ISO 8601，如 2026-10-09T09:00+08:00）")
-
-
-def command(name: str, help: str, *args):
-    """Register a command next to its definition: @command("scan", "…", arg(...), JSON)."""
-    def register(fn):
-        COMMANDS[name] = Command(name, help, fn, args)
-        return fn
-    return register
 
 
 class Context:
@@ -60,7 +32,6 @@ class Context:
     @property
     def store(self):
         if self._store is None:
-            from checker.store import Store
             # Only these commands may make a new database; the others refuse a missing file.
             self._store = Store(self.config.database, create=self.ns.command in CREATES_DATABASE,
                                 password_env=self.config.database_password_env)
@@ -69,22 +40,6 @@ class Context:
     def close(self):
         if self._store is not None:
             self._store.close()
-
-
-def parse_now(text: str | None, tz) -> datetime:
-    """--now as a tz-aware datetime (naive text is local time); the current time when absent."""
-    if not text:
-        return datetime.now(tz)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"--now 不是 ISO 8601 时间：{text!r}（如 2026-10-09T09:00+08:00）") from None
-    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
-
-
-def emit_json(data) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 # argparse's own words (usage, section heads, errors), in Chinese. argparse looks them up through
@@ -136,7 +91,6 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    _load_commands()
     p = argparse.ArgumentParser(prog="govwatch", description="效能监管助手 govwatch：依据 DB33/T 2036.7 和 DB50/T 957.7 "
                                 "检查政务服务工作，发送提醒，生成报告。用 govwatch 命令 --help 查看各命令的用法。")
     p.add_argument("--version", action="version", version=version(), help="显示版本号并退出")
@@ -151,17 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_commands() -> None:
-    from . import commands
-    for mod in pkgutil.iter_modules(commands.__path__):
-        importlib.import_module(f"{commands.__name__}.{mod.name}")
-
-
 def main(argv: list[str] | None = None) -> int:
     with chinese():
         ns = build_parser().parse_args(argv)
     if ns.config is None:
-        from pathlib import Path
         ns.config = "config.yaml" if Path("config.yaml").is_file() else None
     try:
         ctx = Context(ns)
@@ -175,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"govwatch: {redact.text(exc)}", file=sys.stderr)
         return exc.exit_code
     except sqlite3.DatabaseError as exc:        # a lock held past the wait, a damaged file: one line
-        from checker.store import DatabaseBusy, is_busy
         text = DatabaseBusy(ctx.config.database) if is_busy(exc) else f"数据库 {ctx.config.database} 出错：{exc}"
         print(f"govwatch: {redact.text(text)}", file=sys.stderr)
         return 2

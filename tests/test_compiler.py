@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checker.rules import compiler, schema
+from checker.rules import compiler, kinds, schema
 from checker.rules.model import All, Any, Leaf, Param
 
 
@@ -64,8 +64,8 @@ def test_schema_knows_every_operator_and_rule_kind():
     defs = schema()["$defs"]
     assert set(compiler.OPERATORS) <= set(defs["condition"]["properties"])
     assert set(defs["condition"]["properties"]) - {"all", "any", "field"} == set(compiler.OPERATORS)
-    assert set(compiler.RULE_KINDS) == set(defs["rule"]["properties"]["kind"]["enum"])
-    assert all(f"{k}_rule" in defs for k in compiler.RULE_KINDS)
+    assert set(kinds.RULE_KINDS) == set(defs["rule"]["properties"]["kind"]["enum"])
+    assert all(f"{k}_rule" in defs for k in kinds.RULE_KINDS)
 
 
 def test_every_definition_refuses_unknown_keys():

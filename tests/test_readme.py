@@ -42,9 +42,9 @@ def test_every_bot_command_is_documented():
 
 
 def test_every_rule_kind_and_operator_is_documented():
-    from checker.rules import compiler
+    from checker.rules import compiler, kinds
 
-    for kind in compiler.RULE_KINDS:
+    for kind in kinds.RULE_KINDS:
         assert f"`{kind}`" in README, f"rule kind {kind} is not in README.md"
     for op in compiler.OPERATORS:
         assert f"`{op}`" in README, f"operator {op} is not in README.md"

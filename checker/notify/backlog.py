@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..messages import current_messages
-from ..store.findings import ACTIVE_STATUSES
+from ..statuses import ACTIVE_STATUSES
 from .model import parse_json
 
 

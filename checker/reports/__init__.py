@@ -14,8 +14,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..periods import Period
-
-KINDS: dict[str, "ReportSpec"] = {}
+from . import html, model, summary
+from .pdf import write_pdf
+from .workbook import report_sheets
+from .xlsx import write_sheets
 
 
 @dataclass(frozen=True)
@@ -48,22 +50,19 @@ class ReportResult:
 FORMATS = ("html", "pdf", "xlsx")
 
 
-def report_kind(name: str, period_kind: str, title: str, clause: str, parts: tuple[str, ...] = ()):
-    """Register a report kind next to its description."""
-    def register(obj):
-        KINDS[name] = ReportSpec(name, period_kind, title, clause, tuple(parts))
-        return obj
-    return register
+def _spec(name: str, period_kind: str, title: str, clause: str, parts: tuple[str, ...] = ()) -> ReportSpec:
+    return ReportSpec(name, period_kind, title, clause, parts)
 
 
-@report_kind("daily", "day", "日扫描报告", "DB50/T 957.7 §4.2 a)")
-@report_kind("weekly", "week", "周调度报告", "DB50/T 957.7 §4.2 b)")
-@report_kind("monthly", "month", "月度通报", "DB50/T 957.7 §4.2 c)", ("surveys", "poor"))
-@report_kind("quarterly", "quarter", "季度分析报告", "DB50/T 957.7 §4.2 d)", ("surveys", "poor", "trends", "charts"))
-@report_kind("annual", "year", "年度效能评价报告", "DB50/T 957.7 §4.2 e)、§6.5",
-             ("surveys", "poor", "trends", "charts", "index"))
-class _Kinds:
-    """The five report kinds of the 日扫描、周调度、月通报、季分析、年考评 mechanism."""
+# The five report kinds of the 日扫描、周调度、月通报、季分析、年考评 mechanism.
+KINDS: dict[str, ReportSpec] = {s.name: s for s in (
+    _spec("daily", "day", "日扫描报告", "DB50/T 957.7 §4.2 a)"),
+    _spec("weekly", "week", "周调度报告", "DB50/T 957.7 §4.2 b)"),
+    _spec("monthly", "month", "月度通报", "DB50/T 957.7 §4.2 c)", ("surveys", "poor")),
+    _spec("quarterly", "quarter", "季度分析报告", "DB50/T 957.7 §4.2 d)", ("surveys", "poor", "trends", "charts")),
+    _spec("annual", "year", "年度效能评价报告", "DB50/T 957.7 §4.2 e)、§6.5",
+          ("surveys", "poor", "trends", "charts", "index")),
+)}
 
 
 def default_period(kind: str, now: datetime) -> Period:
@@ -82,7 +81,6 @@ def build_report(store, cfg, rulebook, kind: str, period=None, org: str | None =
                  now: datetime, out_dir=None, formats=None) -> ReportResult:
     """Gather, render and write one report (HTML, plus PDF / xlsx when asked; default: config
     reports.formats); return where the files are and the text summary."""
-    from . import html, model, summary
     formats = tuple(formats or cfg.reports.formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -99,12 +97,9 @@ def build_report(store, cfg, rulebook, kind: str, period=None, org: str | None =
     path.write_text(html.render(report, spec), encoding="utf-8")
     files, pages = {"html": path}, None
     if "pdf" in formats:
-        from .pdf import write_pdf
         files["pdf"] = out / f"{stem}.pdf"
         pages = write_pdf(path, files["pdf"])
     if "xlsx" in formats:
-        from .workbook import report_sheets
-        from .xlsx import write_sheets
         files["xlsx"] = out / f"{stem}.xlsx"
         write_sheets(report_sheets(report, spec), files["xlsx"], f"{report.scope_name} {period.label}{spec.title}")
     return ReportResult(path, summary.text(report, "、".join(map(str, files.values()))), kind, period, files, pages)
@@ -130,6 +125,3 @@ def _period(spec: ReportSpec, period, now: datetime) -> Period:
 
 _PERIOD_WORDS = {"day": "日（如 2026-10-09）", "week": "周（如 2026-W41）", "month": "月（如 2026-10）",
                  "quarter": "季度（如 2026-Q3）", "year": "年（如 2026）"}
-
-
-from . import demo_step as _demo_step  # noqa: E402,F401  (registers the demo's monthly-bulletin step)

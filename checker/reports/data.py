@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from .. import indicators
 from ..calendar import WorkCalendar
 from ..messages import current_messages
 from ..periods import Period
@@ -36,7 +37,6 @@ def indicator_rows(store, cfg, rulebook, period: Period, org: str | None, now: d
     """P1–P9 rows of checker.indicators.compute (DESIGN.md shape) as plain dicts; [] without rules."""
     if rulebook is None:
         return []
-    from .. import indicators
     rows = indicators.compute(store, cfg, rulebook, period, org=org, now=now)
     return [r if isinstance(r, dict) else _as_dict(r) for r in rows]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from ..findings import STATUS_NAMES
+from ..surveys import QUESTIONS
 from .data import CODES
 from .xlsx import INT, PCT, POINTS, SCORE, Sheet, when
 
@@ -135,7 +136,6 @@ def _day(text):
 
 
 def _surveys(r) -> list[Sheet]:
-    from ..surveys import QUESTIONS
     s = r.surveys
     rates = [[x.question, QUESTIONS[x.question].text, x.satisfied, x.answered, x.value]
              for x in s.rates if x.answered]

@@ -10,7 +10,7 @@ from typing import Callable
 
 from .. import derived as derived_mod
 from ..records import KINDS
-from .model import All, Leaf, Param
+from .model import All, Leaf, Param, leaves
 
 OPERATORS: dict[str, "Operator"] = {}
 SINK_PRIORITY = 1000          # durable-rules runs lower `pri` first; the sink comes last
@@ -140,7 +140,6 @@ def _sql(kind, cond, params, bound) -> str:
 
 def sql_condition_problems(kind: str, cond) -> list[tuple]:
     """(leaf, message) for each leaf SQL cannot compute."""
-    from .model import leaves
     out = []
     for leaf in leaves(cond):
         try:
@@ -149,5 +148,3 @@ def sql_condition_problems(kind: str, cond) -> list[tuple]:
             out.append((leaf, str(exc)))
     return out
 
-
-from .kinds import RULE_KINDS  # noqa: E402  (the registry of rule kinds, re-exported)

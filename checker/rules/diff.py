@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..scan import evaluate
 from .loader import load_packs
 
 
@@ -28,6 +29,5 @@ def diff_rules(store, cfg, old_path, new_path, now: datetime) -> RuleDiff:
 
 
 def _firings(store, cfg, rulebook, now) -> dict:
-    from ..scan import evaluate
     result = evaluate(store, cfg, rulebook, now, full=True)
     return {(f.rule.id, f.subject): (f.rule.id, f.subject, f.message) for f in result.firings}

@@ -1,6 +1,6 @@
 """The rule kinds: how a validated YAML rule becomes a Rule, and what its message may name.
 
-Register with @rule_kind(name, cls, template_names); the parse function gets the kind's own YAML
+RULE_KINDS, at the bottom, lists the kinds; a parse function gets the kind's own YAML
 keys (already schema-valid) and a `Parsing` helper, and returns the kind-specific fields.
 """
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Callable
 
 from .. import derived
 from ..records import KINDS
+from .compiler import OPERATORS, sql_condition_problems
 from .model import All, Any, CadenceRule, Check, ChecklistRule, IndicatorRule, Leaf, Param, RecordRule
+from .problems import Problem
 
 ALWAYS = frozenset({"rule_title", "clause", "standard", "org_name", "title"})
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -26,15 +28,6 @@ class RuleKind:
     parse: Callable                    # (raw: dict, p: Parsing) -> dict of kind fields
     template_names: Callable           # (raw: dict) -> set of names a message may use
 
-
-RULE_KINDS: dict[str, RuleKind] = {}
-
-
-def rule_kind(name: str, cls: type, template_names: Callable):
-    def register(parse):
-        RULE_KINDS[name] = RuleKind(name, cls, parse, template_names)
-        return parse
-    return register
 
 
 class Parsing:
@@ -52,13 +45,11 @@ class Parsing:
             return None
         cond = self._node(raw, sub, fields, kind)
         if cond is not None and sql:
-            from .compiler import sql_condition_problems
             for leaf, message in sql_condition_problems(kind, cond):
                 self.problems.append(self._leaf_problem(leaf, f"字段 '{leaf.field}' 不能用于汇总条件（{message}）"))
         return cond
 
     def _leaf_problem(self, leaf, message):
-        from .problems import Problem
         return Problem(self.doc.file, leaf.line, message)
 
     def _node(self, raw: dict, sub: tuple, fields: set, kind: str):
@@ -72,7 +63,6 @@ class Parsing:
         return self._leaf(raw, sub, fields, kind, line)
 
     def _leaf(self, raw: dict, sub: tuple, fields: set, kind: str, line: int):
-        from .compiler import OPERATORS
         ops = [k for k in raw if k != "field"]
         if "field" not in raw or len(ops) != 1:
             return self.problem(sub, "条件必须是 all / any，或 {field: 字段, 运算符: 值}（恰好一个运算符）")
@@ -178,7 +168,6 @@ def template_problems(message: str, allowed: set[str]) -> list[str]:
 
 # ------------------------------------------------------------------------------ kinds
 
-@rule_kind("record", RecordRule, lambda raw: kind_fields(raw["record"]))
 def _record(raw: dict, p: Parsing) -> dict:
     return {"record": raw["record"],
             "when": p.condition(raw["when"], ("when",), raw["record"], kind_fields(raw["record"]))}
@@ -187,7 +176,6 @@ def _record(raw: dict, p: Parsing) -> dict:
 INDICATOR_NAMES = {"code", "value", "target", "numerator", "denominator", "period", "period_code", "org"}
 
 
-@rule_kind("indicator", IndicatorRule, lambda raw: INDICATOR_NAMES)
 def _indicator(raw: dict, p: Parsing) -> dict:
     source = raw["source"]
     fields = kind_fields(source)
@@ -208,7 +196,6 @@ def _indicator(raw: dict, p: Parsing) -> dict:
 CHECKLIST_NAMES = {"org", "check", "check_title", "last_date", "last_result", "reason", "max_age_days", "day"}
 
 
-@rule_kind("checklist", ChecklistRule, lambda raw: CHECKLIST_NAMES)
 def _checklist(raw: dict, p: Parsing) -> dict:
     seen = set()
     for i, c in enumerate(raw["checks"]):
@@ -225,9 +212,18 @@ CADENCE_NAMES = {"org", "activity", "activity_name", "last_date", "window_start"
                  "period_label", "period_start", "period_end", "days_left", "state_text"}
 
 
-@rule_kind("cadence", CadenceRule, lambda raw: CADENCE_NAMES)
 def _cadence(raw: dict, p: Parsing) -> dict:
     activity = raw["activity"]
     return {"activity": tuple(activity) if isinstance(activity, list) else activity, "every": dict(raw["every"]),
             "levels": tuple(raw["scope"]["levels"]), "period_anchor_year": raw.get("period_anchor_year"),
             "applies_to": raw.get("applies_to")}
+
+
+# The rule kinds (DESIGN.md "Rules"): the model class, the parser of the kind's own keys, and the
+# names its message templates may use.
+RULE_KINDS: dict[str, RuleKind] = {k.name: k for k in (
+    RuleKind("record", RecordRule, _record, lambda raw: kind_fields(raw["record"])),
+    RuleKind("indicator", IndicatorRule, _indicator, lambda raw: INDICATOR_NAMES),
+    RuleKind("checklist", ChecklistRule, _checklist, lambda raw: CHECKLIST_NAMES),
+    RuleKind("cadence", CadenceRule, _cadence, lambda raw: CADENCE_NAMES),
+)}

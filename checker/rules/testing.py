@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .. import config, indicators
 from ..errors import RuleError
+from ..ingest import ImportRun, import_file
+from ..ingest.importer import FIRST_KINDS
+from ..periods import Period
+from ..scan import run_scan
+from ..statuses import ACTIVE_STATUSES
+from ..store import Store
 from . import source
 from .loader import check_schema, discover, load_packs
 
@@ -66,8 +73,6 @@ def run_tests(paths) -> list[Outcome]:
 def run_test(test: YamlTest, rulebook, database: str | None = None) -> Outcome:
     """Run one YAML test in a fresh store: a temporary SQLite file, or `database` (an empty one,
     e.g. a PostgreSQL schema of its own)."""
-    from .. import config
-    from ..store import Store
     with tempfile.TemporaryDirectory(prefix="govwatch-ruletest-") as tmp:
         cfg = config.load(None, database=database or str(Path(tmp) / "test.db"))
         store = Store(cfg.database)
@@ -78,14 +83,12 @@ def run_test(test: YamlTest, rulebook, database: str | None = None) -> Outcome:
 
 
 def _run(test: YamlTest, rulebook, cfg, store, tmp: Path) -> list[str]:
-    from ..scan import run_scan
     now = _now(test.spec["now"], cfg)
     failures = _import(store, cfg, test.spec.get("records") or {}, tmp, now)
     if failures:
         return failures
     run_scan(store, cfg, rulebook, now, full=True)
-    active = store.rows("SELECT rule, subject, severity, message FROM findings WHERE status IN "
-                        "('open', 'acknowledged', 'submitted', 'rejected')")
+    active = store.query_findings(statuses=ACTIVE_STATUSES)
     return (_compare_findings(test.spec, active) + _compare_absent(test.spec, active)
             + _compare_indicators(test.spec, store, cfg, rulebook, now))
 
@@ -97,8 +100,6 @@ def _now(text: str, cfg) -> datetime:
 
 def _import(store, cfg, records: dict, tmp: Path, now: datetime | None = None) -> list[str]:
     """Import the test's records through checker.ingest; rejected rows are test failures."""
-    from ..ingest import ImportRun, import_file
-    from ..ingest.importer import FIRST_KINDS
     run, failures = ImportRun(store, cfg, now), []   # imported as at the test's `now`
     order = [k for k in FIRST_KINDS if k in records] + [k for k in records if k not in FIRST_KINDS]
     for kind in order:
@@ -140,8 +141,6 @@ def _compare_absent(spec: dict, active: list[dict]) -> list[str]:
 
 
 def _compare_indicators(spec: dict, store, cfg, rulebook, now) -> list[str]:
-    from .. import indicators
-    from ..periods import Period
     out = []
     for e in spec.get("expect_indicators") or []:
         values = indicators.compute(store, cfg, rulebook, Period.parse(e["period"]), e["org"], now)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-ACTIVE_STATUSES = ("open", "acknowledged", "submitted", "rejected")
+from ..statuses import ACTIVE_STATUSES, CLOSED_STATUSES, sql_list
 
 _LIST_COLUMNS = """id, rule, clause, standard, subject, org, severity, status, message, assignee,
     opened_at, due_at, resolved_at, supervisor, kind, subject_kind, verified_at,
@@ -37,7 +37,7 @@ _SETTABLE = ("resolved_at", "verified_at", "reopen_count", "rebound_count", "ass
 _RECONCILE_COLS = "id, fingerprint, rule, subject, status, verified_at, assignee, supervisor, message, due_at, severity"
 
 
-_ACTIVE_SQL = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
+_ACTIVE_SQL = sql_list(ACTIVE_STATUSES)
 
 
 def _fired(table: str) -> str:
@@ -93,7 +93,7 @@ class FindingStore:
         return self.rows(f"""SELECT f.fingerprint, f.rule, f.subject, f.kind, x.id, x.status, x.verified_at,
                                     x.assignee, x.supervisor
                              FROM {_fired(table)} f LEFT JOIN findings x ON x.fingerprint = f.fingerprint
-                             WHERE x.id IS NULL OR x.status IN ('resolved', 'verified')""")
+                             WHERE x.id IS NULL OR x.status IN ({sql_list(CLOSED_STATUSES)})""")
 
     def mark_fired_seen(self, table: str, at: str, scan_id: int) -> None:
         """Active findings still firing: only when they were last seen, in one statement, into the
@@ -118,7 +118,7 @@ class FindingStore:
         """Fingerprints of the active findings of these rules."""
         return {r[0] for r in self.conn.execute(
             f"SELECT fingerprint FROM findings WHERE rule IN (SELECT value FROM json_each(?)) "
-            f"AND status IN ({', '.join(repr(s) for s in ACTIVE_STATUSES)})", (json.dumps(list(rule_ids)),))}
+            f"AND status IN ({_ACTIVE_SQL})", (json.dumps(list(rule_ids)),))}
 
     def insert_findings(self, rows: list[dict]) -> dict[str, int]:
         """New open findings (each row has the named values of _INSERT, data as a dict), in one

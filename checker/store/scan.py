@@ -6,9 +6,10 @@ import json
 import re
 
 from ..records import KINDS, OPEN_CASE_STATUSES
+from ..statuses import ACTIVE_STATUSES, sql_list
 from .migrations import migration
 
-_OPEN = ", ".join(f"'{s}'" for s in OPEN_CASE_STATUSES)
+_OPEN = sql_list(OPEN_CASE_STATUSES)
 
 # What is still "live" per record kind: what can still breach a rule as time passes.
 LIVE_SQL = {
@@ -18,8 +19,7 @@ LIVE_SQL = {
     "evaluations": "level <= 2 AND (callback_at IS NULL OR rectified_at IS NULL)",
     "appointments": "reminded_at IS NULL AND status = 'booked' AND slot_at >= :since AND slot_at < :until",
 }
-ACTIVE = ("open", "acknowledged", "submitted", "rejected")
-_ACTIVE_SQL = ", ".join(f"'{s}'" for s in ACTIVE)
+_ACTIVE_SQL = sql_list(ACTIVE_STATUSES)
 
 
 @migration("0040_scan_live_indexes")
@@ -180,7 +180,7 @@ class ScanStore:
         rk = KINDS[_kind(kind)]
         sql = f"""SELECT f.subject FROM findings f
                   WHERE f.rule IN (SELECT value FROM json_each(:rules))
-                    AND f.status IN ({", ".join(f"'{s}'" for s in ACTIVE)})
+                    AND f.status IN ({_ACTIVE_SQL})
                     AND NOT EXISTS (SELECT 1 FROM "{rk.name}" r WHERE r."{rk.key[0]}" = f.subject
                                     AND (({LIVE_SQL[kind]}) OR r._seq > :since_seq))"""
         params = {"rules": json.dumps(list(rule_ids)), "since": since, "until": until, "since_seq": since_seq}

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 
-from ..cli import JSON, NOW, arg, command, parse_now
+from bot.channels import build_channels, check_secrets, dumps, format_results, test_channels
+
+from ..shell import JSON, NOW, arg, command, parse_now
 
 
 @command("channels", "消息渠道：test 通过每个已启用的渠道发送一条测试消息",
@@ -11,7 +13,6 @@ from ..cli import JSON, NOW, arg, command, parse_now
          arg("--to", metavar="OFFICER", help="接收人工号；默认：在该渠道有账号的每位管理员"),
          NOW, JSON)
 def channels_cmd(ctx, ns) -> int:
-    from bot.channels import check_secrets, dumps, format_results
     check_secrets(ctx.config)
     results = asyncio.run(_run(ctx, ns))
     print(dumps(results) if ns.json else format_results(results))
@@ -19,7 +20,6 @@ def channels_cmd(ctx, ns) -> int:
 
 
 async def _run(ctx, ns) -> list[dict]:
-    from bot.channels import build_channels, test_channels
     cfg, bot = ctx.config, None
     if cfg.telegram.token():
         from telegram import Bot

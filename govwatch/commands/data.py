@@ -5,8 +5,12 @@ import os
 import shlex
 import sys
 
+from checker import ingest
+from checker.demo import run_demo
+from checker.periods import Period
+from checker.sample import write_sample
 
-from ..cli import JSON, NOW, arg, command, emit_json, parse_now
+from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 
 PROGRESS_MIN_BYTES = 4 << 20      # a progress line only for files this large, and only on a terminal
 
@@ -42,7 +46,6 @@ def _summary_line(r) -> str:
          arg("--rejects-dir", help="拒收行文件的存放文件夹（默认：与输入文件同目录）"),
          JSON)
 def import_cmd(ctx, ns):
-    from checker import ingest
     cfg, store = ctx.config, None
     if ns.kind == "all":
         ingest.folder_files(ns.file)
@@ -68,7 +71,6 @@ def import_cmd(ctx, ns):
          arg("--seed", type=int, default=1, help="随机种子（种子和 --now 相同则文件相同）"),
          NOW, JSON)
 def sample_cmd(ctx, ns):
-    from checker.sample import write_sample
     now = parse_now(ns.now, ctx.config.tz)
     counts = write_sample(ns.out, now=now, cases=ns.cases, seed=ns.seed, tz=ctx.config.tz)
     if ns.json:
@@ -84,7 +86,6 @@ def sample_cmd(ctx, ns):
          arg("--seed", type=int, default=1, help="随机种子"),
          NOW)
 def demo_cmd(ctx, ns):
-    from checker.demo import run_demo
     now = parse_now(ns.now, ctx.config.tz)
     db = ns.db or os.path.join(ns.dir, "govwatch.db")
     result = run_demo(ctx.config, ns.dir, now=now, cases=ns.cases, seed=ns.seed, db=db, echo=print)
@@ -94,7 +95,6 @@ def demo_cmd(ctx, ns):
 
 def next_steps(db: str, report: str | None, now) -> str:
     """What to try after the demo, on the demo's database (periods: the last complete month and year)."""
-    from checker.periods import Period
     month = Period.containing("month", now.date()).previous()
     q = shlex.quote(str(db))
     steps = [(f"govwatch --db {q} findings --status open --limit 20", "未处理的问题"),

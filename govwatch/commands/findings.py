@@ -6,9 +6,17 @@ import sys
 import unicodedata
 from pathlib import Path
 
+from checker import findings, indicators
+from checker.access import Scope
 from checker.errors import InputError
+from checker.indicators import percent
+from checker.periods import Period
+from checker.reports.data import SEVERITY_NAMES
+from checker.reports.xlsx import findings_csv, findings_xlsx
+from checker.rules import load_configured
+from checker.statuses import STATUSES
 
-from ..cli import JSON, NOW, arg, command, emit_json, parse_now
+from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 
 SEVERITY = {"red": "红", "yellow": "黄", "blue": "蓝"}
 
@@ -26,7 +34,7 @@ class _Verdict(argparse.Action):
 
 
 @command("findings", "列出发现的问题及其状态",
-         arg("--status", help="状态：open、acknowledged、submitted、verified、rejected、resolved、active（可用中文名，逗号分隔多个）"),
+         arg("--status", help=f"状态：{'、'.join(STATUSES)}、active（可用中文名，逗号分隔多个）"),
          arg("--rule", help="规则编号"),
          arg("--org", help="机构编码：该机构及其下级机构"),
          arg("--by", metavar="OFFICER", help="只列出该人员有权查看的问题"),
@@ -35,8 +43,6 @@ class _Verdict(argparse.Action):
          arg("--out", metavar="FILE", help="--format 的输出文件"),
          JSON)
 def findings_cmd(ctx, ns):
-    from checker import findings
-    from checker.access import Scope
     store = ctx.store
     if ns.limit is not None and ns.limit < 1:
         raise InputError(f"--limit 应为正整数：{ns.limit}")
@@ -58,8 +64,6 @@ def findings_cmd(ctx, ns):
 
 def _export(rows, fmt: str, out: str | None, status_names: dict) -> int:
     """Write the findings as CSV (UTF-8; with a BOM in a file, so Excel reads it) or as an xlsx sheet."""
-    from checker.reports.data import SEVERITY_NAMES
-    from checker.reports.xlsx import findings_csv, findings_xlsx
     if fmt == "csv" and not out:
         findings_csv(rows, sys.stdout, status_names, SEVERITY_NAMES)
         return 0
@@ -94,7 +98,6 @@ def _findings_table(rows, names) -> str:
          arg("--fail", dest="passed", action=_Verdict, const=False, help="复查不通过，退回重改（用 --note 说明理由）"),
          NOW, JSON)
 def finding_cmd(ctx, ns):
-    from checker import findings
     store, now = ctx.store, parse_now(ns.now, ctx.config.tz)
     if ns.action == "ack":
         row = findings.acknowledge(store, ns.id, ns.by, ns.note, now=now)
@@ -116,9 +119,6 @@ def finding_cmd(ctx, ns):
          arg("--org", help="机构编码（含其下级机构）；默认：所有机构"),
          NOW, JSON)
 def indicators_cmd(ctx, ns):
-    from checker import indicators
-    from checker.periods import Period
-    from checker.rules import load_configured
     period = Period.parse(ns.period)
     cfg, now = ctx.config, parse_now(ns.now, ctx.config.tz)
     if ns.org and ctx.store.get("orgs", ns.org) is None:
@@ -132,7 +132,6 @@ def indicators_cmd(ctx, ns):
 
 
 def _indicators_table(store, values, period) -> str:
-    from checker.indicators import percent
     names = store.org_names()
     verdict = {True: "达标", False: "未达标", None: "无数据"}
     head = ["机构", "指标", "名称", "分子", "分母", "数值", "目标", "结论", "条款"]

@@ -1,7 +1,9 @@
 """`govwatch officers invite ID`: a one-time code an officer sends to the bot as /bind CODE."""
 from __future__ import annotations
 
-from ..cli import JSON, NOW, arg, command, emit_json, parse_now
+from checker import binding
+
+from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 
 
 @command("officers", "人员与机器人：invite 工号 生成一次性绑定码",
@@ -9,7 +11,6 @@ from ..cli import JSON, NOW, arg, command, emit_json, parse_now
          arg("officer", metavar="ID", help="人员工号"),
          NOW, JSON)
 def officers_cmd(ctx, ns) -> int:
-    from checker import binding
     invite = binding.invite(ctx.store, ctx.config, ns.officer, parse_now(ns.now, ctx.config.tz))
     if ns.json:
         emit_json({"officer": ns.officer, "code": invite["code"], "expires_at": invite["expires_at"]})

@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import argparse
 
+from checker.index import compute_index
 from checker.periods import Period
+from checker.reports import FORMATS, build_report
+from checker.rules import load_configured
 
-from ..cli import JSON, NOW, arg, command, emit_json, parse_now
+from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 
 
 def load_rulebook(cfg):
     """The configured rule packs (P1–P9 rules feed the reports and the index)."""
-    from checker.rules import load_configured
     return load_configured(cfg)
 
 
 def formats_arg(text: str) -> tuple[str, ...]:
     """'pdf' or 'pdf,xlsx' → ('html', 'pdf', 'xlsx'): the HTML is always written (the PDF is laid out from it)."""
-    from checker.reports import FORMATS
     picked = [f.strip().lower() for f in text.replace("，", ",").split(",") if f.strip()]
     bad = [f for f in picked if f not in FORMATS]
     if bad or not picked:
@@ -32,7 +33,6 @@ def formats_arg(text: str) -> tuple[str, ...]:
          arg("--format", dest="formats", type=formats_arg, metavar="html|pdf|xlsx",
              help="除 HTML 外再生成 pdf（A4）和/或 xlsx，如 pdf 或 pdf,xlsx（默认：配置项 reports.formats）"), NOW)
 def report(ctx, ns) -> int:
-    from checker.reports import build_report
     cfg = ctx.config
     result = build_report(ctx.store, cfg, load_rulebook(cfg), ns.kind, ns.period, ns.org,
                           now=parse_now(ns.now, cfg.tz), out_dir=ns.out, formats=ns.formats)
@@ -46,7 +46,6 @@ def report(ctx, ns) -> int:
 @command("index", "政务服务效能指数：各机构得分、排名与较上期变化（DB50/T 957.7 §6.3，附录 A）",
          arg("--period", required=True, help="期间：2026、2026-Q3、2026-10（或 2026年9月）"), NOW, JSON)
 def index(ctx, ns) -> int:
-    from checker.index import compute_index
     cfg = ctx.config
     now = parse_now(ns.now, cfg.tz) if ns.now else None
     rows = compute_index(ctx.store, cfg, load_rulebook(cfg), Period.parse(ns.period), now=now)

@@ -5,8 +5,12 @@ import json
 import sys
 
 from checker.errors import InputError
+from checker.rules import load, load_packs, schema, validate_paths
+from checker.rules.coverage import coverage
+from checker.rules.diff import diff_rules
+from checker.rules.testing import collect, run_tests, untested_rules
 
-from ..cli import JSON, NOW, arg, command, emit_json, parse_now
+from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 
 ACTIONS: dict = {}
 
@@ -29,7 +33,6 @@ def rules(ctx, ns) -> int:
 
 @action("validate")
 def _validate(ctx, ns, paths) -> int:
-    from checker.rules import load, validate_paths
     problems = validate_paths(paths)
     for p in problems:
         print(p)
@@ -43,14 +46,12 @@ def _validate(ctx, ns, paths) -> int:
 
 @action("schema")
 def _schema(ctx, ns, paths) -> int:
-    from checker.rules import schema
     print(json.dumps(schema(), ensure_ascii=False, indent=2))
     return 0
 
 
 @action("list")
 def _list(ctx, ns, paths) -> int:
-    from checker.rules import load_packs
     rows = [{"id": r.id, "clause": r.clause, "standard": r.standard, "kind": r.kind, "severity": r.severity,
              "title": r.title, "enabled": r.enabled} for r in load_packs(paths).rules]
     if ns.json:
@@ -62,7 +63,6 @@ def _list(ctx, ns, paths) -> int:
 
 @action("test")
 def _test(ctx, ns, paths) -> int:
-    from checker.rules.testing import collect, run_tests, untested_rules
     outcomes = run_tests(paths)
     failed = [o for o in outcomes if not o.passed]
     untested = untested_rules(paths, collect(paths))
@@ -83,7 +83,6 @@ def _test(ctx, ns, paths) -> int:
 
 @action("coverage")
 def _coverage(ctx, ns, paths) -> int:
-    from checker.rules.coverage import coverage
     report = coverage(paths)
     if ns.json:
         emit_json({"clauses": [c.as_json() for c in report.clauses], "counts": report.counts(),
@@ -101,7 +100,6 @@ def _coverage(ctx, ns, paths) -> int:
 
 @action("diff")
 def _diff(ctx, ns, paths) -> int:
-    from checker.rules.diff import diff_rules
     if len(ns.paths) != 2:
         raise InputError("用法：govwatch rules diff OLD NEW（两个规则路径）")
     result = diff_rules(ctx.store, ctx.config, ns.paths[0], ns.paths[1], parse_now(ns.now, ctx.config.tz))

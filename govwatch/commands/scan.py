@@ -4,8 +4,10 @@ from __future__ import annotations
 import sys
 
 from checker import holiday_years
+from checker.rules import load_configured
+from checker.scan import evaluate, run_scan
 
-from ..cli import JSON, NOW, arg, command, emit_json, parse_now
+from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 
 
 @command("scan", "按规则检查数据并更新发现的问题",
@@ -15,8 +17,6 @@ from ..cli import JSON, NOW, arg, command, emit_json, parse_now
          arg("--dry-run", action="store_true", help="只在 --now 时刻试算并显示数量，不写入任何数据（可早于上次扫描）"),
          JSON)
 def scan(ctx, ns) -> int:
-    from checker.rules import load_configured
-    from checker.scan import evaluate, run_scan
     cfg = ctx.config
     now = parse_now(ns.now, cfg.tz)
     if ns.dry_run:                    # any --now, even before the last scan: nothing is written

@@ -5,8 +5,9 @@ import sys
 from datetime import datetime, timedelta
 
 from checker import holiday_years
-from govwatch.cli import JSON, NOW, command, emit_json, parse_now
 from scheduler.service import next_runs
+
+from ..shell import JSON, NOW, command, emit_json, parse_now
 
 
 @command("schedule", "各定时任务的下次运行时间（DB50/T 957.7 §4.2）", NOW, JSON)

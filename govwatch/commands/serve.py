@@ -5,9 +5,10 @@ import sys
 from datetime import datetime
 
 from checker import holiday_years
-from govwatch.cli import command
 from checker.rules.holder import RulesHolder
 from scheduler.service import serve as run_service
+
+from ..shell import command
 
 
 @command("serve", "运行定时任务与消息渠道：按监管节奏扫描、报告并发送通知，直到停止")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from checker.errors import InputError
 from checker.notify.silences import add_silence, list_silences, remove_silence
 
-from ..cli import JSON, NOW, arg, command, emit_json, parse_now
+from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 
 
 @command("silences", "提醒静默：list 列出生效中的静默（--all 含已到期、已解除）、add 新增、expire 编号 立即解除",
