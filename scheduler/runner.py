@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from checker import redact
 from checker.errors import GovwatchError
 from checker.store import DatabaseBusy, is_busy
 
@@ -62,7 +63,7 @@ class Runtime:
                 log.info("%s %s: slot %s already ran, skipped", spec.name, spec.title, key)
                 return None
             ok, detail = _call(spec, run)
-            runlog.finish(run.store, run_id, ok, detail, self.now())
+            runlog.finish(run.store, run_id, ok, redact.text(detail) if detail else detail, self.now())
             return "ok" if ok else "failed"
         finally:
             run.close()
