@@ -54,8 +54,9 @@ def test_every_log_line_and_traceback_is_redacted(monkeypatch, tmp_path):
         monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
 
 
-def test_a_second_service_on_the_database_is_refused(tmp_path):
-    db = str(tmp_path / "lease.db")
+@pytest.mark.both_stores
+def test_a_second_service_on_the_database_is_refused(database):
+    db = database
     Store(db).close()
     first = ServiceLease(db, ttl=60, every=0.05).acquire()
     try:
@@ -71,8 +72,9 @@ def test_a_second_service_on_the_database_is_refused(tmp_path):
     ServiceLease(db).acquire().release()                       # released: the next one starts
 
 
-def test_a_crashed_services_lease_does_not_lock_the_next_one_out(tmp_path):
-    db = str(tmp_path / "lease.db")
+@pytest.mark.both_stores
+def test_a_crashed_services_lease_does_not_lock_the_next_one_out(database):
+    db = database
     with Store(db) as s:
         # stale: another machine, its heartbeat older than the ttl
         s.acquire_lease(NAME, "gone", "other-host", 4242, time.time() - 120, 30)
@@ -83,8 +85,9 @@ def test_a_crashed_services_lease_does_not_lock_the_next_one_out(tmp_path):
     ServiceLease(db, ttl=30).acquire().release()
 
 
-def test_a_lost_lease_stops_the_service(tmp_path):
-    db = str(tmp_path / "lease.db")
+@pytest.mark.both_stores
+def test_a_lost_lease_stops_the_service(database):
+    db = database
     Store(db).close()
     lost = []
     lease = ServiceLease(db, ttl=60, every=0.05, on_lost=lambda: lost.append(True)).acquire()

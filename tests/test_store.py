@@ -54,3 +54,15 @@ def test_item_deadline_facts(store):
     store.upsert_records("items", ("code", "name", "org", "immediate", "promised_days", "statutory_days", "_seq"),
                          [("I1", "x", "330100", 0, 5, 20, 1)])
     assert store.item_deadline_facts() == {"I1": (0, 5, 20)}
+
+
+def test_a_big_batch_with_a_key_twice_keeps_its_last_row_and_sticky_fields(store):
+    """Above the COPY threshold (PostgreSQL stages the batch by COPY): same counts and values."""
+    cols = ("id", "name", "org", "role", "telegram_id", "_seq")
+    store.upsert_records("officers", cols, [("E0", "甲", "330100", "officer", 777, 1)])
+    rows = [(f"E{i}", f"员{i}", "330100", "officer", None, 2) for i in range(300)]
+    rows.append(("E5", "员5（改）", "330100", "supervisor", None, 2))        # E5 twice: the last row wins
+    assert store.upsert_records("officers", cols, rows) == 2                  # E0 existed, E5 came twice
+    assert store.count("officers") == 300
+    assert store.get("officers", "E5")["name"] == "员5（改）" and store.get("officers", "E5")["role"] == "supervisor"
+    assert store.get("officers", "E0")["telegram_id"] == 777                  # a blank sticky field keeps the binding

@@ -108,11 +108,13 @@ class DeliveryStore:
     def claim_outbox(self, ids: list[int]) -> list[int]:
         """Mark rows `sending` for this session (never a row already sent); return the ids claimed."""
         with self.transaction() as c:
+            # PostgreSQL: rows another worker is claiming at this moment are skipped, not waited for.
             c.execute(f"""UPDATE outbox SET status = 'sending', claim = ?, attempts = attempts + 1
-                          WHERE id IN ({_marks(ids)}) AND status IN ('pending', 'sending')""",
+                          WHERE id IN (SELECT id FROM outbox WHERE id IN ({_marks(ids)})
+                                       AND status IN ('pending', 'sending'){self.dialect.skip_locked})""",
                       (self.delivery_session, *ids))
             return [r[0] for r in c.execute(
-                f"SELECT id FROM outbox WHERE id IN ({_marks(ids)}) AND status = 'sending' AND claim = ?",
+                f"SELECT id FROM outbox WHERE id IN ({_marks(ids)}) AND status = 'sending' AND claim = ? ORDER BY id",
                 (*ids, self.delivery_session))]
 
     def _set_outbox(self, ids, sql: str, params=()) -> None:

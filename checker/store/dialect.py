@@ -68,6 +68,18 @@ class SQLiteDialect:
     def columns(self, conn, table: str) -> list[str]:
         return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
 
+    def upsert(self, conn, table: str, columns, key, rows, conflict: str) -> None:
+        """Insert or update `rows` by `key` (`conflict`: the ON CONFLICT clause): row by row."""
+        cols = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        conn.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks}) {conflict}', rows)
+
+    skip_locked = ""          # SQLite has one writer at a time: nothing to skip
+
+    def serialize(self, conn, name: str) -> None:
+        """Within a write transaction, one process at a time past this point (SQLite: BEGIN
+        IMMEDIATE already is)."""
+
     def tables(self, conn) -> list[str]:
         return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
@@ -355,6 +367,34 @@ class PostgresDialect:
         from ..records import KINDS
         key = f'"{KINDS[kind].key[0]}"'
         return f"{alias}.{key}" if alias else key
+
+    COPY_FROM = 64            # rows from which an upsert goes through COPY
+
+    def upsert(self, conn, table: str, columns, key, rows, conflict: str) -> None:
+        """Insert or update `rows` by `key`: COPY into a temporary staging table, then one
+        INSERT … SELECT … ON CONFLICT (a key twice in `rows`: its last row wins, as row by row)."""
+        cols = ", ".join(f'"{c}"' for c in columns)
+        if len(rows) < self.COPY_FROM:
+            marks = ", ".join("?" * len(columns))
+            conn.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks}) {conflict}', rows)
+            return
+        stage = f"_stage_{table}"
+        keys = ", ".join(f'"{k}"' for k in key)
+        raw = conn.raw
+        raw.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{table}" INCLUDING DEFAULTS, _ord BIGINT)')
+        raw.execute(f'TRUNCATE "{stage}"')
+        with raw.cursor().copy(f'COPY "{stage}" ({cols}, _ord) FROM STDIN') as copy:
+            for i, row in enumerate(rows):
+                copy.write_row([*map(_plain, row), i])
+        raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM (SELECT DISTINCT ON ({keys}) {cols} '
+                    f'FROM "{stage}" ORDER BY {keys}, _ord DESC) AS s {conflict}')
+
+    skip_locked = " FOR UPDATE SKIP LOCKED"     # several delivery workers claim disjoint rows
+
+    def serialize(self, conn, name: str) -> None:
+        """Within a write transaction, one process at a time past this point (a transaction-level
+        advisory lock on the name; rows are otherwise locked one by one, not the database)."""
+        conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
     def columns(self, conn, table: str) -> list[str]:
         return [r[0] for r in conn.raw.execute(

@@ -23,6 +23,7 @@ class LeaseStore:
     def acquire_lease(self, name: str, holder: str, host: str, pid: int, now: float, ttl: float) -> dict | None:
         """Take the lease (free, stale, or already ours): None; else the live holder's row."""
         with self.transaction() as c:
+            self.dialect.serialize(c, f"lease:{name}")       # PostgreSQL: two services never both take it
             row = c.execute("SELECT holder, host, pid, acquired_at, heartbeat_at FROM service_lease WHERE name = ?",
                             (name,)).fetchone()
             if row and row[0] != holder and row[4] > now - ttl:

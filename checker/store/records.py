@@ -127,7 +127,7 @@ class RecordStore:
             existing = self._existing_keys(c, kind, keys)
             c.execute("SAVEPOINT upsert")        # a refused row undoes its whole batch, nothing half-written
             try:
-                c.executemany(_upsert_sql(kind, columns, rk.key), rows)
+                self.dialect.upsert(c, kind, columns, rk.key, rows, _conflict_sql(kind, columns, rk.key))
             except BaseException:
                 c.execute("ROLLBACK TO upsert")
                 c.execute("RELEASE upsert")
@@ -151,16 +151,14 @@ class RecordStore:
         return found
 
 
-def _upsert_sql(kind: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
-    """A blank sticky field (a binding made through /bind) keeps the stored value."""
-    cols = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" * len(columns))
+def _conflict_sql(kind: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    """The upsert's ON CONFLICT clause (both stores; the dialect writes the rows: SQLite row by
+    row, PostgreSQL by COPY). A blank sticky field (a binding made through /bind) keeps the stored value."""
     sticky = {f.name for f in KINDS[kind].fields if f.sticky}
     updates = ", ".join(f'"{c}" = coalesce(excluded."{c}", "{kind}"."{c}")' if c in sticky
                         else f'"{c}" = excluded."{c}"' for c in columns if c not in key)
     conflict = ", ".join(f'"{k}"' for k in key)
-    return (f'INSERT INTO "{kind}" ({cols}) VALUES ({marks}) '
-            f'ON CONFLICT ({conflict}) DO UPDATE SET {updates}')
+    return f'ON CONFLICT ({conflict}) DO UPDATE SET {updates}'
 
 
 def _count_updates(keys: list[tuple], existing: set[tuple]) -> int:
