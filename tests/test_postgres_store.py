@@ -68,3 +68,42 @@ def test_the_password_comes_from_the_environment_variable_named_in_config(pg_url
     finally:
         with psycopg.connect(pg_url, autocommit=True) as admin:
             admin.execute("DROP ROLE IF EXISTS gw_pw_test")
+
+
+def test_migrate_to_copies_a_sqlite_store_and_checks_the_counts(tmp_path, pg_database, capsys):
+    import json
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from checker.ingest import import_dir
+    from checker.rules import load_packs
+    from checker.sample import write_sample
+    from checker.scan import run_scan
+    from govwatch import cli
+
+    from conftest import ROOT
+    tz = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 10, 14, 9, tzinfo=tz)
+    db = str(tmp_path / "city.db")
+    cfg = config_mod.load(None, database=db)
+    write_sample(tmp_path / "data", now, cases=300, seed=5, tz=tz)
+    with Store(db) as lite:
+        import_dir(lite, cfg, tmp_path / "data")
+        run_scan(lite, cfg, load_packs(ROOT / "rules"), now, full=True)
+        run_scan(lite, cfg, load_packs(ROOT / "rules"), now + timedelta(days=2))
+        lite.add_silence("db33.case.*", "330102", "2026-10-14T00:00:00+08:00", "2026-10-20T00:00:00+08:00", "切换", "A1")
+        lite.enqueue([{"dedup_key": "k1", "recipient": "E1", "kind": "new", "payload": {"x": 1},
+                       "created_at": "2026-10-14T09:00:00+08:00"}])
+        before = {t: lite.count_rows(t) for t in lite.dialect.tables(lite.conn)}
+        findings = lite.rows("SELECT * FROM findings ORDER BY id")
+    assert cli.main(["--db", db, "db", "migrate-to", pg_database, "--json"]) == 0
+    copied = {c["table"]: c for c in json.loads(capsys.readouterr().out)}
+    assert all(c["source"] == c["copied"] for c in copied.values()) and copied["cases"]["copied"] == 300
+    with Store(pg_database) as pg:
+        assert pg.rows("SELECT * FROM findings ORDER BY id") == findings
+        assert {t: pg.count_rows(t) for t in before if t != "_migrations"} == \
+            {t: n for t, n in before.items() if t != "_migrations"}
+        new_id = pg.add_silence("db33.*", "330100", "2026-10-14T00:00:00+08:00", "2026-10-15T00:00:00+08:00", "x", "A1")
+        assert new_id == before["silences"] + 1                     # the ids go on after the copied ones
+    assert cli.main(["--db", db, "db", "migrate-to", pg_database]) == 2   # only into an empty database
+    assert "不是空的" in capsys.readouterr().err

@@ -129,6 +129,12 @@ class StoreBase:
         r = self.conn.execute(sql, params).fetchone()
         return r[0] if r else None
 
+    def count_rows(self, table: str) -> int:
+        """Rows of any table of the store (the names come from the store's own catalog)."""
+        if table not in self.dialect.tables(self.conn):
+            raise KeyError(table)
+        return int(self.scalar(f'SELECT count(*) FROM "{table}"'))
+
     def size_bytes(self) -> int:
         """The database's size on disk (SQLite: the file and its WAL; PostgreSQL: the schema's relations)."""
         return self.dialect.size_bytes(self)
