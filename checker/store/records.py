@@ -35,10 +35,11 @@ class RecordStore:
         return self.row(f'SELECT * FROM "{kind}" WHERE {where}', values)
 
     def org_subtree(self, code: str) -> list[str]:
-        """The org and every org below it."""
-        return [r[0] for r in self.conn.execute(
+        """The org, then every org below it by code (the same order on both stores)."""
+        below = sorted(r[0] for r in self.conn.execute(
             """WITH RECURSIVE t(code) AS (SELECT ? UNION SELECT o.code FROM orgs o JOIN t ON o.parent = t.code)
-               SELECT code FROM t""", (code,))]
+               SELECT code FROM t""", (code,)) if r[0] != code)
+        return [code, *below]
 
     def org_ancestors(self, code: str) -> list[str]:
         """The org's parent, grandparent … up to the root (nearest first), without the org itself."""
