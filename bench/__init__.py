@@ -1,4 +1,4 @@
-"""govwatch benchmarks at provincial scale: `python -m bench` (see README, section bench).
+"""govwatch benchmarks at provincial scale: `python -m bench` (see bench/README.md).
 
 Every measurement runs in a fresh subprocess (bench.worker), so its peak memory is its own; the
 orchestrator (bench.run) prepares the data with checker.sample, repeats each measurement, takes

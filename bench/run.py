@@ -24,7 +24,7 @@ DAILY = "2026-10-15T08:30:00+08:00"      # the next day's daily scan
 OPEN_SHARE = 0.05                        # of the cases, in progress at NOW
 RECENT = "2026-09-24"                    # cases put back in progress to reach it were accepted since
 PERIOD = "2026-09"                       # the month of P1–P9 and of the monthly bulletin
-QUIET_REFERENCE_S = 0.38                 # calibrate() on the 2-core machine of the README's table, unloaded
+QUIET_REFERENCE_S = 0.38                 # calibrate() on the 2-core machine of bench/README.md's table, unloaded
 MEASUREMENTS: list[Callable] = []
 
 

@@ -1,5 +1,5 @@
 """Rule packs: the rule language (schema.json), the loader, the condition compiler, YAML tests,
-coverage and diff. See README "Rules" and docs/ARCHITECTURE.md "Rule packs"."""
+coverage and diff. See docs/rules.md and docs/ARCHITECTURE.md "Rule packs"."""
 from .loader import load, load_configured, load_packs, schema
 from .model import (All, Any, CadenceRule, ChecklistRule, IndicatorRule, Leaf, Pack, Param, RecordRule, Rule,
                     RuleBook)
