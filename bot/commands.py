@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Callable
 
+from checker import redact
 from checker.access import Scope
 from checker.errors import GovwatchError
 from checker.store import Store
@@ -134,8 +135,8 @@ class Guarded:
         if query is not None:
             await query.answer()
         markup = keyboard(buttons) if buttons else None
-        return await self.context.bot.send_message(
-            self.update.effective_chat.id, text, parse_mode="HTML" if html else None, reply_markup=markup)
+        return await self.context.bot.send_message(      # no secret leaves the process, even in an error text
+            self.update.effective_chat.id, redact.text(text), parse_mode="HTML" if html else None, reply_markup=markup)
 
 
 from . import handlers  # noqa: E402,F401  (the handlers register themselves; importing commands is enough)
