@@ -21,8 +21,8 @@ from checker.errors import ConfigError
 from checker.rules.holder import RulesHolder
 from checker.store import Store
 
-from . import handlers  # noqa: F401  (registers the commands and buttons)
-from .commands import BUTTONS, COMMANDS, _guard, menu_for
+from . import handlers
+from .commands import ANYONE, COMMANDS, SUPERVISING, guard, menu_for
 from .conversations import conversations
 from .notifiers.telegram import TelegramNotifier
 
@@ -48,18 +48,46 @@ def build_application(cfg, store_path=None, request=None, rules=None, clock=None
     app = builder.post_init(_post_init).post_shutdown(_post_shutdown).build()
     app.bot_data.update(cfg=cfg, store_path=str(store_path or cfg.database), rules=rules,
                         clock=clock or (lambda: datetime.now(cfg.tz)))
-    _add_handlers(app)
+    register(app)
     return app
 
 
-def _add_handlers(app: Application) -> None:
+def register(app: Application) -> None:
+    """Every handler of the bot, one line each: conversations first (they own their buttons' states),
+    then the /commands (roles from the menu, bot.commands.MENU), the buttons by callback prefix, free text."""
+    def command(name: str, fn) -> None:
+        app.add_handler(CommandHandler(name, guard(fn, COMMANDS[name].roles)))
+
+    def button(prefix: str, fn, roles: tuple[str, ...] | None = None) -> None:
+        app.add_handler(CallbackQueryHandler(guard(fn, roles), pattern=rf"^{prefix}:"))
+
     for conversation in conversations(app.bot_data["cfg"]):
         app.add_handler(conversation)
-    for name, reg in COMMANDS.items():
-        app.add_handler(CommandHandler(name, reg.fn))
-    for prefix, reg in BUTTONS.items():
-        app.add_handler(CallbackQueryHandler(reg.fn, pattern=rf"^{prefix}:"))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, _guard(handlers.text, ())))
+    command("start", handlers.start)
+    command("help", handlers.help_)
+    command("bind", handlers.bind)
+    command("status", handlers.status)
+    command("findings", handlers.findings)
+    command("overdue", handlers.overdue)
+    command("overdue_fixes", handlers.overdue_fixes)
+    command("escalations", handlers.escalations)
+    command("case", handlers.case)
+    command("indicators", handlers.indicators)
+    command("report", handlers.report)
+    command("rules", handlers.rules)
+    command("silence", handlers.silence)
+    command("unsilence", handlers.unsilence)
+    command("reload", handlers.reload)
+    command("history", handlers.history)
+    command("evidence", handlers.evidence)
+    button("pg", handlers.page)
+    button("ack", handlers.ack)
+    button("vp", handlers.verify_pass, SUPERVISING)
+    button("vpc", handlers.verify_pass_confirmed, SUPERVISING)
+    button("vpx", handlers.verify_pass_withdrawn, SUPERVISING)
+    button("hist", handlers.history_button)
+    button("ev", handlers.evidence_button)
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, guard(handlers.text, ANYONE)))
     app.add_error_handler(_on_error)
 
 

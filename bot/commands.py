@@ -1,6 +1,7 @@
-"""Bot commands and buttons register here, next to their handler (decorators), not in hand-kept tables.
+"""The bot's command menu (MENU: name, Chinese description, who may use it) and the guard every handler
+is wrapped in; bot/app.py `register(app)` lists the handlers.
 
-Every registered handler is wrapped once: it learns who the Telegram user is (a `checker.access.Scope`
+`guard(fn, roles)` wraps a handler once: it learns who the Telegram user is (a `checker.access.Scope`
 or nobody), refuses strangers and wrong roles with a short Chinese text, and turns a GovwatchError
 into its message.
 """
@@ -13,7 +14,6 @@ import logging
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Callable
 
 from checker import redact
 from checker.access import Scope
@@ -23,10 +23,6 @@ from checker.store import Store
 from .notifiers.telegram import keyboard
 
 log = logging.getLogger(__name__)
-
-BOT_COMMANDS: list[tuple[str, str]] = []          # (name, Chinese description), in menu order
-COMMANDS: dict[str, "Registered"] = {}
-BUTTONS: dict[str, "Registered"] = {}             # callback data prefix → handler
 
 UNKNOWN_USER = ("您还没有绑定效能监管助手。请向本单位管理员索取绑定码，收到后直接把绑定码发给我即可。"
                 "绑定之前看不到任何监管数据。")
@@ -38,34 +34,46 @@ PRIVATE_ONLY = "为保护监管数据，效能监管助手只在与您的私聊�
 ROLE_NAMES = {"officer": "窗口人员", "supervisor": "监管人员", "admin": "管理员"}
 
 
+ANYONE: tuple[str, ...] = ()                    # even strangers
+BOUND = None                                    # anyone bound to an officer
+SUPERVISING = ("supervisor", "admin")
+ADMIN = ("admin",)
+
+
 @dataclass(frozen=True)
-class Registered:
+class MenuEntry:
     name: str
     description: str
-    fn: Callable
     roles: tuple[str, ...] | None      # None: anyone bound; () : anyone, even strangers
 
 
-def bot_command(name: str, description: str, roles: tuple[str, ...] | None = None):
-    """Register a /command: its menu description (Chinese) and who may use it."""
-    def register(fn):
-        wrapped = _guard(fn, roles)
-        COMMANDS[name] = Registered(name, description, wrapped, roles)
-        BOT_COMMANDS.append((name, description))
-        return wrapped
-    return register
+# The /commands in menu order; bot/app.py register(app) gives each its handler.
+MENU: tuple[MenuEntry, ...] = (
+    MenuEntry("start", "开始使用，查看身份与帮助", ANYONE),
+    MenuEntry("help", "查看可用命令", ANYONE),
+    MenuEntry("bind", "用绑定码绑定工号：/bind 绑定码", ANYONE),
+    MenuEntry("status", "本人范围内各状态、各等级问题数量", BOUND),
+    MenuEntry("findings", "问题清单：/findings [状态]（默认未关闭；状态可写中文，如 已提交整改）", BOUND),
+    MenuEntry("overdue", "超期办件（已过承诺办结时间未办结）：/overdue [机构编码]", BOUND),
+    MenuEntry("overdue_fixes", "超过整改期限仍未关闭的问题：/overdue_fixes [机构编码]", BOUND),
+    MenuEntry("escalations", "升级督办的问题明细（最久超期在前）：/escalations", SUPERVISING),
+    MenuEntry("case", "办件详情与剩余工作日：/case 办件编号", BOUND),
+    MenuEntry("indicators", "P1–P9 指标：/indicators [期间] [机构编码]", SUPERVISING),
+    MenuEntry("report", "报表：/report daily|weekly|monthly|quarterly|annual", SUPERVISING),
+    MenuEntry("rules", "当前启用的规则包及版本", BOUND),
+    MenuEntry("silence", "静默提醒：/silence 规则 机构 时长 原因（管理员）", ADMIN),
+    MenuEntry("unsilence", "取消静默：/unsilence 编号（管理员）", ADMIN),
+    MenuEntry("reload", "校验并重新加载规则文件（管理员）", ADMIN),
+    MenuEntry("history", "问题的处理经过：/history 问题编号", BOUND),
+    MenuEntry("evidence", "查看整改证据文件：/evidence 问题编号", BOUND),
+)
+COMMANDS: dict[str, MenuEntry] = {m.name: m for m in MENU}
+BOT_COMMANDS: list[tuple[str, str]] = [(m.name, m.description) for m in MENU]   # (name, description)
 
 
-def button(prefix: str, roles: tuple[str, ...] | None = None):
-    """Register an inline-button handler for callback data `<prefix>:<args>`."""
-    def register(fn):
-        wrapped = _guard(fn, roles)
-        BUTTONS[prefix] = Registered(prefix, fn.__doc__ or prefix, wrapped, roles)
-        return wrapped
-    return register
-
-
-def _guard(fn, roles):
+def guard(fn, roles: tuple[str, ...] | None):
+    """The handler `fn(g: Guarded)` as python-telegram-bot calls it, refusing group chats, strangers
+    (unless roles is ()) and roles not in `roles` (None: anyone bound)."""
     @functools.wraps(fn)
     async def handler(update, context):
         chat = update.effective_chat
@@ -138,5 +146,3 @@ class Guarded:
         return await self.context.bot.send_message(      # no secret leaves the process, even in an error text
             self.update.effective_chat.id, redact.text(text), parse_mode="HTML" if html else None, reply_markup=markup)
 
-
-from . import handlers  # noqa: E402,F401  (the handlers register themselves; importing commands is enough)

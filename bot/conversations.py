@@ -18,7 +18,7 @@ from telegram.ext import (CallbackQueryHandler, CommandHandler, ConversationHand
 
 from checker import findings as fnd
 
-from .commands import _guard
+from .commands import guard
 from .notifiers.telegram import esc
 
 NOTE, EVIDENCE, CONFIRM, REASON = range(4)
@@ -165,7 +165,7 @@ async def timed_out(update, context) -> None:
 
 def _step(fn, roles=None):
     """A conversation step, guarded like every handler; an error ends the conversation."""
-    guarded = _guard(fn, roles)
+    guarded = guard(fn, roles)
 
     async def step(update, context):
         result = await guarded(update, context)

@@ -20,16 +20,14 @@ from checker.reports import build_report
 from checker.reports.pdf import PdfUnavailable
 
 from . import views
-from .commands import COMMANDS, HINT, ROLE_NAMES, UNKNOWN_USER, bot_command, button, menu_for
+from .commands import COMMANDS, HINT, ROLE_NAMES, UNKNOWN_USER, menu_for
 from .notifiers.telegram import esc, keyboard
 
-SUPERVISING = ("supervisor", "admin")
 REPORT_KINDS = ("daily", "weekly", "monthly", "quarterly", "annual")
 
 
 # -- greeting and binding --------------------------------------------------------------------
 
-@bot_command("start", "开始使用，查看身份与帮助", roles=())
 async def start(g):
     """Greet the user: who they are bound as, or how to bind."""
     if g.scope is None:
@@ -38,7 +36,6 @@ async def start(g):
                   + views.help_text(g.scope.role, COMMANDS))
 
 
-@bot_command("help", "查看可用命令", roles=())
 async def help_(g):
     """List the commands the user may use."""
     if g.scope is None:
@@ -46,7 +43,6 @@ async def help_(g):
     await g.reply(views.help_text(g.scope.role, COMMANDS))
 
 
-@bot_command("bind", "用绑定码绑定工号：/bind 绑定码", roles=())
 async def bind(g):
     """Bind this Telegram user to the officer a one-time code was issued for."""
     if len(g.args) != 1:
@@ -85,33 +81,28 @@ async def text(g):
 
 # -- queries ---------------------------------------------------------------------------------
 
-@bot_command("status", "本人范围内各状态、各等级问题数量")
 async def status(g):
     """Counts of findings by status and severity in the caller's scope."""
     rows = await g.call(fnd.list_findings, g.store, scope=g.scope, now=g.now)
     await g.reply(views.status_table(rows, g.scope))
 
 
-@bot_command("findings", "问题清单：/findings [状态]（默认未关闭；状态可写中文，如 已提交整改）")
 async def findings(g):
     """The caller's findings of a status (default: active), one page at a time."""
     wanted = fnd.status_of(g.args[0]) if g.args else "active"
     await _page(g, "findings", wanted, 0)
 
 
-@bot_command("overdue", "超期办件（已过承诺办结时间未办结）：/overdue [机构编码]")
 async def overdue(g):
     """Open cases past their promised deadline, in the caller's scope or one org of it, longest overdue first."""
     await _page(g, "cases", _org_arg(g), 0)
 
 
-@bot_command("overdue_fixes", "超过整改期限仍未关闭的问题：/overdue_fixes [机构编码]")
 async def overdue_fixes(g):
     """Active findings past their rectification deadline, in the caller's scope or one org of it."""
     await _page(g, "overdue", _org_arg(g), 0)
 
 
-@bot_command("escalations", "升级督办的问题明细（最久超期在前）：/escalations", roles=SUPERVISING)
 async def escalations(g):
     """The escalated findings in the supervisor's scope: responsible officer, working days overdue."""
     await _page(g, "esc", "", 0)
@@ -124,7 +115,6 @@ def _org_arg(g) -> str:
     return org
 
 
-@button("pg")
 async def page(g):
     """Another page of a list (上一页 / 下一页)."""
     _, what, arg, offset = g.update.callback_query.data.split(":", 3)
@@ -157,7 +147,6 @@ def _markup(buttons):
     return keyboard(buttons) if buttons else None
 
 
-@bot_command("case", "办件详情与剩余工作日：/case 办件编号")
 async def case(g):
     """One case: its facts, deadline, working days left and its findings."""
     if len(g.args) != 1:
@@ -173,7 +162,6 @@ async def case(g):
     await g.reply(views.case_text(record, item, related, g.cfg, g.now))
 
 
-@bot_command("indicators", "P1–P9 指标：/indicators [期间] [机构编码]", roles=SUPERVISING)
 async def indicators(g):
     """The P1–P9 indicators (DB33/T 2036.7 §5.2–5.3) of a period and org."""
     period = Period.parse(g.args[0]) if g.args else Period.containing("month", g.now.date())
@@ -184,7 +172,6 @@ async def indicators(g):
     await g.reply(views.indicator_table(rows, period, org))
 
 
-@bot_command("report", "报表：/report daily|weekly|monthly|quarterly|annual", roles=SUPERVISING)
 async def report(g):
     """Build a report (the previous complete period) with checker.reports and send it as an A4 PDF (the
     HTML file where no PDF engine is installed)."""
@@ -202,7 +189,6 @@ async def report(g):
         await g.update.effective_message.reply_document(fh, filename=path.name, caption=views.report_caption(result))
 
 
-@bot_command("rules", "当前启用的规则包及版本")
 async def rules(g):
     """The rule packs in use and their versions."""
     await g.reply(views.rules_text(g.rules.rulebook))
@@ -210,7 +196,6 @@ async def rules(g):
 
 # -- admin -----------------------------------------------------------------------------------
 
-@bot_command("silence", "静默提醒：/silence 规则 机构 时长 原因（管理员）", roles=("admin",))
 async def silence(g):
     """Silence a rule (or pattern like db33.case.*) for an org and the orgs below it, for a while."""
     if len(g.args) < 4:
@@ -221,7 +206,6 @@ async def silence(g):
                   f"期间的提醒保留为“已静默”，不会丢失。取消：/unsilence {s['id']}")
 
 
-@bot_command("unsilence", "取消静默：/unsilence 编号（管理员）", roles=("admin",))
 async def unsilence(g):
     """End a silence early."""
     if len(g.args) != 1 or not g.args[0].isdigit():
@@ -230,7 +214,6 @@ async def unsilence(g):
     await g.reply(f"已取消静默 #{g.args[0]}。")
 
 
-@bot_command("reload", "校验并重新加载规则文件（管理员）", roles=("admin",))
 async def reload(g):
     """Validate the rule files and swap them in; a bad pack is refused and the old rules stay."""
     outcome = await asyncio.to_thread(g.rules.reload_if_changed)
@@ -244,7 +227,6 @@ async def reload(g):
 
 # -- buttons on findings -----------------------------------------------------------------------
 
-@button("ack")
 async def ack(g):
     """确认收到: the assignee acknowledges a finding (or the findings of one subject: ack:68,69)."""
     data = g.update.callback_query.data
@@ -255,7 +237,6 @@ async def ack(g):
     await g.reply(f"✅ 已确认收到问题 {'、'.join(f'#{f}' for f in fids)}。整改完成后请点“提交整改”。")
 
 
-@button("vp", roles=SUPERVISING)
 async def verify_pass(g):
     """复查通过: a supervisor closes a rectified finding; one the latest scan still sees asks to confirm."""
     fid = _finding_id(g)
@@ -269,13 +250,11 @@ async def verify_pass(g):
     await _pass(g, fid)
 
 
-@button("vpc", roles=SUPERVISING)
 async def verify_pass_confirmed(g):
     """仍然通过: pass a finding the latest scan still sees, knowingly."""
     await _pass(g, _finding_id(g))
 
 
-@button("vpx", roles=SUPERVISING)
 async def verify_pass_withdrawn(g):
     """暂不通过: nothing changes."""
     await g.reply(f"未做更改，问题 #{_finding_id(g)} 仍待复查。")
@@ -287,14 +266,12 @@ async def _pass(g, fid: int) -> None:
     await g.reply(f"✅ 问题 #{fid} 复查通过，已关闭（DB33/T 2036.7 §8.3）。")
 
 
-@bot_command("history", "问题的处理经过：/history 问题编号")
 async def history(g):
     """The finding's audit trail, with who did what and when, and what the latest scan says."""
     fid = _number_arg(g, "/history 问题编号")
     await _history(g, fid)
 
 
-@button("hist")
 async def history_button(g):
     """历史 #N under a 复查 request."""
     await _history(g, _finding_id(g))
@@ -307,13 +284,11 @@ async def _history(g, fid: int) -> None:
     await g.reply(views.history_text(finding, events, said))
 
 
-@bot_command("evidence", "查看整改证据文件：/evidence 问题编号")
 async def evidence(g):
     """Send the evidence of the finding's last rectification (the photo or document itself)."""
     await _evidence(g, _number_arg(g, "/evidence 问题编号"))
 
 
-@button("ev")
 async def evidence_button(g):
     """证据 #N under a 复查 request."""
     await _evidence(g, _finding_id(g))

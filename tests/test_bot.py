@@ -378,3 +378,14 @@ def test_govwatch_officers_invite_prints_a_code_the_bot_accepts(bot, capsys):
     assert "绑定成功：李四（E2" in bot.send(STRANGER, f"/bind {code}")[0]
     assert main(["--db", bot.cfg.database, "officers", "invite", "NOBODY"]) == 2
     assert "未找到工号为 NOBODY 的人员" in capsys.readouterr().err
+
+
+def test_every_menu_command_has_a_handler_and_every_handler_a_menu_entry(bot):
+    from telegram.ext import CommandHandler
+
+    from bot.commands import MENU
+    registered = {c for group in bot.app.handlers.values() for h in group if isinstance(h, CommandHandler)
+                  for c in h.commands}
+    menu = {m.name for m in MENU}
+    assert menu <= registered                       # conversations add their own (/skip, /cancel)
+    assert registered - menu <= {"skip", "cancel", "rectify", "reject"}
