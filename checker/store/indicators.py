@@ -18,8 +18,8 @@ FROM per_org p JOIN temp._org_closure c ON c.org = p.org
 WHERE {ancestors}
 GROUP BY c.ancestor"""
 _SUMS = ("SUM(CASE WHEN ({where}) AND ({num}) THEN {measure} ELSE 0 END) AS n{i}, "
-         "SUM(CASE WHEN ({where}) THEN {den_measure} ELSE 0 END) AS d{i}, "
-         "SUM(CASE WHEN ({where}) THEN 1 ELSE 0 END) AS k{i}")     # k: the org's rows (it has a figure)
+         "SUM(CASE WHEN ({where}) THEN {den_measure} ELSE 0 END) AS d{i}")
+_ROWS = ", SUM(CASE WHEN ({where}) THEN 1 ELSE 0 END) AS k{i}"     # k: the org's rows (it has a figure)
 
 _CLOSURE = """
 INSERT INTO temp._org_closure (ancestor, org)
@@ -72,17 +72,23 @@ class IndicatorStore:
         if orgs is not None:
             ancestors = "c.ancestor IN (SELECT value FROM json_each(:_orgs))"
             params["_orgs"] = json.dumps(list(orgs))
+        # A denominator that counts rows is the org's row count too: k is summed only when it differs
+        # (each CASE is evaluated per row of the period: a month is ~180,000 cases at 1M).
+        names = [("n", "d") if s.denominator_measure_sql == "1" else ("n", "d", "k") for _, s in specs]
         sums = ", ".join(_SUMS.format(i=i, where=s.where_sql, num=s.numerator_sql, measure=s.measure_sql,
-                                      den_measure=s.denominator_measure_sql) for i, (_, s) in enumerate(specs))
-        totals = ", ".join(f"SUM(p.{x}{i}) AS {x}{i}" for i in range(len(specs)) for x in "ndk")
+                                      den_measure=s.denominator_measure_sql)
+                         + (_ROWS.format(i=i, where=s.where_sql) if len(names[i]) == 3 else "")
+                         for i, (_, s) in enumerate(specs))
+        columns = [f"{x}{i}" for i in range(len(specs)) for x in names[i]]
+        totals = ", ".join(f"SUM(p.{c}) AS {c}" for c in columns)
         sql = _ROLLUP.format(sums=sums, source=source, scan=scan, totals=totals, ancestors=ancestors)
-        columns = ["org"] + [f"{x}{i}" for i in range(len(specs)) for x in "ndk"]
         out: dict = {key: {} for key, _ in specs}
-        for org, *sums in self.packed(sql, columns, params):
+        for row in self.packed(sql, ["org"] + columns, params):
+            got = dict(zip(columns, row[1:]))
             for i, (key, _) in enumerate(specs):
-                n, d, k = sums[3 * i:3 * i + 3]
-                if k:
-                    out[key][org] = (n or 0, d or 0)
+                n, d = got[f"n{i}"], got[f"d{i}"]
+                if got.get(f"k{i}", d):
+                    out[key][row[0]] = (n or 0, d or 0)
         return out
 
 
