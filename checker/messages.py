@@ -51,13 +51,17 @@ def _text(value) -> str:
     return str(value)
 
 
-def clock_fields(kind: str, template: str) -> list[str]:
-    return sorted(n for n in placeholders(template) if (d := derived.get(kind, n)) is not None and d.clock)
+@functools.lru_cache(maxsize=1024)
+def clock_fields(kind: str, template: str) -> tuple[str, ...]:
+    return tuple(sorted(n for n in placeholders(template) if (d := derived.get(kind, n)) is not None and d.clock))
 
 
-def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str | None, now: datetime) -> str:
+def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str | None, now: datetime,
+                 cache: dict | None = None) -> str:
     """A finding's message at `now`: its template over its stored facts, the clock-moving figures
-    computed again. A finding without a template keeps the message it was written with."""
+    computed again. A finding without a template keeps the message it was written with. `cache`
+    (one dict per batch of reads) keeps the figures by what they are computed from: the findings of
+    a report share few deadlines, so a batch makes one query per distinct deadline, not per finding."""
     if not data or TEMPLATE not in data or kind not in KINDS:
         return stored
     clock = clock_fields(kind, data[TEMPLATE])
@@ -67,7 +71,24 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
         now = now.astimezone(datetime.fromisoformat(opened_at).tzinfo)
     params = {"now": now.isoformat(timespec="seconds"), "today": now.date().isoformat(), "p9_level": 3,
               "p7_depth": 4, "p7_any_online": 0}
-    return render(data[TEMPLATE], {**data, **derived.read_values(conn, kind, data, clock, params)})
+    if cache is None:
+        return render(data[TEMPLATE], {**data, **derived.read_values(conn, kind, data, clock, params)})
+    key = (kind, clock, params["now"], tuple(data.get(c) for c in _needs(kind, clock)))
+    try:
+        values = cache.get(key)
+    except TypeError:                  # a fact that is not a plain value: computed, not kept
+        key, values = None, None
+    if values is None:
+        values = derived.read_values(conn, kind, data, clock, params)
+        if key is not None:
+            cache[key] = values
+    return render(data[TEMPLATE], {**data, **values})
+
+
+@functools.lru_cache(maxsize=256)
+def _needs(kind: str, clock: tuple[str, ...]) -> tuple[str, ...]:
+    """The stored facts the clock-moving fields are computed from (all read_values reads of them)."""
+    return tuple(sorted({c for n in clock for c in derived.get(kind, n).needs}))
 
 
 def current_messages(store, rows: list[dict], now: datetime | None = None) -> list[dict]:
@@ -77,10 +98,11 @@ def current_messages(store, rows: list[dict], now: datetime | None = None) -> li
     if not ids or now is None:
         return rows
     facts = {r["id"]: r for r in store.finding_render_facts(ids)}
+    cache: dict = {}
     for row in rows:
         found = facts.get(row.get("id"))
         if found is None:
             continue
         row["message"] = read_message(store.conn, found["subject_kind"], row["message"], json.loads(found["data"]),
-                                      found["opened_at"], now)
+                                      found["opened_at"], now, cache)
     return rows

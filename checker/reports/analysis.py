@@ -41,6 +41,12 @@ def rankings(store, table, period, org, overdue, open_rows, start: str, end: str
     """District and department rankings of the scope: P1–P9 达标率 first, then P5 按时办结率, then
     fewer overdue cases and fewer open findings."""
     scope = set(store.org_subtree(org)) if org else None
+    # Per org once, then summed over each ranked org's subtree (not a pass over every open finding
+    # and a count query per ranked org: 61,000 open findings × 29 orgs was 2 s of a 1M bulletin).
+    accepted_by_org = store.case_counts_by_org(start, end)
+    overdue_cases = Counter(c.org for c in overdue)
+    open_findings = Counter(f["org"] for f in open_rows)
+    overdue_findings = Counter(f["org"] for f in open_rows if f.get("overdue"))
     out = []
     for level, title in RANK_LEVELS:
         orgs = [o for o in store.rows("SELECT code, name FROM orgs WHERE level = ? ORDER BY code", (level,))
@@ -53,11 +59,11 @@ def rankings(store, table, period, org, overdue, open_rows, start: str, end: str
             lines = {r["code"]: r for r in table.rows(period, o["code"]) if r.get("org") in (o["code"], None)}
             known = [r for r in lines.values() if r.get("passed") is not None]
             p5 = lines.get("P5") or {}
-            rows.append(dict(org=o["code"], name=o["name"], accepted=store.case_counts(o["code"], start, end)["accepted"],
+            rows.append(dict(org=o["code"], name=o["name"], accepted=sum(accepted_by_org.get(x, 0) for x in sub),
                              p5=p5.get("value"), p5_n=p5.get("denominator"),
-                             overdue_cases=sum(c.org in sub for c in overdue),
-                             open_findings=sum(f["org"] in sub for f in open_rows),
-                             overdue_findings=sum(f["org"] in sub and f.get("overdue") for f in open_rows),
+                             overdue_cases=sum(overdue_cases[x] for x in sub),
+                             open_findings=sum(open_findings[x] for x in sub),
+                             overdue_findings=sum(overdue_findings[x] for x in sub),
                              passed=sum(bool(r["passed"]) for r in known), known=len(known)))
         rows.sort(key=lambda r: (-(r["passed"] / r["known"] if r["known"] else -1), -(r["p5"] if r["p5"] is not None else -1),
                                  r["overdue_cases"], r["open_findings"], r["org"]))

@@ -219,19 +219,19 @@ class Rectification:
 
 
 def rectification(store, org, period: Period, now: datetime) -> Rectification:
-    open_now = current_messages(store, store.findings_open_at(org, iso(now)), now)
+    at = iso(now)
+    open_now = current_messages(store, store.findings_open_at(org, at), now)    # messages as read at `now`
     events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(),
                                      ("verify_pass", "verify_fail", "rebound"))
     rechecks = tuple(e for e in events if e["action"] != "rebound")
-    overdue = [dict(f) for f in open_now if f["due_at"] and f["due_at"] < iso(now)]
-    current_messages(store, overdue, now)                 # messages as read at the report's data time
+    overdue = [dict(f) for f in open_now if f["due_at"] and f["due_at"] < at]     # copies: messages read already
     return Rectification(
         dict(Counter(f["status"] for f in open_now)), len(open_now), tuple(overdue),
         sum(e["action"] == "verify_pass" for e in events), sum(e["action"] == "verify_fail" for e in events),
         sum(e["action"] == "rebound" for e in events), rechecks,
         counted(open_now, lambda f: (f["standard"], f["clause"])),
         tuple({"org": f["org"], "standard": f["standard"], "clause": f["clause"],
-               "overdue": bool(f["due_at"] and f["due_at"] < iso(now))} for f in open_now))
+               "overdue": bool(f["due_at"] and f["due_at"] < at)} for f in open_now))
 
 
 def counted(rows, key) -> tuple[tuple, ...]:

@@ -40,35 +40,39 @@ def deadline(cfg, now: datetime, working_days: int) -> str:
 
 def from_indicators(cfg, now, org_lines: dict[str, tuple], names: dict) -> list[Suggestion]:
     """One suggestion per org and P-code that missed its target."""
-    out = []
+    out, due = [], None
     for org, lines in org_lines.items():
         for line in lines:
             if line.passed is False:
+                due = due or deadline(cfg, now, DEADLINE_WD["indicator"])      # one calendar, not one per line
                 out.append(Suggestion(
                     f"{line.code} {line.name} 为 {percent(line.value, line.limits)}，未达到 {line.target}",
-                    ADVICE[line.code], org, names.get(org, org), deadline(cfg, now, DEADLINE_WD["indicator"]),
+                    ADVICE[line.code], org, names.get(org, org), due,
                     f"DB33/T 2036.7 §{line.clause}" if line.clause else "DB33/T 2036.7 §5.2"))
     return out
 
 
 def from_overdue_cases(cfg, now, cases, names) -> list[Suggestion]:
     per_org = Counter(c.org for c in cases)
+    due = deadline(cfg, now, DEADLINE_WD["red"]) if per_org else None
     return [Suggestion(f"{n} 件办件超过承诺办结时间未办结", "对超期办件逐件督办，限期办结并说明原因",
-                       org, names.get(org, org), deadline(cfg, now, DEADLINE_WD["red"]), "DB50/T 957.7 §4.2 a)")
+                       org, names.get(org, org), due, "DB50/T 957.7 §4.2 a)")
             for org, n in sorted(per_org.items())]
 
 
 def from_overdue_findings(cfg, now, findings, names) -> list[Suggestion]:
     per_org = Counter(f["org"] for f in findings if f["org"])
+    due = deadline(cfg, now, DEADLINE_WD["yellow"]) if per_org else None
     return [Suggestion(f"{n} 项问题已超过整改期限仍未整改完成", "明确整改责任人，落实整改措施并提交复查",
-                       org, names.get(org, org), deadline(cfg, now, DEADLINE_WD["yellow"]), "DB33/T 2036.7 §8.1")
+                       org, names.get(org, org), due, "DB33/T 2036.7 §8.1")
             for org, n in sorted(per_org.items())]
 
 
 def from_rebounds(cfg, now, events, names) -> list[Suggestion]:
     per_org = Counter(e["org"] for e in events if e["action"] == "rebound" and e["org"])
+    due = deadline(cfg, now, DEADLINE_WD["yellow"]) if per_org else None
     return [Suggestion(f"{n} 项已整改问题发生反弹", "查找反弹原因，建立长效机制防止问题反复",
-                       org, names.get(org, org), deadline(cfg, now, DEADLINE_WD["yellow"]), "DB33/T 2036.7 §8.4")
+                       org, names.get(org, org), due, "DB33/T 2036.7 §8.4")
             for org, n in sorted(per_org.items())]
 
 

@@ -150,6 +150,14 @@ class ReportStore:
             FROM cases WHERE status != 'withdrawn' AND accepted_at >= ? AND accepted_at < ? AND {where}""",
                         (start, end, *params))
 
+    def case_counts_by_org(self, start: str, end: str) -> dict[str, int]:
+        """Cases accepted in the period per org (its own, not its subtree's): case_counts' `accepted`
+        of a subtree is the sum over its orgs."""
+        return {r["org"]: r["accepted"] for r in self.rows(
+            """SELECT org, count(*) AS accepted FROM cases
+               WHERE status != 'withdrawn' AND accepted_at >= ? AND accepted_at < ? AND org IS NOT NULL
+               GROUP BY org""", (start, end))}
+
     def poor_evaluations(self, org: str | None, start: str, end: str, max_level: int = 2) -> list[dict]:
         """差评 (level ≤ max_level) in the period, with their comments."""
         where, params = scope_sql("org", org)
