@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -252,6 +253,16 @@ def parse(argv) -> Options:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--store" in argv:                      # both stores side by side (bench/stores.py)
+        from . import stores
+        ap = argparse.ArgumentParser(prog="python -m bench --store")
+        ap.add_argument("--store", required=True, help="a postgresql:// URL (a fresh schema is made and dropped)")
+        ap.add_argument("--cases", type=int, default=1_000_000)
+        ap.add_argument("--packs", nargs="*", default=["db33"])
+        ap.add_argument("--out", type=Path)
+        ns = ap.parse_args(argv)
+        return stores.main(ns.store, ns.cases, tuple(ns.packs) or None, ns.out)
     opts = parse(argv)
     start, speed = time.perf_counter(), [calibrate()]
     rows = run(opts)

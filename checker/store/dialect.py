@@ -265,6 +265,7 @@ class PgConnection:
     def __init__(self, raw):
         self.raw = raw
         self._identity: set[str] | None = None
+        self.bulk_loaded: set[str] = set()      # tables a bulk import loaded by COPY (analysed after it)
 
     # -- sqlite3's surface
     def execute(self, sql: str, params=None) -> PgCursor:
@@ -383,6 +384,7 @@ class PostgresDialect:
         raw = conn.raw
         raw.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{table}" INCLUDING DEFAULTS, _ord BIGINT)')
         raw.execute(f'TRUNCATE "{stage}"')
+        conn.bulk_loaded.add(table)
         with raw.cursor().copy(f'COPY "{stage}" ({cols}, _ord) FROM STDIN') as copy:
             for i, row in enumerate(rows):
                 copy.write_row([*map(_plain, row), i])
@@ -411,14 +413,19 @@ class PostgresDialect:
 
     @contextmanager
     def bulk_session(self, conn, cache_mb: int, checkpoint_pages: int):
-        """PostgreSQL needs no page-cache or checkpoint tuning per import; commit is asynchronous
-        within the import's transactions (a crash loses at most the last moments of an import that
+        """PostgreSQL needs no page-cache or checkpoint tuning per import; the tables loaded by COPY
+        are analysed at the end (a plan made on stale statistics after a bulk load can be 10× slower);
+        commit is asynchronous within the import's transactions (a crash loses at most the last moments of an import that
         is re-run anyway: re-importing a record updates it)."""
         conn.raw.execute("SET synchronous_commit = off")
+        conn.bulk_loaded.clear()
         try:
             yield
         finally:
             conn.raw.execute("RESET synchronous_commit")
+            for table in sorted(conn.bulk_loaded):      # fresh statistics: the planner sees the new rows now
+                conn.raw.execute(f'ANALYZE "{table}"')
+            conn.bulk_loaded.clear()
 
     def size_bytes(self, store) -> int:
         return int(store.scalar("SELECT COALESCE(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0) "

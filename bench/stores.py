@@ -1,0 +1,132 @@
+"""`python -m bench --store postgresql://… [--cases N]`: the same steps on both stores, side by side.
+
+One generated sample (checker.sample) is imported into a fresh SQLite file and into a fresh schema of
+the PostgreSQL database at the URL; then the full rescan, the next day's daily scan, P1–P9 of a
+month for every org, the monthly bulletin, and each database's size. Each store runs in a process
+of its own, so the peak memory is govwatch's for that store alone. A bare `COPY` of the same cases
+CSV into a table of text columns is the import's baseline on PostgreSQL.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+NOW = "2026-10-14T08:30:00+08:00"
+DAILY = "2026-10-15T08:30:00+08:00"
+PERIOD = "2026-09"
+
+
+def schema_url(base: str, schema: str) -> str:
+    return f"{base}{'&' if '?' in base else '?'}options={quote(f'-csearch_path={schema}')}"
+
+
+def run_store(database: str, data: str, out: str, packs) -> dict:
+    """Every step on one store (in this process); seconds per step and what it did."""
+    from datetime import datetime
+
+    from checker import config
+    from checker.indicators import compute
+    from checker.ingest import import_dir
+    from checker.periods import Period
+    from checker.reports import build_report
+    from checker.rules import load_configured
+    from checker.scan import run_scan
+    from checker.store import Store
+    cfg = config.load(None, database=database, packs=packs)
+    book = load_configured(cfg)
+    res = {}
+    with Store(database) as store:
+        t = time.perf_counter()
+        results = import_dir(store, cfg, Path(data))
+        res["import"] = (time.perf_counter() - t, sum(r.inserted + r.updated for r in results),
+                         next(r.inserted + r.updated for r in results if r.kind == "cases"))
+        t = time.perf_counter()
+        r = run_scan(store, cfg, book, datetime.fromisoformat(NOW), full=True)
+        res["full_rescan"] = (time.perf_counter() - t, r.evaluated, r.opened)
+        t = time.perf_counter()
+        r = run_scan(store, cfg, book, datetime.fromisoformat(DAILY))
+        res["daily_scan"] = (time.perf_counter() - t, r.evaluated, r.opened)
+        t = time.perf_counter()
+        values = compute(store, cfg, book, Period.parse(PERIOD), now=datetime.fromisoformat(NOW))
+        res["p1_p9"] = (time.perf_counter() - t, len(values), 0)
+        t = time.perf_counter()
+        build_report(store, cfg, book, "monthly", PERIOD, now=datetime.fromisoformat(NOW), out_dir=out,
+                     formats=("html",))
+        res["bulletin"] = (time.perf_counter() - t, 0, 0)
+        res["size_mb"] = store.size_bytes() / 2**20
+    res["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return res
+
+
+def bare_copy(url: str, cases_csv: Path) -> tuple[float, int]:
+    """COPY of the cases CSV into a table of text columns: no validation, no upsert."""
+    import psycopg
+    header = cases_csv.open(encoding="utf-8-sig").readline().strip().split(",")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE bare (" + ", ".join(f'"{h}" text' for h in header) + ")")
+        t = time.perf_counter()
+        with conn.cursor().copy("COPY bare FROM STDIN (FORMAT csv, HEADER true)") as copy, \
+                cases_csv.open("rb") as f:
+            while block := f.read(1 << 20):
+                copy.write(block)
+        seconds = time.perf_counter() - t
+        return seconds, conn.execute("SELECT count(*) FROM bare").fetchone()[0]
+
+
+def main(url: str, cases: int, packs, out: Path | None = None) -> int:
+    import psycopg
+    from datetime import datetime
+
+    from checker.sample import write_sample
+    work = Path(out or tempfile.mkdtemp(prefix="govwatch-bench-stores-"))
+    data = work / "data"
+    if not (data / "cases.csv").exists():
+        write_sample(data, datetime.fromisoformat(NOW), cases=cases, seed=1)
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    pg = schema_url(url, schema)
+    try:
+        results = {}
+        for name, database in (("SQLite", str(work / "bench.db")), ("PostgreSQL", pg)):
+            Path(work / "bench.db").unlink(missing_ok=True)
+            proc = subprocess.run([sys.executable, "-c", "import json, sys; from bench.stores import run_store; "
+                                   "print(json.dumps(run_store(*json.loads(sys.argv[1]))))",
+                                   json.dumps([database, str(data), str(work / "out"), packs])],
+                                  capture_output=True, text=True, check=True)
+            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        bare = bare_copy(pg, data / "cases.csv")
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    print(render(results, bare, cases))
+    (work / "stores.json").write_text(json.dumps({"cases": cases, "results": results, "bare_copy": bare}), "utf-8")
+    return 0
+
+
+def render(results: dict, bare: tuple, cases: int) -> str:
+    lines = [f"{cases:,} cases            | {'SQLite':>22} | {'PostgreSQL':>22}", "-" * 74]
+    for step, label in (("import", "import (all kinds)"), ("full_rescan", "full rescan"),
+                        ("daily_scan", "daily scan (next day)"), ("p1_p9", "P1–P9, one month"),
+                        ("bulletin", "monthly bulletin")):
+        cells = []
+        for name in ("SQLite", "PostgreSQL"):
+            seconds, n, extra = results[name][step]
+            rate = f"{results[name]['import'][2] / seconds:,.0f} cases/s" if step == "import" else \
+                (f"{n / seconds:,.0f} rec/s" if step in ("full_rescan", "daily_scan") and seconds else "")
+            cells.append(f"{seconds:7.2f} s {rate:>12}")
+        lines.append(f"{label:<22} | {cells[0]:>22} | {cells[1]:>22}")
+    lines.append(f"{'govwatch peak memory':<22} | {results['SQLite']['peak_mb']:>19.0f} MB | "
+                 f"{results['PostgreSQL']['peak_mb']:>19.0f} MB")
+    lines.append(f"{'database size':<22} | {results['SQLite']['size_mb']:>19.0f} MB | "
+                 f"{results['PostgreSQL']['size_mb']:>19.0f} MB")
+    lines.append(f"baseline: bare COPY of cases.csv into text columns: {bare[0]:.2f} s, "
+                 f"{bare[1] / bare[0]:,.0f} rows/s")
+    return "\n".join(lines)
