@@ -4,7 +4,7 @@ from __future__ import annotations
 from checker.store.copy import migrate_to
 from checker.store.dialect import redact
 
-from ..cli import JSON, arg, command, emit_json
+from ..shell import JSON, arg, command, emit_json
 
 
 @command("db", "数据库维护：migrate-to postgresql://… 把当前 SQLite 数据库（记录、问题及其全部历史、发送队列、绑定、"
