@@ -1,6 +1,6 @@
 """The scheduled jobs: the cadence of DB50/T 957.7 §4.2 and the service's housekeeping.
 
-Each job is a small function registered with @job; it takes a `Run` (config, rules, store, the
+Each job is a small function, listed in JOBS at the bottom; it takes a `Run` (config, rules, store, the
 clock and, for cadence jobs, the slot) and calls one checker function. Its return value is the
 detail written to the run log. Times and enabled flags come from `cfg.schedule`.
 
@@ -33,7 +33,6 @@ from .triggers import Cadence, cadence
 
 log = logging.getLogger(__name__)
 
-JOBS: dict[str, "JobSpec"] = {}
 INTERVALS = {"deliver": "deliver_interval_seconds", "watch_rules": "rules_watch_seconds"}
 
 
@@ -44,14 +43,6 @@ class JobSpec:
     cadence: str | None    # daily weekly monthly quarterly yearly; None = every N seconds
     run: Callable
     order: int             # catch-up order within one slot time
-
-
-def job(name: str, title: str, cadence: str | None = None):
-    """Register a job next to its definition."""
-    def register(fn):
-        JOBS[name] = JobSpec(name, title, cadence, fn, len(JOBS))
-        return fn
-    return register
 
 
 class Run:
@@ -98,7 +89,6 @@ def cadence_for(cfg, spec: JobSpec) -> Cadence:
 
 # -- the cadence of DB50/T 957.7 §4.2 ------------------------------------------------------
 
-@job("daily_scan", "日扫描", "daily")
 def daily_scan(run: Run) -> str:
     result = run_scan(run.store, run.cfg, run.rulebook, run.now)
     scanned = (f"扫描 #{result.scan_id}：评估 {result.evaluated}，新增 {result.opened}，"
@@ -109,27 +99,22 @@ def daily_scan(run: Run) -> str:
         raise GovwatchError(f"{scanned}；日报生成失败：{exc}") from exc
 
 
-@job("reminders", "整改提醒与督办", "daily")
 def reminders(run: Run) -> str:
     return str(run_reminders(run.store, run.cfg, run.now))
 
 
-@job("weekly_dispatch", "周调度", "weekly")
 def weekly_dispatch(run: Run) -> str:
     return report(run, "weekly", Period.containing("week", run.slot.date()))
 
 
-@job("monthly_bulletin", "月通报", "monthly")
 def monthly_bulletin(run: Run) -> str:
     return report(run, "monthly", Period.containing("month", run.slot.date()).previous())
 
 
-@job("quarterly_analysis", "季分析", "quarterly")
 def quarterly_analysis(run: Run) -> str:
     return report(run, "quarterly", Period.containing("quarter", run.slot.date()).previous())
 
 
-@job("annual_evaluation", "年考评", "yearly")
 def annual_evaluation(run: Run) -> str:
     return report(run, "annual", Period.containing("year", run.slot.date()).previous())
 
@@ -146,12 +131,10 @@ def report(run: Run, kind: str, period: Period) -> str:
 
 # -- housekeeping ---------------------------------------------------------------------------
 
-@job("deliver", "通知投递")
 async def deliver(run: Run):
     return await deliver_pending(run.store, run.cfg, run.rt.notifier, run.now)
 
 
-@job("watch_rules", "规则热加载")
 def watch_rules(run: Run) -> str | None:
     """Reload edited rule files all or nothing; a refused edit is logged and told to the admins."""
     outcome = run.rt.rules.reload_if_changed()
@@ -175,3 +158,18 @@ def tell_admins(run: Run, problems) -> int:
                                "kind": "notice", "severity": None,
                                "created_at": run.now.isoformat(timespec="seconds"),
                                "payload": {"title": "规则重新加载失败", "text": text}} for who in admins])
+
+
+# Every job in catch-up order (within one slot time): name (also the cfg.schedule key of a cadence
+# job), title, cadence (None: every N seconds, see INTERVALS), function.
+JOBS: dict[str, JobSpec] = {name: JobSpec(name, title, cadence, fn, order) for order, (name, title, cadence, fn)
+                            in enumerate((
+    ("daily_scan", "日扫描", "daily", daily_scan),
+    ("reminders", "整改提醒与督办", "daily", reminders),
+    ("weekly_dispatch", "周调度", "weekly", weekly_dispatch),
+    ("monthly_bulletin", "月通报", "monthly", monthly_bulletin),
+    ("quarterly_analysis", "季分析", "quarterly", quarterly_analysis),
+    ("annual_evaluation", "年考评", "yearly", annual_evaluation),
+    ("deliver", "通知投递", None, deliver),
+    ("watch_rules", "规则热加载", None, watch_rules),
+))}
