@@ -121,6 +121,24 @@ async def page(g):
     await _page(g, what, arg, int(offset), edit=True)
 
 
+@button(notify.PAGE_VERB)
+async def digest_page(g):
+    """上一页 / 下一页 under a long notification digest: that page, edited into the same message
+    (rebuilt from the outbox rows the message carried, so it works after a restart too)."""
+    from .notifiers.telegram import TelegramFormatter
+    query = g.update.callback_query
+    index = int(query.data.split(":", 1)[1])
+    ref = f"{query.message.chat.id}:{query.message.message_id}" if query.message else ""
+    found = await g.call(notify.page_of_message, g.store, TelegramFormatter(), g.scope.officer_id,
+                         g.scope.name or g.scope.officer_id, ref, index, max(1, g.cfg.telegram.page_size))
+    await query.answer()
+    if found is None:
+        return await g.reply("这条通知已无法翻页（已被重新发送）。发送 /findings 查看您的问题清单。")
+    text, buttons = found
+    await query.edit_message_text(text, parse_mode="HTML", reply_markup=_markup(buttons),
+                                  disable_web_page_preview=True)
+
+
 async def _page(g, what: str, arg: str, offset: int, edit: bool = False):
     size = g.cfg.telegram.page_size
     rows = await g.call(_list, g, what, arg)

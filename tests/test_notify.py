@@ -98,13 +98,22 @@ def test_several_findings_go_out_as_one_digest(world, cfg):
         f"{verb} #{fid}" for fid in fids for verb in ("确认收到", "提交整改")}
 
 
-def test_a_long_digest_splits_under_4096_between_entries(world, cfg):
+def test_a_long_digest_pages_under_4096_between_entries(world, cfg):
     long = "超期说明" * 250                                          # 1,000 characters each
     fire(world, cfg, [(OVERDUE, f"C{i:03}", f"办件 C{i:03}：{long}", "E1") for i in range(1, 10)])
     rec = Recorder()
     deliver(world, cfg, rec)
-    texts = rec.to(1001)
-    assert len(texts) > 1
+    assert len(rec.to(1001)) == 1                                  # one message, paged in place (上一页/下一页)
+    from checker.notify import page_of_message
+    ref = world.outbox()[0]["message_ref"]
+    texts, index = [], 0
+    while True:
+        text, buttons = page_of_message(world, Recorder.formatter, "E1", "张三", ref, index, 10)
+        texts.append(text)
+        if buttons[-1][-1][0] != "下一页":
+            break
+        index += 1
+    assert texts[0] == rec.to(1001)[0] and len(texts) > 1
     assert all(len(t.encode("utf-16-le")) // 2 <= 4096 for t in texts)
     for t in texts:                                                # every entry whole, tags balanced
         assert t.count("<b>") == t.count("</b>")

@@ -30,8 +30,10 @@ def keyboard(rows) -> InlineKeyboardMarkup:
 
 
 class TelegramFormatter:
-    """Telegram HTML (b, pre); the actions are inline buttons, a row per finding."""
+    """Telegram HTML (b, pre); the actions are inline buttons, a row per finding. A digest longer than
+    a page is one message whose 上一页/下一页 buttons edit it in place (checker.notify.digest)."""
     max_length = MAX_MESSAGE
+    pages_in_place = True
 
     def length(self, text: str) -> int:
         """Length as Telegram counts it (UTF-16 code units); counting the raw HTML is conservative."""
@@ -39,6 +41,12 @@ class TelegramFormatter:
 
     def digest(self, name: str, entries: Sequence[Entry]) -> str:
         head = f"<b>效能监管通知</b>｜{esc(name)}（{len(entries)} 条）"
+        return "\n\n".join([head, *(entry_html(e) for e in entries)])
+
+    def digest_page(self, name: str, entries: Sequence[Entry], first: int, total: int, page: int, pages: int) -> str:
+        """One page of a long digest: the head says which entries of how many it shows."""
+        head = (f"<b>效能监管通知</b>｜{esc(name)}（共 {total} 条，第 {first}–{first + len(entries) - 1} 条，"
+                f"第 {page}/{pages} 页）")
         return "\n\n".join([head, *(entry_html(e) for e in entries)])
 
     def buttons(self, entries: Sequence[Entry]):

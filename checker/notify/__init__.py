@@ -16,6 +16,7 @@ Channels' formatters and notifiers live in bot/notifiers/ (checker imports no me
 """
 from .backlog import enqueue_backlog
 from .channels import CHANNEL_NAMES, Channels
+from .digest import PAGE_VERB, page_of_message
 from .model import (ACTION_WORDS, ACTIONS, KIND_LABEL, SEVERITY_ICON, SEVERITY_NAME, Button, DeliveryResult,
                     Entry, Formatter, Message, Notifier, PermanentError, RetryableError, Row)
 from .pipeline import PREPARE, SEND, deliver_pending, route_now, run
@@ -24,7 +25,7 @@ from .reports import REPORT_NAMES, announce_report
 from .route import route
 from .silences import Silencer, add_silence, parse_duration, remove_silence
 
-__all__ = ["ACTIONS", "ACTION_WORDS", "CHANNEL_NAMES", "KIND_LABEL", "PREPARE", "REPORT_NAMES", "SEND",
+__all__ = ["ACTIONS", "PAGE_VERB", "page_of_message", "ACTION_WORDS", "CHANNEL_NAMES", "KIND_LABEL", "PREPARE", "REPORT_NAMES", "SEND",
            "SEVERITY_ICON", "SEVERITY_NAME", "Button", "Channels", "DeliveryResult", "Entry", "Formatter",
            "Message", "Notifier", "PermanentError", "RetryableError", "Row", "Silencer", "add_silence",
            "announce_report", "deliver_pending", "enqueue_backlog", "in_quiet_hours", "parse_duration",

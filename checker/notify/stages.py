@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from .. import redact
 from .channels import CHANNEL_NAMES
 from .health import ChannelHealth, health_of
-from .digest import messages_for
-from .model import (ALERT_KINDS, CLOSED, MAX_ATTEMPTS, SEVERITY_ORDER, Ctx,
+from .digest import messages_for, sort_rows
+from .model import (ALERT_KINDS, CLOSED, MAX_ATTEMPTS, Ctx,
                     Message, PermanentError, RetryableError, Row, officer_name)
 from .quiet import in_quiet_hours, quiet_end
 
@@ -96,7 +96,7 @@ def group(ctx: Ctx, batch):
     """Rows per recipient → that recipient's channel → messages of several findings under its limits.
     A recipient no enabled channel reaches gets a message without a channel, which deliver fails."""
     by_recipient: dict[str, list[Row]] = {}
-    for r in sorted(batch, key=lambda r: (SEVERITY_ORDER.get(r.severity, 3), r.id)):
+    for r in sort_rows(batch):
         by_recipient.setdefault(r.recipient, []).append(r)
     per_message = max(1, ctx.cfg.telegram.page_size)
     out = []

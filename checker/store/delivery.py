@@ -105,6 +105,11 @@ class DeliveryStore:
             sql, params = sql + " AND recipient = ?", [*params, recipient]
         return self.rows(sql + " ORDER BY id", params)
 
+    def outbox_of_message(self, recipient: str, ref: str) -> list[dict]:
+        """The rows a sent message carried (its ref, e.g. Telegram's "chat:message id"), of one recipient."""
+        return self.rows(f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE recipient = ? AND message_ref = ? "
+                         "AND status = 'sent' ORDER BY id", (recipient, ref))
+
     def claim_outbox(self, ids: list[int]) -> list[int]:
         """Mark rows `sending` for this session (never a row already sent); return the ids claimed."""
         with self.transaction() as c:
