@@ -97,7 +97,7 @@ async def _post_init(app: Application) -> None:
     if data.get("store") is None:                  # post_init is retried when the Bot API is down
         data["store"] = Store(data["store_path"], password_env=data["cfg"].database_password_env)
     if data["rules"] is None:
-        data["rules"] = RulesHolder.from_config(data["cfg"])
+        data["rules"] = RulesHolder.from_config(data["cfg"], data["store"])
     await publish_menus(app)
 
 

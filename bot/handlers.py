@@ -125,7 +125,6 @@ async def page(g):
 async def digest_page(g):
     """上一页 / 下一页 under a long notification digest: that page, edited into the same message
     (rebuilt from the outbox rows the message carried, so it works after a restart too)."""
-    from .notifiers.telegram import TelegramFormatter
     query = g.update.callback_query
     index = int(query.data.split(":", 1)[1])
     ref = f"{query.message.chat.id}:{query.message.message_id}" if query.message else ""

@@ -252,7 +252,8 @@ class Config:
     @property
     def enforced_packs(self) -> tuple[str, ...] | None:
         """The packs to enforce: `packs` when set, else the deployment province's standard (DB33/T 2036.7
-        for Zhejiang, DB50/T 957.7 for Chongqing), else every pack (None)."""
+        for Zhejiang, DB50/T 957.7 for Chongqing), else every pack (None). Without either, the loaders
+        infer the province from the store's org codes (checker.rules.choice.choose_packs)."""
         if self.packs is not None:
             return self.packs
         return (PROVINCE_PACKS[PROVINCES[self.province]],) if self.province else None

@@ -18,6 +18,7 @@ from .periods import Period
 from .records import CASE_STATUSES, KINDS
 from .reports import build_report
 from .rules import load_configured
+from .rules.choice import choose_packs
 from .sample import write_sample
 from .scan import run_scan
 from .store import Store
@@ -93,15 +94,13 @@ SEVERITY_NAMES = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
 
 
 def scan_step(ctx: DemoContext) -> list[str]:
-    rulebook = ctx.results["rulebook"] = load_configured(ctx.cfg)
+    rulebook = ctx.results["rulebook"] = load_configured(ctx.cfg, ctx.store)
+    choice = choose_packs(ctx.cfg, ctx.store)
     r = run_scan(ctx.store, ctx.cfg, rulebook, ctx.now)
     ctx.results["scan"] = r
     packs = "、".join(f"{p.number}（{len([x for x in rulebook.rules if x.standard == p.number])} 条规则）"
                      for p in rulebook.packs)
-    chosen = ("按配置 packs 选择" if ctx.cfg.packs is not None else
-              f"按配置 province（{ctx.cfg.province}）选择" if ctx.cfg.province else
-              "未配置 province：执行全部规则包，浙江部署请设 province: zhejiang，重庆部署请设 province: chongqing")
-    return [f"执行的规则包：{packs}（{chosen}）",
+    return [f"执行的规则包：{packs}（{choice.reason}）", *([choice.warning] if choice.warning else []),
             f"扫描 #{r.scan_id}：评估 {r.evaluated} 项，新发现 {r.opened} 项，已消除 {r.resolved} 项，未关闭 {r.open} 项"]
 
 
@@ -132,7 +131,7 @@ def _mark(passed) -> str:
 
 def monthly_bulletin_step(ctx: DemoContext) -> list[str]:
     """The monthly bulletin (月通报, DB50/T 957.7 §4.2 c), and where it is."""
-    rulebook = ctx.results.get("rulebook") or load_configured(ctx.cfg)
+    rulebook = ctx.results.get("rulebook") or load_configured(ctx.cfg, ctx.store)
     result = build_report(ctx.store, ctx.cfg, rulebook, "monthly", now=ctx.now, out_dir=ctx.dir / "reports")
     ctx.results["monthly_report"] = str(result.html_path)
     return [*result.text.splitlines()[:-1], f"月度通报已写入：{result.html_path}（用浏览器打开，可直接打印 A4）"]

@@ -84,3 +84,80 @@ def test_the_province_chooses_the_standard_enforced(tmp_path):
     from checker.errors import ConfigError
     with pytest.raises(ConfigError, match="province"):
         config_mod.load(path)
+
+
+# -- the default packs follow the province the org codes show (issue 14 item 2) ----------------------
+
+def _orgs(store, *codes):
+    for code in codes:
+        store.conn.execute("INSERT INTO orgs (code, name, level) VALUES (?, ?, 'city')", (code, f"机构{code}"))
+
+
+def test_with_neither_set_zhejiang_org_codes_enforce_db33(tmp_path):
+    from checker import config as config_mod
+    from checker.rules import load_configured
+    from checker.rules.choice import choose_packs
+    from checker.rules.holder import RulesHolder
+    from checker.store import Store
+    cfg = config_mod.load(None, database=str(tmp_path / "g.db"))
+    store = Store(cfg.database)
+    _orgs(store, "330100", "330102", "330102001")
+    choice = choose_packs(cfg, store)
+    assert choice.packs == ("db33",) and choice.warning is None and "33" in choice.reason and "浙江" in choice.reason
+    assert {p.short for p in load_configured(cfg, store).packs} == {"db33"}
+    assert {p.short for p in RulesHolder.from_config(cfg, store).rulebook.packs} == {"db33"}
+    store.close()
+
+
+def test_with_neither_set_chongqing_org_codes_enforce_db50(tmp_path):
+    from checker import config as config_mod
+    from checker.rules.choice import choose_packs
+    from checker.store import Store
+    cfg = config_mod.load(None, database=str(tmp_path / "g.db"))
+    store = Store(cfg.database)
+    _orgs(store, "500000", "500103", "50010300X")
+    assert choose_packs(cfg, store).packs == ("db50",)
+    store.close()
+
+
+def test_mixed_or_no_orgs_enforce_every_pack_and_warn_what_to_set(tmp_path):
+    from checker import config as config_mod
+    from checker.rules import load_configured
+    from checker.rules.choice import choose_packs
+    from checker.store import Store
+    cfg = config_mod.load(None, database=str(tmp_path / "g.db"))
+    store = Store(cfg.database)
+    none = choose_packs(cfg, store)
+    assert none.packs is None and "尚无" in none.warning and "province: zhejiang" in none.warning
+    _orgs(store, "330100", "500103")
+    mixed = choose_packs(cfg, store)
+    assert mixed.packs is None and "33（浙江）、50（重庆）" in mixed.warning
+    assert "province: chongqing" in mixed.warning and "packs" in mixed.warning
+    assert {p.short for p in load_configured(cfg, store).packs} == {"db33", "db50"}
+    store.close()
+
+
+def test_province_and_packs_override_the_org_codes(tmp_path):
+    from checker import config as config_mod
+    from checker.rules.choice import choose_packs
+    from checker.store import Store
+    store = Store(str(tmp_path / "g.db"))
+    _orgs(store, "330100")
+    chongqing = config_mod.load(None, province="chongqing")
+    assert choose_packs(chongqing, store).packs == ("db50",) and not choose_packs(chongqing, store).warning
+    both = config_mod.load(None, packs=["db33", "db50"])
+    assert choose_packs(both, store).packs == ("db33", "db50") and "packs" in choose_packs(both, store).reason
+    store.close()
+
+
+def test_scan_warns_on_stderr_when_it_cannot_tell_the_province(tmp_path, capsys, monkeypatch):
+    from checker.store import Store
+    from govwatch.cli import main
+    monkeypatch.chdir(tmp_path)                  # no config.yaml: neither province nor packs
+    db = str(tmp_path / "g.db")
+    store = Store(db)
+    _orgs(store, "330100", "500103")
+    store.close()
+    assert main(["--db", db, "scan", "--now", "2026-10-14T09:00"]) == 0
+    err = capsys.readouterr().err
+    assert "执行全部规则包" in err and "province: zhejiang" in err

@@ -15,8 +15,11 @@ def test_demo_runs_end_to_end_and_prints_the_chinese_summary(tmp_path, capsys, m
     assert (folder / "govwatch.db").is_file() and (folder / "data" / "cases.csv").is_file()
     assert "办件（cases）：新增 300，更新 0，拒收 0" in out
     assert "记录数：" in out and "办件 300" in out and "办件状态：" in out and "已办结" in out
-    # the scan ran through both packs and its findings are listed by clause and severity
-    assert "规则包：DB33/T 2036.7" in out and "DB50/T 957.7" in out
+    # the sample city is Hangzhou: with neither province nor packs set, its org codes (33…, GB/T 2260)
+    # choose DB33/T 2036.7, and the demo says so; the findings are listed by clause and severity
+    assert "执行的规则包：DB33/T 2036.7" in out and "机构编码均以 33 开头（GB/T 2260，浙江）" in out
+    packs_line = next(line for line in out.splitlines() if "执行的规则包" in line)
+    assert "DB50/T 957.7" not in packs_line and "警告" not in out
     assert "DB33/T 2036.7 §5.2.1.5  红色" in out           # overdue cases
     # P1–P9 for every district of the sample, and the monthly bulletin written
     assert out.count("P5 ") >= 5 and "月度通报已写入" in out

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GovwatchError
+from .choice import choose_packs
 from .loader import load_packs, only
 
 def fingerprint(path: Path) -> str:
@@ -50,8 +51,10 @@ class RulesHolder:
         return cls(Path(path), only(load_packs(path), packs), digest, packs)
 
     @classmethod
-    def from_config(cls, cfg) -> "RulesHolder":
-        return cls.load(cfg.rules_path(), cfg.enforced_packs)
+    def from_config(cls, cfg, store=None) -> "RulesHolder":
+        """The configured packs; with neither `packs` nor `province` set, the province the store's org
+        codes show (checker.rules.choice), else every pack."""
+        return cls.load(cfg.rules_path(), choose_packs(cfg, store).packs)
 
     @property
     def rulebook(self):

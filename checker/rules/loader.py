@@ -18,6 +18,7 @@ import jsonschema
 
 from ..errors import RuleError
 from . import source
+from .choice import choose_packs
 from .kinds import ALWAYS, RULE_KINDS, Parsing, template_problems
 from .model import Pack, RuleBook
 from .problems import Problem
@@ -218,9 +219,10 @@ def load_packs(path) -> RuleBook:
     return book
 
 
-def load_configured(cfg) -> RuleBook:
-    """The packs config.yaml asks for: `rules_dir` (or the shipped packs), restricted to `packs`."""
-    return only(load_packs(cfg.rules_path()), cfg.enforced_packs)
+def load_configured(cfg, store=None) -> RuleBook:
+    """The packs config.yaml asks for: `rules_dir` (or the shipped packs), restricted to `packs`, else
+    to the province's (configured, or inferred from the store's org codes: checker.rules.choice)."""
+    return only(load_packs(cfg.rules_path()), choose_packs(cfg, store).packs)
 
 
 def only(book: RuleBook, packs) -> RuleBook:

@@ -123,7 +123,7 @@ def indicators_cmd(ctx, ns):
     cfg, now = ctx.config, parse_now(ns.now, ctx.config.tz)
     if ns.org and ctx.store.get("orgs", ns.org) is None:
         raise InputError(f"未找到机构 {ns.org}")
-    values = indicators.compute(ctx.store, cfg, load_configured(cfg), period, ns.org, now=now)
+    values = indicators.compute(ctx.store, cfg, load_configured(cfg, ctx.store), period, ns.org, now=now)
     if ns.json:
         emit_json([v.to_json() for v in values])
     else:

@@ -11,9 +11,9 @@ from checker.rules import load_configured
 from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 
 
-def load_rulebook(cfg):
+def load_rulebook(cfg, store=None):
     """The configured rule packs (P1–P9 rules feed the reports and the index)."""
-    return load_configured(cfg)
+    return load_configured(cfg, store)
 
 
 def formats_arg(text: str) -> tuple[str, ...]:
@@ -34,7 +34,7 @@ def formats_arg(text: str) -> tuple[str, ...]:
              help="除 HTML 外再生成 pdf（A4）和/或 xlsx，如 pdf 或 pdf,xlsx（默认：配置项 reports.formats）"), NOW)
 def report(ctx, ns) -> int:
     cfg = ctx.config
-    result = build_report(ctx.store, cfg, load_rulebook(cfg), ns.kind, ns.period, ns.org,
+    result = build_report(ctx.store, cfg, load_rulebook(cfg, ctx.store), ns.kind, ns.period, ns.org,
                           now=parse_now(ns.now, cfg.tz), out_dir=ns.out, formats=ns.formats)
     print(result.text)
     if result.pages:
@@ -48,7 +48,7 @@ def report(ctx, ns) -> int:
 def index(ctx, ns) -> int:
     cfg = ctx.config
     now = parse_now(ns.now, cfg.tz) if ns.now else None
-    rows = compute_index(ctx.store, cfg, load_rulebook(cfg), Period.parse(ns.period), now=now)
+    rows = compute_index(ctx.store, cfg, load_rulebook(cfg, ctx.store), Period.parse(ns.period), now=now)
     if ns.json:
         emit_json([r.as_json() for r in rows])
         return 0

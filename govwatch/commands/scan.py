@@ -5,6 +5,7 @@ import sys
 
 from checker import holiday_years
 from checker.rules import load_configured
+from checker.rules.choice import choose_packs
 from checker.scan import evaluate, run_scan
 
 from ..shell import JSON, NOW, arg, command, emit_json, parse_now
@@ -20,7 +21,7 @@ def scan(ctx, ns) -> int:
     cfg = ctx.config
     now = parse_now(ns.now, cfg.tz)
     if ns.dry_run:                    # any --now, even before the last scan: nothing is written
-        ev = evaluate(ctx.store, cfg, load_configured(cfg), now, full=True, engine=ns.engine)
+        ev = evaluate(ctx.store, cfg, load_configured(cfg, ctx.store), now, full=True, engine=ns.engine)
         if ns.json:
             emit_json({"dry_run": True, "now": now.isoformat(timespec="seconds"), "evaluated": ev.count,
                        "firings": len(ev.firings)})
@@ -28,7 +29,9 @@ def scan(ctx, ns) -> int:
             print(f"试运行（未写入任何数据）{now.isoformat(timespec='seconds')}：评估 {ev.count} 条，"
                   f"触发 {len(ev.firings)} 条")
         return 0
-    result = run_scan(ctx.store, cfg, load_configured(cfg), now, full=ns.full, engine=ns.engine)
+    if warning := choose_packs(cfg, ctx.store).warning:
+        print(warning, file=sys.stderr)
+    result = run_scan(ctx.store, cfg, load_configured(cfg, ctx.store), now, full=ns.full, engine=ns.engine)
     if text := holiday_years.warning(holiday_years.missing_years(ctx.store, cfg, now)):
         print(text, file=sys.stderr)
     if ns.json:
