@@ -161,3 +161,23 @@ def test_scan_warns_on_stderr_when_it_cannot_tell_the_province(tmp_path, capsys,
     assert main(["--db", db, "scan", "--now", "2026-10-14T09:00"]) == 0
     err = capsys.readouterr().err
     assert "执行全部规则包" in err and "province: zhejiang" in err
+
+
+def test_serve_warns_and_enforces_the_inferred_pack(tmp_path, capsys, monkeypatch):
+    import govwatch.commands.serve as serve_cmd
+    from checker.store import Store
+    from govwatch.cli import main
+    monkeypatch.chdir(tmp_path)
+    seen = []
+    monkeypatch.setattr(serve_cmd, "run_service", lambda cfg, holder: seen.append(holder) or 0)
+    db = str(tmp_path / "g.db")
+    store = Store(db)
+    _orgs(store, "330100", "500103")
+    store.close()
+    assert main(["--db", db, "serve"]) == 0
+    assert "执行全部规则包" in capsys.readouterr().err and seen[-1].packs is None
+    store = Store(db)
+    store.conn.execute("DELETE FROM orgs WHERE code = '500103'")
+    store.close()
+    assert main(["--db", db, "serve"]) == 0
+    assert "警告" not in capsys.readouterr().err and seen[-1].packs == ("db33",)
