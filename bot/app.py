@@ -81,6 +81,7 @@ def register(app: Application) -> None:
     command("history", handlers.history)
     command("evidence", handlers.evidence)
     button("pg", handlers.page)
+    button(notify.PAGE_VERB, handlers.digest_page)
     button("ack", handlers.ack)
     button("vp", handlers.verify_pass, SUPERVISING)
     button("vpc", handlers.verify_pass_confirmed, SUPERVISING)

@@ -21,7 +21,7 @@ from checker.reports.pdf import PdfUnavailable
 
 from . import views
 from .commands import COMMANDS, HINT, ROLE_NAMES, UNKNOWN_USER, menu_for
-from .notifiers.telegram import esc, keyboard
+from .notifiers.telegram import TelegramFormatter, esc, keyboard
 
 REPORT_KINDS = ("daily", "weekly", "monthly", "quarterly", "annual")
 
@@ -121,7 +121,6 @@ async def page(g):
     await _page(g, what, arg, int(offset), edit=True)
 
 
-@button(notify.PAGE_VERB)
 async def digest_page(g):
     """上一页 / 下一页 under a long notification digest: that page, edited into the same message
     (rebuilt from the outbox rows the message carried, so it works after a restart too)."""
