@@ -18,6 +18,7 @@ from checker.indicators import compute as compute_indicators
 from checker.periods import Period
 from checker.reports import build_report
 from checker.reports.pdf import PdfUnavailable
+from checker.scan import check_record
 
 from . import views
 from .commands import COMMANDS, HINT, ROLE_NAMES, UNKNOWN_USER, menu_for
@@ -175,7 +176,10 @@ async def case(g):
         # The same answer either way: a stranger to the org must not learn that the case exists.
         raise NotFound(f"未找到办件 {g.args[0]}，或该办件不在您的查看范围内")
     item = await g.call(g.store.get, "items", record["item_code"])
-    await g.reply(views.case_text(record, item, related, g.cfg, g.now))
+    rulebook = getattr(g.rules, "rulebook", None)
+    broken = None if rulebook is None else await g.call(check_record, g.store, g.cfg, rulebook, "cases",
+                                                      record["case_no"], g.now)
+    await g.reply(views.case_text(record, item, related, g.cfg, g.now, broken))
 
 
 async def indicators(g):

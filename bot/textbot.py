@@ -18,6 +18,7 @@ from checker import findings as fnd
 from checker.access import Scope
 from checker.casework import overdue_cases
 from checker.errors import Forbidden, GovwatchError, InputError, NotFound
+from checker.scan import check_record
 
 from . import views
 from .commands import ROLE_NAMES
@@ -193,7 +194,9 @@ def _case(a: Asker, args) -> str:
     related = [f for f in fnd.list_findings(a.store, scope=a.scope, now=a.now) if f["subject"] == record["case_no"]]
     if not (a.scope.covers_org(record["org"]) or record.get("handler") == a.scope.officer_id or related):
         raise Forbidden(f"无权查看办件 {args[0]}：它不属于您所在机构")
-    return views.case_text(record, a.store.get("items", record["item_code"]), related, a.cfg, a.now)
+    rulebook = getattr(a.rules, "rulebook", None)
+    broken = None if rulebook is None else check_record(a.store, a.cfg, rulebook, "cases", record["case_no"], a.now)
+    return views.case_text(record, a.store.get("items", record["item_code"]), related, a.cfg, a.now, broken)
 
 
 def _rules(a: Asker, args) -> str:

@@ -85,7 +85,9 @@ def history_text(finding: dict, events: list[dict], scan_state: str) -> str:
     return "\n".join(lines)
 
 
-def case_text(case: dict, item: dict | None, related: list[dict], cfg, now: datetime) -> str:
+def case_text(case: dict, item: dict | None, related: list[dict], cfg, now: datetime, broken=None) -> str:
+    """`broken`: the firings of checker.scan.check_record, the record rules the case breaks now
+    (None: not checked, nothing said)."""
     lines = [f"<b>办件 {esc(case['case_no'])}</b>",
              f"事项：{esc((item or {}).get('name') or case['item_code'])}",
              f"机构：{esc(case['org'])}｜渠道：{esc(case['channel'])}｜状态：{esc(case['status'])}",
@@ -97,6 +99,12 @@ def case_text(case: dict, item: dict | None, related: list[dict], cfg, now: date
         lines.append(f"承诺办结：{esc(case['due_at'][:16])}（{state}，依据 DB33/T 2036.7 §5.2.1.5）")
     if case.get("closed_at"):
         lines.append(f"办结：{esc(case['closed_at'][:16])}")
+    if broken:
+        lines.append(f"当前违反的规则 {len(broken)} 条：")
+        lines += [f"• {esc(f.rule.title)}（{esc(f.rule.standard)} §{esc(f.rule.clause)}）：{esc(f.message)}"
+                  for f in sorted(broken, key=lambda f: f.rule.id)]
+    elif broken is not None:
+        lines.append("当前未违反任何办件规则。")
     lines.append(f"相关问题 {len(related)} 条" + ("：" if related else "。"))
     return "\n".join(lines + [finding_line(r) for r in related])
 

@@ -186,6 +186,16 @@ def test_case_shows_deadline_working_days_and_findings(bot):
     assert "用法：/case" in bot.send(OFFICER, "/case")[0]
 
 
+def test_case_shows_the_rules_it_breaks_now(bot):
+    # checker.scan.check_record on the reference engine: the case's record rules that fire at the bot's now
+    bot.store.conn.execute("UPDATE cases SET status = 'processing', due_at = '2026-10-16T23:59:59+08:00' "
+                           "WHERE case_no = 'C001'")
+    assert "当前未违反任何办件规则" in bot.send(OFFICER, "/case C001")[0]
+    bot.store.conn.execute("UPDATE cases SET due_at = '2026-10-09T23:59:59+08:00' WHERE case_no = 'C001'")
+    said = bot.send(OFFICER, "/case C001")[0]
+    assert "当前违反的规则" in said and "超期" in said and "§" in said
+
+
 def test_in_a_group_the_bot_says_one_line_and_shows_no_data(bot):
     group = -100777
     for text in ("/findings", "/case C001", "/status", "/start"):
