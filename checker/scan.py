@@ -5,7 +5,7 @@ consultations, unrectified valid complaints, 差评 not called back or not recti
 the coming days without a reminder), the records changed since the last scan (`_seq`), and the
 subjects of the rules' active findings, so its cost follows open and changed records, not history.
 `full=True` evaluates every record. Indicator, checklist and cadence rules are evaluated whole by
-the evaluator registered for their kind (@evaluator(kind)).
+the evaluator of their kind (EVALUATORS, at the bottom).
 """
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ APPOINTMENT_DAYS = 7           # appointments within this many days ahead are li
 FULL_CHUNK = 20000             # records the durable engine is given at a time
 PREPARE_LIMIT = 5000           # opening firings made whole before the write lock (more: in chunks under it)
 DEFAULT_RECTIFY_DAYS = 5       # working days to rectify, unless a rule sets rectify_days
-EVALUATORS: dict[str, Callable] = {}
 # Facts every finding keeps besides its message's placeholders (messages, the bot and reports read them).
 _IDENTITY = frozenset({"rule_title", "clause", "standard", "org", "org_name", "due_at", "handler", "item_code",
                        "item_name", "status", "channel", "accepted_at"})
@@ -116,19 +115,6 @@ class ScanContext:
         return self._due[days]
 
 
-BACKGROUND: set[str] = set()      # evaluators that are SQL-bound: run beside the others, on their own connection
-
-
-def evaluator(kind: str, background: bool = False):
-    """Register the evaluator of a rule kind: fn(ctx, rules) -> Evaluation. A `background` one spends
-    its time in SQLite (which releases the GIL), so it runs in a thread on its own connection while the
-    others run."""
-    def register(fn):
-        EVALUATORS[kind] = fn
-        if background:
-            BACKGROUND.add(kind)
-        return fn
-    return register
 
 
 # ------------------------------------------------------------------------------ the scan
@@ -206,7 +192,7 @@ def _parts(ctx: ScanContext):
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = [pool.submit(_on_own_connection, ctx, kind, work[kind]) for kind in work if kind in aside]
         first = Evaluation()
-        for kind in [k for k in work if k not in aside]:       # registry order
+        for kind in [k for k in work if k not in aside]:       # EVALUATORS order
             first.add(EVALUATORS[kind](ctx, work[kind]))
         yield first
         for future in pending:
@@ -246,7 +232,6 @@ _KIND_TITLES = {"cases": "办件", "consultations": "咨询", "complaints": "投
                 "appointments": "预约"}
 
 
-@evaluator("record")
 def _records(ctx: ScanContext, rules) -> Evaluation:
     """Every record rule as one SQL query over its kind's table (engine "sql"), or its conditions
     posted to durable-rules as events made by the same SQL (engine "durable", the reference). The
@@ -437,7 +422,6 @@ def _data_quality(ctx: ScanContext, kinds: list[str], rules) -> list:
 _REASONS = {"missing": "从未检查", "failed": "最近一次检查未通过", "stale": "逾期未检查"}
 
 
-@evaluator("checklist")
 def _checklists(ctx: ScanContext, rules) -> Evaluation:
     out = Evaluation()
     calendars = supervision.Calendars(ctx.cfg)
@@ -488,7 +472,6 @@ def _gap_firing(ctx: ScanContext, rule, gap, subject_kind: str) -> Firing:
 
 # ------------------------------------------------------------------------------ cadence rules
 
-@evaluator("cadence")
 def _cadences(ctx: ScanContext, rules) -> Evaluation:
     """Calendar periods (checker.supervision): a period ended without the activity, or near its end."""
     out = Evaluation()
@@ -501,7 +484,14 @@ def _cadences(ctx: ScanContext, rules) -> Evaluation:
 
 # ------------------------------------------------------------------------------ indicator rules
 
-@evaluator("indicator", background=True)
 def _indicators(ctx: ScanContext, rules) -> Evaluation:
     firings, evaluated = indicators.indicator_scan(ctx.store, ctx.cfg, ctx.rulebook, ctx.now)
     return Evaluation(list(firings), dict(evaluated), sum(len(s or ()) for s in evaluated.values()))
+
+
+# The evaluator of each rule kind, fn(ctx, rules) -> Evaluation, in the order they start. A kind in
+# BACKGROUND spends its time in SQLite (which releases the GIL), so it runs in a thread on its own
+# connection while the others run.
+EVALUATORS: dict[str, Callable] = {"record": _records, "checklist": _checklists, "cadence": _cadences,
+                                   "indicator": _indicators}
+BACKGROUND = frozenset({"indicator"})
