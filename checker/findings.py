@@ -5,8 +5,12 @@ lifecycle (DESIGN.md "Findings", DB33/T 2036.7 §8):
                               └──────→ rejected → (acknowledged | submitted) …
     any active status → resolved   when the scan sees the condition cleared
     resolved → open               when it fires again (reopen)
-    verified → open               when it fires again: within `findings.rebound_window_days` of the
-                                  verification a rebound (反弹, §8.4), later a plain reopen
+    verified → open               when it fires again. A rebound (反弹, §8.4) only when a scan saw it
+                                  cleared after the verification (cleared_at) and it fires again within
+                                  `findings.rebound_window_days` of the verification (later: a plain
+                                  reopen). A verified finding that never cleared reopens as
+                                  复查后仍存在 (`persist`: the verification is contradicted by the data),
+                                  counted apart and sent back to the supervisor who verified it.
 
 Every change appends a row to finding_events (who, when, what); the notification route reads them.
 """
@@ -99,6 +103,7 @@ def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated, complete=N
         for fp, firing in fired.items():
             ctx.merge(known.get(fp), firing)
         resolved = ctx.resolve(known, fired, evaluated)
+        ctx.clear_verified(fired, evaluated)
         ctx.flush()
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
 
@@ -125,6 +130,7 @@ def reconcile_fired(store, cfg, scan_id, now: datetime, table: str, rules: dict,
                 if firing is not None:                  # None: its record is gone since
                     ctx.merge(row if row["id"] is not None else None, firing)
             ctx.flush()
+        store.mark_unfired_verified_cleared(table, list(rules), ctx.at)
         resolved = 0
         for row in store.unfired_active(table, list(rules)):
             store.update_finding(row["id"], "resolved", resolved_at=ctx.at)
@@ -177,23 +183,38 @@ class _Reconcile:
         self.opened += 1
 
     def reopen(self, row: dict, firing: Firing) -> None:
-        """A resolved or verified finding fires again: reopen, or rebound (§8.4)."""
-        action = "rebound" if self.is_rebound(row) else "reopen"
-        counter = "rebound_count" if action == "rebound" else "reopen_count"
+        """A resolved or verified finding fires again: reopen, rebound (§8.4) or 复查后仍存在."""
+        action = self.reopen_kind(row)
+        counter = {"rebound": "rebound_count", "persist": "persist_count"}.get(action, "reopen_count")
         assignee, supervisor = (row["assignee"], row["supervisor"]) if row["assignee"] else self.route(firing)
         self.store.update_finding(
             row["id"], "open", resolved_at=None, assignee=assignee, supervisor=supervisor,
             message=firing.message, due_at=firing.due_at, severity=firing.rule.severity,
             last_seen_at=self.at, last_scan_id=self.scan_id, data=firing.facts)
         self.store.bump_finding_counter(row["id"], counter)
-        self.event(row["id"], action, row["status"], "open", {"scan_id": self.scan_id})
+        data = {"scan_id": self.scan_id}
+        if action == "persist":                    # back to the supervisor whose 复查 the data contradicts
+            data["verifier"] = self.store.last_event_actor(row["id"], "verify_pass")
+        self.event(row["id"], action, row["status"], "open", data)
         self.reopened += 1
 
-    def is_rebound(self, row: dict) -> bool:
+    def reopen_kind(self, row: dict) -> str:
+        """rebound: verified, seen cleared after that, firing again within the window; persist: verified
+        but never seen cleared since (复查后仍存在); otherwise a plain reopen."""
         if row["status"] != "verified" or not row["verified_at"]:
-            return False
+            return "reopen"
+        if not row.get("cleared_at") or row["cleared_at"] < row["verified_at"]:
+            return "persist"
         window = timedelta(days=self.cfg.findings.rebound_window_days)
-        return self.now - datetime.fromisoformat(row["verified_at"]) <= window
+        return "rebound" if self.now - datetime.fromisoformat(row["verified_at"]) <= window else "reopen"
+
+    def clear_verified(self, fired: dict, evaluated: dict) -> None:
+        """Verified findings whose subject this scan evaluated and that did not fire: seen cleared."""
+        rows = self.store.verified_uncleared(list(evaluated))
+        ids = [r["id"] for r in rows if r["fingerprint"] not in fired
+               and (evaluated.get(r["rule"]) is None or r["subject"] in evaluated[r["rule"]])]
+        if ids:
+            self.store.set_cleared(ids, self.at)
 
     def resolve(self, known: dict, fired: dict, evaluated: dict) -> int:
         """Resolve the active findings whose subject was evaluated and did not fire."""
@@ -264,7 +285,7 @@ def _change(store, finding_id, actor, action, now: datetime, **event) -> dict:
         _may(store, row, actor, action)
         sources, target = TRANSITIONS[action]
         at = _iso(now)
-        store.update_finding(row["id"], target, **({"verified_at": at} if target == "verified" else {}))
+        store.update_finding(row["id"], target, **({"verified_at": at, "cleared_at": None} if target == "verified" else {}))
         store.add_events([{"finding_id": row["id"], "at": at, "actor": str(actor), "action": action,
                            "from_status": row["status"], "to_status": target, **event}])
     return get_finding(store, finding_id, now=now)

@@ -105,13 +105,42 @@ class IndexRow:
     dimensions: dict[str, float | None]
     previous: float | None
     change: float | None
-    missing: tuple[str, ...] = field(default=())       # leaves without data (re-weighted away)
+    missing: tuple[str, ...] = field(default=())       # leaves without data (re-weighted within their dimension)
+    group: str = ""                                    # peer group: the org's level (district, department …)
+    complete: bool = True                              # every dimension has data; only complete orgs are ranked
+    missing_dimensions: tuple[str, ...] = field(default=())
 
     def as_json(self) -> dict:
         r = lambda v: None if v is None else round(v, 2)
         return {"org": self.org, "org_name": self.org_name, "score": r(self.score), "rank": self.rank,
+                "group": self.group, "group_name": GROUP_NAMES.get(self.group, self.group),
+                "complete": self.complete, "missing_dimensions": list(self.missing_dimensions),
                 "dimensions": {k: r(v) for k, v in self.dimensions.items()},
                 "previous": r(self.previous), "change": r(self.change), "missing": list(self.missing)}
+
+
+GROUP_NAMES = {"province": "省级", "city": "市级", "district": "区县", "township": "乡镇（街道）", "village": "村（社区）",
+               "department": "部门", "hall": "大厅"}
+
+
+class NoIndexData(GovwatchError):
+    """A period without any dated data: no ranking is made (DB50/T 957.7 §6.4 a 数据准确无误)."""
+    exit_code = 0
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """An index run: its rows, and the weights it used (fixed for the evaluation year)."""
+    rows: list
+    year: int
+    base_period: str
+    weights: dict                     # node path → {child name: weight}
+    root: str = ""
+
+    @property
+    def dimension_weights(self) -> dict:
+        """The first-level dimensions' weights (shown in reports and by `govwatch index`)."""
+        return self.weights.get(self.root, {})
 
 
 # ---------------------------------------------------------------- loading and validation
@@ -336,14 +365,22 @@ def normaliser(name: str):
     return register
 
 
+# Every leaf is put on one scale, 0–100, before synthesis (issue: 功效系数法 gives 60–100 and min-max
+# 0–100, so a min-max leaf's last place weighed 60 points more than an efficacy leaf's). Reading: the
+# efficacy method's 60 (不允许值) … 100 (满意值) maps linearly onto 0 … 100; banded scores map from
+# their lowest to their highest base score onto 0 … 100; the other methods are 0–100 already.
+
 @normaliser("efficacy")
 def _efficacy(n: Normalize, x, values, higher):
-    return im.efficacy(x, n.best, n.worst)
+    return (im.efficacy(x, n.best, n.worst) - 60.0) * 2.5
 
 
 @normaliser("banded")
 def _banded(n: Normalize, x, values, higher):
-    return im.banded(x, n.bands)
+    bases = [b for _, b in n.bands]
+    lo, hi = min(bases), max(bases)
+    score = im.banded(x, n.bands)
+    return 100.0 if hi == lo else 100.0 * (score - lo) / (hi - lo)
 
 
 @normaliser("minmax")
@@ -368,14 +405,23 @@ def _atan(n, x, values, higher):
 
 # ---------------------------------------------------------------- synthesis
 
-def node_scores(node: Node, raw: dict[str, dict[str, float | None]], orgs: list[str]) -> dict[str, dict]:
-    """Scores (0–100) of every node of the tree for every org: {node path: {org: score | None}}."""
+def node_scores(node: Node, raw: dict[str, dict[str, float | None]], orgs: list[str],
+                fixed: dict | None = None) -> dict[str, dict]:
+    """Scores (0–100) of every node of the tree for every org: {node path: {org: score | None}}.
+    `fixed` (node path → weights) replaces the weights a group would compute from the data."""
     out: dict[str, dict] = {}
-    _score(node, raw, orgs, out)
+    _score(node, raw, orgs, out, fixed or {})
     return out
 
 
-def _score(node: Node, raw, orgs, out) -> dict[str, float | None]:
+def node_weights(node: Node, raw, orgs: list[str]) -> dict[str, tuple[float, ...]]:
+    """Every group's weights as this data gives them (given, AHP, or entropy / CV of these scores)."""
+    weights: dict = {}
+    _score(node, raw, orgs, {}, {}, weights)
+    return weights
+
+
+def _score(node: Node, raw, orgs, out, fixed, used=None) -> dict[str, float | None]:
     if node.is_leaf:
         vals = raw.get(node.path, {})
         present = [v for v in vals.values() if v is not None]
@@ -383,8 +429,10 @@ def _score(node: Node, raw, orgs, out) -> dict[str, float | None]:
         out[node.path] = {o: (fn(node.normalize, vals[o], present, node.higher_better)
                               if vals.get(o) is not None else None) for o in orgs}
         return out[node.path]
-    kids = [_score(c, raw, orgs, out) for c in node.children]
-    weights = _weights(node.weighting, kids)
+    kids = [_score(c, raw, orgs, out, fixed, used) for c in node.children]
+    weights = tuple(fixed[node.path]) if node.path in fixed else _weights(node.weighting, kids)
+    if used is not None:
+        used[node.path] = weights
     out[node.path] = {o: im.weighted_sum([k[o] for k in kids], weights) for o in orgs}
     return out[node.path]
 
@@ -414,32 +462,133 @@ def period_end(period: Period, tz) -> datetime:
 
 def compute_index(store, cfg, rulebook, period, now: datetime | None = None, tree: IndexTree | None = None,
                   with_change: bool = True) -> list[IndexRow]:
-    """The index of every ranked org for a period, ranked, with each org's change from the previous period."""
+    """The index rows of a period (see run_index)."""
+    return run_index(store, cfg, rulebook, period, now, tree, with_change).rows
+
+
+def run_index(store, cfg, rulebook, period, now: datetime | None = None, tree: IndexTree | None = None,
+              with_change: bool = True, record: bool = True) -> IndexResult:
+    """The index of every org in scope for a period (DB50/T 957.7 §6.3.2.3–6.3.2.4), ranked within its
+    peer group (org level: 横向比较 compares like with like); an org missing a whole dimension is
+    incomplete and not ranked. Weights are fixed per evaluation year (纵向比较 on one yardstick):
+    computed once on the base period (the year before) and stored; a period with no dated data at all
+    raises NoIndexData instead of ranking."""
     period = Period.parse(period) if isinstance(period, str) else period
     tree = tree or load_index(default_path(cfg))
     orgs = store.orgs_for_index(tree.levels, tree.orgs)
     codes = [o["code"] for o in orgs]
-    scores, raw = _period_scores(store, cfg, rulebook, tree, period, now, codes)
-    prev = (_period_scores(store, cfg, rulebook, tree, period.previous(), None, codes)[0]
-            if with_change else {})
-    return _rows(tree, orgs, scores, raw, prev.get(tree.root.path, {}))
-
-
-def _period_scores(store, cfg, rulebook, tree, period, now, codes):
-    now = now if now is not None and now < period_end(period, cfg.tz) else period_end(period, cfg.tz)
-    ctx = InputContext(store, cfg, rulebook, period, now)
+    ctx = _context(store, cfg, rulebook, period, now)
     raw = gather(ctx, tree, codes)
-    return node_scores(tree.root, raw, codes), raw
+    if not _has_dated_data(tree, raw):
+        raise NoIndexData(f"{period.label}没有效能指数所需的数据（本期没有办件、评价、投诉记录，也没有导入的指标），不作排名")
+    year, base, fixed = year_weights(store, cfg, rulebook, tree, period, codes)
+    scores = node_scores(tree.root, raw, codes, fixed)
+    prev = {}
+    if with_change:
+        try:
+            prev = _scores_of(store, cfg, rulebook, tree, period.previous(), codes)
+        except NoIndexData:
+            prev = {}
+    rows = _rows(tree, orgs, scores, raw, prev)
+    result = IndexResult(rows, year, base, {path: _named(tree, path, w) for path, w in fixed.items()}, tree.root.path)
+    if record:
+        store.record_index_run(period.code, year, base, json.dumps(result.weights, ensure_ascii=False),
+                               json.dumps([r.as_json() for r in rows], ensure_ascii=False),
+                               (now or period_end(period, cfg.tz)).isoformat(timespec="seconds"))
+    return result
+
+
+def _context(store, cfg, rulebook, period, now) -> InputContext:
+    now = now if now is not None and now < period_end(period, cfg.tz) else period_end(period, cfg.tz)
+    return InputContext(store, cfg, rulebook, period, now)
+
+
+def _scores_of(store, cfg, rulebook, tree, period, codes):
+    raw = gather(_context(store, cfg, rulebook, period, None), tree, codes)
+    if not _has_dated_data(tree, raw):
+        raise NoIndexData(period.label)
+    scores = node_scores(tree.root, raw, codes, year_weights(store, cfg, rulebook, tree, period, codes)[2])
+    return complete_totals(tree, scores, codes)
+
+
+def complete_totals(tree: IndexTree, scores, codes) -> dict[str, float | None]:
+    """The total of each org that has data in every dimension; None for an incomplete one."""
+    return {c: scores[tree.root.path][c] if all(scores[d.path][c] is not None for d in tree.root.children) else None
+            for c in codes}
+
+
+# Leaves whose value comes from the item list (not dated): they alone are not "data of the period".
+_UNDATED = {"P1", "P2", "P3", "P4", "P6"}
+
+
+def _has_dated_data(tree: IndexTree, raw) -> bool:
+    for leaf in tree.root.leaves():
+        inp = leaf.input
+        undated = (inp.kind == "indicator" and inp.indicator in _UNDATED) or \
+                  (inp.kind == "computed" and inp.computed.startswith("online_depth"))
+        if not undated and any(v is not None for v in raw[leaf.path].values()):
+            return True
+    return False
+
+
+def year_weights(store, cfg, rulebook, tree, period: Period, codes) -> tuple[int, str, dict]:
+    """(evaluation year, base period, node path → weights) for a period: stored for the year, else
+    computed on the base period — the year before, or the year itself when that has no data (reading:
+    the standard asks for comparable results across years, §6.3.2.4, and names no base) — and stored."""
+    year = period.start.year
+    stored = store.index_weights(year)
+    if stored:
+        base, weights = stored
+        return year, base, {path: tuple(w.values()) for path, w in json.loads(weights).items()}
+    for base in (Period.parse(str(year - 1)), Period.parse(str(year))):
+        raw = gather(_context(store, cfg, rulebook, base, None), tree, codes)
+        if _has_dated_data(tree, raw):
+            break
+    weights = node_weights(tree.root, raw, codes)
+    store.save_index_weights(year, base.code, json.dumps({p: _named(tree, p, w) for p, w in weights.items()},
+                                                         ensure_ascii=False))
+    return year, base.code, weights
+
+
+def _named(tree: IndexTree, path: str, weights) -> dict:
+    node = _find(tree.root, path)
+    return {c.name: round(float(w), 6) for c, w in zip(node.children, weights)}
+
+
+def _find(node: Node, path: str) -> Node:
+    if node.path == path:
+        return node
+    for c in node.children:
+        if path == c.path or path.startswith(c.path + "/"):
+            return _find(c, path)
+    raise KeyError(path)
+
+
+def period_end(period: Period, tz) -> datetime:
+    """The default `now` of an index or report: the first moment after the period."""
+    return datetime.combine(period.end, time(0), tz)
 
 
 def _rows(tree, orgs, scores, raw, previous) -> list[IndexRow]:
-    total = scores[tree.root.path]
-    ranks = im.rank(total)
+    """Rows ranked within their peer group (org level); incomplete orgs (a dimension without data)
+    get no total and no rank and come after the complete ones of their group."""
+    dims = tree.root.children
+    level = {o["code"]: o.get("level") or "" for o in orgs}
+    totals = complete_totals(tree, scores, [o["code"] for o in orgs])
+    complete = {c: totals[c] is not None or all(scores[d.path][c] is not None for d in dims) for c in totals}
+    ranks: dict = {}
+    for group in sorted(set(level.values())):
+        ranks.update(im.rank({c: totals[c] for c in totals if level[c] == group}))
     rows = []
     for o in orgs:
-        code, s, p = o["code"], total[o["code"]], previous.get(o["code"])
-        dims = {d.name: scores[d.path][code] for d in tree.root.children}
+        code = o["code"]
+        s, p = totals[code], previous.get(code)
         missing = tuple(leaf.name for leaf in tree.root.leaves() if raw[leaf.path][code] is None)
-        rows.append(IndexRow(code, o["name"], s, ranks[code], dims, p,
-                             None if s is None or p is None else s - p, missing))
-    return sorted(rows, key=lambda r: (r.rank is None, r.rank or 0, r.org))
+        rows.append(IndexRow(code, o["name"], s, ranks.get(code), {d.name: scores[d.path][code] for d in dims}, p,
+                             None if s is None or p is None else s - p, missing, level[code], complete[code],
+                             tuple(d.name for d in dims if scores[d.path][code] is None)))
+    order = sorted(set(level.values()), key=lambda g: (GROUP_ORDER.index(g) if g in GROUP_ORDER else 99, g))
+    return sorted(rows, key=lambda r: (order.index(r.group), not r.complete, r.rank is None, r.rank or 0, r.org))
+
+
+GROUP_ORDER = ("province", "city", "district", "township", "village", "department", "hall")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from . import findings as fnd
 
-ACTION_NAMES = {"open": "发现问题", "reopen": "问题再次出现", "rebound": "整改后反弹", "assign": "分派",
+ACTION_NAMES = {"open": "发现问题", "reopen": "问题再次出现", "rebound": "整改后反弹",
+                "persist": "复查后仍存在", "assign": "分派",
                 "ack": "确认收到", "submit": "提交整改", "verify_pass": "复查通过", "verify_fail": "复查退回",
                 "resolve": "扫描显示问题已消除", "remind": "整改期限提醒", "escalate": "升级督办"}
 

@@ -129,6 +129,8 @@ def _verified(db, cfg):
 
 def test_a_verified_finding_firing_again_within_the_window_is_a_rebound(db, cfg):
     fid = _verified(db, cfg)
+    scan(db, cfg, T0 + timedelta(days=3), [])                  # a scan sees it cleared after the 复查
+    assert fnd.get_finding(db, fid)["cleared_at"] == "2026-10-12T08:30:00+08:00"
     result = scan(db, cfg, T0 + timedelta(days=30), [fire()])
     assert result.reopened == 1
     f = fnd.get_finding(db, fid)
@@ -140,10 +142,44 @@ def test_a_verified_finding_firing_again_within_the_window_is_a_rebound(db, cfg)
 def test_a_verified_finding_firing_after_the_window_is_a_plain_reopen(db, cfg):
     fid = _verified(db, cfg)
     assert cfg.findings.rebound_window_days == 90
+    scan(db, cfg, T0 + timedelta(days=5), [])
     scan(db, cfg, T0 + timedelta(days=92), [fire()])
     f = fnd.get_finding(db, fid)
     assert (f["status"], f["rebound_count"], f["reopen_count"]) == ("open", 0, 1)
     assert events(db)[-1]["action"] == "reopen"
+
+
+def test_a_verified_finding_the_data_never_cleared_reopens_as_persisting_not_as_a_rebound(db, cfg):
+    # 复查 passed on day 1, but the next scans (day 2, day 4) still see the case overdue: nothing was
+    # fixed, so this is 复查后仍存在 (counted apart, back to the verifier S1), never a 反弹 (§8.4).
+    fid = _verified(db, cfg)
+    result = scan(db, cfg, T0 + timedelta(days=2), [fire()])
+    assert result.reopened == 1
+    f = fnd.get_finding(db, fid)
+    assert (f["status"], f["persist_count"], f["rebound_count"], f["reopen_count"]) == ("open", 1, 0, 0)
+    last = db.rows("SELECT action, data FROM finding_events ORDER BY id DESC LIMIT 1")[0]
+    assert last["action"] == "persist" and '"verifier": "S1"' in last["data"]
+    from checker.notify.route import recipients
+    ev = {"action": "persist", "data": last["data"], "f_assignee": "O1", "f_supervisor": "S1", "f_org": "330102",
+          "f_escalation_level": 0}
+    assert recipients(db, ev) == [("S1", "persisted"), ("O1", "reopened")]
+    # verified again, then cleared, then firing again: now a rebound
+    fnd.submit(db, fid, "O1", "再次整改", now=T0 + timedelta(days=3))
+    fnd.verify(db, fid, "S0", True, now=T0 + timedelta(days=4))
+    scan(db, cfg, T0 + timedelta(days=5), [])
+    scan(db, cfg, T0 + timedelta(days=6), [fire()])
+    f = fnd.get_finding(db, fid)
+    assert (f["persist_count"], f["rebound_count"]) == (1, 1)
+
+
+def test_a_clearing_seen_before_the_verification_does_not_count(db, cfg):
+    scan(db, cfg, T0, [fire()])
+    fid = only(db)["id"]
+    fnd.submit(db, fid, "O1", "已办结", now=T0 + timedelta(hours=1))
+    fnd.verify(db, fid, "S1", True, now=T0 + timedelta(days=2))
+    db.conn.execute("UPDATE findings SET cleared_at = '2026-10-10T08:30:00+08:00' WHERE id = ?", (fid,))
+    scan(db, cfg, T0 + timedelta(days=3), [fire()])
+    assert fnd.get_finding(db, fid)["persist_count"] == 1
 
 
 def test_a_verified_finding_is_not_resolved_again(db, cfg):

@@ -219,14 +219,15 @@ def test_compute_index_synthesises_ranks_and_compares_with_the_previous_period(s
     _seed(store)
     tree = load_index(_write(tmp_path, TREE))
     rows = {r.org: r for r in compute_index(store, cfg, None, "2026-Q3", tree=tree)}
-    # A: m1 0.5 → 80; depth ≥ 3 share 1/2 → 80; 0.6 × 80 + 0.4 × 80 = 80
+    # One scale (0–100) for every leaf: efficacy 60–100 maps onto 0–100.
+    # A: m1 0.5 → 50; depth ≥ 3 share 1/2 → 50; 0.6 × 50 + 0.4 × 50 = 50
     # B: m1 1.0 → 100; share 1 → 100
-    assert rows["A"].score == pytest.approx(80.0) and rows["B"].score == pytest.approx(100.0)
+    assert rows["A"].score == pytest.approx(50.0) and rows["B"].score == pytest.approx(100.0)
     assert (rows["B"].rank, rows["A"].rank) == (1, 2)
-    assert rows["A"].dimensions == pytest.approx({"甲度": 80.0, "乙度": 80.0})
-    # Q2: A m1 1.0 → 100 → 0.6 × 100 + 0.4 × 80 = 92; B has no m1 → 乙度 alone = 100
-    assert rows["A"].change == pytest.approx(80.0 - 92.0)
-    assert rows["B"].change == pytest.approx(0.0)
+    assert rows["A"].dimensions == pytest.approx({"甲度": 50.0, "乙度": 50.0})
+    # Q2: A m1 1.0 → 100 → 0.6 × 100 + 0.4 × 50 = 80; B has no m1 in Q2: incomplete then, no change
+    assert rows["A"].change == pytest.approx(50.0 - 80.0)
+    assert rows["B"].change is None
     assert "C" not in rows                                         # scope: districts
 
 

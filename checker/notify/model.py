@@ -20,7 +20,7 @@ CLOSED = ("verified", "resolved")
 SEVERITY_ORDER = {"red": 0, "yellow": 1, "blue": 2}
 SEVERITY_ICON = {"red": "🔴", "yellow": "🟡", "blue": "🔵"}
 SEVERITY_NAME = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
-KIND_LABEL = {"new": "新发现问题", "reopened": "问题再次出现", "reminder": "整改期限提醒",
+KIND_LABEL = {"new": "新发现问题", "reopened": "问题再次出现", "persisted": "复查后仍存在", "reminder": "整改期限提醒",
               "escalation": "问题升级督办", "verify_request": "整改待复查", "rejected": "整改被退回",
               "verified": "整改复查通过", "notice": "通知未能送达", "report": "报表", "test": "渠道测试",
               "backlog": "待办问题"}

@@ -68,6 +68,8 @@ def recipients(store, ev: dict) -> list[tuple[str, str]]:
         told = [(assignee, kind)]
         if (ev["f_escalation_level"] or 0) >= 1:
             told.append((supervisor(store, ev), kind))
+    elif action == "persist":          # 复查后仍存在: back to the supervisor whose 复查 the data contradicts
+        told = [(data.get("verifier") or supervisor(store, ev), "persisted"), (assignee, "reopened")]
     elif action == "submit":
         told = [(supervisor(store, ev), "verify_request")]
     elif action in ("verify_fail", "verify_pass", "remind"):

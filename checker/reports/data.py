@@ -212,18 +212,19 @@ class Rectification:
     overdue: tuple[dict, ...]          # not closed and past their rectification deadline
     verified: int                      # 复查通过 in the period
     rejected: int                      # 复查未通过 in the period
-    rebounds: int                      # reopened as rebounds in the period
+    rebounds: int                      # reopened as rebounds in the period (seen cleared after 复查, then again)
     rechecks: tuple[dict, ...]         # the 复查 events, made public
     open_by_clause: tuple = ()         # ((standard, clause), n) of the findings still open at `now`
     open_rows: tuple[dict, ...] = ()   # the findings still open at `now` (org, standard, clause, overdue)
+    persisted: int = 0                 # 复查后仍存在: verified, yet the data never showed them cleared
 
 
 def rectification(store, org, period: Period, now: datetime) -> Rectification:
     at = iso(now)
     open_now = current_messages(store, store.findings_open_at(org, at), now)    # messages as read at `now`
     events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(),
-                                     ("verify_pass", "verify_fail", "rebound"))
-    rechecks = tuple(e for e in events if e["action"] != "rebound")
+                                     ("verify_pass", "verify_fail", "rebound", "persist"))
+    rechecks = tuple(e for e in events if e["action"] not in ("rebound", "persist"))
     overdue = [dict(f) for f in open_now if f["due_at"] and f["due_at"] < at]     # copies: messages read already
     return Rectification(
         dict(Counter(f["status"] for f in open_now)), len(open_now), tuple(overdue),
@@ -231,7 +232,8 @@ def rectification(store, org, period: Period, now: datetime) -> Rectification:
         sum(e["action"] == "rebound" for e in events), rechecks,
         counted(open_now, lambda f: (f["standard"], f["clause"])),
         tuple({"org": f["org"], "standard": f["standard"], "clause": f["clause"],
-               "overdue": bool(f["due_at"] and f["due_at"] < at)} for f in open_now))
+               "overdue": bool(f["due_at"] and f["due_at"] < at)} for f in open_now),
+        sum(e["action"] == "persist" for e in events))
 
 
 def counted(rows, key) -> tuple[tuple, ...]:

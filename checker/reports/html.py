@@ -347,7 +347,7 @@ def _rectification(r, spec) -> str:
     x = r.rectification
     status = [[e(STATUS_NAMES.get(s, s)), str(n)] for s, n in sorted(x.by_status.items())]
     summary = (f"<p>未关闭问题 {x.open_total} 项，其中超过整改期限 {len(x.overdue)} 项；本期复查通过 {x.verified} 项、"
-               f"复查未通过 {x.rejected} 项，已整改问题反弹 {x.rebounds} 项。</p>")
+               f"复查未通过 {x.rejected} 项，已整改问题反弹 {x.rebounds} 项，复查后仍存在 {x.persisted} 项。</p>")
     worst = sorted(x.overdue, key=lambda f: (f["due_at"], f["id"]))[: r.top_n]
     overdue = [[str(f["id"]), _org(r, f["org"]),
                 f'<span class="nw">{e(f["standard"])} §{e(f["clause"])}</span> {e(r.clause_title(f["standard"], f["clause"]))}',
@@ -563,16 +563,24 @@ def _index(r, spec) -> str:
     if not r.index_rows:
         return "<p>没有参与排名的机构。</p>"
     dims = list(r.index_rows[0].dimensions)
-    rows = [[str(x.rank or "—"), e(x.org_name), _score(x.score), *[_score(x.dimensions[d]) for d in dims],
+    rows = [[_rank_cell(x), e(x.org_name), _score(x.score), *[_score(x.dimensions[d]) for d in dims],
              _delta(x.change)] for x in r.index_rows]
-    items = [(x.org_name, x.score) for x in r.index_rows if x.score is not None]
-    rest = (100 - 6 - 22 - 9 - 9) / max(1, len(dims))
-    widths = (6, 22, 9, *([rest] * len(dims)), 9)
-    return "\n".join([table(["排名", "机构", "总指数", *dims, "较上期"], rows, tuple(range(2, len(dims) + 4)),
+    items = [(f"{x.org_name}", x.score) for x in r.index_rows if x.score is not None]
+    rest = (100 - 10 - 22 - 9 - 9) / max(1, len(dims))
+    widths = (10, 22, 9, *([rest] * len(dims)), 9)
+    return "\n".join([table(["排名（同级）", "机构", "总指数", *dims, "较上期"], rows, tuple(range(2, len(dims) + 4)),
                             widths=widths),
-                      '<p class="note">各指标经标准化（功效系数法等）后按权重线性加权合成（§6.3.2.3）；缺少数据的指标'
-                      '不参与计算，其权重由同级指标按比例分担。</p>',
+                      '<p class="note">各末级指标先统一标准化到 0–100（功效系数法的 60–100 线性换算为 0–100），再按权重'
+                      '线性加权合成（§6.3.2.3）；区县与部门分组排名（§6.3.2.4 横向比较同类机构）；某一维度没有数据的机构'
+                      '不计总指数、不排名，列出所缺维度。' + e(r.index_note) + '</p>',
                       _bars("政务服务效能指数排名", items, "没有可排名的指数得分")])
+
+
+def _rank_cell(x) -> str:
+    group = {"district": "区县", "department": "部门"}.get(x.group, x.group)
+    if not x.complete:
+        return f'<span class="small">{e(group)}：数据不全，不排名（缺 {e("、".join(x.missing_dimensions))}）</span>'
+    return f"{e(group)} 第 {x.rank} 名" if x.rank else "—"
 
 
 def _score(v) -> str:

@@ -83,6 +83,7 @@ class Report:
     trends: tuple = ()                 # ((month label, {code: value}), …)
     index_rows: tuple = ()
     index_error: str | None = None
+    index_note: str = ""               # the weights used (fixed per evaluation year)
     extras: dict = field(default_factory=dict)
     masthead: Masthead | None = None
     clause_titles: dict = field(default_factory=dict)     # "DB33/T 2036.7 §5.2.1.5" → a rule title
@@ -180,6 +181,8 @@ def _problems(lines, overdue, rect, findings) -> list[str]:
         out.append(f"复查未通过 {rect.rejected} 项（DB33/T 2036.7 §8.3）")
     if rect.rebounds:
         out.append(f"已整改问题反弹 {rect.rebounds} 项（DB33/T 2036.7 §8.4）")
+    if rect.persisted:
+        out.append(f"复查通过后扫描仍显示存在的问题 {rect.persisted} 项（复查结论与数据不符，已退回原复查人，DB33/T 2036.7 §8.3）")
     red = sum(1 for f in findings if f["severity"] == "red")
     if red:
         out.append(f"本期新发现红色（严重）问题 {red} 项")
@@ -219,11 +222,15 @@ def _single_root(store):
 
 def _index(store, cfg, rulebook, period, now) -> dict:
     from ..errors import GovwatchError
-    from ..index import compute_index
+    from ..index import run_index
     try:
-        return {"index_rows": tuple(compute_index(store, cfg, rulebook, period, now=now))}
+        result = run_index(store, cfg, rulebook, period, now=now)
     except GovwatchError as exc:
         return {"index_error": str(exc)}
+    weights = "，".join(f"{k} {v:.3f}" for k, v in result.dimension_weights.items())
+    return {"index_rows": tuple(result.rows),
+            "index_note": f"权重按评价年度固定：{result.year} 年各期使用同一组权重（基期 {result.base_period} 计算并保存）"
+                          + (f"：{weights}" if weights else "") + "。"}
 
 
 def _pct(v) -> str:

@@ -1,6 +1,8 @@
 """The short Chinese text a bot sends with a report (a few lines, no HTML)."""
 from __future__ import annotations
 
+from ..index import GROUP_NAMES
+
 from .html import headline
 
 
@@ -15,7 +17,7 @@ def text(report, path) -> str:
         (f"本期新发现问题 {len(r.findings)} 项；" if r.scans_in_period or r.findings
          else "本期内没有运行扫描，新发现问题无从统计；")
         + f"截至数据时间未关闭 {x.open_total} 项，超期未整改 {len(x.overdue)} 项；"
-        f"本期复查通过 {x.verified} 项、未通过 {x.rejected} 项，反弹 {x.rebounds} 项。",
+        f"本期复查通过 {x.verified} 项、未通过 {x.rejected} 项，反弹 {x.rebounds} 项，复查后仍存在 {x.persisted} 项。",
     ]
     if known:
         tail = f"，未达标：{'、'.join(failed)}" if failed else ""
@@ -25,9 +27,12 @@ def text(report, path) -> str:
         if rate and rate.value is not None:
             small = "（样本不足 30 份，仅供参考）" if rate.answered < 30 else ""
             lines.append(f"问卷 {r.surveys.responses} 份，办事过程满意率（a5）{rate.value * 100:.1f}%{small}。")
-    if r.index_rows:
-        top = r.index_rows[0]
-        lines.append(f"效能指数第一名：{top.org_name} {top.score:.2f} 分。")
+    firsts = [x for x in r.index_rows if x.rank == 1 and x.score is not None]
+    if firsts:
+        lines.append("效能指数第一名：" + "；".join(f"{GROUP_NAMES.get(x.group, x.group)} {x.org_name} {x.score:.2f} 分"
+                                           for x in firsts) + "。")
+    elif r.index_rows:
+        lines.append("效能指数：各机构数据不全，本期不排名。")
     if r.suggestions:
         lines.append(f"整改建议 {len(r.suggestions)} 条，最早期限 {min(s.deadline for s in r.suggestions)}。")
     lines.append(f"报告：{path}")

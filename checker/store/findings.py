@@ -8,7 +8,7 @@ from ..statuses import ACTIVE_STATUSES, CLOSED_STATUSES, sql_list
 _LIST_COLUMNS = """id, rule, clause, standard, subject, org, severity, status, message, assignee,
     opened_at, due_at, resolved_at, supervisor, kind, subject_kind, verified_at,
     max(last_seen_at, COALESCE((SELECT seen_at FROM finding_seen WHERE finding_id = findings.id), '')) AS last_seen_at,
-    reopen_count, rebound_count, escalation_level"""
+    reopen_count, rebound_count, persist_count, escalation_level"""
 
 _INSERT = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject, subject_kind, org,
     severity, status, message, assignee, supervisor, opened_at, due_at, last_seen_at, last_scan_id, data)
@@ -29,12 +29,13 @@ _EVENT_KEYS = ("finding_id", "at", "actor", "action", "from_status", "to_status"
                "evidence_path", "evidence_sha256", "data")
 
 # Columns a lifecycle change may set besides status (never user-named: fixed here).
-_SETTABLE = ("resolved_at", "verified_at", "reopen_count", "rebound_count", "assignee", "supervisor",
+_SETTABLE = ("resolved_at", "verified_at", "cleared_at", "reopen_count", "rebound_count", "persist_count", "assignee", "supervisor",
              "escalation_level", "escalated_at", "reminded_at", "message", "due_at", "severity",
              "last_seen_at", "last_scan_id", "data")
 
 
-_RECONCILE_COLS = "id, fingerprint, rule, subject, status, verified_at, assignee, supervisor, message, due_at, severity"
+_RECONCILE_COLS = ("id, fingerprint, rule, subject, status, verified_at, cleared_at, assignee, supervisor, message, "
+                   "due_at, severity")
 
 
 _ACTIVE_SQL = sql_list(ACTIVE_STATUSES)
@@ -91,7 +92,7 @@ class FindingStore:
         """The fired pairs whose finding is new, resolved or verified (they open or reopen), with the
         finding's columns a reconcile reads (id NULL: new)."""
         return self.rows(f"""SELECT f.fingerprint, f.rule, f.subject, f.kind, x.id, x.status, x.verified_at,
-                                    x.assignee, x.supervisor
+                                    x.cleared_at, x.assignee, x.supervisor
                              FROM {_fired(table)} f LEFT JOIN findings x ON x.fingerprint = f.fingerprint
                              WHERE x.id IS NULL OR x.status IN ({sql_list(CLOSED_STATUSES)})""")
 
@@ -113,6 +114,25 @@ class FindingStore:
                              WHERE rule IN (SELECT value FROM json_each(?)) AND status IN ({_ACTIVE_SQL})
                                AND fingerprint NOT IN (SELECT fingerprint FROM {_fired(table)})""",
                          (json.dumps(list(rule_ids)),))
+
+    def mark_unfired_verified_cleared(self, table: str, rule_ids, at: str) -> int:
+        """Verified findings of these rules that did not fire: the scan saw them cleared (cleared_at),
+        which a later firing needs to count as a rebound (DB33/T 2036.7 §8.4)."""
+        return self.conn.execute(f"""UPDATE findings SET cleared_at = ?
+                                     WHERE rule IN (SELECT value FROM json_each(?)) AND status = 'verified'
+                                       AND cleared_at IS NULL
+                                       AND fingerprint NOT IN (SELECT fingerprint FROM {_fired(table)})""",
+                                 (at, json.dumps(list(rule_ids)))).rowcount
+
+    def verified_uncleared(self, rule_ids) -> list[dict]:
+        """Verified findings of these rules not yet seen cleared since their verification."""
+        return self.rows("""SELECT id, fingerprint, rule, subject FROM findings
+                            WHERE rule IN (SELECT value FROM json_each(?)) AND status = 'verified'
+                              AND cleared_at IS NULL""", (json.dumps(sorted(rule_ids)),))
+
+    def set_cleared(self, ids, at: str) -> None:
+        self.conn.execute("UPDATE findings SET cleared_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+                          (at, json.dumps(list(ids))))
 
     def active_fingerprints(self, rule_ids) -> set[str]:
         """Fingerprints of the active findings of these rules."""
@@ -153,8 +173,8 @@ class FindingStore:
         self.conn.execute(f"UPDATE findings SET {sets} WHERE id = :id", {**cols, "id": finding_id})
 
     def bump_finding_counter(self, finding_id: int, counter: str) -> None:
-        """reopen_count or rebound_count + 1."""
-        if counter not in ("reopen_count", "rebound_count"):
+        """reopen_count, rebound_count or persist_count + 1."""
+        if counter not in ("reopen_count", "rebound_count", "persist_count"):
             raise ValueError(f"not a finding counter: {counter}")
         self.conn.execute(f"UPDATE findings SET {counter} = {counter} + 1 WHERE id = ?", (finding_id,))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from ..records import KINDS
+from .migrations import migration
 
 _ROLLUP = """
 WITH per_org AS (
@@ -28,6 +29,19 @@ WITH RECURSIVE up(ancestor, org) AS (
     UNION
     SELECT o.parent, up.org FROM up JOIN orgs o ON o.code = up.ancestor WHERE o.parent IS NOT NULL)
 SELECT ancestor, org FROM up"""
+
+
+@migration("0160_index_runs")
+def _index_runs(conn):
+    conn.executescript("""
+    CREATE TABLE IF NOT EXISTS index_weights (      -- the efficacy index's weights, fixed per evaluation year
+        year INTEGER PRIMARY KEY, base_period TEXT NOT NULL, weights TEXT NOT NULL, computed_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS index_runs (         -- every index computed: its rows and the weights used
+        id INTEGER PRIMARY KEY AUTOINCREMENT, period TEXT NOT NULL, year INTEGER NOT NULL,
+        base_period TEXT NOT NULL, weights TEXT NOT NULL, rows TEXT NOT NULL, now TEXT NOT NULL, computed_at TEXT NOT NULL
+    );
+    """)
 
 
 class IndicatorStore:
@@ -90,6 +104,23 @@ class IndicatorStore:
                 if got.get(f"k{i}", d):
                     out[key][row[0]] = (n or 0, d or 0)
         return out
+
+    # ---------------------------------------------------------------- the efficacy index's runs
+
+    def index_weights(self, year: int) -> tuple[str, str] | None:
+        """(base period, weights JSON) stored for an evaluation year."""
+        row = self.conn.execute("SELECT base_period, weights FROM index_weights WHERE year = ?", (year,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def save_index_weights(self, year: int, base_period: str, weights: str) -> None:
+        with self.transaction():
+            self.conn.execute("INSERT OR IGNORE INTO index_weights (year, base_period, weights, computed_at) "
+                              "VALUES (?, ?, ?, datetime('now'))", (year, base_period, weights))
+
+    def record_index_run(self, period: str, year: int, base_period: str, weights: str, rows: str, now: str) -> None:
+        with self.transaction():
+            self.conn.execute("INSERT INTO index_runs (period, year, base_period, weights, rows, now, computed_at) "
+                              "VALUES (?, ?, ?, ?, ?, ?, datetime('now'))", (period, year, base_period, weights, rows, now))
 
 
 class AggregateSpec:

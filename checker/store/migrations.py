@@ -177,3 +177,14 @@ def _orgs_third_party(conn):
 @migration("0051_evaluations_case_no")
 def _evaluations_case_no(conn):
     conn.execute("CREATE INDEX IF NOT EXISTS ix_evaluations_case_no ON evaluations (case_no)")   # 一事一评 E1
+
+
+@migration("0161_findings_cleared")
+def _findings_cleared(conn):
+    """cleared_at: when a scan first saw a verified finding's condition cleared (a later firing is then
+    a rebound, DB33/T 2036.7 §8.4); persist_count: reopened as 复查后仍存在 (never cleared)."""
+    have = {r[1] for r in conn.execute('PRAGMA table_info("findings")')}
+    if "cleared_at" not in have:
+        conn.execute('ALTER TABLE findings ADD COLUMN cleared_at TEXT')
+    if "persist_count" not in have:
+        conn.execute('ALTER TABLE findings ADD COLUMN persist_count INTEGER NOT NULL DEFAULT 0')

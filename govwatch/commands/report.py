@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from checker.index import compute_index
+from checker.index import GROUP_NAMES, NoIndexData, run_index
 from checker.periods import Period
 from checker.reports import FORMATS, build_report
 from checker.rules import load_configured
@@ -48,16 +49,30 @@ def report(ctx, ns) -> int:
 def index(ctx, ns) -> int:
     cfg = ctx.config
     now = parse_now(ns.now, cfg.tz) if ns.now else None
-    rows = compute_index(ctx.store, cfg, load_rulebook(cfg, ctx.store), Period.parse(ns.period), now=now)
-    if ns.json:
-        emit_json([r.as_json() for r in rows])
+    try:
+        result = run_index(ctx.store, cfg, load_rulebook(cfg, ctx.store), Period.parse(ns.period), now=now)
+    except NoIndexData as exc:                  # no ranking without data: say so
+        if ns.json:
+            emit_json([])
+        print(str(exc), file=sys.stderr)
         return 0
-    for r in rows:
+    if ns.json:
+        emit_json([r.as_json() for r in result.rows])
+        return 0
+    group = None
+    for r in result.rows:
+        if r.group != group:
+            group = r.group
+            print(f"【{GROUP_NAMES.get(group, group)}】")
         print(_line(r))
+    weights = "，".join(f"{k} {v:.3f}" for k, v in result.dimension_weights.items())
+    print(f"权重：{result.year} 年度固定（基期 {result.base_period}）{('：' + weights) if weights else ''}")
     return 0
 
 
 def _line(r) -> str:
+    if not r.complete:
+        return f"  —  {r.org_name}  数据不全，不排名（缺：{'、'.join(r.missing_dimensions)}）"
     score = "—" if r.score is None else f"{r.score:6.2f}"
     change = "" if r.change is None else f"（较上期 {r.change:+.2f}）"
     dims = "  ".join(f"{k} {'—' if v is None else f'{v:.1f}'}" for k, v in r.dimensions.items())
