@@ -74,7 +74,7 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
               "p7_depth": 4, "p7_any_online": 0}
     if cache is None:
         return render(data[TEMPLATE], {**data, **derived.read_values(conn, kind, data, clock, params)})
-    key = (kind, clock, params["now"], tuple(data.get(c) for c in _needs(kind, clock)))
+    key: tuple | None = (kind, clock, params["now"], tuple(data.get(c) for c in _needs(kind, clock)))
     try:
         values = cache.get(key)
     except TypeError:                  # a fact that is not a plain value: computed, not kept
@@ -89,7 +89,8 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
 @functools.lru_cache(maxsize=256)
 def _needs(kind: str, clock: tuple[str, ...]) -> tuple[str, ...]:
     """The stored facts the clock-moving fields are computed from (all read_values reads of them)."""
-    return tuple(sorted({c for n in clock for c in derived.get(kind, n).needs}))
+    fields = [derived.get(kind, n) for n in clock]
+    return tuple(sorted({c for f in fields if f is not None for c in f.needs}))
 
 
 def current_messages(store, rows: list[dict], now: datetime | None = None) -> list[dict]:

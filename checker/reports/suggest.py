@@ -54,7 +54,9 @@ def from_indicators(cfg, now, org_lines: dict[str, tuple], names: dict) -> list[
 
 def from_overdue_cases(cfg, now, cases, names) -> list[Suggestion]:
     per_org = Counter(c.org for c in cases)
-    due = deadline(cfg, now, DEADLINE_WD["red"]) if per_org else None
+    if not per_org:
+        return []
+    due = deadline(cfg, now, DEADLINE_WD["red"])
     return [Suggestion(f"{n} 件办件超过承诺办结时间未办结", "对超期办件逐件督办，限期办结并说明原因",
                        org, names.get(org, org), due, "DB50/T 957.7 §4.2 a)")
             for org, n in sorted(per_org.items())]
@@ -62,7 +64,9 @@ def from_overdue_cases(cfg, now, cases, names) -> list[Suggestion]:
 
 def from_overdue_findings(cfg, now, findings, names) -> list[Suggestion]:
     per_org = Counter(f["org"] for f in findings if f["org"])
-    due = deadline(cfg, now, DEADLINE_WD["yellow"]) if per_org else None
+    if not per_org:
+        return []
+    due = deadline(cfg, now, DEADLINE_WD["yellow"])
     return [Suggestion(f"{n} 项问题已超过整改期限仍未整改完成", "明确整改责任人，落实整改措施并提交复查",
                        org, names.get(org, org), due, "DB33/T 2036.7 §8.1")
             for org, n in sorted(per_org.items())]
@@ -70,7 +74,9 @@ def from_overdue_findings(cfg, now, findings, names) -> list[Suggestion]:
 
 def from_rebounds(cfg, now, events, names) -> list[Suggestion]:
     per_org = Counter(e["org"] for e in events if e["action"] == "rebound" and e["org"])
-    due = deadline(cfg, now, DEADLINE_WD["yellow"]) if per_org else None
+    if not per_org:
+        return []
+    due = deadline(cfg, now, DEADLINE_WD["yellow"])
     return [Suggestion(f"{n} 项已整改问题发生反弹", "查找反弹原因，建立长效机制防止问题反复",
                        org, names.get(org, org), due, "DB33/T 2036.7 §8.4")
             for org, n in sorted(per_org.items())]
