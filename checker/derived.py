@@ -136,6 +136,11 @@ def _wd_since(kind: str, column: str) -> None:
 
 
 _wd_since("consultations", "received_at")
+_wd_since("disclosures", "formed_at")
+# 政务公开: working days from forming (or the request) to publication (or the answer).
+derived("disclosures", "published_wd", "int",
+        f"{ordinal('disclosures', day_of('disclosures.published_at'))} - "
+        f"{ordinal('disclosures', day_of('disclosures.formed_at'))}", needs=("formed_at", "published_at"))
 derived("consultations", "overdue_promise", "bool",
         "consultations.answered_at IS NULL AND consultations.promised_at IS NOT NULL "
         "AND consultations.promised_at < :now")

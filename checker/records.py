@@ -194,6 +194,20 @@ kind("surveys", "问卷", ["id"], [
     *[F(f"b{i}", "choices") for i in range(1, 10)],
 ], date_field="date")
 
+# 政务公开 (DB50/T 957.7 §2.2, §3.1.2 c, §3.3): one row a piece of government information to publish
+# (主动公开, formed_at = when it was formed or changed) or a request to answer (依申请公开, formed_at =
+# when the request was received); published_at = when it was published or answered.
+kind("disclosures", "政务公开", ["id"], [
+    F("id", "str", "公开编号", "编号", required=True),
+    F("org", "str", "机构编码", "公开机构", required=True, ref="orgs"),
+    # `title` in a file is accepted (an alias): the field is named apart from a rule's {title}.
+    F("info_title", "str", "title", "标题", "信息名称", required=True),
+    F("category", "enum", "公开类别", "类别", required=True, values=("proactive", "request")),
+    F("formed_at", "datetime", "形成时间", "申请时间", "形成或变更时间", required=True),
+    F("published_at", "datetime", "公开时间", "答复时间"),
+    F("extended", "bool", "延期答复", "是否延期"),
+], date_field="formed_at")
+
 kind("metrics", "外部指标", ["org", "period", "metric"], [
     F("org", "str", "机构编码", required=True, ref="orgs"),
     F("period", "str", "期间", "统计期", required=True),

@@ -229,7 +229,7 @@ DATA_QUALITY = RecordRule(
     message="数据质量：{kind_title} {record_key}（{org_name}）的字段 {field} 值为 {value}，{reason}。"
             "该记录未参与规则评估，请核对源数据后重新导入。")
 _KIND_TITLES = {"cases": "办件", "consultations": "咨询", "complaints": "投诉", "evaluations": "评价",
-                "appointments": "预约"}
+                "appointments": "预约", "disclosures": "政务公开"}
 
 
 def _records(ctx: ScanContext, rules) -> Evaluation:

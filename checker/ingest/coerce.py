@@ -20,6 +20,7 @@ BOOL_WORDS = {"true": 1, "false": 0, "1": 1, "0": 0, "是": 1, "否": 0, "y": 1,
 # Words accepted for a field besides its typed values (e.g. 好差评 levels as words).
 WORDS: dict[tuple[str, str], dict[str, object]] = {
     ("evaluations", "level"): {"非常满意": 5, "满意": 4, "基本满意": 3, "不满意": 2, "非常不满意": 1},
+    ("disclosures", "category"): {"主动公开": "proactive", "依申请公开": "request", "依申请": "request"},
 }
 
 INT_RE = re.compile(r"^[+-]?[0-9]+(\.0*)?$")

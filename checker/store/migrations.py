@@ -188,3 +188,14 @@ def _findings_cleared(conn):
         conn.execute('ALTER TABLE findings ADD COLUMN cleared_at TEXT')
     if "persist_count" not in have:
         conn.execute('ALTER TABLE findings ADD COLUMN persist_count INTEGER NOT NULL DEFAULT 0')
+
+
+@migration("0162_disclosures")
+def _disclosures(conn):
+    """政务公开 records (DB50/T 957.7 §3.3) in a database made before the kind existed."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'disclosures'").fetchone():
+        return
+    conn.execute(record_table_sql(KINDS["disclosures"]))
+    conn.execute('CREATE INDEX "ix_disclosures_seq" ON "disclosures" ("_seq")')
+    conn.execute('CREATE INDEX "ix_disclosures_org" ON "disclosures" ("org")')
+    conn.execute('CREATE INDEX "ix_disclosures_date" ON "disclosures" ("formed_at")')

@@ -18,6 +18,7 @@ LIVE_SQL = {
     "complaints": "valid = 1 AND rectified_at IS NULL",
     "evaluations": "level <= 2 AND (callback_at IS NULL OR rectified_at IS NULL)",
     "appointments": "reminded_at IS NULL AND status = 'booked' AND slot_at >= :since AND slot_at < :until",
+    "disclosures": "published_at IS NULL",
 }
 _ACTIVE_SQL = sql_list(ACTIVE_STATUSES)
 
