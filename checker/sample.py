@@ -3,7 +3,7 @@
 A fictionalised 杭州市 with five districts, their townships, halls (level hall) and departments;
 officers of every role; a few hundred items; N cases over the six months before `now` with a
 realistic mix of outcomes; and complaints, evaluations, consultations, appointments, inspections,
-supervisions, surveys and metrics. Rows are streamed to the files, so memory stays flat for a
+supervisions, surveys, 政务公开 (disclosures) and metrics. Rows are streamed to the files, so memory stays flat for a
 million cases. Same seed and `now` → byte-identical files.
 """
 from __future__ import annotations
@@ -64,6 +64,11 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁�
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕彬婷斌浩宇欣怡晨佳俊杭越"
 BAD_COMMENTS = ("等候时间太长", "工作人员态度不好", "材料要求反复变化，跑了两次", "窗口人员业务不熟悉",
                 "系统故障无法办理", "一次性告知不清楚", "办理时间超过承诺时限")
+DISCLOSURE_TITLES = ("政务服务事项办事指南调整公告", "行政许可事项目录更新", "年度政府信息公开工作报告",
+                     "惠企政策兑现事项清单", "收费项目目录公示", "“最多跑一次”事项清单调整",
+                     "证明事项取消清单", "随机抽查事项清单", "行政处罚结果公示", "政策解读")
+REQUEST_TITLES = ("关于某地块规划许可信息的公开申请", "关于企业登记档案的公开申请", "关于补贴发放名单的公开申请",
+                  "关于行政许可办理依据的公开申请", "关于财政预算执行情况的公开申请")
 METRICS = (("guide_accuracy", 0.85, 1.0), ("user_usage_personal", 0.3, 0.8), ("user_usage_enterprise", 0.4, 0.9),
            ("e_license_usage", 0.5, 0.95), ("channels", 3, 6))
 
@@ -191,6 +196,7 @@ class _Generator:
         self.write_inspections(w["inspections"])
         self.write_supervisions(w["supervisions"])
         self.write_surveys(w["surveys"], max(40, cases // 100))
+        self.write_disclosures(w["disclosures"])
         self.write_metrics(w["metrics"])
 
     # --- the city ---------------------------------------------------------------------------
@@ -434,6 +440,37 @@ class _Generator:
             answers = _appendix_b(r) if appendix_b else _appendix_a(r)
             channel = "phone" if appendix_b else r.choice(("onsite", "online"))
             w.row(id=f"WJ{i + 1:06d}", org=r.choice(halls), channel=channel, date=self._moment(r).date(), **answers)
+
+    def write_disclosures(self, w: _Writer) -> None:
+        """政务公开 (DB50/T 957.7 §3.3): information to publish (主动公开, 20 working days) and requests
+        to answer (依申请公开, 20, extended at most 40) of the city, districts and departments; most in
+        time, a few late, a few still pending, some requests extended."""
+        r = self.rng("disclosures")
+        for o in self.city.orgs:
+            if o.level not in ("city", "district", "department"):
+                continue
+            for _ in range(r.randint(6, 12)):
+                self._disclosure(r, w, o, "proactive")
+            for _ in range(r.randint(1, 4)):
+                self._disclosure(r, w, o, "request")
+
+    def _disclosure(self, r, w: _Writer, o: Org, category: str) -> None:
+        formed = self._moment(r)
+        extended = None
+        if category == "request":
+            extended = r.random() < 0.2
+            limit = 40 if extended else 20
+            title = r.choice(REQUEST_TITLES)
+        else:
+            limit, title = 20, f"{o.name}{r.choice(DISCLOSURE_TITLES)}"
+        late = r.random() < 0.06 + o.late_rate
+        spent = limit + r.randint(1, 10) if late else r.randint(0, limit)
+        published = datetime.combine(self.cal.add(formed.date(), spent), _daytime(r)) if spent else \
+            formed + timedelta(hours=r.randint(1, 4))
+        if r.random() < 0.03:               # forgotten: never published or answered
+            published = None
+        w.row(id=f"GK{w.count + 1:06d}", org=o.code, info_title=title, category=category, formed_at=formed,
+              published_at=_until(published, self.now), extended=extended)
 
     def write_metrics(self, w: _Writer) -> None:
         r = self.rng("metrics")

@@ -315,3 +315,26 @@ def test_findings_still_open_at_data_time_are_listed_by_clause(data, cfg, tmp_pa
     assert re.search(r"§5\.1\.2\.1</span>[^<]*</td><td[^>]*>2<", section)
     assert re.search(r"§5\.2\.1\.5</span> 办件超期未办结</td><td[^>]*>1<", section)   # the clause's rule title
     assert "5.3.2.2.1" not in section
+
+
+DISCLOSURES = """id,org,title,category,formed_at,published_at,extended
+D1,A,甲区惠企政策清单,主动公开,2026-09-01T10:00,2026-09-03T10:00,
+D2,A1,甲区办事指南调整公告,主动公开,2026-08-03T10:00,,
+D3,B,规划许可信息公开申请,依申请公开,2026-07-01T10:00,2026-08-20T10:00,是
+D4,B,补贴名单公开申请,依申请公开,2026-07-01T10:00,2026-08-20T10:00,否
+D5,A,十月形成的信息,主动公开,2026-10-09T10:00,,
+"""
+
+
+def test_quarterly_analysis_reports_disclosures_against_the_time_limits(data, cfg, tmp_path):
+    path = tmp_path / "disclosures.csv"
+    path.write_text(DISCLOSURES, encoding="utf-8")
+    assert import_file(data, cfg, "disclosures", path).rejected == 0
+    html = build(data, cfg, "quarterly", tmp_path).html_path.read_text("utf-8")
+    section = _text(html.split("政务公开情况（DB50/T 957.7 §3.3）")[1].split("</section>")[0])
+    assert "本期形成或收到政务公开事项 4 件" in section            # D5 is October's
+    assert "规定时限内公开或答复 2 件，超过时限 2 件" in section
+    late = section.split("超过时限的政务公开事项")[1]
+    assert "甲区办事指南调整公告" in late and "未公开" in late and "补贴名单公开申请" in late
+    assert "规划许可信息公开申请" not in late and "甲区惠企政策清单" not in late   # extended: 40 days allowed
+    assert "十月形成的信息" not in section

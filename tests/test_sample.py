@@ -84,3 +84,14 @@ def test_cli_sample(tmp_path, cfg):
     assert main(["--db", cfg.database, "sample", "--out", str(tmp_path / "s"), "--cases", "50",
                  "--now", "2026-10-14T09:00:00+08:00"]) == 0
     assert len(read(tmp_path / "s", "cases")) == 50
+
+
+def test_disclosures_mix_categories_extensions_and_late_ones(tmp_path, cfg, now):
+    write_sample(tmp_path, now, cases=300, tz=cfg.tz)
+    rows = read(tmp_path, "disclosures")
+    assert len(rows) >= 200 and {r["category"] for r in rows} == {"proactive", "request"}
+    requests = [r for r in rows if r["category"] == "request"]
+    assert {r["extended"] for r in requests} == {"true", "false"}
+    assert all(r["extended"] == "" for r in rows if r["category"] == "proactive")
+    assert any(not r["published_at"] for r in rows) and all(r["published_at"] <= "2026-10-14 09:00" for r in rows)
+    assert len({r["org"] for r in rows}) > 10

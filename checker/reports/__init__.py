@@ -26,7 +26,7 @@ class ReportSpec:
     period_kind: str     # day week month quarter year
     title: str
     clause: str
-    parts: tuple[str, ...]   # optional parts: surveys, poor, trends, charts, index
+    parts: tuple[str, ...]   # optional parts: surveys, poor, disclosures, trends, charts, index
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,11 @@ def _spec(name: str, period_kind: str, title: str, clause: str, parts: tuple[str
 KINDS: dict[str, ReportSpec] = {s.name: s for s in (
     _spec("daily", "day", "日扫描报告", "DB50/T 957.7 §4.2 a)"),
     _spec("weekly", "week", "周调度报告", "DB50/T 957.7 §4.2 b)"),
-    _spec("monthly", "month", "月度通报", "DB50/T 957.7 §4.2 c)", ("surveys", "poor")),
-    _spec("quarterly", "quarter", "季度分析报告", "DB50/T 957.7 §4.2 d)", ("surveys", "poor", "trends", "charts")),
+    _spec("monthly", "month", "月度通报", "DB50/T 957.7 §4.2 c)", ("surveys", "poor", "disclosures")),
+    _spec("quarterly", "quarter", "季度分析报告", "DB50/T 957.7 §4.2 d)",
+          ("surveys", "poor", "disclosures", "trends", "charts")),
     _spec("annual", "year", "年度效能评价报告", "DB50/T 957.7 §4.2 e)、§6.5",
-          ("surveys", "poor", "trends", "charts", "index")),
+          ("surveys", "poor", "disclosures", "trends", "charts", "index")),
 )}
 
 

@@ -240,3 +240,67 @@ def counted(rows, key) -> tuple[tuple, ...]:
     """[(key value, count)] most frequent first, then by key."""
     c = Counter(key(r) for r in rows)
     return tuple(sorted(c.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+@dataclass(frozen=True)
+class LateDisclosure:
+    id: str
+    title: str
+    org: str
+    category: str               # proactive | request
+    formed_at: str
+    published_at: str | None    # None: not yet published or answered at `now`
+    limit: int                  # working days allowed
+    days_over: int              # working days past the limit (to publication, or to `now`)
+
+
+@dataclass(frozen=True)
+class Disclosures:
+    """政务公开 in the period (DB50/T 957.7 §3.3): counts by category and how many met the time
+    limits of the 政府信息公开条例 (第二十六条 20 working days; 第三十三条 20, extended at most 40)."""
+    by_category: dict[str, int]     # proactive / request → records formed or received in the period
+    on_time: dict[str, int]         # published or answered within the limit
+    late: tuple[LateDisclosure, ...]
+    pending: int                    # not yet published or answered, still within the limit
+    limits: dict[str, int]
+
+
+DISCLOSURE_CATEGORIES = {"proactive": "主动公开", "request": "依申请公开"}
+
+
+def disclosure_limits(rulebook) -> dict[str, int]:
+    """The limits as the rule pack's params say (rules/db50/disclosure.yaml), else the 条例's."""
+    out = {"publish_days": 20, "answer_days": 20, "answer_days_extended": 40}
+    for r in (rulebook.rules if rulebook is not None else ()):
+        if getattr(r, "id", "").startswith("db50.disclosure."):
+            out.update({k: int(v) for k, v in (getattr(r, "params", None) or {}).items() if k in out})
+    return out
+
+
+def disclosures(store, cfg, rulebook, org: str | None, period: Period, now: datetime) -> Disclosures:
+    cal = WorkCalendar.from_config(cfg.calendar, cfg.tz)
+    limits = disclosure_limits(rulebook)
+    local_now = now.astimezone(cfg.tz).replace(tzinfo=None) if now.tzinfo else now
+    by_cat: Counter = Counter()
+    on_time: Counter = Counter()
+    late, pending = [], 0
+    for r in store.disclosures_in(org, period.start.isoformat(), period.end.isoformat()):
+        cat = r["category"]
+        by_cat[cat] += 1
+        if cat == "proactive":
+            limit = limits["publish_days"]
+        else:
+            limit = limits["answer_days_extended"] if r["extended"] else limits["answer_days"]
+        formed = datetime.fromisoformat(str(r["formed_at"])[:19]).date()
+        done = datetime.fromisoformat(str(r["published_at"])[:19]).date() if r["published_at"] else None
+        used = cal.count(formed, done or local_now.date())
+        if used <= limit:
+            if done is not None:
+                on_time[cat] += 1
+            else:
+                pending += 1
+            continue
+        late.append(LateDisclosure(r["id"], r["info_title"], r["org"], cat, str(r["formed_at"]),
+                                   str(r["published_at"]) if r["published_at"] else None, limit, used - limit))
+    late.sort(key=lambda d: (-d.days_over, d.formed_at, d.id))
+    return Disclosures(dict(by_cat), dict(on_time), tuple(late), pending, limits)

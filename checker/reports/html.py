@@ -15,7 +15,7 @@ from .. import charts
 from .. import findings as findings_mod
 from ..indicators import percent
 from ..surveys import QUESTIONS
-from .data import CODES, INDICATOR_NAMES, MIN_SAMPLE, SEVERITY_NAMES
+from .data import CODES, DISCLOSURE_CATEGORIES, INDICATOR_NAMES, MIN_SAMPLE, SEVERITY_NAMES
 
 SECTIONS: list[tuple[str, Callable]] = []
 NUMERALS = "一二三四五六七八九十"
@@ -551,6 +551,33 @@ def _poor(r, spec) -> str:
     if len(by_org) > 1:
         out.append(table(["机构", "差评数"], [[e(o), str(n)] for o, n in by_org[:15]], (1,)))
     out.append(table(["评价时间", "机构", "办件", "等级", "评价内容", "整改"], rows, (3,)))
+    return "\n".join(out)
+
+
+@section("政务公开情况（DB50/T 957.7 §3.3）")
+def _disclosures(r, spec) -> str:
+    d = r.disclosures
+    if "disclosures" not in spec.parts or d is None:
+        return ""
+    total = sum(d.by_category.values())
+    if not total:
+        return "<p>本期没有政务公开记录（主动公开信息或政府信息公开申请）。</p>"
+    rows = [[name, str(d.by_category.get(c, 0)), str(d.on_time.get(c, 0)),
+             str(sum(1 for x in d.late if x.category == c))] for c, name in DISCLOSURE_CATEGORIES.items()]
+    lim = d.limits
+    out = [f"<p>本期形成或收到政务公开事项 {total} 件，在《政府信息公开条例》规定时限内公开或答复 "
+           f"{sum(d.on_time.values())} 件，超过时限 {len(d.late)} 件，尚在时限内未公开或答复 {d.pending} 件"
+           f"（主动公开 {lim['publish_days']} 个工作日，第二十六条；依申请公开 {lim['answer_days']} 个工作日，"
+           f"经同意延长的最长 {lim['answer_days_extended']} 个，第三十三条）。</p>",
+           table(["类别", "件数", "按时公开或答复", "超过时限"], rows, (1, 2, 3))]
+    if d.late:
+        shown = d.late[: r.top_n]
+        more = f"下表列出超过天数最多的 {len(shown)} 件。" if len(d.late) > len(shown) else ""
+        out.append(f"<p>超过时限的政务公开事项：{more}</p>")
+        out.append(table(["形成或收到", "机构", "信息名称", "类别", "时限", "公开或答复", "超过（工作日）"],
+                         [[dt(x.formed_at), _org(r, x.org), e(x.title), DISCLOSURE_CATEGORIES.get(x.category, x.category),
+                           str(x.limit), dt(x.published_at) if x.published_at else '<span class="fail">未公开</span>',
+                           str(x.days_over)] for x in shown], (4, 6)))
     return "\n".join(out)
 
 

@@ -80,6 +80,7 @@ class Report:
     orgs: tuple[OrgFigures, ...] = ()
     poor_evaluations: tuple[dict, ...] = ()
     surveys: surveys_mod.SurveyTable | None = None
+    disclosures: data.Disclosures | None = None       # 政务公开 (DB50/T 957.7 §3.3), monthly and quarterly
     trends: tuple = ()                 # ((month label, {code: value}), …)
     index_rows: tuple = ()
     index_error: str | None = None
@@ -190,13 +191,15 @@ def _problems(lines, overdue, rect, findings) -> list[str]:
 
 
 def _extend(report: Report, store, cfg, rulebook, spec, period, org, now) -> Report:
-    """Kind-specific parts: surveys, monthly trends, 差评, the index ranking."""
+    """Kind-specific parts: surveys, 政务公开, monthly trends, 差评, the index ranking."""
     from dataclasses import replace
     extra = {}
     if "surveys" in spec.parts:
         extra["surveys"] = surveys_mod.tabulate(store, period, org, cfg.indicators.p9_satisfied_level)
     if "poor" in spec.parts:
         extra["poor_evaluations"] = tuple(store.poor_evaluations(org, period.start.isoformat(), period.end.isoformat()))
+    if "disclosures" in spec.parts:
+        extra["disclosures"] = data.disclosures(store, cfg, rulebook, org, period, now)
     if "trends" in spec.parts:
         extra["trends"] = _trends(store, cfg, rulebook, period, org, now)
     if "index" in spec.parts:

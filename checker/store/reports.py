@@ -165,6 +165,13 @@ class ReportStore:
             FROM evaluations WHERE level <= ? AND evaluated_at >= ? AND evaluated_at < ? AND {where}
             ORDER BY evaluated_at, id""", (max_level, start, end, *params))
 
+    def disclosures_in(self, org: str | None, start: str, end: str) -> list[dict]:
+        """政务公开 records formed (or requests received) in the period (DB50/T 957.7 §3.3)."""
+        where, params = scope_sql("org", org)
+        return self.rows(f"""SELECT id, org, info_title, category, formed_at, published_at, extended
+            FROM disclosures WHERE formed_at >= ? AND formed_at < ? AND {where}
+            ORDER BY formed_at, id""", (start, end, *params))
+
     def evaluation_count(self, org: str | None, start: str, end: str) -> int:
         where, params = scope_sql("org", org)
         return self.scalar(f"SELECT count(*) FROM evaluations WHERE evaluated_at >= ? AND evaluated_at < ? "
