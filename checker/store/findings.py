@@ -131,7 +131,7 @@ class FindingStore:
                               AND cleared_at IS NULL""", (json.dumps(sorted(rule_ids)),))
 
     def set_cleared(self, ids, at: str) -> None:
-        self.conn.execute("UPDATE findings SET cleared_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+        self.conn.execute("UPDATE findings SET cleared_at = ? WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
                           (at, json.dumps(list(ids))))
 
     def active_fingerprints(self, rule_ids) -> set[str]:

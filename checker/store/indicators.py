@@ -7,6 +7,7 @@ the org and all orgs below it, in a single GROUP BY.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 from ..records import KINDS
 from .migrations import migration
@@ -115,12 +116,18 @@ class IndicatorStore:
     def save_index_weights(self, year: int, base_period: str, weights: str) -> None:
         with self.transaction():
             self.conn.execute("INSERT OR IGNORE INTO index_weights (year, base_period, weights, computed_at) "
-                              "VALUES (?, ?, ?, datetime('now'))", (year, base_period, weights))
+                              "VALUES (?, ?, ?, ?)", (year, base_period, weights, _utc_now()))
 
     def record_index_run(self, period: str, year: int, base_period: str, weights: str, rows: str, now: str) -> None:
         with self.transaction():
             self.conn.execute("INSERT INTO index_runs (period, year, base_period, weights, rows, now, computed_at) "
-                              "VALUES (?, ?, ?, ?, ?, ?, datetime('now'))", (period, year, base_period, weights, rows, now))
+                              "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (period, year, base_period, weights, rows, now, _utc_now()))
+
+
+def _utc_now() -> str:
+    """When an index run was computed (an audit stamp, the same text on both stores)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class AggregateSpec:

@@ -183,7 +183,7 @@ def _evaluations_case_no(conn):
 def _findings_cleared(conn):
     """cleared_at: when a scan first saw a verified finding's condition cleared (a later firing is then
     a rebound, DB33/T 2036.7 §8.4); persist_count: reopened as 复查后仍存在 (never cleared)."""
-    have = {r[1] for r in conn.execute('PRAGMA table_info("findings")')}
+    have = set(table_columns(conn, "findings"))
     if "cleared_at" not in have:
         conn.execute('ALTER TABLE findings ADD COLUMN cleared_at TEXT')
     if "persist_count" not in have:
@@ -193,7 +193,7 @@ def _findings_cleared(conn):
 @migration("0162_disclosures")
 def _disclosures(conn):
     """政务公开 records (DB50/T 957.7 §3.3) in a database made before the kind existed."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'disclosures'").fetchone():
+    if table_columns(conn, "disclosures"):       # the table exists (made by a newer schema)
         return
     conn.execute(record_table_sql(KINDS["disclosures"]))
     conn.execute('CREATE INDEX "ix_disclosures_seq" ON "disclosures" ("_seq")')
