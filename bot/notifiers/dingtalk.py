@@ -12,17 +12,14 @@ bot/dingtalk_inbound.py).
 from __future__ import annotations
 
 import json
-import time
 from typing import Sequence
 from urllib.parse import quote
 
-from checker import redact
 from checker.notify import ACTION_WORDS, Entry, Message, PermanentError, RetryableError
 
-from .http import HttpChannel, json_of
+from .http import CachedToken, HttpChannel, json_of
 from .markdown import md
 
-TOKEN_MARGIN = 300           # fetch a new token this many seconds before the old one expires
 AUTH_CODES = ("InvalidAuthentication", "invalidAuthentication", "Forbidden.AccessDenied.AccessTokenPermissionDenied")
 
 
@@ -68,21 +65,14 @@ def entry_md(e: Entry, limit: int) -> str:
     return "  \n".join(lines)
 
 
-class DingTalkToken:
-    """The app's access token, cached until shortly before it expires; reset() after an auth error."""
+class DingTalkToken(CachedToken):
+    """The DingTalk app's access token (POST /v1.0/oauth2/accessToken)."""
 
     def __init__(self, http: HttpChannel, url: str, app_key: str | None, app_secret: str | None):
-        self.http, self.url, self.app_key, self.app_secret = http, url, app_key, app_secret
-        self.value: str | None = None
-        self.expires = 0.0
-        self.fetched = 0
+        super().__init__(http)
+        self.url, self.app_key, self.app_secret = url, app_key, app_secret
 
-    def reset(self) -> None:
-        self.value, self.expires = None, 0.0
-
-    async def get(self) -> str:
-        if self.value and time.monotonic() < self.expires:
-            return self.value
+    async def _fetch(self) -> tuple[str, float]:
         if not (self.app_key and self.app_secret):
             raise PermanentError("未配置钉钉应用的 AppKey / AppSecret 环境变量")
         response = await self.http.request("POST", f"{self.url}/v1.0/oauth2/accessToken",
@@ -90,12 +80,7 @@ class DingTalkToken:
         body = json_of(response)
         if response.status_code != 200 or not body.get("accessToken"):
             raise RetryableError(f"获取钉钉 accessToken 失败：HTTP {response.status_code} {body.get('code', '')}")
-        self.fetched += 1
-        expire_in = float(body.get("expireIn") or 7200)
-        self.value = body["accessToken"]
-        redact.register(self.value)                 # an access token is a secret too (WeCom's rides in the URL)
-        self.expires = time.monotonic() + max(expire_in - TOKEN_MARGIN, expire_in / 2)
-        return self.value
+        return body["accessToken"], float(body.get("expireIn") or 7200)
 
 
 class DingTalkNotifier:

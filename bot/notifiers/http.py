@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from checker import redact
 from checker.notify import RetryableError
 
 
@@ -78,3 +79,33 @@ def json_of(response: httpx.Response) -> dict:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+TOKEN_MARGIN = 300           # fetch a new token this many seconds before the old one expires
+
+
+class CachedToken:
+    """An API access token, cached until shortly before it expires; reset() after an auth error.
+    A channel's subclass says how to fetch one: `_fetch()` returns (token, seconds it lives)."""
+
+    def __init__(self, http: HttpChannel):
+        self.http = http
+        self.value: str | None = None
+        self.expires = 0.0
+        self.fetched = 0
+
+    def reset(self) -> None:
+        self.value, self.expires = None, 0.0
+
+    async def get(self) -> str:
+        if self.value and time.monotonic() < self.expires:
+            return self.value
+        value, expire_in = await self._fetch()
+        self.fetched += 1
+        self.value = value
+        redact.register(value)                      # an access token is a secret too (WeCom's rides in the URL)
+        self.expires = time.monotonic() + max(expire_in - TOKEN_MARGIN, expire_in / 2)
+        return value
+
+    async def _fetch(self) -> tuple[str, float]:
+        raise NotImplementedError

@@ -9,17 +9,14 @@ WeCom markdown has no buttons: a message says how to act on a finding elsewhere.
 """
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
-from checker import redact
 from checker.notify import Entry, Message, PermanentError, RetryableError
 
-from .http import HttpChannel, json_of
+from .http import CachedToken, HttpChannel, json_of
 from .markdown import md
 
 TOKEN_ERRORS = (40014, 42001, 40001)
-TOKEN_MARGIN = 300
 COLOUR = {"red": "warning", "yellow": "comment", "blue": "info"}
 
 
@@ -55,19 +52,14 @@ def entry_md(e: Entry, limit: int) -> str:
     return "\n".join(lines)
 
 
-class WeComToken:
+class WeComToken(CachedToken):
+    """The WeCom / 政务微信 app's access token (GET /cgi-bin/gettoken)."""
+
     def __init__(self, http: HttpChannel, conf):
-        self.http, self.conf = http, conf
-        self.value: str | None = None
-        self.expires = 0.0
-        self.fetched = 0
+        super().__init__(http)
+        self.conf = conf
 
-    def reset(self) -> None:
-        self.value, self.expires = None, 0.0
-
-    async def get(self) -> str:
-        if self.value and time.monotonic() < self.expires:
-            return self.value
+    async def _fetch(self) -> tuple[str, float]:
         secret = self.conf.secret()
         if not secret:
             raise PermanentError(f"未设置企业微信应用 Secret（环境变量 {self.conf.secret_env}）")
@@ -76,12 +68,7 @@ class WeComToken:
         body = json_of(response)
         if body.get("errcode") != 0 or not body.get("access_token"):
             raise RetryableError(f"获取企业微信 access_token 失败：errcode {body.get('errcode')} {body.get('errmsg', '')}")
-        self.fetched += 1
-        expire_in = float(body.get("expires_in") or 7200)
-        self.value = body["access_token"]
-        redact.register(self.value)                 # an access token is a secret too (WeCom's rides in the URL)
-        self.expires = time.monotonic() + max(expire_in - TOKEN_MARGIN, expire_in / 2)
-        return self.value
+        return body["access_token"], float(body.get("expires_in") or 7200)
 
 
 class WeComNotifier:
