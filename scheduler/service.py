@@ -91,17 +91,23 @@ async def serve_channels(cfg, holder, clock=None) -> int:
     scheduler = AsyncIOScheduler(timezone=cfg.tz)
     rt = install(scheduler, cfg, holder, channels, clock)
     inbound = start_inbound(cfg, holder, clock)
+    stop = _start(scheduler, cfg)
+    await stop.wait()
+    await stop_inbound(inbound)
+    await _stop(scheduler, rt)
+    await close_channels(channels)
+    return 0
+
+
+def _start(scheduler, cfg) -> asyncio.Event:
+    """Start the scheduler; the returned event is set on SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     scheduler.start()
     log.info("govwatch serve: %s scheduled", ", ".join(s.name for s in enabled(cfg)))
-    await stop.wait()
-    await stop_inbound(inbound)
-    await _stop(scheduler, rt)
-    await close_channels(channels)
-    return 0
+    return stop
 
 
 def start_inbound(cfg, holder, clock=None) -> asyncio.Task | None:
@@ -145,12 +151,7 @@ async def serve_bot(cfg, holder, clock=None) -> int:
     rt = install(scheduler, cfg, holder, channels, clock)
     app.bot_data["scheduler_runtime"] = rt
     inbound = start_inbound(cfg, holder, clock)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    scheduler.start()
-    log.info("govwatch serve: %s scheduled", ", ".join(s.name for s in enabled(cfg)))
+    stop = _start(scheduler, cfg)
     bot = asyncio.create_task(keep_bot_up(app, stop), name="telegram-bot")
     await stop.wait()
     bot.cancel()

@@ -2,11 +2,13 @@
 real findings lifecycle (checker.findings.reconcile), imported through the real importer."""
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from checker import findings as findings_mod
+from checker import notify
 from checker.ingest import import_file
 
 import shipped  # tests/shipped.py: the real rule packs
@@ -64,3 +66,13 @@ def _spec(s):
 def Rule(rule_id: str):
     """The shipped rule of that id (tests name the rules they fire)."""
     return shipped.rule(rule_id)
+
+
+def deliver(store, cfg, notifier, now=DAY):
+    """The outbox delivered once through an HTTP channel's notifier, its client closed after."""
+    async def go():
+        try:
+            return await notify.deliver_pending(store, cfg, notifier, now)
+        finally:
+            await notifier.http.close()
+    return asyncio.run(go())

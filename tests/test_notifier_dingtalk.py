@@ -14,7 +14,7 @@ from checker import config as config_mod
 from checker import notify
 from checker.notify import PermanentError, RetryableError
 
-from botworld import DAY, Rule, fire, seed
+from botworld import DAY, Rule, deliver, fire, seed
 from fakechannels import FakeDingTalk
 
 OVERDUE = Rule("db33.case.overdue")
@@ -36,15 +36,6 @@ def conf(fake, **kw):
 def world(store, cfg, tmp_path):
     seed(store, cfg, tmp_path)
     store.conn.execute("UPDATE officers SET dingtalk_userid = 'ding-' || id, telegram_id = NULL")
-
-
-def deliver(store, cfg, notifier, now=DAY):
-    async def go():
-        try:
-            return await notify.deliver_pending(store, cfg, notifier, now)
-        finally:
-            await notifier.http.close()
-    return asyncio.run(go())
 
 
 def test_a_digest_goes_out_as_sample_markdown_with_action_links(ding, store, cfg, tmp_path):

@@ -2,7 +2,6 @@
 2xx delivered, anything else retried."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 from datetime import timedelta
@@ -11,9 +10,8 @@ import pytest
 
 from bot.notifiers.webhook import WebhookNotifier
 from checker import config as config_mod
-from checker import notify
 
-from botworld import DAY, Rule, fire, seed
+from botworld import DAY, Rule, deliver, fire, seed
 from fakechannels import FakeWebhook
 
 OVERDUE = Rule("db33.case.overdue")
@@ -29,15 +27,6 @@ def hook(monkeypatch):
 
 def conf(fake, **kw):
     return config_mod.WebhookConfig(enabled=True, url=f"{fake.base_url}/sms", per_second=1000, **kw)
-
-
-def deliver(store, cfg, notifier, now=DAY):
-    async def go():
-        try:
-            return await notify.deliver_pending(store, cfg, notifier, now)
-        finally:
-            await notifier.http.close()
-    return asyncio.run(go())
 
 
 def test_a_signed_document_per_digest(hook, store, cfg, tmp_path):

@@ -2,16 +2,14 @@
 token and send once more, other errcodes and 5xx retried by the outbox, 4,096 bytes a message."""
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
 
 from bot.notifiers.wecom import WeComNotifier
 from checker import config as config_mod
-from checker import notify
 
-from botworld import DAY, Rule, fire, seed
+from botworld import DAY, Rule, deliver, fire, seed
 from fakechannels import FakeWeCom
 
 OVERDUE = Rule("db33.case.overdue")
@@ -34,15 +32,6 @@ def people(store, cfg, tmp_path):
     seed(store, cfg, tmp_path)
     store.conn.execute("UPDATE officers SET wecom_userid = 'wx-' || id, telegram_id = NULL")
     return store
-
-
-def deliver(store, cfg, notifier, now=DAY):
-    async def go():
-        try:
-            return await notify.deliver_pending(store, cfg, notifier, now)
-        finally:
-            await notifier.http.close()
-    return asyncio.run(go())
 
 
 def test_a_digest_goes_out_as_markdown_to_the_users_id(wecom, people, cfg):
