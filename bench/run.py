@@ -1,6 +1,6 @@
 """The benchmark: `python -m bench [--cases N] [--smoke] [--out DIR]`.
 
-Generates a sample with checker.sample, builds the stores, runs every measurement (each repetition
+Generates a sample with checker.tools.sample, builds the stores, runs every measurement (each repetition
 in a fresh process), prints the table and writes it to <out>/results.json. Measurements register
 with @measurement in the order they run; each returns its table rows.
 """

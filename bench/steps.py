@@ -1,8 +1,8 @@
 """The benchmark's steps on data and stores: make the sample, build stores, import, scan,
 indicators, the monthly bulletin. Each runs in its own process (bench.worker).
 
-Everything goes through the library as a user's command would (checker.sample, checker.ingest,
-checker.scan, checker.indicators, checker.reports). Two steps use SQL directly, on purpose: the
+Everything goes through the library as a user's command would (checker.tools.sample, checker.ingest,
+checker.evaluate.scan, checker.evaluate.indicators, checker.reports). Two steps use SQL directly, on purpose: the
 bare-insert baseline the import is compared with, and making the test data: the open share set to
 5 % (the sample has no option for it) and the history added to make the 2,000,000-case store.
 """
@@ -46,7 +46,7 @@ def copy_store(src, dst) -> None:
 
 
 def _rulebook(cfg):
-    from checker.engine import Engine
+    from checker.evaluate.engine import Engine
     from checker.rules import load_configured
     from checker.calendar import WorkCalendar
     rulebook = load_configured(cfg)
@@ -60,7 +60,7 @@ def _rulebook(cfg):
 @step("sample")
 def sample(p: dict) -> dict:
     """govwatch sample: every record kind as CSV, `cases` cases over the six months before `now`."""
-    from checker.sample import write_sample
+    from checker.tools.sample import write_sample
     with timed() as t:
         counts = write_sample(p["dir"], _now(p), cases=p["cases"], seed=p.get("seed", 1))
     return {"seconds": t.seconds, "counts": counts}
@@ -189,8 +189,8 @@ def import_bare(p: dict) -> dict:
 
 @step("scan")
 def scan(p: dict) -> dict:
-    """checker.scan.run_scan (govwatch scan [--full]) at `now`."""
-    from checker.scan import run_scan
+    """checker.evaluate.scan.run_scan (govwatch scan [--full]) at `now`."""
+    from checker.evaluate.scan import run_scan
     cfg = _cfg(p["db"], p.get("packs"))
     rulebook = _rulebook(cfg)
     with _store(p["db"]) as store:
@@ -201,8 +201,8 @@ def scan(p: dict) -> dict:
 
 @step("indicators")
 def indicators(p: dict) -> dict:
-    """P1–P9 of one month for every org (checker.indicators.compute)."""
-    from checker.indicators import compute
+    """P1–P9 of one month for every org (checker.evaluate.indicators.compute)."""
+    from checker.evaluate.indicators import compute
     from checker.periods import Period
     cfg = _cfg(p["db"], p.get("packs"))
     rulebook = _rulebook(cfg)
@@ -249,8 +249,8 @@ def answer_during_scan(p: dict) -> dict:
     import threading
     import time as time_
     from checker import findings
-    from checker.access import Scope
-    from checker.scan import run_scan
+    from checker.findings.access import Scope
+    from checker.evaluate.scan import run_scan
     cfg = _cfg(p["db"], p.get("packs"))
     rulebook = _rulebook(cfg)
     done = threading.Event()

@@ -1,6 +1,6 @@
 """`python -m bench --store postgresql://… [--cases N]`: the same steps on both stores, side by side.
 
-One generated sample (checker.sample) is imported into a fresh SQLite file and into a fresh schema of
+One generated sample (checker.tools.sample) is imported into a fresh SQLite file and into a fresh schema of
 the PostgreSQL database at the URL; then the full rescan, the next day's daily scan, P1–P9 of a
 month for every org, the monthly bulletin, and each database's size. Each store runs in a process
 of its own, so the peak memory is govwatch's for that store alone. A bare `COPY` of the same cases
@@ -32,12 +32,12 @@ def run_store(database: str, data: str, out: str, packs) -> dict:
     from datetime import datetime
 
     from checker import config
-    from checker.indicators import compute
+    from checker.evaluate.indicators import compute
     from checker.ingest import import_dir
     from checker.periods import Period
     from checker.reports import build_report
     from checker.rules import load_configured
-    from checker.scan import run_scan
+    from checker.evaluate.scan import run_scan
     from checker.store import Store
     cfg = config.load(None, database=database, packs=packs)
     book = load_configured(cfg)
@@ -84,7 +84,7 @@ def main(url: str, cases: int, packs, out: Path | None = None) -> int:
     import psycopg
     from datetime import datetime
 
-    from checker.sample import write_sample
+    from checker.tools.sample import write_sample
     work = Path(out or tempfile.mkdtemp(prefix="govwatch-bench-stores-"))
     data = work / "data"
     if not (data / "cases.csv").exists():

@@ -1,7 +1,7 @@
 """The bot's command menu (MENU: name, Chinese description, who may use it) and the guard every handler
 is wrapped in; bot/app.py `register(app)` lists the handlers.
 
-`guard(fn, roles)` wraps a handler once: it learns who the Telegram user is (a `checker.access.Scope`
+`guard(fn, roles)` wraps a handler once: it learns who the Telegram user is (a `checker.findings.access.Scope`
 or nobody), refuses strangers and wrong roles with a short Chinese text, and turns a GovwatchError
 into its message.
 """
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from checker import redact
-from checker.access import Scope
+from checker.findings.access import Scope
 from checker.errors import GovwatchError
 from checker.store import Store
 

@@ -25,7 +25,7 @@ import websockets
 from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, ChatbotHandler, ChatbotMessage
 from dingtalk_stream.card_callback import Card_Callback_Router_Topic, CardCallbackMessage
 
-from checker.access import Scope
+from checker.findings.access import Scope
 from checker.store import Store
 
 from . import textbot

@@ -1,6 +1,6 @@
 """Bot commands and buttons: each parses its input, calls one checker function and answers in Chinese.
 
-Roles (checker.access.Scope): an officer sees the findings assigned to them; a supervisor those of
+Roles (checker.findings.access.Scope): an officer sees the findings assigned to them; a supervisor those of
 their org and every org below; an admin everything and also the admin commands.
 """
 from __future__ import annotations
@@ -10,15 +10,17 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from checker import binding, notify, review
 from checker import findings as fnd
-from checker.casework import escalated, overdue_cases
+from checker import notify
 from checker.errors import Forbidden, InputError, NotFound
-from checker.indicators import compute as compute_indicators
+from checker.evaluate.indicators import compute as compute_indicators
+from checker.evaluate.scan import check_record
+from checker.findings import review
+from checker.findings.casework import escalated, overdue_cases
+from checker.notify import binding
 from checker.periods import Period
 from checker.reports import build_report
 from checker.reports.pdf import PdfUnavailable
-from checker.scan import check_record
 
 from . import views
 from .commands import COMMANDS, HINT, ROLE_NAMES, UNKNOWN_USER, menu_for

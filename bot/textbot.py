@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from checker import binding, review
 from checker import findings as fnd
-from checker.access import Scope
-from checker.casework import overdue_cases
 from checker.errors import Forbidden, GovwatchError, InputError, NotFound
-from checker.scan import check_record
+from checker.evaluate.scan import check_record
+from checker.findings import review
+from checker.findings.access import Scope
+from checker.findings.casework import overdue_cases
+from checker.notify import binding
 
 from . import views
 from .commands import ROLE_NAMES

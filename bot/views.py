@@ -5,8 +5,8 @@ from collections import Counter
 from datetime import datetime
 
 from checker.calendar import WorkCalendar
+from checker.evaluate.indicators import percent
 from checker.findings import STATUS_NAMES, STATUSES
-from checker.indicators import percent
 from checker.notify import SEVERITY_ICON, SEVERITY_NAME
 
 from .notifiers.telegram import esc
@@ -86,7 +86,7 @@ def history_text(finding: dict, events: list[dict], scan_state: str) -> str:
 
 
 def case_text(case: dict, item: dict | None, related: list[dict], cfg, now: datetime, broken=None) -> str:
-    """`broken`: the firings of checker.scan.check_record, the record rules the case breaks now
+    """`broken`: the firings of checker.evaluate.scan.check_record, the record rules the case breaks now
     (None: not checked, nothing said)."""
     lines = [f"<b>办件 {esc(case['case_no'])}</b>",
              f"事项：{esc((item or {}).get('name') or case['item_code'])}",

@@ -53,7 +53,7 @@ class FindingsConfig:
 class IndicatorsConfig:
     # The satisfied reading of P9 and of the survey tabulation (one key for both): level ≥ this on
     # the 5-level 好差评 scale. 3 (基本满意): the national 好差评 grading counts only 不满意 and 非常不满意
-    # as 差评. A survey's 4-option rating maps A–D to levels 5–2 (checker.surveys).
+    # as 差评. A survey's 4-option rating maps A–D to levels 5–2 (checker.evaluate.surveys).
     p9_satisfied_level: int = 3
     # P7's N7 (全流程事项通过网上办理量): online cases of items at this online depth or above
     # (4 = the highest, 全流程网办). p7_reading any_online: the looser reading, any online case.

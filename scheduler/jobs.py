@@ -9,7 +9,7 @@ detail written to the run log. Times and enabled flags come from `cfg.schedule`.
     monthly_bulletin    月通报  first working day/month   monthly report of the previous month
     quarterly_analysis  季分析  first working day/quarter quarterly report of the previous quarter
     annual_evaluation   年考评  first working day/year    annual report of the previous year
-    reminders           整改提醒 every working day         reminders and escalation (checker.reminders)
+    reminders           整改提醒 every working day         reminders and escalation (checker.findings.reminders)
     deliver             通知投递 every deliver_interval_seconds
     watch_rules         规则热加载 every rules_watch_seconds
 """
@@ -22,11 +22,11 @@ from typing import Callable
 
 from checker.calendar import WorkCalendar
 from checker.errors import GovwatchError
+from checker.evaluate.scan import run_scan
+from checker.findings.reminders import run_reminders
 from checker.notify import announce_report, deliver_pending
 from checker.periods import Period
-from checker.reminders import run_reminders
 from checker.reports import build_report
-from checker.scan import run_scan
 from checker.store import Store
 
 from .triggers import Cadence, cadence

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from checker.access import Scope
 from checker.errors import NotFound
+from checker.findings.access import Scope
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from bot.commands import BOT_COMMANDS, UNKNOWN_USER
 from bot.notifiers.telegram import TelegramNotifier
 from checker import config as config_mod
 from checker import findings as fnd
-from checker import binding, notify
+from checker.notify import binding
+from checker import notify
 from checker.notify import PermanentError, RetryableError
 from checker.reports.pdf import engine
 
@@ -187,7 +188,7 @@ def test_case_shows_deadline_working_days_and_findings(bot):
 
 
 def test_case_shows_the_rules_it_breaks_now(bot):
-    # checker.scan.check_record on the reference engine: the case's record rules that fire at the bot's now
+    # checker.evaluate.scan.check_record on the reference engine: the case's record rules that fire at the bot's now
     bot.store.conn.execute("UPDATE cases SET status = 'processing', due_at = '2026-10-16T23:59:59+08:00' "
                            "WHERE case_no = 'C001'")
     assert "当前未违反任何办件规则" in bot.send(OFFICER, "/case C001")[0]

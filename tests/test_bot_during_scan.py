@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from checker import scan as scan_mod
+from checker.evaluate import scan as scan_mod
 from checker.rules import load_packs
-from checker.scan import run_scan
+from checker.evaluate.scan import run_scan
 from checker.store import Store
 
 from botworld import DAY

@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 
-from checker import binding
+from checker.notify import binding
 from checker import findings as fnd
 
 from botworld import DAY
@@ -118,7 +118,7 @@ def test_statuses_are_typed_in_chinese_with_the_shared_names(bot):          # no
 # -- 复查 with eyes open (item 4) ----------------------------------------------------------------------
 
 def _scan_sees(store, fid):
-    """A finished scan that still saw the finding (as checker.scan records it)."""
+    """A finished scan that still saw the finding (as checker.evaluate.scan records it)."""
     cur = store.conn.execute("INSERT INTO scans (now, started_at, finished_at, full, from_seq, to_seq) "
                              "VALUES ('2026-10-14T09:00:00+08:00', '2026-10-14T09:00:00+08:00', "
                              "'2026-10-14T09:00:05+08:00', 0, 0, 0)")
@@ -167,7 +167,7 @@ def test_passing_a_finding_the_latest_scan_still_sees_asks_to_confirm(bot):     
 def test_escalations_reach_a_supervisor_once_a_day_as_one_digest(bot):       # noqa: F811
     from datetime import datetime, timedelta
     from botworld import TZ, Rule, fire
-    from checker.reminders import run_reminders
+    from checker.findings.reminders import run_reminders
     fire(bot.store, bot.cfg, [(Rule("db33.case.overdue"), f"X{i}", f"办件 X{i} 已超期，请立即办结", who)
                               for i, who in enumerate(["E1", "E1", "E2", "E1", "E2"])], scan_id=2)
     digests = []

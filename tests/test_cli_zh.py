@@ -113,7 +113,7 @@ def test_rules_test_flags_a_rule_without_a_test(tmp_path, capsys):
 
 
 def test_shipped_packs_have_no_untested_rule():
-    from checker.rules.testing import untested_rules
+    from checker.tools.rule_tests import untested_rules
     from conftest import ROOT
     assert [r.id for r in untested_rules([ROOT / "rules"])] == []
 

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checker import findings, indicators
+from checker import findings
+from checker.evaluate import indicators
 from checker.periods import Period
 from checker.rules import load_packs
-from checker.scan import run_scan
+from checker.evaluate.scan import run_scan
 
 from test_rules_loader import make_pack
 from test_scan import OVERDUE, case, put
@@ -157,7 +158,7 @@ def test_messages_are_rendered_when_read_and_a_scan_writes_only_status_changes(b
 
 def test_a_scan_opening_many_findings_makes_them_whole_in_chunks_under_the_lock(base, store, cfg, tmp_path,
                                                                                  monkeypatch):
-    from checker import scan as scan_mod
+    from checker.evaluate import scan as scan_mod
     monkeypatch.setattr(findings, "CHUNK", 2)
     monkeypatch.setattr(scan_mod, "PREPARE_LIMIT", 1)
     put(store, cfg, tmp_path, "cases", [case(f"N{i}", "processing", "2026-11-02T10:00:00+08:00") for i in range(5)])

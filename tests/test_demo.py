@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from checker import demo
+from checker.tools import demo
 from govwatch.cli import main
 
 

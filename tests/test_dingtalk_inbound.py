@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bot.dingtalk_inbound import stream_client
-from checker import binding
+from checker.notify import binding
 from checker import config as config_mod
 from checker import findings as fnd
 

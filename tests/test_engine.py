@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from checker.engine import BATCH, Engine, EngineError
+from checker.evaluate.engine import BATCH, Engine, EngineError
 from checker.rules import load_packs
 
 from test_rules_loader import GOOD_RULE, make_pack

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from checker.config import HallCalendar
+from checker.evaluate.scan import evaluate, run_scan
 from checker.ingest import ImportRun, import_file
 from checker.rules import load_packs
-from checker.rules.testing import _import, collect
-from checker.scan import evaluate, run_scan
+from checker.tools.rule_tests import _import, collect
 
 pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
 
@@ -151,7 +151,7 @@ def test_scan_command_engines_give_the_same_findings(store, cfg, tmp_path):
 
 
 def test_the_single_record_check_runs_the_reference_engine_and_agrees_with_the_scan(store, cfg, tmp_path):
-    from checker.scan import check_record
+    from checker.evaluate.scan import check_record
     _load(store, cfg, seeded_records(17, 300), tmp_path)
     book = load_packs(PACKS)
     when = datetime.fromisoformat("2026-10-20T09:00:00+08:00")

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from checker import findings as fnd
-from checker.access import Scope
 from checker.errors import Forbidden, InputError, InvalidTransition, NotFound
 from checker.findings import Firing
+from checker.findings.access import Scope
 from checker.rules import load_packs
 
 pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)

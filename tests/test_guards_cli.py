@@ -11,8 +11,8 @@ import pytest
 
 from checker import findings as fnd
 from checker.errors import Forbidden
-from checker.scan import run_scan
-from checker.scanclock import BackdatedScan
+from checker.evaluate.scan import run_scan
+from checker.evaluate.scanclock import BackdatedScan
 from checker.store import Store, base
 from govwatch import cli
 from scheduler.jobs import JOBS

@@ -5,11 +5,12 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from checker import config as config_mod, holiday_years
+from checker import config as config_mod
+from checker.evaluate import holiday_years
 from checker.findings import list_findings
 from checker.ingest import import_file
 from checker.rules import load_packs
-from checker.scan import run_scan
+from checker.evaluate.scan import run_scan
 from checker.store import Store
 from govwatch import cli
 from test_rules_loader import make_pack

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from checker import config as config_mod
 from checker import ingest
+from checker.evaluate.scan import run_scan
 from checker.ingest.coerce import compact
-from checker.records import KINDS
+from checker.ingest.records import KINDS
 from checker.rules import load_configured
-from checker.scan import run_scan
 from checker.store import Store
 
 NOW = datetime.fromisoformat("2026-10-14T09:00:00+08:00")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from checker import index_math as im
 from checker.errors import RuleError
-from checker.index import compute_index, load_index
+from checker.reports import index_math as im
+from checker.reports.index import compute_index, load_index
 
 pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
 

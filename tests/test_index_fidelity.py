@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from checker.index import NoIndexData, compute_index, load_index, run_index
+from checker.reports.index import NoIndexData, compute_index, load_index, run_index
 from checker.store import Store
 from govwatch import cli
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checker import indicators as ind
+from checker.evaluate import indicators as ind
 from checker.periods import Period
 from checker.rules import load_packs
 

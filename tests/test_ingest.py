@@ -8,7 +8,7 @@ import pytest
 
 from checker import ingest
 from checker.ingest.coerce import Coercer, compact
-from checker.records import KINDS
+from checker.ingest.records import KINDS
 from govwatch.cli import main
 
 pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
@@ -74,7 +74,7 @@ def test_format_is_sniffed_when_the_extension_says_nothing(store, cfg, tmp_path)
 
 
 def test_every_kind_imports_from_csv_json_and_jsonl(store, cfg, tmp_path):
-    from checker.sample import write_sample
+    from checker.tools.sample import write_sample
     from datetime import datetime
     write_sample(tmp_path / "s", datetime(2026, 10, 14, 9, tzinfo=cfg.tz), cases=200, seed=3, tz=cfg.tz)
     run = ingest.ImportRun(store, cfg)
@@ -300,7 +300,7 @@ def test_coercer_and_json_schema_agree(cfg, kind, row, good):
 
 
 def test_every_sample_row_passes_the_schema(cfg, tmp_path):
-    from checker.sample import write_sample
+    from checker.tools.sample import write_sample
     from datetime import datetime
     write_sample(tmp_path, datetime(2026, 10, 14, 9, tzinfo=cfg.tz), cases=100, seed=5, tz=cfg.tz)
     for kind in KINDS:

@@ -77,8 +77,8 @@ def test_migrate_to_copies_a_sqlite_store_and_checks_the_counts(tmp_path, pg_dat
 
     from checker.ingest import import_dir
     from checker.rules import load_packs
-    from checker.sample import write_sample
-    from checker.scan import run_scan
+    from checker.tools.sample import write_sample
+    from checker.evaluate.scan import run_scan
     from govwatch import cli
 
     from conftest import ROOT

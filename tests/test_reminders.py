@@ -9,7 +9,7 @@ import pytest
 from checker import findings as fnd
 from checker.findings import Firing
 from checker.notify import route_now
-from checker.reminders import ReminderResult, run_reminders
+from checker.findings.reminders import ReminderResult, run_reminders
 
 import shipped  # tests/shipped.py: the real rule packs
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from checker import config as config_mod
-from checker.routing import assign
+from checker.findings.routing import assign
 from checker.rules import load_packs
 
 

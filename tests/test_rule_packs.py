@@ -8,7 +8,7 @@ import pytest
 
 from checker.rules import load_packs
 from checker.rules.coverage import coverage
-from checker.rules.testing import collect, run_test, run_tests
+from checker.tools.rule_tests import collect, run_test, run_tests
 from govwatch import cli
 
 from conftest import ROOT
@@ -99,7 +99,7 @@ def test_shipped_packs_are_valid_and_fully_covered(capsys):
 
 
 def test_diff_shows_what_a_new_rule_set_adds_and_drops(store, cfg, tmp_path):
-    from checker.rules.diff import diff_rules
+    from checker.tools.rule_diff import diff_rules
     from test_scan import at, case, put
     put(store, cfg, tmp_path, "orgs", [{"code": "H1", "name": "甲中心", "level": "hall"}])
     put(store, cfg, tmp_path, "items", [{"code": "I1", "name": "许可", "org": "H1", "promised_days": 5}])

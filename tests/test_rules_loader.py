@@ -137,7 +137,7 @@ def test_every_problem_is_reported_and_load_raises_them_all(tmp_path):
 
 
 def test_indicator_conditions_may_use_working_day_fields(tmp_path):
-    # every derived field has its SQL form over the workdays ordinals (checker.derived)
+    # every derived field has its SQL form over the workdays ordinals (checker.ingest.derived)
     rule = textwrap.dedent("""\
       - id: t.indicator.p5
         kind: indicator

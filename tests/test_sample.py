@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 
 from checker import ingest
-from checker.records import KINDS
-from checker.sample import CHECKS, write_sample
+from checker.ingest.records import KINDS
+from checker.tools.sample import CHECKS, write_sample
 from govwatch.cli import main
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from checker.ingest import import_file
 from checker.rules import load_packs
-from checker.scan import evaluate, run_scan
-from checker.supervision import cadence_period
+from checker.evaluate.scan import evaluate, run_scan
+from checker.evaluate.supervision import cadence_period
 from govwatch import cli
 
 from test_rules_loader import make_pack

@@ -53,7 +53,7 @@ def records(now: datetime) -> dict[str, list[dict]]:
 
 @pytest.fixture
 def service_dir(tmp_path):
-    pytest.importorskip("checker.scan")
+    pytest.importorskip("checker.evaluate.scan")
     if not hasattr(pytest.importorskip("checker.rules"), "load_packs"):
         pytest.skip("checker.rules.load_packs not there yet")
     from checker.ingest.importer import import_file

@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from checker import config as config_mod
-from checker import indicators
-from checker.index import compute_index
+from checker.evaluate import indicators
+from checker.reports.index import compute_index
 from checker.ingest import import_dir
 from checker.periods import Period
 from checker.reports import model, spec_of
 from checker.rules import load_packs
-from checker.sample import write_sample
-from checker.scan import run_scan
+from checker.tools.sample import write_sample
+from checker.evaluate.scan import run_scan
 from checker.store import Store
 
 from conftest import ROOT

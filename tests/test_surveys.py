@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checker import surveys
+from checker.evaluate import surveys
 from checker.ingest import import_file
 from checker.periods import Period
 

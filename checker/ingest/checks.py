@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..records import KINDS
 from .coerce import label
+from .records import KINDS
 
 # (kind, later field, earlier field): the later one may not come before the earlier one.
 ORDER = (

@@ -1,4 +1,4 @@
-"""Fast row coercion derived from the field specs of checker.records.
+"""Fast row coercion derived from the field specs of checker.ingest.records.
 
 Every field type has one converter: raw value (CSV text, or a JSON value) → stored value, or
 `Bad(reason)` with a Chinese reason. `checker.ingest.schema` generates a JSON Schema from the same
@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from ..records import CLEAR_WORDS, KINDS, MAX_TEXT, Field, RecordKind
+from .records import CLEAR_WORDS, KINDS, MAX_TEXT, Field, RecordKind
 
 BOOL_WORDS = {"true": 1, "false": 0, "1": 1, "0": 0, "是": 1, "否": 0, "y": 1, "n": 0}
 

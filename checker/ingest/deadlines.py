@@ -1,5 +1,5 @@
 """A case's deadline (due_at): one definition, in SQL, over the working-day ordinals of the
-`workdays` table (DESIGN.md "Working days"; checker.derived explains the ordinals).
+`workdays` table (DESIGN.md "Working days"; checker.ingest.derived explains the ordinals).
 
 - With `promised_at`: that time, moved later by suspended_days + extended_days working days
   (same time of day, on the working day that many working days after the promised day).
@@ -14,7 +14,7 @@ tests, and follows the same reading).
 """
 from __future__ import annotations
 
-from ..derived import calendar_key, day_of
+from .derived import calendar_key, day_of
 
 _K = calendar_key("cases").replace("cases.", "c.")
 

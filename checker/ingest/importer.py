@@ -8,12 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .. import workdays
 from ..errors import InputError
-from ..records import KINDS, RecordKind
+from . import workdays
 from .checks import RowChecks, parent_loop
 from .coerce import CLEAR, Coercer
 from .readers import EXTENSIONS, DecodeFailure, Reader, _TooWide, _Unparsable
+from .records import KINDS, RecordKind
 from .refs import Known
 from .rejects import Rejects, rejects_path
 

@@ -2,8 +2,8 @@
 imported in the same run. Only the small tables' keys are kept in memory (orgs, officers, items)."""
 from __future__ import annotations
 
-from ..records import KINDS, RecordKind
 from .coerce import label
+from .records import KINDS, RecordKind
 
 REFERENCED = frozenset(f.ref for rk in KINDS.values() for f in rk.fields if f.ref)
 

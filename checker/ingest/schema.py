@@ -1,4 +1,4 @@
-"""The JSON Schema of each record kind, generated from the field specs of checker.records.
+"""The JSON Schema of each record kind, generated from the field specs of checker.ingest.records.
 
 It describes a row as a file may hold it (after header aliases are resolved and blank values are
 dropped, see `coerce.compact`): typed JSON values or their text forms. Formats `govwatch-date` and
@@ -11,8 +11,8 @@ from datetime import date, datetime
 
 import jsonschema
 
-from ..records import CLEAR_WORDS, KINDS, Field, RecordKind
 from .coerce import BOOL_WORDS, CHOICES_RE, DATE_RE, DATETIME_RE, FLOAT_RE, WORDS
+from .records import CLEAR_WORDS, KINDS, Field, RecordKind
 
 FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 

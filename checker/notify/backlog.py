@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..messages import current_messages
+from ..findings.messages import current_messages
 from ..statuses import ACTIVE_STATUSES
 from .model import parse_json
 

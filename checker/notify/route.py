@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from .. import review
 from ..calendar import WorkCalendar
-from ..messages import current_messages
+from ..findings import review
+from ..findings.messages import current_messages
 from .model import Ctx, parse_json
 
 
@@ -21,7 +21,7 @@ def route(ctx: Ctx, batch=()):
 
 
 def _messages(ctx: Ctx, events: list[dict]) -> dict[int, str]:
-    """Each event's finding message as read now (checker.messages: the clock-moving figures of this moment)."""
+    """Each event's finding message as read now (checker.findings.messages: the clock-moving figures of this moment)."""
     rows = [{"id": ev["finding_id"], "message": ev["f_message"], "event": ev["id"]} for ev in events]
     current_messages(ctx.store, rows, ctx.now)
     return {r["event"]: r["message"] for r in rows}

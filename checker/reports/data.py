@@ -1,7 +1,7 @@
 """What a report says, gathered once into frozen dataclasses (no HTML here).
 
 Sources: findings and their audit trail (DB33/T 2036.7 §8.1–8.4), overdue cases (DB50/T 957.7 §4.2 a),
-the P1–P9 indicators (DB33/T 2036.7 §5.2–5.3) through checker.indicators, surveys (§5.3.2.1) and
+the P1–P9 indicators (DB33/T 2036.7 §5.2–5.3) through checker.evaluate.indicators, surveys (§5.3.2.1) and
 the efficacy index (DB50/T 957.7 §6.3).
 """
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import indicators
 from ..calendar import WorkCalendar
-from ..messages import current_messages
+from ..evaluate import indicators
+from ..findings.messages import current_messages
 from ..periods import Period
 
 CODES = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
@@ -34,7 +34,7 @@ def iso(dt: datetime) -> str:
 
 
 def indicator_rows(store, cfg, rulebook, period: Period, org: str | None, now: datetime) -> list[dict]:
-    """P1–P9 rows of checker.indicators.compute (DESIGN.md shape) as plain dicts; [] without rules."""
+    """P1–P9 rows of checker.evaluate.indicators.compute (DESIGN.md shape) as plain dicts; [] without rules."""
     if rulebook is None:
         return []
     rows = indicators.compute(store, cfg, rulebook, period, org=org, now=now)

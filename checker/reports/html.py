@@ -11,10 +11,10 @@ from datetime import timedelta
 from html import escape
 from typing import Callable
 
-from .. import charts
 from .. import findings as findings_mod
-from ..indicators import percent
-from ..surveys import QUESTIONS
+from ..evaluate.indicators import percent
+from ..evaluate.surveys import QUESTIONS
+from . import charts
 from .data import CODES, DISCLOSURE_CATEGORIES, INDICATOR_NAMES, MIN_SAMPLE, SEVERITY_NAMES
 
 SECTIONS: list[tuple[str, Callable]] = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .. import surveys as surveys_mod
-from ..indicators import percent
+from ..evaluate import surveys as surveys_mod
+from ..evaluate.indicators import percent
 from ..periods import Period
 from . import analysis, data, notes, suggest
 
@@ -225,7 +225,7 @@ def _single_root(store):
 
 def _index(store, cfg, rulebook, period, now) -> dict:
     from ..errors import GovwatchError
-    from ..index import run_index
+    from .index import run_index
     try:
         result = run_index(store, cfg, rulebook, period, now=now)
     except GovwatchError as exc:

@@ -1,7 +1,7 @@
 """The readings a report used where the standards leave a choice open (shown as the report's 口径说明)."""
 from __future__ import annotations
 
-from .. import surveys
+from ..evaluate import surveys
 
 P7_READINGS = {
     "full_process": "P7 网上办结率：N7 按“全流程事项通过网上办理量”计，即网办深度 ≥ {depth} 的事项经网上办理的办件"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..calendar import WorkCalendar
-from ..indicators import percent
+from ..evaluate.indicators import percent
 
 DEADLINE_WD = {"red": 3, "yellow": 5, "blue": 10, "indicator": 10}
 ADVICE = {

@@ -1,7 +1,7 @@
 """The short Chinese text a bot sends with a report (a few lines, no HTML)."""
 from __future__ import annotations
 
-from ..index import GROUP_NAMES
+from .index import GROUP_NAMES
 
 from .html import headline
 

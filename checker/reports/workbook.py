@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from ..evaluate.surveys import QUESTIONS
 from ..findings import STATUS_NAMES
-from ..surveys import QUESTIONS
 from .data import CODES
 from .xlsx import INT, PCT, POINTS, SCORE, Sheet, when
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .. import derived as derived_mod
-from ..records import KINDS
+from ..ingest import derived as derived_mod
+from ..ingest.records import KINDS
 from .model import All, Leaf, Param, leaves
 
 OPERATORS: dict[str, "Operator"] = {}

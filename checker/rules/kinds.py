@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-from .. import derived
-from ..records import KINDS
+from ..ingest import derived
+from ..ingest.records import KINDS
 from .compiler import OPERATORS, sql_condition_problems
 from .model import All, Any, CadenceRule, Check, ChecklistRule, IndicatorRule, Leaf, Param, RecordRule
 from .problems import Problem

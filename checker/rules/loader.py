@@ -3,7 +3,7 @@ build a RuleBook. Every problem is reported (not just the first) as `file:line: 
 
 A path may be a folder of packs (each sub-folder with a pack.yaml), one pack folder, or rule files
 of a pack. In a pack folder: pack.yaml (the standard), coverage.yaml (clause map), index.yaml (the
-efficacy index, read by checker.index), tests/*.yaml (YAML tests) and every other *.yaml is a rule
+efficacy index, read by checker.reports.index), tests/*.yaml (YAML tests) and every other *.yaml is a rule
 file {rules: [...]}.
 """
 from __future__ import annotations

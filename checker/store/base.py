@@ -156,7 +156,7 @@ class _Table:
         self.store, self.name = store, name
 
     def insert_all(self, rows, replace: bool = False, **_) -> "_Table":
-        from ..records import KINDS
+        from ..ingest.records import KINDS
         rows = list(rows)
         columns = sorted({k for r in rows for k in r})
         if rows and replace:            # replace=True: a row of the same key goes first

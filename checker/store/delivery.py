@@ -28,7 +28,7 @@ def _outbox_channel(conn):
 
 @migration("0151_officer_channel_ids")
 def _officer_channel_ids(conn):
-    # Officers' ids on DingTalk and WeCom (checker/records.py); a database made before them lacks the columns.
+    # Officers' ids on DingTalk and WeCom (checker/ingest/records.py); a database made before them lacks the columns.
     have = {r[1] for r in conn.execute('PRAGMA table_info("officers")')}
     for column in ("dingtalk_userid", "wecom_userid"):
         if column not in have:

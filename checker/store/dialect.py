@@ -365,7 +365,7 @@ class PostgresDialect:
 
     def rowid(self, alias: str | None = None, kind: str | None = None) -> str:
         """A record row's identity within a statement: its key column (PostgreSQL has no stable rowid)."""
-        from ..records import KINDS
+        from ..ingest.records import KINDS
         key = f'"{KINDS[kind].key[0]}"'
         return f"{alias}.{key}" if alias else key
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from ..records import KINDS
+from ..ingest.records import KINDS
 from .migrations import migration
 
 _ROLLUP = """
@@ -46,7 +46,7 @@ def _index_runs(conn):
 
 
 class IndicatorStore:
-    """Aggregates for checker.indicators."""
+    """Aggregates for checker.evaluate.indicators."""
 
     def build_org_closure(self) -> int:
         """(Re)build temp._org_closure(ancestor, org): every org paired with itself and each org

@@ -10,7 +10,7 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import Callable
 
-from ..records import KINDS, RecordKind
+from ..ingest.records import KINDS, RecordKind
 from .dialect import serialized, table_columns
 
 MIGRATIONS: dict[str, Callable[[sqlite3.Connection], None]] = {}

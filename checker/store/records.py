@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from ..records import KINDS
+from ..ingest.records import KINDS
 
 MAX_PARAMS = 30000          # below SQLITE_MAX_VARIABLE_NUMBER (32766)
 
 
 class RecordStore:
-    """Record tables (one per kind of checker.records); `_seq` marks what changed when."""
+    """Record tables (one per kind of checker.ingest.records); `_seq` marks what changed when."""
 
     def next_seq(self) -> int:
         """Take the next change-sequence number (one per import batch)."""

@@ -6,7 +6,7 @@ stored local-time ISO datetimes, as docs/ARCHITECTURE.md fixes.
 """
 from __future__ import annotations
 
-from .. import derived
+from ..ingest import derived
 from .migrations import migration
 
 _SUBTREE = ("(WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT o.code FROM orgs o "
@@ -32,7 +32,7 @@ def scope_sql(column: str, org: str | None) -> tuple[str, tuple]:
 
 
 class ReportStore:
-    """Read-only queries for checker.reports, checker.surveys and checker.index."""
+    """Read-only queries for checker.reports, checker.evaluate.surveys and checker.reports.index."""
 
     # ------------------------------------------------------------ orgs
     def org_names(self) -> dict[str, str]:
@@ -87,7 +87,7 @@ class ReportStore:
                          (org, metric))
 
     def overdue_case_counts(self, org: str | None, start: str, end: str, now: str) -> tuple[int, int]:
-        """(late, all) cases accepted in the period; late is checker.derived's `late` (concluded after
+        """(late, all) cases accepted in the period; late is checker.ingest.derived's `late` (concluded after
         the deadline, or running past it at `now`; a suspended case is not late), the reading of P5.
         Withdrawn cases count nowhere."""
         where, params = scope_sql("org", org)

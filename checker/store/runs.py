@@ -54,5 +54,5 @@ class RunStore:
         return self.rows("SELECT * FROM job_runs ORDER BY id DESC LIMIT ?", (limit,))
 
     def last_scan_now(self) -> str | None:
-        """The `now` of the last completed scan (a later scan may not be earlier: checker.scanclock)."""
+        """The `now` of the last completed scan (a later scan may not be earlier: checker.evaluate.scanclock)."""
         return self.scalar("SELECT now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")

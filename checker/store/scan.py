@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from ..records import KINDS, OPEN_CASE_STATUSES
+from ..ingest.records import KINDS, OPEN_CASE_STATUSES
 from ..statuses import ACTIVE_STATUSES, sql_list
 from .migrations import migration
 
@@ -92,7 +92,7 @@ def _regexp_full(pattern, value) -> int:
 
 
 class ScanStore:
-    """Queries of checker.scan (indexed by status / _seq so a scan's cost follows live records)."""
+    """Queries of checker.evaluate.scan (indexed by status / _seq so a scan's cost follows live records)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,9 +6,9 @@ import shlex
 import sys
 
 from checker import ingest
-from checker.demo import run_demo
 from checker.periods import Period
-from checker.sample import write_sample
+from checker.tools.demo import run_demo
+from checker.tools.sample import write_sample
 
 from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 

@@ -6,10 +6,11 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from checker import findings, indicators
-from checker.access import Scope
+from checker import findings
 from checker.errors import InputError
-from checker.indicators import percent
+from checker.evaluate import indicators
+from checker.evaluate.indicators import percent
+from checker.findings.access import Scope
 from checker.periods import Period
 from checker.reports.data import SEVERITY_NAMES
 from checker.reports.xlsx import findings_csv, findings_xlsx

@@ -1,7 +1,7 @@
 """`govwatch officers invite ID`: a one-time code an officer sends to the bot as /bind CODE."""
 from __future__ import annotations
 
-from checker import binding
+from checker.notify import binding
 
 from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 

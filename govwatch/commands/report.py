@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from checker.index import GROUP_NAMES, NoIndexData, run_index
 from checker.periods import Period
 from checker.reports import FORMATS, build_report
+from checker.reports.index import GROUP_NAMES, NoIndexData, run_index
 from checker.rules import load_configured
 
 from ..shell import JSON, NOW, arg, command, emit_json, parse_now

@@ -7,8 +7,8 @@ import sys
 from checker.errors import InputError
 from checker.rules import load, load_packs, schema, validate_paths
 from checker.rules.coverage import coverage
-from checker.rules.diff import diff_rules
-from checker.rules.testing import collect, run_tests, untested_rules
+from checker.tools.rule_diff import diff_rules
+from checker.tools.rule_tests import collect, run_tests, untested_rules
 
 from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 

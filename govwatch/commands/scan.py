@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import sys
 
-from checker import holiday_years
+from checker.evaluate import holiday_years
+from checker.evaluate.scan import evaluate, run_scan
 from checker.rules import load_configured
 from checker.rules.choice import choose_packs
-from checker.scan import evaluate, run_scan
 
 from ..shell import JSON, NOW, arg, command, emit_json, parse_now
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timedelta
 
-from checker import holiday_years
+from checker.evaluate import holiday_years
 from scheduler.service import next_runs
 
 from ..shell import JSON, NOW, command, emit_json, parse_now

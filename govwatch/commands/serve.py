@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
-from checker import holiday_years
+from checker.evaluate import holiday_years
 from checker.rules.choice import choose_packs
 from checker.rules.holder import RulesHolder
 from scheduler.service import serve as run_service

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .periods import Period
+from ..periods import Period
 
 CLAUSE = "DB33/T 2036.7 §5.3.2.1"
 DEFAULT_SATISFIED_LEVEL = 3

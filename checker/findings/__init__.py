@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..errors import Forbidden, InputError, InvalidTransition, NotFound
+from ..statuses import ACTIVE_STATUSES, STATUS_NAMES, STATUSES, WITH_OFFICER
 from .access import Scope
-from .errors import Forbidden, InputError, InvalidTransition, NotFound
 from .messages import current_messages
 from .routing import assign
-from .statuses import ACTIVE_STATUSES, STATUS_NAMES, STATUSES, WITH_OFFICER
 
 SYSTEM = "system"          # the actor of events the scan and the scheduler make
 CHUNK = 5000               # record firings made whole and written at a time
@@ -87,11 +87,11 @@ def _iso(when: datetime) -> str:
 def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated, complete=None) -> ReconcileResult:
     """Merge one scan's firings into the findings, in one transaction. Only status changes are
     written (opened, resolved, reopened), and when the others were last seen (one statement):
-    messages whose figures move with the clock are rendered when read (checker.scan.read_message).
+    messages whose figures move with the clock are rendered when read (checker.evaluate.scan.read_message).
 
     evaluated[rule_id] = the subjects this scan looked at (None = every subject of the rule): an
     active finding of such a subject that did not fire is resolved. A firing without a message yet
-    (a record rule's, see checker.scan) is made whole by `complete` when it opens or reopens."""
+    (a record rule's, see checker.evaluate.scan) is made whole by `complete` when it opens or reopens."""
     fired = {f.fingerprint: f for f in firings}
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():

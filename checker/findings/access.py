@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import NotFound
+from ..errors import NotFound
 
 ACTIONS = ("ack", "submit", "verify")
 

@@ -14,11 +14,11 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from . import derived
-from .findings import Firing
-from .periods import Period
-from .rules.compiler import to_sql
-from .store import indicators as sql
+from ..findings import Firing
+from ..ingest import derived
+from ..periods import Period
+from ..rules.compiler import to_sql
+from ..store import indicators as sql
 
 TOLERANCE = 1e-9
 REGION_LEVELS = ("province", "city", "district", "township")   # orgs a failed indicator is raised for

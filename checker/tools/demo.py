@@ -12,16 +12,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .indicators import compute, percent
-from .ingest import import_dir
-from .periods import Period
-from .records import CASE_STATUSES, KINDS
-from .reports import build_report
-from .rules import load_configured
-from .rules.choice import choose_packs
+from ..evaluate.indicators import compute, percent
+from ..evaluate.scan import run_scan
+from ..ingest import import_dir
+from ..ingest.records import CASE_STATUSES, KINDS
+from ..periods import Period
+from ..reports import build_report
+from ..rules import load_configured
+from ..rules.choice import choose_packs
+from ..store import Store
 from .sample import write_sample
-from .scan import run_scan
-from .store import Store
 
 
 @dataclass(frozen=True)

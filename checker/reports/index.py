@@ -13,10 +13,10 @@ from typing import Callable
 import jsonschema
 import yaml
 
+from .. import yamlsafe
+from ..errors import GovwatchError, RuleError
+from ..periods import Period
 from . import index_math as im
-from . import yamlsafe
-from .errors import GovwatchError, RuleError
-from .periods import Period
 
 CLAUSE = "DB50/T 957.7 §6.3"
 INPUTS: dict[str, Callable] = {}        # input kind → fn(ctx, input, org) -> float | None
@@ -283,7 +283,7 @@ class InputContext:
 
     def indicator(self, org: str, code: str) -> float | None:
         if org not in self._indicators:
-            from .reports.data import IndicatorTable
+            from .data import IndicatorTable
             if self._table is None:       # one roll-up for every org, not one per org
                 self._table = IndicatorTable(self.store, self.cfg, self.rulebook, self.now)
             rows = self._table.rows(self.period, org)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..scan import evaluate
-from .loader import load_packs
+from ..evaluate.scan import evaluate
+from ..rules.loader import load_packs
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .calendar import WorkCalendar
-from .config import Config
+from ..calendar import WorkCalendar
+from ..config import Config
 
 ACTIVITY_NAMES = {"self": "自我监督评价", "superior": "上级主管部门监督评价", "public": "群众和企业监督评价",
                   "third_party": "第三方监督评价"}

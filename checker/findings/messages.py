@@ -2,8 +2,8 @@
 whenever it is read, so the figures that move with the clock ("超期 N 个工作日", "还剩 N 个工作日")
 are those of the moment of reading. A scan never rewrites a message (DESIGN.md "Findings").
 
-The clock-moving figures are checker.derived fields marked `clock`; reading computes them with the
-same SQL expressions the scan uses, over the facts the finding stored (checker.derived.read_values).
+The clock-moving figures are checker.ingest.derived fields marked `clock`; reading computes them with the
+same SQL expressions the scan uses, over the facts the finding stored (checker.ingest.derived.read_values).
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import json
 import re
 from datetime import datetime
 
-from . import derived
-from .records import KINDS
+from ..ingest import derived
+from ..ingest.records import KINDS
 
 TEMPLATE = "_template"          # the key of a finding's facts that holds its rule's message template
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

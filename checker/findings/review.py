@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import findings as fnd
+from .. import findings as fnd
 
 ACTION_NAMES = {"open": "发现问题", "reopen": "问题再次出现", "rebound": "整改后反弹",
                 "persist": "复查后仍存在", "assign": "分派",

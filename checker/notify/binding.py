@@ -4,8 +4,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from .errors import InputError, NotFound
-from .notify.backlog import enqueue_backlog
+from ..errors import InputError, NotFound
+from .backlog import enqueue_backlog
 
 
 def invite(store, cfg, officer_id: str, now: datetime) -> dict:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from durable import engine as dr
 
-from .rules import compiler
+from ..rules import compiler
 
 BATCH = 1000
 SID = "0"

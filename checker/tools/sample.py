@@ -16,8 +16,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .calendar import WorkCalendar
-from .records import KINDS
+from ..calendar import WorkCalendar
+from ..ingest.records import KINDS
 
 WINDOW_DAYS = 182
 CHECKS = (

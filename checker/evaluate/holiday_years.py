@@ -17,10 +17,10 @@ from datetime import date, datetime, timedelta
 
 import holidays
 
-from .calendar import _as_date
-from .config import Config
-from .findings import Firing
-from .rules.model import Rule
+from ..calendar import _as_date
+from ..config import Config
+from ..findings import Firing
+from ..rules.model import Rule
 
 RULE = Rule(id="govwatch.calendar_schedule", kind="system", clause="4.2", title="调休安排未配置",
             severity="red", responsible="admin", standard="DB50/T 957.7", pack="govwatch",

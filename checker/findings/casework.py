@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import findings as fnd
+from .. import findings as fnd
+from ..calendar import WorkCalendar
 from .access import Scope
-from .calendar import WorkCalendar
 
 OPEN = ("accepted", "processing")          # a suspended case (特别程序) is not overdue while suspended
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .errors import InputError
+from ..errors import InputError
 
 
 class BackdatedScan(InputError):

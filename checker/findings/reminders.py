@@ -26,9 +26,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import findings
-from .calendar import WorkCalendar
-from .statuses import WITH_OFFICER
+from .. import findings
+from ..calendar import WorkCalendar
+from ..statuses import WITH_OFFICER
 
 RECTIFY_CLAUSE = "DB33/T 2036.7 §8.1"          # 改进目标、措施、时限: the deadline being reminded of
 APPOINTMENT_CLAUSE = "DB33/T 2036.7 §5.1.3.1"

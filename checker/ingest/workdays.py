@@ -15,8 +15,13 @@ from datetime import datetime
 
 import holidays
 
-from .calendar import TABLE_FIRST_YEAR as FIRST_YEAR, TABLE_LAST_YEAR as LAST_YEAR, WorkCalendar, ordinal_rows
-from .ingest import deadlines
+from ..calendar import (
+    TABLE_FIRST_YEAR as FIRST_YEAR,
+    TABLE_LAST_YEAR as LAST_YEAR,
+    WorkCalendar,
+    ordinal_rows,
+)
+from . import deadlines
 
 WORKING_DAYS_A_YEAR = 240          # a lower bound, for how many years a term of N working days spans
 

@@ -16,16 +16,17 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
-from . import derived, holiday_years, indicators, supervision, workdays
+from ..errors import GovwatchError
+from ..findings import Firing, ReconcileResult, reconcile, reconcile_fired
+from ..findings.messages import TEMPLATE, placeholders, render
+from ..ingest import derived, workdays
+from ..ingest.records import KINDS
+from ..rules import compiler
+from ..rules.model import RecordRule, leaves
+from ..store import Store
+from . import holiday_years, indicators, supervision
 from .engine import Engine
-from .errors import GovwatchError
-from .findings import Firing, ReconcileResult, reconcile, reconcile_fired
-from .messages import TEMPLATE, placeholders, render
-from .records import KINDS
-from .rules import compiler
-from .rules.model import RecordRule, leaves
 from .scanclock import refuse_backdated
-from .store import Store
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
 FULL_CHUNK = 20000             # records the durable engine is given at a time
@@ -461,7 +462,7 @@ def _checklist_firing(ctx: ScanContext, rule, org: str, check, last: dict | None
 
 
 def _gap_firing(ctx: ScanContext, rule, gap, subject_kind: str) -> Firing:
-    """A firing of checker.supervision (a missed working day, a period without its activity); a
+    """A firing of checker.evaluate.supervision (a missed working day, a period without its activity); a
     warning (the period's last working days) fires as yellow."""
     facts = {**_base_facts(ctx, rule, gap.org), **gap.facts}
     shown = replace(rule, severity="yellow") if gap.warning and rule.severity != "yellow" else rule
@@ -473,7 +474,7 @@ def _gap_firing(ctx: ScanContext, rule, gap, subject_kind: str) -> Firing:
 # ------------------------------------------------------------------------------ cadence rules
 
 def _cadences(ctx: ScanContext, rules) -> Evaluation:
-    """Calendar periods (checker.supervision): a period ended without the activity, or near its end."""
+    """Calendar periods (checker.evaluate.supervision): a period ended without the activity, or near its end."""
     out = Evaluation()
     calendars = supervision.Calendars(ctx.cfg)
     for rule in rules:

@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .. import config, indicators
+from .. import config
 from ..errors import RuleError
+from ..evaluate import indicators
+from ..evaluate.scan import run_scan
 from ..ingest import ImportRun, import_file
 from ..ingest.importer import FIRST_KINDS
 from ..periods import Period
-from ..scan import run_scan
+from ..rules import source
+from ..rules.loader import check_schema, discover, load_packs
 from ..statuses import ACTIVE_STATUSES
 from ..store import Store
-from . import source
-from .loader import check_schema, discover, load_packs
 
 TOLERANCE = 1e-6
 
