@@ -177,6 +177,7 @@ class ChannelsConfig:
     webhook: WebhookConfig = WebhookConfig()
     retry_base_seconds: float = 30       # a failed send waits this long, doubling each time …
     retry_max_seconds: float = 3600      # … up to this; a channel's own Retry-After wins
+    claim_timeout_seconds: float = 300   # a message claimed for sending longer ago is another worker's to send
 
     def enabled(self) -> list[str]:
         """The channels configured on, in order (Telegram is on when its token is in the environment)."""

@@ -196,7 +196,8 @@ def test_a_crash_between_send_and_record_sends_again_after_restart(world, cfg):
         deliver(world, cfg, rec)
     assert world.outbox()[0]["status"] == "sending"
     assert deliver(world, cfg, rec).sent == 0                # same session: in flight, not resent
-    restarted = Store(cfg.database)
+    world.close()                                            # the crashed service is gone …
+    restarted = Store(cfg.database)                          # … its claim with it: sent again at once
     try:
         assert deliver(restarted, cfg, rec).sent == 1        # at least once
         assert deliver(restarted, cfg, rec).sent == 0

@@ -1,18 +1,20 @@
 """The pipeline's stages after routing. Each has one signature, ``stage(ctx, batch) -> batch``:
 
-    collect     outbox rows due now (pending, or left `sending` by a crashed session)
+    collect     outbox rows due now (pending; a claim past its lease or of a dead worker given back first)
     obsolete    alerts about findings already closed are dropped (kept as `obsolete`)
     silence     rows a silence mutes → `silenced`
     quiet       in quiet hours only red findings go out; the rest wait until the quiet end
     group       rows per recipient → the recipient's channel → digests split under that channel's limits
-    dedup       claim the rows of one message (`sending`); a row already `sent` is never sent
+    dedup       claim the rows of one message (`sending`, a lease); a row sent or held by another worker is not
     deliver     the channel's notifier sends the message
     record      `sent` with the message ref and channel at once; or retry later with back-off (the
-                ONLY stage that retries); or `failed` plus a notice to the supervisor
+                ONLY stage that retries); or `failed` plus a notice to the supervisor; only rows the
+                worker still holds (a lapsed claim taken by another worker is that worker's to record)
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from datetime import datetime, timedelta
 
@@ -27,9 +29,12 @@ from .quiet import in_quiet_hours, quiet_end
 INDICATOR_SUBJECT = re.compile(r"^P\d+:[^:]+:[^:]+$")
 from .silences import Silencer
 
+log = logging.getLogger(__name__)
+
 
 def collect(ctx: Ctx, batch=()):
-    """The outbox rows due now."""
+    """The outbox rows due now, after giving back the claims of dead workers and lapsed leases."""
+    ctx.stats["reclaimed"] += ctx.store.reap_claims(ctx.cfg.channels.claim_timeout_seconds)
     return tuple(Row.of(r) for r in ctx.store.due_outbox(ctx.now_iso))
 
 
@@ -120,7 +125,7 @@ def dedup(ctx: Ctx, batch):
     """Claim the message's rows (`sending`); a message whose rows are not all claimable waits."""
     out = []
     for m in batch:
-        claimed = ctx.store.claim_outbox(m.ids)
+        claimed = ctx.store.claim_outbox(m.ids, ctx.now_iso)
         if len(claimed) == len(m.ids):
             out.append(m)
         else:
@@ -164,9 +169,13 @@ def record(ctx: Ctx, batch):
     """Write each outcome: sent with its ref; retry with back-off; or failed and a supervisor notice."""
     for m in batch:
         if m.ref is not None:
-            ctx.store.mark_sent(m.ids, m.ref, ctx.now_iso, channel=m.channel)
+            held = ctx.store.mark_sent(m.ids, m.ref, ctx.now_iso, channel=m.channel)
             ctx.stats["sent"] += len(m.rows)
             ctx.stats["messages"] += 1
+            if held < len(m.ids):       # the send outlasted the claim and another worker took it over
+                ctx.stats["claims_lost"] += len(m.ids) - held
+                log.warning("outbox rows %s were sent after their claim lapsed (over %ss); another worker "
+                            "sends them again", m.ids, ctx.cfg.channels.claim_timeout_seconds)
         elif m.outage:                  # the channel is down: never `failed` for that, and no attempt spent
             ctx.store.mark_waiting(m.ids, _retry_at(ctx, m).isoformat(timespec="seconds"), _error(m))
             ctx.stats["retried"] += len(m.rows)

@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import uuid
 
+from .dialect import table_columns
 from .migrations import migration
 
 OUTBOX_COLUMNS = ("id, dedup_key, finding_id, recipient, kind, severity, payload, created_at, not_before, "
-                  "status, attempts, last_error, sent_at, message_ref, claim, channel")
+                  "status, attempts, last_error, sent_at, message_ref, claim, channel, claimed_at, claim_holder")
+
+# Delivery sessions of stores open in this process: a claim of this process whose session is closed
+# is a dead worker's (a crash inside a send), one whose session is open is in flight.
+_OPEN_SESSIONS: set[str] = set()
 
 
 @migration("0030_delivery_claim")
@@ -36,6 +42,19 @@ def _officer_channel_ids(conn):
     conn.execute("CREATE INDEX ix_officers_dingtalk ON officers (dingtalk_userid)")
 
 
+@migration("0170_outbox_claim_lease")
+def _outbox_claim_lease(conn):
+    # The claim becomes a lease. claimed_at: when a row was marked `sending` (the database's clock,
+    # epoch seconds, one clock for every worker host); claim_holder: who holds it ("host|pid|session",
+    # on PostgreSQL "|pg backend pid:backend start" appended), so a dead worker's claims are taken back
+    # at once and a live worker's only after the lease (channels.claim_timeout_seconds).
+    have = set(table_columns(conn, "outbox"))
+    if "claimed_at" not in have:
+        conn.execute("ALTER TABLE outbox ADD COLUMN claimed_at REAL")
+    if "claim_holder" not in have:
+        conn.execute("ALTER TABLE outbox ADD COLUMN claim_holder TEXT")
+
+
 CHANNEL_ID_COLUMNS = ("telegram_id", "dingtalk_userid", "wecom_userid")
 
 
@@ -43,15 +62,62 @@ def _marks(ids) -> str:
     return ", ".join("?" for _ in ids)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _local_holder_dead(holder: str, host: str) -> bool:
+    """A holder of this host whose process is gone, or of this process whose store is closed."""
+    parts = holder.split("|")
+    if len(parts) < 3 or parts[0] != host:
+        return False                       # another host's worker: only the lease tells
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return parts[2] not in _OPEN_SESSIONS
+    return not _process_alive(pid)
+
+
 class DeliveryStore:
-    """Outbox rows (pending → sending → sent | failed | silenced | obsolete), silences, bind codes."""
+    """Outbox rows (pending → sending → sent | failed | silenced | obsolete), silences, bind codes.
+
+    Several delivery workers (processes, hosts) may share the outbox. A worker claims a message's rows
+    (`sending`, its session token in `claim`, the database's time in `claimed_at`); a claim is a lease:
+    when it is older than the claim timeout, or its holder is known dead (its process on this host
+    is gone, its store closed, or on PostgreSQL its database session ended), the next worker's
+    collect gives the rows back (`pending`) and they are sent again. A worker writes the outcome
+    (sent, retry, failed) only of rows it still holds: a row given back and claimed by another
+    worker is no longer its own. So a message is delivered at least once and, but for the window
+    described in docs/postgresql.md ("Several delivery workers"), exactly once."""
 
     @property
     def delivery_session(self) -> str:
         """A token unique to this opened store: rows claimed by it are in flight, older claims are stale."""
         if not hasattr(self, "_delivery_session"):
             self._delivery_session = f"{os.getpid()}:{uuid.uuid4().hex}"
+            _OPEN_SESSIONS.add(self._delivery_session)
         return self._delivery_session
+
+    @property
+    def claim_holder(self) -> str:
+        """Who this store's claims belong to: "host|pid|session[|database session]"."""
+        if not hasattr(self, "_claim_holder"):
+            backend = self.dialect.session_id(self.conn)
+            self._claim_holder = "|".join([socket.gethostname(), str(os.getpid()), self.delivery_session,
+                                           *([backend] if backend else [])])
+        return self._claim_holder
+
+    def close(self) -> None:
+        _OPEN_SESSIONS.discard(getattr(self, "_delivery_session", None))
+        super().close()    # type: ignore[misc]
 
     # -- routing cursor and events --------------------------------------------------------
 
@@ -89,12 +155,28 @@ class DeliveryStore:
     # -- the outbox -----------------------------------------------------------------------
 
     def due_outbox(self, now: str, limit: int = 1000) -> list[dict]:
-        """Rows to send now: pending and due, or left `sending` by an earlier session."""
+        """Rows to send now: pending and due (a lapsed claim is first given back by `reap_claims`)."""
         return self.rows(
             f"""SELECT {OUTBOX_COLUMNS} FROM outbox
-                WHERE (status = 'pending' AND (not_before IS NULL OR not_before <= ?))
-                   OR (status = 'sending' AND (claim IS NULL OR claim != ?))
-                ORDER BY id LIMIT ?""", (now, self.delivery_session, limit))
+                WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?)
+                ORDER BY id LIMIT ?""", (now, limit))
+
+    def reap_claims(self, timeout: float) -> int:
+        """Give back (`pending`, to be sent again) the `sending` rows whose claim is older than
+        `timeout` seconds of the database's clock, has no time (made before claims were leases),
+        or whose holder is dead. The rows keep their claim: the worker that claimed them may still
+        record them as sent until another worker claims them. The number of rows given back."""
+        holders = [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT claim_holder FROM outbox WHERE status = 'sending' AND claim_holder IS NOT NULL")]
+        host = socket.gethostname()
+        dead = {h for h in holders if _local_holder_dead(h, host)}
+        dead |= self.dialect.dead_sessions(self.conn, [h for h in holders if h not in dead])
+        with self.transaction() as c:
+            return c.execute(
+                f"""UPDATE outbox SET status = 'pending' WHERE status = 'sending'
+                    AND (claimed_at IS NULL OR claimed_at < {self.dialect.epoch_now} - ?
+                         OR claim_holder IN (SELECT value FROM json_each(?)))""",
+                (float(timeout), json.dumps(sorted(dead)))).rowcount
 
     def outbox(self, status: str | None = None, recipient: str | None = None) -> list[dict]:
         """Outbox rows, optionally of one status and/or recipient, oldest first."""
@@ -110,49 +192,66 @@ class DeliveryStore:
         return self.rows(f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE recipient = ? AND message_ref = ? "
                          "AND status = 'sent' ORDER BY id", (recipient, ref))
 
-    def claim_outbox(self, ids: list[int]) -> list[int]:
-        """Mark rows `sending` for this session (never a row already sent); return the ids claimed."""
+    def claim_outbox(self, ids: list[int], now: str | None = None) -> list[int]:
+        """Mark pending rows `sending` under this session's claim (never a row sent, nor one another
+        worker holds; with `now`, nor one whose retry or quiet-hours wait has not ended); return the
+        ids claimed."""
+        due = "" if now is None else " AND (not_before IS NULL OR not_before <= ?)"
         with self.transaction() as c:
             # PostgreSQL: rows another worker is claiming at this moment are skipped, not waited for.
-            c.execute(f"""UPDATE outbox SET status = 'sending', claim = ?, attempts = attempts + 1
+            c.execute(f"""UPDATE outbox SET status = 'sending', claim = ?, claim_holder = ?,
+                              claimed_at = {self.dialect.epoch_now}, attempts = attempts + 1
                           WHERE id IN (SELECT id FROM outbox WHERE id IN ({_marks(ids)})
-                                       AND status IN ('pending', 'sending'){self.dialect.skip_locked})""",
-                      (self.delivery_session, *ids))
+                                       AND status = 'pending'{due}{self.dialect.skip_locked})""",
+                      (self.delivery_session, self.claim_holder, *ids, *([] if now is None else [now])))
             return [r[0] for r in c.execute(
                 f"SELECT id FROM outbox WHERE id IN ({_marks(ids)}) AND status = 'sending' AND claim = ? ORDER BY id",
                 (*ids, self.delivery_session))]
 
-    def _set_outbox(self, ids, sql: str, params=()) -> None:
+    def _set_held(self, ids, sql: str, params=()) -> int:
+        """Update rows this session still holds: claimed by it (given back by a lapsed lease too,
+        until another worker claims them). The number of rows updated."""
+        if not ids:
+            return 0
+        return self.conn.execute(f"UPDATE outbox SET {sql} WHERE id IN ({_marks(ids)}) AND claim = ? "
+                                 "AND status IN ('sending', 'pending')",
+                                 (*params, *ids, self.delivery_session)).rowcount
+
+    def _set_pending(self, ids, sql: str, params=()) -> None:
+        """Update rows no worker holds (before a claim: obsolete, silenced, deferred)."""
         if ids:
-            self.conn.execute(f"UPDATE outbox SET {sql} WHERE id IN ({_marks(ids)})", (*params, *ids))
+            self.conn.execute(f"UPDATE outbox SET {sql} WHERE id IN ({_marks(ids)}) AND status = 'pending'",
+                              (*params, *ids))
 
-    def mark_sent(self, ids, ref: str, now: str, channel: str | None = None) -> None:
-        self._set_outbox(ids, "status = 'sent', message_ref = ?, sent_at = ?, channel = ?, last_error = NULL",
-                         (ref, now, channel))
+    def mark_sent(self, ids, ref: str, now: str, channel: str | None = None) -> int:
+        """`sent` with the message's ref; the number of rows still held (fewer: another worker
+        took some after this claim lapsed, and sends them again)."""
+        return self._set_held(ids, "status = 'sent', message_ref = ?, sent_at = ?, channel = ?, last_error = NULL",
+                              (ref, now, channel))
 
-    def mark_retry(self, ids, not_before: str, error: str) -> None:
-        self._set_outbox(ids, "status = 'pending', not_before = ?, last_error = ?", (not_before, error))
+    def mark_retry(self, ids, not_before: str, error: str) -> int:
+        return self._set_held(ids, "status = 'pending', not_before = ?, last_error = ?", (not_before, error))
 
-    def mark_waiting(self, ids, not_before: str, error: str) -> None:
+    def mark_waiting(self, ids, not_before: str, error: str) -> int:
         """Back to pending until `not_before`, the claim's attempt given back (its channel was down)."""
-        self._set_outbox(ids, "status = 'pending', not_before = ?, last_error = ?, claim = NULL, "
-                              "attempts = max(attempts - 1, 0)", (not_before, error))
+        return self._set_held(ids, "status = 'pending', not_before = ?, last_error = ?, claim = NULL, "
+                                   "attempts = max(attempts - 1, 0)", (not_before, error))
 
-    def mark_failed(self, ids, error: str) -> None:
-        self._set_outbox(ids, "status = 'failed', last_error = ?", (error,))
+    def mark_failed(self, ids, error: str) -> int:
+        return self._set_held(ids, "status = 'failed', last_error = ?", (error,))
 
     def mark_silenced(self, ids, silence_id: int) -> None:
-        self._set_outbox(ids, "status = 'silenced', silence_id = ?", (silence_id,))
+        self._set_pending(ids, "status = 'silenced', silence_id = ?", (silence_id,))
 
     def mark_obsolete(self, ids, reason: str) -> None:
-        self._set_outbox(ids, "status = 'obsolete', last_error = ?", (reason,))
+        self._set_pending(ids, "status = 'obsolete', last_error = ?", (reason,))
 
-    def release(self, ids) -> None:
+    def release(self, ids) -> int:
         """Give claimed rows back (not sent) so a later run takes them."""
-        self._set_outbox(ids, "status = 'pending', claim = NULL, attempts = max(attempts - 1, 0)")
+        return self._set_held(ids, "status = 'pending', claim = NULL, attempts = max(attempts - 1, 0)")
 
     def defer(self, ids, not_before: str) -> None:
-        self._set_outbox(ids, "not_before = ?", (not_before,))
+        self._set_pending(ids, "not_before = ?", (not_before,))
 
     def outbox_statuses(self, ids) -> dict[int, str]:
         return {r["id"]: r["status"] for r in self.rows(

@@ -75,6 +75,16 @@ class SQLiteDialect:
         conn.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks}) {conflict}', rows)
 
     skip_locked = ""          # SQLite has one writer at a time: nothing to skip
+    epoch_now = "((julianday('now') - 2440587.5) * 86400.0)"     # the database's clock, epoch seconds
+
+    def session_id(self, conn) -> str | None:
+        """The database session's identity, when the database can tell whether it still lives (SQLite: none;
+        a claim's holder is then its process on its host)."""
+        return None
+
+    def dead_sessions(self, conn, holders) -> set[str]:
+        """The outbox claim holders whose database session has ended (SQLite: not known)."""
+        return set()
 
     def serialize(self, conn, name: str) -> None:
         """Within a write transaction, one process at a time past this point (SQLite: BEGIN
@@ -392,6 +402,23 @@ class PostgresDialect:
                     f'FROM "{stage}" ORDER BY {keys}, _ord DESC) AS s {conflict}')
 
     skip_locked = " FOR UPDATE SKIP LOCKED"     # several delivery workers claim disjoint rows
+    epoch_now = "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)"
+
+    def session_id(self, conn: PgConnection) -> str | None:
+        """This connection's backend: "pg:<pid>:<backend start>" (a pid is reused, with a new start)."""
+        row = conn.raw.execute("SELECT 'pg:' || pid || ':' || extract(epoch FROM backend_start)::text "
+                               "FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()
+        return row[0] if row else None
+
+    def dead_sessions(self, conn: PgConnection, holders) -> set[str]:
+        """Claim holders whose backend (the last "|" part of the holder) is no longer connected; a
+        holder without one (copied from a SQLite store) counts as dead."""
+        backends = {h: h.rsplit("|", 1)[-1] for h in holders}
+        pids = sorted({int(b.split(":")[1]) for b in backends.values() if re.fullmatch(r"pg:\d+:[\d.]+", b)})
+        live = {r[0] for r in conn.raw.execute(
+            "SELECT 'pg:' || pid || ':' || extract(epoch FROM backend_start)::text FROM pg_stat_activity "
+            "WHERE pid = ANY(%s)", (pids,))} if pids else set()
+        return {h for h, b in backends.items() if b not in live}
 
     def serialize(self, conn, name: str) -> None:
         """Within a write transaction, one process at a time past this point (a transaction-level
