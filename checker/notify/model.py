@@ -273,6 +273,8 @@ class DeliveryResult:
     failed: int
     silenced: int
     deferred: int
+    reclaimed: int = 0           # rows given back from a dead worker's or a lapsed claim, to send again
+    claims_lost: int = 0         # rows this run sent after its claim lapsed and another worker took them
 
 
 def parse_json(text) -> dict:

@@ -1,7 +1,8 @@
 """The chain (Alertmanager's PipelineBuilder): PREPARE runs once per delivery run, SEND once per message.
 
 Delivery is at least once per channel: a row is `sending` before the network call and `sent` (with
-its channel and message ref) right after, and rows left `sending` by an earlier session are sent again.
+its channel and message ref) right after; a claim is a lease, so rows left `sending` by a dead worker
+(at once) or held past `channels.claim_timeout_seconds` (a stalled one) are sent again by another.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ async def deliver_pending(store, cfg, channels, now: datetime) -> DeliveryResult
         await _send_all(ctx, await run(PREPARE, ctx, ()))
         s = ctx.stats
         return DeliveryResult(s["routed"], s["sent"], s["messages"], s["retried"], s["failed"],
-                              s["silenced"], s["deferred"])
+                              s["silenced"], s["deferred"], s["reclaimed"], s["claims_lost"])
 
 
 async def _send_all(ctx: Ctx, messages) -> None:
