@@ -186,6 +186,13 @@ def test_unknown_key_is_rejected_with_its_line(tmp_path):
     assert f"{p}:7:" in str(err.value) and "colour" in str(err.value)
 
 
+def test_a_duplicate_key_is_rejected_with_its_line_like_a_rule_file(tmp_path):
+    p = _write(tmp_path, TREE.replace("      weight: 0.6\n", "      weight: 0.6\n      weight: 0.5\n"))
+    with pytest.raises(RuleError) as err:
+        load_index(p)
+    assert f"{p}:9: 重复的键 'weight'" in str(err.value)
+
+
 def test_a_node_cannot_be_both_group_and_leaf(tmp_path):
     p = _write(tmp_path, TREE.replace("      weighting: {method: given}\n      children:\n        - {name: 指标一",
                                       "      input: {metric: x}\n      weighting: {method: given}\n      children:\n"

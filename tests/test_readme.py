@@ -3,6 +3,7 @@ and operator appears somewhere in the docs/ tree; every relative link between th
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,17 @@ def test_every_rule_kind_and_operator_is_documented():
 def test_relative_links_resolve(page):
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
         assert (page.parent / target).exists(), f"{page.relative_to(ROOT)} links to {target}, which does not exist"
+
+
+def test_the_types_section_counts_and_lists_what_mypy_does_not_check():
+    """docs/ARCHITECTURE.md "Types" says how many checker modules mypy checks (pyproject `files`), how
+    many strictly (the override's modules), and lists every module it does not check yet."""
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    checked = set(mypy["files"])
+    strict = next(o["module"] for o in mypy["overrides"] if o.get("disallow_untyped_defs"))
+    every = {p.relative_to(ROOT).as_posix() for p in (ROOT / "checker").rglob("*.py")}
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8").split("## Types", 1)[1]
+    assert f"{len(checked)} modules pass mypy's default checks" in text
+    assert f"{len(strict)} of them also pass the strict flags" in text
+    assert f"The other {len(every - checked)} modules" in text
+    assert set(re.findall(r"^- `(checker/[^`]+)`", text, re.M)) == every - checked

@@ -16,6 +16,7 @@ import yaml
 from .. import yamlsafe
 from ..errors import GovwatchError, RuleError
 from ..periods import Period
+from ..rules import source
 from . import index_math as im
 
 CLAUSE = "DB50/T 957.7 §6.3"
@@ -158,18 +159,21 @@ def load_index(path) -> IndexTree:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data, lines = yamlsafe.load(text), _line_map(yamlsafe.compose(text))
+        doc = source.from_node(str(path), yamlsafe.compose(text))
     except OSError as exc:
         raise RuleError([f"{path}: 无法读取指数体系文件 ({exc.strerror})"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise RuleError([f"{path}:{mark.line + 1 if mark else 1}: 不是有效的 YAML"]) from None
-    problems = [_schema_problem(e, path, lines) for e in _schema_errors(data)]
+    if doc.problems:
+        raise RuleError([str(p) for p in doc.problems])
+    data = doc.data
+    problems = [_schema_problem(e, path, doc) for e in _schema_errors(data)]
     if problems:
         raise RuleError(problems)
     idx = data["index"]
     root, problems = _node({"name": idx["name"], "weighting": idx["weighting"], "children": idx["children"]},
-                           ("index",), "", lines, path)
+                           ("index",), "", doc, path)
     if problems:
         raise RuleError(problems)
     scope = idx.get("scope", {})
@@ -177,33 +181,13 @@ def load_index(path) -> IndexTree:
                      tuple(scope.get("levels", ())), tuple(scope.get("orgs", ())), root, str(path))
 
 
-def _line_map(node, path=()) -> dict[tuple, int]:
-    """YAML node tree → {path of keys/indexes: 1-based line}."""
-    out = {path: node.start_mark.line + 1} if node is not None else {}
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            out[path + (k.value,)] = k.start_mark.line + 1
-            out.update({p: l for p, l in _line_map(v, path + (k.value,)).items() if p != path + (k.value,)})
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            out.update(_line_map(v, path + (i,)))
-    return out
-
-
-def _line(lines, path) -> int:
-    path = tuple(path)
-    while path and path not in lines:
-        path = path[:-1]
-    return lines.get(path, 1)
-
-
 def _schema_errors(data):
     validator = jsonschema.Draft202012Validator(schema())
     return sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
 
 
-def _schema_problem(error, path, lines) -> str:
-    where = f"{path}:{_line(lines, error.absolute_path)}"
+def _schema_problem(error, path, doc: source.Doc) -> str:
+    where = f"{path}:{doc.line(error.absolute_path)}"
     key = ".".join(str(p) for p in error.absolute_path) or "(顶层)"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
@@ -216,17 +200,17 @@ def _schema_problem(error, path, lines) -> str:
     return f"{where}: {key}: {error.message}"
 
 
-def _node(d: dict, ypath: tuple, parent: str, lines, file) -> tuple[Node, list[str]]:
+def _node(d: dict, ypath: tuple, parent: str, doc: source.Doc, file) -> tuple[Node, list[str]]:
     path = f"{parent}/{d['name']}" if parent else d["name"]
-    line = _line(lines, ypath)
+    line = doc.line(ypath)
     if "children" not in d:
         return _leaf(d, path, line), []
     kids, problems = [], []
     for i, c in enumerate(d["children"]):
-        node, p = _node(c, ypath + ("children", i), path, lines, file)
+        node, p = _node(c, ypath + ("children", i), path, doc, file)
         kids.append(node)
         problems += p
-    weighting, p = _weighting(d["weighting"], kids, f"{file}:{_line(lines, ypath + ('weighting',))}", path)
+    weighting, p = _weighting(d["weighting"], kids, f"{file}:{doc.line(ypath + ('weighting',))}", path)
     return Node(d["name"], path, line, d.get("weight"), weighting, tuple(kids)), problems + p
 
 

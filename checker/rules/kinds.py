@@ -1,7 +1,8 @@
 """The rule kinds: how a validated YAML rule becomes a Rule, and what its message may name.
 
-RULE_KINDS, at the bottom, lists the kinds; a parse function gets the kind's own YAML
-keys (already schema-valid) and a `Parsing` helper, and returns the kind-specific fields.
+RULE_KINDS, at the bottom, lists the kinds; each names its own YAML keys as a JSON Schema fragment
+(checker.rules.schema puts them together with the common keys), and its parse function gets those keys
+(already schema-valid) and a `Parsing` helper, and returns the kind-specific fields.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Callable
 from ..ingest import derived
 from ..ingest.records import KINDS
 from .compiler import OPERATORS, sql_condition_problems
+from .fragments import DOTTED_ID, IDENTIFIER, TEXT, Schema, array, enum, integer, obj, ref
 from .model import All, Any, CadenceRule, Check, ChecklistRule, IndicatorRule, Leaf, Param, RecordRule
 from .problems import Problem
 
@@ -27,6 +29,8 @@ class RuleKind:
     cls: type
     parse: Callable                    # (raw: dict, p: Parsing) -> dict of kind fields
     template_names: Callable           # (raw: dict) -> set of names a message may use
+    properties: Schema                 # the kind's own YAML keys (JSON Schema), beside the common ones
+    required: tuple[str, ...]          # which of them a rule must give
 
 
 
@@ -168,11 +172,28 @@ def template_problems(message: str, allowed: set[str]) -> list[str]:
 
 # ------------------------------------------------------------------------------ kinds
 
+# The record kinds a record rule may name: those with live-record SQL (checker/store/scan.py LIVE_SQL;
+# tests/test_rule_schema.py checks that the two agree).
+RECORD_RULE_KINDS = ("cases", "consultations", "complaints", "evaluations", "appointments", "disclosures")
+RECORD_KEYS: Schema = {"record": enum(RECORD_RULE_KINDS), "when": ref("condition")}
+
+
 def _record(raw: dict, p: Parsing) -> dict:
     return {"record": raw["record"],
             "when": p.condition(raw["when"], ("when",), raw["record"], kind_fields(raw["record"]))}
 
 
+TARGET_OPS = ("eq", "gte", "gt", "lte", "lt")          # checker.evaluate.indicators compares with each
+INDICATOR_KEYS: Schema = {
+    "code": {"type": "string", "pattern": "^[A-Z][0-9]+$"},
+    "source": enum(list(KINDS)),
+    "where": ref("condition"),
+    "numerator": ref("condition"),
+    "measure": ref("measure"),
+    "denominator_measure": ref("measure"),
+    "target": obj({op: {"type": "number"} for op in TARGET_OPS}, minProperties=1),
+    "period_field": IDENTIFIER,
+}
 INDICATOR_NAMES = {"code", "value", "target", "numerator", "denominator", "period", "period_code", "org"}
 
 
@@ -193,6 +214,13 @@ def _indicator(raw: dict, p: Parsing) -> dict:
             "target": dict(raw.get("target") or {}), "period_field": period_field}   # no target: a figure only
 
 
+CHECKLIST_KEYS: Schema = {
+    "checks": array(obj({"id": DOTTED_ID, "title": TEXT}, ("id", "title")), minItems=1),
+    "scope": ref("scope"),
+    "max_age_days": integer(1),
+    "every_working_day": {"type": "boolean"},
+    "lookback_working_days": integer(1),
+}
 CHECKLIST_NAMES = {"org", "check", "check_title", "last_date", "last_result", "reason", "max_age_days", "day"}
 
 
@@ -208,6 +236,15 @@ def _checklist(raw: dict, p: Parsing) -> dict:
             "lookback_working_days": raw.get("lookback_working_days")}
 
 
+ACTIVITIES = KINDS["supervisions"].field("kind").values    # supervisions.kind
+EVERY_UNITS = ("days", "months", "years")                 # calendar periods (checker.evaluate.supervision)
+CADENCE_KEYS: Schema = {
+    "activity": {"oneOf": [enum(ACTIVITIES), array(enum(ACTIVITIES), minItems=1, uniqueItems=True)]},
+    "every": obj({unit: integer(1) for unit in EVERY_UNITS}, minProperties=1, maxProperties=1),
+    "scope": ref("scope"),
+    "period_anchor_year": integer(1900),
+    "applies_to": enum(("all", "third_party_commissioned")),
+}
 CADENCE_NAMES = {"org", "activity", "activity_name", "last_date", "window_start", "every_text", "period",
                  "period_label", "period_start", "period_end", "days_left", "state_text"}
 
@@ -219,11 +256,15 @@ def _cadence(raw: dict, p: Parsing) -> dict:
             "applies_to": raw.get("applies_to")}
 
 
-# The rule kinds (DESIGN.md "Rules"): the model class, the parser of the kind's own keys, and the
-# names its message templates may use.
+# The rule kinds (DESIGN.md "Rules"): the model class, the parser of the kind's own keys, the names
+# its message templates may use, and the schema of its own keys with those it requires.
 RULE_KINDS: dict[str, RuleKind] = {k.name: k for k in (
-    RuleKind("record", RecordRule, _record, lambda raw: kind_fields(raw["record"])),
-    RuleKind("indicator", IndicatorRule, _indicator, lambda raw: INDICATOR_NAMES),
-    RuleKind("checklist", ChecklistRule, _checklist, lambda raw: CHECKLIST_NAMES),
-    RuleKind("cadence", CadenceRule, _cadence, lambda raw: CADENCE_NAMES),
+    RuleKind("record", RecordRule, _record, lambda raw: kind_fields(raw["record"]),
+             RECORD_KEYS, ("record", "when")),
+    RuleKind("indicator", IndicatorRule, _indicator, lambda raw: INDICATOR_NAMES,
+             INDICATOR_KEYS, ("code", "source")),
+    RuleKind("checklist", ChecklistRule, _checklist, lambda raw: CHECKLIST_NAMES,
+             CHECKLIST_KEYS, ("checks", "scope")),
+    RuleKind("cadence", CadenceRule, _cadence, lambda raw: CADENCE_NAMES,
+             CADENCE_KEYS, ("activity", "every", "scope")),
 )}

@@ -1,4 +1,5 @@
-"""Load rule packs: find the files, check them against schema.json and the record contract, and
+"""Load rule packs: find the files, check them against the schema (checker.rules.rule_schema) and the
+record contract, and
 build a RuleBook. Every problem is reported (not just the first) as `file:line: problem`.
 
 A path may be a folder of packs (each sub-folder with a pack.yaml), one pack folder, or rule files
@@ -8,10 +9,8 @@ file {rules: [...]}.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
@@ -22,16 +21,16 @@ from .choice import choose_packs
 from .kinds import ALWAYS, RULE_KINDS, Parsing, template_problems
 from .model import Pack, RuleBook
 from .problems import Problem
+from .rule_schema import common_properties, generate
 
 SPECIAL = {"pack.yaml", "coverage.yaml", "index.yaml"}
-COMMON = ("id", "kind", "clause", "title", "severity", "responsible", "message", "params", "enabled",
-          "rectify_days")
+COMMON = tuple(common_properties())
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    """The JSON Schema of pack.yaml, rule files, YAML tests and coverage.yaml (owned by the code)."""
-    return json.loads(resources.files("checker.rules").joinpath("schema.json").read_text("utf-8"))
+    """The JSON Schema of pack.yaml, rule files, YAML tests and coverage.yaml, generated once a process."""
+    return generate()
 
 
 @lru_cache(maxsize=None)

@@ -103,6 +103,10 @@ class Pack:
     clauses: tuple = ()      # clause ids listed in coverage.yaml
 
 
+SEVERITIES = ("red", "yellow", "blue")
+RESPONSIBLE = ("handler", "org", "supervisor")      # who gets the finding (checker.findings.routing)
+
+
 @dataclass(frozen=True, eq=False)
 class Rule:
     """Fields of every kind; the kind-specific fields live on the subclasses below."""

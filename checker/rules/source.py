@@ -48,6 +48,13 @@ def read(path: Path) -> Doc:
         line = mark.line + 1 if mark else 1
         doc.problems.append(Problem(doc.file, line, f"YAML 语法错误：{getattr(exc, 'problem', None) or exc}"))
         return doc
+    return from_node(doc.file, node)
+
+
+def from_node(file: str, node) -> Doc:
+    """The Doc of a composed YAML node: its data and the line of every node (checker.reports.index reads
+    index.yaml through it too); duplicate or non-string keys and unreadable values become problems."""
+    doc = Doc(file)
     doc.data = _build(doc, node, ()) if node is not None else None
     return doc
 
