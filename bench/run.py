@@ -47,6 +47,7 @@ class Options:
     out: Path = Path(__file__).resolve().parent / "out"
     only: tuple[str, ...] = ()
     history: bool = True             # also the daily scan on a store with twice the history
+    reuse_store: bool = False        # keep the imported and scanned store of an earlier run of the same size
     packs: tuple[str, ...] | None = ("db33",)   # the sample city is in Zhejiang: a deployment there enforces DB33/T 2036.7
 
     @classmethod
@@ -99,10 +100,19 @@ class Bench:
 
     @cached_property
     def store_1m(self) -> str:
-        """The whole sample imported, then scanned (the first scan is a full one)."""
-        db = self.fresh(f"store-{self.opts.cases}.db")
+        """The whole sample imported, then scanned (the first scan is a full one). With --reuse-store
+        the store an earlier run built and stamped is kept (what it measured since stays in it: scans)."""
+        name = f"store-{self.opts.cases}.db"
+        stamp = self.work / f"{name}.done"
+        if self.opts.reuse_store and stamp.exists() and Path(self.path(name)).exists():
+            self.store_info = json.loads(stamp.read_text())
+            print(f"reusing {self.path(name)} ({self.store_info['cases']:,} cases)", flush=True)
+            return self.path(name)
+        stamp.unlink(missing_ok=True)
+        db = self.fresh(name)
         self.store_info = self.step("store", db=db, dir=self.sample, open_share=OPEN_SHARE, recent_since=RECENT).out
         self.step("scan", db=db, now=NOW, full=True)
+        stamp.write_text(json.dumps(self.store_info))
         return db
 
     @cached_property
@@ -245,11 +255,13 @@ def parse(argv) -> Options:
                     help="rule packs enforced (default db33, the sample city's standard; none given = every pack)")
     ap.add_argument("--no-history", dest="history", action="store_false",
                     help="skip the daily scan on a store with twice the history (the --cases 10000000 run)")
+    ap.add_argument("--reuse-store", action="store_true",
+                    help="keep the store an earlier run of the same size built and scanned (re-measure on it)")
     ns = ap.parse_args(argv)
     out = ns.out or Options.out
     opts = Options.smoke(out) if ns.smoke else Options(cases=ns.cases, out=out)
     return Options(**{**opts.__dict__, "only": tuple(ns.only), "packs": tuple(ns.packs) or None,
-                      "history": ns.history})
+                      "history": ns.history, "reuse_store": ns.reuse_store})
 
 
 def main(argv=None) -> int:
