@@ -4,6 +4,7 @@ cannot evaluate becomes a data-quality finding; messages are rendered when read;
 status changes and last-seen."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ import pytest
 
 from checker import findings
 from checker.evaluate import indicators
+from checker.ingest import derived
 from checker.periods import Period
 from checker.rules import load_packs
 from checker.evaluate.scan import run_scan
@@ -154,6 +156,19 @@ def test_messages_are_rendered_when_read_and_a_scan_writes_only_status_changes(b
     assert "已超期 5 个工作日" in listed["message"]                   # 11-05 → 11-12: 6, 9, 10, 11, 12
     one = findings.get_finding(store, listed["id"], now=at("2026-11-16T09:00"))
     assert "已超期 7 个工作日" in one["message"]
+
+
+def test_messages_are_read_with_the_parameters_of_the_config_that_scanned(base, store, cfg, tmp_path):
+    # the derived fields' config parameters (P9's satisfied level, P7's depth) are those of the scan's
+    # config, recorded by the scan, not fixed defaults
+    own = dataclasses.replace(cfg, indicators=dataclasses.replace(cfg.indicators, p9_satisfied_level=4,
+                                                                  p7_full_process_depth=3))
+    assert store.derived_params() is None
+    put(store, cfg, tmp_path, "cases", [case("M1", "processing", "2026-11-02T10:00:00+08:00")])
+    run_scan(store, own, load_packs(make_pack(tmp_path / "rules", OVERDUE)), at("2026-11-09T09:00"))
+    assert store.derived_params() == derived.params(own) == {"p9_level": 4, "p7_depth": 3, "p7_any_online": 0}
+    listed = findings.list_findings(store, now=at("2026-11-12T09:00"))[0]
+    assert "已超期 5 个工作日" in listed["message"]
 
 
 def test_a_scan_opening_many_findings_makes_them_whole_in_chunks_under_the_lock(base, store, cfg, tmp_path,

@@ -138,6 +138,7 @@ def run_scan(store, cfg, rulebook, now: datetime, full: bool = False, engine: st
         part.prepared = prepare_fired(store, part)
     missing = holiday_years.firings(store, cfg, now, ctx.rectify_due(holiday_years.RULE))   # admins: no 调休 data
     with store.transaction():
+        store.save_derived_params(derived.params(cfg))     # messages read later render with this config
         results = [reconcile(store, cfg, scan_id, now, part.firings, part.evaluated, part.complete) for part in parts]
         results += [reconcile_fired(store, cfg, scan_id, now, part.fired, part.fired_rules,
                                     lambda rows, part=part: part.complete(part.pending(rows)), part.prepared,

@@ -12,6 +12,7 @@ import json
 import re
 from datetime import datetime
 
+from ..config import Config
 from ..ingest import derived
 from ..ingest.records import KINDS
 
@@ -58,9 +59,10 @@ def clock_fields(kind: str, template: str) -> tuple[str, ...]:
 
 
 def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str | None, now: datetime,
-                 cache: dict | None = None) -> str:
+                 cache: dict | None = None, config_params: dict | None = None) -> str:
     """A finding's message at `now`: its template over its stored facts, the clock-moving figures
-    computed again. A finding without a template keeps the message it was written with. `cache`
+    computed again (with `config_params`, checker.derived.params of the config; None: the defaults).
+    A finding without a template keeps the message it was written with. `cache`
     (one dict per batch of reads) keeps the figures by what they are computed from: the findings of
     a report share few deadlines, so a batch makes one query per distinct deadline, not per finding."""
     if not data or TEMPLATE not in data or kind not in KINDS:
@@ -70,8 +72,8 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
         return stored
     if opened_at:                      # the store's local offset
         now = now.astimezone(datetime.fromisoformat(opened_at).tzinfo)
-    params = {"now": now.isoformat(timespec="seconds"), "today": now.date().isoformat(), "p9_level": 3,
-              "p7_depth": 4, "p7_any_online": 0}
+    params = {**(config_params or default_params()), "now": now.isoformat(timespec="seconds"),
+              "today": now.date().isoformat()}
     if cache is None:
         return render(data[TEMPLATE], {**data, **derived.read_values(conn, kind, data, clock, params)})
     key: tuple | None = (kind, clock, params["now"], tuple(data.get(c) for c in _needs(kind, clock)))
@@ -86,6 +88,12 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
     return render(data[TEMPLATE], {**data, **values})
 
 
+@functools.cache
+def default_params() -> dict:
+    """checker.derived.params of the default config (a store no scan has recorded its config in)."""
+    return derived.params(Config())
+
+
 @functools.lru_cache(maxsize=256)
 def _needs(kind: str, clock: tuple[str, ...]) -> tuple[str, ...]:
     """The stored facts the clock-moving fields are computed from (all read_values reads of them)."""
@@ -95,12 +103,14 @@ def _needs(kind: str, clock: tuple[str, ...]) -> tuple[str, ...]:
 
 def current_messages(store, rows: list[dict], now: datetime | None = None) -> list[dict]:
     """`rows` (findings with an id and a message) with each message as read at `now` (None: as
-    written). Changes the rows in place and returns them."""
+    written), its figures computed with the config the scan recorded (store.derived_params). Changes
+    the rows in place and returns them."""
     ids = [r["id"] for r in rows if r.get("id") is not None]
     if not ids or now is None:
         return rows
     cache: dict = {}
     by_id: dict = {}
+    config_params = store.derived_params()
     for r in rows:
         if r.get("id") is not None:
             by_id.setdefault(r["id"], []).append(r)
@@ -110,5 +120,5 @@ def current_messages(store, rows: list[dict], now: datetime | None = None) -> li
             data = json.loads(found["data"])
             for row in by_id[found["id"]]:
                 row["message"] = read_message(store.conn, found["subject_kind"], row["message"], data,
-                                              found["opened_at"], now, cache)
+                                              found["opened_at"], now, cache, config_params)
     return rows

@@ -248,6 +248,18 @@ class ScanStore:
                             "WHERE _seq >= ?", (since_seq,))
         return int(days or 0) + int(shift or 0)
 
+    def derived_params(self) -> dict | None:
+        """The config parameters of the derived fields (checker.derived.params) the last scan used."""
+        value = self.scalar("SELECT value FROM meta WHERE key = 'derived_params'")
+        return json.loads(value) if value else None
+
+    def save_derived_params(self, params: dict) -> None:
+        """Record the scan's derived-field parameters (messages read later are rendered with them)."""
+        text = json.dumps(params, sort_keys=True)
+        if self.scalar("SELECT value FROM meta WHERE key = 'derived_params'") != text:
+            self.conn.execute("INSERT INTO meta (key, value) VALUES ('derived_params', ?) "
+                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (text,))
+
     def last_scan_seq(self) -> int | None:
         """The change sequence the last finished scan covered (None: never scanned)."""
         return self.scalar("SELECT to_seq FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
