@@ -158,6 +158,31 @@ def test_messages_are_rendered_when_read_and_a_scan_writes_only_status_changes(b
     assert "已超期 7 个工作日" in one["message"]
 
 
+def test_a_finding_is_last_seen_when_its_rule_last_saw_it_fire(base, store, cfg, tmp_path):
+    # still firing: seen at every scan (one stamp per rule, not a row per finding); resolved or
+    # verified: it keeps the time it was last seen firing
+    put(store, cfg, tmp_path, "cases", [case("M1", "processing", "2026-11-02T10:00:00+08:00"),
+                                        case("M2", "processing", "2026-11-02T10:00:00+08:00")])
+    book = load_packs(make_pack(tmp_path / "rules", OVERDUE))
+    run_scan(store, cfg, book, at("2026-11-09T09:00"))
+    run_scan(store, cfg, book, at("2026-11-12T09:00"))
+    seen = {r["subject"]: r["last_seen_at"] for r in findings.list_findings(store)}
+    assert seen == {"M1": "2026-11-12T09:00:00+08:00", "M2": "2026-11-12T09:00:00+08:00"}
+    put(store, cfg, tmp_path, "cases", [case("M1", "closed", "2026-11-02T10:00:00+08:00",
+                                             closed_at="2026-11-12T15:00:00+08:00")])
+    m2 = next(r for r in findings.list_findings(store) if r["subject"] == "M2")
+    findings.submit(store, m2["id"], "A1", "已整改", now=at("2026-11-12T16:00"))
+    put(store, cfg, tmp_path, "officers", [{"id": "A2", "name": "复查员", "org": "H1", "role": "admin"}])
+    findings.verify(store, m2["id"], "A2", True, now=at("2026-11-12T17:00"))
+    assert findings.get_finding(store, m2["id"])["last_seen_at"] == "2026-11-12T09:00:00+08:00"
+    run_scan(store, cfg, book, at("2026-11-13T09:00"))
+    run_scan(store, cfg, book, at("2026-11-16T09:00"))
+    rows = {r["subject"]: r for r in findings.list_findings(store)}
+    assert rows["M1"]["status"] == "resolved" and rows["M1"]["last_seen_at"] == "2026-11-12T09:00:00+08:00"
+    assert rows["M2"]["status"] == "open"            # verified while still overdue: 复查后仍存在, seen again
+    assert rows["M2"]["last_seen_at"] == "2026-11-16T09:00:00+08:00"
+
+
 def test_messages_are_read_with_the_parameters_of_the_config_that_scanned(base, store, cfg, tmp_path):
     # the derived fields' config parameters (P9's satisfied level, P7's depth) are those of the scan's
     # config, recorded by the scan, not fixed defaults

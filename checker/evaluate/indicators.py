@@ -125,15 +125,20 @@ def _passed(target: dict, value: float | None) -> bool | None:
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def indicator_scan(store, cfg, rulebook, now: datetime) -> tuple[list, dict[str, set[str]]]:
-    """The figures of the previous full month and the current month to date, for every region
-    org (province / city / district / township): (firings for those that miss their target,
-    evaluated subjects per rule). Subject: "P5:<org>:<period>"."""
+def scan_periods(cfg, now: datetime) -> tuple[Period, Period]:
+    """The periods a scan evaluates: the previous full month and the current month to date."""
     current = Period.containing("month", now.astimezone(cfg.tz).date())
+    return current.previous(), current
+
+
+def indicator_scan(store, cfg, rulebook, now: datetime, periods=None) -> tuple[list, dict[str, set[str]]]:
+    """The figures of `periods` (default: scan_periods) for every region org (province / city /
+    district / township): (firings for those that miss their target, evaluated subjects per rule).
+    Subject: "P5:<org>:<period>"."""
     rules = {r.id: r for r in indicator_rules(rulebook)}
     levels, names = store.org_levels(), store.org_names()
     firings, evaluated = [], {rule_id: set() for rule_id in rules}
-    for period in (current.previous(), current):
+    for period in periods or scan_periods(cfg, now):
         for v in compute(store, cfg, rulebook, period, now=now):
             if levels.get(v.org) in REGION_LEVELS:
                 evaluated[v.rule].add(subject(v))

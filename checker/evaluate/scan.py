@@ -70,7 +70,9 @@ class Evaluation:
 
     def add(self, other: "Evaluation") -> None:
         self.firings += other.firings
-        self.evaluated.update(other.evaluated)
+        for rule_id, subjects in other.evaluated.items():     # a rule evaluated in parts: the union
+            mine = self.evaluated.get(rule_id, set())
+            self.evaluated[rule_id] = None if subjects is None or mine is None else mine | subjects
         self.count += other.count
         self.complete = self.complete or other.complete
         self.fired = self.fired or other.fired
@@ -191,8 +193,9 @@ def _parts(ctx: ScanContext):
     SQL-bound (BACKGROUND) kind, which runs meanwhile in a thread on its own connection."""
     work = {kind: rules for kind in EVALUATORS if (rules := ctx.rulebook.of_kind(kind))}
     aside = {kind for kind in work if kind in BACKGROUND and ctx.store.path != ":memory:"}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = [pool.submit(_on_own_connection, ctx, kind, work[kind]) for kind in work if kind in aside]
+    tasks = [(kind, part) for kind in work if kind in aside for part in BACKGROUND[kind](ctx)]
+    with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
+        pending = [pool.submit(_on_own_connection, ctx, kind, work[kind], part) for kind, part in tasks]
         first = Evaluation()
         for kind in [k for k in work if k not in aside]:       # EVALUATORS order
             first.add(EVALUATORS[kind](ctx, work[kind]))
@@ -201,9 +204,9 @@ def _parts(ctx: ScanContext):
             yield future.result()
 
 
-def _on_own_connection(ctx: ScanContext, kind: str, rules) -> Evaluation:
+def _on_own_connection(ctx: ScanContext, kind: str, rules, part) -> Evaluation:
     with Store(ctx.store.path) as store:
-        return EVALUATORS[kind](replace(ctx, store=store), rules)
+        return EVALUATORS[kind](replace(ctx, store=store), rules, part)
 
 
 def _iso(when: datetime, cfg) -> str:
@@ -486,14 +489,18 @@ def _cadences(ctx: ScanContext, rules) -> Evaluation:
 
 # ------------------------------------------------------------------------------ indicator rules
 
-def _indicators(ctx: ScanContext, rules) -> Evaluation:
-    firings, evaluated = indicators.indicator_scan(ctx.store, ctx.cfg, ctx.rulebook, ctx.now)
+def _indicators(ctx: ScanContext, rules, period=None) -> Evaluation:
+    """The indicator rules over one period (in the background: a thread each), or over every
+    period a scan evaluates (indicators.scan_periods)."""
+    periods = [period] if period is not None else None
+    firings, evaluated = indicators.indicator_scan(ctx.store, ctx.cfg, ctx.rulebook, ctx.now, periods)
     return Evaluation(list(firings), dict(evaluated), sum(len(s or ()) for s in evaluated.values()))
 
 
 # The evaluator of each rule kind, fn(ctx, rules) -> Evaluation, in the order they start. A kind in
-# BACKGROUND spends its time in SQLite (which releases the GIL), so it runs in a thread on its own
-# connection while the others run.
+# BACKGROUND spends its time in SQLite (which releases the GIL), so it runs in threads on connections
+# of their own while the others run: one thread per part BACKGROUND[kind](ctx) names (the indicators:
+# last month and this month, each fn(ctx, rules, part)).
 EVALUATORS: dict[str, Callable] = {"record": _records, "checklist": _checklists, "cadence": _cadences,
                                    "indicator": _indicators}
-BACKGROUND = frozenset({"indicator"})
+BACKGROUND: dict[str, Callable] = {"indicator": lambda ctx: indicators.scan_periods(ctx.cfg, ctx.now)}

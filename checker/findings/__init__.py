@@ -120,7 +120,6 @@ def reconcile_fired(store, cfg, scan_id, now: datetime, table: str, rules: dict,
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
         changes = store.fired_changes(table) if changes is None else changes
-        store.mark_fired_seen(table, ctx.at, scan_id)
         for start in range(0, len(changes), CHUNK):       # a first scan opens tens of thousands: memory stays flat
             part = changes[start:start + CHUNK]
             missing = [r for r in part if r["fingerprint"] not in prepared]
@@ -136,6 +135,7 @@ def reconcile_fired(store, cfg, scan_id, now: datetime, table: str, rules: dict,
             store.update_finding(row["id"], "resolved", resolved_at=ctx.at)
             ctx.event(row["id"], "resolve", row["status"], "resolved", {"scan_id": scan_id})
             resolved += 1
+        store.mark_rules_seen(rules, ctx.at, scan_id)          # after the resolved ones kept their time
         ctx.flush()
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
 

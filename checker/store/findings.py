@@ -7,8 +7,10 @@ from ..statuses import ACTIVE_STATUSES, CLOSED_STATUSES, sql_list
 
 _LIST_COLUMNS = """id, rule, clause, standard, subject, org, severity, status, message, assignee,
     opened_at, due_at, resolved_at, supervisor, kind, subject_kind, verified_at,
-    max(last_seen_at, COALESCE((SELECT seen_at FROM finding_seen WHERE finding_id = findings.id), '')) AS last_seen_at,
-    reopen_count, rebound_count, persist_count, escalation_level"""
+    max(max(COALESCE(last_seen_at, ''), COALESCE((SELECT seen_at FROM finding_seen WHERE finding_id = findings.id), '')),
+        CASE WHEN status IN ({active}) THEN COALESCE((SELECT seen_at FROM rule_seen WHERE rule_seen.rule = findings.rule), '')
+        ELSE '' END) AS last_seen_at,
+    reopen_count, rebound_count, persist_count, escalation_level""".format(active=sql_list(ACTIVE_STATUSES))
 
 _INSERT = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject, subject_kind, org,
     severity, status, message, assignee, supervisor, opened_at, due_at, last_seen_at, last_scan_id, data)
@@ -39,6 +41,11 @@ _RECONCILE_COLS = ("id, fingerprint, rule, subject, status, verified_at, cleared
 
 
 _ACTIVE_SQL = sql_list(ACTIVE_STATUSES)
+
+# An active record finding was last seen when its rule was (rule_seen); a finding that leaves the
+# active statuses keeps that time in its own row (SET expressions read the row as it was).
+_KEEP_SEEN = f"""last_seen_at = CASE WHEN status IN ({_ACTIVE_SQL}) THEN NULLIF(max(COALESCE(last_seen_at, ''),
+    COALESCE((SELECT seen_at FROM rule_seen WHERE rule_seen.rule = findings.rule), '')), '') ELSE last_seen_at END"""
 
 
 def _fired(table: str) -> str:
@@ -96,17 +103,15 @@ class FindingStore:
                              FROM {_fired(table)} f LEFT JOIN findings x ON x.fingerprint = f.fingerprint
                              WHERE x.id IS NULL OR x.status IN ({sql_list(CLOSED_STATUSES)})""")
 
-    def mark_fired_seen(self, table: str, at: str, scan_id: int) -> None:
-        """Active findings still firing: only when they were last seen, in one statement, into the
-        narrow finding_seen table (rewriting tens of thousands of wide findings rows every morning
-        cost most of a daily scan and held the write lock for it)."""
-        self.conn.execute(f"""INSERT INTO finding_seen (finding_id, seen_at, seen_scan)
-                              SELECT id, ?, ? FROM findings
-                              WHERE fingerprint IN (SELECT fingerprint FROM {_fired(table)})
-                                AND status IN ({_ACTIVE_SQL})
-                              ON CONFLICT (finding_id) DO UPDATE SET seen_at = excluded.seen_at,
-                                                                     seen_scan = excluded.seen_scan""",
-                          (at, scan_id))
+    def mark_rules_seen(self, rule_ids, at: str, scan_id: int) -> None:
+        """The record rules this scan evaluated were seen at `at`: after a scan's reconcile every
+        active finding of such a rule fired in it (those that did not were resolved), so a finding's
+        last-seen time is its rule's (the list's last_seen_at). One narrow row per rule: a daily scan
+        no longer writes a row for each of the tens of thousands of findings still firing."""
+        self.conn.executemany("""INSERT INTO rule_seen (rule, seen_at, seen_scan) VALUES (?, ?, ?)
+                                 ON CONFLICT (rule) DO UPDATE SET seen_at = excluded.seen_at,
+                                                                  seen_scan = excluded.seen_scan""",
+                              [(rule, at, scan_id) for rule in sorted(rule_ids)])
 
     def unfired_active(self, table: str, rule_ids) -> list[dict]:
         """Active findings of these rules that did not fire (to resolve)."""
@@ -170,6 +175,8 @@ class FindingStore:
         if status is not None:
             cols["status"] = status
         sets = ", ".join(f"{c} = :{c}" for c in cols)
+        if status is not None and status not in ACTIVE_STATUSES and "last_seen_at" not in cols:
+            sets += ", " + _KEEP_SEEN        # leaving the active statuses: its rule's last-seen time is kept
         self.conn.execute(f"UPDATE findings SET {sets} WHERE id = :id", {**cols, "id": finding_id})
 
     def bump_finding_counter(self, finding_id: int, counter: str) -> None:

@@ -46,6 +46,13 @@ def _finding_seen(conn):
                  "seen_scan INTEGER)")
 
 
+@migration("0055_rule_seen")
+def _rule_seen(conn):
+    # When each record rule was last evaluated: its active findings' last-seen time (store/findings.py
+    # mark_rules_seen), instead of a finding_seen row per finding still firing
+    conn.execute("CREATE TABLE rule_seen (rule TEXT PRIMARY KEY, seen_at TEXT NOT NULL, seen_scan INTEGER)")
+
+
 @migration("0053_period_covering_indexes")
 def _period_indexes(conn):
     # A period's P5/P7 and P9 roll-ups (twice in every daily scan: last month and this one) read
