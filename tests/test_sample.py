@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from checker import ingest
+from checker.calendar import WorkCalendar
 from checker.ingest.records import KINDS
 from checker.tools.sample import CHECKS, write_sample
 from govwatch.cli import main
@@ -95,3 +96,18 @@ def test_disclosures_mix_categories_extensions_and_late_ones(tmp_path, cfg, now)
     assert all(r["extended"] == "" for r in rows if r["category"] == "proactive")
     assert any(not r["published_at"] for r in rows) and all(r["published_at"] <= "2026-10-14 09:00" for r in rows)
     assert len({r["org"] for r in rows}) > 10
+
+
+def test_a_supplied_promised_at_is_the_calendar_deadline_of_the_case(tmp_path, cfg, now):
+    # the generator remembers deadlines by acceptance date: each is still WorkCalendar.deadline's
+    cal = WorkCalendar(tz=cfg.tz)
+    write_sample(tmp_path, now, cases=2000, seed=1, tz=cfg.tz)
+    items = {i["code"]: i for i in read(tmp_path, "items")}
+    supplied = [c for c in read(tmp_path, "cases") if c["promised_at"]]
+    assert len(supplied) > 100
+    for c in supplied:
+        item = items[c["item_code"]]
+        due = cal.deadline(datetime.fromisoformat(c["accepted_at"]).replace(tzinfo=cfg.tz), int(item["promised_days"]),
+                           int(c["suspended_days"] or 0), int(c["extended_days"] or 0),
+                           immediate=item["immediate"] == "true")
+        assert c["promised_at"] == due.strftime("%Y-%m-%d %H:%M:%S")

@@ -152,13 +152,19 @@ class _Writer:
         self.count = 0
 
     def row(self, **values) -> None:
-        self.csv.writerow([_text(values.get(c)) for c in self.columns])
+        get = values.get
+        self.csv.writerow([_text(get(c)) for c in self.columns])
         self.count += 1
 
 
 def _text(v) -> str:
+    kind = type(v)                    # exact types first: a row has ~15 values, 10M rows a run
+    if kind is str:
+        return v
     if v is None:
         return ""
+    if kind is datetime and v.tzinfo is None and not v.microsecond:
+        return v.isoformat(" ")       # the same text as strftime("%Y-%m-%d %H:%M:%S"), 4x faster
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, datetime):
@@ -176,6 +182,7 @@ class _Generator:
         self.start = now - timedelta(days=WINDOW_DAYS)
         self.workdays = [d for d in _days(self.start.date(), now.date()) if cal.is_working_day(d)]
         self.city = City()
+        self._deadlines: dict[tuple, datetime] = {}
 
     def rng(self, purpose: str) -> random.Random:
         return random.Random(f"{self.seed}:{purpose}")
@@ -289,8 +296,7 @@ class _Generator:
         days = item.promised_days
         suspended = r.randint(2, 10) if not item.immediate and r.random() < 0.03 else None
         extended = r.choice((5, 10)) if not item.immediate and r.random() < 0.01 else None
-        due = self.cal.deadline(accepted.replace(tzinfo=self.cal.tz), days, suspended or 0, extended or 0,
-                                immediate=item.immediate).replace(tzinfo=None)
+        due = self._deadline(accepted.date(), days, suspended or 0, extended or 0, item.immediate)
         closed, status = self._outcome(r, item, org, accepted, suspended, extended)
         handler_pool = staff[item.org] if online else hall_staff.get(org.hall) or staff[item.org]
         return dict(case_no=f"BJ{i + 1:08d}", item_code=item.code, org=item.org, hall=None if online else org.hall,
@@ -298,6 +304,17 @@ class _Generator:
                     promised_at=due if r.random() < 0.1 else None, closed_at=closed, status=status,
                     suspended_days=suspended, extended_days=extended, handler=r.choice(handler_pool),
                     visits=0 if online else (1 if item.one_visit else r.choice((1, 2, 3))))
+
+    def _deadline(self, day: date, days: int, suspended: int, extended: int, immediate: bool) -> datetime:
+        """WorkCalendar.deadline of a case accepted on `day` (it depends on the date alone), naive
+        local; remembered, since 10M cases share a few thousand."""
+        key = (day, days, suspended, extended, immediate)
+        due = self._deadlines.get(key)
+        if due is None:
+            due = self._deadlines[key] = self.cal.deadline(
+                datetime.combine(day, time(12), tzinfo=self.cal.tz), days, suspended, extended,
+                immediate=immediate).replace(tzinfo=None)
+        return due
 
     def _outcome(self, r, item: Item, org: Org, accepted: datetime, suspended, extended):
         """(closed_at, status) as of `now`."""
