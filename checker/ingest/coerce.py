@@ -6,10 +6,11 @@ specs; tests/test_ingest.py proves both accept and reject the same rows.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -195,6 +196,22 @@ def _datetime(f: Field, tz: ZoneInfo, window=DATE_WINDOW):
                 return local
         raise Bad(f"{label(f)} 应为 ISO 8601 时间（如 2026-10-09 09:00 或 2026-10-09T09:00:00+08:00）：{_show(repr(v))}")
     return conv
+
+
+@functools.lru_cache(maxsize=16)
+def fixed_offset(tz: ZoneInfo, window: tuple[str, str] = DATE_WINDOW) -> str | None:
+    """The one UTC offset `_datetime` gives every local time of the window (Asia/Shanghai since 1992:
+    '+08:00'), or None when the zone changes offset within it (summer time). Checked at midnight and
+    noon of every day: a zone's offset changes last for months."""
+    first, last = date.fromisoformat(window[0]), date.fromisoformat(window[1])
+    seen = set()
+    for d in range((last - first).days + 1):
+        day = first + timedelta(days=d)
+        for hour in (0, 12):
+            seen.add(datetime(day.year, day.month, day.day, hour, tzinfo=tz).isoformat()[-6:])
+        if len(seen) > 1:
+            return None
+    return seen.pop() if seen else None
 
 
 def to_local(text: str, tz: ZoneInfo) -> str:

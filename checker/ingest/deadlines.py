@@ -14,6 +14,8 @@ tests, and follows the same reading).
 """
 from __future__ import annotations
 
+import json
+
 from .derived import calendar_key, day_of
 
 _K = calendar_key("cases").replace("cases.", "c.")
@@ -27,29 +29,45 @@ def _working_day(column: str, ord_sql: str) -> str:
 
 # x: the case's calendar, its item's term (days; NULL: none), immediate (0/1), whether the item exists,
 # the ordinals of its acceptance and promised days, whether it was accepted on a working day, the shift.
-_FACTS = f"""SELECT {{c_rid}} AS rid, {_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
+def _facts(source: str, rid: str, where: str) -> str:
+    """The facts of the cases of `source` (the cases table, or rows shaped like it: a bulk import's
+    validated rows) that `where` selects, aliased `c`."""
+    return f"""SELECT {rid} AS rid, {_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
         COALESCE(i.promised_days, i.statutory_days) AS days, wa.ord AS acc_ord, COALESCE(wa.work, 0) AS acc_work,
-        wp.ord AS prom_ord, COALESCE(c.suspended_days, 0) + COALESCE(c.extended_days, 0) AS shift
-    FROM cases c LEFT JOIN items i ON i.code = c.item_code
+        c.promised_at AS promised_at, wp.ord AS prom_ord,
+        COALESCE(c.suspended_days, 0) + COALESCE(c.extended_days, 0) AS shift
+    FROM {source} c LEFT JOIN items i ON i.code = c.item_code
     LEFT JOIN workdays wa ON wa.cal = {_K} AND wa.day = {day_of('c.accepted_at')}
     LEFT JOIN workdays wp ON wp.cal = {_K} AND wp.day = {day_of('c.promised_at')}
-    WHERE c._seq >= :since"""
+    WHERE {where}"""
+
 
 _TERM = "CASE WHEN x.immediate = 1 OR COALESCE(x.days, 0) <= 0 THEN 1 - x.acc_work ELSE x.days END"
 DUE_SQL = f"""CASE
-    WHEN cases.promised_at IS NOT NULL THEN
-        CASE WHEN x.shift = 0 THEN cases.promised_at
-             ELSE {_working_day('day', 'x.prom_ord + x.shift')} || substr(cases.promised_at, 11) END
+    WHEN x.promised_at IS NOT NULL THEN
+        CASE WHEN x.shift = 0 THEN x.promised_at
+             ELSE {_working_day('day', 'x.prom_ord + x.shift')} || substr(x.promised_at, 11) END
     WHEN x.item IS NULL OR (x.days IS NULL AND x.immediate = 0) THEN NULL
     ELSE {_working_day('eod', f'x.acc_ord + {_TERM} + x.shift')}
     END"""
 
-_UPDATE = f"UPDATE cases SET due_at = {DUE_SQL} FROM ({_FACTS}) AS x WHERE {{cases_rid}} = x.rid"
+
+def due_rows(source: str, rid: str, where: str = "1 = 1") -> str:
+    """SELECT rid, due: the deadline of each case of `source` (see `_facts`)."""
+    return f"SELECT x.rid AS rid, {DUE_SQL} AS due FROM ({_facts(source, rid, where)}) AS x"
 
 
-def refresh(store, since_seq: int = 0) -> int:
-    """Recompute due_at of the cases changed at or after `since_seq` (0: every case). The caller keeps
-    the workdays table covering their dates (checker.store.scan.ensure_workdays)."""
+def refresh(store, since_seq: int = 0, skip_seq: int | None = None, keys: list | None = None) -> int:
+    """Recompute due_at of the cases changed at or after `since_seq` (0: every case), except those of
+    change `skip_seq` (a bulk import that wrote them with their deadline, see checker.store.staging),
+    or of the cases `keys`. Only the rows whose deadline differs are written. The caller keeps the
+    workdays table covering their dates (checker.workdays)."""
     rowid = store.dialect.rowid
-    sql = _UPDATE.replace("{c_rid}", rowid("c", "cases")).replace("{cases_rid}", rowid("cases", "cases"))
-    return store.conn.execute(sql, {"since": since_seq}).rowcount
+    if keys is not None:
+        where = "c.case_no IN (SELECT value FROM json_each(:keys))"
+    else:
+        where = "c._seq >= :since" + ("" if skip_seq is None else " AND c._seq <> :skip")
+    sql = (f"UPDATE cases SET due_at = y.due FROM ({due_rows('cases', rowid('c', 'cases'), where)}) AS y "
+           f"WHERE {rowid('cases', 'cases')} = y.rid AND cases.due_at IS DISTINCT FROM y.due")
+    params = {"since": since_seq, "skip": skip_seq, "keys": json.dumps(keys or [])}
+    return store.conn.execute(sql, params).rowcount

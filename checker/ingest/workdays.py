@@ -40,8 +40,10 @@ def signature(cfg) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ensure(store, cfg, now: datetime | None = None) -> Coverage:
-    """Make the table cover what the records and `now` need, and the deadlines current."""
+def ensure(store, cfg, now: datetime | None = None, fresh_seq: int | None = None) -> Coverage:
+    """Make the table cover what the records and `now` need, and the deadlines current. The cases of
+    change `fresh_seq` (a bulk import's fast path, after `cover`) already hold their deadline: they
+    are not recomputed unless the table is rebuilt."""
     state, sig = store.workdays_state(), signature(cfg)
     same = bool(state) and state.get("signature") == sig
     since = state["seq"] + 1 if same else 0
@@ -56,15 +58,40 @@ def ensure(store, cfg, now: datetime | None = None) -> Coverage:
         first, last = min(first, state["first"]), max(last, state["last"])
     rebuilt = not (same and state["first"] <= first and last <= state["last"])
     if rebuilt:
-        calendars = {"": ordinal_rows(WorkCalendar.from_config(cfg.calendar, cfg.tz), first, last)}
-        for hall in cfg.calendar.halls:
-            calendars[hall] = ordinal_rows(WorkCalendar.from_config(cfg.calendar, cfg.tz, hall), first, last)
-        store.replace_workdays({"signature": sig, "first": first, "last": last, "seq": seq}, calendars)
+        _rebuild(store, cfg, sig, first, last, seq)
     if rebuilt or since <= seq:
         with store.transaction():
-            deadlines.refresh(store, 0 if rebuilt else since)
+            deadlines.refresh(store, 0 if rebuilt else since, None if rebuilt else fresh_seq)
             store.conn.execute("UPDATE meta SET value = json_set(value, '$.seq', ?) WHERE key = 'workdays'", (seq,))
     return Coverage(f"{first:04d}-01-01", f"{last:04d}-12-31")
+
+
+def cover(store, cfg, first_day: str, last_day: str, shift: int) -> None:
+    """Before a bulk import computes the deadlines of cases accepted from `first_day` to `last_day`
+    (promised up to `last_day`, moved by up to `shift` working days) in its INSERT: make the table
+    cover them, rebuilding it (and recomputing every deadline) when it does not. The deadlines'
+    change counter stays where it was: `ensure` after the import refreshes the rows still to come."""
+    state, sig = store.workdays_state(), signature(cfg)
+    same = bool(state) and state.get("signature") == sig
+    years = [y for y in (_year(first_day), _year(last_day)) if y]
+    if not years:
+        return
+    first = _clamp(min(years) - 1)
+    last = _clamp(max(years) + 1 + (store.longest_term(store.current_seq() + 1) + shift) // WORKING_DAYS_A_YEAR)
+    if same and state["first"] <= first and last <= state["last"]:
+        return
+    if same:
+        first, last = min(first, state["first"]), max(last, state["last"])
+    _rebuild(store, cfg, sig, first, last, state["seq"] if same else 0)
+    with store.transaction():
+        deadlines.refresh(store, 0)
+
+
+def _rebuild(store, cfg, sig: str, first: int, last: int, seq: int) -> None:
+    calendars = {"": ordinal_rows(WorkCalendar.from_config(cfg.calendar, cfg.tz), first, last)}
+    for hall in cfg.calendar.halls:
+        calendars[hall] = ordinal_rows(WorkCalendar.from_config(cfg.calendar, cfg.tz, hall), first, last)
+    store.replace_workdays({"signature": sig, "first": first, "last": last, "seq": seq}, calendars)
 
 
 def _year(day: str | None) -> int | None:

@@ -86,6 +86,20 @@ class SQLiteDialect:
         """The outbox claim holders whose database session has ended (SQLite: not known)."""
         return set()
 
+    # -- the bulk import's staging tables (checker.store.staging)
+    def stage(self, conn, table: str, width: int, rows) -> None:
+        """Append rows of `width` values to a temporary table."""
+        conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * width)})", rows)
+
+    def empty(self, conn, table: str) -> None:
+        conn.execute(f"DELETE FROM {table}")
+
+    def analyze_temp(self, conn, table: str) -> None:
+        """Statistics of a freshly filled temporary table (SQLite plans without them)."""
+
+    def loaded(self, conn, table: str) -> None:
+        """A record table a bulk import wrote to (PostgreSQL analyses it at the end)."""
+
     def serialize(self, conn, name: str) -> None:
         """Within a write transaction, one process at a time past this point (SQLite: BEGIN
         IMMEDIATE already is)."""
@@ -420,6 +434,23 @@ class PostgresDialect:
             "WHERE pid = ANY(%s)", (pids,))} if pids else set()
         return {h for h, b in backends.items() if b not in live}
 
+    # -- the bulk import's staging tables (checker.store.staging)
+    def stage(self, conn, table: str, width: int, rows) -> None:
+        """Append rows to a temporary table by COPY."""
+        with conn.raw.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def empty(self, conn, table: str) -> None:
+        conn.raw.execute(f"TRUNCATE {table}")
+
+    def analyze_temp(self, conn, table: str) -> None:
+        """Autovacuum never analyses a temporary table: its statistics, so joins on it plan well."""
+        conn.raw.execute(f"ANALYZE {table}")
+
+    def loaded(self, conn, table: str) -> None:
+        conn.bulk_loaded.add(table)
+
     def serialize(self, conn, name: str) -> None:
         """Within a write transaction, one process at a time past this point (a transaction-level
         advisory lock on the name; rows are otherwise locked one by one, not the database)."""
@@ -443,13 +474,15 @@ class PostgresDialect:
         """PostgreSQL needs no page-cache or checkpoint tuning per import; the tables loaded by COPY
         are analysed at the end (a plan made on stale statistics after a bulk load can be 10× slower);
         commit is asynchronous within the import's transactions (a crash loses at most the last moments of an import that
-        is re-run anyway: re-importing a record updates it)."""
+        is re-run anyway: re-importing a record updates it); no JIT compilation."""
         conn.raw.execute("SET synchronous_commit = off")
+        conn.raw.execute("SET jit = off")         # compiling the import's big statements costs more than running them
         conn.bulk_loaded.clear()
         try:
             yield
         finally:
             conn.raw.execute("RESET synchronous_commit")
+            conn.raw.execute("RESET jit")
             for table in sorted(conn.bulk_loaded):      # fresh statistics: the planner sees the new rows now
                 conn.raw.execute(f'ANALYZE "{table}"')
             conn.bulk_loaded.clear()

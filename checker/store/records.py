@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from ..ingest.records import KINDS
+from ..ingest.records import KINDS, RecordKind
+from . import staging
 
 MAX_PARAMS = 30000          # below SQLITE_MAX_VARIABLE_NUMBER (32766)
 
@@ -90,6 +91,14 @@ class RecordStore:
                 yield commit
             finally:
                 self.conn.execute("COMMIT")
+
+    def fast_import_supported(self, rk: RecordKind) -> bool:
+        """Whether CSV files of a kind may take the bulk import's set-based fast path."""
+        return staging.supported(rk)
+
+    def fast_import(self, **plan) -> staging.FastImport:
+        """The fast path of one CSV file (`plan`: the fields of checker.store.staging.Plan)."""
+        return staging.FastImport(self, staging.Plan(**plan))
 
     def record_keys(self, kind: str) -> set:
         """Every key of a kind (a value, or a tuple for composite keys): for small reference tables."""

@@ -1,0 +1,249 @@
+"""The bulk import's set-based fast path (CSV files; both stores).
+
+A batch of raw CSV rows is staged as text (`_gw_stage`: the row number, then one column per header
+cell; PostgreSQL by COPY, SQLite by executemany). One statement copies into `_gw_ok` the rows that a
+conservative SQL predicate proves the Python validator (checker.ingest: coerce, checks, refs) would
+accept, converted to exactly the values it would store; a second upserts them into the record table
+(a case with its deadline, by checker.ingest.deadlines' SQL). Every other staged row is handed back
+by number to the Python validator, the authority, which rejects it with its reason or accepts it.
+
+The predicate is generated from the field specs of checker.records, field by field, and accepts
+only the plain forms of each type; anything doubtful goes to Python:
+
+- blank: NULL or '' (a value with whitespace Python would strip is doubtful);
+- str: no edge whitespace, at most MAX_TEXT characters; a reference must name a stored record;
+- int: 1–`INT_DIGITS` ASCII digits within the field's bounds (signs, '.0', words: doubtful);
+- bool: the exact spellings of `bool_words` (every letter case);
+- enum: one of the values; date: a day of the import's date window (the `_gw_days` table);
+- datetime: `YYYY-MM-DD HH:MM:SS` or `…THH:MM:SS`, a day of the window, stored with the time zone's
+  offset when it has one offset over the whole window (else every time is doubtful);
+- across fields: the later-than pairs, the not-in-the-future time and the case checks of
+  checker.ingest.checks, given to `FastImport` as data or stated in `CROSS` below;
+- the key: once in the batch (compared as Python strips it), so the rows of one key keep their order.
+
+Kinds that refer to themselves, are referred to, have sticky, float or choice fields or a composite
+key are imported by the Python path alone (`supported`). tests/test_import_fastpath.py feeds
+generated rows through both paths on both stores and requires identical tables and rejects.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Callable
+
+from ..ingest.records import KINDS, MAX_TEXT, RecordKind
+
+# The characters str.strip() removes: a value with one at either edge is doubtful.
+WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+FAST_TYPES = frozenset({"str", "int", "bool", "enum", "date", "datetime"})
+INT_DIGITS = 9                       # longer digit strings (leading zeros …) go to Python
+REFERENCED = frozenset(f.ref for rk in KINDS.values() for f in rk.fields if f.ref)
+STAGE, OK, DAYS = "_gw_stage", "_gw_ok", "_gw_days"
+
+# Cross-field checks of checker.ingest.checks that are not table-driven there (`_case_problems`),
+# as conditions a row must meet to be written here (v: the converted values).
+CROSS = {
+    "cases": ("(v.promised_at IS NULL OR substr(v.promised_at, 1, 10) >= substr(v.accepted_at, 1, 10))",
+              "(v.status <> 'closed' OR v.closed_at IS NOT NULL)"),
+}
+
+
+def supported(rk: RecordKind) -> bool:
+    """Whether a kind's CSV files may take the fast path."""
+    return (len(rk.key) == 1 and rk.name not in REFERENCED
+            and all(f.type in FAST_TYPES and not f.sticky and f.ref != rk.name for f in rk.fields))
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _in(values) -> str:
+    return "(" + ", ".join(_lit(v) for v in values) + ")"
+
+
+def _cases(word: str) -> list[str]:
+    """Every letter-case spelling of a word."""
+    out = [""]
+    for ch in word:
+        forms = {ch, ch.upper(), ch.lower()} if ch.isascii() else {ch}
+        out = [o + f for o in out for f in sorted(forms)]
+    return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the fast path of one file needs, from checker.ingest (the Python checks' own data)."""
+
+    kind: RecordKind
+    positions: dict[str, int]          # field → staged column (0-based cell of the CSV row)
+    width: int                         # cells staged per row
+    columns: tuple[str, ...]           # the fields written (as the Python path writes them), without _seq
+    window: tuple[str, str]            # the date window (config ingest.date_min/date_max)
+    offset: str | None                 # the time zone's one offset over the window ('+08:00'), or None
+    latest: str | None                 # the latest local time a record may have happened (in `offset`)
+    happened: str | None               # that field
+    order: tuple[tuple[str, str], ...]  # (later, earlier) fields
+    bool_words: dict[str, int]         # lower-case spelling → 0/1
+    words: dict[str, tuple[str, ...]]  # field → its accepted words (values Python maps: doubtful here)
+
+
+class FastImport:
+    """The fast path of one file: `stage` a batch, `select` the provable rows, `write` them."""
+
+    def __init__(self, store, plan: Plan):
+        self.store, self.plan, self.conn = store, plan, store.conn
+        rk = plan.kind
+        self.key = rk.key[0]
+        cells = ", ".join(f"c{i} TEXT" for i in range(plan.width))
+        self.conn.execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
+        self.conn.execute(f"CREATE TEMP TABLE {STAGE} (_n INTEGER, {cells})")
+        fields = ", ".join(f'"{f.name}" {_affinity(f.type)}' for f in rk.fields)
+        self.conn.execute(f"DROP TABLE IF EXISTS temp.{OK}")
+        self.conn.execute(f"CREATE TEMP TABLE {OK} (_n INTEGER, {fields})")
+        self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {DAYS} (day TEXT PRIMARY KEY)")
+        if (store.scalar(f"SELECT min(day) || max(day) FROM {DAYS}") or "") != plan.window[0] + plan.window[1]:
+            self.conn.execute(f"DELETE FROM {DAYS}")
+            first, last = date.fromisoformat(plan.window[0]), date.fromisoformat(plan.window[1])
+            days = [((first + timedelta(d)).isoformat(),) for d in range((last - first).days + 1)]
+            store.dialect.stage(self.conn, DAYS, 1, days)
+        self._select = self._select_sql()
+
+    # -- the SQL, generated from the field specs
+
+    def _value(self, f) -> tuple[str, str]:
+        """(the stored value, the condition a non-blank raw value must meet) of one field."""
+        r = f"s.c{self.plan.positions[f.name]}"
+        if f.type == "str":
+            ok = f"trim({r}, {_lit(WHITESPACE)}) = {r} AND length({r}) <= {MAX_TEXT}"
+            if f.ref:
+                ref = KINDS[f.ref]
+                ok += f' AND {r} IN (SELECT "{ref.key[0]}" FROM "{ref.name}")'
+            return r, ok
+        if f.type == "int":
+            digits = f"length({r}) BETWEEN 1 AND {INT_DIGITS} AND ltrim({r}, '0123456789') = ''"
+            value = f"CASE WHEN {digits} THEN CAST({r} AS INTEGER) END"
+            bounds = [f"{value} >= {int(f.minimum)}"] if f.minimum is not None else []
+            bounds += [f"{value} <= {int(f.maximum)}"] if f.maximum is not None else []
+            return value, " AND ".join([digits, *bounds])
+        if f.type == "bool":
+            spell = {w: v for word, v in self.plan.bool_words.items() for w in _cases(word)}
+            true = [w for w, v in spell.items() if v == 1]
+            return f"CASE WHEN {r} IN {_in(true)} THEN 1 ELSE 0 END", f"{r} IN {_in(spell)}"
+        if f.type == "enum":
+            return r, f"{r} IN {_in(f.values)}"
+        if f.type == "date":
+            return r, f"{r} IN (SELECT day FROM {DAYS})"
+        # datetime: the plain local form only, when the zone has one offset over the window
+        if self.plan.offset is None:
+            return "NULL", "1 = 0"
+        two = [f"{n:02d}" for n in range(60)]
+        ok = (f"length({r}) = 19 AND substr({r}, 11, 1) IN ('T', ' ') AND substr({r}, 1, 10) IN (SELECT day FROM {DAYS}) "
+              f"AND substr({r}, 12, 2) IN {_in(two[:24])} AND substr({r}, 14, 1) = ':' AND substr({r}, 15, 2) IN {_in(two)} "
+              f"AND substr({r}, 17, 1) = ':' AND substr({r}, 18, 2) IN {_in(two)}")
+        return f"substr({r}, 1, 10) || 'T' || substr({r}, 12, 8) || {_lit(self.plan.offset)}", ok
+
+    def _select_sql(self) -> str:
+        plan, rk = self.plan, self.plan.kind
+        values, oks = [], []
+        for f in rk.fields:
+            if f.name not in plan.positions:          # no such column in the file: blank
+                values.append(f'CAST(NULL AS {_affinity(f.type)}) AS "{f.name}"')
+                if f.required:
+                    oks.append("1 = 0")
+                continue
+            r = f"s.c{plan.positions[f.name]}"
+            value, ok = self._value(f)
+            _check_words(f, plan)
+            values.append(f'CASE WHEN {r} IS NULL OR {r} = \'\' THEN NULL ELSE {value} END AS "{f.name}"')
+            blank = f"{r} IS NULL OR {r} = ''"
+            oks.append(f"NOT ({blank}) AND {ok}" if f.required else f"({blank} OR ({ok}))")
+        key = f"s.c{plan.positions[self.key]}" if self.key in plan.positions else "NULL"
+        cross = [f'(v."{a}" IS NULL OR v."{b}" IS NULL OR v."{a}" >= v."{b}")' for a, b in plan.order]
+        if plan.happened and plan.latest:
+            cross.append(f'(v."{plan.happened}" IS NULL OR v."{plan.happened}" <= {_lit(plan.latest)})')
+        cross += CROSS.get(rk.name, ())
+        names = ", ".join(f'"{f.name}"' for f in rk.fields)
+        checks = " AND ".join(f"({c})" for c in oks) or "1 = 1"
+        return (f"INSERT INTO {OK} (_n, {names}) SELECT v._n, {', '.join(f'v.{n}' for n in _quoted(rk))} FROM ("
+                f"SELECT s._n AS _n, {', '.join(values)}, CASE WHEN {checks} THEN 1 ELSE 0 END AS _ok, "
+                f"count(*) OVER (PARTITION BY trim({key}, {_lit(WHITESPACE)})) AS _dups FROM {STAGE} s) v "
+                f"WHERE v._ok = 1 AND v._dups = 1" + "".join(f" AND {c}" for c in cross))
+
+    # -- one batch
+
+    def stage(self, rows: list[list]) -> None:
+        """Stage [row number, cell, …] rows (each `width` + 1 long; none holding a NUL character)."""
+        dialect = self.store.dialect
+        dialect.empty(self.conn, STAGE)
+        dialect.empty(self.conn, OK)
+        dialect.stage(self.conn, STAGE, self.plan.width + 1, rows)
+
+    def select(self) -> None:
+        """The staged rows the predicate proves good, converted, into `_gw_ok`."""
+        self.conn.execute(self._select)
+        self.store.dialect.analyze_temp(self.conn, OK)
+
+    def bounds(self, keys: list | None = None) -> tuple[str | None, str | None, int]:
+        """(first day, last day, longest shift) of the selected cases, or of the stored cases `keys`:
+        what their deadlines need."""
+        source = OK if keys is None else "cases WHERE case_no IN (SELECT value FROM json_each(:keys))"
+        row = self.conn.execute(f"SELECT min(substr(accepted_at, 1, 10)), max(max(substr(accepted_at, 1, 10), "
+                                f"COALESCE(substr(promised_at, 1, 10), ''))), "
+                                f"max(COALESCE(suspended_days, 0) + COALESCE(extended_days, 0)) FROM {source}",
+                                {"keys": json.dumps(keys or [])}).fetchone()
+        return row[0], row[1], int(row[2] or 0)
+
+    def write(self, seq: int, due_rows: Callable[[str, str], str] | None = None) -> tuple[int, int]:
+        """Upsert the selected rows at change `seq`; (inserted, updated). `due_rows(source, rid)`: the
+        SQL of the deadlines of the cases of `source` (checker.ingest.deadlines), for cases."""
+        rk, key = self.plan.kind, self.key
+        total = self.store.scalar(f"SELECT count(*) FROM {OK}")
+        if not total:
+            return 0, 0
+        updated = self.store.scalar(f'SELECT count(*) FROM {OK} o WHERE EXISTS '
+                                    f'(SELECT 1 FROM "{rk.name}" t WHERE t."{key}" = o."{key}")')
+        cols = [*self.plan.columns, "_seq"]
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c != key)
+        picked = ", ".join(f'o."{c}"' for c in self.plan.columns)
+        if due_rows:
+            cols.append("due_at")
+            updates += ', "due_at" = excluded."due_at"'
+            due = due_rows(OK, f'c."{key}"')
+            source = f'{OK} o LEFT JOIN ({due}) d ON d.rid = o."{key}"'
+            picked += ", :seq, d.due"
+        else:
+            source = f"{OK} o"
+            picked += ", :seq"
+        names = ", ".join(f'"{c}"' for c in cols)
+        self.conn.execute(f'INSERT INTO "{rk.name}" ({names}) SELECT {picked} FROM {source} WHERE 1 = 1 '
+                          f'ON CONFLICT ("{key}") DO UPDATE SET {updates}', {"seq": seq})
+        self.store.dialect.loaded(self.conn, rk.name)
+        return total - updated, updated
+
+    def doubtful(self) -> list[int]:
+        """The numbers of the staged rows not written: the Python path's, in file order."""
+        return [r[0] for r in self.conn.execute(
+            f"SELECT _n FROM {STAGE} WHERE _n NOT IN (SELECT _n FROM {OK}) ORDER BY _n")]
+
+
+def _quoted(rk: RecordKind) -> list[str]:
+    return [f'"{f.name}"' for f in rk.fields]
+
+
+def _affinity(type_: str) -> str:
+    return "INTEGER" if type_ in ("int", "bool") else "TEXT"
+
+
+def _check_words(f, plan: Plan) -> None:
+    """A word Python maps (好差评 levels, 公开类别 …) must never be a value accepted here: the Python
+    converter tries words first (`v in words or v.lower() in words`)."""
+    words = set(plan.words.get(f.name, ()))
+    if not words:
+        return
+    plain = {"enum": f.values, "bool": [s for w in plan.bool_words for s in _cases(w)]}.get(f.type)
+    clash = (any(w.isascii() and w.isdigit() for w in words) if f.type == "int" else
+             any(v in words or v.lower() in words for v in plain) if plain is not None else True)
+    if clash:
+        raise AssertionError(f"the words of {plan.kind.name}.{f.name} overlap the values the fast path accepts")
