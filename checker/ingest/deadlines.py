@@ -8,8 +8,9 @@
 - A 即办件 (or a term of 0 days) is due at the end of its acceptance day, or of the next working
   day when accepted on a day off, then moved by suspended_days + extended_days.
 
-The import and the scan call `refresh` after cases changed or the calendar did; nothing else
-computes a deadline (checker.calendar.WorkCalendar.deadline is kept for the sample generator and
+The import and the scan call `refresh` after cases changed or the calendar did, and the bulk
+import's fast path (checker.store.staging) computes the deadlines of the cases it writes in its
+INSERT from `due_rows`, the same SQL; nothing else computes a deadline (checker.calendar.WorkCalendar.deadline is kept for the sample generator and
 tests, and follows the same reading).
 """
 from __future__ import annotations
