@@ -7,6 +7,7 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -332,7 +333,6 @@ def _check_timezone(cfg: Config) -> None:
 
 
 def _check_ingest(cfg: Config) -> None:
-    from datetime import date
     ing, where = cfg.ingest, cfg.source or "config"
     try:
         first, last = date.fromisoformat(ing.date_min), date.fromisoformat(ing.date_max)

@@ -1,6 +1,7 @@
-"""What every command module uses: `@command` (the table of commands), `arg`, the shared --json and
---now arguments, parse_now and emit_json. govwatch/commands/__init__.py lists the command modules;
-govwatch/cli.py builds the parser from COMMANDS and runs one."""
+"""What every command module uses: `@command` (a function with its name, help and arguments becomes a
+Command), `arg`, the shared --json and --now arguments, parse_now and emit_json.
+govwatch/commands/__init__.py lists the commands in COMMANDS; govwatch/cli.py builds the parser from
+it and runs one."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,6 @@ from datetime import datetime
 from typing import Callable
 
 from checker.errors import InputError
-
-COMMANDS: dict[str, "Command"] = {}
 
 
 @dataclass(frozen=True)
@@ -31,12 +30,12 @@ JSON = arg("--json", action="store_true", help="在标准输出打印机器可�
 NOW = arg("--now", help="固定当前时间（ISO 8601，如 2026-10-09T09:00+08:00）")
 
 
-def command(name: str, help: str, *args):
-    """Register a command next to its definition: @command("scan", "…", arg(...), JSON)."""
-    def register(fn):
-        COMMANDS[name] = Command(name, help, fn, args)
-        return fn
-    return register
+def command(name: str, help: str, *args) -> Callable[[Callable], Command]:
+    """A command defined next to its function: @command("scan", "…", arg(...), JSON) makes it a Command
+    (listed in govwatch/commands/__init__.py COMMANDS)."""
+    def make(fn: Callable) -> Command:
+        return Command(name, help, fn, args)
+    return make
 
 
 def parse_now(text: str | None, tz) -> datetime:

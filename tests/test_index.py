@@ -11,7 +11,8 @@ import pytest
 
 from checker.errors import RuleError
 from checker.reports import index_math as im
-from checker.reports.index import compute_index, load_index
+from checker.reports.index import COMPUTED, INPUTS, NORMALISE, compute_index, load_index
+from checker.reports.index import schema as index_schema
 
 pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
 
@@ -244,3 +245,12 @@ def test_index_json_shape(store, cfg, tmp_path):
     out = [r.as_json() for r in compute_index(store, cfg, None, "2026-Q3", tree=tree)]
     assert set(out[0]) >= {"org", "score", "rank", "dimensions", "change"}
     json.dumps(out, ensure_ascii=False)
+
+
+def test_index_schema_names_what_the_code_computes():
+    """index_schema.json's input kinds, computed inputs and normalisation methods are the tables of
+    checker.reports.index (a name only the schema knew would pass validation and fail the computation)."""
+    defs = index_schema()["$defs"]
+    assert set(defs["input"]["properties"]) == set(INPUTS) | {"depth"}      # depth: a computed input's argument
+    assert set(defs["input"]["properties"]["computed"]["enum"]) == set(COMPUTED)
+    assert set(defs["normalize"]["properties"]["method"]["enum"]) == set(NORMALISE)

@@ -6,6 +6,7 @@ dropped, see `coerce.compact`): typed JSON values or their text forms. Formats `
 """
 from __future__ import annotations
 
+import copy
 import functools
 from datetime import date, datetime
 
@@ -125,7 +126,6 @@ def _schema(kind: str) -> dict:
 
 def kind_schema(kind: str) -> dict:
     """The JSON Schema of one record kind (a fresh copy: callers may change it)."""
-    import copy
     return copy.deepcopy(_schema(kind))
 
 

@@ -1,6 +1,6 @@
 """Render a Report as one self-contained HTML page (UTF-8, inline CSS, inline SVG, A4 print rules).
 
-Sections register with @section in display order; each returns its HTML or '' to be left out.
+SECTIONS, at the bottom, lists the sections in display order; each returns its HTML or '' to be left out.
 Every value taken from the data is escaped with `e()`.
 """
 from __future__ import annotations
@@ -17,7 +17,6 @@ from ..evaluate.surveys import QUESTIONS
 from . import charts
 from .data import CODES, DISCLOSURE_CATEGORIES, INDICATOR_NAMES, MIN_SAMPLE, SEVERITY_NAMES
 
-SECTIONS: list[tuple[str, Callable]] = []
 NUMERALS = "一二三四五六七八九十"
 STATUS_NAMES = findings_mod.STATUS_NAMES      # the one glossary of bot, CLI and reports
 
@@ -113,14 +112,6 @@ def numeral(n: int) -> str:
     return head + (NUMERALS[ones - 1] if ones else "")
 
 
-def section(title: str):
-    """Register a numbered section renderer, in display order."""
-    def register(fn):
-        SECTIONS.append((title, fn))
-        return fn
-    return register
-
-
 def render(report, spec) -> str:
     parts, n = [], 0
     for title, fn in SECTIONS:
@@ -195,7 +186,6 @@ def _org(r, code) -> str:
 
 # ------------------------------------------------------------------ sections, in order
 
-@section("总体情况")
 def _overview(r, spec) -> str:
     c, k = r.cases or {}, r.complaints or {}
     kpis = [("受理办件", c.get("accepted", 0)), ("办结办件", c.get("concluded", 0)),
@@ -221,7 +211,6 @@ def _new_findings_note(r) -> str:
             f'{len(r.findings)} 项；截至数据时间仍未关闭的问题共 {r.rectification.open_total} 项，见“发现的问题”。</p>')
 
 
-@section("P1–P9 定量评价指标（DB33/T 2036.7 §5.2–5.3）")
 def _indicators(r, spec) -> str:
     if not r.lines:
         return '<p class="note">本期没有可计算的指标（未加载规则包或无数据）。</p>'
@@ -279,7 +268,6 @@ def _change(d) -> str:
     return f'<span class="{cls}">{"+" if d > 0 else ""}{d * 100:.1f} 个百分点</span>'
 
 
-@section("各区县、各部门排名")
 def _rankings(r, spec) -> str:
     if not r.rankings:
         return ""
@@ -302,7 +290,6 @@ def _p5(x) -> str:
     return pct(x.p5) + ('<br><span class="small">样本不足</span>' if small else "")
 
 
-@section("发现的问题")
 def _findings(r, spec) -> str:
     by_sev = [[e(SEVERITY_NAMES.get(s, s)), str(n)] for s, n in r.by_severity]
     by_org = [[_org(r, o), str(n)] for o, n in r.by_org]
@@ -324,7 +311,6 @@ def _clause_table(r, counted, label: str) -> str:
     return table(["标准", "条款", label], rows, (2,))
 
 
-@section("超期办件督办清单（DB50/T 957.7 §4.2 a）")
 def _overdue(r, spec) -> str:
     worst = sorted(r.overdue_cases, key=lambda c: (-c.overdue_wd, c.due_at, c.case_no))[: r.top_n]
     rows = [[e(c.case_no), e(c.item_name), e(c.org_name), e(_officer(r, c.handler)), dt(c.due_at), str(c.overdue_wd)]
@@ -342,7 +328,6 @@ def _officer(r, officer_id) -> str:
     return r.officers.get(officer_id) or officer_id
 
 
-@section("整改与复查情况（DB33/T 2036.7 §8.1–8.4）")
 def _rectification(r, spec) -> str:
     x = r.rectification
     status = [[e(STATUS_NAMES.get(s, s)), str(n)] for s, n in sorted(x.by_status.items())]
@@ -364,7 +349,6 @@ def _rectification(r, spec) -> str:
                       table(["复查时间", "问题编号", "机构", "条款", "结论", "复查人", "复查意见"], rechecks)])
 
 
-@section("各机构（片区）情况")
 def _orgs(r, spec) -> str:
     if not r.orgs:
         return ""
@@ -392,7 +376,6 @@ def _cell(line) -> str:
     return f'<span class="{"pass" if line.passed else "fail"}">{figure}{"✓" if line.passed else "✗"}</span>'
 
 
-@section("大数据图表分析（DB50/T 957.7 §4.2 d）")
 def _charts(r, spec) -> str:
     if "charts" not in spec.parts:
         return ""
@@ -482,7 +465,6 @@ def _reasons(r) -> list[str]:
     return out
 
 
-@section("满意度调查统计（DB33/T 2036.7 §5.3.2.1，附录 A、B）")
 def _surveys(r, spec) -> str:
     s = r.surveys
     if s is None:
@@ -535,7 +517,6 @@ def _distribution(d) -> str:
             + table(["选项", "内容", "人数", "占比"], rows, (2, 3)))
 
 
-@section("差评情况")
 def _poor(r, spec) -> str:
     if "poor" not in spec.parts:
         return ""
@@ -554,7 +535,6 @@ def _poor(r, spec) -> str:
     return "\n".join(out)
 
 
-@section("政务公开情况（DB50/T 957.7 §3.3）")
 def _disclosures(r, spec) -> str:
     d = r.disclosures
     if "disclosures" not in spec.parts or d is None:
@@ -581,7 +561,6 @@ def _disclosures(r, spec) -> str:
     return "\n".join(out)
 
 
-@section("政务服务效能指数排名（DB50/T 957.7 §6.3，附录 A）")
 def _index(r, spec) -> str:
     if "index" not in spec.parts:
         return ""
@@ -618,7 +597,6 @@ def _delta(v) -> str:
     return "—" if v is None else f'<span class="{"up" if v >= 0 else "down"}">{v:+.2f}</span>'
 
 
-@section("评价结论、存在问题与整改建议（DB50/T 957.7 §6.5）")
 def _conclusion(r, spec) -> str:
     problems = "".join(f"<li>{e(p)}</li>" for p in r.problems) or "<li>本期未发现需要通报的问题。</li>"
     rows = [[f'<span class="nw">{e(g.clause)}</span><br>{e(g.clause_title)}', e(g.problem), e(g.measure),
@@ -637,6 +615,24 @@ def _units(orgs) -> str:
     return e("、".join(orgs[:6])) + f"等 {len(orgs)} 个单位"
 
 
-@section("口径说明（标准未明确之处本报告采用的读法）")
 def _notes(r, spec) -> str:
     return "<ol>" + "".join(f"<li>{e(n)}</li>" for n in r.notes) + "</ol>" if r.notes else ""
+
+
+# The report's numbered sections, in display order (title, renderer).
+SECTIONS: list[tuple[str, Callable]] = [
+    ("总体情况", _overview),
+    ("P1–P9 定量评价指标（DB33/T 2036.7 §5.2–5.3）", _indicators),
+    ("各区县、各部门排名", _rankings),
+    ("发现的问题", _findings),
+    ("超期办件督办清单（DB50/T 957.7 §4.2 a）", _overdue),
+    ("整改与复查情况（DB33/T 2036.7 §8.1–8.4）", _rectification),
+    ("各机构（片区）情况", _orgs),
+    ("大数据图表分析（DB50/T 957.7 §4.2 d）", _charts),
+    ("满意度调查统计（DB33/T 2036.7 §5.3.2.1，附录 A、B）", _surveys),
+    ("差评情况", _poor),
+    ("政务公开情况（DB50/T 957.7 §3.3）", _disclosures),
+    ("政务服务效能指数排名（DB50/T 957.7 §6.3，附录 A）", _index),
+    ("评价结论、存在问题与整改建议（DB50/T 957.7 §6.5）", _conclusion),
+    ("口径说明（标准未明确之处本报告采用的读法）", _notes),
+]

@@ -18,11 +18,9 @@ from ..errors import GovwatchError, RuleError
 from ..periods import Period
 from ..rules import source
 from . import index_math as im
+from .data import IndicatorTable
 
 CLAUSE = "DB50/T 957.7 §6.3"
-INPUTS: dict[str, Callable] = {}        # input kind → fn(ctx, input, org) -> float | None
-COMPUTED: dict[str, Callable] = {}      # computed input name → fn(ctx, input, org) -> float | None
-NORMALISE: dict[str, Callable] = {}     # method → fn(norm, x, values, higher) -> score
 
 
 # ---------------------------------------------------------------- the tree
@@ -267,7 +265,6 @@ class InputContext:
 
     def indicator(self, org: str, code: str) -> float | None:
         if org not in self._indicators:
-            from .data import IndicatorTable
             if self._table is None:       # one roll-up for every org, not one per org
                 self._table = IndicatorTable(self.store, self.cfg, self.rulebook, self.now)
             rows = self._table.rows(self.period, org)
@@ -275,27 +272,10 @@ class InputContext:
         return (self._indicators[org].get(code) or {}).get("value")
 
 
-def input_kind(name: str):
-    def register(fn):
-        INPUTS[name] = fn
-        return fn
-    return register
-
-
-def computed_input(name: str):
-    """Register a govwatch-computed leaf input (index.yaml `input: {computed: NAME}`)."""
-    def register(fn):
-        COMPUTED[name] = fn
-        return fn
-    return register
-
-
-@input_kind("indicator")
 def _indicator(ctx: InputContext, inp: Input, org: str):
     return ctx.indicator(org, inp.indicator)
 
 
-@input_kind("metric")
 def _metric(ctx: InputContext, inp: Input, org: str):
     """The metric of the period itself, else the mean of its rows for shorter periods inside it."""
     rows = ctx.store.metric_rows(org, inp.metric)
@@ -314,12 +294,10 @@ def _inside(code: str, period: Period) -> bool:
     return period.start <= p.start and p.end <= period.end and p.code != period.code
 
 
-@input_kind("computed")
 def _computed(ctx: InputContext, inp: Input, org: str):
     return COMPUTED[inp.computed](ctx, inp, org)
 
 
-@computed_input("overdue_share")
 def _overdue_share(ctx, inp, org):
     """时效异常: share of the period's cases that ran past their deadline (lower is better)."""
     late, total = ctx.store.overdue_case_counts(org, ctx.period.start.isoformat(), ctx.period.end.isoformat(),
@@ -327,14 +305,12 @@ def _overdue_share(ctx, inp, org):
     return late / total if total else None
 
 
-@computed_input("online_depth_at_least")
 def _depth_at_least(ctx, inp, org):
     """一级…四级网上办理: share of in-scope items whose 网办深度 is at least `depth`."""
     depths = ctx.store.online_depths(org)
     return sum(1 for d in depths if d >= (inp.depth or 1)) / len(depths) if depths else None
 
 
-@computed_input("online_depth_mean")
 def _depth_mean(ctx, inp, org):
     depths = ctx.store.online_depths(org)
     return sum(depths) / len(depths) if depths else None
@@ -342,24 +318,15 @@ def _depth_mean(ctx, inp, org):
 
 # ---------------------------------------------------------------- normalisation
 
-def normaliser(name: str):
-    def register(fn):
-        NORMALISE[name] = fn
-        return fn
-    return register
-
-
 # Every leaf is put on one scale, 0–100, before synthesis (issue: 功效系数法 gives 60–100 and min-max
 # 0–100, so a min-max leaf's last place weighed 60 points more than an efficacy leaf's). Reading: the
 # efficacy method's 60 (不允许值) … 100 (满意值) maps linearly onto 0 … 100; banded scores map from
 # their lowest to their highest base score onto 0 … 100; the other methods are 0–100 already.
 
-@normaliser("efficacy")
 def _efficacy(n: Normalize, x, values, higher):
     return (im.efficacy(x, n.best, n.worst) - 60.0) * 2.5
 
 
-@normaliser("banded")
 def _banded(n: Normalize, x, values, higher):
     bases = [b for _, b in n.bands]
     lo, hi = min(bases), max(bases)
@@ -367,24 +334,42 @@ def _banded(n: Normalize, x, values, higher):
     return 100.0 if hi == lo else 100.0 * (score - lo) / (hi - lo)
 
 
-@normaliser("minmax")
 def _minmax(n, x, values, higher):
     return im.min_max(x, values, higher)
 
 
-@normaliser("zscore")
 def _zscore(n, x, values, higher):
     return im.z_score(x, values, higher)
 
 
-@normaliser("log")
 def _log(n, x, values, higher):
     return im.log_scale(x, values, higher)
 
 
-@normaliser("atan")
 def _atan(n, x, values, higher):
     return im.atan_scale(x, higher)
+
+
+# What index.yaml may name: leaf inputs by kind (`input: {indicator|metric|computed: …}`), the inputs
+# govwatch computes itself (`input: {computed: NAME}`), and the normalisation methods.
+INPUTS: dict[str, Callable] = {             # input kind → fn(ctx, input, org) -> float | None
+    "indicator": _indicator,
+    "metric": _metric,
+    "computed": _computed,
+}
+COMPUTED: dict[str, Callable] = {           # computed input name → fn(ctx, input, org) -> float | None
+    "overdue_share": _overdue_share,
+    "online_depth_at_least": _depth_at_least,
+    "online_depth_mean": _depth_mean,
+}
+NORMALISE: dict[str, Callable] = {          # method → fn(norm, x, values, higher) -> score
+    "efficacy": _efficacy,
+    "banded": _banded,
+    "minmax": _minmax,
+    "zscore": _zscore,
+    "log": _log,
+    "atan": _atan,
+}
 
 
 # ---------------------------------------------------------------- synthesis

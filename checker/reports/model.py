@@ -1,13 +1,15 @@
 """Assemble a report's content for one kind, period and scope."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from ..errors import GovwatchError
 from ..evaluate import surveys as surveys_mod
 from ..evaluate.indicators import percent
 from ..periods import Period
 from . import analysis, data, notes, suggest
+from .index import run_index
 
 _MONTHS = {"quarter": 3, "year": 12}
 
@@ -192,7 +194,6 @@ def _problems(lines, overdue, rect, findings) -> list[str]:
 
 def _extend(report: Report, store, cfg, rulebook, spec, period, org, now) -> Report:
     """Kind-specific parts: surveys, 政务公开, monthly trends, 差评, the index ranking."""
-    from dataclasses import replace
     extra = {}
     if "surveys" in spec.parts:
         extra["surveys"] = surveys_mod.tabulate(store, period, org, cfg.indicators.p9_satisfied_level)
@@ -224,8 +225,6 @@ def _single_root(store):
 
 
 def _index(store, cfg, rulebook, period, now) -> dict:
-    from ..errors import GovwatchError
-    from .index import run_index
     try:
         result = run_index(store, cfg, rulebook, period, now=now)
     except GovwatchError as exc:

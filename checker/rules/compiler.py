@@ -1,6 +1,6 @@
 """Condition trees → durable-rules JSON (record rules) and → parametrised SQL (aggregates).
 
-Operators register with @operator(name); each gives its durable-rules form and its SQL form.
+OPERATORS lists the operators; each gives its durable-rules form and its SQL form.
 Nothing is evaluated: values are constants or rule params resolved here, SQL values are bound.
 """
 from __future__ import annotations
@@ -12,7 +12,6 @@ from ..ingest import derived as derived_mod
 from ..ingest.records import KINDS
 from .model import All, Leaf, Param, leaves
 
-OPERATORS: dict[str, "Operator"] = {}
 SINK_PRIORITY = 1000          # durable-rules runs lower `pri` first; the sink comes last
 EVENT_MARK = "_gw"            # every event we post carries it; the sink matches on it
 
@@ -25,52 +24,63 @@ class Operator:
     sql: Callable            # (column, value, bind) -> SQL text
 
 
-def operator(name: str, value: str = "scalar"):
-    """Register an operator: decorate a class with static `dr(field, v)` and `sql(col, v, bind)`."""
-    def register(cls):
-        OPERATORS[name] = Operator(name, value, cls.dr, cls.sql)
-        return cls
-    return register
+def _cmp(dr_op: str | None, sql_op: str) -> tuple[Callable, Callable]:
+    """A comparison's two forms: durable-rules (`eq` is the bare {field: value}) and SQL."""
+    def dr(f, v):
+        return {dr_op: {f: v}} if dr_op else {f: v}
+
+    def sql(c, v, bind):
+        return f"{c} {sql_op} {bind(v)}"
+    return dr, sql
 
 
-def _cmp(dr_op: str, sql_op: str):
-    class _Op:
-        dr = staticmethod(lambda f, v: {dr_op: {f: v}} if dr_op else {f: v})
-        sql = staticmethod(lambda c, v, bind: f"{c} {sql_op} {bind(v)}")
-    return _Op
+def _in_dr(f, v):
+    return {"$or": [{f: x} for x in v]}
 
 
-operator("eq")(_cmp(None, "="))
-operator("ne")(_cmp("$neq", "!="))
-operator("lt")(_cmp("$lt", "<"))
-operator("lte")(_cmp("$lte", "<="))
-operator("gt")(_cmp("$gt", ">"))
-operator("gte")(_cmp("$gte", ">="))
+def _in_sql(c, v, bind):
+    return f"{c} IN ({', '.join(bind(x) for x in v)})"
 
 
-@operator("in", "list")
-class _In:
-    dr = staticmethod(lambda f, v: {"$or": [{f: x} for x in v]})
-    sql = staticmethod(lambda c, v, bind: f"{c} IN ({', '.join(bind(x) for x in v)})")
+def _not_in_dr(f, v):
+    return {"$and": [{"$neq": {f: x}} for x in v]}
 
 
-@operator("not_in", "list")
-class _NotIn:
-    dr = staticmethod(lambda f, v: {"$and": [{"$neq": {f: x}} for x in v]})
-    sql = staticmethod(lambda c, v, bind: f"{c} NOT IN ({', '.join(bind(x) for x in v)})")
+def _not_in_sql(c, v, bind):
+    return f"{c} NOT IN ({', '.join(bind(x) for x in v)})"
 
 
-@operator("exists", "bool")
-class _Exists:
-    dr = staticmethod(lambda f, v: {"$ex" if v else "$nex": {f: 1}})
-    sql = staticmethod(lambda c, v, bind: f"{c} IS {'NOT ' if v else ''}NULL")
+def _exists_dr(f, v):
+    return {"$ex" if v else "$nex": {f: 1}}
 
 
-@operator("matches", "regex")
-class _Matches:
+def _exists_sql(c, v, bind):
+    return f"{c} IS {'NOT ' if v else ''}NULL"
+
+
+def _matches_dr(f, v):
     """Full match of a regular expression (durable-rules' dialect: . * + ? [] () |)."""
-    dr = staticmethod(lambda f, v: {"$mt": {f: v}})
-    sql = staticmethod(lambda c, v, bind: f"regexp_full({bind(v)}, {c})")
+    return {"$mt": {f: v}}
+
+
+def _matches_sql(c, v, bind):
+    return f"regexp_full({bind(v)}, {c})"
+
+
+# The leaf operators of the rule language (DESIGN.md "Rules"); the rule schema's `condition` is made
+# from this table (checker.rules.rule_schema).
+OPERATORS: dict[str, Operator] = {op.name: op for op in (
+    Operator("eq", "scalar", *_cmp(None, "=")),
+    Operator("ne", "scalar", *_cmp("$neq", "!=")),
+    Operator("lt", "scalar", *_cmp("$lt", "<")),
+    Operator("lte", "scalar", *_cmp("$lte", "<=")),
+    Operator("gt", "scalar", *_cmp("$gt", ">")),
+    Operator("gte", "scalar", *_cmp("$gte", ">=")),
+    Operator("in", "list", _in_dr, _in_sql),
+    Operator("not_in", "list", _not_in_dr, _not_in_sql),
+    Operator("exists", "bool", _exists_dr, _exists_sql),
+    Operator("matches", "regex", _matches_dr, _matches_sql),
+)}
 
 
 def resolve(value, params: dict):

@@ -9,6 +9,8 @@ file {rules: [...]}.
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -57,7 +59,6 @@ def _describe(doc: source.Doc, e: jsonschema.ValidationError) -> list[Problem]:
 
 
 def _pattern_ok(schema_: dict, key: str) -> bool:
-    import re
     return any(re.search(p, key) for p in schema_.get("patternProperties", {}))
 
 
@@ -155,7 +156,6 @@ class Loading:
             return pack
         doc = self._read(path, "coverage")
         clauses = tuple(c["clause"] for c in doc.data["clauses"]) if doc else ()
-        import dataclasses
         return dataclasses.replace(pack, clauses=clauses)
 
     def rule_file(self, pack: Pack, path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ..errors import GovwatchError, InputError
+from ..ingest.records import KINDS
 from .dialect import dialect_for, is_postgres
 
 # The environment variable holding the password of a PostgreSQL URL, remembered per URL so that a
@@ -156,7 +157,6 @@ class _Table:
         self.store, self.name = store, name
 
     def insert_all(self, rows, replace: bool = False, **_) -> "_Table":
-        from ..ingest.records import KINDS
         rows = list(rows)
         columns = sorted({k for r in rows for k in r})
         if rows and replace:            # replace=True: a row of the same key goes first

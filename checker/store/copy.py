@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
+from . import Store
 from .dialect import _plain, is_postgres
 
 CHUNK = 20_000
@@ -30,7 +31,6 @@ class CopiedTable:
 def migrate_to(source, url: str, password_env: str | None = None) -> list[CopiedTable]:
     """Copy the store `source` (SQLite) into the PostgreSQL database at `url`; raise InputError when
     the destination already holds records or a count differs (nothing is then kept)."""
-    from . import Store
     if not is_postgres(url):
         raise InputError(f"目标必须是 postgresql:// 地址：{url}")
     if source.is_postgres:

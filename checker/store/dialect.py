@@ -35,6 +35,8 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..ingest.records import KINDS
+
 PG_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -389,7 +391,6 @@ class PostgresDialect:
 
     def rowid(self, alias: str | None = None, kind: str | None = None) -> str:
         """A record row's identity within a statement: its key column (PostgreSQL has no stable rowid)."""
-        from ..ingest.records import KINDS
         key = f'"{KINDS[kind].key[0]}"'
         return f"{alias}.{key}" if alias else key
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Callable
 
 from checker.errors import InputError
 from checker.rules import load, load_packs, schema, validate_paths
@@ -11,15 +12,6 @@ from checker.tools.rule_diff import diff_rules
 from checker.tools.rule_tests import collect, run_tests, untested_rules
 
 from ..shell import JSON, NOW, arg, command, emit_json, parse_now
-
-ACTIONS: dict = {}
-
-
-def action(name: str):
-    def register(fn):
-        ACTIONS[name] = fn
-        return fn
-    return register
 
 
 @command("rules", "规则包：validate 校验、list 列出、test 测试、coverage 条款覆盖、diff 旧 新 对比、schema 模式",
@@ -31,7 +23,6 @@ def rules(ctx, ns) -> int:
     return ACTIONS[ns.action](ctx, ns, paths)
 
 
-@action("validate")
 def _validate(ctx, ns, paths) -> int:
     problems = validate_paths(paths)
     for p in problems:
@@ -44,13 +35,11 @@ def _validate(ctx, ns, paths) -> int:
     return 0
 
 
-@action("schema")
 def _schema(ctx, ns, paths) -> int:
     print(json.dumps(schema(), ensure_ascii=False, indent=2))
     return 0
 
 
-@action("list")
 def _list(ctx, ns, paths) -> int:
     rows = [{"id": r.id, "clause": r.clause, "standard": r.standard, "kind": r.kind, "severity": r.severity,
              "title": r.title, "enabled": r.enabled} for r in load_packs(paths).rules]
@@ -61,7 +50,6 @@ def _list(ctx, ns, paths) -> int:
     return 0
 
 
-@action("test")
 def _test(ctx, ns, paths) -> int:
     outcomes = run_tests(paths)
     failed = [o for o in outcomes if not o.passed]
@@ -81,7 +69,6 @@ def _test(ctx, ns, paths) -> int:
     return 1 if failed or untested else 0
 
 
-@action("coverage")
 def _coverage(ctx, ns, paths) -> int:
     report = coverage(paths)
     if ns.json:
@@ -98,7 +85,6 @@ def _coverage(ctx, ns, paths) -> int:
     return 0 if report.ok else 1
 
 
-@action("diff")
 def _diff(ctx, ns, paths) -> int:
     if len(ns.paths) != 2:
         raise InputError("用法：govwatch rules diff OLD NEW（两个规则路径）")
@@ -112,3 +98,7 @@ def _diff(ctx, ns, paths) -> int:
         print(f"- {rule}  {subject}  {message}")
     print(f"新增 {len(result.added)}，减少 {len(result.dropped)}，不变 {result.unchanged}")
     return 0
+
+
+ACTIONS: dict[str, Callable[..., int]] = {"validate": _validate, "schema": _schema, "list": _list, "test": _test,
+                                          "coverage": _coverage, "diff": _diff}
