@@ -1,4 +1,7 @@
 """Errors the library raises; the CLI and the bot turn them into text and exit codes."""
+from __future__ import annotations
+
+from collections.abc import Iterable
 
 
 class GovwatchError(Exception):
@@ -20,7 +23,7 @@ class RuleError(GovwatchError):
 
     exit_code = 1
 
-    def __init__(self, problems):
+    def __init__(self, problems: Iterable[object]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 

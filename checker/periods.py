@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Callable
 
 from .errors import InputError
 
@@ -95,4 +96,4 @@ def _year(y):
     return Period("year", date(y, 1, 1), date(y + 1, 1, 1), f"{y}")
 
 
-_BUILDERS = {"day": _day, "week": _week, "month": _month, "quarter": _quarter, "year": _year}
+_BUILDERS: dict[str, Callable[..., Period]] = {"day": _day, "week": _week, "month": _month, "quarter": _quarter, "year": _year}

@@ -149,7 +149,8 @@ def _distinct(events: list[dict]) -> tuple[list[dict], list[list[int]]]:
     """The distinct events, and for each the indexes of the events equal to it. Values are typed in
     the key, so True and 1 (or 1 and 1.0) stay apart as they do in the engine's JSON."""
     index: dict[tuple, int] = {}
-    distinct, members = [], []
+    distinct: list = []
+    members: list = []
     for i, event in enumerate(events):
         key = tuple((k, type(v), v) for k, v in event.items())
         d = index.get(key)

@@ -73,14 +73,14 @@ def indicator_rules(rulebook) -> list:
     return sorted(rulebook.of_kind("indicator"), key=lambda r: (r.code, r.id))
 
 
-def compute(store, cfg, rulebook, period: Period, org: str | None = None, now: datetime = None) -> list[IndicatorValue]:
+def compute(store, cfg, rulebook, period: Period, org: str | None = None, now: datetime | None = None) -> list[IndicatorValue]:
     """Every indicator rule's figure for the period: for `org` alone, or for every org with a figure."""
     if now is None:
         raise ValueError("compute() needs `now` (P5 and P8 depend on it)")
     store.build_org_closure()
     scope = [org] if org else None
     rules = indicator_rules(rulebook)
-    params = {}                               # one dict: the specs' bound names stay distinct
+    params: dict = {}                         # one dict: the specs' bound names stay distinct
     totals = store.indicator_rollups({r.id: aggregate_spec(r, cfg, period, now, params) for r in rules}, scope)
     orgs = scope or sorted(set(store.orgs_with_children()).union(*[t.keys() for t in totals.values()]))
     return [_value(r, o, period, totals[r.id].get(o, (0, 0))) for o in orgs for r in rules]
@@ -137,7 +137,8 @@ def indicator_scan(store, cfg, rulebook, now: datetime, periods=None) -> tuple[l
     Subject: "P5:<org>:<period>"."""
     rules = {r.id: r for r in indicator_rules(rulebook)}
     levels, names = store.org_levels(), store.org_names()
-    firings, evaluated = [], {rule_id: set() for rule_id in rules}
+    firings: list = []
+    evaluated: dict[str, set] = {rule_id: set() for rule_id in rules}
     for period in periods or scan_periods(cfg, now):
         for v in compute(store, cfg, rulebook, period, now=now):
             if levels.get(v.org) in REGION_LEVELS:

@@ -9,15 +9,21 @@ which evaluates and writes nothing.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from ..errors import InputError
+
+
+class ScanClock(Protocol):
+    """What the check needs of the store: the `now` of the last completed scan."""
+    def last_scan_now(self) -> str | None: ...
 
 
 class BackdatedScan(InputError):
     """`now` is earlier than the last completed scan's (exit 2)."""
 
 
-def refuse_backdated(store, now: datetime) -> None:
+def refuse_backdated(store: ScanClock, now: datetime) -> None:
     last = store.last_scan_now()
     if last and now < datetime.fromisoformat(last):
         raise BackdatedScan(

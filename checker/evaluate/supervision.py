@@ -97,7 +97,8 @@ class Calendars:
     """The calendar of each org (a hall's own days on top of the config's), made once per scan."""
 
     def __init__(self, cfg: Config):
-        self.cfg, self._by_org = cfg, {}
+        self.cfg = cfg
+        self._by_org: dict = {}
 
     def of(self, org: str) -> WorkCalendar:
         hall = org if org in self.cfg.calendar.halls else None       # orgs without days of their own share one
@@ -211,7 +212,8 @@ def missed_days(store, cfg: Config, rule, orgs: list[str], now: datetime, calend
 
 def _working_days_before(cal: WorkCalendar, today: date, n: int) -> list[date]:
     """The last n working days before today, oldest first."""
-    out, d = [], today - timedelta(days=1)
+    out: list = []
+    d = today - timedelta(days=1)
     for _ in range(n * 7 + 60):
         if len(out) == n:
             break

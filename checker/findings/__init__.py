@@ -22,10 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..config import Config
 from ..errors import Forbidden, InputError, InvalidTransition, NotFound
+from ..rules.model import Rule
 from ..statuses import ACTIVE_STATUSES, STATUS_NAMES, STATUSES, WITH_OFFICER
 from .access import Scope
 from .messages import current_messages
+from .repo import FindingRepo
 from .routing import assign
 
 SYSTEM = "system"          # the actor of events the scan and the scheduler make
@@ -45,7 +48,7 @@ TRANSITIONS = {
 @dataclass(frozen=True)
 class Firing:
     """One rule firing on one subject, made by the scan."""
-    rule: object              # checker.rules Rule
+    rule: Rule
     subject: str              # e.g. case_no, "P5:330102:2026-10", "330102:equipment.evaluator"
     subject_kind: str         # cases, indicator, checklist, cadence, consultations, …
     org: str | None
@@ -84,7 +87,7 @@ def _iso(when: datetime) -> str:
 
 # ---------------------------------------------------------------- reconcile (the scan's side)
 
-def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated, complete=None) -> ReconcileResult:
+def reconcile(store: FindingRepo, cfg: Config, scan_id, now: datetime, firings, evaluated, complete=None) -> ReconcileResult:
     """Merge one scan's firings into the findings, in one transaction. Only status changes are
     written (opened, resolved, reopened), and when the others were last seen (one statement):
     messages whose figures move with the clock are rendered when read (checker.evaluate.scan.read_message).
@@ -108,7 +111,7 @@ def reconcile(store, cfg, scan_id, now: datetime, firings, evaluated, complete=N
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
 
 
-def reconcile_fired(store, cfg, scan_id, now: datetime, table: str, rules: dict, complete, prepared: dict,
+def reconcile_fired(store: FindingRepo, cfg: Config, scan_id, now: datetime, table: str, rules: dict, complete, prepared: dict,
                     changes: list | None = None) -> ReconcileResult:
     """Merge the record rules' firings, held set-wise in `table` (fingerprint, rule, subject, kind), into
     their findings: the subjects that open or reopen are read and made whole (`prepared` already, or
@@ -143,11 +146,15 @@ def reconcile_fired(store, cfg, scan_id, now: datetime, table: str, rules: dict,
 class _Reconcile:
     """The state of one reconcile: routing cache, pending refreshes and events."""
 
-    def __init__(self, store, cfg, scan_id, now):
+    def __init__(self, store: FindingRepo, cfg: Config, scan_id, now):
         self.store, self.cfg, self.scan_id, self.now = store, cfg, scan_id, now
         self.at = _iso(now)
         self.opened = self.reopened = 0
-        self.touched, self.unchanged, self.events, self.routes, self.new = [], [], [], {}, []
+        self.touched: list[dict] = []
+        self.unchanged: list[int] = []
+        self.events: list[dict] = []
+        self.routes: dict[tuple, tuple[str | None, str | None]] = {}
+        self.new: list[dict] = []
 
     def route(self, firing: Firing) -> tuple[str | None, str | None]:
         key = (firing.rule.id, firing.org, firing.handler)
@@ -255,12 +262,12 @@ class _Reconcile:
 
 # ---------------------------------------------------------------- lifecycle (people's side)
 
-def acknowledge(store, finding_id, actor, note=None, *, now: datetime, data=None) -> dict:
+def acknowledge(store: FindingRepo, finding_id, actor, note=None, *, now: datetime, data=None) -> dict:
     """The responsible officer confirms they have seen the finding (open | rejected → acknowledged)."""
     return _change(store, finding_id, actor, "ack", now, note=note, data=data)
 
 
-def submit(store, finding_id, actor, note, evidence=None, *, now: datetime, data=None) -> dict:
+def submit(store: FindingRepo, finding_id, actor, note, evidence=None, *, now: datetime, data=None) -> dict:
     """Rectification (整改) with a note and optional evidence: a file path or (filename, bytes)."""
     if not (note or "").strip():
         raise InputError("提交整改须填写整改说明（DB33/T 2036.7 §8.1：明确改进措施）")
@@ -270,7 +277,7 @@ def submit(store, finding_id, actor, note, evidence=None, *, now: datetime, data
     return _change(store, finding_id, actor, "submit", now, note=note, data=data, **saved)
 
 
-def verify(store, finding_id, actor, passed: bool, note=None, *, now: datetime, data=None) -> dict:
+def verify(store: FindingRepo, finding_id, actor, passed: bool, note=None, *, now: datetime, data=None) -> dict:
     """A supervisor's 复查 (DB33/T 2036.7 §8.3): submitted → verified, or rejected with the reason."""
     if not passed and not (note or "").strip():
         raise InputError("复查不通过须说明退回理由（DB33/T 2036.7 §8.3）")
@@ -278,7 +285,7 @@ def verify(store, finding_id, actor, passed: bool, note=None, *, now: datetime, 
                    note=note, data=data)
 
 
-def _change(store, finding_id, actor, action, now: datetime, **event) -> dict:
+def _change(store: FindingRepo, finding_id, actor, action, now: datetime, **event) -> dict:
     """Check who and from which status, then move the finding and write the event, atomically."""
     with store.transaction():
         row = _row(store, finding_id)
@@ -291,7 +298,7 @@ def _change(store, finding_id, actor, action, now: datetime, **event) -> dict:
     return get_finding(store, finding_id, now=now)
 
 
-def _may(store, row: dict, actor, action: str) -> None:
+def _may(store: FindingRepo, row: dict, actor, action: str) -> None:
     """Forbidden or InvalidTransition unless `actor` may `action` the finding in its status."""
     _authorize(store, row, actor, action)
     sources = TRANSITIONS[action][0]
@@ -301,7 +308,7 @@ def _may(store, row: dict, actor, action: str) -> None:
             f"（仅限{'、'.join(STATUS_NAMES[s] for s in sources)}状态）")
 
 
-def _authorize(store, row: dict, actor, action: str) -> None:
+def _authorize(store: FindingRepo, row: dict, actor, action: str) -> None:
     scope = Scope.for_officer(store, actor)
     kind = "verify" if action.startswith("verify") else action
     if not scope.can_act(row, kind):
@@ -317,7 +324,7 @@ def _forbidden_text(scope: Scope, row: dict, kind: str) -> str:
     return f"{scope.officer_id} 无权处理发现 #{row['id']}：工作人员只能处理分派给本人的发现"
 
 
-def _row(store, finding_id) -> dict:
+def _row(store: FindingRepo, finding_id) -> dict:
     try:
         row = store.finding_row(int(finding_id))
     except (TypeError, ValueError):
@@ -329,7 +336,7 @@ def _row(store, finding_id) -> dict:
 
 # ---------------------------------------------------------------- evidence
 
-def save_evidence(store, evidence) -> dict:
+def save_evidence(store: FindingRepo, evidence) -> dict:
     """Store evidence content-addressed in `evidence/` next to the database.
 
     Returns the event columns: evidence_path (relative to the database folder) and sha256."""
@@ -355,18 +362,18 @@ def _read_evidence(evidence) -> tuple[str, bytes]:
         raise InputError(f"无法读取整改证据文件 {evidence}：{exc.strerror}") from None
 
 
-def _db_folder(store) -> Path:
+def _db_folder(store: FindingRepo) -> Path:
     return store.files_dir
 
 
-def evidence_file(store, event: dict) -> Path | None:
+def evidence_file(store: FindingRepo, event: dict) -> Path | None:
     """Where an event's evidence is stored, for showing or sending it."""
     return _db_folder(store) / event["evidence_path"] if event.get("evidence_path") else None
 
 
 # ---------------------------------------------------------------- reminders and escalation
 
-def record_event(store, finding_id, actor, action, note=None, data=None, *, now: datetime) -> None:
+def record_event(store: FindingRepo, finding_id, actor, action, note=None, data=None, *, now: datetime) -> None:
     """Append an audit event that does not change the status (e.g. remind, assign)."""
     with store.transaction():
         row = _row(store, finding_id)
@@ -375,7 +382,7 @@ def record_event(store, finding_id, actor, action, note=None, data=None, *, now:
                            "note": note, "data": data}])
 
 
-def remind(store, finding_id, now, actor=SYSTEM, data=None) -> None:
+def remind(store: FindingRepo, finding_id, now, actor=SYSTEM, data=None) -> None:
     """A rectification reminder went to the assignee: reminded_at and a `remind` event."""
     with store.transaction():
         _row(store, finding_id)
@@ -383,7 +390,7 @@ def remind(store, finding_id, now, actor=SYSTEM, data=None) -> None:
         record_event(store, finding_id, actor, "remind", data=data, now=now)
 
 
-def escalate(store, finding_id, level: int, now, actor=SYSTEM) -> None:
+def escalate(store: FindingRepo, finding_id, level: int, now, actor=SYSTEM) -> None:
     """Raise a finding to its supervisor (level 1) or the parent org's supervisor (level 2)."""
     with store.transaction():
         _row(store, finding_id)
@@ -393,7 +400,7 @@ def escalate(store, finding_id, level: int, now, actor=SYSTEM) -> None:
 
 # ---------------------------------------------------------------- queries
 
-def list_findings(store, status=None, rule=None, org=None, scope: Scope | None = None,
+def list_findings(store: FindingRepo, status=None, rule=None, org=None, scope: Scope | None = None,
                   limit=None, offset=0, subject=None, now: datetime | None = None) -> list[dict]:
     """Findings in the DESIGN.md --json shape (plus a few keys), by id; messages as read at `now`
     (default: the clock).
@@ -433,7 +440,7 @@ def _statuses(status) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def get_finding(store, finding_id, scope: Scope | None = None, now: datetime | None = None) -> dict:
+def get_finding(store: FindingRepo, finding_id, scope: Scope | None = None, now: datetime | None = None) -> dict:
     """One finding (every column, data as a dict, the message as read at `now`); Forbidden when
     outside the scope."""
     row = _row(store, finding_id)
@@ -444,7 +451,7 @@ def get_finding(store, finding_id, scope: Scope | None = None, now: datetime | N
     return row
 
 
-def history(store, finding_id) -> list[dict]:
+def history(store: FindingRepo, finding_id) -> list[dict]:
     """The audit trail of a finding, oldest first."""
     _row(store, finding_id)
     return store.finding_events(int(finding_id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import NotFound
+from .repo import DirectoryRepo
 
 ACTIONS = ("ack", "submit", "verify")
 
@@ -23,7 +24,7 @@ class Scope:
     name: str = ""
 
     @classmethod
-    def for_officer(cls, store, officer_id: str) -> "Scope":
+    def for_officer(cls, store: DirectoryRepo, officer_id: str) -> "Scope":
         """The scope of an officer id (工号); NotFound when nobody has it."""
         officer = store.get("officers", str(officer_id))
         if officer is None:
@@ -31,13 +32,13 @@ class Scope:
         return cls._of(store, officer)
 
     @classmethod
-    def for_telegram(cls, store, telegram_id: int) -> "Scope | None":
+    def for_telegram(cls, store: DirectoryRepo, telegram_id: int) -> "Scope | None":
         """The scope of the officer bound to a Telegram user, or None for strangers."""
         found = store.rows("SELECT * FROM officers WHERE telegram_id = ? ORDER BY id", (int(telegram_id),))
         return cls._of(store, found[0]) if found else None
 
     @classmethod
-    def _of(cls, store, officer: dict) -> "Scope":
+    def _of(cls, store: DirectoryRepo, officer: dict) -> "Scope":
         role = officer["role"]
         orgs = None if role == "admin" else frozenset(store.org_subtree(officer["org"]))
         if role == "officer":
@@ -50,7 +51,7 @@ class Scope:
 
     def covers_org(self, org: str | None) -> bool:
         """True when the org is within this scope's orgs (admins cover every org)."""
-        return self.sees_all or (org is not None and org in self.org_codes)
+        return self.org_codes is None or (org is not None and org in self.org_codes)
 
     def can_see(self, finding: dict) -> bool:
         return finding.get("assignee") == self.officer_id or self.covers_org(finding.get("org"))

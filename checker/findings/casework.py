@@ -6,12 +6,14 @@ from datetime import datetime
 
 from .. import findings as fnd
 from ..calendar import WorkCalendar
+from ..config import Config
 from .access import Scope
+from .repo import FindingRepo
 
 OPEN = ("accepted", "processing")          # a suspended case (特别程序) is not overdue while suspended
 
 
-def overdue_cases(store, cfg, scope: Scope, now: datetime, org: str | None = None) -> list[dict]:
+def overdue_cases(store: FindingRepo, cfg: Config, scope: Scope, now: datetime, org: str | None = None) -> list[dict]:
     """Open cases whose deadline has passed, visible in `scope` (an officer: the cases they handle),
     each with `overdue_days` (working days past the deadline) and the item and handler names."""
     sql = ("SELECT c.case_no, c.item_code, c.org, c.hall, c.handler, c.accepted_at, c.due_at, c.status, "
@@ -32,7 +34,7 @@ def overdue_cases(store, cfg, scope: Scope, now: datetime, org: str | None = Non
     return sorted(rows, key=lambda r: (-r["overdue_days"], r["due_at"], r["case_no"]))
 
 
-def escalated(store, cfg, scope: Scope, now: datetime) -> list[dict]:
+def escalated(store: FindingRepo, cfg: Config, scope: Scope, now: datetime) -> list[dict]:
     """Active escalated findings (督办) in `scope`, each with the responsible officer's name and the
     working days past its deadline, the longest overdue first."""
     ids = {r["id"] for r in store.rows("SELECT id FROM findings WHERE escalation_level >= 1")}

@@ -28,7 +28,9 @@ from datetime import datetime
 
 from .. import findings
 from ..calendar import WorkCalendar
+from ..config import Config
 from ..statuses import WITH_OFFICER
+from .repo import FindingRepo
 
 RECTIFY_CLAUSE = "DB33/T 2036.7 §8.1"          # 改进目标、措施、时限: the deadline being reminded of
 APPOINTMENT_CLAUSE = "DB33/T 2036.7 §5.1.3.1"
@@ -46,19 +48,19 @@ class ReminderResult:
                 f"预约提醒 {self.appointments}")
 
 
-def run_reminders(store, cfg, now: datetime) -> ReminderResult:
+def run_reminders(store: FindingRepo, cfg: Config, now: datetime) -> ReminderResult:
     """Remind and escalate what is due at `now`; running it again at the same `now` does nothing."""
     cal = WorkCalendar.from_config(cfg.calendar, cfg.tz)
-    steps = Counter()
+    steps: Counter[str] = Counter()
     for listed in findings.list_findings(store, status=WITH_OFFICER):
         row = store.finding_row(listed["id"])
-        step = _step(store, cfg, cal, row, now)
+        step = _step(store, cfg, cal, row, now) if row else None
         if step:
             steps[step] += 1
     return ReminderResult(**steps)
 
 
-def _step(store, cfg, cal: WorkCalendar, row: dict, now: datetime) -> str | None:
+def _step(store: FindingRepo, cfg: Config, cal: WorkCalendar, row: dict, now: datetime) -> str | None:
     if row["subject_kind"] == "appointments":
         return _appointment(store, cal, row, now)
     if not row["due_at"]:
@@ -68,7 +70,7 @@ def _step(store, cfg, cal: WorkCalendar, row: dict, now: datetime) -> str | None
     return _remind(store, cfg, cal, row, now)
 
 
-def _remind(store, cfg, cal, row, now) -> str | None:
+def _remind(store: FindingRepo, cfg: Config, cal, row, now) -> str | None:
     left = cal.working_days_left(datetime.fromisoformat(row["due_at"]), now)
     if left > cfg.schedule.remind_before_working_days or _reminded(store, row["id"], "due_at", row["due_at"]):
         return None
@@ -77,7 +79,7 @@ def _remind(store, cfg, cal, row, now) -> str | None:
     return "reminded"
 
 
-def _escalate(store, cfg, cal, row, now) -> str | None:
+def _escalate(store: FindingRepo, cfg: Config, cal, row, now) -> str | None:
     level = row["escalation_level"] or 0
     if level == 0:
         findings.escalate(store, row["id"], 1, now)
@@ -88,14 +90,14 @@ def _escalate(store, cfg, cal, row, now) -> str | None:
     return None
 
 
-def _parent_due(store, cfg, cal, row, now) -> bool:
+def _parent_due(store: FindingRepo, cfg: Config, cal, row, now) -> bool:
     if not row["escalated_at"] or not row["org"] or not store.org_ancestors(row["org"]):
         return False
     waited = cal.elapsed(datetime.fromisoformat(row["escalated_at"]), now)
     return waited >= cfg.schedule.escalate_parent_after_working_days
 
 
-def _appointment(store, cal, row, now) -> str | None:
+def _appointment(store: FindingRepo, cal, row, now) -> str | None:
     appt = store.get("appointments", row["subject"])
     if not appt or appt.get("reminded_at") or appt.get("status") != "booked":
         return None
@@ -107,7 +109,7 @@ def _appointment(store, cal, row, now) -> str | None:
     return "appointments"
 
 
-def _reminded(store, finding_id: int, key: str, value: str) -> bool:
+def _reminded(store: FindingRepo, finding_id: int, key: str, value: str) -> bool:
     """Whether this finding was already reminded for this due date (or appointment slot)."""
     return any(e["action"] == "remind" and (e["data"] or {}).get(key) == value
                for e in store.finding_events(finding_id))

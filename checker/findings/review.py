@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import findings as fnd
+from .repo import ReviewRepo
 
 ACTION_NAMES = {"open": "发现问题", "reopen": "问题再次出现", "rebound": "整改后反弹",
                 "persist": "复查后仍存在", "assign": "分派",
@@ -12,21 +13,22 @@ ACTION_NAMES = {"open": "发现问题", "reopen": "问题再次出现", "rebound
                 "resolve": "扫描显示问题已消除", "remind": "整改期限提醒", "escalate": "升级督办"}
 
 
-def latest_submission(store, finding_id: int) -> dict | None:
+def latest_submission(store: ReviewRepo, finding_id: int) -> dict | None:
     """The finding's last 提交整改 event (its note and evidence), or None."""
     return next((e for e in reversed(store.finding_events(int(finding_id))) if e["action"] == "submit"), None)
 
 
-def evidence(store, finding_id: int) -> tuple[str, Path] | None:
+def evidence(store: ReviewRepo, finding_id: int) -> tuple[str, Path] | None:
     """(file name, path) of the evidence of the last submission, when one was sent."""
     event = latest_submission(store, finding_id)
     path = fnd.evidence_file(store, event) if event else None
     if path is None or not path.exists():
         return None
-    return (event.get("data") or {}).get("evidence_name") or path.name, path
+    data = (event or {}).get("data") or {}
+    return data.get("evidence_name") or path.name, path
 
 
-def scan_state(store, finding: dict) -> tuple[bool | None, str]:
+def scan_state(store: ReviewRepo, finding: dict) -> tuple[bool | None, str]:
     """(still fires?, what the latest scan says): True when the latest scan saw the condition, False
     when it is cleared (已消除), None when no scan has run since it was opened."""
     latest = store.row("SELECT id, now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
@@ -40,7 +42,7 @@ def scan_state(store, finding: dict) -> tuple[bool | None, str]:
     return None, f"最新扫描（{when}）：未复核到该问题"
 
 
-def history(store, finding_id: int) -> list[dict]:
+def history(store: ReviewRepo, finding_id: int) -> list[dict]:
     """The audit trail with Chinese action names and the actor's name."""
     names = {o["id"]: o["name"] for o in store.rows("SELECT id, name FROM officers")}
     out = []

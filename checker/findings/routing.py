@@ -11,8 +11,12 @@ the nearest ancestor's, and never the assignee themself when another one exists 
 """
 from __future__ import annotations
 
+from ..config import Config
+from ..rules.model import Rule
+from .repo import DirectoryRepo
 
-def assign(store, cfg, rule, org: str | None, handler: str | None) -> tuple[str | None, str | None]:
+
+def assign(store: DirectoryRepo, cfg: Config, rule: Rule, org: str | None, handler: str | None) -> tuple[str | None, str | None]:
     """(assignee officer id, supervisor officer id) for a finding of `rule` on `org`."""
     chain = [org, *store.org_ancestors(org)] if org else []
     assignee = (_override(cfg, rule, chain) or _responsible(store, rule, chain, handler)
@@ -20,14 +24,14 @@ def assign(store, cfg, rule, org: str | None, handler: str | None) -> tuple[str 
     return assignee, _supervisor(store, chain, avoid=assignee)
 
 
-def _override(cfg, rule, chain: list[str]) -> str | None:
+def _override(cfg: Config, rule: Rule, chain: list[str]) -> str | None:
     for o in cfg.routing.overrides:
         if (o.rule is None or o.rule == rule.id) and (o.org is None or o.org in chain):
             return o.assignee
     return None
 
 
-def _responsible(store, rule, chain: list[str], handler: str | None) -> str | None:
+def _responsible(store: DirectoryRepo, rule: Rule, chain: list[str], handler: str | None) -> str | None:
     how = rule.responsible or "handler"
     if how == "supervisor":
         return _first(store, chain, "supervisor")
@@ -38,21 +42,21 @@ def _responsible(store, rule, chain: list[str], handler: str | None) -> str | No
     return _first(store, chain, "officer")
 
 
-def _first(store, chain: list[str], role: str) -> str | None:
+def _first(store: DirectoryRepo, chain: list[str], role: str) -> str | None:
     """The lowest-id officer of `role` in the first org of the chain that has one."""
     for code in chain:
         found = store.officers_of(code, role)
         if found:
-            return found[0]["id"]
+            return str(found[0]["id"])
     return None
 
 
-def _supervisor(store, chain: list[str], avoid: str | None) -> str | None:
+def _supervisor(store: DirectoryRepo, chain: list[str], avoid: str | None) -> str | None:
     """The nearest supervisor along the chain other than `avoid`; `avoid` only if none else."""
     fallback = None
     for code in chain:
         for officer in store.officers_of(code, "supervisor"):
             if officer["id"] != avoid:
-                return officer["id"]
+                return str(officer["id"])
             fallback = fallback or officer["id"]
     return fallback

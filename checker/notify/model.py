@@ -11,7 +11,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
+
+from ..config import Config
+
+if TYPE_CHECKING:
+    from .channels import Channels
 
 MAX_ATTEMPTS = 8             # then a row is failed and the supervisor gets a notice
 IN_FLIGHT = 4                # recipients whose messages are being sent at once
@@ -105,7 +110,7 @@ class Entry:
         note_label = note = None
         if p.get("note") and r.kind in ("rejected", "verify_request", "verified"):
             note_label, note = ("退回原因" if r.kind == "rejected" else "说明"), cut(p["note"])
-        details = ()
+        details: tuple[str, ...] = ()
         if r.kind == "verify_request":
             details = tuple(x for x in (f"证据：{p['evidence']}" if p.get("evidence") else "证据：未提供",
                                         p.get("scan_state")) if x)
@@ -251,17 +256,50 @@ class Notifier(Protocol):
         """Send one message; return its reference. Raise RetryableError or PermanentError."""
 
 
+class OutboxRepo(Protocol):
+    """What the notification pipeline (checker.notify: route, stages, pipeline) calls on the store through
+    Ctx.store: events past the route cursor, the outbox rows and their outcomes, who an officer is."""
+    def claim_outbox(self, ids: list[int], now: str | None = None) -> list[int]: ...
+    def defer(self, ids: Any, not_before: str) -> None: ...
+    def due_outbox(self, now: str, limit: int = 1000) -> list[dict]: ...
+    def enqueue(self, rows: list[dict], cursor: int | None = None) -> int: ...
+    def events_after(self, cursor: int, limit: int = 500) -> list[dict]: ...
+    def finding_statuses(self, ids: Any) -> dict[int, str]: ...
+    def mark_failed(self, ids: Any, error: str) -> int: ...
+    def mark_obsolete(self, ids: Any, reason: str) -> None: ...
+    def mark_retry(self, ids: Any, not_before: str, error: str) -> int: ...
+    def mark_sent(self, ids: Any, ref: str, now: str, channel: str | None = None) -> int: ...
+    def mark_silenced(self, ids: Any, silence_id: int) -> None: ...
+    def mark_waiting(self, ids: Any, not_before: str, error: str) -> int: ...
+    def officer(self, officer_id: str) -> dict | None: ...
+    def officers_of(self, org: str, role: str | None = None) -> list[dict]: ...
+    def org_ancestors(self, code: str) -> list[str]: ...
+    def outbox_subjects(self, recipient: str, rule: str, like: str) -> list[str]: ...
+    def reap_claims(self, timeout: float) -> int: ...
+    def release(self, ids: Any) -> int: ...
+    def route_cursor(self) -> int: ...
+    def row(self, sql: str, params: Any = ()) -> dict | None: ...
+    def supervisor_for(self, org: str) -> dict | None: ...
+
+
 @dataclass
 class Ctx:
-    store: object
-    cfg: object
-    channels: object | None          # checker.notify.channels.Channels
+    store: OutboxRepo
+    cfg: Config
+    channels: Channels | None
     now: datetime
     stats: Counter = field(default_factory=Counter)
 
     @property
     def now_iso(self) -> str:
         return self.now.astimezone(self.cfg.tz).isoformat(timespec="seconds")
+
+    @property
+    def senders(self) -> Channels:
+        """The channels of a sending run (a route-only run has none, and runs no send stage)."""
+        if self.channels is None:
+            raise RuntimeError("a send stage ran without channels")
+        return self.channels
 
 
 @dataclass(frozen=True)

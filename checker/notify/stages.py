@@ -107,9 +107,9 @@ def group(ctx: Ctx, batch):
     out = []
     for who, rows in by_recipient.items():
         officer = ctx.store.officer(who) or {"id": who}
-        picked = ctx.channels.pick(officer)
+        picked = ctx.senders.pick(officer)
         if picked is None:
-            first = next(iter(ctx.channels), None)
+            first = next(iter(ctx.senders), None)
             if first is None:
                 continue
             out.extend(messages_for(first.formatter, who, officer_name(ctx.store, who), rows, per_message,
@@ -138,7 +138,7 @@ async def deliver(ctx: Ctx, batch):
     out = []
     c = ctx.cfg.channels
     for m in batch:
-        notifier = ctx.channels.get(m.channel)
+        notifier = ctx.senders.get(m.channel)
         health = health_of(notifier) if notifier is not None else ChannelHealth()
         until = health.blocked_until(m.channel, ctx.now)
         if until is not None:           # its channel is down: wait, without spending an attempt
@@ -147,7 +147,7 @@ async def deliver(ctx: Ctx, batch):
             continue
         try:
             if notifier is None:
-                raise PermanentError(ctx.channels.unbound())
+                raise PermanentError(ctx.senders.unbound())
             # Whatever a message carries (an error text, a rule problem), no secret leaves the process.
             ref = await notifier.send(dataclasses.replace(m, text=redact.text(m.text)))
             health.ok(m.channel, ctx.now)

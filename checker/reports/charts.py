@@ -56,7 +56,8 @@ def _grid(left, top, pw, ph, lo, hi, percent) -> list[str]:
 
 
 def _line(vals, x, y, color) -> list[str]:
-    out, run = [], []
+    out: list[str] = []
+    run: list[tuple[int, float]] = []
     for i, v in enumerate(list(vals) + [None]):
         if v is None:
             if len(run) > 1:

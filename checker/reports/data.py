@@ -55,7 +55,7 @@ class IndicatorTable:
 
     def __init__(self, store, cfg, rulebook, now: datetime):
         self.store, self.cfg, self.rulebook, self.now = store, cfg, rulebook, now
-        self._periods: dict[str, dict] = {}
+        self._periods: dict[tuple[str, bool], dict] = {}
         self.item_rules = {r.id for r in (rulebook.of_kind("indicator") if rulebook is not None else ())
                            if getattr(r, "source", None) == "items"}
 
@@ -105,7 +105,7 @@ class IndicatorTable:
 
 
 def _as_dict(row) -> dict:
-    if dataclasses.is_dataclass(row):
+    if dataclasses.is_dataclass(row) and not isinstance(row, type):
         return dataclasses.asdict(row)
     return {k: getattr(row, k) for k in ("code", "rule", "clause", "org", "period", "numerator",
                                          "denominator", "value", "target", "passed")}
@@ -149,7 +149,7 @@ def target_text(target) -> str:
 
 
 def indicator_lines(current: list[dict], previous: list[dict], org: str | None,
-                    item_rules: set = frozenset()) -> tuple[IndicatorLine, ...]:
+                    item_rules: set | frozenset = frozenset()) -> tuple[IndicatorLine, ...]:
     """One line per P-code for the scope org (rows of other orgs are ignored)."""
     cur = _by_code(current, org)
     prev = _by_code(previous, org)
@@ -175,7 +175,7 @@ def _goal(target) -> float | None:
 
 
 def _by_code(rows: list[dict], org: str | None) -> dict[str, dict]:
-    out = {}
+    out: dict[str, dict] = {}
     for r in rows:
         if org is None or r.get("org") in (org, None):
             out.setdefault(r["code"], r)

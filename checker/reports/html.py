@@ -455,7 +455,7 @@ def _reasons(r) -> list[str]:
             if d and d.answered:
                 items = sorted(((t, n) for _, t, n in d.counts if n), key=lambda t: -t[1])
                 out.append(_chart(charts.bar_chart(f"差评原因：{QUESTIONS[code].text}（{code}，可多选）", items)))
-    comments = {}
+    comments: dict = {}
     for p in r.poor_evaluations:
         key = (p.get("comment") or "（未填写原因）").strip()
         comments[key] = comments.get(key, 0) + 1

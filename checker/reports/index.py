@@ -8,15 +8,17 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import jsonschema
 import yaml
 
 from .. import yamlsafe
+from ..config import Config
 from ..errors import GovwatchError, RuleError
 from ..periods import Period
 from ..rules import source
+from ..rules.model import RuleBook
 from . import index_math as im
 from .data import IndicatorTable
 
@@ -144,7 +146,7 @@ class IndexResult:
 
 # ---------------------------------------------------------------- loading and validation
 
-def default_path(cfg) -> Path:
+def default_path(cfg: Config) -> Path:
     return Path(cfg.rules_path()) / "db50" / "index.yaml"
 
 
@@ -253,11 +255,30 @@ def _ahp(matrix, n, where, path) -> tuple[Weighting, list[str]]:
 
 # ---------------------------------------------------------------- inputs
 
+class IndexRepo(Protocol):
+    """What the efficacy index (checker.reports.index) calls on the store: its inputs, weights and runs."""
+    def index_weights(self, year: int) -> tuple[str, str] | None: ...
+    def metric_rows(self, org: str, metric: str) -> list[dict]: ...
+    def online_depths(self, org: str | None) -> list[int]: ...
+    def orgs_for_index(self, levels: tuple[str, ...] = (), codes: tuple[str, ...] = ()) -> list[dict]: ...
+    def overdue_case_counts(self, org: str | None, start: str, end: str, now: str) -> tuple[int, int]: ...
+    def record_index_run(
+        self,
+        period: str,
+        year: int,
+        base_period: str,
+        weights: str,
+        rows: str,
+        now: str,
+    ) -> None: ...
+    def save_index_weights(self, year: int, base_period: str, weights: str) -> None: ...
+
+
 @dataclass
 class InputContext:
-    store: object
-    cfg: object
-    rulebook: object
+    store: IndexRepo
+    cfg: Config
+    rulebook: RuleBook
     period: Period
     now: datetime
     _indicators: dict = field(default_factory=dict)
@@ -429,13 +450,13 @@ def period_end(period: Period, tz) -> datetime:
     return datetime.combine(period.end, time(0), tz)
 
 
-def compute_index(store, cfg, rulebook, period, now: datetime | None = None, tree: IndexTree | None = None,
+def compute_index(store: IndexRepo, cfg: Config, rulebook: RuleBook, period: Period, now: datetime | None = None, tree: IndexTree | None = None,
                   with_change: bool = True) -> list[IndexRow]:
     """The index rows of a period (see run_index)."""
     return run_index(store, cfg, rulebook, period, now, tree, with_change).rows
 
 
-def run_index(store, cfg, rulebook, period, now: datetime | None = None, tree: IndexTree | None = None,
+def run_index(store: IndexRepo, cfg: Config, rulebook: RuleBook, period: Period, now: datetime | None = None, tree: IndexTree | None = None,
               with_change: bool = True, record: bool = True) -> IndexResult:
     """The index of every org in scope for a period (DB50/T 957.7 §6.3.2.3–6.3.2.4), ranked within its
     peer group (org level: 横向比较 compares like with like); an org missing a whole dimension is
@@ -467,12 +488,12 @@ def run_index(store, cfg, rulebook, period, now: datetime | None = None, tree: I
     return result
 
 
-def _context(store, cfg, rulebook, period, now) -> InputContext:
+def _context(store: IndexRepo, cfg: Config, rulebook: RuleBook, period: Period, now) -> InputContext:
     now = now if now is not None and now < period_end(period, cfg.tz) else period_end(period, cfg.tz)
     return InputContext(store, cfg, rulebook, period, now)
 
 
-def _scores_of(store, cfg, rulebook, tree, period, codes):
+def _scores_of(store: IndexRepo, cfg: Config, rulebook: RuleBook, tree, period: Period, codes):
     raw = gather(_context(store, cfg, rulebook, period, None), tree, codes)
     if not _has_dated_data(tree, raw):
         raise NoIndexData(period.label)
@@ -500,7 +521,7 @@ def _has_dated_data(tree: IndexTree, raw) -> bool:
     return False
 
 
-def year_weights(store, cfg, rulebook, tree, period: Period, codes) -> tuple[int, str, dict]:
+def year_weights(store: IndexRepo, cfg: Config, rulebook: RuleBook, tree, period: Period, codes) -> tuple[int, str, dict]:
     """(evaluation year, base period, node path → weights) for a period: stored for the year, else
     computed on the base period — the year before, or the year itself when that has no data (reading:
     the standard asks for comparable results across years, §6.3.2.4, and names no base) — and stored."""
@@ -531,11 +552,6 @@ def _find(node: Node, path: str) -> Node:
         if path == c.path or path.startswith(c.path + "/"):
             return _find(c, path)
     raise KeyError(path)
-
-
-def period_end(period: Period, tz) -> datetime:
-    """The default `now` of an index or report: the first moment after the period."""
-    return datetime.combine(period.end, time(0), tz)
 
 
 def _rows(tree, orgs, scores, raw, previous) -> list[IndexRow]:

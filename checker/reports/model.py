@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from ..errors import GovwatchError
 from ..evaluate import surveys as surveys_mod
@@ -194,7 +195,7 @@ def _problems(lines, overdue, rect, findings) -> list[str]:
 
 def _extend(report: Report, store, cfg, rulebook, spec, period, org, now) -> Report:
     """Kind-specific parts: surveys, 政务公开, monthly trends, 差评, the index ranking."""
-    extra = {}
+    extra: dict[str, Any] = {}
     if "surveys" in spec.parts:
         extra["surveys"] = surveys_mod.tabulate(store, period, org, cfg.indicators.p9_satisfied_level)
     if "poor" in spec.parts:

@@ -75,7 +75,7 @@ def _by_clause(r) -> Sheet:
 
 
 def _merge_counts(new_rows, open_rows) -> list[list]:
-    keys = {}
+    keys: dict = {}
     for std, cl, n in new_rows:
         keys.setdefault((std, cl), [0, 0])[0] = n
     for std, cl, n in open_rows:

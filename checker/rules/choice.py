@@ -34,8 +34,8 @@ def choose_packs(cfg, store=None) -> PackChoice:
         return PackChoice(None, "未配置 province 或 packs：执行全部规则包")
     prefixes = org_provinces(store)
     known = {PREFIXES.get(p) for p in prefixes}
-    if len(known) == 1 and None not in known:
-        province = known.pop()
+    province = known.pop() if len(known) == 1 else None
+    if province is not None:
         prefix = next(iter(prefixes))
         return PackChoice((PROVINCE_PACKS[province],),
                           f"未配置 province：机构编码均以 {prefix} 开头（GB/T 2260，{PROVINCE_NAMES[province]}），"

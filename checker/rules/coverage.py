@@ -59,7 +59,7 @@ def coverage(paths) -> CoverageReport:
         doc = source.read(path)
         if doc.problems or check_schema(doc, "coverage"):
             continue
-        citing = {}
+        citing: dict[str, list[str]] = {}
         for r in book.rules:
             if r.pack == pack.short:
                 citing.setdefault(r.clause, []).append(r.id)

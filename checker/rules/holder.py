@@ -41,7 +41,7 @@ class RulesHolder:
         self.packs = packs             # short names to enforce (config `packs`); None = all
         self._rulebook = rulebook
         self._digest = digest          # what is loaded
-        self._refused = None           # the digest of a bad edit already reported
+        self._refused: str | None = None    # the digest of a bad edit already reported
         self._lock = threading.Lock()
 
     @classmethod

@@ -48,7 +48,7 @@ class Leaf(_Node):
 
 @dataclass(frozen=True, eq=False)
 class All(_Node):
-    items: tuple
+    items: tuple  # type: ignore[assignment]   # the YAML key; the node is also a Mapping
     line: int = 0
 
     def _view(self) -> dict:
@@ -57,7 +57,7 @@ class All(_Node):
 
 @dataclass(frozen=True, eq=False)
 class Any(_Node):
-    items: tuple
+    items: tuple  # type: ignore[assignment]   # the YAML key; the node is also a Mapping
     line: int = 0
 
     def _view(self) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,7 +20,7 @@ _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 class Doc:
     """One YAML file: its data, the line of each node by path, and problems found reading it."""
     file: str
-    data: object = None
+    data: Any = None                   # what the YAML holds (checked by a schema before use)
     lines: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
 

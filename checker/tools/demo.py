@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..config import Config
 from ..evaluate.indicators import compute, percent
 from ..evaluate.scan import run_scan
 from ..ingest import import_dir
@@ -27,14 +28,14 @@ from .sample import write_sample
 @dataclass(frozen=True)
 class DemoStep:
     name: str
-    run: Callable[["DemoContext"], object]
+    run: Callable[["DemoContext"], str | Sequence[str] | None]
 
 
 @dataclass
 class DemoContext:
     """What steps share: config (database inside the demo folder), store, folder, clock, results."""
-    cfg: object
-    store: object
+    cfg: Config
+    store: Store
     dir: Path
     data_dir: Path
     now: datetime

@@ -53,7 +53,8 @@ class Outcome:
 def collect(paths) -> list[YamlTest]:
     """Every YAML test of the packs under `paths` (RuleError if a test file is invalid)."""
     groups, _ = discover(paths)
-    tests, problems = [], []
+    tests: list = []
+    problems: list = []
     for files in groups:
         for path in files.test_files:
             doc = source.read(path)

@@ -253,7 +253,7 @@ class _Generator:
     def _add_items(self, r) -> None:
         for o in self.city.orgs:
             if o.level == "department":
-                names = DEPARTMENTS[o.code.removeprefix(o.parent).lower()][1]
+                names = DEPARTMENTS[o.code.removeprefix(o.parent or "").lower()][1]
             elif o.level == "township":
                 names = TOWNSHIP_ITEMS
             else:
@@ -391,7 +391,7 @@ class _Generator:
     def write_appointments(self, w: _Writer, n: int) -> None:
         r = self.rng("appointments")
         halls = [h for h in self.city.halls()]
-        items_of = {}
+        items_of: dict[str | None, list[str]] = {}
         for it in self.city.items:
             items_of.setdefault(self.city.org(it.org).hall, []).append(it.code)
         for i in range(n):
@@ -482,7 +482,7 @@ class _Generator:
             limit, title = 20, f"{o.name}{r.choice(DISCLOSURE_TITLES)}"
         late = r.random() < 0.06 + o.late_rate
         spent = limit + r.randint(1, 10) if late else r.randint(0, limit)
-        published = datetime.combine(self.cal.add(formed.date(), spent), _daytime(r)) if spent else \
+        published: datetime | None = datetime.combine(self.cal.add(formed.date(), spent), _daytime(r)) if spent else \
             formed + timedelta(hours=r.randint(1, 4))
         if r.random() < 0.03:               # forgotten: never published or answered
             published = None
@@ -497,7 +497,7 @@ class _Generator:
                 continue
             for y, m in months:
                 for name, lo, hi in METRICS:
-                    value = r.randint(lo, hi) if isinstance(lo, int) else round(r.uniform(lo, hi), 4)
+                    value = r.randint(lo, int(hi)) if isinstance(lo, int) else round(r.uniform(lo, hi), 4)
                     w.row(org=o.code, period=f"{y}-{m:02d}", metric=name, value=value)
 
     # --- time helpers -------------------------------------------------------------------------
