@@ -30,6 +30,7 @@ class Store(LeaseStore, RecordStore, RunStore, FindingStore, IndicatorStore, Rep
         super().__init__(path, password_env)
         try:
             self.applied = migrations.migrate(self.conn)
+            self.dialect.maintain(self.conn)          # PostgreSQL: this and the next months' partitions
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise not_a_database(self.path, exc) from None

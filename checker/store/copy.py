@@ -62,6 +62,7 @@ def migrate_to(source, url: str, password_env: str | None = None) -> list[Copied
                     raw.execute(f"""SELECT setval(pg_get_serial_sequence('"{table}"', 'id'),
                                     COALESCE((SELECT max(id) FROM "{table}"), 0) + 1, false)""")
                 out.append(CopiedTable(table, source.count_rows(table), dest.count_rows(table)))
+            dest.dialect.maintain(dest.conn)        # the copied history into its months' partitions
             wrong = [c for c in out if not c.ok]
             if wrong:
                 raise InputError("迁移后行数不一致，已撤销：" + "；".join(

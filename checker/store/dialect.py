@@ -110,6 +110,13 @@ class SQLiteDialect:
         return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
 
+    def ensure_partitions(self, conn, table: str, months) -> list[str]:
+        """SQLite keeps plain tables: no partitions."""
+        return []
+
+    def maintain(self, conn) -> None:
+        """Nothing to make ahead at open (PostgreSQL: next months' partitions)."""
+
     def packed(self, store, sql: str, columns, params=()) -> list[tuple]:
         """The `columns` of the rows of `sql` as tuples, fetched as one JSON value. One step instead of
         one a row: a thread that queries beside Python-bound work (the scan's indicator thread) waits
@@ -292,6 +299,7 @@ class PgConnection:
         self.raw = raw
         self._identity: set[str] | None = None
         self.bulk_loaded: set[str] = set()      # tables a bulk import loaded by COPY (analysed after it)
+        self._owned: list[bool] = []            # per open `with conn:`: whether it began the transaction
 
     # -- sqlite3's surface
     def execute(self, sql: str, params=None) -> PgCursor:
@@ -334,15 +342,14 @@ class PgConnection:
         self.raw.close()
 
     def __enter__(self):
-        if not self.in_transaction:
+        owned = not self.in_transaction            # `with conn:` nests: only the outermost commits
+        if owned:
             self.raw.execute("BEGIN")
-            self._owned = True
-        else:
-            self._owned = False
+        self._owned.append(owned)
         return self
 
     def __exit__(self, exc_type, *exc):
-        if self._owned:
+        if self._owned.pop():
             self.raw.execute("ROLLBACK" if exc_type else "COMMIT")
         return False
 
@@ -463,8 +470,23 @@ class PostgresDialect:
             "AND table_name = %s ORDER BY ordinal_position", (table,))]
 
     def tables(self, conn) -> list[str]:
+        """The schema's tables; a partition is part of its table, not one of its own."""
         return [r[0] for r in conn.raw.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")]
+            "SELECT c.relname FROM pg_class c WHERE c.relnamespace = "
+            "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
+            "AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname")]
+
+    def ensure_partitions(self, conn, table: str, months) -> list[str]:
+        """The monthly partitions of `table` for `months` ("YYYY-MM"), made where missing (rows of
+        such a month already in the default partition are moved into the new one); the names made.
+        A table not partitioned (not yet migrated), or a month not of that form: nothing."""
+        return ensure_partitions(conn, table, months)
+
+    def maintain(self, conn) -> None:
+        """At open: the partitions of this month, the last and the next PARTITION_MONTHS_AHEAD, and of
+        the months whose rows went to the default partition (moved into their own)."""
+        for table in MONTHLY:
+            ensure_partitions(conn, table, [*_months_around(PARTITION_MONTHS_AHEAD), *stray_months(conn, table)])
 
     def packed(self, store, sql: str, columns, params=()) -> list[tuple]:
         names = ", ".join(f'"{c}"' for c in columns)
@@ -525,6 +547,120 @@ def serialized(conn, key: int = 7170002):
         yield
     finally:
         conn.raw.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+# ------------------------------------------------------------------------------ monthly partitions
+
+# Tables partitioned by month on PostgreSQL (SQLite keeps plain tables): the table → its time column,
+# ISO 8601 text, so that a month is a range of the text ('2026-10-01' <= at < '2026-11-01'; a local
+# time is in its local month). Each has a DEFAULT partition, so that an odd value never fails a write.
+MONTHLY: dict[str, str] = {"finding_events": "at"}
+PARTITION_MONTHS_AHEAD = 3
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def _month_bounds(month: str) -> tuple[str, str]:
+    year, mon = int(month[:4]), int(month[5:7])
+    nxt = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return f"{year:04}-{mon:02}-01", f"{nxt[0]:04}-{nxt[1]:02}-01"
+
+
+def _months_around(ahead: int) -> list[str]:
+    from datetime import date
+    today = date.today()
+    index = today.year * 12 + today.month - 1
+    return [f"{i // 12:04}-{i % 12 + 1:02}" for i in range(index - 1, index + ahead + 1)]
+
+
+def partition_name(table: str, month: str) -> str:
+    return f"{table}_{month.replace('-', '')}"
+
+
+def _partitions(conn, table: str) -> set[str] | None:
+    """The partitions of `table`, or None when it is not a partitioned table."""
+    raw = conn.raw
+    kind = raw.execute("SELECT c.relkind FROM pg_class c WHERE c.relname = %s AND c.relnamespace = "
+                       "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())", (table,)).fetchone()
+    if not kind or kind[0] != "p":
+        return None
+    return {r[0] for r in raw.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s AND p.relnamespace = "
+        "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())", (table,))}
+
+
+def stray_months(conn, table: str) -> list[str]:
+    """The months of the rows in `table`'s default partition (none when it is not partitioned)."""
+    if _partitions(conn, table) is None:
+        return []
+    column = MONTHLY[table]
+    return [r[0] for r in conn.raw.execute(
+        f'SELECT DISTINCT substr("{column}", 1, 7) FROM "{table}_default" '
+        f"""WHERE "{column}" ~ '^[0-9]{{4}}-(0[1-9]|1[0-2])'""")]
+
+
+def ensure_partitions(conn, table: str, months) -> list[str]:
+    """See PostgresDialect.ensure_partitions (on a PostgreSQL connection; SQLite: nothing)."""
+    if not isinstance(conn, PgConnection):
+        return []
+    wanted = sorted({m for m in months if m and _MONTH.fullmatch(m)})
+    have = _partitions(conn, table)
+    if have is None or all(partition_name(table, m) in have for m in wanted):
+        return []
+    column, made = MONTHLY[table], []
+    with conn:
+        conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"partitions:{table}",))
+        have = _partitions(conn, table) or set()        # made meanwhile by another process
+        cols = ", ".join(f'"{c}"' for c in PostgresDialect.columns(None, conn, table))
+        for month in wanted:
+            name = partition_name(table, month)
+            if name in have:
+                continue
+            lo, hi = _month_bounds(month)
+            bounds = f"FOR VALUES FROM ('{lo}') TO ('{hi}')"
+            where = f""""{column}" >= '{lo}' AND "{column}" < '{hi}'"""
+            stray = conn.raw.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}_default" WHERE {where})').fetchone()[0]
+            if stray:        # that month's rows wrote to the default partition: they move to their own
+                conn.raw.execute(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
+                conn.raw.execute(f'WITH moved AS (DELETE FROM "{table}_default" WHERE {where} RETURNING {cols}) '
+                                 f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM moved')
+                conn.raw.execute(f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" {bounds}')
+            else:
+                conn.raw.execute(f'CREATE TABLE "{name}" PARTITION OF "{table}" {bounds}')
+            made.append(name)
+    return made
+
+
+def partition_by_month(conn, table: str, key: tuple[str, ...], indexes: dict[str, str]) -> None:
+    """A migration's step on PostgreSQL (SQLite: nothing): remake `table` partitioned by month of its
+    MONTHLY column, its rows kept (in their months' partitions), its identity continued. `key`: the
+    primary key, which must contain the partition column; `indexes`: name → columns, made again."""
+    if not isinstance(conn, PgConnection):
+        return
+    column, raw = MONTHLY[table], conn.raw
+    if column not in key:
+        raise ValueError(f"the key of {table} must contain its partition column {column}")
+    old = f"{table}_unpartitioned"
+    cols = ", ".join(f'"{c}"' for c in PostgresDialect.columns(None, conn, table))
+    raw.execute(f'ALTER TABLE "{table}" RENAME TO "{old}"')
+    raw.execute(f'CREATE TABLE "{table}" (LIKE "{old}" INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) '
+                f'PARTITION BY RANGE ("{column}")')
+    raw.execute(f'CREATE TABLE "{table}_default" PARTITION OF "{table}" DEFAULT')
+    months = {r[0] for r in raw.execute(f'SELECT DISTINCT substr("{column}", 1, 7) FROM "{old}"')}
+    ensure_partitions(conn, table, [*months, *_months_around(PARTITION_MONTHS_AHEAD)])
+    raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{old}"')
+    fks = raw.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+                      "AND contype = 'f'", (f'"{old}"',)).fetchall()
+    raw.execute(f'DROP TABLE "{old}"')
+    for (definition,) in fks:
+        raw.execute(f'ALTER TABLE "{table}" ADD {definition}')
+    raw.execute(f'ALTER TABLE "{table}" ADD PRIMARY KEY ({", ".join(chr(34) + k + chr(34) for k in key)})')
+    for name, columns in indexes.items():
+        raw.execute(f'CREATE INDEX "{name}" ON "{table}" ({columns})')
+    if "id" in key:
+        raw.execute(f"""SELECT setval(pg_get_serial_sequence('"{table}"', 'id'),
+                        COALESCE((SELECT max(id) FROM "{table}"), 0) + 1, false)""")
+    conn._identity = None
 
 
 def dialect_for(target: str, password_env: str | None = None):

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..ingest.records import KINDS, RecordKind
-from .dialect import serialized, table_columns
+from .dialect import partition_by_month, serialized, table_columns
 
 MIGRATIONS: dict[str, Callable[[sqlite3.Connection], None]] = {}
 
@@ -199,3 +199,10 @@ def _disclosures(conn):
     conn.execute('CREATE INDEX "ix_disclosures_seq" ON "disclosures" ("_seq")')
     conn.execute('CREATE INDEX "ix_disclosures_org" ON "disclosures" ("org")')
     conn.execute('CREATE INDEX "ix_disclosures_date" ON "disclosures" ("formed_at")')
+
+
+@migration("0171_finding_events_by_month")
+def _finding_events_by_month(conn):
+    """PostgreSQL: the audit trail, which grows with history, partitioned by the month of `at` (its key
+    becomes (id, at)); SQLite keeps the plain table (checker.store.dialect.MONTHLY)."""
+    partition_by_month(conn, "finding_events", ("id", "at"), {"ix_finding_events_finding": '"finding_id"'})
