@@ -12,7 +12,7 @@ from checker.notify import model as notify_model
 from checker.reports import index as index_mod
 from checker.store import Store
 
-PROTOCOLS = [findings_repo.FindingRepo, findings_repo.DirectoryRepo, findings_repo.ReviewRepo,
+PROTOCOLS = [findings_repo.FindingRepo, findings_repo.DirectoryRepo, findings_repo.ReviewRepo, findings_repo.CaseworkRepo,
              notify_model.OutboxRepo, index_mod.IndexRepo, scanclock.ScanClock]
 
 

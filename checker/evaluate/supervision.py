@@ -156,28 +156,19 @@ _UNITS = {"days": "天", "months": "个月", "years": "年"}
 
 
 def _orgs(store, rule) -> list[str]:
-    levels = list(rule.levels)
-    sql = f"SELECT code FROM orgs WHERE level IN ({', '.join('?' * len(levels))})"
-    if getattr(rule, "applies_to", None) == "third_party_commissioned":
-        sql += " AND commissions_third_party = 1"
-    return [r["code"] for r in store.rows(sql + " ORDER BY code", levels)]
+    return store.org_codes_at_levels(rule.levels, getattr(rule, "applies_to", None) == "third_party_commissioned")
 
 
 def _supervised(store, kinds, since: date, today: date) -> dict[str, list[str]]:
     """org → dates of its supervisions of these kinds from `since` up to today."""
     out: dict[str, list[str]] = {}
-    marks = ", ".join("?" * len(kinds))
-    for r in store.rows(f"SELECT org, date FROM supervisions WHERE kind IN ({marks}) AND date >= ? AND date <= ?",
-                        [*kinds, since.isoformat(), today.isoformat()]):
+    for r in store.supervision_dates(list(kinds), since.isoformat(), today.isoformat()):
         out.setdefault(r["org"], []).append(r["date"])
     return out
 
 
 def _latest(store, kinds, today: date) -> dict[str, str]:
-    marks = ", ".join("?" * len(kinds))
-    return {r["org"]: r["last"] for r in store.rows(
-        f"SELECT org, MAX(date) AS last FROM supervisions WHERE kind IN ({marks}) AND date <= ? GROUP BY org",
-        [*kinds, today.isoformat()])}
+    return store.last_supervision_dates(list(kinds), today.isoformat())
 
 
 # ------------------------------------------------------------------------------ every working day
@@ -188,14 +179,9 @@ def missed_days(store, cfg: Config, rule, orgs: list[str], now: datetime, calend
     today = now.astimezone(cfg.tz).date()
     lookback = rule.lookback_working_days or DEFAULT_LOOKBACK
     checks = [c.id for c in rule.checks]
-    marks = ", ".join("?" * len(checks))
-    first = {(r["org"], r["check"]): r["first"] for r in store.rows(
-        f'SELECT org, "check", MIN(date) AS first FROM inspections WHERE "check" IN ({marks}) GROUP BY org, "check"',
-        checks)}
+    first = store.first_inspections(checks)
     since = today - timedelta(days=lookback * 3 + 30)          # wide enough for any holiday block
-    seen = {(r["org"], r["check"], r["date"]) for r in store.rows(
-        f'SELECT org, "check", date FROM inspections WHERE "check" IN ({marks}) AND date >= ? AND date < ?',
-        [*checks, since.isoformat(), today.isoformat()])}
+    seen = store.inspection_days(checks, since.isoformat(), today.isoformat())
     gaps, looked = [], set()
     for org in orgs:
         days = _working_days_before(calendars.of(org), today, lookback)

@@ -34,7 +34,7 @@ class Scope:
     @classmethod
     def for_telegram(cls, store: DirectoryRepo, telegram_id: int) -> "Scope | None":
         """The scope of the officer bound to a Telegram user, or None for strangers."""
-        found = store.rows("SELECT * FROM officers WHERE telegram_id = ? ORDER BY id", (int(telegram_id),))
+        found = store.officers_by_telegram(telegram_id)
         return cls._of(store, found[0]) if found else None
 
     @classmethod

@@ -8,23 +8,18 @@ from .. import findings as fnd
 from ..calendar import WorkCalendar
 from ..config import Config
 from .access import Scope
-from .repo import FindingRepo
+from .repo import CaseworkRepo
 
 OPEN = ("accepted", "processing")          # a suspended case (特别程序) is not overdue while suspended
 
 
-def overdue_cases(store: FindingRepo, cfg: Config, scope: Scope, now: datetime, org: str | None = None) -> list[dict]:
+def overdue_cases(store: CaseworkRepo, cfg: Config, scope: Scope, now: datetime, org: str | None = None) -> list[dict]:
     """Open cases whose deadline has passed, visible in `scope` (an officer: the cases they handle),
     each with `overdue_days` (working days past the deadline) and the item and handler names."""
-    sql = ("SELECT c.case_no, c.item_code, c.org, c.hall, c.handler, c.accepted_at, c.due_at, c.status, "
-           "i.name AS item_name, o.name AS handler_name FROM cases c LEFT JOIN items i ON i.code = c.item_code "
-           "LEFT JOIN officers o ON o.id = c.handler WHERE c.status IN ('accepted', 'processing') "
-           "AND c.due_at IS NOT NULL AND c.due_at < ?")
-    params: list = [now.astimezone(cfg.tz).isoformat(timespec="seconds")]
-    if scope.role == "officer":
-        sql, params = sql + " AND c.handler = ?", [*params, scope.officer_id]
+    found = store.overdue_open_cases(now.astimezone(cfg.tz).isoformat(timespec="seconds"),
+                                     handler=scope.officer_id if scope.role == "officer" else None)
     orgs = store.org_subtree(org) if org else (None if scope.sees_all or scope.role == "officer" else scope.org_codes)
-    rows = [r for r in store.rows(sql, params) if (orgs is None or r["org"] in orgs)
+    rows = [r for r in found if (orgs is None or r["org"] in orgs)
             and datetime.fromisoformat(r["due_at"]) < now]
     calendars: dict = {}
     for r in rows:
@@ -34,13 +29,13 @@ def overdue_cases(store: FindingRepo, cfg: Config, scope: Scope, now: datetime, 
     return sorted(rows, key=lambda r: (-r["overdue_days"], r["due_at"], r["case_no"]))
 
 
-def escalated(store: FindingRepo, cfg: Config, scope: Scope, now: datetime) -> list[dict]:
+def escalated(store: CaseworkRepo, cfg: Config, scope: Scope, now: datetime) -> list[dict]:
     """Active escalated findings (督办) in `scope`, each with the responsible officer's name and the
     working days past its deadline, the longest overdue first."""
-    ids = {r["id"] for r in store.rows("SELECT id FROM findings WHERE escalation_level >= 1")}
+    ids = store.escalated_finding_ids()
     rows = [r for r in fnd.list_findings(store, status="active", scope=scope, now=now) if r["id"] in ids]
     cal = WorkCalendar.from_config(cfg.calendar, cfg.tz)
-    names = {o["id"]: o["name"] for o in store.rows("SELECT id, name FROM officers")}
+    names = store.officer_names()
     for r in rows:
         due = datetime.fromisoformat(r["due_at"]) if r.get("due_at") else None
         r["overdue_days"] = max(0, -cal.working_days_left(due, now)) if due else 0

@@ -44,7 +44,7 @@ def scan_state(store: ReviewRepo, finding: dict) -> tuple[bool | None, str]:
 
 def history(store: ReviewRepo, finding_id: int) -> list[dict]:
     """The audit trail with Chinese action names and the actor's name."""
-    names = {o["id"]: o["name"] for o in store.rows("SELECT id, name FROM officers")}
+    names = store.officer_names()
     out = []
     for e in fnd.history(store, finding_id):
         actor = "系统" if e["actor"] == fnd.SYSTEM else f"{names.get(e['actor'], e['actor'])}（{e['actor']}）"

@@ -9,7 +9,7 @@ REPORT_NAMES = {"daily": "日扫描报表", "weekly": "周调度报表", "monthl
 
 def announce_report(store, cfg, kind: str, period, result, now: datetime) -> int:
     """Tell every supervisor and admin that a report was written (an outbox row each, once)."""
-    people = store.rows("SELECT id FROM officers WHERE role IN ('supervisor', 'admin') ORDER BY id")
+    people = [{"id": officer} for officer in store.officer_ids_with_roles(("supervisor", "admin"))]
     text = f"{period.label}{REPORT_NAMES.get(kind, kind)}已生成：{getattr(result, 'html_path', '')}"
     rows = [{"dedup_key": f"report:{kind}:{period.code}:{p['id']}", "finding_id": None, "recipient": p["id"],
              "kind": "report", "severity": None, "created_at": now.isoformat(timespec="seconds"),

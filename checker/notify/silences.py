@@ -52,7 +52,7 @@ def list_silences(store, now: datetime, include_ended: bool = False) -> list[dic
     """Silences in force at `now` (with `include_ended`, also the expired and removed ones), each with
     its `state`: 生效中, 未开始, 已到期, 已解除."""
     at = _iso(now)
-    rows = store.rows("SELECT * FROM silences ORDER BY id") if include_ended else store.active_silences(at)
+    rows = store.all_silences() if include_ended else store.active_silences(at)
     for r in rows:
         r["state"] = ("已解除" if r["removed_at"] else "已到期" if r["ends_at"] <= at
                       else "未开始" if r["starts_at"] > at else "生效中")

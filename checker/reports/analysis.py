@@ -49,7 +49,7 @@ def rankings(store, table, period, org, overdue, open_rows, start: str, end: str
     overdue_findings = Counter(f["org"] for f in open_rows if f.get("overdue"))
     out = []
     for level, title in RANK_LEVELS:
-        orgs = [o for o in store.rows("SELECT code, name FROM orgs WHERE level = ? ORDER BY code", (level,))
+        orgs = [o for o in store.orgs_at_level(level)
                 if scope is None or o["code"] in scope]
         if len(orgs) < 2:
             continue

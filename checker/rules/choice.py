@@ -52,5 +52,4 @@ def choose_packs(cfg, store=None) -> PackChoice:
 
 def org_provinces(store) -> set[str]:
     """The province prefixes (first two digits) of the org codes in the store."""
-    return {str(r["p"]) for r in store.rows("SELECT DISTINCT substr(code, 1, 2) AS p FROM orgs")
-            if r["p"] and str(r["p"]).isdigit()}
+    return {str(p) for p in store.org_code_prefixes() if p and str(p).isdigit()}

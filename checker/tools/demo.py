@@ -86,7 +86,7 @@ STATUS_NAMES = {"accepted": "已受理", "processing": "办理中", "suspended":
 def summary_step(ctx: DemoContext) -> list[str]:
     counts = ctx.store.counts()
     lines = ["记录数：" + "，".join(f"{KINDS[k].title} {n}" for k, n in counts.items())]
-    by_status = {r["status"]: r["n"] for r in ctx.store.rows("SELECT status, count(*) AS n FROM cases GROUP BY status")}
+    by_status = ctx.store.case_status_counts()
     lines.append("办件状态：" + "，".join(f"{STATUS_NAMES[s]} {by_status.get(s, 0)}" for s in CASE_STATUSES))
     return lines
 
@@ -106,10 +106,7 @@ def scan_step(ctx: DemoContext) -> list[str]:
 
 
 def findings_step(ctx: DemoContext) -> list[str]:
-    rows = ctx.store.rows(
-        """SELECT standard, clause, severity, count(*) AS n FROM findings
-           WHERE status NOT IN ('resolved', 'verified') GROUP BY standard, clause, severity
-           ORDER BY standard, n DESC""")
+    rows = ctx.store.open_findings_by_clause()
     lines = [f"{r['standard']} §{r['clause']}  {SEVERITY_NAMES.get(r['severity'], r['severity'])}  {r['n']} 项"
              for r in rows]
     return lines or ["未发现问题"]
@@ -117,7 +114,7 @@ def findings_step(ctx: DemoContext) -> list[str]:
 
 def indicators_step(ctx: DemoContext) -> list[str]:
     period = Period.containing("month", ctx.now.astimezone(ctx.cfg.tz).date())
-    districts = ctx.store.rows("SELECT code, name FROM orgs WHERE level = 'district' ORDER BY code")
+    districts = ctx.store.orgs_at_level("district")
     lines = [f"期间 {period.label}；✔ 达标  ✘ 未达标  — 无数据"]
     for d in districts:
         values = compute(ctx.store, ctx.cfg, ctx.results["rulebook"], period, org=d["code"], now=ctx.now)
