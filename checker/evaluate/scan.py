@@ -245,23 +245,28 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
     by_kind: dict[str, list] = {}
     for r in rules:
         by_kind.setdefault(r.record, []).append(r)
-    count = 0
     fired = ctx.store.new_fired_table()
-    for kind, kind_rules in by_kind.items():
-        # The SQL engine evaluates every record: each rule's condition picks its rows through the
-        # kind's indexes (open cases by status, unanswered consultations by answered_at, …), so an
-        # incremental scan costs what the live records cost, and nothing can be missed. The
-        # reference engine gets the records in Python: in an incremental scan only the live, changed
-        # and active-finding ones (what can have changed since the last scan).
-        selection = None if ctx.full or ctx.engine != "durable" else _select(ctx, kind, kind_rules)
-        count += _count(ctx, kind, kind_rules, selection)
-        if ctx.engine == "durable":
-            found = _durable_subjects(ctx, kind, kind_rules, selection)
-            ctx.store.add_fired(fired, [(rule_id, s, kind) for rule_id, subjects in found.items() for s in subjects])
-        else:
-            for r in kind_rules:
-                _sql_fire(ctx, kind, r, selection, fired)
-    quality = _data_quality(ctx, list(by_kind), rules)
+    aside = ctx.engine != "durable" and ctx.store.path != ":memory:"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counted = pool.submit(_count_aside, ctx, list(by_kind)) if aside else None   # meanwhile, its own connection
+        count = 0
+        for kind, kind_rules in by_kind.items():
+            # The SQL engine evaluates every record: each rule's condition picks its rows through the
+            # kind's indexes (open cases by status, unanswered consultations by answered_at, …), so an
+            # incremental scan costs what the live records cost, and nothing can be missed. The
+            # reference engine gets the records in Python: in an incremental scan only the live, changed
+            # and active-finding ones (what can have changed since the last scan).
+            selection = None if ctx.full or ctx.engine != "durable" else _select(ctx, kind, kind_rules)
+            if counted is None:
+                count += _count(ctx, kind, kind_rules, selection)
+            if ctx.engine == "durable":
+                found = _durable_subjects(ctx, kind, kind_rules, selection)
+                ctx.store.add_fired(fired, [(rule_id, s, kind) for rule_id, subjects in found.items() for s in subjects])
+            else:
+                for r in kind_rules:
+                    _sql_fire(ctx, kind, r, selection, fired)
+        quality = _data_quality(ctx, list(by_kind), rules)
+        count = counted.result() if counted is not None else count
     return Evaluation(quality, {DATA_QUALITY.id: None}, count, complete=functools.partial(complete_firings, ctx),
                       fired=fired, fired_rules={r.id: r for r in rules})
 
@@ -293,6 +298,12 @@ def _count(ctx: ScanContext, kind: str, rules, selection: str | None) -> int:
     since = _iso(ctx.now - timedelta(days=1), ctx.cfg)
     until = _iso(ctx.now + timedelta(days=APPOINTMENT_DAYS), ctx.cfg)
     return ctx.store.count_selected(kind, since, until, ctx.since_seq)
+
+
+def _count_aside(ctx: ScanContext, kinds: list[str]) -> int:
+    """_count of every kind (the SQL engine's: no selection), on a connection of its own."""
+    with Store(ctx.store.path) as store:
+        return sum(_count(replace(ctx, store=store), kind, (), None) for kind in kinds)
 
 
 def _where(ctx: ScanContext, kind: str, selection: str | None) -> str:

@@ -133,11 +133,11 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id, now: datetime, tab
                     ctx.merge(row if row["id"] is not None else None, firing)
             ctx.flush()
         store.mark_unfired_verified_cleared(table, list(rules), ctx.at)
-        resolved = 0
-        for row in store.unfired_active(table, list(rules)):
-            store.update_finding(row["id"], "resolved", resolved_at=ctx.at)
+        cleared = store.unfired_active(table, list(rules))
+        store.resolve_findings([row["id"] for row in cleared], ctx.at)
+        for row in cleared:
             ctx.event(row["id"], "resolve", row["status"], "resolved", {"scan_id": scan_id})
-            resolved += 1
+        resolved = len(cleared)
         store.mark_rules_seen(rules, ctx.at, scan_id)          # after the resolved ones kept their time
         ctx.flush()
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())

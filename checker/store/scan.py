@@ -53,6 +53,19 @@ def _rule_seen(conn):
     conn.execute("CREATE TABLE rule_seen (rule TEXT PRIMARY KEY, seen_at TEXT NOT NULL, seen_scan INTEGER)")
 
 
+@migration("0056_findings_reconcile_indexes")
+def _reconcile_indexes(conn):
+    # What a daily scan's reconcile reads of ~60,000 active findings, from indexes alone (1M cases):
+    # - the fired pairs whose finding is new or closed: the fingerprint with its status
+    #   (a table lookup per fired pair before: 0.13 s → 0.02 s);
+    # - the active findings of the record rules, by rule (only the active ones are in it, so closed
+    #   history does not slow it down): the ones that did not fire (0.12 s → 0.05 s).
+    conn.executescript(f"""
+    CREATE INDEX IF NOT EXISTS ix_findings_fp_status ON findings (fingerprint, status);
+    CREATE INDEX IF NOT EXISTS ix_findings_active ON findings (rule, fingerprint) WHERE status IN ({_ACTIVE_SQL});
+    """)
+
+
 @migration("0053_period_covering_indexes")
 def _period_indexes(conn):
     # A period's P5/P7 and P9 roll-ups (twice in every daily scan: last month and this one) read
