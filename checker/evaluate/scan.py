@@ -134,10 +134,11 @@ def run_scan(store, cfg, rulebook, now: datetime, full: bool = False, engine: st
     now_iso = _iso(now, cfg)
     scan_id = store.start_scan(now_iso, _iso(datetime.now(cfg.tz), cfg), full, rulebook.version, last or 0, to_seq)
     ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, last or 0, engine, coverage)
-    parts = list(_parts(ctx))
-    for part in parts:                                      # what a reconcile will write, prepared unlocked
-        part.firings = prepare(store, part)
+    parts = []
+    for part in _parts(ctx):            # what a reconcile will write, prepared unlocked, each part as it comes
+        part.firings = prepare(store, part)         # (the record rules' while the indicator threads still run)
         part.prepared = prepare_fired(store, part)
+        parts.append(part)
     missing = holiday_years.firings(store, cfg, now, ctx.rectify_due(holiday_years.RULE))   # admins: no 调休 data
     with store.transaction():
         store.save_derived_params(derived.params(cfg))     # messages read later render with this config
@@ -248,7 +249,8 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
     fired = ctx.store.new_fired_table()
     aside = ctx.engine != "durable" and ctx.store.path != ":memory:"
     with ThreadPoolExecutor(max_workers=1) as pool:
-        counted = pool.submit(_count_aside, ctx, list(by_kind)) if aside else None   # meanwhile, its own connection
+        # the count and the data-quality check meanwhile, on a connection of their own
+        counted = pool.submit(_count_aside, ctx, list(by_kind), rules) if aside else None
         count = 0
         for kind, kind_rules in by_kind.items():
             # The SQL engine evaluates every record: each rule's condition picks its rows through the
@@ -265,8 +267,10 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
             else:
                 for r in kind_rules:
                     _sql_fire(ctx, kind, r, selection, fired)
-        quality = _data_quality(ctx, list(by_kind), rules)
-        count = counted.result() if counted is not None else count
+        if counted is None:
+            quality = _data_quality(ctx, list(by_kind), rules)
+        else:
+            count, quality = counted.result()
     return Evaluation(quality, {DATA_QUALITY.id: None}, count, complete=functools.partial(complete_firings, ctx),
                       fired=fired, fired_rules={r.id: r for r in rules})
 
@@ -300,10 +304,12 @@ def _count(ctx: ScanContext, kind: str, rules, selection: str | None) -> int:
     return ctx.store.count_selected(kind, since, until, ctx.since_seq)
 
 
-def _count_aside(ctx: ScanContext, kinds: list[str]) -> int:
-    """_count of every kind (the SQL engine's: no selection), on a connection of its own."""
+def _count_aside(ctx: ScanContext, kinds: list[str], rules) -> tuple[int, list]:
+    """_count of every kind (the SQL engine's: no selection) and _data_quality, on a connection of
+    their own."""
     with Store(ctx.store.path) as store:
-        return sum(_count(replace(ctx, store=store), kind, (), None) for kind in kinds)
+        own = replace(ctx, store=store)
+        return sum(_count(own, kind, (), None) for kind in kinds), _data_quality(own, kinds, rules)
 
 
 def _where(ctx: ScanContext, kind: str, selection: str | None) -> str:
