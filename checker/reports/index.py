@@ -52,7 +52,7 @@ class Input:
             return f"指标 {self.indicator}"
         if self.metric:
             return f"导入指标 {self.metric}"
-        return self.computed + (f"≥{self.depth}" if self.depth else "")
+        return (self.computed or "") + (f"≥{self.depth}" if self.depth else "")
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def _weighting(w: dict, kids: list[Node], where: str, path: str) -> tuple[Weight
     if method == "given":
         if len(named) != len(kids):
             return Weighting(method), [f"{where}: {path}: 权重方式为 given，每个下级指标都要写 weight"]
-        return _checked(Weighting(method, weights=tuple(k.weight for k in kids)), where, path)
+        return _checked(Weighting(method, weights=tuple(k.weight for k in named if k.weight is not None)), where, path)
     if named:
         return Weighting(method), [f"{where}: {path}: 权重方式为 {method}，下级指标不应再写 weight"]
     if method == "ahp":
@@ -282,7 +282,7 @@ class InputContext:
     period: Period
     now: datetime
     _indicators: dict = field(default_factory=dict)
-    _table: object = None
+    _table: IndicatorTable | None = None
 
     def indicator(self, org: str, code: str) -> float | None:
         if org not in self._indicators:
@@ -294,12 +294,12 @@ class InputContext:
 
 
 def _indicator(ctx: InputContext, inp: Input, org: str):
-    return ctx.indicator(org, inp.indicator)
+    return ctx.indicator(org, inp.indicator or "")
 
 
 def _metric(ctx: InputContext, inp: Input, org: str):
     """The metric of the period itself, else the mean of its rows for shorter periods inside it."""
-    rows = ctx.store.metric_rows(org, inp.metric)
+    rows = ctx.store.metric_rows(org, inp.metric or "")
     exact = [r["value"] for r in rows if r["period"] == ctx.period.code]
     if exact:
         return exact[0]
@@ -316,7 +316,7 @@ def _inside(code: str, period: Period) -> bool:
 
 
 def _computed(ctx: InputContext, inp: Input, org: str):
-    return COMPUTED[inp.computed](ctx, inp, org)
+    return COMPUTED[inp.computed or ""](ctx, inp, org)
 
 
 def _overdue_share(ctx, inp, org):
@@ -345,6 +345,7 @@ def _depth_mean(ctx, inp, org):
 # their lowest to their highest base score onto 0 … 100; the other methods are 0–100 already.
 
 def _efficacy(n: Normalize, x, values, higher):
+    assert n.best is not None and n.worst is not None      # index_schema.json requires both for efficacy
     return (im.efficacy(x, n.best, n.worst) - 60.0) * 2.5
 
 
@@ -413,6 +414,7 @@ def node_weights(node: Node, raw, orgs: list[str]) -> dict[str, tuple[float, ...
 
 def _score(node: Node, raw, orgs, out, fixed, used=None) -> dict[str, float | None]:
     if node.is_leaf:
+        assert node.normalize is not None                     # a leaf has input + normalize (schema)
         vals = raw.get(node.path, {})
         present = [v for v in vals.values() if v is not None]
         fn = NORMALISE[node.normalize.method]
@@ -420,6 +422,7 @@ def _score(node: Node, raw, orgs, out, fixed, used=None) -> dict[str, float | No
                               if vals.get(o) is not None else None) for o in orgs}
         return out[node.path]
     kids = [_score(c, raw, orgs, out, fixed, used) for c in node.children]
+    assert node.weighting is not None                         # a group has children + weighting (schema)
     weights = tuple(fixed[node.path]) if node.path in fixed else _weights(node.weighting, kids)
     if used is not None:
         used[node.path] = weights
@@ -528,8 +531,8 @@ def year_weights(store: IndexRepo, cfg: Config, rulebook: RuleBook, tree, period
     year = period.start.year
     stored = store.index_weights(year)
     if stored:
-        base, weights = stored
-        return year, base, {path: tuple(w.values()) for path, w in json.loads(weights).items()}
+        base_code, saved = stored
+        return year, base_code, {path: tuple(w.values()) for path, w in json.loads(saved).items()}
     for base in (Period.parse(str(year - 1)), Period.parse(str(year))):
         raw = gather(_context(store, cfg, rulebook, base, None), tree, codes)
         if _has_dated_data(tree, raw):

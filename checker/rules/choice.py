@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import PROVINCE_PACKS, PROVINCES
+from ..config import PROVINCE_PACKS
 
 PROVINCE_NAMES = {"zhejiang": "浙江", "chongqing": "重庆"}
 PREFIXES = {"33": "zhejiang", "50": "chongqing"}       # GB/T 2260: the code's first two digits
