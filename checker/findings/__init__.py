@@ -29,7 +29,7 @@ from ..statuses import ACTIVE_STATUSES, STATUS_NAMES, STATUSES, WITH_OFFICER
 from .access import Scope
 from .messages import current_messages
 from .repo import FindingRepo
-from .routing import assign
+from .routing import CachedDirectory, assign
 
 SYSTEM = "system"          # the actor of events the scan and the scheduler make
 CHUNK = 5000               # record firings made whole and written at a time
@@ -154,12 +154,13 @@ class _Reconcile:
         self.unchanged: list[int] = []
         self.events: list[dict] = []
         self.routes: dict[tuple, tuple[str | None, str | None]] = {}
+        self.directory = CachedDirectory(store)
         self.new: list[dict] = []
 
     def route(self, firing: Firing) -> tuple[str | None, str | None]:
         key = (firing.rule.id, firing.org, firing.handler)
         if key not in self.routes:
-            self.routes[key] = assign(self.store, self.cfg, firing.rule, firing.org, firing.handler)
+            self.routes[key] = assign(self.directory, self.cfg, firing.rule, firing.org, firing.handler)
         return self.routes[key]
 
     def merge(self, row: dict | None, firing: Firing) -> None:
