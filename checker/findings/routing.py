@@ -97,5 +97,5 @@ class CachedDirectory:
     def org_subtree(self, code: str) -> list[str]:
         return self._once(("org_subtree", code), lambda: self.store.org_subtree(code))
 
-    def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return self.store.rows(sql, params)
+    def officers_by_telegram(self, telegram_id: int) -> list[dict[str, Any]]:
+        return self.store.officers_by_telegram(telegram_id)
