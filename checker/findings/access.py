@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import NotFound
 from .repo import DirectoryRepo
@@ -38,7 +39,7 @@ class Scope:
         return cls._of(store, found[0]) if found else None
 
     @classmethod
-    def _of(cls, store: DirectoryRepo, officer: dict) -> "Scope":
+    def _of(cls, store: DirectoryRepo, officer: dict[str, Any]) -> "Scope":
         role = officer["role"]
         orgs = None if role == "admin" else frozenset(store.org_subtree(officer["org"]))
         if role == "officer":
@@ -53,10 +54,10 @@ class Scope:
         """True when the org is within this scope's orgs (admins cover every org)."""
         return self.org_codes is None or (org is not None and org in self.org_codes)
 
-    def can_see(self, finding: dict) -> bool:
+    def can_see(self, finding: dict[str, Any]) -> bool:
         return finding.get("assignee") == self.officer_id or self.covers_org(finding.get("org"))
 
-    def can_act(self, finding: dict, action: str) -> bool:
+    def can_act(self, finding: dict[str, Any], action: str) -> bool:
         """ack / submit: whoever can see it; verify: a supervisor or admin covering its org."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
@@ -64,7 +65,7 @@ class Scope:
             return self.role in ("supervisor", "admin") and self.covers_org(finding.get("org"))
         return self.can_see(finding)
 
-    def query_filter(self) -> dict:
+    def query_filter(self) -> dict[str, Any]:
         """Keyword arguments of store.query_findings that restrict a listing to this scope."""
         if self.sees_all:
             return {}

@@ -3,6 +3,7 @@ note and evidence, the finding's history, and what the latest scan says about it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .. import findings as fnd
 from .repo import ReviewRepo
@@ -13,7 +14,7 @@ ACTION_NAMES = {"open": "发现问题", "reopen": "问题再次出现", "rebound
                 "resolve": "扫描显示问题已消除", "remind": "整改期限提醒", "escalate": "升级督办"}
 
 
-def latest_submission(store: ReviewRepo, finding_id: int) -> dict | None:
+def latest_submission(store: ReviewRepo, finding_id: int) -> dict[str, Any] | None:
     """The finding's last 提交整改 event (its note and evidence), or None."""
     return next((e for e in reversed(store.finding_events(int(finding_id))) if e["action"] == "submit"), None)
 
@@ -28,7 +29,7 @@ def evidence(store: ReviewRepo, finding_id: int) -> tuple[str, Path] | None:
     return data.get("evidence_name") or path.name, path
 
 
-def scan_state(store: ReviewRepo, finding: dict) -> tuple[bool | None, str]:
+def scan_state(store: ReviewRepo, finding: dict[str, Any]) -> tuple[bool | None, str]:
     """(still fires?, what the latest scan says): True when the latest scan saw the condition, False
     when it is cleared (已消除), None when no scan has run since it was opened."""
     latest = store.row("SELECT id, now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
@@ -42,7 +43,7 @@ def scan_state(store: ReviewRepo, finding: dict) -> tuple[bool | None, str]:
     return None, f"最新扫描（{when}）：未复核到该问题"
 
 
-def history(store: ReviewRepo, finding_id: int) -> list[dict]:
+def history(store: ReviewRepo, finding_id: int) -> list[dict[str, Any]]:
     """The audit trail with Chinese action names and the actor's name."""
     names = store.officer_names()
     out = []
