@@ -19,6 +19,7 @@ from ..ingest.records import KINDS
 TEMPLATE = "_template"          # the key of a finding's facts that holds its rule's message template
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 RENDER_CHUNK = 5000             # findings whose stored facts are read at a time
+PREFETCH_ROWS = 500             # findings whose clock-moving figures one statement computes
 _ISO_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
@@ -70,13 +71,9 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
     clock = clock_fields(kind, data[TEMPLATE])
     if not clock:
         return stored
-    if opened_at:                      # the store's local offset
-        now = now.astimezone(datetime.fromisoformat(opened_at).tzinfo)
-    params = {**(config_params or default_params()), "now": now.isoformat(timespec="seconds"),
-              "today": now.date().isoformat()}
+    key, params = _reading(kind, clock, data, opened_at, now, config_params)
     if cache is None:
         return render(data[TEMPLATE], {**data, **derived.read_values(conn, kind, data, clock, params)})
-    key: tuple | None = (kind, clock, params["now"], tuple(data.get(c) for c in _needs(kind, clock)))
     try:
         values = cache.get(key)
     except TypeError:                  # a fact that is not a plain value: computed, not kept
@@ -86,6 +83,47 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
         if key is not None:
             cache[key] = values
     return render(data[TEMPLATE], {**data, **values})
+
+
+def _reading(kind: str, clock: tuple[str, ...], data: dict, opened_at: str | None, now: datetime,
+             config_params: dict | None) -> tuple[tuple | None, dict]:
+    """(the cache key of a finding's clock-moving figures, the parameters they are computed with)."""
+    if opened_at:                      # the store's local offset
+        now = now.astimezone(datetime.fromisoformat(opened_at).tzinfo)
+    params = {**(config_params or default_params()), "now": now.isoformat(timespec="seconds"),
+              "today": now.date().isoformat()}
+    return (kind, clock, params["now"], tuple(data.get(c) for c in _needs(kind, clock))), params
+
+
+def _prefetch(conn, found: list[tuple[str, dict, str | None]], now: datetime, cache: dict,
+              config_params: dict | None) -> None:
+    """Compute into `cache` the clock-moving figures of a batch of findings ((kind, facts, opened_at))
+    not yet there: one statement per kind, moment and type of facts (checker.ingest.derived.read_values_many)."""
+    groups: dict[tuple, dict[tuple, dict]] = {}
+    params_of: dict[tuple, dict] = {}
+    for kind, data, opened_at in found:
+        if not data or TEMPLATE not in data or kind not in KINDS:
+            continue
+        clock = clock_fields(kind, data[TEMPLATE])
+        if not clock:
+            continue
+        key, params = _reading(kind, clock, data, opened_at, now, config_params)
+        try:
+            if key in cache:
+                continue
+        except TypeError:              # not a plain value: read_message computes it alone
+            continue
+        assert key is not None
+        group = (kind, clock, params["now"], tuple(type(v).__name__ for v in key[3]))
+        groups.setdefault(group, {})[key] = data
+        params_of[group] = params
+    for group, by_key in groups.items():
+        keys = list(by_key)
+        for start in range(0, len(keys), PREFETCH_ROWS):
+            part = keys[start:start + PREFETCH_ROWS]
+            for k, values in zip(part, derived.read_values_many(conn, group[0], [by_key[k] for k in part],
+                                                                group[1], params_of[group])):
+                cache[k] = values
 
 
 @functools.cache
@@ -116,8 +154,10 @@ def current_messages(store, rows: list[dict], now: datetime | None = None) -> li
             by_id.setdefault(r["id"], []).append(r)
     ids = list(by_id)
     for start in range(0, len(ids), RENDER_CHUNK):       # a report reads 60,000 at 1M: memory stays flat
-        for found in store.finding_render_facts(ids[start:start + RENDER_CHUNK]):
-            data = json.loads(found["data"])
+        batch = [(found, json.loads(found["data"])) for found in store.finding_render_facts(ids[start:start + RENDER_CHUNK])]
+        _prefetch(store.conn, [(found["subject_kind"], data, found["opened_at"]) for found, data in batch],
+                  now, cache, config_params)
+        for found, data in batch:
             for row in by_id[found["id"]]:
                 row["message"] = read_message(store.conn, found["subject_kind"], row["message"], data,
                                               found["opened_at"], now, cache, config_params)
