@@ -172,11 +172,11 @@ def prepare_fired(store, part: Evaluation) -> dict:
     """The record firings that will open or reopen, made whole before the write lock (by fingerprint)."""
     if not part.fired:
         return {}
-    rows = store.fired_changes(part.fired)
+    if store.collect_fired_changes(part.fired) > PREPARE_LIMIT:    # many (a first scan): read and made
+        return {}                                                    # whole a page at a time under the lock
+    rows = store.fired_changes_after("", None)
     part.changes = rows                                  # reconcile reuses them (one LEFT JOIN less under the lock)
-    if not rows or len(rows) > PREPARE_LIMIT:          # many (a first scan): made in chunks under the lock
-        return {}
-    return {f.fingerprint: f for f in part.complete(part.pending(rows))}
+    return {f.fingerprint: f for f in part.complete(part.pending(rows))} if rows else {}
 
 
 def evaluate(store, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0,

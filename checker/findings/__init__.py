@@ -122,9 +122,7 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id, now: datetime, tab
     finding verified meanwhile is caught by the next scan)."""
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
-        changes = store.fired_changes(table) if changes is None else changes
-        for start in range(0, len(changes), CHUNK):       # a first scan opens tens of thousands: memory stays flat
-            part = changes[start:start + CHUNK]
+        for part in _change_pages(store, table, changes):   # a first scan opens many: memory stays flat
             missing = [r for r in part if r["fingerprint"] not in prepared]
             made = {f.fingerprint: f for f in complete(missing)} if missing else {}
             for row in part:
@@ -141,6 +139,21 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id, now: datetime, tab
         store.mark_rules_seen(rules, ctx.at, scan_id)          # after the resolved ones kept their time
         ctx.flush()
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
+
+
+def _change_pages(store, table: str, changes: list | None):
+    """The fired pairs that open or reopen, CHUNK at a time: from `changes` when the caller read them
+    (a few), else collected now and read from the store page by page (a first scan: hundreds of
+    thousands, never all in memory)."""
+    if changes is not None:
+        for start in range(0, len(changes), CHUNK):
+            yield changes[start:start + CHUNK]
+        return
+    store.collect_fired_changes(table)
+    last = ""
+    while page := store.fired_changes_after(last, CHUNK):
+        yield page
+        last = page[-1]["fingerprint"]
 
 
 class _Reconcile:

@@ -102,12 +102,29 @@ class FindingStore:
     def fired_changes(self, table: str) -> list[dict]:
         """The fired pairs whose finding is new, resolved or verified (they open or reopen), with the
         finding's columns a reconcile reads (id NULL: new)."""
+        self.collect_fired_changes(table)
+        return self.fired_changes_after("", None)
+
+    def collect_fired_changes(self, table: str) -> int:
+        """temp._changes: the fired pairs of fired_changes, kept (by fingerprint) so that a first scan,
+        which opens hundreds of thousands, reads them a page at a time. Returns how many."""
         self.conn.execute("CREATE INDEX IF NOT EXISTS temp.ix_fired ON _fired (fingerprint)")  # for the NOT INs
-        return self.rows(f"""SELECT f.fingerprint, f.rule, f.subject, f.kind, x.id, x.status, x.verified_at,
+        self.conn.execute("DROP TABLE IF EXISTS temp._changes")
+        self.conn.execute("CREATE TABLE temp._changes (fingerprint TEXT PRIMARY KEY, rule TEXT, subject TEXT, "
+                          "kind TEXT, id INTEGER, status TEXT, verified_at TEXT, cleared_at TEXT, assignee TEXT, "
+                          "supervisor TEXT)")
+        return self.conn.execute(f"""INSERT INTO temp._changes
+                             SELECT f.fingerprint, f.rule, f.subject, f.kind, x.id, x.status, x.verified_at,
                                     x.cleared_at, x.assignee, x.supervisor
                              FROM {_fired(table)} f
                              LEFT JOIN findings x INDEXED BY ix_findings_fp_status ON x.fingerprint = f.fingerprint
-                             WHERE x.id IS NULL OR x.status IN ({sql_list(CLOSED_STATUSES)})""")
+                             WHERE x.id IS NULL OR x.status IN ({sql_list(CLOSED_STATUSES)})""").rowcount
+
+    def fired_changes_after(self, fingerprint: str, limit: int | None) -> list[dict]:
+        """The collected changes (collect_fired_changes) after `fingerprint`, in fingerprint order:
+        `limit` of them (None: all)."""
+        return self.rows("SELECT * FROM temp._changes WHERE fingerprint > ? ORDER BY fingerprint LIMIT ?",
+                         (fingerprint, 2 ** 63 - 1 if limit is None else int(limit)))
 
     def mark_rules_seen(self, rule_ids, at: str, scan_id: int) -> None:
         """The record rules this scan evaluated were seen at `at`: after a scan's reconcile every
