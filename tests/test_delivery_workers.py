@@ -103,7 +103,7 @@ def test_workers_deliver_every_message_once_when_one_is_killed_mid_send(cfg, sto
     fork = multiprocessing.get_context("fork")
     victim = fork.Process(target=_worker, args=(cfg.database, "victim", str(log), str(hang)))
     victim.start()
-    wait_for(hang.exists, "the victim in the middle of its first send")
+    wait_for(lambda: hang.exists() and hang.read_text(encoding="utf-8").strip(), "the victim in the middle of its first send")
     held = [int(i) for i in hang.read_text(encoding="utf-8").split()]
     assert {r["id"]: r["status"] for r in store.outbox()}[held[0]] == "sending"
     workers = [fork.Process(target=_worker, args=(cfg.database, f"w{n}", str(log), None)) for n in range(2)]
