@@ -273,8 +273,10 @@ def main(argv=None) -> int:
         ap.add_argument("--cases", type=int, default=1_000_000)
         ap.add_argument("--packs", nargs="*", default=["db33"])
         ap.add_argument("--out", type=Path)
+        ap.add_argument("--only", nargs="*", default=(), help=f"only these steps ({', '.join(stores.STEPS)}; "
+                        "the import always runs)")
         ns = ap.parse_args(argv)
-        return stores.main(ns.store, ns.cases, tuple(ns.packs) or None, ns.out)
+        return stores.main(ns.store, ns.cases, tuple(ns.packs) or None, ns.out, tuple(ns.only))
     opts = parse(argv)
     start, speed = time.perf_counter(), [calibrate()]
     rows = run(opts)

@@ -27,13 +27,17 @@ def schema_url(base: str, schema: str) -> str:
     return f"{base}{'&' if '?' in base else '?'}options={quote(f'-csearch_path={schema}')}"
 
 
-def run_store(database: str, data: str, out: str, packs) -> dict:
-    """Every step on one store (in this process); seconds per step and what it did."""
+STEPS = ("import", "full_rescan", "daily_scan", "p1_p9", "bulletin")
+
+
+def run_store(database: str, data: str, out: str, packs, only=()) -> dict:
+    """Every step on one store (in this process), or those of `only` (the import always runs);
+    seconds per step and what it did."""
     from datetime import datetime
 
     from checker import config
     from checker.evaluate.indicators import compute
-    from checker.ingest import import_dir
+    from checker.ingest import ImportRun, folder_files, import_file
     from checker.periods import Period
     from checker.reports import build_report
     from checker.rules import load_configured
@@ -43,10 +47,19 @@ def run_store(database: str, data: str, out: str, packs) -> dict:
     book = load_configured(cfg)
     res = {}
     with Store(database) as store:
-        t = time.perf_counter()
-        results = import_dir(store, cfg, Path(data))
+        t, run, results = time.perf_counter(), ImportRun(store, cfg), []
+        for kind, path in folder_files(Path(data)):        # govwatch import all FOLDER, each file timed
+            begin = time.perf_counter()
+            results.append(import_file(store, cfg, kind, path, run=run))
+            if kind == "cases":
+                res["import_cases"] = (time.perf_counter() - begin, results[-1].inserted + results[-1].updated,
+                                       results[-1].rejected)
         res["import"] = (time.perf_counter() - t, sum(r.inserted + r.updated for r in results),
                          next(r.inserted + r.updated for r in results if r.kind == "cases"))
+        res["size_mb"] = store.size_bytes() / 2**20
+        if only and set(only) <= {"import"}:
+            res["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            return res
         t = time.perf_counter()
         r = run_scan(store, cfg, book, datetime.fromisoformat(NOW), full=True)
         res["full_rescan"] = (time.perf_counter() - t, r.evaluated, r.opened)
@@ -80,7 +93,33 @@ def bare_copy(url: str, cases_csv: Path) -> tuple[float, int]:
         return seconds, conn.execute("SELECT count(*) FROM bare").fetchone()[0]
 
 
-def main(url: str, cases: int, packs, out: Path | None = None) -> int:
+def bare_sqlite(work: Path, cases_csv: Path) -> tuple[float, int]:
+    """The SQLite baseline: the cases CSV read with `csv` and executemany'd raw into the cases table
+    of a fresh store (bench/steps.py `import_bare`)."""
+    import csv
+    import sqlite3
+
+    from checker.store import Store
+    db = work / "bare.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    Store(str(db)).close()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    t = time.perf_counter()
+    with cases_csv.open(encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        header = next(rows)
+        conn.execute("BEGIN")
+        conn.executemany(f'INSERT INTO cases ({", ".join(header)}) VALUES ({", ".join("?" * len(header))})', rows)
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - t
+    count = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+    conn.close()
+    return seconds, count
+
+
+def main(url: str, cases: int, packs, out: Path | None = None, only=()) -> int:
     import psycopg
     from datetime import datetime
 
@@ -99,27 +138,32 @@ def main(url: str, cases: int, packs, out: Path | None = None) -> int:
             Path(work / "bench.db").unlink(missing_ok=True)
             proc = subprocess.run([sys.executable, "-c", "import json, sys; from bench.stores import run_store; "
                                    "print(json.dumps(run_store(*json.loads(sys.argv[1]))))",
-                                   json.dumps([database, str(data), str(work / "out"), packs])],
+                                   json.dumps([database, str(data), str(work / "out"), packs, list(only)])],
                                   capture_output=True, text=True, check=True)
             results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         bare = bare_copy(pg, data / "cases.csv")
+        bare_lite = bare_sqlite(work, data / "cases.csv")
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    print(render(results, bare, cases))
-    (work / "stores.json").write_text(json.dumps({"cases": cases, "results": results, "bare_copy": bare}), "utf-8")
+    print(render(results, bare, cases, bare_lite))
+    (work / "stores.json").write_text(json.dumps({"cases": cases, "results": results, "bare_copy": bare,
+                                                  "bare_sqlite": bare_lite}), "utf-8")
     return 0
 
 
-def render(results: dict, bare: tuple, cases: int) -> str:
+def render(results: dict, bare: tuple, cases: int, bare_lite: tuple | None = None) -> str:
     lines = [f"{cases:,} cases            | {'SQLite':>22} | {'PostgreSQL':>22}", "-" * 74]
-    for step, label in (("import", "import (all kinds)"), ("full_rescan", "full rescan"),
+    for step, label in (("import", "import (all kinds)"), ("import_cases", "import cases.csv"),
+                        ("full_rescan", "full rescan"),
                         ("daily_scan", "daily scan (next day)"), ("p1_p9", "P1–P9, one month"),
                         ("bulletin", "monthly bulletin")):
+        if step not in results["SQLite"]:
+            continue
         cells = []
         for name in ("SQLite", "PostgreSQL"):
             seconds, n, extra = results[name][step]
-            rate = f"{results[name]['import'][2] / seconds:,.0f} cases/s" if step == "import" else \
+            rate = f"{results[name]['import'][2] / seconds:,.0f} cases/s" if step.startswith("import") else \
                 (f"{n / seconds:,.0f} rec/s" if step in ("full_rescan", "daily_scan") and seconds else "")
             cells.append(f"{seconds:7.2f} s {rate:>12}")
         lines.append(f"{label:<22} | {cells[0]:>22} | {cells[1]:>22}")
@@ -129,4 +173,7 @@ def render(results: dict, bare: tuple, cases: int) -> str:
                  f"{results['PostgreSQL']['size_mb']:>19.0f} MB")
     lines.append(f"baseline: bare COPY of cases.csv into text columns: {bare[0]:.2f} s, "
                  f"{bare[1] / bare[0]:,.0f} rows/s")
+    if bare_lite:
+        lines.append(f"baseline: cases.csv by csv + executemany into SQLite's cases table: {bare_lite[0]:.2f} s, "
+                     f"{bare_lite[1] / bare_lite[0]:,.0f} rows/s")
     return "\n".join(lines)

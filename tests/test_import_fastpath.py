@@ -183,3 +183,24 @@ def test_clean_rows_take_the_fast_path_and_doubtful_ones_the_python_path(store, 
     assert seen == [22]                       # only the doubtful row went through Python
     assert "closed_at" in Path(r.rejects_file).read_text("utf-8")
     assert store.get("cases", "C3")["due_at"] == "2026-10-15T23:59:59+08:00"   # 5 working days (10-10 is worked)
+
+
+def _indexes(store) -> list[str]:
+    return sorted(store.dialect.deferred_indexes(store.conn, "cases") or [])
+
+
+def test_a_big_load_builds_the_indexes_after_it_and_keeps_them_on_a_decoding_error(store, cfg, tmp_path):
+    """A load big beside the table drops the secondary indexes (PostgreSQL) and builds them again at
+    the end, also when the file stops at an undecodable line (the rows before it stay)."""
+    _refs(store, cfg, tmp_path)
+    before = _indexes(store)
+    header = ["case_no", "item_code", "org", "channel", "accepted_at", "status"]
+    rows = [[f"C{i}", "K1", "500103", "window", "2026-10-09 09:00:00", "processing"] for i in range(12)]
+    path = _write(tmp_path / "c.csv", header, rows)
+    path.write_bytes(path.read_bytes() + b"C99,K1,500103,window,2026-10-09 09:00:00,\xff\xfe\n")
+    with mock.patch.object(staging, "DEFER_ROWS", 1), mock.patch.object(importer, "FAST_BATCH", 5), \
+            pytest.raises(ingest.importer.DecodeFailure):
+        ingest.import_file(store, cfg, "cases", path, run=ingest.ImportRun(store, cfg, now=NOW))
+    assert store.count("cases") == 12
+    assert _indexes(store) == before
+    assert all(store.get("cases", f"C{i}")["due_at"] == "2026-10-15T23:59:59+08:00" for i in range(12))

@@ -106,6 +106,7 @@ class _Job:
         self.fresh: list = []                   # keys the Python path wrote in this fast batch
         self.inserted = self.updated = 0
         self.written = 0                        # rows written in this import (commit cadence)
+        self.one_transaction = False            # no commit before the end (indexes deferred)
 
     def run(self, progress: Progress | None) -> ImportResult:
         self.seq = self.store.next_seq()
@@ -126,19 +127,26 @@ class _Job:
             for n, raw in self.reader.rows():
                 rows.append((n, raw))
                 if len(rows) >= FAST_BATCH:
-                    fast = fast or self._fast_import()
+                    if fast is None:
+                        fast = self._fast_import()
+                        # a load big beside the table: its indexes are built after it, in one transaction
+                        self.one_transaction = fast.defer_indexes(int(len(rows) / max(self.reader.progress(), 1e-6)))
                     self._fast_batch(fast, rows)
                     rows = []
                     if progress:
                         progress(n, self.reader.progress())
             if rows:
-                self._fast_batch(fast or self._fast_import(), rows)
+                fast = fast or self._fast_import()
+                self._fast_batch(fast, rows)
         except DecodeFailure:
             # A file-level problem: every good row before the undecodable line stays imported.
             if rows:
-                self._fast_batch(fast or self._fast_import(), rows)
+                fast = fast or self._fast_import()
+                self._fast_batch(fast, rows)
             raise
         finally:
+            if fast is not None:
+                fast.restore_indexes()
             rejects_file = self.rejects.close()
         return ImportResult(self.rk.name, str(self.reader.path), self.inserted, self.updated,
                             self.rejects.count, rejects_file, self.reader.ignored)
@@ -165,7 +173,8 @@ class _Job:
         plain = [(n, raw) for n, raw in rows if raw.__class__ is list and raw]       # not blank, too wide, unparsable
         staged: set[int] = set()
         if plain and "\x00" not in "".join(chain.from_iterable(raw for _, raw in plain)):
-            fast.stage([[n, *raw[:width], *([None] * (width - len(raw)))] for n, raw in plain])
+            fast.stage([[n, *raw] if len(raw) == width else [n, *raw[:width], *([None] * (width - len(raw)))]
+                        for n, raw in plain])
             fast.select()
             if self.rk.name == "cases":
                 first, last, shift = fast.bounds()
@@ -197,7 +206,7 @@ class _Job:
     def _wrote(self, count: int) -> None:
         """Commit each time another COMMIT_ROWS rows are in (other writers get a turn)."""
         before, self.written = self.written, self.written + count
-        if self.written // COMMIT_ROWS > before // COMMIT_ROWS:
+        if self.written // COMMIT_ROWS > before // COMMIT_ROWS and not self.one_transaction:
             self._commit()
 
     def _read_all(self, progress: Progress | None) -> ImportResult:

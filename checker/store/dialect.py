@@ -96,11 +96,24 @@ class SQLiteDialect:
     def empty(self, conn, table: str) -> None:
         conn.execute(f"DELETE FROM {table}")
 
+    def shaped(self, expr: str, pattern: str) -> str:
+        """`expr` matches `pattern` whole: literal characters and [...] classes only (GLOB here)."""
+        return f"{expr} GLOB '{pattern}'"
+
     def analyze_temp(self, conn, table: str) -> None:
         """Statistics of a freshly filled temporary table (SQLite plans without them)."""
 
     def loaded(self, conn, table: str) -> None:
         """A record table a bulk import wrote to (PostgreSQL analyses it at the end)."""
+
+    def deferred_indexes(self, conn, table: str) -> list[tuple[str, str]] | None:
+        """(name, CREATE statement) of the secondary indexes a big load may drop and build again
+        after it, or None: SQLite keeps them (a sorted build would need the whole load in one
+        transaction, and its write-ahead log would then hold the whole database)."""
+        return None
+
+    def estimated_rows(self, conn, table: str) -> int:
+        return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
 
     def serialize(self, conn, name: str) -> None:
         """Within a write transaction, one process at a time past this point (SQLite: BEGIN
@@ -459,12 +472,40 @@ class PostgresDialect:
     def empty(self, conn, table: str) -> None:
         conn.raw.execute(f"TRUNCATE {table}")
 
+    def shaped(self, expr: str, pattern: str) -> str:
+        """`expr` matches `pattern` whole: literal characters and [...] classes only (an anchored
+        regular expression here; those are spelled alike)."""
+        return f"{expr} ~ '^{pattern}$'"
+
     def analyze_temp(self, conn, table: str) -> None:
         """Autovacuum never analyses a temporary table: its statistics, so joins on it plan well."""
         conn.raw.execute(f"ANALYZE {table}")
 
     def loaded(self, conn, table: str) -> None:
         conn.bulk_loaded.add(table)
+
+    def deferred_indexes(self, conn, table: str) -> list[tuple[str, str]] | None:
+        """(name, CREATE statement) of a table's secondary (not unique) indexes: a load that is big
+        beside the table drops them and builds them again by sorting, several times faster than
+        inserting into each row by row (PostgreSQL's "Populating a Database")."""
+        return [(r[0], r[1]) for r in conn.raw.execute(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = to_regclass(%s) AND NOT i.indisunique ORDER BY c.relname", (f'"{table}"',))]
+
+    def estimated_rows(self, conn, table: str) -> int:
+        """The planner's row count of a table (a count when it was never analysed)."""
+        n = conn.raw.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (f'"{table}"',)).fetchone()
+        if n is None or n[0] < 0:
+            return int(conn.raw.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+        return int(n[0])
+
+    def build_indexes(self, conn, statements: list[str]) -> None:
+        conn.raw.execute("SET maintenance_work_mem = '256MB'")
+        try:
+            for sql in statements:
+                conn.raw.execute(sql)
+        finally:
+            conn.raw.execute("RESET maintenance_work_mem")
 
     def serialize(self, conn, name: str) -> None:
         """Within a write transaction, one process at a time past this point (a transaction-level
@@ -507,12 +548,14 @@ class PostgresDialect:
         is re-run anyway: re-importing a record updates it); no JIT compilation."""
         conn.raw.execute("SET synchronous_commit = off")
         conn.raw.execute("SET jit = off")         # compiling the import's big statements costs more than running them
+        conn.raw.execute("SET work_mem = '64MB'")  # a batch's sorts (its keys counted) in memory
         conn.bulk_loaded.clear()
         try:
             yield
         finally:
             conn.raw.execute("RESET synchronous_commit")
             conn.raw.execute("RESET jit")
+            conn.raw.execute("RESET work_mem")
             for table in sorted(conn.bulk_loaded):      # fresh statistics: the planner sees the new rows now
                 conn.raw.execute(f'ANALYZE "{table}"')
             conn.bulk_loaded.clear()

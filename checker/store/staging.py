@@ -11,7 +11,7 @@ The predicate is generated from the field specs of checker.records, field by fie
 only the plain forms of each type; anything doubtful goes to Python:
 
 - blank: NULL or '' (a value with whitespace Python would strip is doubtful);
-- str: no edge whitespace, at most MAX_TEXT characters; a reference must name a stored record;
+- str: no whitespace or control character at either edge, at most MAX_TEXT characters; a reference must name a stored record;
 - int: 1–`INT_DIGITS` ASCII digits within the field's bounds (signs, '.0', words: doubtful);
 - bool: the exact spellings of `bool_words` (every letter case);
 - enum: one of the values; date: a day of the import's date window (the `_gw_days` table);
@@ -40,6 +40,8 @@ FAST_TYPES = frozenset({"str", "int", "bool", "enum", "date", "datetime"})
 INT_DIGITS = 9                       # longer digit strings (leading zeros …) go to Python
 REFERENCED = frozenset(f.ref for rk in KINDS.values() for f in rk.fields if f.ref)
 STAGE, OK, DAYS = "_gw_stage", "_gw_ok", "_gw_days"
+DEFER_ROWS = 100_000                 # a load this big, and
+DEFER_SHARE = 0.2                    # this share of the table after it, builds the indexes after it
 
 # Cross-field checks of checker.ingest.checks that are not table-driven there (`_case_problems`),
 # as conditions a row must meet to be written here (v: the converted values).
@@ -94,6 +96,7 @@ class FastImport:
 
     def __init__(self, store, plan: Plan):
         self.store, self.plan, self.conn = store, plan, store.conn
+        self.deferred: list[str] = []            # CREATE INDEX statements to run after the load
         rk = plan.kind
         self.key = rk.key[0]
         cells = ", ".join(f"c{i} TEXT" for i in range(plan.width))
@@ -116,7 +119,7 @@ class FastImport:
         """(the stored value, the condition a non-blank raw value must meet) of one field."""
         r = f"s.c{self.plan.positions[f.name]}"
         if f.type == "str":
-            ok = f"trim({r}, {_lit(WHITESPACE)}) = {r} AND length({r}) <= {MAX_TEXT}"
+            ok = f"{_unpadded(r)} AND length({r}) <= {MAX_TEXT}"
             if f.ref:
                 ref = KINDS[f.ref]
                 ok += f' AND {r} IN (SELECT "{ref.key[0]}" FROM "{ref.name}")'
@@ -138,10 +141,8 @@ class FastImport:
         # datetime: the plain local form only, when the zone has one offset over the window
         if self.plan.offset is None:
             return "NULL", "1 = 0"
-        two = [f"{n:02d}" for n in range(60)]
-        ok = (f"length({r}) = 19 AND substr({r}, 11, 1) IN ('T', ' ') AND substr({r}, 1, 10) IN (SELECT day FROM {DAYS}) "
-              f"AND substr({r}, 12, 2) IN {_in(two[:24])} AND substr({r}, 14, 1) = ':' AND substr({r}, 15, 2) IN {_in(two)} "
-              f"AND substr({r}, 17, 1) = ':' AND substr({r}, 18, 2) IN {_in(two)}")
+        shape = self.store.dialect.shaped(r, "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ][0-2][0-9]:[0-5][0-9]:[0-5][0-9]")
+        ok = f"{shape} AND substr({r}, 12, 2) <= '23' AND substr({r}, 1, 10) IN (SELECT day FROM {DAYS})"
         return f"substr({r}, 1, 10) || 'T' || substr({r}, 12, 8) || {_lit(self.plan.offset)}", ok
 
     def _select_sql(self) -> str:
@@ -170,6 +171,30 @@ class FastImport:
                 f"SELECT s._n AS _n, {', '.join(values)}, CASE WHEN {checks} THEN 1 ELSE 0 END AS _ok, "
                 f"count(*) OVER (PARTITION BY trim({key}, {_lit(WHITESPACE)})) AS _dups FROM {STAGE} s) v "
                 f"WHERE v._ok = 1 AND v._dups = 1" + "".join(f" AND {c}" for c in cross))
+
+    # -- a big load: the secondary indexes built after it
+
+    def defer_indexes(self, expected_rows: int) -> bool:
+        """Drop the record table's secondary indexes when the load (about `expected_rows`) is at
+        least DEFER_SHARE of what the table will hold and at least DEFER_ROWS (PostgreSQL only, see
+        the dialect); `restore_indexes` builds them again. Between the two the import must not
+        commit: a crash then undoes the drop with the rows, and no other session ever sees the
+        table without its indexes (they wait for the import's lock instead)."""
+        dialect, table = self.store.dialect, self.plan.kind.name
+        if expected_rows < DEFER_ROWS:
+            return False
+        indexes = dialect.deferred_indexes(self.conn, table)
+        if not indexes or expected_rows < DEFER_SHARE * (dialect.estimated_rows(self.conn, table) + expected_rows):
+            return False
+        for name, _ in indexes:
+            self.conn.execute(f'DROP INDEX "{name}"')
+        self.deferred = [sql for _, sql in indexes]
+        return True
+
+    def restore_indexes(self) -> None:
+        if self.deferred:
+            self.store.dialect.build_indexes(self.conn, self.deferred)
+            self.deferred = []
 
     # -- one batch
 
@@ -226,6 +251,15 @@ class FastImport:
         """The numbers of the staged rows not written: the Python path's, in file order."""
         return [r[0] for r in self.conn.execute(
             f"SELECT _n FROM {STAGE} WHERE _n NOT IN (SELECT _n FROM {OK}) ORDER BY _n")]
+
+
+def _unpadded(r: str) -> str:
+    """The value has nothing str.strip() would remove: neither its first nor its last character is a
+    control character, a space or another whitespace character (a few that are not whitespace, such
+    as U+0001, are doubtful too: the Python path decides them)."""
+    others = _in(c for c in WHITESPACE if c > " ")
+    edges = [f"substr({r}, 1, 1)", f"substr({r}, length({r}), 1)"]
+    return " AND ".join(f"{e} > ' ' AND {e} NOT IN {others}" for e in edges)
 
 
 def _quoted(rk: RecordKind) -> list[str]:
