@@ -100,8 +100,12 @@ class SQLiteDialect:
         """`expr` matches `pattern` whole: literal characters and [...] classes only (GLOB here)."""
         return f"{expr} GLOB '{pattern}'"
 
-    def analyze_temp(self, conn, table: str) -> None:
-        """Statistics of a freshly filled temporary table (SQLite plans without them)."""
+    def upsert_counting(self, conn, upsert: str, params: dict, existing: str) -> int:
+        """Run an INSERT … ON CONFLICT DO UPDATE; how many rows it updated (`existing`: a count of
+        them, run before it)."""
+        updated = int(conn.execute(existing).fetchone()[0])
+        conn.execute(upsert, params)
+        return updated
 
     def loaded(self, conn, table: str) -> None:
         """A record table a bulk import wrote to (PostgreSQL analyses it at the end)."""
@@ -477,9 +481,11 @@ class PostgresDialect:
         regular expression here; those are spelled alike)."""
         return f"{expr} ~ '^{pattern}$'"
 
-    def analyze_temp(self, conn, table: str) -> None:
-        """Autovacuum never analyses a temporary table: its statistics, so joins on it plan well."""
-        conn.raw.execute(f"ANALYZE {table}")
+    def upsert_counting(self, conn, upsert: str, params: dict, existing: str) -> int:
+        """Run an INSERT … ON CONFLICT DO UPDATE; how many rows it updated (an updated row carries
+        the inserting transaction as its xmax, a new one none)."""
+        rows = conn.execute(upsert + " RETURNING xmax::text <> '0'", params).fetchall()
+        return sum(1 for r in rows if r[0])
 
     def loaded(self, conn, table: str) -> None:
         conn.bulk_loaded.add(table)

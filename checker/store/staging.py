@@ -208,7 +208,6 @@ class FastImport:
     def select(self) -> None:
         """The staged rows the predicate proves good, converted, into `_gw_ok`."""
         self.conn.execute(self._select)
-        self.store.dialect.analyze_temp(self.conn, OK)
 
     def bounds(self, keys: list | None = None) -> tuple[str | None, str | None, int]:
         """(first day, last day, longest shift) of the selected cases, or of the stored cases `keys`:
@@ -227,8 +226,7 @@ class FastImport:
         total = self.store.scalar(f"SELECT count(*) FROM {OK}")
         if not total:
             return 0, 0
-        updated = self.store.scalar(f'SELECT count(*) FROM {OK} o WHERE EXISTS '
-                                    f'(SELECT 1 FROM "{rk.name}" t WHERE t."{key}" = o."{key}")')
+        updated = f'SELECT count(*) FROM {OK} o WHERE EXISTS (SELECT 1 FROM "{rk.name}" t WHERE t."{key}" = o."{key}")'
         cols = [*self.plan.columns, "_seq"]
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c != key)
         picked = ", ".join(f'o."{c}"' for c in self.plan.columns)
@@ -242,8 +240,9 @@ class FastImport:
             source = f"{OK} o"
             picked += ", :seq"
         names = ", ".join(f'"{c}"' for c in cols)
-        self.conn.execute(f'INSERT INTO "{rk.name}" ({names}) SELECT {picked} FROM {source} WHERE 1 = 1 '
-                          f'ON CONFLICT ("{key}") DO UPDATE SET {updates}', {"seq": seq})
+        upsert = (f'INSERT INTO "{rk.name}" ({names}) SELECT {picked} FROM {source} WHERE 1 = 1 '
+                  f'ON CONFLICT ("{key}") DO UPDATE SET {updates}')
+        updated = self.store.dialect.upsert_counting(self.conn, upsert, {"seq": seq}, updated)
         self.store.dialect.loaded(self.conn, rk.name)
         return total - updated, updated
 
