@@ -20,6 +20,8 @@ import json
 from .derived import calendar_key, day_of
 
 _K = calendar_key("cases").replace("cases.", "c.")
+# The columns of a case its deadline depends on.
+INPUTS = frozenset({"item_code", "hall", "accepted_at", "promised_at", "suspended_days", "extended_days"})
 
 
 def _working_day(column: str, ord_sql: str) -> str:

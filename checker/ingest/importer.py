@@ -181,6 +181,10 @@ class _Job:
                 if first:
                     workdays.cover(self.store, self.ctx.cfg, first, last, shift)
             inserted, updated = fast.write(self.seq, deadlines.due_rows if self.rk.name == "cases" else None)
+            if updated and self.rk.name == "cases" and not deadlines.INPUTS <= set(fast.plan.columns):
+                # cases updated by a file without some of the deadline's columns keep the stored
+                # values of those: their deadline from the merged row
+                deadlines.refresh(self.store, keys=fast.keys())
             self.inserted += inserted
             self.updated += updated
             staged = {n for n, _ in plain}.difference(fast.doubtful())

@@ -246,6 +246,10 @@ class FastImport:
         self.store.dialect.loaded(self.conn, rk.name)
         return total - updated, updated
 
+    def keys(self) -> list:
+        """The keys of the selected rows."""
+        return [r[0] for r in self.conn.execute(f'SELECT "{self.key}" FROM {OK}')]
+
     def doubtful(self) -> list[int]:
         """The numbers of the staged rows not written: the Python path's, in file order."""
         return [r[0] for r in self.conn.execute(
