@@ -7,7 +7,6 @@ import socket
 import uuid
 
 from .dialect import table_columns
-from .migrations import migration
 
 OUTBOX_COLUMNS = ("id, dedup_key, finding_id, recipient, kind, severity, payload, created_at, not_before, "
                   "status, attempts, last_error, sent_at, message_ref, claim, channel, claimed_at, claim_holder")
@@ -17,7 +16,6 @@ OUTBOX_COLUMNS = ("id, dedup_key, finding_id, recipient, kind, severity, payload
 _OPEN_SESSIONS: set[str] = set()
 
 
-@migration("0030_delivery_claim")
 def _claim(conn):
     # claim: which delivery session marked a row `sending`; a row left `sending` by an
     # earlier session (a crash) is sent again, one of this session is in flight.
@@ -26,13 +24,11 @@ def _claim(conn):
     conn.execute("CREATE INDEX ix_silences_active ON silences (removed_at, ends_at)")
 
 
-@migration("0150_outbox_channel")
 def _outbox_channel(conn):
     # channel: the messenger a row was sent on (telegram, dingtalk, wecom, webhook, console).
     conn.execute("ALTER TABLE outbox ADD COLUMN channel TEXT")
 
 
-@migration("0151_officer_channel_ids")
 def _officer_channel_ids(conn):
     # Officers' ids on DingTalk and WeCom (checker/ingest/records.py); a database made before them lacks the columns.
     have = {r[1] for r in conn.execute('PRAGMA table_info("officers")')}
@@ -42,7 +38,6 @@ def _officer_channel_ids(conn):
     conn.execute("CREATE INDEX ix_officers_dingtalk ON officers (dingtalk_userid)")
 
 
-@migration("0170_outbox_claim_lease")
 def _outbox_claim_lease(conn):
     # The claim becomes a lease. claimed_at: when a row was marked `sending` (the database's clock,
     # epoch seconds, one clock for every worker host); claim_holder: who holds it ("host|pid|session",

@@ -10,7 +10,6 @@ import json
 from datetime import datetime, timezone
 
 from ..ingest.records import KINDS
-from .migrations import migration
 
 _ROLLUP = """
 WITH per_org AS (
@@ -32,7 +31,6 @@ WITH RECURSIVE up(ancestor, org) AS (
 SELECT ancestor, org FROM up"""
 
 
-@migration("0160_index_runs")
 def _index_runs(conn):
     conn.executescript("""
     CREATE TABLE IF NOT EXISTS index_weights (      -- the efficacy index's weights, fixed per evaluation year

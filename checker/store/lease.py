@@ -7,10 +7,7 @@ wall clock (epoch seconds), never a --now.
 """
 from __future__ import annotations
 
-from .migrations import migration
 
-
-@migration("0160_service_lease")
 def _service_lease(conn):
     conn.execute("""CREATE TABLE service_lease (
         name TEXT PRIMARY KEY,            -- 'serve'

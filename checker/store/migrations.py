@@ -1,32 +1,30 @@
-"""Named schema migrations. Register with @migration("NNNN_name"); they run once each, in name order.
+"""Named schema migrations, run once each in the order of the `MIGRATIONS` table at the bottom.
 
-A module that needs a schema change adds a new migration (never edits an applied one). Modules
-of `checker.store` that declare migrations are imported by `checker.store` so that every
-migration is known before `migrate()` runs.
+A module that needs a schema change writes a new migration function beside its own SQL and adds it
+to `MIGRATIONS` under a new name (never edits an applied one). The table is literal: what runs, and
+in which order, is read here, not collected as a side effect of importing modules. Names sort in
+table order (tests/test_migrations.py), so an existing database sees the order it always saw.
 """
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
 from ..ingest.records import KINDS, RecordKind
+from . import delivery, indicators, lease, reports, scan
 from .dialect import partition_by_month, serialized, table_columns
-
-MIGRATIONS: dict[str, Callable[[sqlite3.Connection], None]] = {}
 
 SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
              "datetime": "TEXT", "date": "TEXT", "enum": "TEXT", "choices": "TEXT"}
 
 
-def migration(name: str):
-    """Register a migration function under a unique, ordered name."""
-    def register(fn):
-        if name in MIGRATIONS:
-            raise RuntimeError(f"duplicate migration {name}")
-        MIGRATIONS[name] = fn
-        return fn
-    return register
+@dataclass(frozen=True)
+class Migration:
+    """One schema change: `name` is recorded in `_migrations` once `apply` has run."""
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
@@ -37,14 +35,14 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
         conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
         applied = []
-        for name in sorted(MIGRATIONS):
-            if name in done:
+        for m in MIGRATIONS:
+            if m.name in done:
                 continue
             with conn:
-                MIGRATIONS[name](conn)
+                m.apply(conn)
                 conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                             (name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
-            applied.append(name)
+                             (m.name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+            applied.append(m.name)
     return applied
 
 
@@ -55,7 +53,6 @@ def record_table_sql(rk: RecordKind) -> str:
     return f'CREATE TABLE "{rk.name}" ({", ".join(cols)}, PRIMARY KEY ({key}))'
 
 
-@migration("0001_records")
 def _records(conn):
     for rk in KINDS.values():
         conn.execute(record_table_sql(rk))
@@ -73,7 +70,6 @@ def _records(conn):
     conn.execute("INSERT INTO meta (key, value) VALUES ('change_seq', '0')")
 
 
-@migration("0002_findings")
 def _findings(conn):
     conn.executescript("""
     CREATE TABLE findings (
@@ -115,7 +111,6 @@ def _findings(conn):
     """)
 
 
-@migration("0003_delivery")
 def _delivery(conn):
     conn.executescript("""
     CREATE TABLE outbox (                       -- durable notification queue (at-least-once)
@@ -147,7 +142,6 @@ def _delivery(conn):
     """)
 
 
-@migration("0004_schedule")
 def _schedule(conn):
     conn.executescript("""
     CREATE TABLE job_runs (                     -- one row a scheduled slot: never run twice
@@ -169,17 +163,14 @@ def add_missing_columns(conn, kind: str) -> None:
             conn.execute(f'ALTER TABLE "{kind}" ADD COLUMN "{f.name}" {SQL_TYPES[f.type]}')
 
 
-@migration("0050_orgs_commissions_third_party")
 def _orgs_third_party(conn):
     add_missing_columns(conn, "orgs")
 
 
-@migration("0051_evaluations_case_no")
 def _evaluations_case_no(conn):
     conn.execute("CREATE INDEX IF NOT EXISTS ix_evaluations_case_no ON evaluations (case_no)")   # 一事一评 E1
 
 
-@migration("0161_findings_cleared")
 def _findings_cleared(conn):
     """cleared_at: when a scan first saw a verified finding's condition cleared (a later firing is then
     a rebound, DB33/T 2036.7 §8.4); persist_count: reopened as 复查后仍存在 (never cleared)."""
@@ -190,7 +181,6 @@ def _findings_cleared(conn):
         conn.execute('ALTER TABLE findings ADD COLUMN persist_count INTEGER NOT NULL DEFAULT 0')
 
 
-@migration("0162_disclosures")
 def _disclosures(conn):
     """政务公开 records (DB50/T 957.7 §3.3) in a database made before the kind existed."""
     if table_columns(conn, "disclosures"):       # the table exists (made by a newer schema)
@@ -201,8 +191,37 @@ def _disclosures(conn):
     conn.execute('CREATE INDEX "ix_disclosures_date" ON "disclosures" ("formed_at")')
 
 
-@migration("0171_finding_events_by_month")
 def _finding_events_by_month(conn):
     """PostgreSQL: the audit trail, which grows with history, partitioned by the month of `at` (its key
     becomes (id, at)); SQLite keeps the plain table (checker.store.dialect.MONTHLY)."""
     partition_by_month(conn, "finding_events", ("id", "at"), {"ix_finding_events_finding": '"finding_id"'})
+
+
+# Every migration, in the order it runs (name order; the numbers leave gaps, and two pairs share a
+# number: they were written apart and ordered by the whole name). Append a new one at its place.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_records", _records),
+    Migration("0002_findings", _findings),
+    Migration("0003_delivery", _delivery),
+    Migration("0004_schedule", _schedule),
+    Migration("0030_delivery_claim", delivery._claim),
+    Migration("0040_scan_live_indexes", scan._live_indexes),
+    Migration("0050_orgs_commissions_third_party", _orgs_third_party),
+    Migration("0050_workdays", scan._workdays),
+    Migration("0051_appointments_status", scan._appointments_status),
+    Migration("0051_evaluations_case_no", _evaluations_case_no),
+    Migration("0052_finding_seen", scan._finding_seen),
+    Migration("0053_period_covering_indexes", scan._period_indexes),
+    Migration("0054_scan_covering_indexes", scan._scan_covering_indexes),
+    Migration("0055_rule_seen", scan._rule_seen),
+    Migration("0056_findings_reconcile_indexes", scan._reconcile_indexes),
+    Migration("0147_report_indicator_snapshots", reports._indicator_snapshots),
+    Migration("0150_outbox_channel", delivery._outbox_channel),
+    Migration("0151_officer_channel_ids", delivery._officer_channel_ids),
+    Migration("0160_index_runs", indicators._index_runs),
+    Migration("0160_service_lease", lease._service_lease),
+    Migration("0161_findings_cleared", _findings_cleared),
+    Migration("0162_disclosures", _disclosures),
+    Migration("0170_outbox_claim_lease", delivery._outbox_claim_lease),
+    Migration("0171_finding_events_by_month", _finding_events_by_month),
+)

@@ -7,7 +7,6 @@ stored local-time ISO datetimes, as docs/ARCHITECTURE.md fixes.
 from __future__ import annotations
 
 from ..ingest import derived
-from .migrations import migration
 
 _SUBTREE = ("(WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT o.code FROM orgs o "
             "JOIN sub ON o.parent = sub.code) SELECT code FROM sub)")
@@ -15,7 +14,6 @@ _OPEN_CASE = "('accepted', 'processing', 'suspended')"
 _DONE_FINDING = "('verified', 'resolved')"
 
 
-@migration("0147_report_indicator_snapshots")
 def _indicator_snapshots(conn):
     # The item-based P1–P4, P6 as they stood for a period (items change; their history is not kept):
     # written the first time a report covers the period, read by later reports as 上期 / 本期.

@@ -7,7 +7,6 @@ import re
 
 from ..ingest.records import KINDS, OPEN_CASE_STATUSES
 from ..statuses import ACTIVE_STATUSES, sql_list
-from .migrations import migration
 
 _OPEN = sql_list(OPEN_CASE_STATUSES)
 
@@ -23,7 +22,6 @@ LIVE_SQL = {
 _ACTIVE_SQL = sql_list(ACTIVE_STATUSES)
 
 
-@migration("0040_scan_live_indexes")
 def _live_indexes(conn):
     conn.executescript("""
     CREATE INDEX IF NOT EXISTS ix_consultations_answered ON consultations (answered_at);
@@ -34,26 +32,22 @@ def _live_indexes(conn):
     """)
 
 
-@migration("0051_appointments_status")
 def _appointments_status(conn):
     conn.execute("CREATE INDEX IF NOT EXISTS ix_appointments_status ON appointments (status, slot_at)")
 
 
-@migration("0052_finding_seen")
 def _finding_seen(conn):
     # When a still-firing finding was last seen (a narrow row: a scan updates tens of thousands)
     conn.execute("CREATE TABLE finding_seen (finding_id INTEGER PRIMARY KEY, seen_at TEXT NOT NULL, "
                  "seen_scan INTEGER)")
 
 
-@migration("0055_rule_seen")
 def _rule_seen(conn):
     # When each record rule was last evaluated: its active findings' last-seen time (store/findings.py
     # mark_rules_seen), instead of a finding_seen row per finding still firing
     conn.execute("CREATE TABLE rule_seen (rule TEXT PRIMARY KEY, seen_at TEXT NOT NULL, seen_scan INTEGER)")
 
 
-@migration("0056_findings_reconcile_indexes")
 def _reconcile_indexes(conn):
     # What a daily scan's reconcile reads of ~60,000 active findings, from indexes alone (1M cases):
     # - the fired pairs whose finding is new or closed: the fingerprint with its status
@@ -66,7 +60,6 @@ def _reconcile_indexes(conn):
     """)
 
 
-@migration("0053_period_covering_indexes")
 def _period_indexes(conn):
     # A period's P5/P7 and P9 roll-ups (twice in every daily scan: last month and this one) read
     # these columns of a month's rows: from the index alone, not a table lookup per row (2.5x faster).
@@ -76,7 +69,6 @@ def _period_indexes(conn):
     """)
 
 
-@migration("0054_scan_covering_indexes")
 def _scan_covering_indexes(conn):
     # Replaced, not added (ingest keeps the same number of indexes), each now covering what a daily
     # scan reads, so no table lookup per row (1M cases, 50,000 open):
@@ -92,7 +84,6 @@ def _scan_covering_indexes(conn):
     """)
 
 
-@migration("0050_workdays")
 def _workdays(conn):
     conn.executescript("""
     CREATE TABLE workdays (
