@@ -3,7 +3,9 @@ has been coerced on its own (checker.ingest.coerce). Every problem is (field, Ch
 row is rejected with it, and the import goes on."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from .coerce import label
 from .records import KINDS
@@ -37,29 +39,30 @@ def _name(kind: str, field: str) -> str:
 class RowChecks:
     """The cross-field checks of one kind, for an import at `now`."""
 
-    def __init__(self, kind: str, now: datetime, max_future_days: int):
+    def __init__(self, kind: str, now: datetime, max_future_days: int) -> None:
         self.kind = kind
         self.order = [(a, b) for k, a, b in ORDER if k == kind]
         self.happened = HAPPENED.get(kind)
         self.latest = (now + timedelta(days=max_future_days)).isoformat(timespec="seconds")
         self.max_future_days = max_future_days
 
-    def problems(self, v: dict) -> list[tuple[str, str]]:
-        out = []
+    def problems(self, v: Mapping[str, Any]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
         for later, earlier in self.order:
             if v[later] and v[earlier] and _before(v[later], v[earlier]):
                 out.append((later, f"{_name(self.kind, later)} {v[later]} 早于 {_name(self.kind, earlier)} {v[earlier]}"))
         if self.kind == "cases":
             out += _case_problems(v)
-        when = v[self.happened] if self.happened else None
-        if when and _before(self.latest, when):
-            out.append((self.happened, f"{_name(self.kind, self.happened)} {when} 晚于导入时间超过 "
-                                       f"{self.max_future_days} 天（配置 ingest.max_future_days），应是录入错误"))
+        happened = self.happened
+        when = v[happened] if happened else None
+        if happened and when and _before(self.latest, when):
+            out.append((happened, f"{_name(self.kind, happened)} {when} 晚于导入时间超过 "
+                                  f"{self.max_future_days} 天（配置 ingest.max_future_days），应是录入错误"))
         return out
 
 
-def _case_problems(v: dict) -> list[tuple[str, str]]:
-    out = []
+def _case_problems(v: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     if v["promised_at"] and v["promised_at"][:10] < v["accepted_at"][:10]:
         out.append(("promised_at", f"承诺办结时间(promised_at) {v['promised_at']} 早于受理日期 {v['accepted_at'][:10]}"))
     if v["status"] == "closed" and not v["closed_at"]:
@@ -67,7 +70,7 @@ def _case_problems(v: dict) -> list[tuple[str, str]]:
     return out
 
 
-def parent_loop(parents: dict, code: str, parent: str | None) -> list[str] | None:
+def parent_loop(parents: Mapping[str, str | None], code: str, parent: str | None) -> list[str] | None:
     """The loop an org's new parent would close (code → parent → … → code), or None.
 
     `parents` maps every known org to its parent; walking is bounded by its size."""
@@ -77,8 +80,9 @@ def parent_loop(parents: dict, code: str, parent: str | None) -> list[str] | Non
     for _ in range(len(parents) + 1):
         if at == code:
             return chain
-        at = parents.get(at)
-        if at is None:
+        up = parents.get(at)
+        if up is None:
             return None
+        at = up
         chain.append(at)
     return chain

@@ -15,9 +15,26 @@ checker.store.scan): the working days in (a, b] are ord(b) − ord(a), so "worki
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .records import KINDS, OPEN_CASE_STATUSES
+
+
+if TYPE_CHECKING:
+    from checker.config import Config
+
+
+class _Rows(Protocol):
+    def __iter__(self) -> Any: ...
+    def fetchone(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """What `read_values` needs of a connection: `execute(sql, named parameters)` (both stores)."""
+
+    def execute(self, sql: str, params: dict[str, Any], /) -> _Rows: ...
 
 
 @dataclass(frozen=True)
@@ -26,14 +43,14 @@ class Derived:
     name: str
     type: str                # int bool str datetime float
     sql: str
-    needs: tuple = ()        # the record's columns the expression reads (kept with a finding to re-render it)
+    needs: tuple[str, ...] = ()        # the record's columns the expression reads (kept with a finding to re-render it)
     clock: bool = False      # its value moves with `now` (rendered when a message is read)
 
 
 DERIVED: dict[str, dict[str, Derived]] = {}
 
 
-def derived(kind: str, name: str, type: str, sql: str, needs=(), clock: bool = False) -> Derived:
+def derived(kind: str, name: str, type: str, sql: str, needs: Iterable[str] = (), clock: bool = False) -> Derived:
     # A boolean is an integer 0/1 (NULL stays NULL) on both stores, as stored booleans are: a
     # condition compares it with 1, and PostgreSQL compares no boolean with an integer.
     sql = f"CAST(({sql}) AS INT)" if type == "bool" else f"({sql})"
@@ -121,7 +138,7 @@ derived("cases", "online_full_process", "bool",
 derived("cases", "evaluated", "bool", "EXISTS (SELECT 1 FROM evaluations e WHERE e.case_no = cases.case_no)")
 
 
-def params(cfg) -> dict:
+def params(cfg: Config) -> dict[str, Any]:
     """The named parameters derived fields take from the config (besides :now and :today)."""
     ic = cfg.indicators
     return {"p9_level": ic.p9_satisfied_level, "p7_depth": ic.p7_full_process_depth,
@@ -169,7 +186,7 @@ derived("appointments", "online", "bool",
 
 # ------------------------------------------------------------------------------ a record's values
 
-def select_list(kind: str, names_) -> str:
+def select_list(kind: str, names_: Iterable[str]) -> str:
     """`expr AS "name"` for each derived name (or `kind."name"` for a column)."""
     out = []
     for name in names_:
@@ -179,38 +196,45 @@ def select_list(kind: str, names_) -> str:
     return ", ".join(out)
 
 
-def read_values_many(conn, kind: str, facts_list: list[dict], wanted, params: dict) -> list[dict]:
+def _clocked(kind: str, wanted: Iterable[str]) -> list[Derived]:
+    """The derived fields among `wanted` whose value moves with the clock, in order."""
+    return [d for n in wanted if (d := get(kind, n)) is not None and d.clock]
+
+
+def read_values_many(conn: Connection, kind: str, facts_list: list[dict[str, Any]], wanted: Iterable[str],
+                     params: dict[str, Any]) -> list[dict[str, Any]]:
     """`read_values` of many findings' facts at once: the same expressions over a VALUES table of
     them, one statement instead of one a finding (a round trip each on PostgreSQL). The facts'
     needed values should be of one type per column (PostgreSQL types a VALUES column once)."""
-    wanted = [n for n in wanted if (d := get(kind, n)) is not None and d.clock]
-    if not wanted or not facts_list:
+    clocked = _clocked(kind, wanted)
+    if not clocked or not facts_list:
         return [{} for _ in facts_list]
-    needs = sorted({c for n in wanted for c in get(kind, n).needs})
+    needs = sorted({c for d in clocked for c in d.needs})
     names = ", ".join(["_i", *(f'"{c}"' for c in needs)])
     rows = ", ".join("(" + ", ".join([f":_r{j}", *(f":_r{j}_{i}" for i in range(len(needs)))]) + ")"
                      for j in range(len(facts_list)))
-    values: dict = {}
+    values: dict[str, Any] = {}
     for j, facts in enumerate(facts_list):
         values[f"_r{j}"] = j
         values.update({f"_r{j}_{i}": facts.get(c) for i, c in enumerate(needs)})
-    exprs = ", ".join(f'{get(kind, n).sql} AS "{n}"' for n in wanted)
-    out: list[dict] = [{} for _ in facts_list]
+    exprs = ", ".join(f'{d.sql} AS "{d.name}"' for d in clocked)
+    out: list[dict[str, Any]] = [{} for _ in facts_list]
     for r in conn.execute(f"WITH _v({names}) AS (VALUES {rows}) SELECT _i, {exprs} FROM _v AS {kind}",
                           {**params, **values}):
-        out[int(r[0])] = {n: v for n, v in zip(wanted, r[1:]) if v is not None}
+        out[int(r[0])] = {d.name: v for d, v in zip(clocked, r[1:]) if v is not None}
     return out
 
 
-def read_values(conn, kind: str, facts: dict, wanted, params: dict) -> dict:
+def read_values(conn: Connection, kind: str, facts: dict[str, Any], wanted: Iterable[str],
+                params: dict[str, Any]) -> dict[str, Any]:
     """The clock-moving derived values `wanted` from a finding's stored facts, at `params` (now, today):
     the same SQL expressions evaluated over a one-row table named as the kind."""
-    wanted = [n for n in wanted if (d := get(kind, n)) is not None and d.clock]
-    if not wanted:
+    clocked = _clocked(kind, wanted)
+    if not clocked:
         return {}
-    needs = sorted({c for n in wanted for c in get(kind, n).needs})
+    needs = sorted({c for d in clocked for c in d.needs})
     row = ", ".join(f':_f{i} AS "{c}"' for i, c in enumerate(needs))
     values = {f"_f{i}": facts.get(c) for i, c in enumerate(needs)}
-    exprs = ", ".join(f'{get(kind, n).sql} AS "{n}"' for n in wanted)
+    exprs = ", ".join(f'{d.sql} AS "{d.name}"' for d in clocked)
     cur = conn.execute(f"SELECT {exprs} FROM (SELECT {row}) AS {kind}", {**params, **values})
-    return {n: v for n, v in zip(wanted, cur.fetchone()) if v is not None}
+    return {d.name: v for d, v in zip(clocked, cur.fetchone()) if v is not None}

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _csv import Writer as CsvWriter
 
 HEADERS = ["行号", "列", "原因"]
 # A cell a spreadsheet would run as a formula (=cmd|' /C calc'!A0, +…, -…, @…): written with a
@@ -20,7 +25,7 @@ NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 CELL_MAX = 100_000          # a longer cell is cut, so the rejects file stays readable as CSV
 
 
-def neutral(cell) -> str:
+def neutral(cell: object) -> str:
     text = "" if cell is None else str(cell)
     if len(text) > CELL_MAX:
         text = text[:CELL_MAX] + f"…（已截断，原长 {len(text)} 个字符）"
@@ -37,15 +42,15 @@ def rejects_path(source: Path, rejects_dir: str | Path | None = None) -> Path:
 class Rejects:
     """Opened on the first rejected row; a stale file of an earlier run is removed first."""
 
-    def __init__(self, path: Path, headers):
+    def __init__(self, path: Path, headers: Callable[[], Sequence[object]]):
         self.path = path
-        self.headers = headers           # callable: the original headers, known after reading starts
+        self.headers = headers           # the original headers, known after reading starts
         self.count = 0
-        self._file = None
-        self._writer = None
+        self._file: IO[str] | None = None
+        self._writer: CsvWriter | None = None
         path.unlink(missing_ok=True)
 
-    def add(self, row_no: int, problems: list[tuple[str, str]], original: list) -> None:
+    def add(self, row_no: int, problems: list[tuple[str, str]], original: Sequence[object]) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "w", encoding="utf-8-sig", newline="")
