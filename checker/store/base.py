@@ -5,6 +5,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sqlite_utils
 
@@ -17,6 +18,8 @@ from .dialect import dialect_for, is_postgres
 _PASSWORD_ENV: dict[str, str] = {}
 
 LOCK_WAIT_SECONDS = 30
+
+Params = Sequence[Any] | Mapping[str, Any]     # positional (?) or named (:name) parameters
 
 
 class DatabaseBusy(GovwatchError):
@@ -35,7 +38,7 @@ def not_a_database(path: str, exc: Exception) -> GovwatchError:
     return InputError(f"{path} 不是可用的 SQLite 数据库（{exc}）：请检查 --db 或配置项 database")
 
 
-def require_file(path) -> None:
+def require_file(path: str | Path) -> None:
     """A read command on a mistyped --db must not make an empty database and report nothing."""
     if str(path) != ":memory:" and not is_postgres(str(path)) and not Path(path).is_file():
         raise InputError(f"数据库文件 {path} 不存在：请检查 --db 或配置项 database"
@@ -57,14 +60,14 @@ class StoreBase:
             _PASSWORD_ENV[self.path] = password_env
         self.dialect = dialect_for(self.path, _PASSWORD_ENV.get(self.path))
         if self.dialect.name == "sqlite":
-            self.conn = self._open_sqlite()
-            self.db = sqlite_utils.Database(self.conn)
+            self.conn: Any = self._open_sqlite()       # sqlite3.Connection, or the dialect's PgConnection
+            self.db: sqlite_utils.Database | _Tables = sqlite_utils.Database(self.conn)
         else:
             self.conn = self.dialect.connect(self.path)
             self.db = _Tables(self)
         self.dialect.prepare(self.conn)
 
-    def _open_sqlite(self):
+    def _open_sqlite(self) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         wait = LOCK_WAIT_SECONDS
@@ -80,7 +83,7 @@ class StoreBase:
 
     @property
     def is_postgres(self) -> bool:
-        return self.dialect.name == "postgresql"
+        return bool(self.dialect.name == "postgresql")
 
     @property
     def files_dir(self) -> Path:
@@ -93,14 +96,14 @@ class StoreBase:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Any:        # the concrete store (Store), whatever the subclass
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[Any]:
         """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on error: nothing half-written."""
         if self.conn.in_transaction:
             yield self.conn
@@ -113,20 +116,21 @@ class StoreBase:
             raise
         self.conn.execute("COMMIT")
 
-    def rows(self, sql: str, params=()) -> list[dict]:
+    def rows(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
-    def packed(self, sql: str, columns, params=()) -> list[tuple]:
+    def packed(self, sql: str, columns: Sequence[str], params: Params = ()) -> list[tuple[Any, ...]]:
         """The `columns` of the rows of `sql` as tuples (SQLite: fetched as one JSON value, see the dialect)."""
-        return self.dialect.packed(self, sql, columns, params)
+        packed: list[tuple[Any, ...]] = self.dialect.packed(self, sql, columns, params)
+        return packed
 
-    def row(self, sql: str, params=()) -> dict | None:
+    def row(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)
         return found[0] if found else None
 
-    def scalar(self, sql: str, params=()):
+    def scalar(self, sql: str, params: Params = ()) -> Any:
         r = self.conn.execute(sql, params).fetchone()
         return r[0] if r else None
 
@@ -138,7 +142,7 @@ class StoreBase:
 
     def size_bytes(self) -> int:
         """The database's size on disk (SQLite: the file and its WAL; PostgreSQL: the schema's relations)."""
-        return self.dialect.size_bytes(self)
+        return int(self.dialect.size_bytes(self))
 
 
 class _Tables:
@@ -156,7 +160,7 @@ class _Table:
     def __init__(self, store: StoreBase, name: str):
         self.store, self.name = store, name
 
-    def insert_all(self, rows, replace: bool = False, **_) -> "_Table":
+    def insert_all(self, rows: Iterable[dict[str, Any]], replace: bool = False, **_: Any) -> "_Table":
         rows = list(rows)
         columns = sorted({k for r in rows for k in r})
         if rows and replace:            # replace=True: a row of the same key goes first
@@ -171,5 +175,5 @@ class _Table:
                                         [tuple(r.get(c) for c in columns) for r in rows])
         return self
 
-    def insert(self, row, **kw) -> "_Table":
+    def insert(self, row: dict[str, Any], **kw: Any) -> "_Table":
         return self.insert_all([row], **kw)

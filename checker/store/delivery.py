@@ -7,6 +7,7 @@ import socket
 import uuid
 
 from .dialect import table_columns
+from .base import StoreBase
 
 OUTBOX_COLUMNS = ("id, dedup_key, finding_id, recipient, kind, severity, payload, created_at, not_before, "
                   "status, attempts, last_error, sent_at, message_ref, claim, channel, claimed_at, claim_holder")
@@ -81,7 +82,7 @@ def _local_holder_dead(holder: str, host: str) -> bool:
     return not _process_alive(pid)
 
 
-class DeliveryStore:
+class DeliveryStore(StoreBase):
     """Outbox rows (pending → sending → sent | failed | silenced | obsolete), silences, bind codes.
 
     Several delivery workers (processes, hosts) may share the outbox. A worker claims a message's rows
@@ -175,7 +176,8 @@ class DeliveryStore:
 
     def outbox(self, status: str | None = None, recipient: str | None = None) -> list[dict]:
         """Outbox rows, optionally of one status and/or recipient, oldest first."""
-        sql, params = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE 1=1", []
+        sql = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE 1=1"
+        params: list[str] = []
         if status:
             sql, params = sql + " AND status = ?", [*params, status]
         if recipient:

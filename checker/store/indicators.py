@@ -10,6 +10,7 @@ import json
 from datetime import datetime, timezone
 
 from ..ingest.records import KINDS
+from .base import StoreBase
 
 _ROLLUP = """
 WITH per_org AS (
@@ -43,7 +44,7 @@ def _index_runs(conn):
     """)
 
 
-class IndicatorStore:
+class IndicatorStore(StoreBase):
     """Aggregates for checker.evaluate.indicators."""
 
     def build_org_closure(self) -> int:

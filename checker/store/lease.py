@@ -7,8 +7,13 @@ wall clock (epoch seconds), never a --now.
 """
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
 
-def _service_lease(conn):
+from .base import StoreBase
+
+
+def _service_lease(conn: sqlite3.Connection) -> None:
     conn.execute("""CREATE TABLE service_lease (
         name TEXT PRIMARY KEY,            -- 'serve'
         holder TEXT NOT NULL,             -- random id of the holding process
@@ -16,8 +21,8 @@ def _service_lease(conn):
         acquired_at REAL NOT NULL, heartbeat_at REAL NOT NULL)""")
 
 
-class LeaseStore:
-    def acquire_lease(self, name: str, holder: str, host: str, pid: int, now: float, ttl: float) -> dict | None:
+class LeaseStore(StoreBase):
+    def acquire_lease(self, name: str, holder: str, host: str, pid: int, now: float, ttl: float) -> dict[str, Any] | None:
         """Take the lease (free, stale, or already ours): None; else the live holder's row."""
         with self.transaction() as c:
             self.dialect.serialize(c, f"lease:{name}")       # PostgreSQL: two services never both take it

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Any
 
 from ..ingest.records import KINDS, RecordKind
 from . import staging
+from .base import StoreBase
 
 MAX_PARAMS = 30000          # below SQLITE_MAX_VARIABLE_NUMBER (32766)
 
 
-class RecordStore:
+class RecordStore(StoreBase):
     """Record tables (one per kind of checker.ingest.records); `_seq` marks what changed when."""
 
     def next_seq(self) -> int:
@@ -149,7 +151,7 @@ class RecordStore:
         key = KINDS[kind].key
         cols = ", ".join(f'"{k}"' for k in key)
         step = MAX_PARAMS // len(key)
-        found = set()
+        found: set[tuple[Any, ...]] = set()
         for i in range(0, len(keys), step):
             chunk = keys[i:i + step]
             if len(key) == 1:

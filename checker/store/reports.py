@@ -7,6 +7,7 @@ stored local-time ISO datetimes, as docs/ARCHITECTURE.md fixes.
 from __future__ import annotations
 
 from ..ingest import derived
+from .base import StoreBase
 
 _SUBTREE = ("(WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT o.code FROM orgs o "
             "JOIN sub ON o.parent = sub.code) SELECT code FROM sub)")
@@ -29,7 +30,7 @@ def scope_sql(column: str, org: str | None) -> tuple[str, tuple]:
     return f"{column} IN {_SUBTREE}", (org,)
 
 
-class ReportStore:
+class ReportStore(StoreBase):
     """Read-only queries for checker.reports, checker.evaluate.surveys and checker.reports.index."""
 
     # ------------------------------------------------------------ orgs
@@ -90,10 +91,11 @@ class ReportStore:
         Withdrawn cases count nowhere."""
         where, params = scope_sql("org", org)
         late = derived.sql_expression("cases", "late")
-        r = self.row(f"""SELECT count(*) AS total, coalesce(sum(CASE WHEN {late.replace(":now", "?")} = 1
+        assert late is not None                       # a derived field of cases (checker/ingest/derived.py)
+        r = self.rows(f"""SELECT count(*) AS total, coalesce(sum(CASE WHEN {late.replace(":now", "?")} = 1
                 THEN 1 ELSE 0 END), 0) AS late
             FROM cases WHERE status != 'withdrawn' AND accepted_at >= ? AND accepted_at < ? AND {where}""",
-                     (*[now] * late.count(":now"), start, end, *params))
+                     (*[now] * late.count(":now"), start, end, *params))[0]     # an aggregate: one row
         return int(r["late"]), int(r["total"])
 
     def online_depths(self, org: str | None) -> list[int]:
@@ -142,11 +144,11 @@ class ReportStore:
     def case_counts(self, org: str | None, start: str, end: str) -> dict:
         """Cases accepted / concluded in the period, by channel."""
         where, params = scope_sql("org", org)
-        return self.row(f"""SELECT count(*) AS accepted,
+        return self.rows(f"""SELECT count(*) AS accepted,
                 coalesce(sum(status IN ('closed', 'rejected') AND closed_at IS NOT NULL), 0) AS concluded,
                 coalesce(sum(channel = 'online'), 0) AS online
             FROM cases WHERE status != 'withdrawn' AND accepted_at >= ? AND accepted_at < ? AND {where}""",
-                        (start, end, *params))
+                         (start, end, *params))[0]                   # an aggregate: one row
 
     def case_counts_by_org(self, start: str, end: str) -> dict[str, int]:
         """Cases accepted in the period per org (its own, not its subtree's): case_counts' `accepted`
@@ -182,6 +184,6 @@ class ReportStore:
 
     def complaint_counts(self, org: str | None, start: str, end: str) -> dict:
         where, params = scope_sql("org", org)
-        return self.row(f"""SELECT count(*) AS received, coalesce(sum(valid = 1), 0) AS valid,
+        return self.rows(f"""SELECT count(*) AS received, coalesce(sum(valid = 1), 0) AS valid,
                 coalesce(sum(valid = 1 AND rectified_at IS NOT NULL), 0) AS rectified
-            FROM complaints WHERE received_at >= ? AND received_at < ? AND {where}""", (start, end, *params))
+            FROM complaints WHERE received_at >= ? AND received_at < ? AND {where}""", (start, end, *params))[0]

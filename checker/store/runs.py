@@ -3,8 +3,12 @@ even across processes. A row is `running` while its job runs, then `ok` or `fail
 `running` by a process that died is `abandoned`, and may be claimed again (once) to run the slot."""
 from __future__ import annotations
 
+from typing import Any
 
-class RunStore:
+from .base import StoreBase
+
+
+class RunStore(StoreBase):
     """job_runs: claim a slot, finish it, find what was missed or left behind."""
 
     def claim_run(self, job: str, slot: str, started_at: str, owner: str) -> int | None:
@@ -15,13 +19,15 @@ class RunStore:
             cur = c.execute("""INSERT OR IGNORE INTO job_runs (job, slot, started_at, status, detail)
                                VALUES (?, ?, ?, 'running', ?)""", (job, slot, started_at, owner))
             if cur.rowcount:
-                return cur.lastrowid
+                won: int | None = cur.lastrowid
+                return won
             cur = c.execute("""UPDATE job_runs SET started_at = ?, finished_at = NULL, status = 'running',
                                detail = ? WHERE job = ? AND slot = ? AND status = 'abandoned'""",
                             (started_at, owner, job, slot))
             if not cur.rowcount:
                 return None
-            return c.execute("SELECT id FROM job_runs WHERE job = ? AND slot = ?", (job, slot)).fetchone()[0]
+            taken: int = c.execute("SELECT id FROM job_runs WHERE job = ? AND slot = ?", (job, slot)).fetchone()[0]
+            return taken
 
     def finish_run(self, run_id: int, status: str, finished_at: str, detail: str | None) -> None:
         if status not in ("ok", "failed"):
@@ -30,7 +36,7 @@ class RunStore:
             c.execute("UPDATE job_runs SET status = ?, finished_at = ?, detail = ? WHERE id = ?",
                       (status, finished_at, detail, run_id))
 
-    def running_runs(self) -> list[dict]:
+    def running_runs(self) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM job_runs WHERE status = 'running' ORDER BY id")
 
     def abandon_run(self, run_id: int, finished_at: str, detail: str) -> bool:
@@ -40,14 +46,14 @@ class RunStore:
                                WHERE id = ? AND status = 'running'""", (finished_at, detail, run_id))
             return bool(cur.rowcount)
 
-    def job_run(self, job: str, slot: str) -> dict | None:
+    def job_run(self, job: str, slot: str) -> dict[str, Any] | None:
         return self.row("SELECT * FROM job_runs WHERE job = ? AND slot = ?", (job, slot))
 
     def has_job_runs(self, job: str) -> bool:
         """Whether the job ever claimed a slot (a job that never ran has nothing to catch up)."""
-        return self.scalar("SELECT EXISTS (SELECT 1 FROM job_runs WHERE job = ?)", (job,)) == 1
+        return bool(self.scalar("SELECT EXISTS (SELECT 1 FROM job_runs WHERE job = ?)", (job,)) == 1)
 
-    def job_runs(self, job: str | None = None, limit: int = 100) -> list[dict]:
+    def job_runs(self, job: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The latest runs (of one job or all), newest first."""
         if job:
             return self.rows("SELECT * FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT ?", (job, limit))
@@ -55,4 +61,5 @@ class RunStore:
 
     def last_scan_now(self) -> str | None:
         """The `now` of the last completed scan (a later scan may not be earlier: checker.evaluate.scanclock)."""
-        return self.scalar("SELECT now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+        now: str | None = self.scalar("SELECT now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+        return now
