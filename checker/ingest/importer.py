@@ -246,7 +246,8 @@ class _Job:
             raise
         except Exception as exc:   # noqa: BLE001 — one row must never stop an import
             log.warning("row %s of %s rejected by an unexpected error", n, self.reader.path, exc_info=True)
-            return self.reject(n, raw, [("", f"无法处理该行（{type(exc).__name__}：{str(exc)[:120]}）")])
+            self.reject(n, raw, [("", f"无法处理该行（{type(exc).__name__}：{str(exc)[:120]}）")])
+            return None
         if record is not None:
             self.originals[id(record)] = (n, raw)
         return record
@@ -255,22 +256,26 @@ class _Job:
         """The row to store, or None when it is blank or rejected."""
         problem = _shape_problem(raw, self.reader.format)
         if problem:
-            return self.reject(n, raw, [("", problem)])
+            self.reject(n, raw, [("", problem)])
+            return None
         fields = self.reader.fields(raw)
         if not fields:
             return None
         values, errors = self.coercer.coerce(fields)
         if errors:
-            return self.reject(n, raw, errors)
+            self.reject(n, raw, errors)
+            return None
         errors = self.checks.problems(values)
         missing = self.ctx.known.missing(self.rk, values)
         if errors:
-            return self.reject(n, raw, errors + missing)
+            self.reject(n, raw, errors + missing)
+            return None
         if missing:
             if all(c in self.self_refs for c, _ in missing) and not _self_named(values, missing):
                 self.deferred.append((n, raw, values))
                 return None
-            return self.reject(n, raw, missing)
+            self.reject(n, raw, missing)
+            return None
         return self.admit(n, raw, values)
 
     def admit(self, n: int, raw, values: dict) -> tuple | None:
@@ -278,7 +283,8 @@ class _Job:
         if self.rk.name == "orgs":
             loop = parent_loop(self.ctx.known.parents(), values["code"], values["parent"])
             if loop:
-                return self.reject(n, raw, [("parent", f"上级机构形成循环：{' → '.join(map(str, loop))}")])
+                self.reject(n, raw, [("parent", f"上级机构形成循环：{' → '.join(map(str, loop))}")])
+                return None
         for name in self.sticky:
             if values[name] is CLEAR:
                 values[name] = None
@@ -335,6 +341,7 @@ class _Job:
         self.updated += updated
         self.inserted += len(batch) - updated
         if self.fast and self.rk.name == "cases":
+            assert self.columns is not None, "set by accept(), which made the batch's rows"
             at = self.columns.index(self.rk.key[0])
             self.fresh += [r[at] for r in batch]
         for name, keys in self.clears.items():

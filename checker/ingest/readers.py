@@ -10,9 +10,9 @@ import csv
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, TextIO
 
 from ..errors import InputError
 from .records import RecordKind
@@ -75,10 +75,10 @@ class Reader:
     headers: list[str] | None = None     # CSV only
     ignored: tuple[str, ...] = ()        # headers that name no field
     _pairs: tuple[tuple[str, int], ...] = ()
-    _file = None
+    _file: TextIO | None = field(default=None, init=False, repr=False, compare=False)   # open while rows() runs
 
     @classmethod
-    def open(cls, path, kind: RecordKind, encoding: str | None = None) -> "Reader":
+    def open(cls, path: str | Path, kind: RecordKind, encoding: str | None = None) -> "Reader":
         path = Path(path)
         if path.is_dir():
             raise InputError(f"{path} 是文件夹，不是数据文件（导入整个文件夹请用 govwatch import all {path}）")
@@ -96,6 +96,7 @@ class Reader:
             yield from {"csv": self._csv, "json": self._json, "jsonl": self._jsonl}[self.format]()
 
     def _lines(self) -> Iterator[str]:
+        assert self._file is not None, "read inside rows()"
         for n, line in enumerate(self._file, start=1):
             if not line.isascii() and _UNDECODED.search(line):
                 raise DecodeFailure(self.path, self.encoding, n)
@@ -103,15 +104,18 @@ class Reader:
 
     def progress(self) -> float:
         """The fraction of the file read so far (approximate)."""
+        if self._file is None:
+            return 0.0
         try:
             return self._file.buffer.tell() / max(1, os.path.getsize(self.path))
         except (AttributeError, ValueError, OSError):
             return 0.0
 
-    def fields(self, raw) -> dict:
+    def fields(self, raw: list[str] | dict[str, Any]) -> dict[str, Any]:
         """{field: value} of a raw row, values stripped, blanks dropped."""
+        out: dict[str, Any] = {}
         if isinstance(raw, list):
-            n, out = len(raw), {}
+            n = len(raw)
             for name, i in self._pairs:
                 if i < n:
                     v = raw[i].strip()
@@ -119,13 +123,12 @@ class Reader:
                         out[name] = v
             return out
         aliases = self.kind.aliases()
-        out = {}
         for k, v in raw.items():
             if k in aliases and v is not None and not (isinstance(v, str) and not v.strip()):
                 out[aliases[k]] = v.strip() if isinstance(v, str) else v
         return out
 
-    def original(self, raw) -> list:
+    def original(self, raw: list[str] | dict[str, Any]) -> list[str]:
         """The row as read, for the rejects file."""
         if isinstance(raw, list):
             return raw
@@ -133,13 +136,17 @@ class Reader:
 
     def column(self, field: str) -> str:
         """The header a field was read from (for messages)."""
-        return next((self.headers[i] for name, i in self._pairs if name == field), field)
+        headers = self.headers or []
+        return next((headers[i] for name, i in self._pairs if name == field), field)
 
     def original_headers(self) -> list[str]:
-        return list(self.headers) if self.format == "csv" else ["原始记录"]
+        return list(self.headers or []) if self.format == "csv" else ["原始记录"]
 
     def _map_headers(self, headers: list[str]) -> None:
-        aliases, pairs, seen, ignored = self.kind.aliases(), [], {}, []
+        aliases = self.kind.aliases()
+        pairs: list[tuple[str, int]] = []
+        seen: dict[str, str] = {}
+        ignored: list[str] = []
         for i, h in enumerate(headers):
             name = aliases.get(h.strip().lstrip("\ufeff"))
             if name is None:
@@ -151,7 +158,7 @@ class Reader:
                 pairs.append((name, i))
         self.headers, self._pairs, self.ignored = headers, tuple(pairs), tuple(ignored)
 
-    def _csv(self):
+    def _csv(self) -> Iterator[tuple[int, list[str] | _Unparsable]]:
         reader = csv.reader(self._lines())
         try:
             headers = next(reader, None)
@@ -175,12 +182,13 @@ class Reader:
                 cells = _TooWide(cells, width)
             yield n, cells
 
-    def _jsonl(self):
+    def _jsonl(self) -> Iterator[tuple[int, Any]]:
         for n, line in enumerate(self._lines(), start=1):
             if line.strip():
                 yield n, _decode_line(line)
 
-    def _json(self):
+    def _json(self) -> Iterator[tuple[int, Any]]:
+        assert self._file is not None, "read inside rows()"
         yield from enumerate(_json_array(self._file, self.path, self.encoding), start=1)
 
 
@@ -191,15 +199,15 @@ def _csv_reason(exc: csv.Error) -> str:
     return text
 
 
-class _TooWide(list):
+class _TooWide(list[str]):
     """A CSV row with more values than the header has columns: rejected, never truncated."""
 
-    def __init__(self, cells, width):
+    def __init__(self, cells: list[str], width: int):
         super().__init__(cells)
         self.width = width
 
 
-def _decode_line(line: str):
+def _decode_line(line: str) -> Any:
     try:
         return json.loads(line)
     except json.JSONDecodeError as exc:
@@ -208,7 +216,7 @@ def _decode_line(line: str):
         return _Unparsable(f"不是可用的 JSON（{type(exc).__name__}：{str(exc)[:80]}）", line.rstrip("\r\n")[:1000])
 
 
-class _Unparsable(dict):
+class _Unparsable(dict[str, Any]):
     """A JSON value that could not be read: rejected with its reason."""
 
     def __init__(self, reason: str, text: str):
@@ -216,13 +224,14 @@ class _Unparsable(dict):
         self.reason, self.text = reason, text
 
 
-def _json_array(f, path, encoding: str = "utf-8-sig") -> Iterator:
+def _json_array(f: TextIO, path: Path, encoding: str = "utf-8-sig") -> Iterator[Any]:
     """The elements of a top-level JSON array, decoded one at a time; DecodeFailure at an
     undecodable line, after the elements before it."""
     decoder, buf, pos, eof = json.JSONDecoder(), "", 0, False
-    lines, bad_line = 0, None        # newlines read before buf; the line of an undecodable byte
+    lines = 0                        # newlines read before buf
+    bad_line: int | None = None      # the line of an undecodable byte
 
-    def fill():
+    def fill() -> None:
         nonlocal buf, pos, eof, lines, bad_line
         if bad_line is not None:
             eof = True
@@ -236,10 +245,10 @@ def _json_array(f, path, encoding: str = "utf-8-sig") -> Iterator:
         lines += buf.count("\n", 0, pos)
         buf, pos = buf[pos:] + chunk, 0
 
-    def undecodable():
+    def undecodable() -> DecodeFailure | None:
         return DecodeFailure(path, encoding, bad_line) if bad_line is not None else None
 
-    def skip(chars=" \t\r\n\ufeff"):
+    def skip(chars: str = " \t\r\n\ufeff") -> None:
         nonlocal pos
         while True:
             while pos < len(buf) and buf[pos] in chars:
