@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from .base import StoreBase
 
-def _marks(values: list) -> str:
+
+def _marks(values: list[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
-class LookupStore:
-    rows: Any                          # StoreBase.rows(sql, params) -> list[dict]
+class LookupStore(StoreBase):
 
     # ------------------------------------------------------------ people and orgs
-    def officers_by_telegram(self, telegram_id: int) -> list[dict]:
+    def officers_by_telegram(self, telegram_id: int) -> list[dict[str, Any]]:
         """The officers bound to a Telegram user (by id)."""
         return self.rows("SELECT * FROM officers WHERE telegram_id = ? ORDER BY id", (int(telegram_id),))
 
@@ -27,7 +28,7 @@ class LookupStore:
         """The distinct first two characters of the org codes (a GB/T 2260 province)."""
         return [r["p"] for r in self.rows("SELECT DISTINCT substr(code, 1, 2) AS p FROM orgs")]
 
-    def orgs_at_level(self, level: str) -> list[dict]:
+    def orgs_at_level(self, level: str) -> list[dict[str, Any]]:
         """{code, name} of the orgs of one level, by code."""
         return self.rows("SELECT code, name FROM orgs WHERE level = ? ORDER BY code", (level,))
 
@@ -40,7 +41,7 @@ class LookupStore:
         return [r["code"] for r in self.rows(sql + " ORDER BY code", levels)]
 
     # ------------------------------------------------------------ supervision activity and inspections
-    def supervision_dates(self, kinds: list[str], since: str, until: str) -> list[dict]:
+    def supervision_dates(self, kinds: list[str], since: str, until: str) -> list[dict[str, Any]]:
         """{org, date} of the supervisions of these kinds dated in [since, until]."""
         return self.rows(f"SELECT org, date FROM supervisions WHERE kind IN ({_marks(kinds)}) AND date >= ? AND date <= ?",
                          [*kinds, since, until])
@@ -64,13 +65,13 @@ class LookupStore:
             [*checks, since, before])}
 
     # ------------------------------------------------------------ casework, silences, the demo
-    def overdue_open_cases(self, before: str, handler: str | None = None) -> list[dict]:
+    def overdue_open_cases(self, before: str, handler: str | None = None) -> list[dict[str, Any]]:
         """Accepted or processing cases due before `before`, with the item's and the handler's names."""
         sql = ("SELECT c.case_no, c.item_code, c.org, c.hall, c.handler, c.accepted_at, c.due_at, c.status, "
                "i.name AS item_name, o.name AS handler_name FROM cases c LEFT JOIN items i ON i.code = c.item_code "
                "LEFT JOIN officers o ON o.id = c.handler WHERE c.status IN ('accepted', 'processing') "
                "AND c.due_at IS NOT NULL AND c.due_at < ?")
-        params: list = [before]
+        params: list[str] = [before]
         if handler is not None:
             sql, params = sql + " AND c.handler = ?", [*params, handler]
         return self.rows(sql, params)
@@ -78,14 +79,14 @@ class LookupStore:
     def escalated_finding_ids(self) -> set[int]:
         return {r["id"] for r in self.rows("SELECT id FROM findings WHERE escalation_level >= 1")}
 
-    def all_silences(self) -> list[dict]:
+    def all_silences(self) -> list[dict[str, Any]]:
         """Every silence, in force or not, by id."""
         return self.rows("SELECT * FROM silences ORDER BY id")
 
     def case_status_counts(self) -> dict[str, int]:
         return {r["status"]: r["n"] for r in self.rows("SELECT status, count(*) AS n FROM cases GROUP BY status")}
 
-    def open_findings_by_clause(self) -> list[dict]:
+    def open_findings_by_clause(self) -> list[dict[str, Any]]:
         """{standard, clause, severity, n} of the findings not resolved or verified, most first per standard."""
         return self.rows("""SELECT standard, clause, severity, count(*) AS n FROM findings
                             WHERE status NOT IN ('resolved', 'verified') GROUP BY standard, clause, severity

@@ -53,7 +53,7 @@ def record_table_sql(rk: RecordKind) -> str:
     return f'CREATE TABLE "{rk.name}" ({", ".join(cols)}, PRIMARY KEY ({key}))'
 
 
-def _records(conn):
+def _records(conn: sqlite3.Connection) -> None:
     for rk in KINDS.values():
         conn.execute(record_table_sql(rk))
         conn.execute(f'CREATE INDEX "ix_{rk.name}_seq" ON "{rk.name}" ("_seq")')
@@ -70,7 +70,7 @@ def _records(conn):
     conn.execute("INSERT INTO meta (key, value) VALUES ('change_seq', '0')")
 
 
-def _findings(conn):
+def _findings(conn: sqlite3.Connection) -> None:
     conn.executescript("""
     CREATE TABLE findings (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -111,7 +111,7 @@ def _findings(conn):
     """)
 
 
-def _delivery(conn):
+def _delivery(conn: sqlite3.Connection) -> None:
     conn.executescript("""
     CREATE TABLE outbox (                       -- durable notification queue (at-least-once)
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -142,7 +142,7 @@ def _delivery(conn):
     """)
 
 
-def _schedule(conn):
+def _schedule(conn: sqlite3.Connection) -> None:
     conn.executescript("""
     CREATE TABLE job_runs (                     -- one row a scheduled slot: never run twice
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -155,7 +155,7 @@ def _schedule(conn):
     """)
 
 
-def add_missing_columns(conn, kind: str) -> None:
+def add_missing_columns(conn: sqlite3.Connection, kind: str) -> None:
     """Columns of a record kind added after its table was made (0001 makes new tables complete)."""
     have = set(table_columns(conn, kind))
     for f in KINDS[kind].fields:
@@ -163,15 +163,15 @@ def add_missing_columns(conn, kind: str) -> None:
             conn.execute(f'ALTER TABLE "{kind}" ADD COLUMN "{f.name}" {SQL_TYPES[f.type]}')
 
 
-def _orgs_third_party(conn):
+def _orgs_third_party(conn: sqlite3.Connection) -> None:
     add_missing_columns(conn, "orgs")
 
 
-def _evaluations_case_no(conn):
+def _evaluations_case_no(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS ix_evaluations_case_no ON evaluations (case_no)")   # 一事一评 E1
 
 
-def _findings_cleared(conn):
+def _findings_cleared(conn: sqlite3.Connection) -> None:
     """cleared_at: when a scan first saw a verified finding's condition cleared (a later firing is then
     a rebound, DB33/T 2036.7 §8.4); persist_count: reopened as 复查后仍存在 (never cleared)."""
     have = set(table_columns(conn, "findings"))
@@ -181,7 +181,7 @@ def _findings_cleared(conn):
         conn.execute('ALTER TABLE findings ADD COLUMN persist_count INTEGER NOT NULL DEFAULT 0')
 
 
-def _disclosures(conn):
+def _disclosures(conn: sqlite3.Connection) -> None:
     """政务公开 records (DB50/T 957.7 §3.3) in a database made before the kind existed."""
     if table_columns(conn, "disclosures"):       # the table exists (made by a newer schema)
         return
@@ -191,7 +191,7 @@ def _disclosures(conn):
     conn.execute('CREATE INDEX "ix_disclosures_date" ON "disclosures" ("formed_at")')
 
 
-def _finding_events_by_month(conn):
+def _finding_events_by_month(conn: sqlite3.Connection) -> None:
     """PostgreSQL: the audit trail, which grows with history, partitioned by the month of `at` (its key
     becomes (id, at)); SQLite keeps the plain table (checker.store.dialect.MONTHLY)."""
     partition_by_month(conn, "finding_events", ("id", "at"), {"ix_finding_events_finding": '"finding_id"'})
