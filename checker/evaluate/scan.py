@@ -14,7 +14,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import GovwatchError
 from ..findings import Firing, ReconcileResult, reconcile, reconcile_fired
@@ -22,11 +22,15 @@ from ..findings.messages import TEMPLATE, placeholders, render
 from ..ingest import derived, workdays
 from ..ingest.records import KINDS
 from ..rules import compiler
-from ..rules.model import RecordRule, leaves
+from ..rules.model import RecordRule, Rule, leaves
 from ..store import Store
 from . import holiday_years, indicators, supervision
 from .engine import Engine
 from .scanclock import refuse_backdated
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..rules.model import RuleBook
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
 FULL_CHUNK = 20000             # records the durable engine is given at a time
@@ -92,16 +96,16 @@ class Evaluation:
 
 @dataclass
 class ScanContext:
-    store: object
-    cfg: object
-    rulebook: object
+    store: Store
+    cfg: Config
+    rulebook: RuleBook
     now: datetime
     full: bool
     since_seq: int
     engine: str = "sql"
     coverage: workdays.Coverage | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.now_iso = _iso(self.now, self.cfg)
         self._due: dict[int, str] = {}              # rectification deadline by working days
         self.bases: dict[tuple, dict] = {}          # (rule id, org) → the facts its firings share
@@ -176,6 +180,7 @@ def prepare_fired(store, part: Evaluation) -> dict:
         return {}                                                    # whole a page at a time under the lock
     rows = store.fired_changes_after("", None)
     part.changes = rows                                  # reconcile reuses them (one LEFT JOIN less under the lock)
+    assert part.complete is not None, "a part with a fired table completes its firings (_records)"
     return {f.fingerprint: f for f in part.complete(part.pending(rows))} if rows else {}
 
 
@@ -375,7 +380,8 @@ def check_record(store, cfg, rulebook, kind: str, key: str, now: datetime) -> li
 def _bool_names(kind: str) -> frozenset[str]:
     """Fields and derived fields of a kind that are booleans (SQLite gives 0/1)."""
     own = {f.name for f in KINDS[kind].fields if f.type == "bool"}
-    return frozenset(own | {n for n in derived.names(kind) if derived.get(kind, n).type == "bool"})
+    computed = {n for n in derived.names(kind) if (d := derived.get(kind, n)) is not None and d.type == "bool"}
+    return frozenset(own | computed)
 
 
 @functools.lru_cache(maxsize=256)
@@ -390,7 +396,8 @@ def kept_fields(kind: str, rule) -> tuple[str, ...]:
 
 def complete_firings(ctx: ScanContext, firings: list) -> list:
     """Record firings made whole (facts, message, deadline, handler), a query per rule."""
-    out, by_rule = [], {}
+    out: list[Firing] = []
+    by_rule: dict[Rule, list[Firing]] = {}        # rule → its firings not made whole yet
     for f in firings:
         if f.message is None:
             by_rule.setdefault(f.rule, []).append(f)
@@ -426,10 +433,12 @@ def _data_quality(ctx: ScanContext, kinds: list[str], rules) -> list:
     at the records changed since the last scan (the first: all) and those of the active such findings:
     a record's dates change only with the record, and the table only grows, so a record found fine
     stays fine."""
+    coverage = ctx.coverage
+    assert coverage is not None, "ScanContext.__post_init__ sets it"
     out = []
     for kind in kinds:
         for key, org, name, value, reason in ctx.store.unevaluable_records(
-                kind, ctx.coverage.first, ctx.coverage.last, ctx.since_seq,
+                kind, coverage.first, coverage.last, ctx.since_seq,
                 DATA_QUALITY.id):
             facts = {**_base_facts(ctx, DATA_QUALITY, org), "kind_title": _KIND_TITLES.get(kind, kind),
                      "record_kind": kind, "record_key": key, "field": name, "value": value, "reason": reason}

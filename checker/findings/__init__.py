@@ -52,7 +52,7 @@ class Firing:
     subject: str              # e.g. case_no, "P5:330102:2026-10", "330102:equipment.evaluator"
     subject_kind: str         # cases, indicator, checklist, cadence, consultations, …
     org: str | None
-    message: str              # rendered Chinese message
+    message: str | None       # rendered Chinese message (None: a record firing not made whole yet)
     due_at: str | None        # rectification deadline (ISO local)
     handler: str | None       # officer id responsible when known (case handler)
     facts: dict = field(default_factory=dict)   # values shown in messages / bot (/case)

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable
+from typing import Any, Callable, TypeGuard
 from zoneinfo import ZoneInfo
 
 from .records import CLEAR_WORDS, KINDS, MAX_TEXT, Field, RecordKind
@@ -35,6 +35,8 @@ CHOICES_RE = re.compile(r"^[A-Za-z](;[A-Za-z])*$")
 INT64 = 2**63 - 1                 # what an SQLite INTEGER holds
 DATE_WINDOW = ("2000-01-01", "2099-12-31")     # config `ingest.date_min` / `ingest.date_max`
 
+Convert = Callable[[object], object]            # raw value → stored value, or Bad
+
 
 class Clear:
     """A sticky field's explicit clear word (解绑): the stored value is set to NULL."""
@@ -55,15 +57,15 @@ def label(f: Field) -> str:
     return f"{f.alias[0]}({f.name})" if f.alias else f.name
 
 
-def _is_number(v) -> bool:
+def _is_number(v: object) -> TypeGuard[int | float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _num(x) -> str:
+def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def _bounded(f: Field, n):
+def _bounded(f: Field, n: int | float) -> int | float:
     if f.minimum is not None and n < f.minimum:
         raise Bad(f"{label(f)} 不能小于 {_num(f.minimum)}：{_show(n)}")
     if f.maximum is not None and n > f.maximum:
@@ -75,7 +77,7 @@ def _bounded(f: Field, n):
     return n
 
 
-def _show(value, width: int = 40) -> str:
+def _show(value: object, width: int = 40) -> str:
     """A value in a reason, cut to a readable length (a 10^30 or a 100 KB text stays one line)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         return f"约 {int(value.bit_length() * 0.30103) + 1} 位的整数"
@@ -83,8 +85,8 @@ def _show(value, width: int = 40) -> str:
     return text if len(text) <= width else text[:width] + f"…（共 {len(text)} 个字符）"
 
 
-def _str(f: Field, tz):
-    def conv(v):
+def _str(f: Field, tz: ZoneInfo, window: tuple[str, str]) -> Convert:
+    def conv(v: object) -> object:
         if isinstance(v, str):
             if len(v) > MAX_TEXT:
                 raise Bad(f"{label(f)} 过长：{len(v)} 个字符，最多 {MAX_TEXT}")
@@ -97,8 +99,8 @@ def _str(f: Field, tz):
     return conv
 
 
-def _int(f: Field, tz):
-    def conv(v):
+def _int(f: Field, tz: ZoneInfo, window: tuple[str, str]) -> Convert:
+    def conv(v: object) -> object:
         if isinstance(v, str):
             if len(v) > 40:
                 raise Bad(f"{label(f)} 应为整数：{_show(v)!r}")
@@ -115,8 +117,8 @@ def _int(f: Field, tz):
     return conv
 
 
-def _float(f: Field, tz):
-    def conv(v):
+def _float(f: Field, tz: ZoneInfo, window: tuple[str, str]) -> Convert:
+    def conv(v: object) -> object:
         if isinstance(v, str):
             if len(v) <= 64 and FLOAT_RE.match(v):
                 return _bounded(f, float(v))
@@ -130,8 +132,8 @@ def _float(f: Field, tz):
     return conv
 
 
-def _bool(f: Field, tz):
-    def conv(v):
+def _bool(f: Field, tz: ZoneInfo, window: tuple[str, str]) -> Convert:
+    def conv(v: object) -> object:
         if isinstance(v, bool):
             return int(v)
         if isinstance(v, str):
@@ -151,8 +153,8 @@ def _in_window(f: Field, day: str, window: tuple[str, str]) -> None:
         raise Bad(f"{label(f)} 的日期 {day} 超出允许范围 {window[0]} 至 {window[1]}（配置 ingest.date_min/date_max）")
 
 
-def _date(f: Field, tz, window=DATE_WINDOW):
-    def conv(v):
+def _date(f: Field, tz: ZoneInfo, window: tuple[str, str]) -> Convert:
+    def conv(v: object) -> object:
         if isinstance(v, str) and DATE_RE.match(v):
             try:
                 day = date.fromisoformat(v).isoformat()
@@ -165,7 +167,7 @@ def _date(f: Field, tz, window=DATE_WINDOW):
     return conv
 
 
-def _datetime(f: Field, tz: ZoneInfo, window=DATE_WINDOW):
+def _datetime(f: Field, tz: ZoneInfo, window: tuple[str, str]) -> Convert:
     first, last = window
     offsets: dict[str, str | None] = {}     # 'YYYY-MM-DDTHH' → '+08:00' (None: no such day)
 
@@ -179,7 +181,7 @@ def _datetime(f: Field, tz: ZoneInfo, window=DATE_WINDOW):
                 offsets[key] = None
         return offsets[key]
 
-    def conv(v):
+    def conv(v: object) -> object:
         if isinstance(v, str):
             m = _PLAIN_RE.match(v)
             if m:
@@ -204,7 +206,7 @@ def fixed_offset(tz: ZoneInfo, window: tuple[str, str] = DATE_WINDOW) -> str | N
     '+08:00'), or None when the zone changes offset within it (summer time). Checked at midnight and
     noon of every day: a zone's offset changes last for months."""
     first, last = date.fromisoformat(window[0]), date.fromisoformat(window[1])
-    seen = set()
+    seen: set[str] = set()
     for d in range((last - first).days + 1):
         day = first + timedelta(days=d)
         for hour in (0, 12):
@@ -227,47 +229,48 @@ def to_local(text: str, tz: ZoneInfo) -> str:
         raise Bad(f"时间超出可表示的范围：{text!r}") from None
 
 
-def _enum(f: Field, tz):
+def _enum(f: Field, tz: ZoneInfo, window: tuple[str, str]) -> Convert:
     allowed = frozenset(f.values)
 
-    def conv(v):
+    def conv(v: object) -> object:
         if isinstance(v, str) and v in allowed:
             return v
         raise Bad(f"{label(f)} 应为 {'/'.join(f.values)} 之一：{_show(repr(v))}")
     return conv
 
 
-def _choices(f: Field, tz):
-    def conv(v):
+def _choices(f: Field, tz: ZoneInfo, window: tuple[str, str]) -> Convert:
+    def conv(v: object) -> object:
         if isinstance(v, str) and CHOICES_RE.match(v):
             return v.upper()
         raise Bad(f"{label(f)} 应为选项字母，多选用 ; 分隔（如 A;C）：{_show(repr(v))}")
     return conv
 
 
-CONVERTERS: dict[str, Callable[[Field, ZoneInfo], Callable]] = {
+CONVERTERS: dict[str, Callable[[Field, ZoneInfo, tuple[str, str]], Convert]] = {
     "str": _str, "int": _int, "float": _float, "bool": _bool,
     "date": _date, "datetime": _datetime, "enum": _enum, "choices": _choices,
 }
 
 
-def converter(rk: RecordKind, f: Field, tz: ZoneInfo, window: tuple[str, str] = DATE_WINDOW) -> Callable:
+def converter(rk: RecordKind, f: Field, tz: ZoneInfo, window: tuple[str, str] = DATE_WINDOW) -> Convert:
     """The converter of one field, with the field's accepted words (if any) in front."""
-    base = CONVERTERS[f.type](f, tz, window) if f.type in ("date", "datetime") else CONVERTERS[f.type](f, tz)
-    words = WORDS.get((rk.name, f.name))
+    base = CONVERTERS[f.type](f, tz, window)
+    found = WORDS.get((rk.name, f.name))
     if f.sticky:
-        words = {**(words or {}), **{w: CLEAR for w in CLEAR_WORDS}}
-    if not words:
+        found = {**(found or {}), **{w: CLEAR for w in CLEAR_WORDS}}
+    if not found:
         return base
+    words = found
 
-    def conv(v):
+    def conv(v: object) -> object:
         if isinstance(v, str) and (v in words or v.lower() in words):
             return words.get(v, words.get(v.lower()))
         return base(v)
     return conv
 
 
-def blank(v) -> bool:
+def blank(v: object) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
@@ -276,16 +279,17 @@ class Coercer:
     """Converts rows of one kind, given as {field name: raw value} with blanks already dropped."""
 
     kind: RecordKind
-    slots: tuple[tuple[Field, Callable], ...]
+    slots: tuple[tuple[Field, Convert], ...]
 
     @classmethod
     def of(cls, kind: str, tz: ZoneInfo, window: tuple[str, str] = DATE_WINDOW) -> "Coercer":
         rk = KINDS[kind]
         return cls(rk, tuple((f, converter(rk, f, tz, window)) for f in rk.fields))
 
-    def coerce(self, row: dict) -> tuple[dict, list[tuple[str, str]]]:
+    def coerce(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """(values by field, [(field, reason)]); missing fields are None."""
-        out, errors = {}, []
+        out: dict[str, Any] = {}
+        errors: list[tuple[str, str]] = []
         for f, conv in self.slots:
             v = row.get(f.name)
             if v is None:
@@ -300,6 +304,6 @@ class Coercer:
         return out, errors
 
 
-def compact(row: dict) -> dict:
+def compact(row: dict[str, Any]) -> dict[str, Any]:
     """Drop blank values and strip text: what both the coercer and the JSON Schema see."""
     return {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items() if not blank(v)}

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from datetime import date, datetime
+from typing import Any
 
 import jsonschema
 
 from .coerce import BOOL_WORDS, CHOICES_RE, DATE_RE, DATETIME_RE, FLOAT_RE, WORDS
 from .records import CLEAR_WORDS, KINDS, Field, RecordKind
 
+Schema = dict[str, Any]           # a JSON Schema, or one of its parts
+
 FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 
 
 @FORMAT_CHECKER.checks("govwatch-date", raises=ValueError)
-def _is_date(value) -> bool:
+def _is_date(value: object) -> bool:
     return not isinstance(value, str) or bool(date.fromisoformat(value))
 
 
 @FORMAT_CHECKER.checks("govwatch-datetime", raises=ValueError)
-def _is_datetime(value) -> bool:
+def _is_datetime(value: object) -> bool:
     return not isinstance(value, str) or bool(datetime.fromisoformat(value))
 
 
@@ -67,8 +71,8 @@ def _same_length_at_most(limit: str) -> str:
     return f"({lower}{limit[0]}{_same_length_at_most(rest)})"
 
 
-def _bounds(f: Field) -> dict:
-    out = {}
+def _bounds(f: Field) -> Schema:
+    out: Schema = {}
     if f.minimum is not None:
         out["minimum"] = f.minimum
     if f.maximum is not None:
@@ -76,12 +80,13 @@ def _bounds(f: Field) -> dict:
     return out
 
 
-def _text(pattern) -> dict:
-    return {"type": "string", "pattern": pattern.pattern if hasattr(pattern, "pattern") else pattern}
+def _text(pattern: str | re.Pattern[str]) -> Schema:
+    return {"type": "string", "pattern": pattern.pattern if isinstance(pattern, re.Pattern) else pattern}
 
 
-def _property(rk: RecordKind, f: Field) -> dict:
+def _property(rk: RecordKind, f: Field) -> Schema:
     t = f.type
+    forms: list[Schema]
     if t == "str":
         forms = [{"type": "string"}, {"type": "integer"}]
     elif t == "int":
@@ -103,16 +108,16 @@ def _property(rk: RecordKind, f: Field) -> dict:
         forms = [{"enum": list(f.values)}]
     else:  # choices
         forms = [_text(CHOICES_RE)]
-    words = WORDS.get((rk.name, f.name))
-    if words:
-        forms.append({"enum": list(words)})
-    prop = forms[0] if len(forms) == 1 else {"anyOf": forms}
+    accepted = WORDS.get((rk.name, f.name))
+    if accepted:
+        forms.append({"enum": list(accepted)})
+    prop: Schema = forms[0] if len(forms) == 1 else {"anyOf": forms}
     title = f.alias[0] if f.alias else f.name
     return {"title": title, **prop}
 
 
 @functools.lru_cache(maxsize=None)
-def _schema(kind: str) -> dict:
+def _schema(kind: str) -> Schema:
     rk = KINDS[kind]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -124,7 +129,7 @@ def _schema(kind: str) -> dict:
     }
 
 
-def kind_schema(kind: str) -> dict:
+def kind_schema(kind: str) -> Schema:
     """The JSON Schema of one record kind (a fresh copy: callers may change it)."""
     return copy.deepcopy(_schema(kind))
 
