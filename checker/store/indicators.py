@@ -7,7 +7,10 @@ the org and all orgs below it, in a single GROUP BY.
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 from ..ingest.records import KINDS
 from .base import StoreBase
@@ -32,7 +35,7 @@ WITH RECURSIVE up(ancestor, org) AS (
 SELECT ancestor, org FROM up"""
 
 
-def _index_runs(conn):
+def _index_runs(conn: sqlite3.Connection) -> None:
     conn.executescript("""
     CREATE TABLE IF NOT EXISTS index_weights (      -- the efficacy index's weights, fixed per evaluation year
         year INTEGER PRIMARY KEY, base_period TEXT NOT NULL, weights TEXT NOT NULL, computed_at TEXT NOT NULL
@@ -54,7 +57,7 @@ class IndicatorStore(StoreBase):
         self.conn.execute("DELETE FROM temp._org_closure")
         self.conn.execute(_CLOSURE)
         self.conn.execute("CREATE INDEX IF NOT EXISTS temp.ix_org_closure ON _org_closure (org, ancestor)")
-        return self.scalar("SELECT count(*) FROM temp._org_closure")
+        return int(self.scalar("SELECT count(*) FROM temp._org_closure"))
 
     def orgs_with_children(self) -> list[str]:
         return [r[0] for r in self.packed(
@@ -67,20 +70,23 @@ class IndicatorStore(StoreBase):
     def org_names(self) -> dict[str, str]:
         return dict(self.packed("SELECT code, name FROM orgs", ["code", "name"]))
 
-    def indicator_rollups(self, specs: dict, orgs=None) -> dict:
+    def indicator_rollups(self, specs: Mapping[str, AggregateSpec],
+                          orgs: Iterable[str] | None = None) -> dict[str, dict[str, tuple[Any, Any]]]:
         """key → {org → (numerator, denominator)} for every org (or those in `orgs`) with source rows.
         Specs over the same table and period share one pass over it (the specs of one computation
         bind into one params dict, so their names do not clash). Call build_org_closure() first."""
-        groups: dict[tuple, list] = {}
+        groups: dict[tuple[str, str], list[str]] = {}
         for key, spec in specs.items():
             groups.setdefault((spec.source, spec.scan_sql), []).append(key)
-        out = {}
+        out: dict[str, dict[str, tuple[Any, Any]]] = {}
         for (source, scan), keys in groups.items():
             out.update(self._rollup(source, scan, [(k, specs[k]) for k in keys], orgs))
         return out
 
-    def _rollup(self, source: str, scan: str, specs: list, orgs) -> dict:
-        params, ancestors = {}, "1 = 1"
+    def _rollup(self, source: str, scan: str, specs: list[tuple[str, AggregateSpec]],
+                orgs: Iterable[str] | None) -> dict[str, dict[str, tuple[Any, Any]]]:
+        params: dict[str, Any] = {}
+        ancestors = "1 = 1"
         for _, spec in specs:
             params.update(spec.params)
         if orgs is not None:
@@ -96,7 +102,7 @@ class IndicatorStore(StoreBase):
         columns = [f"{x}{i}" for i in range(len(specs)) for x in names[i]]
         totals = ", ".join(f"SUM(p.{c}) AS {c}" for c in columns)
         sql = _ROLLUP.format(sums=sums, source=source, scan=scan, totals=totals, ancestors=ancestors)
-        out: dict = {key: {} for key, _ in specs}
+        out: dict[str, dict[str, tuple[Any, Any]]] = {key: {} for key, _ in specs}
         for row in self.packed(sql, ["org"] + columns, params):
             got = dict(zip(columns, row[1:]))
             for i, (key, _) in enumerate(specs):
@@ -132,8 +138,8 @@ def _utc_now() -> str:
 class AggregateSpec:
     """The SQL pieces of one indicator over one period: checked names, fixed templates only."""
 
-    def __init__(self, source, where_sql, numerator_sql, measure_sql, denominator_measure_sql, params,
-                 scan_sql="1 = 1"):
+    def __init__(self, source: str, where_sql: str, numerator_sql: str, measure_sql: str,
+                 denominator_measure_sql: str, params: dict[str, Any], scan_sql: str = "1 = 1"):
         if source not in KINDS:
             raise ValueError(f"unknown record kind {source!r}")
         self.source, self.scan_sql = source, scan_sql       # scan_sql: the rows to read (the period's)
@@ -142,17 +148,19 @@ class AggregateSpec:
         self.params = params
 
 
-def measure_sql(kind: str, measure) -> str:
+def measure_sql(kind: str, measure: object) -> str:
     """`count` → 1; {sum: FIELD} → the field's value (0 when empty)."""
     if measure in (None, "count"):
         return "1"
+    if not isinstance(measure, Mapping):
+        raise ValueError(f"measure {measure!r} is neither count nor {{sum: FIELD}}")
     field = measure["sum"]
     if field not in KINDS[kind].columns:
         raise ValueError(f"{kind} has no field {field!r}")
     return f'COALESCE("{field}", 0)'
 
 
-def period_sql(kind: str, field: str | None, start: str, end: str, params: dict) -> str:
+def period_sql(kind: str, field: str | None, start: str, end: str, params: dict[str, Any]) -> str:
     """Restrict rows to local dates [start, end) on the period field (stored local ISO strings)."""
     if not field:
         return "1 = 1"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from ..ingest.records import KINDS, RecordKind
 from . import staging
@@ -25,12 +25,12 @@ class RecordStore(StoreBase):
 
     def count(self, kind: str) -> int:
         KINDS[kind]  # unknown kinds raise KeyError, never reach SQL
-        return self.scalar(f'SELECT count(*) FROM "{kind}"')
+        return int(self.scalar(f'SELECT count(*) FROM "{kind}"'))
 
     def counts(self) -> dict[str, int]:
         return {k: self.count(k) for k in KINDS}
 
-    def get(self, kind: str, key: str | tuple) -> dict | None:
+    def get(self, kind: str, key: str | tuple[Any, ...]) -> dict[str, Any] | None:
         """One record by its key (a tuple for composite keys)."""
         rk = KINDS[kind]
         values = key if isinstance(key, tuple) else (key,)
@@ -46,7 +46,8 @@ class RecordStore(StoreBase):
 
     def org_ancestors(self, code: str) -> list[str]:
         """The org's parent, grandparent … up to the root (nearest first), without the org itself."""
-        out, seen = [], {code}
+        out: list[str] = []
+        seen = {code}
         parent = self.scalar("SELECT parent FROM orgs WHERE code = ?", (code,))
         while parent and parent not in seen:
             out.append(parent)
@@ -54,17 +55,17 @@ class RecordStore(StoreBase):
             parent = self.scalar("SELECT parent FROM orgs WHERE code = ?", (parent,))
         return out
 
-    def officers_of(self, org: str, role: str | None = None) -> list[dict]:
+    def officers_of(self, org: str, role: str | None = None) -> list[dict[str, Any]]:
         """Officers of exactly this org (optionally of one role), by id."""
         if role:
             return self.rows("SELECT * FROM officers WHERE org = ? AND role = ? ORDER BY id", (org, role))
         return self.rows("SELECT * FROM officers WHERE org = ? ORDER BY id", (org,))
 
-    def officers_with_role(self, role: str) -> list[dict]:
+    def officers_with_role(self, role: str) -> list[dict[str, Any]]:
         """Every officer of a role (e.g. the admins told about a refused rule reload), by id."""
         return self.rows("SELECT * FROM officers WHERE role = ? ORDER BY id", (role,))
 
-    def supervisor_for(self, org: str) -> dict | None:
+    def supervisor_for(self, org: str) -> dict[str, Any] | None:
         """The supervisor responsible for an org: one of the org's own, else the nearest ancestor's."""
         for code in [org, *self.org_ancestors(org)]:
             found = self.officers_of(code, "supervisor")
@@ -75,7 +76,7 @@ class RecordStore(StoreBase):
     # --- import -------------------------------------------------------------------------------
 
     @contextmanager
-    def bulk_writes(self, cache_mb: int = 64, checkpoint_pages: int = 20000):
+    def bulk_writes(self, cache_mb: int = 64, checkpoint_pages: int = 20000) -> Iterator[Callable[[], None]]:
         """One write transaction for a big import, with the dialect's bulk-load tuning (SQLite: a
         bounded larger page cache and fewer WAL checkpoints). Yields `commit()`, which commits what
         is in and carries on in a new transaction (so other writers get a turn). Whatever was written is committed at the end, even on error:
@@ -84,7 +85,7 @@ class RecordStore(StoreBase):
             yield lambda: None
             return
 
-        def commit():
+        def commit() -> None:
             self.conn.execute("COMMIT")
             self.conn.execute("BEGIN IMMEDIATE")
         with self.dialect.bulk_session(self.conn, cache_mb, checkpoint_pages):
@@ -98,22 +99,22 @@ class RecordStore(StoreBase):
         """Whether CSV files of a kind may take the bulk import's set-based fast path."""
         return staging.supported(rk)
 
-    def fast_import(self, **plan) -> staging.FastImport:
+    def fast_import(self, **plan: Any) -> staging.FastImport:
         """The fast path of one CSV file (`plan`: the fields of checker.store.staging.Plan)."""
         return staging.FastImport(self, staging.Plan(**plan))
 
-    def record_keys(self, kind: str) -> set:
+    def record_keys(self, kind: str) -> set[Any]:
         """Every key of a kind (a value, or a tuple for composite keys): for small reference tables."""
         key = KINDS[kind].key
         cols = ", ".join(f'"{k}"' for k in key)
         rows = self.conn.execute(f'SELECT {cols} FROM "{kind}"')
         return {r[0] for r in rows} if len(key) == 1 else set(rows)
 
-    def org_parents(self) -> dict:
+    def org_parents(self) -> dict[str, str | None]:
         """org code → parent code (None at a root): for the parent-loop check of an import."""
         return dict(self.conn.execute("SELECT code, parent FROM orgs"))
 
-    def clear_field(self, kind: str, field: str, keys: list) -> None:
+    def clear_field(self, kind: str, field: str, keys: list[Any]) -> None:
         """Set one field to NULL for these keys (single-column keys): an import's explicit 解绑."""
         rk = KINDS[kind]
         if field not in rk.columns or len(rk.key) != 1:
@@ -121,12 +122,12 @@ class RecordStore(StoreBase):
         with self.transaction() as c:
             c.executemany(f'UPDATE "{kind}" SET "{field}" = NULL WHERE "{rk.key[0]}" = ?', [(k,) for k in keys])
 
-    def item_deadline_facts(self) -> dict:
+    def item_deadline_facts(self) -> dict[str, tuple[Any, Any, Any]]:
         """item code → (immediate, promised_days, statutory_days)."""
         return {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
             "SELECT code, immediate, promised_days, statutory_days FROM items")}
 
-    def upsert_records(self, kind: str, columns: tuple[str, ...], rows: list[tuple]) -> int:
+    def upsert_records(self, kind: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
         """Insert or update rows by key in one transaction; return how many keys existed before
         (or came twice in `rows`): the updates."""
         rk = KINDS[kind]
@@ -147,7 +148,7 @@ class RecordStore(StoreBase):
             c.execute("RELEASE upsert")
         return _count_updates(keys, existing)
 
-    def _existing_keys(self, conn, kind: str, keys: list[tuple]) -> set[tuple]:
+    def _existing_keys(self, conn: Any, kind: str, keys: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
         key = KINDS[kind].key
         cols = ", ".join(f'"{k}"' for k in key)
         step = MAX_PARAMS // len(key)
@@ -173,7 +174,7 @@ def _conflict_sql(kind: str, columns: tuple[str, ...], key: tuple[str, ...]) -> 
     return f'ON CONFLICT ({conflict}) DO UPDATE SET {updates}'
 
 
-def _count_updates(keys: list[tuple], existing: set[tuple]) -> int:
+def _count_updates(keys: list[tuple[Any, ...]], existing: set[tuple[Any, ...]]) -> int:
     seen, updated = set(existing), 0
     for k in keys:
         if k in seen:
