@@ -10,7 +10,6 @@ the evaluator of their kind (EVALUATORS, at the bottom).
 from __future__ import annotations
 
 import functools
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -109,7 +108,7 @@ class ScanContext:
         self.now_iso = _iso(self.now, self.cfg)
         self._due: dict[int, str] = {}              # rectification deadline by working days
         self.bases: dict[tuple, dict] = {}          # (rule id, org) → the facts its firings share
-        self.org_names = dict(self.store.conn.execute("SELECT code, name FROM orgs").fetchall())
+        self.org_names = self.store.org_names()
         self.selections: dict[str, str] = {}        # kind → the temp table of the records looked at
         if self.coverage is None:
             self.coverage = workdays.ensure(self.store, self.cfg, self.now)
@@ -226,8 +225,9 @@ def _base_facts(ctx: ScanContext, rule, org: str | None) -> dict:
     key = (rule.id, org)
     base = ctx.bases.get(key)
     if base is None:
+        name = None if org is None else ctx.org_names.get(org, org)
         base = ctx.bases[key] = {**rule.params, "rule_title": rule.title, "title": rule.title, "clause": rule.clause,
-                                 "standard": rule.standard, "org": org, "org_name": ctx.org_names.get(org, org)}
+                                 "standard": rule.standard, "org": org, "org_name": name}
     return base
 
 
@@ -325,10 +325,7 @@ def _sql_fire(ctx: ScanContext, kind: str, rule, selection: str | None, fired: s
     """The rule's query: the subjects that fire go straight into the fired table, set-wise."""
     params = {**_params(ctx), "_rule": rule.id, "_kind": kind}
     cond, params = compiler.to_sql(kind, rule.when, rule.params, params)
-    key = f'CAST({kind}."{KINDS[kind].key[0]}" AS TEXT)'
-    ctx.store.conn.execute(
-        f"INSERT INTO {fired} (fingerprint, rule, subject, kind) SELECT :_rule || ':' || {key}, :_rule, "
-        f"{key}, :_kind FROM {_kind_table(kind)} WHERE {_where(ctx, kind, selection)} AND {cond}", params)
+    ctx.store.fire_records(fired, kind, f"{_where(ctx, kind, selection)} AND {cond}", params)
 
 
 def _durable_subjects(ctx: ScanContext, kind: str, rules, selection: str | None) -> dict[str, list[str]]:
@@ -337,13 +334,10 @@ def _durable_subjects(ctx: ScanContext, kind: str, rules, selection: str | None)
     engine = Engine.instance()
     engine.ensure(ctx.rulebook)
     read = sorted({leaf.field for r in rules for leaf in leaves(r.when)})
-    key = KINDS[kind].key[0]
-    sql = (f"SELECT {kind}.\"{key}\" AS _key, {derived.select_list(kind, read)} FROM {_kind_table(kind)} "
-           f"WHERE {_where(ctx, kind, selection)}")
     out: dict[str, list[str]] = {r.id: [] for r in rules}
     bools = _bool_names(kind)
-    cur = ctx.store.conn.execute(sql, _params(ctx))
-    while chunk := cur.fetchmany(FULL_CHUNK):
+    for chunk in ctx.store.derived_chunks(kind, derived.select_list(kind, read), _where(ctx, kind, selection),
+                                          _params(ctx), FULL_CHUNK):
         keys = [str(row[0]) for row in chunk]
         events = [{name: (bool(v) if name in bools else v) for name, v in zip(read, row[1:]) if v is not None}
                   for row in chunk]
@@ -363,9 +357,7 @@ def check_record(store, cfg, rulebook, kind: str, key: str, now: datetime) -> li
     engine = Engine.instance()
     engine.ensure(rulebook)
     read = sorted({leaf.field for r in rules for leaf in leaves(r.when)})
-    column = f'{kind}."{KINDS[kind].key[0]}"'
-    row = store.conn.execute(f"SELECT {derived.select_list(kind, read)} FROM {_kind_table(kind)} WHERE {column} = :_key",
-                             {**_params(ctx), "_key": key}).fetchone()
+    row = store.derived_row(kind, derived.select_list(kind, read), key, _params(ctx))
     if row is None:
         return []
     bools = _bool_names(kind)
@@ -406,10 +398,8 @@ def complete_firings(ctx: ScanContext, firings: list) -> list:
     for rule, group in by_rule.items():
         kind = group[0].subject_kind
         names = kept_fields(kind, rule)
-        key = KINDS[kind].key[0]
-        sql = (f"SELECT {derived.select_list(kind, names)} FROM {_kind_table(kind)} "
-               f"WHERE {kind}.\"{key}\" IN (SELECT value FROM json_each(:_keys))")
-        rows = ctx.store.conn.execute(sql, {**_params(ctx), "_keys": json.dumps([f.subject for f in group])})
+        rows = ctx.store.derived_rows_by_key(kind, derived.select_list(kind, names), [f.subject for f in group],
+                                             _params(ctx))
         bools = _bool_names(kind)
         for row in rows:
             facts = {n: (bool(v) if n in bools and v is not None else v) for n, v in zip(names, row)}

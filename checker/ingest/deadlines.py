@@ -70,7 +70,5 @@ def refresh(store, since_seq: int = 0, skip_seq: int | None = None, keys: list |
         where = "c.case_no IN (SELECT value FROM json_each(:keys))"
     else:
         where = "c._seq >= :since" + ("" if skip_seq is None else " AND c._seq <> :skip")
-    sql = (f"UPDATE cases SET due_at = y.due FROM ({due_rows('cases', rowid('c', 'cases'), where)}) AS y "
-           f"WHERE {rowid('cases', 'cases')} = y.rid AND cases.due_at IS DISTINCT FROM y.due")
     params = {"since": since_seq, "skip": skip_seq, "keys": json.dumps(keys or [])}
-    return store.conn.execute(sql, params).rowcount
+    return store.update_deadlines(due_rows('cases', rowid('c', 'cases'), where), params)

@@ -62,7 +62,7 @@ def ensure(store, cfg, now: datetime | None = None, fresh_seq: int | None = None
     if rebuilt or since <= seq:
         with store.transaction():
             deadlines.refresh(store, 0 if rebuilt else since, None if rebuilt else fresh_seq)
-            store.conn.execute("UPDATE meta SET value = json_set(value, '$.seq', ?) WHERE key = 'workdays'", (seq,))
+            store.set_workdays_seq(seq)
     return Coverage(f"{first:04d}-01-01", f"{last:04d}-12-31")
 
 

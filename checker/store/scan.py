@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 from ..ingest.records import KINDS, OPEN_CASE_STATUSES
 from ..statuses import ACTIVE_STATUSES, sql_list
@@ -214,6 +215,37 @@ class ScanStore:
         params = {"rules": json.dumps(list(rule_ids)), "since": since, "until": until, "since_seq": since_seq}
         return [r[0] for r in self.conn.execute(sql, params)]
 
+    # ------------------------------------------------------------------ record rules' queries
+    # The conditions and column lists are SQL the rule compiler (checker.rules.compiler) and the
+    # derived fields (checker.ingest.derived) build; the store runs them over a kind's table.
+
+    def fire_records(self, fired: str, kind: str, where: str, params: dict) -> None:
+        """Into the scan's `fired` table: (fingerprint, rule, subject, kind) of the records of a kind
+        matching `where` (the rule's condition), set-wise. `params` holds :_rule and :_kind."""
+        key = f'CAST({kind}."{KINDS[_kind(kind)].key[0]}" AS TEXT)'
+        self.conn.execute(
+            f"INSERT INTO {fired} (fingerprint, rule, subject, kind) SELECT :_rule || ':' || {key}, :_rule, "
+            f'{key}, :_kind FROM "{kind}" WHERE {where}', params)
+
+    def derived_chunks(self, kind: str, columns: str, where: str, params: dict, size: int) -> Iterator[list]:
+        """(key, *columns) of the records of a kind matching `where`, `size` rows at a time."""
+        key = KINDS[_kind(kind)].key[0]
+        cur = self.conn.execute(f'SELECT {kind}."{key}" AS _key, {columns} FROM "{kind}" WHERE {where}', params)
+        while chunk := cur.fetchmany(size):
+            yield chunk
+
+    def derived_row(self, kind: str, columns: str, key: object, params: dict) -> tuple | None:
+        """`columns` of the record of a kind with this key (None: no such record)."""
+        column = f'{kind}."{KINDS[_kind(kind)].key[0]}"'
+        return self.conn.execute(f'SELECT {columns} FROM "{kind}" WHERE {column} = :_key',
+                                 {**params, "_key": key}).fetchone()
+
+    def derived_rows_by_key(self, kind: str, columns: str, keys: list, params: dict) -> list:
+        """`columns` of the records of a kind with these keys (any order)."""
+        column = f'{kind}."{KINDS[_kind(kind)].key[0]}"'
+        return self.conn.execute(f'SELECT {columns} FROM "{kind}" WHERE {column} IN (SELECT value FROM json_each(:_keys))',
+                                 {**params, "_keys": json.dumps(keys)}).fetchall()
+
     # ------------------------------------------------------------------ working-day ordinals
 
     def workdays_state(self) -> dict | None:
@@ -233,6 +265,17 @@ class ScanStore:
                     c.execute("INSERT INTO workday_cals (cal) VALUES (?)", (cal,))
             c.execute("INSERT INTO meta (key, value) VALUES ('workdays', ?) "
                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (json.dumps(state),))
+
+    def set_workdays_seq(self, seq: int) -> None:
+        """The change sequence up to which the cases' deadlines follow the workdays table."""
+        self.conn.execute("UPDATE meta SET value = json_set(value, '$.seq', ?) WHERE key = 'workdays'", (seq,))
+
+    def update_deadlines(self, due_rows: str, params: dict) -> int:
+        """Set cases.due_at from `due_rows` (SELECT rid, due: checker.ingest.deadlines.due_rows) where it
+        differs; how many rows changed."""
+        rowid = self.dialect.rowid("cases", "cases")
+        return self.conn.execute(f"UPDATE cases SET due_at = y.due FROM ({due_rows}) AS y "
+                                 f"WHERE {rowid} = y.rid AND cases.due_at IS DISTINCT FROM y.due", params).rowcount
 
     def date_bounds(self, since_seq: int = 0) -> tuple[str | None, str | None]:
         """The earliest and latest date (YYYY-MM-DD) a rule counts from or to (each kind's period field,
