@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import uuid
+from collections.abc import Collection, Iterable
+from typing import Any
 
 from .dialect import table_columns
 from .base import StoreBase
@@ -17,7 +20,7 @@ OUTBOX_COLUMNS = ("id, dedup_key, finding_id, recipient, kind, severity, payload
 _OPEN_SESSIONS: set[str] = set()
 
 
-def _claim(conn):
+def _claim(conn: sqlite3.Connection) -> None:
     # claim: which delivery session marked a row `sending`; a row left `sending` by an
     # earlier session (a crash) is sent again, one of this session is in flight.
     conn.execute("ALTER TABLE outbox ADD COLUMN claim TEXT")
@@ -25,12 +28,12 @@ def _claim(conn):
     conn.execute("CREATE INDEX ix_silences_active ON silences (removed_at, ends_at)")
 
 
-def _outbox_channel(conn):
+def _outbox_channel(conn: sqlite3.Connection) -> None:
     # channel: the messenger a row was sent on (telegram, dingtalk, wecom, webhook, console).
     conn.execute("ALTER TABLE outbox ADD COLUMN channel TEXT")
 
 
-def _officer_channel_ids(conn):
+def _officer_channel_ids(conn: sqlite3.Connection) -> None:
     # Officers' ids on DingTalk and WeCom (checker/ingest/records.py); a database made before them lacks the columns.
     have = {r[1] for r in conn.execute('PRAGMA table_info("officers")')}
     for column in ("dingtalk_userid", "wecom_userid"):
@@ -39,7 +42,7 @@ def _officer_channel_ids(conn):
     conn.execute("CREATE INDEX ix_officers_dingtalk ON officers (dingtalk_userid)")
 
 
-def _outbox_claim_lease(conn):
+def _outbox_claim_lease(conn: sqlite3.Connection) -> None:
     # The claim becomes a lease. claimed_at: when a row was marked `sending` (the database's clock,
     # epoch seconds, one clock for every worker host); claim_holder: who holds it ("host|pid|session",
     # on PostgreSQL "|pg backend pid:backend start" appended), so a dead worker's claims are taken back
@@ -54,7 +57,7 @@ def _outbox_claim_lease(conn):
 CHANNEL_ID_COLUMNS = ("telegram_id", "dingtalk_userid", "wecom_userid")
 
 
-def _marks(ids) -> str:
+def _marks(ids: Iterable[object]) -> str:
     return ", ".join("?" for _ in ids)
 
 
@@ -113,14 +116,14 @@ class DeliveryStore(StoreBase):
 
     def close(self) -> None:
         _OPEN_SESSIONS.discard(getattr(self, "_delivery_session", None))
-        super().close()    # type: ignore[misc]
+        super().close()
 
     # -- routing cursor and events --------------------------------------------------------
 
     def route_cursor(self) -> int:
         return int(self.scalar("SELECT value FROM meta WHERE key = 'route_cursor'") or 0)
 
-    def events_after(self, cursor: int, limit: int = 500) -> list[dict]:
+    def events_after(self, cursor: int, limit: int = 500) -> list[dict[str, Any]]:
         """Finding events past the cursor, each with the finding's current fields (prefixed f_)."""
         return self.rows(
             """SELECT e.id, e.finding_id, e.at, e.actor, e.action, e.note, e.data,
@@ -132,7 +135,7 @@ class DeliveryStore(StoreBase):
                FROM finding_events e JOIN findings f ON f.id = e.finding_id
                WHERE e.id > ? ORDER BY e.id LIMIT ?""", (cursor, limit))
 
-    def enqueue(self, rows: list[dict], cursor: int | None = None) -> int:
+    def enqueue(self, rows: list[dict[str, Any]], cursor: int | None = None) -> int:
         """Insert outbox rows (a dedup_key already present is skipped) and move the cursor, atomically."""
         inserted = 0
         with self.transaction() as c:
@@ -150,7 +153,7 @@ class DeliveryStore(StoreBase):
 
     # -- the outbox -----------------------------------------------------------------------
 
-    def due_outbox(self, now: str, limit: int = 1000) -> list[dict]:
+    def due_outbox(self, now: str, limit: int = 1000) -> list[dict[str, Any]]:
         """Rows to send now: pending and due (a lapsed claim is first given back by `reap_claims`)."""
         return self.rows(
             f"""SELECT {OUTBOX_COLUMNS} FROM outbox
@@ -168,13 +171,13 @@ class DeliveryStore(StoreBase):
         dead = {h for h in holders if _local_holder_dead(h, host)}
         dead |= self.dialect.dead_sessions(self.conn, [h for h in holders if h not in dead])
         with self.transaction() as c:
-            return c.execute(
+            return int(c.execute(
                 f"""UPDATE outbox SET status = 'pending' WHERE status = 'sending'
                     AND (claimed_at IS NULL OR claimed_at < {self.dialect.epoch_now} - ?
                          OR claim_holder IN (SELECT value FROM json_each(?)))""",
-                (float(timeout), json.dumps(sorted(dead)))).rowcount
+                (float(timeout), json.dumps(sorted(dead)))).rowcount)
 
-    def outbox(self, status: str | None = None, recipient: str | None = None) -> list[dict]:
+    def outbox(self, status: str | None = None, recipient: str | None = None) -> list[dict[str, Any]]:
         """Outbox rows, optionally of one status and/or recipient, oldest first."""
         sql = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE 1=1"
         params: list[str] = []
@@ -184,7 +187,7 @@ class DeliveryStore(StoreBase):
             sql, params = sql + " AND recipient = ?", [*params, recipient]
         return self.rows(sql + " ORDER BY id", params)
 
-    def outbox_of_message(self, recipient: str, ref: str) -> list[dict]:
+    def outbox_of_message(self, recipient: str, ref: str) -> list[dict[str, Any]]:
         """The rows a sent message carried (its ref, e.g. Telegram's "chat:message id"), of one recipient."""
         return self.rows(f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE recipient = ? AND message_ref = ? "
                          "AND status = 'sent' ORDER BY id", (recipient, ref))
@@ -205,52 +208,52 @@ class DeliveryStore(StoreBase):
                 f"SELECT id FROM outbox WHERE id IN ({_marks(ids)}) AND status = 'sending' AND claim = ? ORDER BY id",
                 (*ids, self.delivery_session))]
 
-    def _set_held(self, ids, sql: str, params=()) -> int:
+    def _set_held(self, ids: Collection[int], sql: str, params: tuple[Any, ...] = ()) -> int:
         """Update rows this session still holds: claimed by it (given back by a lapsed lease too,
         until another worker claims them). The number of rows updated."""
         if not ids:
             return 0
-        return self.conn.execute(f"UPDATE outbox SET {sql} WHERE id IN ({_marks(ids)}) AND claim = ? "
-                                 "AND status IN ('sending', 'pending')",
-                                 (*params, *ids, self.delivery_session)).rowcount
+        return int(self.conn.execute(f"UPDATE outbox SET {sql} WHERE id IN ({_marks(ids)}) AND claim = ? "
+                                     "AND status IN ('sending', 'pending')",
+                                     (*params, *ids, self.delivery_session)).rowcount)
 
-    def _set_pending(self, ids, sql: str, params=()) -> None:
+    def _set_pending(self, ids: Collection[int], sql: str, params: tuple[Any, ...] = ()) -> None:
         """Update rows no worker holds (before a claim: obsolete, silenced, deferred)."""
         if ids:
             self.conn.execute(f"UPDATE outbox SET {sql} WHERE id IN ({_marks(ids)}) AND status = 'pending'",
                               (*params, *ids))
 
-    def mark_sent(self, ids, ref: str, now: str, channel: str | None = None) -> int:
+    def mark_sent(self, ids: Collection[int], ref: str, now: str, channel: str | None = None) -> int:
         """`sent` with the message's ref; the number of rows still held (fewer: another worker
         took some after this claim lapsed, and sends them again)."""
         return self._set_held(ids, "status = 'sent', message_ref = ?, sent_at = ?, channel = ?, last_error = NULL",
                               (ref, now, channel))
 
-    def mark_retry(self, ids, not_before: str, error: str) -> int:
+    def mark_retry(self, ids: Collection[int], not_before: str, error: str) -> int:
         return self._set_held(ids, "status = 'pending', not_before = ?, last_error = ?", (not_before, error))
 
-    def mark_waiting(self, ids, not_before: str, error: str) -> int:
+    def mark_waiting(self, ids: Collection[int], not_before: str, error: str) -> int:
         """Back to pending until `not_before`, the claim's attempt given back (its channel was down)."""
         return self._set_held(ids, "status = 'pending', not_before = ?, last_error = ?, claim = NULL, "
                                    "attempts = max(attempts - 1, 0)", (not_before, error))
 
-    def mark_failed(self, ids, error: str) -> int:
+    def mark_failed(self, ids: Collection[int], error: str) -> int:
         return self._set_held(ids, "status = 'failed', last_error = ?", (error,))
 
-    def mark_silenced(self, ids, silence_id: int) -> None:
+    def mark_silenced(self, ids: Collection[int], silence_id: int) -> None:
         self._set_pending(ids, "status = 'silenced', silence_id = ?", (silence_id,))
 
-    def mark_obsolete(self, ids, reason: str) -> None:
+    def mark_obsolete(self, ids: Collection[int], reason: str) -> None:
         self._set_pending(ids, "status = 'obsolete', last_error = ?", (reason,))
 
-    def release(self, ids) -> int:
+    def release(self, ids: Collection[int]) -> int:
         """Give claimed rows back (not sent) so a later run takes them."""
         return self._set_held(ids, "status = 'pending', claim = NULL, attempts = max(attempts - 1, 0)")
 
-    def defer(self, ids, not_before: str) -> None:
+    def defer(self, ids: Collection[int], not_before: str) -> None:
         self._set_pending(ids, "not_before = ?", (not_before,))
 
-    def outbox_statuses(self, ids) -> dict[int, str]:
+    def outbox_statuses(self, ids: Collection[int]) -> dict[int, str]:
         return {r["id"]: r["status"] for r in self.rows(
             f"SELECT id, status FROM outbox WHERE id IN ({_marks(ids)})", tuple(ids))} if ids else {}
 
@@ -261,10 +264,10 @@ class DeliveryStore(StoreBase):
                AND json_extract(payload, '$.rule') = ? AND json_extract(payload, '$.subject') LIKE ?
                AND status IN ('pending', 'sending', 'sent')""", (recipient, rule, like))]
 
-    def finding_statuses(self, ids) -> dict[int, str]:
-        ids = list({i for i in ids if i is not None})
+    def finding_statuses(self, ids: Iterable[int | None]) -> dict[int, str]:
+        known = list({i for i in ids if i is not None})
         return {r["id"]: r["status"] for r in self.rows(
-            f"SELECT id, status FROM findings WHERE id IN ({_marks(ids)})", tuple(ids))} if ids else {}
+            f"SELECT id, status FROM findings WHERE id IN ({_marks(known)})", tuple(known))} if known else {}
 
     # -- silences -------------------------------------------------------------------------
 
@@ -272,14 +275,15 @@ class DeliveryStore(StoreBase):
         cur = self.conn.execute(
             "INSERT INTO silences (rule, org, starts_at, ends_at, reason, created_by) VALUES (?, ?, ?, ?, ?, ?)",
             (rule, org, starts_at, ends_at, reason, created_by))
-        return cur.lastrowid
+        silence_id: int = cur.lastrowid          # the new row's id (PostgreSQL: RETURNING id)
+        return silence_id
 
     def remove_silence(self, silence_id: int, now: str) -> bool:
         cur = self.conn.execute("UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
                                 (now, silence_id))
-        return cur.rowcount == 1
+        return bool(cur.rowcount == 1)
 
-    def active_silences(self, now: str) -> list[dict]:
+    def active_silences(self, now: str) -> list[dict[str, Any]]:
         return self.rows("""SELECT * FROM silences WHERE removed_at IS NULL AND starts_at <= ? AND ends_at > ?
                             ORDER BY id""", (now, now))
 
@@ -289,7 +293,7 @@ class DeliveryStore(StoreBase):
         self.conn.execute("INSERT INTO bind_codes (code, officer_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                           (code, officer_id, created_at, expires_at))
 
-    def use_bind_code(self, code: str, telegram_id, now: str, column: str = "telegram_id") -> str | None:
+    def use_bind_code(self, code: str, telegram_id: int | str, now: str, column: str = "telegram_id") -> str | None:
         """Spend a valid, unused code: bind its officer to the messenger user (`column`: telegram_id or
         dingtalk_userid); the officer id, or None."""
         if column not in CHANNEL_ID_COLUMNS:
@@ -302,16 +306,17 @@ class DeliveryStore(StoreBase):
             c.execute("UPDATE bind_codes SET used_at = ?, used_by = ? WHERE code = ?", (now, telegram_id, code))
             c.execute(f"UPDATE officers SET {column} = NULL WHERE {column} = ?", (telegram_id,))
             c.execute(f"UPDATE officers SET {column} = ? WHERE id = ?", (telegram_id, row[0]))
-            return row[0]
+            officer_id: str = row[0]
+            return officer_id
 
-    def officer_by_telegram(self, telegram_id: int) -> dict | None:
+    def officer_by_telegram(self, telegram_id: int) -> dict[str, Any] | None:
         return self.row("SELECT * FROM officers WHERE telegram_id = ?", (telegram_id,))
 
-    def officer_by_channel_id(self, column: str, value) -> dict | None:
+    def officer_by_channel_id(self, column: str, value: object) -> dict[str, Any] | None:
         """The officer whose id on a channel (telegram_id, dingtalk_userid, wecom_userid) is `value`."""
         if column not in CHANNEL_ID_COLUMNS:
             raise ValueError(f"not a channel id column: {column}")
         return self.row(f"SELECT * FROM officers WHERE {column} = ? ORDER BY id", (value,))
 
-    def officer(self, officer_id: str) -> dict | None:
+    def officer(self, officer_id: str) -> dict[str, Any] | None:
         return self.row("SELECT * FROM officers WHERE id = ?", (officer_id,))

@@ -6,6 +6,9 @@ stored local-time ISO datetimes, as docs/ARCHITECTURE.md fixes.
 """
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
+
 from ..ingest import derived
 from .base import StoreBase
 
@@ -15,7 +18,7 @@ _OPEN_CASE = "('accepted', 'processing', 'suspended')"
 _DONE_FINDING = "('verified', 'resolved')"
 
 
-def _indicator_snapshots(conn):
+def _indicator_snapshots(conn: sqlite3.Connection) -> None:
     # The item-based P1–P4, P6 as they stood for a period (items change; their history is not kept):
     # written the first time a report covers the period, read by later reports as 上期 / 本期.
     conn.execute("""CREATE TABLE indicator_snapshots (period TEXT NOT NULL, org TEXT NOT NULL,
@@ -23,7 +26,7 @@ def _indicator_snapshots(conn):
         taken_at TEXT NOT NULL, PRIMARY KEY (period, org, rule))""")
 
 
-def scope_sql(column: str, org: str | None) -> tuple[str, tuple]:
+def scope_sql(column: str, org: str | None) -> tuple[str, tuple[str, ...]]:
     """A WHERE fragment restricting `column` to an org's subtree (or nothing when org is None)."""
     if org is None:
         return "1 = 1", ()
@@ -37,7 +40,7 @@ class ReportStore(StoreBase):
     def org_names(self) -> dict[str, str]:
         return {r["code"]: r["name"] for r in self.rows("SELECT code, name FROM orgs")}
 
-    def orgs_for_index(self, levels: tuple[str, ...] = (), codes: tuple[str, ...] = ()) -> list[dict]:
+    def orgs_for_index(self, levels: tuple[str, ...] = (), codes: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """The orgs an index ranks: named codes, else orgs of the given levels, else the children of
         the root orgs (or the roots when there is only one level)."""
         if codes:
@@ -54,19 +57,19 @@ class ReportStore(StoreBase):
         """Orgs with no parent (the top of the tree)."""
         return [r["code"] for r in self.rows("SELECT code FROM orgs WHERE parent IS NULL OR parent = '' ORDER BY code")]
 
-    def child_orgs(self, org: str | None) -> list[dict]:
+    def child_orgs(self, org: str | None) -> list[dict[str, Any]]:
         """Direct children of an org, or the top-level orgs' children when org is None."""
         if org is None:
             return self.orgs_for_index()
         return self.rows("SELECT code, name, level FROM orgs WHERE parent = ? ORDER BY code", (org,))
 
     # ------------------------------------------------------------ indicator snapshots
-    def indicator_snapshot(self, period: str) -> dict[tuple[str, str], dict]:
+    def indicator_snapshot(self, period: str) -> dict[tuple[str, str], dict[str, Any]]:
         """{(org, rule): row} of the item-based indicators saved for a period ({} when none)."""
         return {(r["org"], r["rule"]): r for r in self.rows(
             "SELECT * FROM indicator_snapshots WHERE period = ?", (period,))}
 
-    def save_indicator_snapshot(self, period: str, rows: list[dict], taken_at: str) -> int:
+    def save_indicator_snapshot(self, period: str, rows: list[dict[str, Any]], taken_at: str) -> int:
         """Keep the first snapshot of a period (INSERT OR IGNORE); returns the rows written."""
         with self.transaction() as conn:
             cur = conn.executemany(
@@ -74,13 +77,13 @@ class ReportStore(StoreBase):
                 "passed, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(period, r["org"], r["rule"], r["code"], r["numerator"], r["denominator"], r["value"],
                   None if r["passed"] is None else int(bool(r["passed"])), taken_at) for r in rows])
-        return cur.rowcount
+        return int(cur.rowcount)
 
     def officer_names(self) -> dict[str, str]:
         return {r["id"]: r["name"] for r in self.rows("SELECT id, name FROM officers")}
 
     # ------------------------------------------------------------ index inputs
-    def metric_rows(self, org: str, metric: str) -> list[dict]:
+    def metric_rows(self, org: str, metric: str) -> list[dict[str, Any]]:
         """Every imported value of one metric for one org: [{period, value}]."""
         return self.rows("SELECT period, value FROM metrics WHERE org = ? AND metric = ? ORDER BY period",
                          (org, metric))
@@ -105,7 +108,7 @@ class ReportStore(StoreBase):
             f"SELECT coalesce(online_depth, 0) AS d FROM items WHERE in_scope = 1 AND {where}", params)]
 
     # ------------------------------------------------------------ findings
-    def findings_opened(self, org: str | None, start: str, end: str) -> list[dict]:
+    def findings_opened(self, org: str | None, start: str, end: str) -> list[dict[str, Any]]:
         """Findings first opened in the period (by clause, severity, org …)."""
         where, params = scope_sql("org", org)
         return self.rows(f"""SELECT id, rule, clause, standard, kind, subject, org, severity, status,
@@ -113,7 +116,7 @@ class ReportStore(StoreBase):
             FROM findings WHERE opened_at >= ? AND opened_at < ? AND {where}
             ORDER BY opened_at, id""", (start, end, *params))
 
-    def findings_open_at(self, org: str | None, now: str) -> list[dict]:
+    def findings_open_at(self, org: str | None, now: str) -> list[dict[str, Any]]:
         """Findings not closed at `now` (open, acknowledged, submitted, rejected)."""
         where, params = scope_sql("org", org)
         return self.rows(f"""SELECT id, rule, clause, standard, subject, org, severity, status, message,
@@ -121,7 +124,7 @@ class ReportStore(StoreBase):
             FROM findings WHERE status NOT IN {_DONE_FINDING} AND opened_at <= ? AND {where}
             ORDER BY due_at IS NULL, due_at, id""", (now, *params))
 
-    def finding_events_in(self, org: str | None, start: str, end: str, actions: tuple[str, ...]) -> list[dict]:
+    def finding_events_in(self, org: str | None, start: str, end: str, actions: tuple[str, ...]) -> list[dict[str, Any]]:
         """Audit-trail events of some actions in the period, with their finding (复查 results, rebounds)."""
         where, params = scope_sql("f.org", org)
         marks = ",".join("?" * len(actions))
@@ -132,7 +135,7 @@ class ReportStore(StoreBase):
             ORDER BY e.at, e.id""", (*actions, start, end, *params))
 
     # ------------------------------------------------------------ cases, evaluations, surveys
-    def overdue_cases_at(self, org: str | None, now: str) -> list[dict]:
+    def overdue_cases_at(self, org: str | None, now: str) -> list[dict[str, Any]]:
         """Open cases past their deadline at `now` (超期未办结), oldest deadline first."""
         where, params = scope_sql("c.org", org)
         return self.rows(f"""SELECT c.case_no, c.item_code, i.name AS item_name, c.org, c.handler,
@@ -141,7 +144,7 @@ class ReportStore(StoreBase):
             WHERE c.status IN {_OPEN_CASE} AND c.due_at IS NOT NULL AND c.due_at < ? AND {where}
             ORDER BY c.due_at, c.case_no""", (now, *params))
 
-    def case_counts(self, org: str | None, start: str, end: str) -> dict:
+    def case_counts(self, org: str | None, start: str, end: str) -> dict[str, Any]:
         """Cases accepted / concluded in the period, by channel."""
         where, params = scope_sql("org", org)
         return self.rows(f"""SELECT count(*) AS accepted,
@@ -158,14 +161,14 @@ class ReportStore(StoreBase):
                WHERE status != 'withdrawn' AND accepted_at >= ? AND accepted_at < ? AND org IS NOT NULL
                GROUP BY org""", (start, end))}
 
-    def poor_evaluations(self, org: str | None, start: str, end: str, max_level: int = 2) -> list[dict]:
+    def poor_evaluations(self, org: str | None, start: str, end: str, max_level: int = 2) -> list[dict[str, Any]]:
         """差评 (level ≤ max_level) in the period, with their comments."""
         where, params = scope_sql("org", org)
         return self.rows(f"""SELECT id, case_no, org, channel, level, evaluated_at, rectified_at, comment
             FROM evaluations WHERE level <= ? AND evaluated_at >= ? AND evaluated_at < ? AND {where}
             ORDER BY evaluated_at, id""", (max_level, start, end, *params))
 
-    def disclosures_in(self, org: str | None, start: str, end: str) -> list[dict]:
+    def disclosures_in(self, org: str | None, start: str, end: str) -> list[dict[str, Any]]:
         """政务公开 records formed (or requests received) in the period (DB50/T 957.7 §3.3)."""
         where, params = scope_sql("org", org)
         return self.rows(f"""SELECT id, org, info_title, category, formed_at, published_at, extended
@@ -174,15 +177,15 @@ class ReportStore(StoreBase):
 
     def evaluation_count(self, org: str | None, start: str, end: str) -> int:
         where, params = scope_sql("org", org)
-        return self.scalar(f"SELECT count(*) FROM evaluations WHERE evaluated_at >= ? AND evaluated_at < ? "
-                           f"AND {where}", (start, end, *params))
+        return int(self.scalar(f"SELECT count(*) FROM evaluations WHERE evaluated_at >= ? AND evaluated_at < ? "
+                               f"AND {where}", (start, end, *params)))
 
-    def survey_rows(self, org: str | None, start: str, end: str) -> list[dict]:
+    def survey_rows(self, org: str | None, start: str, end: str) -> list[dict[str, Any]]:
         where, params = scope_sql("org", org)
         return self.rows(f"SELECT * FROM surveys WHERE date >= ? AND date < ? AND {where} ORDER BY date, id",
                          (start, end, *params))
 
-    def complaint_counts(self, org: str | None, start: str, end: str) -> dict:
+    def complaint_counts(self, org: str | None, start: str, end: str) -> dict[str, Any]:
         where, params = scope_sql("org", org)
         return self.rows(f"""SELECT count(*) AS received, coalesce(sum(valid = 1), 0) AS valid,
                 coalesce(sum(valid = 1 AND rectified_at IS NOT NULL), 0) AS rectified
