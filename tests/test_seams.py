@@ -6,6 +6,7 @@ import inspect
 
 import pytest
 
+from checker.evaluate import scan as scan_mod
 from checker.evaluate import scanclock
 from checker.findings import repo as findings_repo
 from checker.notify import model as notify_model
@@ -13,7 +14,7 @@ from checker.reports import index as index_mod
 from checker.store import Store
 
 PROTOCOLS = [findings_repo.FindingRepo, findings_repo.DirectoryRepo, findings_repo.ReviewRepo, findings_repo.CaseworkRepo,
-             notify_model.OutboxRepo, index_mod.IndexRepo, scanclock.ScanClock]
+             notify_model.OutboxRepo, index_mod.IndexRepo, scanclock.ScanClock, scan_mod.ScanRepo]
 
 
 def members(protocol: type) -> dict[str, object]:

@@ -13,10 +13,12 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..errors import GovwatchError
 from ..findings import Firing, ReconcileResult, reconcile, reconcile_fired
+from ..findings.repo import FindingRepo
 from ..findings.messages import TEMPLATE, placeholders, render
 from ..ingest import derived, workdays
 from ..ingest.records import KINDS
@@ -25,11 +27,43 @@ from ..rules.model import RecordRule, Rule, leaves
 from ..store import Store
 from . import holiday_years, indicators, supervision
 from .engine import Engine
-from .scanclock import refuse_backdated
+from .scanclock import ScanClock, refuse_backdated
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..rules.model import RuleBook
+
+class ScanRepo(FindingRepo, ScanClock, Protocol):
+    """What the scan (run_scan, evaluate, check_record and the evaluators here) calls on the store
+    (docs/ARCHITECTURE.md "Types"; tests/test_seams.py checks that Store provides the methods): the
+    scans table, the records a scan looks at, the rule queries the compiler builds (run by the store),
+    and the findings lifecycle it hands its firings to. `path` opens a second connection of the same
+    store; `dialect` builds the row-id expression of a selection."""
+    path: str
+    dialect: Any
+    def active_fingerprints(self, rule_ids: Any) -> set[str]: ...
+    def add_fired(self, table: str, rows: Any) -> None: ...
+    def count_selected(self, kind: str, since: str, until: str, since_seq: int) -> int: ...
+    def current_seq(self) -> int: ...
+    def derived_chunks(self, kind: str, columns: str, where: str, params: dict, size: int) -> Iterator[list]: ...
+    def derived_row(self, kind: str, columns: str, key: object, params: dict) -> tuple | None: ...
+    def derived_rows_by_key(self, kind: str, columns: str, keys: list, params: dict) -> list: ...
+    def finish_scan(self, scan_id: int, finished_at: str, evaluated: int, opened: int, resolved: int,
+                    reopened: int, open_: int) -> None: ...
+    def fire_records(self, fired: str, kind: str, where: str, params: dict) -> None: ...
+    def last_scan_seq(self) -> int | None: ...
+    def latest_inspections(self, checks: Any) -> dict[tuple[str, str], dict]: ...
+    def new_fired_table(self) -> str: ...
+    def org_names(self) -> dict[str, str]: ...
+    def orgs_at_levels(self, levels: Any) -> list[dict]: ...
+    def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]: ...
+    def save_derived_params(self, params: dict) -> None: ...
+    def scalar(self, sql: str, params: Any = ()) -> Any: ...
+    def select_records(self, kind: str, rule_ids: Any, since: str, until: str, since_seq: int) -> str: ...
+    def start_scan(self, now: str, started_at: str, full: bool, version: str, from_seq: int, to_seq: int) -> int: ...
+    def unevaluable_records(self, kind: str, first: str, last: str, since_seq: int | None, rule_id: str) -> list: ...
+    def working_day_end(self, day: str, n: int) -> str | None: ...
+
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
 FULL_CHUNK = 20000             # records the durable engine is given at a time
@@ -85,7 +119,7 @@ class Evaluation:
         """Firings (rule, subject only) of fired-table rows."""
         return [Firing(self.fired_rules[r["rule"]], r["subject"], r["kind"], None, None, None, None) for r in rows]
 
-    def whole(self, store) -> list:
+    def whole(self, store: ScanRepo) -> list:
         """Every firing made whole (the rule tests and `evaluate` callers read messages)."""
         firings = list(self.firings)
         if self.fired:
@@ -95,7 +129,7 @@ class Evaluation:
 
 @dataclass
 class ScanContext:
-    store: Store
+    store: ScanRepo
     cfg: Config
     rulebook: RuleBook
     now: datetime
@@ -125,7 +159,7 @@ class ScanContext:
 
 # ------------------------------------------------------------------------------ the scan
 
-def run_scan(store, cfg, rulebook, now: datetime, full: bool = False, engine: str = "sql") -> ScanResult:
+def run_scan(store: ScanRepo, cfg, rulebook, now: datetime, full: bool = False, engine: str = "sql") -> ScanResult:
     """Evaluate (reading only), then reconcile the findings in one short write transaction."""
     if engine not in ENGINES:
         raise GovwatchError(f"未知的评估引擎 {engine}：应为 {' 或 '.join(ENGINES)}")
@@ -157,7 +191,7 @@ def run_scan(store, cfg, rulebook, now: datetime, full: bool = False, engine: st
     return ScanResult(scan_id, now_iso, count, r.opened, r.resolved, r.reopened, r.open, engine)
 
 
-def prepare(store, part: Evaluation) -> list:
+def prepare(store: ScanRepo, part: Evaluation) -> list:
     """The part's firings with those that will open or reopen made whole (read before the write lock;
     reconcile completes any that changed meanwhile)."""
     if not part.complete:
@@ -171,7 +205,7 @@ def prepare(store, part: Evaluation) -> list:
     return [done.get(f.fingerprint, f) for f in part.firings]
 
 
-def prepare_fired(store, part: Evaluation) -> dict:
+def prepare_fired(store: ScanRepo, part: Evaluation) -> dict:
     """The record firings that will open or reopen, made whole before the write lock (by fingerprint)."""
     if not part.fired:
         return {}
@@ -183,7 +217,7 @@ def prepare_fired(store, part: Evaluation) -> dict:
     return {f.fingerprint: f for f in part.complete(part.pending(rows))} if rows else {}
 
 
-def evaluate(store, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0,
+def evaluate(store: ScanRepo, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0,
              engine: str = "sql") -> Evaluation:
     """Every enabled rule's firings at `now` (made whole), writing no finding."""
     out = Evaluation()
@@ -346,7 +380,7 @@ def _durable_subjects(ctx: ScanContext, kind: str, rules, selection: str | None)
     return out
 
 
-def check_record(store, cfg, rulebook, kind: str, key: str, now: datetime) -> list:
+def check_record(store: ScanRepo, cfg, rulebook, kind: str, key: str, now: datetime) -> list:
     """The single-record check (the bot's and an API's question "what is wrong with this case now?"):
     the record rules of its kind that fire on it, decided by the reference engine (durable-rules) on
     the event the same SQL makes, made whole with their messages. Writes no finding."""
