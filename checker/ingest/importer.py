@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
-from typing import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Protocol
 
 from ..errors import InputError
 from . import deadlines, workdays
@@ -17,6 +18,21 @@ from .readers import EXTENSIONS, DecodeFailure, Reader, _TooWide, _Unparsable
 from .records import KINDS, RecordKind
 from .refs import Known
 from .rejects import Rejects, rejects_path
+
+
+class ImportRepo(Protocol):
+    """What the import (ImportRun and its jobs, here) calls on the store (docs/ARCHITECTURE.md "Types";
+    tests/test_seams.py checks that Store provides the methods). `dialect.errors` are the database's
+    integrity errors. The store is also handed to checker.ingest.refs.Known, checker.ingest.workdays
+    and checker.ingest.deadlines, which still take it untyped."""
+    dialect: Any
+    def bulk_writes(self, cache_mb: int = 64,
+                    checkpoint_pages: int = 20000) -> AbstractContextManager[Callable[[], None]]: ...
+    def clear_field(self, kind: str, field: str, keys: list[Any]) -> None: ...
+    def fast_import(self, **plan: Any) -> Any: ...
+    def fast_import_supported(self, rk: RecordKind) -> bool: ...
+    def next_seq(self) -> int: ...
+    def upsert_records(self, kind: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int: ...
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +62,7 @@ class ImportRun:
     """What files imported together share: the store, the config, the keys known so far, and the
     time of the import (acceptance far after it is a typo; None: the wall clock)."""
 
-    def __init__(self, store, cfg, now: datetime | None = None):
+    def __init__(self, store: ImportRepo, cfg, now: datetime | None = None):
         self.store, self.cfg = store, cfg
         self.now = now or datetime.now(cfg.tz)
         self.known = Known(store)
@@ -58,7 +74,7 @@ def record_kind(kind: str) -> RecordKind:
     return KINDS[kind]
 
 
-def import_file(store, cfg, kind: str, path, encoding: str | None = None, rejects_dir=None,
+def import_file(store: ImportRepo, cfg, kind: str, path, encoding: str | None = None, rejects_dir=None,
                 progress: Progress | None = None, run: ImportRun | None = None) -> ImportResult:
     """Import one file of one kind: good rows are upserted by key, bad rows go to the rejects file."""
     rk = record_kind(kind)
@@ -67,7 +83,7 @@ def import_file(store, cfg, kind: str, path, encoding: str | None = None, reject
     return job.run(progress)
 
 
-def import_dir(store, cfg, folder, encoding: str | None = None, rejects_dir=None,
+def import_dir(store: ImportRepo, cfg, folder, encoding: str | None = None, rejects_dir=None,
                progress: Progress | None = None) -> list[ImportResult]:
     """Import every `<kind>.csv|.json|.jsonl|.ndjson` of a folder, referenced kinds first."""
     files = folder_files(folder)
@@ -332,6 +348,7 @@ class _Job:
         if not batch:
             self.originals.clear()
             return
+        assert self.columns is not None, "set by accept(), which made the batch's rows"
         try:
             updated = self.store.upsert_records(self.rk.name, self.columns, batch)
         except self.store.dialect.errors:
@@ -341,7 +358,6 @@ class _Job:
         self.updated += updated
         self.inserted += len(batch) - updated
         if self.fast and self.rk.name == "cases":
-            assert self.columns is not None, "set by accept(), which made the batch's rows"
             at = self.columns.index(self.rk.key[0])
             self.fresh += [r[at] for r in batch]
         for name, keys in self.clears.items():
@@ -351,6 +367,7 @@ class _Job:
         self._wrote(len(batch))
 
     def _flush_one_by_one(self, batch: list[tuple]) -> tuple[int, list[tuple]]:
+        assert self.columns is not None, "set by accept(), which made the batch's rows"
         updated, written = 0, []
         for record in batch:
             try:
