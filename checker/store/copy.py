@@ -28,7 +28,7 @@ class CopiedTable:
         return self.source == self.copied
 
 
-def migrate_to(source, url: str, password_env: str | None = None) -> list[CopiedTable]:
+def migrate_to(source: Store, url: str, password_env: str | None = None) -> list[CopiedTable]:
     """Copy the store `source` (SQLite) into the PostgreSQL database at `url`; raise InputError when
     the destination already holds records or a count differs (nothing is then kept)."""
     if not is_postgres(url):
@@ -45,7 +45,7 @@ def migrate_to(source, url: str, password_env: str | None = None) -> list[Copied
         busy = [t for t in tables if t != "meta" and dest.scalar(f'SELECT count(*) FROM "{t}"')]
         if busy:
             raise InputError(f"目标数据库不是空的（{', '.join(busy)} 已有数据）：只能迁入空库")
-        out = []
+        out: list[CopiedTable] = []
         raw = dest.conn.raw
         with dest.transaction():
             raw.execute('DELETE FROM "meta"')            # the destination's seeded counters give way to the source's
@@ -70,7 +70,7 @@ def migrate_to(source, url: str, password_env: str | None = None) -> list[Copied
         return out
 
 
-def _parents_first(dest, tables: list[str]) -> list[str]:
+def _parents_first(dest: Store, tables: list[str]) -> list[str]:
     """The tables ordered so that a table a foreign key points to is copied before the table."""
     edges = dest.conn.raw.execute(
         "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c "

@@ -33,6 +33,7 @@ import sqlite3
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..ingest.records import KINDS
@@ -67,7 +68,8 @@ class SQLiteDialect:
         """A record row's identity within a statement (SQLite: the rowid)."""
         return f"{alias}.rowid" if alias else "rowid"
 
-    def columns(self, conn, table: str) -> list[str]:
+    @staticmethod
+    def columns(conn, table: str) -> list[str]:
         return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
 
     def upsert(self, conn, table: str, columns, key, rows, conflict: str) -> None:
@@ -263,7 +265,7 @@ def translate(sql: str, with_params: bool = True) -> str:
     return out
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """A parameter as SQLite would store it: booleans as 0/1."""
     return int(value) if isinstance(value, bool) else value
 
@@ -405,7 +407,8 @@ class PostgresDialect:
         info["options"] = f"{info.get('options') or ''} -c jit=off".strip()
         raw = psycopg.connect(psycopg.conninfo.make_conninfo(**info), autocommit=True, **kwargs)
         raw.execute("SET TIME ZONE 'UTC'")        # a stored time without offset reads as SQLite reads it
-        raw.adapters.register_loader("numeric", _NumericLoader)
+        assert _NUMERIC_LOADER is not None          # psycopg imported: its loader class was made
+        raw.adapters.register_loader("numeric", _NUMERIC_LOADER)
         return PgConnection(raw)
 
     def prepare(self, conn: PgConnection) -> None:
@@ -422,6 +425,8 @@ class PostgresDialect:
 
     def rowid(self, alias: str | None = None, kind: str | None = None) -> str:
         """A record row's identity within a statement: its key column (PostgreSQL has no stable rowid)."""
+        if kind is None:
+            raise ValueError("a PostgreSQL row identity needs the record kind (its key column)")
         key = f'"{KINDS[kind].key[0]}"'
         return f"{alias}.{key}" if alias else key
 
@@ -518,7 +523,8 @@ class PostgresDialect:
         advisory lock on the name; rows are otherwise locked one by one, not the database)."""
         conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
-    def columns(self, conn, table: str) -> list[str]:
+    @staticmethod
+    def columns(conn, table: str) -> list[str]:
         return [r[0] for r in conn.raw.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
             "AND table_name = %s ORDER BY ordinal_position", (table,))]
@@ -571,6 +577,7 @@ class PostgresDialect:
                                 "FROM pg_tables WHERE schemaname = current_schema()") or 0)
 
 
+_NUMERIC_LOADER: type[Any] | None = None      # None without psycopg (only a PostgreSQL store needs it)
 try:
     from psycopg.adapt import Loader as _Loader
 
@@ -580,15 +587,17 @@ try:
         def load(self, data):
             value = Decimal(bytes(data).decode())
             return int(value) if value == value.to_integral_value() else float(value)
+
+    _NUMERIC_LOADER = _NumericLoader
 except ImportError:          # psycopg is only needed for a PostgreSQL store
-    _NumericLoader = None
+    pass
 
 
 def table_columns(conn, table: str) -> list[str]:
     """The columns of a table, on either store's connection (for migrations)."""
     if isinstance(conn, PgConnection):
-        return PostgresDialect.columns(None, conn, table)
-    return SQLiteDialect.columns(None, conn, table)
+        return PostgresDialect.columns(conn, table)
+    return SQLiteDialect.columns(conn, table)
 
 
 @contextmanager
@@ -667,7 +676,7 @@ def ensure_partitions(conn, table: str, months) -> list[str]:
     with conn:
         conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"partitions:{table}",))
         have = _partitions(conn, table) or set()        # made meanwhile by another process
-        cols = ", ".join(f'"{c}"' for c in PostgresDialect.columns(None, conn, table))
+        cols = ", ".join(f'"{c}"' for c in PostgresDialect.columns(conn, table))
         for month in wanted:
             name = partition_name(table, month)
             if name in have:
@@ -697,7 +706,7 @@ def partition_by_month(conn, table: str, key: tuple[str, ...], indexes: dict[str
     if column not in key:
         raise ValueError(f"the key of {table} must contain its partition column {column}")
     old = f"{table}_unpartitioned"
-    cols = ", ".join(f'"{c}"' for c in PostgresDialect.columns(None, conn, table))
+    cols = ", ".join(f'"{c}"' for c in PostgresDialect.columns(conn, table))
     raw.execute(f'ALTER TABLE "{table}" RENAME TO "{old}"')
     raw.execute(f'CREATE TABLE "{table}" (LIKE "{old}" INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) '
                 f'PARTITION BY RANGE ("{column}")')
