@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -76,3 +77,13 @@ def deliver(store, cfg, notifier, now=DAY):
         finally:
             await notifier.http.close()
     return asyncio.run(go())
+
+
+def wait_for(condition, what: str, limit: float = 60, step: float = 0.05) -> None:
+    """Poll until the condition holds: a deadline for a hung process or worker, not a timing assertion."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for: {what}")

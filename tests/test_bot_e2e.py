@@ -21,7 +21,7 @@ from checker import config as config_mod
 from checker import findings as fnd
 from checker.store import Store
 
-from botworld import TZ, Rule, fire, seed
+from botworld import TZ, Rule, fire, seed, wait_for
 from fakebotapi import FakeServer
 
 OFFICER, SUPERVISOR = 1001, 2001
@@ -32,15 +32,6 @@ JOBS_OFF = {name: {"enabled": False} for name in ("daily_scan", "weekly_dispatch
 def _serve_command(config_path) -> list[str]:
     return [sys.executable, "-m", "govwatch", "--config", str(config_path), "serve"]
 
-
-def wait_for(condition, what: str, limit: float = 15):
-    """Poll until the condition holds (a deadline for a hung process, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 class Service:

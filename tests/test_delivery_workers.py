@@ -21,7 +21,7 @@ from checker import config as config_mod
 from checker import notify
 from checker.store import Store
 
-from botworld import DAY
+from botworld import DAY, wait_for
 
 pytestmark = pytest.mark.both_stores
 
@@ -60,15 +60,6 @@ def deliveries(log: Path) -> Counter:
         return Counter()
     return Counter(int(line.split()[0]) for line in log.read_text(encoding="utf-8").splitlines())
 
-
-def wait_for(condition, what: str, limit: float = 60):
-    """Poll until the condition holds (a deadline for a hung worker, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 def enqueue(store, n: int) -> list[int]:

@@ -22,7 +22,7 @@ from checker.ingest import import_file
 from checker.store import Store
 from scheduler import runlog
 
-from botworld import TZ
+from botworld import TZ, wait_for
 from fakebotapi import FakeServer
 
 TOKEN = "7654321:OutageTestSecretPartXYZ0123456789abcd"
@@ -45,15 +45,6 @@ def records(now: datetime) -> dict[str, list[dict]]:
                    "accepted_at": accepted, "status": "processing", "handler": "W7"} for i in range(1, 4)],
     }
 
-
-def wait_for(condition, what: str, limit: float = 40):
-    """Poll until the condition holds (a deadline for a hung process, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 @pytest.fixture
