@@ -398,7 +398,7 @@ class PostgresDialect:
         kwargs = {}
         if self.password_env and os.environ.get(self.password_env):
             kwargs["password"] = os.environ[self.password_env]
-        # No JIT compilation, as the session's default (so a RESET keeps it): govwatch's statements
+        # No JIT compilation, as the session's default: govwatch's statements
         # run for milliseconds to a second, and compiling one costs 0.1-0.6 s; measured at 100,000
         # cases, the daily scan took 1.74 s with JIT and 0.56 s without, the full rescan 1.4-2.0 s
         # and 0.5-0.65 s (the planner's cost estimates of the scan's CASE-heavy queries exceed the
@@ -557,16 +557,14 @@ class PostgresDialect:
         """PostgreSQL needs no page-cache or checkpoint tuning per import; the tables loaded by COPY
         are analysed at the end (a plan made on stale statistics after a bulk load can be 10× slower);
         commit is asynchronous within the import's transactions (a crash loses at most the last moments of an import that
-        is re-run anyway: re-importing a record updates it); no JIT compilation."""
+        is re-run anyway: re-importing a record updates it). JIT is off for every session (`connect`)."""
         conn.raw.execute("SET synchronous_commit = off")
-        conn.raw.execute("SET jit = off")         # compiling the import's big statements costs more than running them
         conn.raw.execute("SET work_mem = '64MB'")  # a batch's sorts (its keys counted) in memory
         conn.bulk_loaded.clear()
         try:
             yield
         finally:
             conn.raw.execute("RESET synchronous_commit")
-            conn.raw.execute("RESET jit")
             conn.raw.execute("RESET work_mem")
             for table in sorted(conn.bulk_loaded):      # fresh statistics: the planner sees the new rows now
                 conn.raw.execute(f'ANALYZE "{table}"')
