@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-T = TypeVar("T")
-
 from ..config import Config
 from ..rules.model import Rule
 from .repo import DirectoryRepo
+
+T = TypeVar("T")
 
 
 def assign(store: DirectoryRepo, cfg: Config, rule: Rule, org: str | None, handler: str | None) -> tuple[str | None, str | None]:

@@ -228,13 +228,5 @@ def read_values_many(conn: Connection, kind: str, facts_list: list[dict[str, Any
 def read_values(conn: Connection, kind: str, facts: dict[str, Any], wanted: Iterable[str],
                 params: dict[str, Any]) -> dict[str, Any]:
     """The clock-moving derived values `wanted` from a finding's stored facts, at `params` (now, today):
-    the same SQL expressions evaluated over a one-row table named as the kind."""
-    clocked = _clocked(kind, wanted)
-    if not clocked:
-        return {}
-    needs = sorted({c for d in clocked for c in d.needs})
-    row = ", ".join(f':_f{i} AS "{c}"' for i, c in enumerate(needs))
-    values = {f"_f{i}": facts.get(c) for i, c in enumerate(needs)}
-    exprs = ", ".join(f'{d.sql} AS "{d.name}"' for d in clocked)
-    cur = conn.execute(f"SELECT {exprs} FROM (SELECT {row}) AS {kind}", {**params, **values})
-    return {d.name: v for d, v in zip(clocked, cur.fetchone()) if v is not None}
+    `read_values_many` of the one finding."""
+    return read_values_many(conn, kind, [facts], wanted, params)[0]
