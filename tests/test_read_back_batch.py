@@ -20,7 +20,7 @@ def test_a_batch_reads_the_same_figures_as_one_finding_at_a_time(store, cfg):
                                            ("accepted", "2026-10-20T23:59:59+08:00", "2026-10-12T09:00:00+08:00"),
                                            ("closed", "2026-10-13T23:59:59+08:00", "2026-10-01T09:00:00+08:00"),
                                            ("processing", None, None))]
-    one_by_one = [derived.read_values(store.conn, "cases", f, wanted, params) for f in facts]
-    assert derived.read_values_many(store.conn, "cases", facts, wanted, params) == one_by_one
+    one_by_one = [derived.read_values(store, "cases", f, wanted, params) for f in facts]
+    assert derived.read_values_many(store, "cases", facts, wanted, params) == one_by_one
     assert one_by_one[0]["overdue_wd"] > 0 and one_by_one[1]["wd_left"] > 0
-    assert derived.read_values_many(store.conn, "cases", [], wanted, params) == []
+    assert derived.read_values_many(store, "cases", [], wanted, params) == []

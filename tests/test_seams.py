@@ -10,13 +10,14 @@ from checker.evaluate import scan as scan_mod
 from checker.evaluate import scanclock
 from checker.findings import repo as findings_repo
 from checker.ingest import importer
+from checker.notify import backlog
 from checker.notify import model as notify_model
 from checker.reports import index as index_mod
 from checker.store import Store
 
 PROTOCOLS = [findings_repo.FindingRepo, findings_repo.DirectoryRepo, findings_repo.ReviewRepo, findings_repo.CaseworkRepo,
              notify_model.OutboxRepo, index_mod.IndexRepo, scanclock.ScanClock, scan_mod.ScanRepo,
-             importer.ImportRepo]
+             importer.ImportRepo, findings_repo.MessageRepo, findings_repo.EvidenceRepo, backlog.BacklogRepo]
 
 
 def members(protocol: type) -> dict[str, object]:

@@ -54,7 +54,7 @@ def years_reached(store, cfg: Config, now: datetime) -> list[int]:
     first = now.astimezone(cfg.tz).year
     last = first
     if store is not None:
-        due = store.scalar("SELECT MAX(due_at) FROM cases WHERE status IN ('accepted', 'processing', 'suspended')")
+        due = store.latest_open_case_due()
         if due and due[:4].isdigit():
             last = min(max(first, int(due[:4])), first + _FAR)
     return list(range(first, last + 1))

@@ -28,7 +28,7 @@ from ..rules.model import Rule
 from ..statuses import ACTIVE_STATUSES, STATUS_NAMES, STATUSES, WITH_OFFICER
 from .access import Scope
 from .messages import current_messages
-from .repo import FindingRepo
+from .repo import EvidenceRepo, FindingRepo
 from .routing import CachedDirectory, assign
 
 SYSTEM = "system"          # the actor of events the scan and the scheduler make
@@ -376,11 +376,11 @@ def _read_evidence(evidence) -> tuple[str, bytes]:
         raise InputError(f"无法读取整改证据文件 {evidence}：{exc.strerror}") from None
 
 
-def _db_folder(store: FindingRepo) -> Path:
+def _db_folder(store: EvidenceRepo) -> Path:
     return store.files_dir
 
 
-def evidence_file(store: FindingRepo, event: dict) -> Path | None:
+def evidence_file(store: EvidenceRepo, event: dict) -> Path | None:
     """Where an event's evidence is stored, for showing or sending it."""
     return _db_folder(store) / event["evidence_path"] if event.get("evidence_path") else None
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from ..config import Config
 from ..ingest import derived
 from ..ingest.records import KINDS
+from .repo import MessageRepo
 
 TEMPLATE = "_template"          # the key of a finding's facts that holds its rule's message template
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -59,7 +60,7 @@ def clock_fields(kind: str, template: str) -> tuple[str, ...]:
     return tuple(sorted(n for n in placeholders(template) if (d := derived.get(kind, n)) is not None and d.clock))
 
 
-def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str | None, now: datetime,
+def read_message(store: derived.FactsReader, kind: str, stored: str, data: dict | None, opened_at: str | None, now: datetime,
                  cache: dict | None = None, config_params: dict | None = None) -> str:
     """A finding's message at `now`: its template over its stored facts, the clock-moving figures
     computed again (with `config_params`, checker.derived.params of the config; None: the defaults).
@@ -73,13 +74,13 @@ def read_message(conn, kind: str, stored: str, data: dict | None, opened_at: str
         return stored
     key, params = _reading(kind, clock, data, opened_at, now, config_params)
     if cache is None:
-        return render(data[TEMPLATE], {**data, **derived.read_values(conn, kind, data, clock, params)})
+        return render(data[TEMPLATE], {**data, **derived.read_values(store, kind, data, clock, params)})
     try:
         values = cache.get(key)
     except TypeError:                  # a fact that is not a plain value: computed, not kept
         key, values = None, None
     if values is None:
-        values = derived.read_values(conn, kind, data, clock, params)
+        values = derived.read_values(store, kind, data, clock, params)
         if key is not None:
             cache[key] = values
     return render(data[TEMPLATE], {**data, **values})
@@ -95,7 +96,7 @@ def _reading(kind: str, clock: tuple[str, ...], data: dict, opened_at: str | Non
     return (kind, clock, params["now"], tuple(data.get(c) for c in _needs(kind, clock))), params
 
 
-def _prefetch(conn, found: list[tuple[str, dict, str | None]], now: datetime, cache: dict,
+def _prefetch(store: derived.FactsReader, found: list[tuple[str, dict, str | None]], now: datetime, cache: dict,
               config_params: dict | None) -> None:
     """Compute into `cache` the clock-moving figures of a batch of findings ((kind, facts, opened_at))
     not yet there: one statement per kind, moment and type of facts (checker.ingest.derived.read_values_many)."""
@@ -121,7 +122,7 @@ def _prefetch(conn, found: list[tuple[str, dict, str | None]], now: datetime, ca
         keys = list(by_key)
         for start in range(0, len(keys), PREFETCH_ROWS):
             part = keys[start:start + PREFETCH_ROWS]
-            for k, values in zip(part, derived.read_values_many(conn, group[0], [by_key[k] for k in part],
+            for k, values in zip(part, derived.read_values_many(store, group[0], [by_key[k] for k in part],
                                                                 group[1], params_of[group])):
                 cache[k] = values
 
@@ -139,7 +140,7 @@ def _needs(kind: str, clock: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({c for f in fields if f is not None for c in f.needs}))
 
 
-def current_messages(store, rows: list[dict], now: datetime | None = None) -> list[dict]:
+def current_messages(store: MessageRepo, rows: list[dict], now: datetime | None = None) -> list[dict]:
     """`rows` (findings with an id and a message) with each message as read at `now` (None: as
     written), its figures computed with the config the scan recorded (store.derived_params). Changes
     the rows in place and returns them."""
@@ -155,10 +156,10 @@ def current_messages(store, rows: list[dict], now: datetime | None = None) -> li
     ids = list(by_id)
     for start in range(0, len(ids), RENDER_CHUNK):       # a report reads 60,000 at 1M: memory stays flat
         batch = [(found, json.loads(found["data"])) for found in store.finding_render_facts(ids[start:start + RENDER_CHUNK])]
-        _prefetch(store.conn, [(found["subject_kind"], data, found["opened_at"]) for found, data in batch],
+        _prefetch(store, [(found["subject_kind"], data, found["opened_at"]) for found, data in batch],
                   now, cache, config_params)
         for found, data in batch:
             for row in by_id[found["id"]]:
-                row["message"] = read_message(store.conn, found["subject_kind"], row["message"], data,
+                row["message"] = read_message(store, found["subject_kind"], row["message"], data,
                                               found["opened_at"], now, cache, config_params)
     return rows

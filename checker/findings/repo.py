@@ -9,6 +9,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..ingest.derived import FactsReader
+
 
 class DirectoryRepo(Protocol):
     """Who is who: the org tree and the officers (checker.findings.access, .routing, .casework)."""
@@ -20,16 +22,30 @@ class DirectoryRepo(Protocol):
     def org_subtree(self, code: str) -> list[str]: ...
 
 
-class FindingRepo(DirectoryRepo, Protocol):
-    """What the findings lifecycle (checker.findings: reconcile, ack/submit/verify, remind, escalate,
-    list) calls on the store: findings, their events and the scan's fired table, and the directory
-    (routing and access decide who is responsible and who may act)."""
-    def add_events(self, events: list[dict[str, Any]]) -> None: ...
-    def bump_finding_counter(self, finding_id: int, counter: str) -> None: ...
-    def count_active_findings(self) -> int: ...
+class MessageRepo(FactsReader, Protocol):
+    """What reading a finding's message at a moment calls (checker.findings.messages.current_messages):
+    the stored facts of the findings, the scan's recorded config parameters, the derived expressions."""
+    def derived_params(self) -> dict[str, Any] | None: ...
+    def finding_render_facts(self, ids: list[int]) -> list[dict[str, Any]]: ...
+
+
+class EvidenceRepo(Protocol):
+    """What a 复查 request shows beside the note (checker.findings.review: evidence, scan_state): the
+    submission's events, where evidence files live, the latest scan."""
     @property
     def files_dir(self) -> Path: ...
     def finding_events(self, finding_id: int) -> list[dict[str, Any]]: ...
+    def latest_scan(self) -> dict[str, Any] | None: ...
+
+
+class FindingRepo(DirectoryRepo, MessageRepo, EvidenceRepo, Protocol):
+    """What the findings lifecycle (checker.findings: reconcile, ack/submit/verify, remind, escalate,
+    list) calls on the store: findings, their events and the scan's fired table, the directory
+    (routing and access decide who is responsible and who may act), messages as read at a moment
+    (MessageRepo) and evidence (EvidenceRepo)."""
+    def add_events(self, events: list[dict[str, Any]]) -> None: ...
+    def bump_finding_counter(self, finding_id: int, counter: str) -> None: ...
+    def count_active_findings(self) -> int: ...
     def finding_row(self, finding_id: int) -> dict[str, Any] | None: ...
     def findings_to_reconcile(self, rule_ids: Any, fingerprints: Any) -> dict[str, dict[str, Any]]: ...
     def fired_changes(self, table: str) -> list[dict[str, Any]]: ...
@@ -61,8 +77,8 @@ class FindingRepo(DirectoryRepo, Protocol):
 
 
 class ReviewRepo(FindingRepo, Protocol):
-    """What a supervisor's review reads (checker.findings.review): the findings lifecycle's reads and one row."""
-    def row(self, sql: str, params: Any = ()) -> dict[str, Any] | None: ...
+    """What a supervisor's review reads (checker.findings.review): the findings lifecycle's reads, the
+    evidence and the latest scan, the officers' names."""
     def officer_names(self) -> dict[str, str]: ...
 
 

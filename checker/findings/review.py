@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import findings as fnd
-from .repo import ReviewRepo
+from .repo import EvidenceRepo, ReviewRepo
 
 ACTION_NAMES = {"open": "发现问题", "reopen": "问题再次出现", "rebound": "整改后反弹",
                 "persist": "复查后仍存在", "assign": "分派",
@@ -14,12 +14,12 @@ ACTION_NAMES = {"open": "发现问题", "reopen": "问题再次出现", "rebound
                 "resolve": "扫描显示问题已消除", "remind": "整改期限提醒", "escalate": "升级督办"}
 
 
-def latest_submission(store: ReviewRepo, finding_id: int) -> dict[str, Any] | None:
+def latest_submission(store: EvidenceRepo, finding_id: int) -> dict[str, Any] | None:
     """The finding's last 提交整改 event (its note and evidence), or None."""
     return next((e for e in reversed(store.finding_events(int(finding_id))) if e["action"] == "submit"), None)
 
 
-def evidence(store: ReviewRepo, finding_id: int) -> tuple[str, Path] | None:
+def evidence(store: EvidenceRepo, finding_id: int) -> tuple[str, Path] | None:
     """(file name, path) of the evidence of the last submission, when one was sent."""
     event = latest_submission(store, finding_id)
     path = fnd.evidence_file(store, event) if event else None
@@ -29,10 +29,10 @@ def evidence(store: ReviewRepo, finding_id: int) -> tuple[str, Path] | None:
     return data.get("evidence_name") or path.name, path
 
 
-def scan_state(store: ReviewRepo, finding: dict[str, Any]) -> tuple[bool | None, str]:
+def scan_state(store: EvidenceRepo, finding: dict[str, Any]) -> tuple[bool | None, str]:
     """(still fires?, what the latest scan says): True when the latest scan saw the condition, False
     when it is cleared (已消除), None when no scan has run since it was opened."""
-    latest = store.row("SELECT id, now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+    latest = store.latest_scan()
     if finding["status"] == "resolved":
         return False, "最新扫描：问题已消除"
     if latest is None:

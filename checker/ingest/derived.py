@@ -26,15 +26,12 @@ if TYPE_CHECKING:
     from checker.config import Config
 
 
-class _Rows(Protocol):
-    def __iter__(self) -> Any: ...
-    def fetchone(self) -> Any: ...
+class FactsReader(Protocol):
+    """What `read_values` calls on the store (checker.store.findings): the derived expressions over
+    rows of stored facts."""
 
-
-class Connection(Protocol):
-    """What `read_values` needs of a connection: `execute(sql, named parameters)` (both stores)."""
-
-    def execute(self, sql: str, params: dict[str, Any], /) -> _Rows: ...
+    def derived_over_facts(self, kind: str, exprs: list[tuple[str, str]], needs: list[str], facts: list[list[Any]],
+                           params: dict[str, Any]) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True)
@@ -201,7 +198,7 @@ def _clocked(kind: str, wanted: Iterable[str]) -> list[Derived]:
     return [d for n in wanted if (d := get(kind, n)) is not None and d.clock]
 
 
-def read_values_many(conn: Connection, kind: str, facts_list: list[dict[str, Any]], wanted: Iterable[str],
+def read_values_many(store: FactsReader, kind: str, facts_list: list[dict[str, Any]], wanted: Iterable[str],
                      params: dict[str, Any]) -> list[dict[str, Any]]:
     """`read_values` of many findings' facts at once: the same expressions over a VALUES table of
     them, one statement instead of one a finding (a round trip each on PostgreSQL). The facts'
@@ -210,23 +207,13 @@ def read_values_many(conn: Connection, kind: str, facts_list: list[dict[str, Any
     if not clocked or not facts_list:
         return [{} for _ in facts_list]
     needs = sorted({c for d in clocked for c in d.needs})
-    names = ", ".join(["_i", *(f'"{c}"' for c in needs)])
-    rows = ", ".join("(" + ", ".join([f":_r{j}", *(f":_r{j}_{i}" for i in range(len(needs)))]) + ")"
-                     for j in range(len(facts_list)))
-    values: dict[str, Any] = {}
-    for j, facts in enumerate(facts_list):
-        values[f"_r{j}"] = j
-        values.update({f"_r{j}_{i}": facts.get(c) for i, c in enumerate(needs)})
-    exprs = ", ".join(f'{d.sql} AS "{d.name}"' for d in clocked)
-    out: list[dict[str, Any]] = [{} for _ in facts_list]
-    for r in conn.execute(f"WITH _v({names}) AS (VALUES {rows}) SELECT _i, {exprs} FROM _v AS {kind}",
-                          {**params, **values}):
-        out[int(r[0])] = {d.name: v for d, v in zip(clocked, r[1:]) if v is not None}
-    return out
+    rows = store.derived_over_facts(kind, [(d.name, d.sql) for d in clocked], needs,
+                                    [[facts.get(c) for c in needs] for facts in facts_list], params)
+    return [{d.name: v for d, v in zip(clocked, r) if v is not None} for r in rows]
 
 
-def read_values(conn: Connection, kind: str, facts: dict[str, Any], wanted: Iterable[str],
+def read_values(store: FactsReader, kind: str, facts: dict[str, Any], wanted: Iterable[str],
                 params: dict[str, Any]) -> dict[str, Any]:
     """The clock-moving derived values `wanted` from a finding's stored facts, at `params` (now, today):
     `read_values_many` of the one finding."""
-    return read_values_many(conn, kind, [facts], wanted, params)[0]
+    return read_values_many(store, kind, [facts], wanted, params)[0]

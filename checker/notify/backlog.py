@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Protocol
 
 from ..findings.messages import current_messages
 from ..statuses import ACTIVE_STATUSES
+from ..findings.repo import MessageRepo
 from .model import parse_json
 
 
-def enqueue_backlog(store, officer_id: str, now: datetime) -> int:
+class BacklogRepo(MessageRepo, Protocol):
+    """What enqueueing a newly bound officer's backlog calls on the store."""
+    def query_findings(
+        self,
+        statuses: Any = None,
+        rule: Any = None,
+        orgs: Any = None,
+        assignee: Any = None,
+        scope_orgs: Any = None,
+        limit: Any = None,
+        offset: Any = 0,
+        subject: Any = None,
+    ) -> list[dict[str, Any]]: ...
+    def finding_data(self, finding_id: int) -> str | None: ...
+    def enqueue(self, rows: list[dict[str, Any]], cursor: int | None = None) -> int: ...
+
+
+def enqueue_backlog(store: BacklogRepo, officer_id: str, now: datetime) -> int:
     """Outbox rows (kind `backlog`) for the officer's active findings; the number written."""
     rows = current_messages(store, store.query_findings(statuses=ACTIVE_STATUSES, assignee=officer_id), now)
     at = now.isoformat(timespec="seconds")
     out = []
     for f in rows:
-        full = store.row("SELECT data, supervisor FROM findings WHERE id = ?", (f["id"],)) or {}
-        facts = parse_json(full.get("data"))
+        facts = parse_json(store.finding_data(f["id"]))
         payload = {"event_id": None, "action": "backlog", "finding_id": f["id"], "rule": f["rule"],
                    "title": facts.get("rule_title"), "clause": f["clause"], "standard": f["standard"],
                    "subject": f["subject"], "org": f["org"], "severity": f["severity"], "message": f["message"],

@@ -97,7 +97,7 @@ def _escalation_target(store, ev: dict, data: dict) -> str | None:
 
 def _review(store, finding_id: int) -> dict:
     """What a 复查 request shows beside the note: the evidence and what the latest scan says."""
-    finding = store.row("SELECT id, status, last_scan_id FROM findings WHERE id = ?", (finding_id,))
+    finding = store.finding_row(finding_id)
     still, said = review.scan_state(store, finding)
     found = review.evidence(store, finding_id)
     return {"scan_state": said, "still_fires": still, "evidence": found[0] if found else None,

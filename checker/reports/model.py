@@ -117,9 +117,10 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
     titles = clause_titles(rulebook)
     groups = analysis.group_suggestions(suggestions, titles)
     ranks = analysis.rankings(store, table, period, org, overdue, rect.open_rows, start, end)
+    first_scan, last_scan, scans_in_period = store.scan_span(start, end)
     report = Report(
         spec.name, spec.title, spec.clause, period, org, names.get(org, org) if org else "全部机构", now,
-        store.scalar("SELECT max(now) FROM scans"), store.case_counts(org, start, end),
+        last_scan, store.case_counts(org, start, end),
         store.complaint_counts(org, start, end), store.evaluation_count(org, start, end), findings,
         data.counted(findings, lambda f: (f["standard"], f["clause"])),
         data.counted(findings, lambda f: f["severity"]),
@@ -131,8 +132,7 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
         masthead=masthead(cfg, store, period, now), clause_titles=titles, officers=store.officer_names(),
         rankings=ranks, suggestion_groups=groups,
         narrative=analysis.narrative(lines, ranks, overdue, rect, groups, len(findings), names),
-        scans_in_period=store.scalar("SELECT count(*) FROM scans WHERE now >= ? AND now < ?", (start, end)) or 0,
-        first_scan=store.scalar("SELECT min(now) FROM scans"), top_n=cfg.reports.top_n,
+        scans_in_period=scans_in_period, first_scan=first_scan, top_n=cfg.reports.top_n,
         notes=notes.readings(cfg, rulebook))
     return _extend(report, store, cfg, rulebook, spec, period, org, now)
 

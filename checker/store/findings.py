@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..statuses import ACTIVE_STATUSES, CLOSED_STATUSES, sql_list
 
@@ -85,6 +86,29 @@ class FindingStore:
         return self.rows("""SELECT id, subject_kind, opened_at, data FROM findings
                             WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?)) AND data LIKE '%"_template"%'""",
                          (json.dumps(list(ids)),))
+
+    def finding_data(self, finding_id: int) -> str | None:
+        """The facts a finding stored when it opened (JSON text), or None."""
+        return self.scalar("SELECT data FROM findings WHERE id = ?", (finding_id,))
+
+    def derived_over_facts(self, kind: str, exprs: list[tuple[str, str]], needs: list[str], facts: list[list[Any]],
+                           params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Derived-field expressions (`exprs`, (name, SQL) over the kind's table, checker.ingest.derived)
+        over rows of stored facts (`facts`, one value per column of `needs`) at the named `params`:
+        one statement over a VALUES table, a tuple of the values per facts row, in order."""
+        names = ", ".join(["_i", *(f'"{c}"' for c in needs)])
+        rows = ", ".join("(" + ", ".join([f":_r{j}", *(f":_r{j}_{i}" for i in range(len(needs)))]) + ")"
+                         for j in range(len(facts)))
+        values: dict[str, Any] = {}
+        for j, row in enumerate(facts):
+            values[f"_r{j}"] = j
+            values.update({f"_r{j}_{i}": v for i, v in enumerate(row)})
+        selected = ", ".join(f'{sql} AS "{name}"' for name, sql in exprs)
+        out: list[tuple[Any, ...]] = [() for _ in facts]
+        for r in self.conn.execute(f"WITH _v({names}) AS (VALUES {rows}) SELECT _i, {selected} FROM _v AS {kind}",
+                                   {**params, **values}):
+            out[int(r[0])] = tuple(r[1:])
+        return out
 
     # ------------------------------------------------------------------ record rules, set-wise
 

@@ -76,6 +76,11 @@ class LookupStore(StoreBase):
             sql, params = sql + " AND c.handler = ?", [*params, handler]
         return self.rows(sql, params)
 
+    def latest_open_case_due(self) -> str | None:
+        """The latest deadline of the open cases (accepted, processing, suspended), or None."""
+        due: str | None = self.scalar("SELECT MAX(due_at) FROM cases WHERE status IN ('accepted', 'processing', 'suspended')")
+        return due
+
     def escalated_finding_ids(self) -> set[int]:
         return {r["id"] for r in self.rows("SELECT id FROM findings WHERE escalation_level >= 1")}
 

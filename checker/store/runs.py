@@ -63,3 +63,14 @@ class RunStore(StoreBase):
         """The `now` of the last completed scan (a later scan may not be earlier: checker.evaluate.scanclock)."""
         now: str | None = self.scalar("SELECT now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
         return now
+
+    def latest_scan(self) -> dict[str, Any] | None:
+        """id and `now` of the last completed scan, or None."""
+        return self.row("SELECT id, now FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+
+    def scan_span(self, start: str, end: str) -> tuple[str | None, str | None, int]:
+        """(the earliest and the latest `now` of any scan, the number of scans with `now` in [start, end))."""
+        first: str | None = self.scalar("SELECT min(now) FROM scans")
+        last: str | None = self.scalar("SELECT max(now) FROM scans")
+        n: int = self.scalar("SELECT count(*) FROM scans WHERE now >= ? AND now < ?", (start, end)) or 0
+        return first, last, n
