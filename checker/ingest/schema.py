@@ -22,14 +22,16 @@ Schema = dict[str, Any]           # a JSON Schema, or one of its parts
 FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 
 
-@FORMAT_CHECKER.checks("govwatch-date", raises=ValueError)
 def _is_date(value: object) -> bool:
     return not isinstance(value, str) or bool(date.fromisoformat(value))
 
 
-@FORMAT_CHECKER.checks("govwatch-datetime", raises=ValueError)
 def _is_datetime(value: object) -> bool:
     return not isinstance(value, str) or bool(datetime.fromisoformat(value))
+
+
+FORMAT_CHECKER.checks("govwatch-date", raises=ValueError)(_is_date)
+FORMAT_CHECKER.checks("govwatch-datetime", raises=ValueError)(_is_datetime)
 
 
 def _ci(word: str) -> str:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from ..statuses import ACTIVE_STATUSES, CLOSED_STATUSES, sql_list
+from .base import StoreBase
 
 _LIST_COLUMNS = """id, rule, clause, standard, subject, org, severity, status, message, assignee,
     opened_at, due_at, resolved_at, supervisor, kind, subject_kind, verified_at,
@@ -59,14 +61,14 @@ def _fired(table: str) -> str:
 _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
 
 
-def _json(value) -> str | None:
+def _json(value: Any) -> str | None:
     return None if value is None else _ENCODE(value)
 
 
-class FindingStore:
+class FindingStore(StoreBase):
     """Findings (one row per fingerprint = rule id + subject) and their append-only audit trail."""
 
-    def findings_to_reconcile(self, rule_ids, fingerprints) -> dict[str, dict]:
+    def findings_to_reconcile(self, rule_ids: Iterable[str], fingerprints: Iterable[str]) -> dict[str, dict[str, Any]]:
         """What a scan reconciles against, by fingerprint: the active findings of these rules (to keep
         or resolve) and the findings of the fingerprints that fired (to reopen). Closed history is
         not read, so a scan's cost does not grow with it."""
@@ -81,7 +83,7 @@ class FindingStore:
         known.update((r["fingerprint"], r) for r in others)
         return known
 
-    def finding_render_facts(self, ids) -> list[dict]:
+    def finding_render_facts(self, ids: Iterable[int]) -> list[dict[str, Any]]:
         """id, subject_kind, opened_at, data of those findings whose message is rendered when read."""
         return self.rows("""SELECT id, subject_kind, opened_at, data FROM findings
                             WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?)) AND data LIKE '%"_template"%'""",
@@ -89,7 +91,8 @@ class FindingStore:
 
     def finding_data(self, finding_id: int) -> str | None:
         """The facts a finding stored when it opened (JSON text), or None."""
-        return self.scalar("SELECT data FROM findings WHERE id = ?", (finding_id,))
+        data: str | None = self.scalar("SELECT data FROM findings WHERE id = ?", (finding_id,))
+        return data
 
     def derived_over_facts(self, kind: str, exprs: list[tuple[str, str]], needs: list[str], facts: list[list[Any]],
                            params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -119,11 +122,11 @@ class FindingStore:
                           "subject TEXT NOT NULL, kind TEXT NOT NULL)")      # unique by construction
         return "temp._fired"
 
-    def add_fired(self, table: str, rows) -> None:
+    def add_fired(self, table: str, rows: Iterable[tuple[str, str, str]]) -> None:
         self.conn.executemany(f"INSERT INTO {_fired(table)} (fingerprint, rule, subject, kind) "
                               "VALUES (? || ':' || ?, ?, ?, ?)", [(r, s, r, s, k) for r, s, k in rows])
 
-    def fired_changes(self, table: str) -> list[dict]:
+    def fired_changes(self, table: str) -> list[dict[str, Any]]:
         """The fired pairs whose finding is new, resolved or verified (they open or reopen), with the
         finding's columns a reconcile reads (id NULL: new)."""
         self.collect_fired_changes(table)
@@ -137,20 +140,21 @@ class FindingStore:
         self.conn.execute("CREATE TABLE temp._changes (fingerprint TEXT PRIMARY KEY, rule TEXT, subject TEXT, "
                           "kind TEXT, id INTEGER, status TEXT, verified_at TEXT, cleared_at TEXT, assignee TEXT, "
                           "supervisor TEXT)")
-        return self.conn.execute(f"""INSERT INTO temp._changes
+        n: int = self.conn.execute(f"""INSERT INTO temp._changes
                              SELECT f.fingerprint, f.rule, f.subject, f.kind, x.id, x.status, x.verified_at,
                                     x.cleared_at, x.assignee, x.supervisor
                              FROM {_fired(table)} f
                              LEFT JOIN findings x INDEXED BY ix_findings_fp_status ON x.fingerprint = f.fingerprint
                              WHERE x.id IS NULL OR x.status IN ({sql_list(CLOSED_STATUSES)})""").rowcount
+        return n
 
-    def fired_changes_after(self, fingerprint: str, limit: int | None) -> list[dict]:
+    def fired_changes_after(self, fingerprint: str, limit: int | None) -> list[dict[str, Any]]:
         """The collected changes (collect_fired_changes) after `fingerprint`, in fingerprint order:
         `limit` of them (None: all)."""
         return self.rows("SELECT * FROM temp._changes WHERE fingerprint > ? ORDER BY fingerprint LIMIT ?",
                          (fingerprint, 2 ** 63 - 1 if limit is None else int(limit)))
 
-    def mark_rules_seen(self, rule_ids, at: str, scan_id: int) -> None:
+    def mark_rules_seen(self, rule_ids: Iterable[str], at: str, scan_id: int) -> None:
         """The record rules this scan evaluated were seen at `at`: after a scan's reconcile every
         active finding of such a rule fired in it (those that did not were resolved), so a finding's
         last-seen time is its rule's (the list's last_seen_at). One narrow row per rule: a daily scan
@@ -160,39 +164,40 @@ class FindingStore:
                                                                   seen_scan = excluded.seen_scan""",
                               [(rule, at, scan_id) for rule in sorted(rule_ids)])
 
-    def unfired_active(self, table: str, rule_ids) -> list[dict]:
+    def unfired_active(self, table: str, rule_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Active findings of these rules that did not fire (to resolve)."""
         return self.rows(f"""SELECT id, status FROM findings INDEXED BY ix_findings_active
                              WHERE rule IN (SELECT value FROM json_each(?)) AND status IN ({_ACTIVE_SQL})
                                AND fingerprint NOT IN (SELECT fingerprint FROM {_fired(table)})""",
                          (json.dumps(list(rule_ids)),))
 
-    def mark_unfired_verified_cleared(self, table: str, rule_ids, at: str) -> int:
+    def mark_unfired_verified_cleared(self, table: str, rule_ids: Iterable[str], at: str) -> int:
         """Verified findings of these rules that did not fire: the scan saw them cleared (cleared_at),
         which a later firing needs to count as a rebound (DB33/T 2036.7 §8.4)."""
-        return self.conn.execute(f"""UPDATE findings SET cleared_at = ?
+        n: int = self.conn.execute(f"""UPDATE findings SET cleared_at = ?
                                      WHERE rule IN (SELECT value FROM json_each(?)) AND status = 'verified'
                                        AND cleared_at IS NULL
                                        AND fingerprint NOT IN (SELECT fingerprint FROM {_fired(table)})""",
                                  (at, json.dumps(list(rule_ids)))).rowcount
+        return n
 
-    def verified_uncleared(self, rule_ids) -> list[dict]:
+    def verified_uncleared(self, rule_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Verified findings of these rules not yet seen cleared since their verification."""
         return self.rows("""SELECT id, fingerprint, rule, subject FROM findings
                             WHERE rule IN (SELECT value FROM json_each(?)) AND status = 'verified'
                               AND cleared_at IS NULL""", (json.dumps(sorted(rule_ids)),))
 
-    def set_cleared(self, ids, at: str) -> None:
+    def set_cleared(self, ids: Iterable[int], at: str) -> None:
         self.conn.execute("UPDATE findings SET cleared_at = ? WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
                           (at, json.dumps(list(ids))))
 
-    def active_fingerprints(self, rule_ids) -> set[str]:
+    def active_fingerprints(self, rule_ids: Iterable[str]) -> set[str]:
         """Fingerprints of the active findings of these rules."""
         return {r[0] for r in self.conn.execute(
             f"SELECT fingerprint FROM findings WHERE rule IN (SELECT value FROM json_each(?)) "
             f"AND status IN ({_ACTIVE_SQL})", (json.dumps(list(rule_ids)),))}
 
-    def insert_findings(self, rows: list[dict]) -> dict[str, int]:
+    def insert_findings(self, rows: list[dict[str, Any]]) -> dict[str, int]:
         """New open findings (each row has the named values of _INSERT, data as a dict), in one
         statement; returns their ids by fingerprint."""
         if not rows:
@@ -202,7 +207,7 @@ class FindingStore:
                                       "(SELECT value FROM json_each(?))",
                                       (json.dumps([row["fingerprint"] for row in rows]),)).fetchall())
 
-    def touch_findings(self, rows: list[dict]) -> None:
+    def touch_findings(self, rows: list[dict[str, Any]]) -> None:
         """Refresh message / due date / last seen of findings still firing (no event)."""
         self.conn.executemany(_TOUCH, rows)
 
@@ -212,7 +217,7 @@ class FindingStore:
             "UPDATE findings SET last_seen_at = ?, last_scan_id = ? WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
             (at, scan_id, json.dumps(ids)))
 
-    def update_finding(self, finding_id: int, status: str | None = None, **cols) -> None:
+    def update_finding(self, finding_id: int, status: str | None = None, **cols: Any) -> None:
         """Set a finding's status and some of the fixed _SETTABLE columns."""
         bad = set(cols) - set(_SETTABLE)
         if bad:
@@ -238,18 +243,19 @@ class FindingStore:
             raise ValueError(f"not a finding counter: {counter}")
         self.conn.execute(f"UPDATE findings SET {counter} = {counter} + 1 WHERE id = ?", (finding_id,))
 
-    def add_events(self, events: list[dict]) -> None:
+    def add_events(self, events: list[dict[str, Any]]) -> None:
         """Append audit-trail rows (missing keys are NULL; data is a dict)."""
         self.conn.executemany(_EVENT, [
             {**{k: None for k in _EVENT_KEYS}, **e, "data": _json(e.get("data"))} for e in events])
 
     def count_active_findings(self) -> int:
-        return self.scalar("SELECT count(*) FROM findings WHERE status IN (?, ?, ?, ?)", ACTIVE_STATUSES)
+        n: int = self.scalar("SELECT count(*) FROM findings WHERE status IN (?, ?, ?, ?)", ACTIVE_STATUSES)
+        return n
 
-    def finding_row(self, finding_id: int) -> dict | None:
+    def finding_row(self, finding_id: int) -> dict[str, Any] | None:
         return self.row("SELECT * FROM findings WHERE id = ?", (finding_id,))
 
-    def finding_events(self, finding_id: int) -> list[dict]:
+    def finding_events(self, finding_id: int) -> list[dict[str, Any]]:
         rows = self.rows("SELECT * FROM finding_events WHERE finding_id = ? ORDER BY id", (finding_id,))
         for r in rows:
             r["data"] = json.loads(r["data"]) if r["data"] else None
@@ -257,16 +263,20 @@ class FindingStore:
 
     def last_event_actor(self, finding_id: int, action: str) -> str | None:
         """Who did the latest `action` on a finding (e.g. who submitted the rectification)."""
-        return self.scalar("""SELECT actor FROM finding_events WHERE finding_id = ? AND action = ?
-                              ORDER BY id DESC LIMIT 1""", (finding_id, action))
+        actor: str | None = self.scalar("""SELECT actor FROM finding_events WHERE finding_id = ? AND action = ?
+                                           ORDER BY id DESC LIMIT 1""", (finding_id, action))
+        return actor
 
-    def query_findings(self, statuses=None, rule=None, orgs=None, assignee=None, scope_orgs=None,
-                       limit=None, offset=0, subject=None) -> list[dict]:
+    def query_findings(self, statuses: Collection[str] | None = None, rule: str | None = None,
+                       orgs: Iterable[str] | None = None, assignee: str | None = None,
+                       scope_orgs: Iterable[str] | None = None, limit: int | None = None, offset: int | None = 0,
+                       subject: str | None = None) -> list[dict[str, Any]]:
         """Findings filtered by status list, rule, org list, and a visibility scope, by id.
 
         scope: `assignee` alone (an officer), `scope_orgs` + `assignee` (a supervisor: the orgs
         or assigned to them), neither (an admin)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if statuses:
             where.append("status IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(statuses)))
@@ -286,7 +296,7 @@ class FindingStore:
         return self.rows(sql, params)
 
 
-def _scope_sql(scope_orgs, assignee, params: list) -> str:
+def _scope_sql(scope_orgs: Iterable[str] | None, assignee: str | None, params: list[Any]) -> str:
     if scope_orgs is None and assignee is None:
         return "1 = 1"
     if scope_orgs is None:
