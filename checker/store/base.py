@@ -11,7 +11,7 @@ import sqlite_utils
 
 from ..errors import GovwatchError, InputError
 from ..ingest.records import KINDS
-from .dialect import dialect_for, is_postgres
+from .dialect import PostgresDialect, dialect_for, is_postgres
 
 # The environment variable holding the password of a PostgreSQL URL, remembered per URL so that a
 # store reopened elsewhere in the process (a scan's indicator thread, the bot's worker) finds it.
@@ -59,12 +59,12 @@ class StoreBase:
         if password_env and is_postgres(self.path):
             _PASSWORD_ENV[self.path] = password_env
         self.dialect = dialect_for(self.path, _PASSWORD_ENV.get(self.path))
-        if self.dialect.name == "sqlite":
-            self.conn: Any = self._open_sqlite()       # sqlite3.Connection, or the dialect's PgConnection
-            self.db: sqlite_utils.Database | _Tables = sqlite_utils.Database(self.conn)
+        if isinstance(self.dialect, PostgresDialect):
+            self.conn: Any = self.dialect.connect(self.path)   # the dialect's PgConnection, or a sqlite3.Connection
+            self.db: sqlite_utils.Database | _Tables = _Tables(self)
         else:
-            self.conn = self.dialect.connect(self.path)
-            self.db = _Tables(self)
+            self.conn = self._open_sqlite()
+            self.db = sqlite_utils.Database(self.conn)
         self.dialect.prepare(self.conn)
 
     def _open_sqlite(self) -> sqlite3.Connection:

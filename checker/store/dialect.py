@@ -33,15 +33,21 @@ import sqlite3
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Union, overload
 from urllib.parse import urlsplit
 
 from ..ingest.records import KINDS
 
+if TYPE_CHECKING:
+    import psycopg
+
+    from .base import StoreBase
+
 PG_SCHEMES = ("postgresql://", "postgres://")
 
 
-def is_postgres(target) -> bool:
+def is_postgres(target: object) -> bool:
     return isinstance(target, str) and target.startswith(PG_SCHEMES)
 
 
@@ -57,10 +63,11 @@ def redact(url: str) -> str:
 
 class SQLiteDialect:
     name = "sqlite"
-    errors: tuple = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, OverflowError, ValueError)
-    locked: tuple = (sqlite3.OperationalError,)
+    errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError,
+                                           OverflowError, ValueError)
+    locked: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
 
-    def prepare(self, conn) -> None:
+    def prepare(self, conn: sqlite3.Connection) -> None:
         """Nothing to install: SQLite has every function govwatch's SQL names (regexp_full is
         registered per connection by the scan store)."""
 
@@ -69,10 +76,11 @@ class SQLiteDialect:
         return f"{alias}.rowid" if alias else "rowid"
 
     @staticmethod
-    def columns(conn, table: str) -> list[str]:
+    def columns(conn: sqlite3.Connection, table: str) -> list[str]:
         return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
 
-    def upsert(self, conn, table: str, columns, key, rows, conflict: str) -> None:
+    def upsert(self, conn: sqlite3.Connection, table: str, columns: Sequence[str], key: Sequence[str],
+               rows: Sequence[Sequence[Any]], conflict: str) -> None:
         """Insert or update `rows` by `key` (`conflict`: the ON CONFLICT clause): row by row."""
         cols = ", ".join(f'"{c}"' for c in columns)
         marks = ", ".join("?" * len(columns))
@@ -81,62 +89,68 @@ class SQLiteDialect:
     skip_locked = ""          # SQLite has one writer at a time: nothing to skip
     epoch_now = "((julianday('now') - 2440587.5) * 86400.0)"     # the database's clock, epoch seconds
 
-    def session_id(self, conn) -> str | None:
+    def session_id(self, conn: sqlite3.Connection) -> str | None:
         """The database session's identity, when the database can tell whether it still lives (SQLite: none;
         a claim's holder is then its process on its host)."""
         return None
 
-    def dead_sessions(self, conn, holders) -> set[str]:
+    def dead_sessions(self, conn: sqlite3.Connection, holders: Iterable[str]) -> set[str]:
         """The outbox claim holders whose database session has ended (SQLite: not known)."""
         return set()
 
     # -- the bulk import's staging tables (checker.store.staging)
-    def stage(self, conn, table: str, width: int, rows) -> None:
+    def stage(self, conn: sqlite3.Connection, table: str, width: int, rows: Iterable[Sequence[Any]]) -> None:
         """Append rows of `width` values to a temporary table."""
         conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * width)})", rows)
 
-    def empty(self, conn, table: str) -> None:
+    def empty(self, conn: sqlite3.Connection, table: str) -> None:
         conn.execute(f"DELETE FROM {table}")
 
     def shaped(self, expr: str, pattern: str) -> str:
         """`expr` matches `pattern` whole: literal characters and [...] classes only (GLOB here)."""
         return f"{expr} GLOB '{pattern}'"
 
-    def upsert_counting(self, conn, upsert: str, params: dict, existing: str) -> int:
+    def upsert_counting(self, conn: sqlite3.Connection, upsert: str, params: dict[str, Any], existing: str) -> int:
         """Run an INSERT … ON CONFLICT DO UPDATE; how many rows it updated (`existing`: a count of
         them, run before it)."""
         updated = int(conn.execute(existing).fetchone()[0])
         conn.execute(upsert, params)
         return updated
 
-    def loaded(self, conn, table: str) -> None:
+    def loaded(self, conn: sqlite3.Connection, table: str) -> None:
         """A record table a bulk import wrote to (PostgreSQL analyses it at the end)."""
 
-    def deferred_indexes(self, conn, table: str) -> list[tuple[str, str]] | None:
+    def deferred_indexes(self, conn: sqlite3.Connection, table: str) -> list[tuple[str, str]] | None:
         """(name, CREATE statement) of the secondary indexes a big load may drop and build again
         after it, or None: SQLite keeps them (a sorted build would need the whole load in one
         transaction, and its write-ahead log would then hold the whole database)."""
         return None
 
-    def estimated_rows(self, conn, table: str) -> int:
+    def build_indexes(self, conn: sqlite3.Connection, statements: list[str]) -> None:
+        """Build the indexes a big load deferred (SQLite defers none: `deferred_indexes`)."""
+        for sql in statements:
+            conn.execute(sql)
+
+    def estimated_rows(self, conn: sqlite3.Connection, table: str) -> int:
         return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
 
-    def serialize(self, conn, name: str) -> None:
+    def serialize(self, conn: sqlite3.Connection, name: str) -> None:
         """Within a write transaction, one process at a time past this point (SQLite: BEGIN
         IMMEDIATE already is)."""
 
-    def tables(self, conn) -> list[str]:
+    def tables(self, conn: sqlite3.Connection) -> list[str]:
         return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
 
-    def ensure_partitions(self, conn, table: str, months) -> list[str]:
+    def ensure_partitions(self, conn: sqlite3.Connection, table: str, months: Iterable[str]) -> list[str]:
         """SQLite keeps plain tables: no partitions."""
         return []
 
-    def maintain(self, conn) -> None:
+    def maintain(self, conn: sqlite3.Connection) -> None:
         """Nothing to make ahead at open (PostgreSQL: next months' partitions)."""
 
-    def packed(self, store, sql: str, columns, params=()) -> list[tuple]:
+    def packed(self, store: StoreBase, sql: str, columns: Iterable[str],
+               params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
         """The `columns` of the rows of `sql` as tuples, fetched as one JSON value. One step instead of
         one a row: a thread that queries beside Python-bound work (the scan's indicator thread) waits
         for the GIL once, not once a row (up to the 5 ms switch interval each time)."""
@@ -145,7 +159,7 @@ class SQLiteDialect:
         return [tuple(r) for r in json.loads(value)]
 
     @contextmanager
-    def bulk_session(self, conn, cache_mb: int, checkpoint_pages: int):
+    def bulk_session(self, conn: sqlite3.Connection, cache_mb: int, checkpoint_pages: int) -> Iterator[None]:
         """Bulk-load tuning around a big import: a bounded larger page cache, fewer WAL checkpoints,
         the WAL folded back at the end (so the next writer does not pay for the import's pages)."""
         cache = conn.execute("PRAGMA cache_size").fetchone()[0]
@@ -159,7 +173,7 @@ class SQLiteDialect:
             conn.execute(f"PRAGMA wal_autocheckpoint = {int(auto)}")
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def size_bytes(self, store) -> int:
+    def size_bytes(self, store: StoreBase) -> int:
         if store.path == ":memory:":
             return 0
         return sum(os.path.getsize(p) for p in (store.path, store.path + "-wal") if os.path.exists(p))
@@ -232,7 +246,7 @@ def translate(sql: str, with_params: bool = True) -> str:
         sql = re.sub(r"\bINSERT\s+OR\s+IGNORE\b", "INSERT", sql, flags=re.I)
     previous = [""]
 
-    def one(m: re.Match) -> str:
+    def one(m: re.Match[str]) -> str:
         kind = m.lastgroup
         text = m.group()
         if kind == "str":
@@ -270,7 +284,11 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value
 
 
-def _params(params):
+@overload
+def _params(params: None) -> None: ...
+@overload
+def _params(params: Sequence[Any] | Mapping[str, Any]) -> list[Any] | dict[str, Any]: ...
+def _params(params: Sequence[Any] | Mapping[str, Any] | None) -> list[Any] | dict[str, Any] | None:
     if params is None:
         return None
     if isinstance(params, dict):
@@ -278,34 +296,41 @@ def _params(params):
     return [_plain(v) for v in params]
 
 
+def _first(row: Sequence[Any] | None) -> Any:
+    """The first value of the row a query always returns (count(*), EXISTS)."""
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row[0]
+
+
 class PgCursor:
     """The sqlite3 cursor surface over a psycopg cursor (lastrowid from RETURNING id)."""
 
-    def __init__(self, cur, lastrowid=None):
+    def __init__(self, cur: psycopg.Cursor[Any], lastrowid: int | None = None):
         self._cur = cur
         self.lastrowid = lastrowid
 
     @property
-    def description(self):
+    def description(self) -> Any:
         return self._cur.description
 
     @property
     def rowcount(self) -> int:
         return self._cur.rowcount
 
-    def fetchone(self):
+    def fetchone(self) -> Any:
         return self._cur.fetchone() if self._cur.description else None
 
-    def fetchall(self):
+    def fetchall(self) -> list[Any]:
         return self._cur.fetchall() if self._cur.description else []
 
-    def fetchmany(self, size: int):
+    def fetchmany(self, size: int) -> list[Any]:
         return self._cur.fetchmany(size) if self._cur.description else []
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self._cur) if self._cur.description else iter(())
 
-    def close(self):
+    def close(self) -> None:
         self._cur.close()
 
 
@@ -314,14 +339,14 @@ class PgConnection:
     sqlite3 methods the store calls: execute, executemany, executescript, in_transaction,
     `with conn:` as a transaction."""
 
-    def __init__(self, raw):
+    def __init__(self, raw: psycopg.Connection[Any]):
         self.raw = raw
         self._identity: set[str] | None = None
         self.bulk_loaded: set[str] = set()      # tables a bulk import loaded by COPY (analysed after it)
         self._owned: list[bool] = []            # per open `with conn:`: whether it began the transaction
 
     # -- sqlite3's surface
-    def execute(self, sql: str, params=None) -> PgCursor:
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> PgCursor:
         with_params = bool(params)
         text = translate(sql, with_params)
         returning = False
@@ -339,7 +364,7 @@ class PgConnection:
             self._identity = None
         return PgCursor(cur, lastrowid)
 
-    def executemany(self, sql: str, seq) -> PgCursor:
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> PgCursor:
         cur = self.raw.cursor()
         cur.executemany(translate(sql, True), [_params(p) for p in seq])
         return PgCursor(cur)
@@ -354,20 +379,20 @@ class PgConnection:
         from psycopg.pq import TransactionStatus
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
-    def create_function(self, *args, **kwargs) -> None:
+    def create_function(self, *args: Any, **kwargs: Any) -> None:
         """SQLite registers Python functions; PostgreSQL has them as SQL (PG_FUNCTIONS)."""
 
     def close(self) -> None:
         self.raw.close()
 
-    def __enter__(self):
+    def __enter__(self) -> PgConnection:
         owned = not self.in_transaction            # `with conn:` nests: only the outermost commits
         if owned:
             self.raw.execute("BEGIN")
         self._owned.append(owned)
         return self
 
-    def __exit__(self, exc_type, *exc):
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> Literal[False]:
         if self._owned.pop():
             self.raw.execute("ROLLBACK" if exc_type else "COMMIT")
         return False
@@ -389,13 +414,13 @@ class PostgresDialect:
         import psycopg
         self.psycopg = psycopg
         self.password_env = password_env
-        self.errors: tuple = (psycopg.IntegrityError, psycopg.DataError, psycopg.ProgrammingError,
+        self.errors: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError, psycopg.ProgrammingError,
                               OverflowError, ValueError)
-        self.locked: tuple = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected)
+        self.locked: tuple[type[Exception], ...] = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected)
 
     def connect(self, url: str) -> PgConnection:
         psycopg = self.psycopg
-        kwargs = {}
+        kwargs: dict[str, str] = {}
         if self.password_env and os.environ.get(self.password_env):
             kwargs["password"] = os.environ[self.password_env]
         # No JIT compilation, as the session's default: govwatch's statements
@@ -432,7 +457,8 @@ class PostgresDialect:
 
     COPY_FROM = 64            # rows from which an upsert goes through COPY
 
-    def upsert(self, conn, table: str, columns, key, rows, conflict: str) -> None:
+    def upsert(self, conn: PgConnection, table: str, columns: Sequence[str], key: Sequence[str],
+               rows: Sequence[Sequence[Any]], conflict: str) -> None:
         """Insert or update `rows` by `key`: COPY into a temporary staging table, then one
         INSERT … SELECT … ON CONFLICT (a key twice in `rows`: its last row wins, as row by row)."""
         cols = ", ".join(f'"{c}"' for c in columns)
@@ -461,7 +487,7 @@ class PostgresDialect:
                                "FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()
         return row[0] if row else None
 
-    def dead_sessions(self, conn: PgConnection, holders) -> set[str]:
+    def dead_sessions(self, conn: PgConnection, holders: Iterable[str]) -> set[str]:
         """Claim holders whose backend (the last "|" part of the holder) is no longer connected; a
         holder without one (copied from a SQLite store) counts as dead."""
         backends = {h: h.rsplit("|", 1)[-1] for h in holders}
@@ -472,13 +498,13 @@ class PostgresDialect:
         return {h for h, b in backends.items() if b not in live}
 
     # -- the bulk import's staging tables (checker.store.staging)
-    def stage(self, conn, table: str, width: int, rows) -> None:
+    def stage(self, conn: PgConnection, table: str, width: int, rows: Iterable[Sequence[Any]]) -> None:
         """Append rows to a temporary table by COPY."""
         with conn.raw.cursor().copy(f"COPY {table} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
 
-    def empty(self, conn, table: str) -> None:
+    def empty(self, conn: PgConnection, table: str) -> None:
         conn.raw.execute(f"TRUNCATE {table}")
 
     def shaped(self, expr: str, pattern: str) -> str:
@@ -486,16 +512,16 @@ class PostgresDialect:
         regular expression here; those are spelled alike)."""
         return f"{expr} ~ '^{pattern}$'"
 
-    def upsert_counting(self, conn, upsert: str, params: dict, existing: str) -> int:
+    def upsert_counting(self, conn: PgConnection, upsert: str, params: dict[str, Any], existing: str) -> int:
         """Run an INSERT … ON CONFLICT DO UPDATE; how many rows it updated (an updated row carries
         the inserting transaction as its xmax, a new one none)."""
         rows = conn.execute(upsert + " RETURNING xmax::text <> '0'", params).fetchall()
         return sum(1 for r in rows if r[0])
 
-    def loaded(self, conn, table: str) -> None:
+    def loaded(self, conn: PgConnection, table: str) -> None:
         conn.bulk_loaded.add(table)
 
-    def deferred_indexes(self, conn, table: str) -> list[tuple[str, str]] | None:
+    def deferred_indexes(self, conn: PgConnection, table: str) -> list[tuple[str, str]] | None:
         """(name, CREATE statement) of a table's secondary (not unique) indexes: a load that is big
         beside the table drops them and builds them again by sorting, several times faster than
         inserting into each row by row (PostgreSQL's "Populating a Database")."""
@@ -503,14 +529,14 @@ class PostgresDialect:
             "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
             "WHERE i.indrelid = to_regclass(%s) AND NOT i.indisunique ORDER BY c.relname", (f'"{table}"',))]
 
-    def estimated_rows(self, conn, table: str) -> int:
+    def estimated_rows(self, conn: PgConnection, table: str) -> int:
         """The planner's row count of a table (a count when it was never analysed)."""
         n = conn.raw.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (f'"{table}"',)).fetchone()
         if n is None or n[0] < 0:
-            return int(conn.raw.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+            return int(_first(conn.raw.execute(f'SELECT count(*) FROM "{table}"').fetchone()))
         return int(n[0])
 
-    def build_indexes(self, conn, statements: list[str]) -> None:
+    def build_indexes(self, conn: PgConnection, statements: list[str]) -> None:
         conn.raw.execute("SET maintenance_work_mem = '256MB'")
         try:
             for sql in statements:
@@ -518,42 +544,43 @@ class PostgresDialect:
         finally:
             conn.raw.execute("RESET maintenance_work_mem")
 
-    def serialize(self, conn, name: str) -> None:
+    def serialize(self, conn: PgConnection, name: str) -> None:
         """Within a write transaction, one process at a time past this point (a transaction-level
         advisory lock on the name; rows are otherwise locked one by one, not the database)."""
         conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
     @staticmethod
-    def columns(conn, table: str) -> list[str]:
+    def columns(conn: PgConnection, table: str) -> list[str]:
         return [r[0] for r in conn.raw.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
             "AND table_name = %s ORDER BY ordinal_position", (table,))]
 
-    def tables(self, conn) -> list[str]:
+    def tables(self, conn: PgConnection) -> list[str]:
         """The schema's tables; a partition is part of its table, not one of its own."""
         return [r[0] for r in conn.raw.execute(
             "SELECT c.relname FROM pg_class c WHERE c.relnamespace = "
             "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
             "AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname")]
 
-    def ensure_partitions(self, conn, table: str, months) -> list[str]:
+    def ensure_partitions(self, conn: PgConnection, table: str, months: Iterable[str]) -> list[str]:
         """The monthly partitions of `table` for `months` ("YYYY-MM"), made where missing (rows of
         such a month already in the default partition are moved into the new one); the names made.
         A table not partitioned (not yet migrated), or a month not of that form: nothing."""
         return ensure_partitions(conn, table, months)
 
-    def maintain(self, conn) -> None:
+    def maintain(self, conn: PgConnection) -> None:
         """At open: the partitions of this month, the last and the next PARTITION_MONTHS_AHEAD, and of
         the months whose rows went to the default partition (moved into their own)."""
         for table in MONTHLY:
             ensure_partitions(conn, table, [*_months_around(PARTITION_MONTHS_AHEAD), *stray_months(conn, table)])
 
-    def packed(self, store, sql: str, columns, params=()) -> list[tuple]:
+    def packed(self, store: StoreBase, sql: str, columns: Iterable[str],
+               params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
         names = ", ".join(f'"{c}"' for c in columns)
         return [tuple(r) for r in store.conn.execute(f"SELECT {names} FROM ({sql}) AS _p", params).fetchall()]
 
     @contextmanager
-    def bulk_session(self, conn, cache_mb: int, checkpoint_pages: int):
+    def bulk_session(self, conn: PgConnection, cache_mb: int, checkpoint_pages: int) -> Iterator[None]:
         """PostgreSQL needs no page-cache or checkpoint tuning per import; the tables loaded by COPY
         are analysed at the end (a plan made on stale statistics after a bulk load can be 10× slower);
         commit is asynchronous within the import's transactions (a crash loses at most the last moments of an import that
@@ -570,7 +597,7 @@ class PostgresDialect:
                 conn.raw.execute(f'ANALYZE "{table}"')
             conn.bulk_loaded.clear()
 
-    def size_bytes(self, store) -> int:
+    def size_bytes(self, store: StoreBase) -> int:
         return int(store.scalar("SELECT COALESCE(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0) "
                                 "FROM pg_tables WHERE schemaname = current_schema()") or 0)
 
@@ -582,7 +609,7 @@ try:
     class _NumericLoader(_Loader):
         """numeric (sum() of bigint, avg()) as SQLite gives it: an int when whole, else a float."""
 
-        def load(self, data):
+        def load(self, data: Any) -> int | float:
             value = Decimal(bytes(data).decode())
             return int(value) if value == value.to_integral_value() else float(value)
 
@@ -591,7 +618,7 @@ except ImportError:          # psycopg is only needed for a PostgreSQL store
     pass
 
 
-def table_columns(conn, table: str) -> list[str]:
+def table_columns(conn: sqlite3.Connection | PgConnection, table: str) -> list[str]:
     """The columns of a table, on either store's connection (for migrations)."""
     if isinstance(conn, PgConnection):
         return PostgresDialect.columns(conn, table)
@@ -599,7 +626,7 @@ def table_columns(conn, table: str) -> list[str]:
 
 
 @contextmanager
-def serialized(conn, key: int = 7170002):
+def serialized(conn: sqlite3.Connection | PgConnection, key: int = 7170002) -> Iterator[None]:
     """One process at a time past this point (PostgreSQL: a session advisory lock; SQLite: the
     migrations' own write transactions already serialise)."""
     if not isinstance(conn, PgConnection):
@@ -639,7 +666,7 @@ def partition_name(table: str, month: str) -> str:
     return f"{table}_{month.replace('-', '')}"
 
 
-def _partitions(conn, table: str) -> set[str] | None:
+def _partitions(conn: PgConnection, table: str) -> set[str] | None:
     """The partitions of `table`, or None when it is not a partitioned table."""
     raw = conn.raw
     kind = raw.execute("SELECT c.relkind FROM pg_class c WHERE c.relname = %s AND c.relnamespace = "
@@ -652,7 +679,7 @@ def _partitions(conn, table: str) -> set[str] | None:
         "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())", (table,))}
 
 
-def stray_months(conn, table: str) -> list[str]:
+def stray_months(conn: PgConnection, table: str) -> list[str]:
     """The months of the rows in `table`'s default partition (none when it is not partitioned)."""
     if _partitions(conn, table) is None:
         return []
@@ -662,7 +689,7 @@ def stray_months(conn, table: str) -> list[str]:
         f"""WHERE "{column}" ~ '^[0-9]{{4}}-(0[1-9]|1[0-2])'""")]
 
 
-def ensure_partitions(conn, table: str, months) -> list[str]:
+def ensure_partitions(conn: sqlite3.Connection | PgConnection, table: str, months: Iterable[str]) -> list[str]:
     """See PostgresDialect.ensure_partitions (on a PostgreSQL connection; SQLite: nothing)."""
     if not isinstance(conn, PgConnection):
         return []
@@ -670,7 +697,7 @@ def ensure_partitions(conn, table: str, months) -> list[str]:
     have = _partitions(conn, table)
     if have is None or all(partition_name(table, m) in have for m in wanted):
         return []
-    column, made = MONTHLY[table], []
+    column, made = MONTHLY[table], list[str]()
     with conn:
         conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"partitions:{table}",))
         have = _partitions(conn, table) or set()        # made meanwhile by another process
@@ -682,7 +709,7 @@ def ensure_partitions(conn, table: str, months) -> list[str]:
             lo, hi = _month_bounds(month)
             bounds = f"FOR VALUES FROM ('{lo}') TO ('{hi}')"
             where = f""""{column}" >= '{lo}' AND "{column}" < '{hi}'"""
-            stray = conn.raw.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}_default" WHERE {where})').fetchone()[0]
+            stray = _first(conn.raw.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}_default" WHERE {where})').fetchone())
             if stray:        # that month's rows wrote to the default partition: they move to their own
                 conn.raw.execute(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
                 conn.raw.execute(f'WITH moved AS (DELETE FROM "{table}_default" WHERE {where} RETURNING {cols}) '
@@ -694,7 +721,7 @@ def ensure_partitions(conn, table: str, months) -> list[str]:
     return made
 
 
-def partition_by_month(conn, table: str, key: tuple[str, ...], indexes: dict[str, str]) -> None:
+def partition_by_month(conn: sqlite3.Connection | PgConnection, table: str, key: tuple[str, ...], indexes: dict[str, str]) -> None:
     """A migration's step on PostgreSQL (SQLite: nothing): remake `table` partitioned by month of its
     MONTHLY column, its rows kept (in their months' partitions), its identity continued. `key`: the
     primary key, which must contain the partition column; `indexes`: name → columns, made again."""
@@ -726,5 +753,8 @@ def partition_by_month(conn, table: str, key: tuple[str, ...], indexes: dict[str
     conn._identity = None
 
 
-def dialect_for(target: str, password_env: str | None = None):
+Dialect = Union[SQLiteDialect, "PostgresDialect"]
+
+
+def dialect_for(target: str, password_env: str | None = None) -> Dialect:
     return PostgresDialect(password_env) if is_postgres(target) else SQLiteDialect()

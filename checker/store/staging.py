@@ -30,9 +30,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..ingest.records import KINDS, MAX_TEXT, RecordKind
+from ..ingest.records import KINDS, MAX_TEXT, Field, RecordKind
+
+if TYPE_CHECKING:
+    from .base import StoreBase
 
 # The characters str.strip() removes: a value with one at either edge is doubtful.
 WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
@@ -61,7 +65,7 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _in(values) -> str:
+def _in(values: Iterable[str]) -> str:
     return "(" + ", ".join(_lit(v) for v in values) + ")"
 
 
@@ -94,7 +98,7 @@ class Plan:
 class FastImport:
     """The fast path of one file: `stage` a batch, `select` the provable rows, `write` them."""
 
-    def __init__(self, store, plan: Plan):
+    def __init__(self, store: StoreBase, plan: Plan):
         self.store, self.plan, self.conn = store, plan, store.conn
         self.deferred: list[str] = []            # CREATE INDEX statements to run after the load
         rk = plan.kind
@@ -115,7 +119,7 @@ class FastImport:
 
     # -- the SQL, generated from the field specs
 
-    def _value(self, f) -> tuple[str, str]:
+    def _value(self, f: Field) -> tuple[str, str]:
         """(the stored value, the condition a non-blank raw value must meet) of one field."""
         r = f"s.c{self.plan.positions[f.name]}"
         if f.type == "str":
@@ -198,7 +202,7 @@ class FastImport:
 
     # -- one batch
 
-    def stage(self, rows: list[list]) -> None:
+    def stage(self, rows: list[list[Any]]) -> None:
         """Stage [row number, cell, …] rows (each `width` + 1 long; none holding a NUL character)."""
         dialect = self.store.dialect
         dialect.empty(self.conn, STAGE)
@@ -209,7 +213,7 @@ class FastImport:
         """The staged rows the predicate proves good, converted, into `_gw_ok`."""
         self.conn.execute(self._select)
 
-    def bounds(self, keys: list | None = None) -> tuple[str | None, str | None, int]:
+    def bounds(self, keys: list[Any] | None = None) -> tuple[str | None, str | None, int]:
         """(first day, last day, longest shift) of the selected cases, or of the stored cases `keys`:
         what their deadlines need."""
         source = OK if keys is None else "cases WHERE case_no IN (SELECT value FROM json_each(:keys))"
@@ -226,7 +230,7 @@ class FastImport:
         total = self.store.scalar(f"SELECT count(*) FROM {OK}")
         if not total:
             return 0, 0
-        updated = f'SELECT count(*) FROM {OK} o WHERE EXISTS (SELECT 1 FROM "{rk.name}" t WHERE t."{key}" = o."{key}")'
+        existing = f'SELECT count(*) FROM {OK} o WHERE EXISTS (SELECT 1 FROM "{rk.name}" t WHERE t."{key}" = o."{key}")'
         cols = [*self.plan.columns, "_seq"]
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c != key)
         picked = ", ".join(f'o."{c}"' for c in self.plan.columns)
@@ -242,11 +246,11 @@ class FastImport:
         names = ", ".join(f'"{c}"' for c in cols)
         upsert = (f'INSERT INTO "{rk.name}" ({names}) SELECT {picked} FROM {source} WHERE 1 = 1 '
                   f'ON CONFLICT ("{key}") DO UPDATE SET {updates}')
-        updated = self.store.dialect.upsert_counting(self.conn, upsert, {"seq": seq}, updated)
+        updated = self.store.dialect.upsert_counting(self.conn, upsert, {"seq": seq}, existing)
         self.store.dialect.loaded(self.conn, rk.name)
         return total - updated, updated
 
-    def keys(self) -> list:
+    def keys(self) -> list[Any]:
         """The keys of the selected rows."""
         return [r[0] for r in self.conn.execute(f'SELECT "{self.key}" FROM {OK}')]
 
@@ -273,7 +277,7 @@ def _affinity(type_: str) -> str:
     return "INTEGER" if type_ in ("int", "bool") else "TEXT"
 
 
-def _check_words(f, plan: Plan) -> None:
+def _check_words(f: Field, plan: Plan) -> None:
     """A word Python maps (好差评 levels, 公开类别 …) must never be a value accepted here: the Python
     converter tries words first (`v in words or v.lower() in words`)."""
     words = set(plan.words.get(f.name, ()))
