@@ -18,6 +18,7 @@ from ..findings import Firing
 from ..ingest import derived
 from ..periods import Period
 from ..rules.compiler import to_sql
+from ..rules.model import leaves
 from ..store import indicators as sql
 
 TOLERANCE = 1e-9
@@ -97,8 +98,10 @@ def aggregate_spec(rule, cfg, period: Period, now: datetime, params: dict | None
     if kind == "cases":
         where.append("(status IS DISTINCT FROM 'withdrawn')")          # withdrawn cases count nowhere
     numerator = condition_sql(kind, rule.numerator, params, rule)
+    fields = {leaf.field for tree in (rule.where, rule.numerator) if tree is not None for leaf in leaves(tree)}
     return sql.AggregateSpec(kind, " AND ".join(where), numerator, sql.measure_sql(kind, rule.measure),
-                             sql.measure_sql(kind, rule.denominator_measure), params, scan_sql=in_period)
+                             sql.measure_sql(kind, rule.denominator_measure), params, scan_sql=in_period,
+                             period_field=rule.period_field, fields=sorted(fields))
 
 
 def condition_sql(kind: str, tree, params: dict, rule) -> str:

@@ -134,6 +134,12 @@ class SQLiteDialect:
     def estimated_rows(self, conn: sqlite3.Connection, table: str) -> int:
         return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
 
+    def last_rowid(self, conn: sqlite3.Connection, table: str) -> int | None:
+        """The table's highest rowid (rows appended after it have higher ones, whatever their `_seq`;
+        it goes back when the table is rebuilt). PostgreSQL: None (no stable rowid)."""
+        value = conn.execute(f'SELECT max(rowid) FROM "{table}"').fetchone()[0]
+        return int(value or 0)
+
     def serialize(self, conn: sqlite3.Connection, name: str) -> None:
         """Within a write transaction, one process at a time past this point (SQLite: BEGIN
         IMMEDIATE already is)."""
@@ -447,6 +453,10 @@ class PostgresDialect:
             conn.raw.execute("SELECT pg_advisory_xact_lock(7170001)")      # two processes opening a new store
             conn.raw.execute(PG_FUNCTIONS)
             conn.raw.execute(f"COMMENT ON FUNCTION regexp_full(text, anyelement) IS '{PG_FUNCTIONS_VERSION}'")
+
+    def last_rowid(self, conn: PgConnection, table: str) -> int | None:
+        """No stable rowid: what changed is known from `_seq` alone."""
+        return None
 
     def rowid(self, alias: str | None = None, kind: str | None = None) -> str:
         """A record row's identity within a statement: its key column (PostgreSQL has no stable rowid)."""

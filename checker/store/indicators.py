@@ -6,13 +6,17 @@ the org and all orgs below it, in a single GROUP BY.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..ingest.records import KINDS
+from ..ingest import derived
+from ..ingest.records import KINDS, OPEN_CASE_STATUSES
 from .base import StoreBase
 
 _ROLLUP = """
@@ -73,14 +77,161 @@ class IndicatorStore(StoreBase):
     def indicator_rollups(self, specs: Mapping[str, AggregateSpec],
                           orgs: Iterable[str] | None = None) -> dict[str, dict[str, tuple[Any, Any]]]:
         """key → {org → (numerator, denominator)} for every org (or those in `orgs`) with source rows.
-        Specs over the same table and period share one pass over it (the specs of one computation
-        bind into one params dict, so their names do not clash). Call build_org_closure() first."""
+        A spec over dated records that counts rows (`kept`) sums its kept per-day roll-up, brought up
+        to date first (`keep_rollups`); the others (items, sums of a field, working-day clocks) read
+        their source: specs over the same table and period share one pass over it (the specs of one
+        computation bind into one params dict, so their names do not clash). Call build_org_closure()
+        first."""
+        orgs = None if orgs is None else list(orgs)
+        out: dict[str, dict[str, tuple[Any, Any]]] = {}
+        keep = {k: s for k, s in specs.items() if kept(s)}
+        for group in rollup_groups(keep):
+            out.update(self._kept_sums(self.keep_rollups(group), group, orgs))
         groups: dict[tuple[str, str], list[str]] = {}
         for key, spec in specs.items():
-            groups.setdefault((spec.source, spec.scan_sql), []).append(key)
-        out: dict[str, dict[str, tuple[Any, Any]]] = {}
+            if key not in keep:
+                groups.setdefault((spec.source, spec.scan_sql), []).append(key)
         for (source, scan), keys in groups.items():
             out.update(self._rollup(source, scan, [(k, specs[k]) for k in keys], orgs))
+        return out
+
+    # -------------------------------------------------------------- kept roll-ups (per spec, org, day)
+
+    def keep_rollups(self, group: RollupGroup) -> int:
+        """Bring the group's kept roll-up to its `now` and to the records as they are; its id.
+
+        indicator_rollup_rows holds, per record counted, its org, day and bits (two a spec: counted in
+        the denominator, in the numerator) as last evaluated; indicator_rollup_days their sums per
+        (spec, day, org). The rows to evaluate again: changed since (`_seq`; SQLite: rows appended
+        since, by rowid, too) and those whose value may move between the last `now` and this one
+        (CLOCK_MOVES); each one's old bits are taken out of its old (org, day) and its new ones added.
+        Rebuilt from scratch when it cannot be trusted: a new spec (rules, config), another calendar,
+        items changed under a spec that reads them, or the table behind it rebuilt (change counter or
+        last rowid gone back). One writer at a time (the scan's two periods ask at once)."""
+        src = KINDS[group.source]
+        with self.transaction():
+            self.dialect.serialize(self.conn, "indicator_rollups")
+            state = self.row("SELECT id, ref_now, seq, top, deps FROM indicator_rollups WHERE signature = ?",
+                             (group.signature,))
+            seq = int(self.scalar(f'SELECT max(_seq) FROM "{src.name}"') or 0)
+            settled = self._deadlines_seq() if src.name == "cases" else None   # deadlines final up to here
+            if settled is not None:
+                seq = min(seq, settled)
+            top = self.dialect.last_rowid(self.conn, src.name)
+            deps = self._rollup_deps(group)
+            fresh = (state is None or state["deps"] != deps or int(state["seq"]) > seq
+                     or (top is not None and state["top"] is not None and int(state["top"]) > top))
+            if fresh:
+                grp = self._build_rollup(group, state["id"] if state else None, deps)
+            else:
+                grp = int(state["id"])
+                if state["ref_now"] != group.now or int(state["seq"]) != seq or state["top"] != top:
+                    self._update_rollup(group, grp, state, top)
+            self.conn.execute("UPDATE indicator_rollups SET ref_now = ?, seq = ?, top = ?, used_at = ? WHERE id = ?",
+                              (group.now, seq, top, _utc_now(), grp))
+        return grp
+
+    def _deadlines_seq(self) -> int | None:
+        state = self.scalar("SELECT value FROM meta WHERE key = 'workdays'")
+        return int(json.loads(state)["seq"]) if state else None
+
+    def _rollup_deps(self, group: RollupGroup) -> str:
+        """What the kept figures rest on besides their own rows: the calendar (deadlines) and the
+        items a spec reads (count, last change)."""
+        state = json.loads(self.scalar("SELECT value FROM meta WHERE key = 'workdays'") or "{}")
+        state.pop("seq", None)
+        out: dict[str, Any] = {"workdays": state}
+        for table in group.reads:
+            count, last = self.conn.execute(f'SELECT count(*), max(_seq) FROM "{table}"').fetchone()
+            out[table] = [count, last, self.dialect.last_rowid(self.conn, table)]
+        return json.dumps(out, sort_keys=True)
+
+    def _build_rollup(self, group: RollupGroup, grp: int | None, deps: str) -> int:
+        if grp is None:
+            self._forget_rollups()
+            self.conn.execute("INSERT INTO indicator_rollups (signature, source, field, spec, deps, ref_now, seq, "
+                              "used_at, built_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                              (group.signature, group.source, group.field, group.spec_json, deps, group.now,
+                               _utc_now(), _utc_now()))
+            grp = int(self.scalar("SELECT id FROM indicator_rollups WHERE signature = ?", (group.signature,)))
+        else:
+            self.conn.execute("UPDATE indicator_rollups SET deps = ?, built_at = ? WHERE id = ?",
+                              (deps, _utc_now(), grp))
+        params = {**group.params, "_grp": grp}
+        self.conn.execute("DELETE FROM indicator_rollup_rows WHERE grp = :_grp", params)
+        self.conn.execute("DELETE FROM indicator_rollup_days WHERE grp = :_grp", params)
+        self.conn.execute(f"""INSERT INTO indicator_rollup_rows (grp, rid, org, day, bits)
+            SELECT :_grp, rid, org, day, bits FROM ({group.evaluated_sql("1 = 1")}) AS e WHERE bits <> 0""", params)
+        for i in range(len(group.specs)):
+            self.conn.execute(f"""INSERT INTO indicator_rollup_days (grp, i, day, org, n, d)
+                SELECT :_grp, {i}, day, org, SUM((bits >> {2 * i + 1}) & 1), SUM((bits >> {2 * i}) & 1)
+                FROM indicator_rollup_rows WHERE grp = :_grp GROUP BY day, org""", params)
+        return grp
+
+    def _update_rollup(self, group: RollupGroup, grp: int, state: Mapping[str, Any], top: int | None) -> None:
+        src = KINDS[group.source]
+        params: dict[str, Any] = {**group.params, "_grp": grp, "_seq": int(state["seq"]),
+                                  "_lo": min(state["ref_now"], group.now), "_hi": max(state["ref_now"], group.now)}
+        again = ["_seq > :_seq"]
+        if top is not None and state["top"] is not None and top != state["top"]:
+            again.append(f"{self.dialect.rowid()} > :_top")
+            params["_top"] = int(state["top"])
+        if state["ref_now"] != group.now:
+            again += [f"({moves})" for moves in group.moves]
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_again (rid TEXT PRIMARY KEY)")
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_new (rid TEXT, org TEXT, day TEXT, bits INTEGER)")
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_delta (org TEXT, day TEXT, bits INTEGER, sign INTEGER)")
+        for table in ("_rollup_again", "_rollup_new", "_rollup_delta"):
+            self.conn.execute(f"DELETE FROM temp.{table}")
+        key = f'"{src.key[0]}"'
+        for where in again:        # one statement each: each can use its own index
+            self.conn.execute(f'INSERT OR IGNORE INTO temp._rollup_again (rid) SELECT {key} FROM "{src.name}" '
+                              f"WHERE {where}", params)
+        self.conn.execute(f"""INSERT INTO temp._rollup_new (rid, org, day, bits)
+            SELECT rid, org, day, bits FROM ({group.evaluated_sql(
+                f"{key} IN (SELECT rid FROM temp._rollup_again)")}) AS e WHERE bits <> 0""", params)
+        self.conn.execute("""INSERT INTO temp._rollup_delta (org, day, bits, sign)
+            SELECT org, day, bits, -1 FROM indicator_rollup_rows
+            WHERE grp = :_grp AND rid IN (SELECT rid FROM temp._rollup_again)
+            UNION ALL SELECT org, day, bits, 1 FROM temp._rollup_new""", params)
+        for i in range(len(group.specs)):
+            self.conn.execute(f"""INSERT INTO indicator_rollup_days (grp, i, day, org, n, d)
+                SELECT :_grp, {i}, day, org, n, d FROM (
+                    SELECT day, org, SUM(sign * ((bits >> {2 * i + 1}) & 1)) AS n,
+                           SUM(sign * ((bits >> {2 * i}) & 1)) AS d
+                    FROM temp._rollup_delta GROUP BY day, org) AS x
+                WHERE n <> 0 OR d <> 0
+                ON CONFLICT (grp, i, day, org) DO UPDATE
+                SET n = indicator_rollup_days.n + excluded.n, d = indicator_rollup_days.d + excluded.d""", params)
+        self.conn.execute("DELETE FROM indicator_rollup_rows WHERE grp = :_grp "
+                          "AND rid IN (SELECT rid FROM temp._rollup_again)", params)
+        self.conn.execute("INSERT INTO indicator_rollup_rows (grp, rid, org, day, bits) "
+                          "SELECT :_grp, rid, org, day, bits FROM temp._rollup_new", params)
+
+    def _forget_rollups(self, keep: int = 16) -> None:
+        """Drop the roll-ups of specs no longer asked for: all but the `keep` most recently used."""
+        old = [r[0] for r in self.conn.execute(
+            "SELECT id FROM indicator_rollups ORDER BY used_at DESC, id DESC").fetchall()[keep - 1:]]
+        for grp in old:
+            for table in ("indicator_rollup_rows", "indicator_rollup_days", "indicator_rollups"):
+                self.conn.execute(f"DELETE FROM {table} WHERE {'id' if table == 'indicator_rollups' else 'grp'} = ?",
+                                  (grp,))
+
+    def _kept_sums(self, grp: int, group: RollupGroup, orgs: list[str] | None) -> dict[str, dict[str, tuple[Any, Any]]]:
+        """Each spec's period figures per org (its subtree) from the kept per-day sums."""
+        params: dict[str, Any] = {"_grp": grp, "_start": group.start, "_end": group.end}
+        ancestors = "1 = 1"
+        if orgs is not None:
+            ancestors = "c.ancestor IN (SELECT value FROM json_each(:_orgs))"
+            params["_orgs"] = json.dumps(orgs)
+        out: dict[str, dict[str, tuple[Any, Any]]] = {key: {} for key, _ in group.specs}
+        for org, i, n, d in self.packed(f"""
+                SELECT c.ancestor AS org, b.i AS i, SUM(b.n) AS n, SUM(b.d) AS d
+                FROM indicator_rollup_days b JOIN temp._org_closure c ON c.org = b.org
+                WHERE b.grp = :_grp AND b.day >= :_start AND b.day < :_end AND {ancestors}
+                GROUP BY c.ancestor, b.i""", ["org", "i", "n", "d"], params):
+            if d:
+                out[group.specs[int(i)][0]][org] = (n or 0, d)
         return out
 
     def _rollup(self, source: str, scan: str, specs: list[tuple[str, AggregateSpec]],
@@ -136,16 +287,164 @@ def _utc_now() -> str:
 
 
 class AggregateSpec:
-    """The SQL pieces of one indicator over one period: checked names, fixed templates only."""
+    """The SQL pieces of one indicator over one period: checked names, fixed templates only.
+    `period_field` (the records' date the period takes) and `fields` (every field the conditions
+    name) tell whether a kept roll-up can serve it (`kept`)."""
 
     def __init__(self, source: str, where_sql: str, numerator_sql: str, measure_sql: str,
-                 denominator_measure_sql: str, params: dict[str, Any], scan_sql: str = "1 = 1"):
+                 denominator_measure_sql: str, params: dict[str, Any], scan_sql: str = "1 = 1",
+                 period_field: str | None = None, fields: Iterable[str] = ()):
         if source not in KINDS:
             raise ValueError(f"unknown record kind {source!r}")
         self.source, self.scan_sql = source, scan_sql       # scan_sql: the rows to read (the period's)
         self.where_sql, self.numerator_sql = where_sql, numerator_sql
         self.measure_sql, self.denominator_measure_sql = measure_sql, denominator_measure_sql
         self.params = params
+        self.period_field, self.fields = period_field, tuple(fields)
+
+
+# ------------------------------------------------------------------------------ kept roll-ups
+
+# Derived fields whose value moves with `now`, each with the rows whose value may differ between two
+# clocks :_lo <= :_hi (local ISO text): a kept roll-up evaluates those rows again when it is brought
+# from one `now` to another. A spec naming any other clock-moving field (working days since …, which
+# move every row each day) reads its period's rows instead.
+_RUNNING_SQL = ", ".join(f"'{s}'" for s in OPEN_CASE_STATUSES if s != "suspended")
+_DUE_MOVES = f"cases.status IN ({_RUNNING_SQL}) AND cases.due_at >= :_lo AND cases.due_at <= :_hi"
+_PROMISE_MOVES = "consultations.promised_at >= :_lo AND consultations.promised_at <= :_hi"
+CLOCK_MOVES: dict[tuple[str, str], str] = {
+    ("cases", "overdue"): _DUE_MOVES, ("cases", "outcome_known"): _DUE_MOVES, ("cases", "late"): _DUE_MOVES,
+    ("complaints", "rectified_by_now"): "complaints.rectified_at >= :_lo AND complaints.rectified_at <= :_hi",
+    ("consultations", "overdue"): _PROMISE_MOVES, ("consultations", "overdue_promise"): _PROMISE_MOVES,
+}
+# Other tables a kept spec may read (a change to them rebuilds its roll-up: items change seldom).
+# A spec reading another record kind (cases.evaluated reads evaluations, which change daily) reads
+# its period's rows instead.
+_READ_OK = {"items", "workdays", "workday_cals"}
+_SPECS_A_GROUP = 30                      # two bits a spec in one 64-bit integer
+_FROM = re.compile(r'\bFROM\s+"?(\w+)', re.I)
+_NAMED = re.compile(r"(?<!:):([A-Za-z_]\w*)")
+_PER_CALL = {"now", "today", "_start", "_end"}
+ROLLUP_VERSION = 1                       # bump when what the roll-up tables hold changes meaning
+
+
+def _clock_fields(spec: AggregateSpec) -> list[str] | None:
+    """The clock-moving derived fields the spec's conditions name (None: one without CLOCK_MOVES)."""
+    out = []
+    for name in spec.fields:
+        d = derived.get(spec.source, name)
+        if d is None or name in KINDS[spec.source].columns or not re.search(r":(now|today)\b", d.sql):
+            continue
+        if (spec.source, name) not in CLOCK_MOVES:
+            return None
+        out.append(name)
+    return out
+
+
+def kept(spec: AggregateSpec) -> bool:
+    """Whether a kept per-day roll-up serves the spec: dated records of a kind with a one-column key,
+    rows counted (numerator and denominator), its clock-moving fields known, no other record kind read."""
+    src = KINDS[spec.source]
+    if not spec.period_field or spec.period_field not in src.columns or len(src.key) != 1 or "org" not in src.columns:
+        return False
+    if spec.measure_sql != "1" or spec.denominator_measure_sql != "1":
+        return False
+    text = f"{spec.where_sql} {spec.numerator_sql}"
+    clock = _clock_fields(spec)
+    if clock is None or ":today" in text or (":now" in text and not clock):
+        return False
+    return set(_FROM.findall(text)) - {spec.source} <= _READ_OK
+
+
+@dataclass(frozen=True)
+class RollupGroup:
+    """Kept specs over one kind and date field, at one `now` and for one period: one roll-up."""
+    source: str
+    field: str
+    specs: tuple[tuple[str, AggregateSpec], ...]
+    now: str
+    start: str
+    end: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for _, spec in self.specs:
+            out.update(spec.params)
+        return out
+
+    @property
+    def spec_json(self) -> str:
+        """What the roll-up's figures mean: the specs' SQL and the values it binds, bar the clock and period."""
+        params = self.params
+        sql = [[s.where_sql, s.numerator_sql] for _, s in self.specs]
+        names = sorted({n for pair in sql for text in pair for n in _NAMED.findall(text)} - _PER_CALL)
+        return json.dumps([ROLLUP_VERSION, self.source, self.field, sql, {n: params.get(n) for n in names}],
+                          sort_keys=True, ensure_ascii=False, default=str)
+
+    @property
+    def signature(self) -> str:
+        return hashlib.sha256(self.spec_json.encode()).hexdigest()[:24]
+
+    @property
+    def reads(self) -> list[str]:
+        """The record kinds besides the source the specs read (items)."""
+        text = " ".join(f"{s.where_sql} {s.numerator_sql}" for _, s in self.specs)
+        return sorted((set(_FROM.findall(text)) - {self.source}) & set(KINDS))
+
+    @property
+    def moves(self) -> list[str]:
+        return sorted({CLOCK_MOVES[(self.source, f)] for _, s in self.specs for f in _clock_fields(s) or ()})
+
+    def evaluated_sql(self, where: str) -> str:
+        """(rid, org, day, bits) of the source rows matching `where` at :now: bit 2i the row counts in
+        spec i's denominator, bit 2i+1 in its numerator (no org or no date: counted nowhere)."""
+        src = KINDS[self.source]
+        bits = " + ".join(
+            f"(CASE WHEN ({s.where_sql}) THEN {1 << 2 * i} ELSE 0 END)"
+            f" + (CASE WHEN ({s.where_sql}) AND ({s.numerator_sql}) THEN {1 << 2 * i + 1} ELSE 0 END)"
+            for i, (_, s) in enumerate(self.specs))
+        return (f'SELECT "{src.key[0]}" AS rid, org, substr("{self.field}", 1, 10) AS day, {bits} AS bits '
+                f'FROM "{src.name}" WHERE ({where}) AND org IS NOT NULL AND "{self.field}" IS NOT NULL')
+
+
+def rollup_groups(specs: Mapping[str, AggregateSpec]) -> list[RollupGroup]:
+    """The kept specs grouped by kind and date field (at most _SPECS_A_GROUP a group)."""
+    by: dict[tuple[str, str], list[tuple[str, AggregateSpec]]] = {}
+    for key, spec in sorted(specs.items()):
+        assert spec.period_field is not None
+        by.setdefault((spec.source, spec.period_field), []).append((key, spec))
+    out = []
+    for (source, field), items in by.items():
+        for at in range(0, len(items), _SPECS_A_GROUP):
+            chunk = tuple(items[at:at + _SPECS_A_GROUP])
+            p = chunk[0][1].params
+            out.append(RollupGroup(source, field, chunk, str(p["now"]), str(p["_start"]), str(p["_end"])))
+    return out
+
+
+def _rollups(conn: sqlite3.Connection) -> None:
+    """Migration: the kept indicator roll-ups (checker.store.indicators.IndicatorStore.keep_rollups)."""
+    conn.executescript("""
+    CREATE TABLE indicator_rollups (            -- one per group of specs: what it means and how fresh
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        signature TEXT NOT NULL UNIQUE, source TEXT NOT NULL, field TEXT NOT NULL, spec TEXT NOT NULL,
+        deps TEXT NOT NULL,                    -- JSON: the calendar and the items it rests on
+        ref_now TEXT NOT NULL,                 -- the `now` its rows were evaluated at
+        seq INTEGER NOT NULL,                  -- the records' change counter it has seen
+        top INTEGER,                           -- SQLite: the source's last rowid it has seen
+        used_at TEXT NOT NULL, built_at TEXT NOT NULL
+    );
+    CREATE TABLE indicator_rollup_rows (        -- each record counted: where, and in what (2 bits a spec)
+        grp INTEGER NOT NULL, rid TEXT NOT NULL, org TEXT NOT NULL, day TEXT NOT NULL, bits INTEGER NOT NULL,
+        PRIMARY KEY (grp, rid)
+    ) WITHOUT ROWID;
+    CREATE TABLE indicator_rollup_days (        -- their sums per spec, day and org
+        grp INTEGER NOT NULL, i INTEGER NOT NULL, day TEXT NOT NULL, org TEXT NOT NULL,
+        n INTEGER NOT NULL, d INTEGER NOT NULL,
+        PRIMARY KEY (grp, i, day, org)
+    ) WITHOUT ROWID;
+    """)
 
 
 def measure_sql(kind: str, measure: object) -> str:

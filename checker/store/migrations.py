@@ -224,4 +224,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0162_disclosures", _disclosures),
     Migration("0170_outbox_claim_lease", delivery._outbox_claim_lease),
     Migration("0171_finding_events_by_month", _finding_events_by_month),
+    Migration("0185_indicator_rollups", indicators._rollups),
 )
