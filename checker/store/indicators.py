@@ -113,19 +113,19 @@ class IndicatorStore(StoreBase):
             self.dialect.serialize(self.conn, "indicator_rollups")
             state = self.row("SELECT id, ref_now, seq, top, deps FROM indicator_rollups WHERE signature = ?",
                              (group.signature,))
-            seq = int(self.scalar(f'SELECT max(_seq) FROM "{src.name}"') or 0)
+            newest = seq = int(self.scalar(f'SELECT max(_seq) FROM "{src.name}"') or 0)
             settled = self._deadlines_seq() if src.name == "cases" else None   # deadlines final up to here
-            if settled is not None:
+            if settled is not None:         # (the rows after it are evaluated again until they are)
                 seq = min(seq, settled)
             top = self.dialect.last_rowid(self.conn, src.name)
             deps = self._rollup_deps(group)
             fresh = (state is None or state["deps"] != deps or int(state["seq"]) > seq
                      or (top is not None and state["top"] is not None and int(state["top"]) > top))
-            if fresh:
+            if state is None or fresh:
                 grp = self._build_rollup(group, state["id"] if state else None, deps)
             else:
                 grp = int(state["id"])
-                if state["ref_now"] != group.now or int(state["seq"]) != seq or state["top"] != top:
+                if state["ref_now"] != group.now or newest > int(state["seq"]) or state["top"] != top:
                     self._update_rollup(group, grp, state, top)
             self.conn.execute("UPDATE indicator_rollups SET ref_now = ?, seq = ?, top = ?, used_at = ? WHERE id = ?",
                               (group.now, seq, top, _utc_now(), grp))
