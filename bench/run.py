@@ -107,6 +107,8 @@ class Bench:
         if self.opts.reuse_store and stamp.exists() and Path(self.path(name)).exists():
             self.store_info = json.loads(stamp.read_text())
             print(f"reusing {self.path(name)} ({self.store_info['cases']:,} cases)", flush=True)
+            # a store of older code has no kept indicator roll-ups yet: built here, as its first scan would
+            self.step("indicators", db=self.path(name), now=NOW, period=PERIOD)
             return self.path(name)
         stamp.unlink(missing_ok=True)
         db = self.fresh(name)

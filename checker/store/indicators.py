@@ -148,7 +148,7 @@ class IndicatorStore(StoreBase):
 
     def _build_rollup(self, group: RollupGroup, grp: int | None, deps: str) -> int:
         if grp is None:
-            self._forget_rollups()
+            self._forget_rollups(group)
             self.conn.execute("INSERT INTO indicator_rollups (signature, source, field, spec, deps, ref_now, seq, "
                               "used_at, built_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
                               (group.signature, group.source, group.field, group.spec_json, deps, group.now,
@@ -161,7 +161,7 @@ class IndicatorStore(StoreBase):
         self.conn.execute("DELETE FROM indicator_rollup_rows WHERE grp = :_grp", params)
         self.conn.execute("DELETE FROM indicator_rollup_days WHERE grp = :_grp", params)
         self.conn.execute(f"""INSERT INTO indicator_rollup_rows (grp, rid, org, day, bits)
-            SELECT :_grp, rid, org, day, bits FROM ({group.evaluated_sql("1 = 1")}) AS e WHERE bits <> 0""", params)
+            SELECT :_grp, rid, org, day, bits FROM ({group.evaluated_sql()}) AS e WHERE bits <> 0""", params)
         for i in range(len(group.specs)):
             self.conn.execute(f"""INSERT INTO indicator_rollup_days (grp, i, day, org, n, d)
                 SELECT :_grp, {i}, day, org, SUM((bits >> {2 * i + 1}) & 1), SUM((bits >> {2 * i}) & 1)
@@ -169,7 +169,9 @@ class IndicatorStore(StoreBase):
         return grp
 
     def _update_rollup(self, group: RollupGroup, grp: int, state: Mapping[str, Any], top: int | None) -> None:
-        src = KINDS[group.source]
+        """Evaluate the rows that may have changed again (into temp._rollup_new, bits 0: counted
+        nowhere now); what differs from the rows kept moves between the day sums and is written to
+        them (a row re-imported as it was writes nothing)."""
         params: dict[str, Any] = {**group.params, "_grp": grp, "_seq": int(state["seq"]),
                                   "_lo": min(state["ref_now"], group.now), "_hi": max(state["ref_now"], group.now)}
         again = ["_seq > :_seq"]
@@ -178,22 +180,23 @@ class IndicatorStore(StoreBase):
             params["_top"] = int(state["top"])
         if state["ref_now"] != group.now:
             again += [f"({moves})" for moves in group.moves]
-        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_again (rid TEXT PRIMARY KEY)")
-        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_new (rid TEXT, org TEXT, day TEXT, bits INTEGER)")
-        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_delta (org TEXT, day TEXT, bits INTEGER, sign INTEGER)")
-        for table in ("_rollup_again", "_rollup_new", "_rollup_delta"):
+        for table, columns in (("_rollup_new", "rid TEXT PRIMARY KEY, org TEXT, day TEXT, bits INTEGER"),
+                               ("_rollup_old", "rid TEXT PRIMARY KEY, org TEXT, day TEXT, bits INTEGER"),
+                               ("_rollup_delta", "org TEXT, day TEXT, bits INTEGER, sign INTEGER")):
+            self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
             self.conn.execute(f"DELETE FROM temp.{table}")
-        key = f'"{src.key[0]}"'
         for where in again:        # one statement each: each can use its own index
-            self.conn.execute(f'INSERT OR IGNORE INTO temp._rollup_again (rid) SELECT {key} FROM "{src.name}" '
-                              f"WHERE {where}", params)
-        self.conn.execute(f"""INSERT INTO temp._rollup_new (rid, org, day, bits)
-            SELECT rid, org, day, bits FROM ({group.evaluated_sql(
-                f"{key} IN (SELECT rid FROM temp._rollup_again)")}) AS e WHERE bits <> 0""", params)
-        self.conn.execute("""INSERT INTO temp._rollup_delta (org, day, bits, sign)
-            SELECT org, day, bits, -1 FROM indicator_rollup_rows
-            WHERE grp = :_grp AND rid IN (SELECT rid FROM temp._rollup_again)
-            UNION ALL SELECT org, day, bits, 1 FROM temp._rollup_new""", params)
+            self.conn.execute(f"INSERT OR IGNORE INTO temp._rollup_new (rid, org, day, bits) "
+                              f"{group.evaluated_sql(where)}", params)
+        self.conn.execute("""INSERT INTO temp._rollup_old (rid, org, day, bits)
+            SELECT r.rid, r.org, r.day, r.bits FROM temp._rollup_new n
+            CROSS JOIN indicator_rollup_rows r WHERE r.grp = :_grp AND r.rid = n.rid""", params)
+        self.conn.execute(f"""INSERT INTO temp._rollup_delta (org, day, bits, sign)
+            SELECT o.org, o.day, o.bits, -1 FROM temp._rollup_old o JOIN temp._rollup_new n ON n.rid = o.rid
+            WHERE {_DIFFERS}
+            UNION ALL
+            SELECT n.org, n.day, n.bits, 1 FROM temp._rollup_new n LEFT JOIN temp._rollup_old o ON o.rid = n.rid
+            WHERE n.bits <> 0 AND (o.rid IS NULL OR {_DIFFERS})""")
         for i in range(len(group.specs)):
             self.conn.execute(f"""INSERT INTO indicator_rollup_days (grp, i, day, org, n, d)
                 SELECT :_grp, {i}, day, org, n, d FROM (
@@ -203,19 +206,23 @@ class IndicatorStore(StoreBase):
                 WHERE n <> 0 OR d <> 0
                 ON CONFLICT (grp, i, day, org) DO UPDATE
                 SET n = indicator_rollup_days.n + excluded.n, d = indicator_rollup_days.d + excluded.d""", params)
-        self.conn.execute("DELETE FROM indicator_rollup_rows WHERE grp = :_grp "
-                          "AND rid IN (SELECT rid FROM temp._rollup_again)", params)
-        self.conn.execute("INSERT INTO indicator_rollup_rows (grp, rid, org, day, bits) "
-                          "SELECT :_grp, rid, org, day, bits FROM temp._rollup_new", params)
+        self.conn.execute("""DELETE FROM indicator_rollup_rows WHERE grp = :_grp AND rid IN (
+            SELECT o.rid FROM temp._rollup_old o JOIN temp._rollup_new n ON n.rid = o.rid WHERE n.bits = 0)""",
+                          params)
+        self.conn.execute(f"""INSERT INTO indicator_rollup_rows (grp, rid, org, day, bits)
+            SELECT :_grp, n.rid, n.org, n.day, n.bits FROM temp._rollup_new n LEFT JOIN temp._rollup_old o ON o.rid = n.rid
+            WHERE n.bits <> 0 AND (o.rid IS NULL OR {_DIFFERS})
+            ON CONFLICT (grp, rid) DO UPDATE SET org = excluded.org, day = excluded.day, bits = excluded.bits""", params)
 
-    def _forget_rollups(self, keep: int = 16) -> None:
-        """Drop the roll-ups of specs no longer asked for: all but the `keep` most recently used."""
+    def _forget_rollups(self, group: RollupGroup) -> None:
+        """Drop the roll-ups of older specs over the same kind and date: all but the most recently used."""
         old = [r[0] for r in self.conn.execute(
-            "SELECT id FROM indicator_rollups ORDER BY used_at DESC, id DESC").fetchall()[keep - 1:]]
+            "SELECT id FROM indicator_rollups WHERE source = ? AND field = ? ORDER BY used_at DESC, id DESC",
+            (group.source, group.field)).fetchall()[1:]]
         for grp in old:
-            for table in ("indicator_rollup_rows", "indicator_rollup_days", "indicator_rollups"):
-                self.conn.execute(f"DELETE FROM {table} WHERE {'id' if table == 'indicator_rollups' else 'grp'} = ?",
-                                  (grp,))
+            self.conn.execute("DELETE FROM indicator_rollup_rows WHERE grp = ?", (grp,))
+            self.conn.execute("DELETE FROM indicator_rollup_days WHERE grp = ?", (grp,))
+            self.conn.execute("DELETE FROM indicator_rollups WHERE id = ?", (grp,))
 
     def _kept_sums(self, grp: int, group: RollupGroup, orgs: list[str] | None) -> dict[str, dict[str, tuple[Any, Any]]]:
         """Each spec's period figures per org (its subtree) from the kept per-day sums."""
@@ -325,6 +332,8 @@ _SPECS_A_GROUP = 30                      # two bits a spec in one 64-bit integer
 _FROM = re.compile(r'\bFROM\s+"?(\w+)', re.I)
 _NAMED = re.compile(r"(?<!:):([A-Za-z_]\w*)")
 _PER_CALL = {"now", "today", "_start", "_end"}
+# A kept row (o) whose new evaluation (n; bits 0: counted nowhere now) differs from it.
+_DIFFERS = "n.bits = 0 OR n.bits <> o.bits OR n.org <> o.org OR n.day <> o.day"
 ROLLUP_VERSION = 1                       # bump when what the roll-up tables hold changes meaning
 
 
@@ -377,10 +386,12 @@ class RollupGroup:
     def spec_json(self) -> str:
         """What the roll-up's figures mean: the specs' SQL and the values it binds, bar the clock and period."""
         params = self.params
-        sql = [[s.where_sql, s.numerator_sql] for _, s in self.specs]
-        names = sorted({n for pair in sql for text in pair for n in _NAMED.findall(text)} - _PER_CALL)
-        return json.dumps([ROLLUP_VERSION, self.source, self.field, sql, {n: params.get(n) for n in names}],
-                          sort_keys=True, ensure_ascii=False, default=str)
+
+        def bound(m: re.Match[str]) -> str:       # the value, not the name (names depend on the other rules)
+            name = m.group(1)
+            return m.group(0) if name in _PER_CALL else "$" + json.dumps(params.get(name), ensure_ascii=False, default=str)
+        sql = [[_NAMED.sub(bound, s.where_sql), _NAMED.sub(bound, s.numerator_sql)] for _, s in self.specs]
+        return json.dumps([ROLLUP_VERSION, self.source, self.field, sql], ensure_ascii=False)
 
     @property
     def signature(self) -> str:
@@ -396,16 +407,18 @@ class RollupGroup:
     def moves(self) -> list[str]:
         return sorted({CLOCK_MOVES[(self.source, f)] for _, s in self.specs for f in _clock_fields(s) or ()})
 
-    def evaluated_sql(self, where: str) -> str:
-        """(rid, org, day, bits) of the source rows matching `where` at :now: bit 2i the row counts in
-        spec i's denominator, bit 2i+1 in its numerator (no org or no date: counted nowhere)."""
+    def evaluated_sql(self, where: str = "1 = 1") -> str:
+        """SELECT rid, org, day, bits of the source rows matching `where`, at :now: bit 2i the row
+        counts in spec i's denominator, bit 2i+1 in its numerator; 0 without an org or a date (counted
+        nowhere)."""
         src = KINDS[self.source]
         bits = " + ".join(
             f"(CASE WHEN ({s.where_sql}) THEN {1 << 2 * i} ELSE 0 END)"
             f" + (CASE WHEN ({s.where_sql}) AND ({s.numerator_sql}) THEN {1 << 2 * i + 1} ELSE 0 END)"
             for i, (_, s) in enumerate(self.specs))
-        return (f'SELECT "{src.key[0]}" AS rid, org, substr("{self.field}", 1, 10) AS day, {bits} AS bits '
-                f'FROM "{src.name}" WHERE ({where}) AND org IS NOT NULL AND "{self.field}" IS NOT NULL')
+        return (f'SELECT "{src.key[0]}" AS rid, org, substr("{self.field}", 1, 10) AS day, '
+                f'CASE WHEN org IS NULL OR "{self.field}" IS NULL THEN 0 ELSE {bits} END AS bits '
+                f'FROM "{src.name}" WHERE {where}')
 
 
 def rollup_groups(specs: Mapping[str, AggregateSpec]) -> list[RollupGroup]:
