@@ -16,6 +16,7 @@ tests, and follows the same reading).
 from __future__ import annotations
 
 import json
+from typing import Any, Protocol
 
 from .derived import calendar_key, day_of
 
@@ -60,7 +61,19 @@ def due_rows(source: str, rid: str, where: str = "1 = 1") -> str:
     return f"SELECT x.rid AS rid, {DUE_SQL} AS due FROM ({_facts(source, rid, where)}) AS x"
 
 
-def refresh(store, since_seq: int = 0, skip_seq: int | None = None, keys: list | None = None) -> int:
+class RowIdentity(Protocol):
+    """The dialect's record row identity (checker.store.dialect: SQLite's rowid, PostgreSQL's key)."""
+    def rowid(self, alias: str | None = None, kind: str | None = None) -> str: ...
+
+
+class DeadlineRepo(Protocol):
+    """What `refresh` calls on the store: the dialect's row identity, the deadlines' UPDATE."""
+    @property
+    def dialect(self) -> RowIdentity: ...
+    def update_deadlines(self, due_rows: str, params: dict[str, Any]) -> int: ...
+
+
+def refresh(store: DeadlineRepo, since_seq: int = 0, skip_seq: int | None = None, keys: list[Any] | None = None) -> int:
     """Recompute due_at of the cases changed at or after `since_seq` (0: every case), except those of
     change `skip_seq` (a bulk import that wrote them with their deadline, see checker.store.staging),
     or of the cases `keys`. Only the rows whose deadline differs are written. The caller keeps the

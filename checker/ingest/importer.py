@@ -8,28 +8,57 @@ from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Union
 
+from ..config import Config
 from ..errors import InputError
 from . import deadlines, workdays
 from .checks import HAPPENED, ORDER, RowChecks, parent_loop
 from .coerce import BOOL_WORDS, CLEAR, WORDS, Coercer, fixed_offset
 from .readers import EXTENSIONS, DecodeFailure, Reader, _TooWide, _Unparsable
 from .records import KINDS, RecordKind
-from .refs import Known
+from .refs import Known, KnownRepo
 from .rejects import Rejects, rejects_path
 
 
-class ImportRepo(Protocol):
+class ImportDialect(deadlines.RowIdentity, Protocol):
+    """What the import asks of the store's dialect: its integrity errors (a row the database refuses)."""
+    @property
+    def errors(self) -> tuple[type[Exception], ...]: ...
+
+
+class FastPlan(Protocol):
+    """What the import reads of a fast path's plan (checker.store.staging.Plan)."""
+    @property
+    def width(self) -> int: ...
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+
+
+class FastPath(Protocol):
+    """The set-based fast path of one CSV file (checker.store.staging.FastImport, made by the store)."""
+    @property
+    def plan(self) -> FastPlan: ...
+    def defer_indexes(self, expected_rows: int) -> bool: ...
+    def restore_indexes(self) -> None: ...
+    def stage(self, rows: list[list[Any]]) -> None: ...
+    def select(self) -> None: ...
+    def bounds(self, keys: list[Any] | None = None) -> tuple[str | None, str | None, int]: ...
+    def write(self, seq: int, due_rows: Callable[[str, str], str] | None = None) -> tuple[int, int]: ...
+    def keys(self) -> list[Any]: ...
+    def doubtful(self) -> list[int]: ...
+
+
+class ImportRepo(KnownRepo, workdays.WorkdaysRepo, Protocol):
     """What the import (ImportRun and its jobs, here) calls on the store (docs/ARCHITECTURE.md "Types";
-    tests/test_seams.py checks that Store provides the methods). `dialect.errors` are the database's
-    integrity errors. The store is also handed to checker.ingest.refs.Known, checker.ingest.workdays
-    and checker.ingest.deadlines, which still take it untyped."""
-    dialect: Any
+    tests/test_seams.py checks that Store provides the methods), with what it hands the store to:
+    checker.ingest.refs.Known (KnownRepo), checker.ingest.workdays and .deadlines (WorkdaysRepo)."""
+    @property
+    def dialect(self) -> ImportDialect: ...
     def bulk_writes(self, cache_mb: int = 64,
                     checkpoint_pages: int = 20000) -> AbstractContextManager[Callable[[], None]]: ...
     def clear_field(self, kind: str, field: str, keys: list[Any]) -> None: ...
-    def fast_import(self, **plan: Any) -> Any: ...
+    def fast_import(self, **plan: Any) -> FastPath: ...
     def fast_import_supported(self, rk: RecordKind) -> bool: ...
     def next_seq(self) -> int: ...
     def upsert_records(self, kind: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int: ...
@@ -42,6 +71,7 @@ COMMIT_ROWS = 200_000          # rows a transaction writes (each commit rewrites
 FIRST_KINDS = ("orgs", "officers", "items")          # what other kinds refer to
 
 Progress = Callable[[int, float], None]               # (rows read, fraction of the file)
+Record = tuple[Any, ...]                              # one row to store: the columns' values, then _seq
 
 
 @dataclass(frozen=True)
@@ -54,7 +84,7 @@ class ImportResult:
     rejects_file: str | None
     ignored_columns: tuple[str, ...] = ()
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "ignored_columns": list(self.ignored_columns)}
 
 
@@ -62,7 +92,7 @@ class ImportRun:
     """What files imported together share: the store, the config, the keys known so far, and the
     time of the import (acceptance far after it is a typo; None: the wall clock)."""
 
-    def __init__(self, store: ImportRepo, cfg, now: datetime | None = None):
+    def __init__(self, store: ImportRepo, cfg: Config, now: datetime | None = None):
         self.store, self.cfg = store, cfg
         self.now = now or datetime.now(cfg.tz)
         self.known = Known(store)
@@ -74,7 +104,8 @@ def record_kind(kind: str) -> RecordKind:
     return KINDS[kind]
 
 
-def import_file(store: ImportRepo, cfg, kind: str, path, encoding: str | None = None, rejects_dir=None,
+def import_file(store: ImportRepo, cfg: Config, kind: str, path: str | Path, encoding: str | None = None,
+                rejects_dir: str | Path | None = None,
                 progress: Progress | None = None, run: ImportRun | None = None) -> ImportResult:
     """Import one file of one kind: good rows are upserted by key, bad rows go to the rejects file."""
     rk = record_kind(kind)
@@ -83,7 +114,8 @@ def import_file(store: ImportRepo, cfg, kind: str, path, encoding: str | None = 
     return job.run(progress)
 
 
-def import_dir(store: ImportRepo, cfg, folder, encoding: str | None = None, rejects_dir=None,
+def import_dir(store: ImportRepo, cfg: Config, folder: str | Path, encoding: str | None = None,
+               rejects_dir: str | Path | None = None,
                progress: Progress | None = None) -> list[ImportResult]:
     """Import every `<kind>.csv|.json|.jsonl|.ndjson` of a folder, referenced kinds first."""
     files = folder_files(folder)
@@ -91,7 +123,7 @@ def import_dir(store: ImportRepo, cfg, folder, encoding: str | None = None, reje
     return [import_file(store, cfg, kind, path, encoding, rejects_dir, progress, run) for kind, path in files]
 
 
-def folder_files(folder) -> list[tuple[str, Path]]:
+def folder_files(folder: str | Path) -> list[tuple[str, Path]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder} 不是可读的文件夹")
@@ -105,7 +137,7 @@ def folder_files(folder) -> list[tuple[str, Path]]:
 class _Job:
     """One file being imported."""
 
-    def __init__(self, run: ImportRun, rk: RecordKind, reader: Reader, rejects_dir):
+    def __init__(self, run: ImportRun, rk: RecordKind, reader: Reader, rejects_dir: str | Path | None):
         self.ctx, self.rk, self.reader = run, rk, reader
         self.store = run.store
         self.coercer = Coercer.of(rk.name, run.cfg.tz, run.cfg.ingest.window)
@@ -113,13 +145,13 @@ class _Job:
         self.rejects = Rejects(rejects_path(reader.path, rejects_dir), reader.original_headers)
         self.self_refs = tuple(f.name for f in rk.fields if f.ref == rk.name)
         self.sticky = tuple(f.name for f in rk.fields if f.sticky)
-        self.clears: dict[str, list] = {}      # sticky field → keys whose row asked to clear it
+        self.clears: dict[str, list[Any]] = {}      # sticky field → keys whose row asked to clear it
         self.originals: dict[int, tuple[int, object]] = {}   # id(record) → (row number, raw), this batch
-        self.deferred: list = []
+        self.deferred: list[tuple[int, object, dict[str, Any]]] = []
         self.columns: tuple[str, ...] | None = None
         self.seq = 0
         self.fast = False                       # the fast path: every case written gets its deadline at once
-        self.fresh: list = []                   # keys the Python path wrote in this fast batch
+        self.fresh: list[Any] = []                   # keys the Python path wrote in this fast batch
         self.inserted = self.updated = 0
         self.written = 0                        # rows written in this import (commit cadence)
         self.one_transaction = False            # no commit before the end (indexes deferred)
@@ -138,7 +170,7 @@ class _Job:
 
     def _read_fast(self, progress: Progress | None) -> ImportResult:
         rows: list[tuple[int, object]] = []
-        fast = None
+        fast: FastPath | None = None
         try:
             for n, raw in self.reader.rows():
                 rows.append((n, raw))
@@ -167,7 +199,7 @@ class _Job:
         return ImportResult(self.rk.name, str(self.reader.path), self.inserted, self.updated,
                             self.rejects.count, rejects_file, self.reader.ignored)
 
-    def _fast_import(self):
+    def _fast_import(self) -> FastPath:
         cfg, rk, now = self.ctx.cfg, self.rk, self.ctx.now
         window = tuple(cfg.ingest.window)
         offset = fixed_offset(cfg.tz, window)
@@ -182,7 +214,7 @@ class _Job:
             order=tuple((a, b) for k, a, b in ORDER if k == rk.name), bool_words=dict(BOOL_WORDS),
             words={f.name: tuple(WORDS[(rk.name, f.name)]) for f in rk.fields if (rk.name, f.name) in WORDS})
 
-    def _fast_batch(self, fast, rows: list[tuple[int, object]]) -> None:
+    def _fast_batch(self, fast: FastPath, rows: list[tuple[int, object]]) -> None:
         """One batch: the rows the SQL predicate proves good are written by one statement; the rest
         (and every row of a batch holding a NUL character) go through the Python validator."""
         width = fast.plan.width
@@ -205,7 +237,7 @@ class _Job:
             self.updated += updated
             staged = {n for n, _ in plain}.difference(fast.doubtful())
             self._wrote(inserted + updated)
-        batch = []
+        batch: list[Record] = []
         for n, raw in rows:
             if n in staged:
                 continue
@@ -230,7 +262,8 @@ class _Job:
             self._commit()
 
     def _read_all(self, progress: Progress | None) -> ImportResult:
-        batch, done = [], 0
+        batch: list[Record] = []
+        done = 0
         try:
             for n, raw in self.reader.rows():
                 record = self.guarded_row(n, raw)
@@ -254,7 +287,7 @@ class _Job:
         return ImportResult(self.rk.name, str(self.reader.path), self.inserted, self.updated,
                             self.rejects.count, rejects_file, self.reader.ignored)
 
-    def guarded_row(self, n: int, raw) -> tuple | None:
+    def guarded_row(self, n: int, raw: object) -> Record | None:
         """`row`, but whatever goes wrong with one row rejects that row and the import goes on."""
         try:
             record = self.row(n, raw)
@@ -268,12 +301,13 @@ class _Job:
             self.originals[id(record)] = (n, raw)
         return record
 
-    def row(self, n: int, raw) -> tuple | None:
+    def row(self, n: int, raw: object) -> Record | None:
         """The row to store, or None when it is blank or rejected."""
         problem = _shape_problem(raw, self.reader.format)
         if problem:
             self.reject(n, raw, [("", problem)])
             return None
+        assert isinstance(raw, (list, dict)), "_shape_problem passes only a CSV row or a JSON object"
         fields = self.reader.fields(raw)
         if not fields:
             return None
@@ -294,7 +328,7 @@ class _Job:
             return None
         return self.admit(n, raw, values)
 
-    def admit(self, n: int, raw, values: dict) -> tuple | None:
+    def admit(self, n: int, raw: object, values: dict[str, Any]) -> Record | None:
         """Checks that depend on rows accepted before (an org's parent chain), then `accept`."""
         if self.rk.name == "orgs":
             loop = parent_loop(self.ctx.known.parents(), values["code"], values["parent"])
@@ -307,7 +341,7 @@ class _Job:
                 self.clears.setdefault(name, []).append(values[self.rk.key[0]])
         return self.accept(values)
 
-    def accept(self, values: dict) -> tuple:
+    def accept(self, values: dict[str, Any]) -> Record:
         self.ctx.known.add(self.rk, values)
         if self.columns is None:
             self.columns = self._columns()
@@ -320,15 +354,16 @@ class _Job:
         names = [f.name for f in self.rk.fields if present is None or f.name in present or f.name in self.rk.key]
         return (*names, "_seq")
 
-    def reject(self, n: int, raw, problems: list[tuple[str, str]]) -> None:
+    def reject(self, n: int, raw: object, problems: list[tuple[str, str]]) -> None:
         named = [(self.reader.column(c) if c else "", reason) for c, reason in problems]
         self.rejects.add(n, named, _original(self.reader, raw))
         return None
 
-    def resolve_deferred(self) -> list[tuple]:
+    def resolve_deferred(self) -> list[Record]:
         """Rows naming a record of their own kind later in the file (an org's parent): accept them once
         the record they name is in, and reject the rest."""
-        out, progress = [], True
+        out: list[Record] = []
+        progress = True
         while self.deferred and progress:
             waiting, self.deferred, progress = self.deferred, [], False
             for n, raw, values in waiting:
@@ -344,7 +379,7 @@ class _Job:
             self.reject(n, raw, self.ctx.known.missing(self.rk, values))
         return out
 
-    def flush(self, batch: list[tuple]) -> None:
+    def flush(self, batch: list[Record]) -> None:
         if not batch:
             self.originals.clear()
             return
@@ -366,9 +401,9 @@ class _Job:
         self.originals.clear()
         self._wrote(len(batch))
 
-    def _flush_one_by_one(self, batch: list[tuple]) -> tuple[int, list[tuple]]:
+    def _flush_one_by_one(self, batch: list[Record]) -> tuple[int, list[Record]]:
         assert self.columns is not None, "set by accept(), which made the batch's rows"
-        updated, written = 0, []
+        updated, written = 0, list[Record]()
         for record in batch:
             try:
                 updated += self.store.upsert_records(self.rk.name, self.columns, [record])
@@ -379,12 +414,12 @@ class _Job:
         return updated, written
 
 
-def _self_named(values: dict, missing) -> bool:
+def _self_named(values: dict[str, Any], missing: list[tuple[str, str]]) -> bool:
     """An org naming itself as its parent: rejected at once, never waiting for itself."""
     return any(values.get(c) == values.get("code") for c, _ in missing)
 
 
-def _shape_problem(raw, fmt: str) -> str | None:
+def _shape_problem(raw: object, fmt: str) -> str | None:
     if isinstance(raw, _Unparsable):
         return raw.reason
     if isinstance(raw, _TooWide):
@@ -394,7 +429,7 @@ def _shape_problem(raw, fmt: str) -> str | None:
     return None
 
 
-def _original(reader: Reader, raw) -> list:
+def _original(reader: Reader, raw: object) -> list[str]:
     if isinstance(raw, _Unparsable):
         return [raw.text]
     if isinstance(raw, (list, dict)):

@@ -5,7 +5,9 @@ per-kind JSON Schemas are all derived from the declarations below.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 KINDS: dict[str, "RecordKind"] = {}
 
@@ -44,7 +46,7 @@ class RecordKind:
 
     def aliases(self) -> dict[str, str]:
         """Every accepted column header (English or Chinese) → field name."""
-        out = {}
+        out: dict[str, str] = {}
         for f in self.fields:
             out[f.name] = f.name
             for a in f.alias:
@@ -52,14 +54,14 @@ class RecordKind:
         return out
 
 
-def kind(name, title, key, fields, date_field=None) -> RecordKind:
+def kind(name: str, title: str, key: Iterable[str], fields: Iterable[Field], date_field: str | None = None) -> RecordKind:
     """Declare and register a record kind."""
     rk = RecordKind(name, title, tuple(key), tuple(fields), date_field)
     KINDS[name] = rk
     return rk
 
 
-def F(name, type="str", *alias, **kw) -> Field:
+def F(name: str, type: str = "str", *alias: str, **kw: Any) -> Field:
     return Field(name, type, tuple(alias), **kw)
 
 

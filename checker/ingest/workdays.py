@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any, Protocol
 
 import holidays
 
@@ -21,7 +23,20 @@ from ..calendar import (
     WorkCalendar,
     ordinal_rows,
 )
+from ..config import Config
 from . import deadlines
+
+
+class WorkdaysRepo(deadlines.DeadlineRepo, Protocol):
+    """What `ensure` and `cover` call on the store: the table's state, the records' date bounds and
+    longest terms since a change, the table's rows, and the deadlines (DeadlineRepo)."""
+    def workdays_state(self) -> dict[str, Any] | None: ...
+    def current_seq(self) -> int: ...
+    def date_bounds(self, since_seq: int = 0) -> tuple[str | None, str | None]: ...
+    def longest_term(self, since_seq: int = 0) -> int: ...
+    def transaction(self) -> AbstractContextManager[Any]: ...
+    def set_workdays_seq(self, seq: int) -> None: ...
+    def replace_workdays(self, state: dict[str, Any], calendars: dict[str, list[tuple[Any, ...]]]) -> None: ...
 
 WORKING_DAYS_A_YEAR = 240          # a lower bound, for how many years a term of N working days spans
 
@@ -32,7 +47,7 @@ class Coverage:
     last: str             # its last day
 
 
-def signature(cfg) -> str:
+def signature(cfg: Config) -> str:
     cal = cfg.calendar
     halls = {h: [sorted(map(str, c.extra_holidays)), sorted(map(str, c.extra_workdays))] for h, c in cal.halls.items()}
     text = json.dumps([str(cfg.tz), sorted(map(str, cal.extra_holidays)), sorted(map(str, cal.extra_workdays)),
@@ -40,11 +55,11 @@ def signature(cfg) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ensure(store, cfg, now: datetime | None = None, fresh_seq: int | None = None) -> Coverage:
+def ensure(store: WorkdaysRepo, cfg: Config, now: datetime | None = None, fresh_seq: int | None = None) -> Coverage:
     """Make the table cover what the records and `now` need, and the deadlines current. The cases of
     change `fresh_seq` (a bulk import's fast path, after `cover`) already hold their deadline: they
     are not recomputed unless the table is rebuilt."""
-    state, sig = store.workdays_state(), signature(cfg)
+    state, sig = store.workdays_state() or {}, signature(cfg)
     same = bool(state) and state.get("signature") == sig
     since = state["seq"] + 1 if same else 0
     seq = store.current_seq()
@@ -66,12 +81,12 @@ def ensure(store, cfg, now: datetime | None = None, fresh_seq: int | None = None
     return Coverage(f"{first:04d}-01-01", f"{last:04d}-12-31")
 
 
-def cover(store, cfg, first_day: str, last_day: str, shift: int) -> None:
+def cover(store: WorkdaysRepo, cfg: Config, first_day: str, last_day: str | None, shift: int) -> None:
     """Before a bulk import computes the deadlines of cases accepted from `first_day` to `last_day`
     (promised up to `last_day`, moved by up to `shift` working days) in its INSERT: make the table
     cover them, rebuilding it (and recomputing every deadline) when it does not. The deadlines'
     change counter stays where it was: `ensure` after the import refreshes the rows still to come."""
-    state, sig = store.workdays_state(), signature(cfg)
+    state, sig = store.workdays_state() or {}, signature(cfg)
     same = bool(state) and state.get("signature") == sig
     years = [y for y in (_year(first_day), _year(last_day)) if y]
     if not years:
@@ -87,7 +102,7 @@ def cover(store, cfg, first_day: str, last_day: str, shift: int) -> None:
         deadlines.refresh(store, 0)
 
 
-def _rebuild(store, cfg, sig: str, first: int, last: int, seq: int) -> None:
+def _rebuild(store: WorkdaysRepo, cfg: Config, sig: str, first: int, last: int, seq: int) -> None:
     calendars = {"": ordinal_rows(WorkCalendar.from_config(cfg.calendar, cfg.tz), first, last)}
     for hall in cfg.calendar.halls:
         calendars[hall] = ordinal_rows(WorkCalendar.from_config(cfg.calendar, cfg.tz, hall), first, last)

@@ -11,7 +11,7 @@ import sqlite_utils
 
 from ..errors import GovwatchError, InputError
 from ..ingest.records import KINDS
-from .dialect import PostgresDialect, dialect_for, is_postgres
+from .dialect import Dialect, PostgresDialect, dialect_for, is_postgres
 
 # The environment variable holding the password of a PostgreSQL URL, remembered per URL so that a
 # store reopened elsewhere in the process (a scan's indicator thread, the bot's worker) finds it.
@@ -52,6 +52,9 @@ def is_busy(exc: BaseException) -> bool:
 class StoreBase:
     """One SQLite file (WAL) or one PostgreSQL database (a `postgresql://` URL). Mixins add the SQL
     of one concept each; `self.dialect` (checker.store.dialect) is where the two differ."""
+
+    path: str
+    dialect: Dialect
 
     def __init__(self, path: str | Path, password_env: str | None = None):
         """A file that is not SQLite is an InputError, not a traceback."""
