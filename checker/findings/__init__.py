@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ..config import Config
 from ..errors import Forbidden, InputError, InvalidTransition, NotFound
@@ -32,6 +34,8 @@ from .repo import EvidenceRepo, FindingRepo
 from .routing import CachedDirectory, assign
 
 SYSTEM = "system"          # the actor of events the scan and the scheduler make
+FindingId = int | str       # a finding's number, as the store has it or as people type it ("68")
+Evidence = str | Path | tuple[str, bytes]    # a file, or (file name, content)
 CHUNK = 5000               # record firings made whole and written at a time
 
 ACTION_NAMES = {"ack": "确认", "submit": "提交整改", "verify_pass": "复查通过", "verify_fail": "复查退回"}
@@ -55,11 +59,17 @@ class Firing:
     message: str | None       # rendered Chinese message (None: a record firing not made whole yet)
     due_at: str | None        # rectification deadline (ISO local)
     handler: str | None       # officer id responsible when known (case handler)
-    facts: dict = field(default_factory=dict)   # values shown in messages / bot (/case)
+    facts: dict[str, Any] = field(default_factory=dict)   # values shown in messages / bot (/case)
 
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.rule.id, self.subject)
+
+
+# What makes firings whole (their messages and facts, checker.evaluate.scan): the scan's lazy record
+# firings (reconcile), or the fired pairs' rows (reconcile_fired, called with the rows).
+Complete = Callable[[list[Firing]], Iterable[Firing]]
+CompleteRows = Callable[..., Iterable[Firing]]
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,8 @@ def _iso(when: datetime) -> str:
 
 # ---------------------------------------------------------------- reconcile (the scan's side)
 
-def reconcile(store: FindingRepo, cfg: Config, scan_id, now: datetime, firings, evaluated, complete=None) -> ReconcileResult:
+def reconcile(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, firings: Iterable[Firing],
+              evaluated: dict[str, Collection[str] | None], complete: Complete | None = None) -> ReconcileResult:
     """Merge one scan's firings into the findings, in one transaction. Only status changes are
     written (opened, resolved, reopened), and when the others were last seen (one statement):
     messages whose figures move with the clock are rendered when read (checker.evaluate.scan.read_message).
@@ -111,8 +122,9 @@ def reconcile(store: FindingRepo, cfg: Config, scan_id, now: datetime, firings, 
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
 
 
-def reconcile_fired(store: FindingRepo, cfg: Config, scan_id, now: datetime, table: str, rules: dict, complete, prepared: dict,
-                    changes: list | None = None) -> ReconcileResult:
+def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, table: str, rules: Collection[str],
+                    complete: CompleteRows, prepared: dict[str, Firing],
+                    changes: list[dict[str, Any]] | None = None) -> ReconcileResult:
     """Merge the record rules' firings, held set-wise in `table` (fingerprint, rule, subject, kind), into
     their findings: the subjects that open or reopen are read and made whole (`prepared` already, or
     by `complete(rows)`), every active finding still firing gets its last-seen time in one statement,
@@ -141,7 +153,7 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id, now: datetime, tab
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
 
 
-def _change_pages(store, table: str, changes: list | None):
+def _change_pages(store: FindingRepo, table: str, changes: list[dict[str, Any]] | None) -> Iterator[list[dict[str, Any]]]:
     """The fired pairs that open or reopen, CHUNK at a time: from `changes` when the caller read them
     (a few), else collected now and read from the store page by page (a first scan: hundreds of
     thousands, never all in memory)."""
@@ -159,16 +171,16 @@ def _change_pages(store, table: str, changes: list | None):
 class _Reconcile:
     """The state of one reconcile: routing cache, pending refreshes and events."""
 
-    def __init__(self, store: FindingRepo, cfg: Config, scan_id, now):
+    def __init__(self, store: FindingRepo, cfg: Config, scan_id: int, now: datetime):
         self.store, self.cfg, self.scan_id, self.now = store, cfg, scan_id, now
         self.at = _iso(now)
         self.opened = self.reopened = 0
-        self.touched: list[dict] = []
+        self.touched: list[dict[str, Any]] = []
         self.unchanged: list[int] = []
-        self.events: list[dict] = []
-        self.routes: dict[tuple, tuple[str | None, str | None]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.routes: dict[tuple[str, str | None, str | None], tuple[str | None, str | None]] = {}
         self.directory = CachedDirectory(store)
-        self.new: list[dict] = []
+        self.new: list[dict[str, Any]] = []
 
     def route(self, firing: Firing) -> tuple[str | None, str | None]:
         key = (firing.rule.id, firing.org, firing.handler)
@@ -176,7 +188,7 @@ class _Reconcile:
             self.routes[key] = assign(self.directory, self.cfg, firing.rule, firing.org, firing.handler)
         return self.routes[key]
 
-    def merge(self, row: dict | None, firing: Firing) -> None:
+    def merge(self, row: dict[str, Any] | None, firing: Firing) -> None:
         if row is None:
             self.open_new(firing)
         elif row["status"] in ("resolved", "verified"):
@@ -188,7 +200,7 @@ class _Reconcile:
             self.touched.append({"id": row["id"], "message": firing.message, "due_at": firing.due_at,
                                  "severity": firing.rule.severity, "at": self.at, "scan_id": self.scan_id})
 
-    def seen(self, firing: Firing) -> dict:
+    def seen(self, firing: Firing) -> dict[str, Any]:
         return {"message": firing.message, "due_at": firing.due_at, "severity": firing.rule.severity,
                 "at": self.at, "scan_id": self.scan_id, "data": firing.facts}
 
@@ -203,7 +215,7 @@ class _Reconcile:
             "assignee": assignee, "supervisor": supervisor})
         self.opened += 1
 
-    def reopen(self, row: dict, firing: Firing) -> None:
+    def reopen(self, row: dict[str, Any], firing: Firing) -> None:
         """A resolved or verified finding fires again: reopen, rebound (§8.4) or 复查后仍存在."""
         action = self.reopen_kind(row)
         counter = {"rebound": "rebound_count", "persist": "persist_count"}.get(action, "reopen_count")
@@ -213,13 +225,13 @@ class _Reconcile:
             message=firing.message, due_at=firing.due_at, severity=firing.rule.severity,
             last_seen_at=self.at, last_scan_id=self.scan_id, data=firing.facts)
         self.store.bump_finding_counter(row["id"], counter)
-        data = {"scan_id": self.scan_id}
+        data: dict[str, Any] = {"scan_id": self.scan_id}
         if action == "persist":                    # back to the supervisor whose 复查 the data contradicts
             data["verifier"] = self.store.last_event_actor(row["id"], "verify_pass")
         self.event(row["id"], action, row["status"], "open", data)
         self.reopened += 1
 
-    def reopen_kind(self, row: dict) -> str:
+    def reopen_kind(self, row: dict[str, Any]) -> str:
         """rebound: verified, seen cleared after that, firing again within the window; persist: verified
         but never seen cleared since (复查后仍存在); otherwise a plain reopen."""
         if row["status"] != "verified" or not row["verified_at"]:
@@ -229,15 +241,16 @@ class _Reconcile:
         window = timedelta(days=self.cfg.findings.rebound_window_days)
         return "rebound" if self.now - datetime.fromisoformat(row["verified_at"]) <= window else "reopen"
 
-    def clear_verified(self, fired: dict, evaluated: dict) -> None:
+    def clear_verified(self, fired: dict[str, Firing], evaluated: dict[str, Collection[str] | None]) -> None:
         """Verified findings whose subject this scan evaluated and that did not fire: seen cleared."""
         rows = self.store.verified_uncleared(list(evaluated))
         ids = [r["id"] for r in rows if r["fingerprint"] not in fired
-               and (evaluated.get(r["rule"]) is None or r["subject"] in evaluated[r["rule"]])]
+               and ((subjects := evaluated.get(r["rule"])) is None or r["subject"] in subjects)]
         if ids:
             self.store.set_cleared(ids, self.at)
 
-    def resolve(self, known: dict, fired: dict, evaluated: dict) -> int:
+    def resolve(self, known: dict[str, dict[str, Any]], fired: dict[str, Firing],
+                evaluated: dict[str, Collection[str] | None]) -> int:
         """Resolve the active findings whose subject was evaluated and did not fire."""
         count = 0
         for fp, row in known.items():
@@ -249,10 +262,12 @@ class _Reconcile:
                 count += 1
         return count
 
-    def event(self, finding_id, action, from_status, to_status, data=None) -> None:
+    def event(self, finding_id: int, action: str, from_status: str | None, to_status: str,
+              data: dict[str, Any] | None = None) -> None:
         self.events.append(self.event_row(finding_id, action, from_status, to_status, data))
 
-    def event_row(self, finding_id, action, from_status, to_status, data=None) -> dict:
+    def event_row(self, finding_id: int, action: str, from_status: str | None, to_status: str,
+                  data: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"finding_id": finding_id, "at": self.at, "actor": SYSTEM, "action": action,
                 "from_status": from_status, "to_status": to_status, "data": data}
 
@@ -276,12 +291,14 @@ class _Reconcile:
 
 # ---------------------------------------------------------------- lifecycle (people's side)
 
-def acknowledge(store: FindingRepo, finding_id, actor, note=None, *, now: datetime, data=None) -> dict:
+def acknowledge(store: FindingRepo, finding_id: FindingId, actor: str, note: str | None = None, *, now: datetime,
+                data: dict[str, Any] | None = None) -> dict[str, Any]:
     """The responsible officer confirms they have seen the finding (open | rejected → acknowledged)."""
     return _change(store, finding_id, actor, "ack", now, note=note, data=data)
 
 
-def submit(store: FindingRepo, finding_id, actor, note, evidence=None, *, now: datetime, data=None) -> dict:
+def submit(store: FindingRepo, finding_id: FindingId, actor: str, note: str | None, evidence: Evidence | None = None, *,
+           now: datetime, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rectification (整改) with a note and optional evidence: a file path or (filename, bytes)."""
     if not (note or "").strip():
         raise InputError("提交整改须填写整改说明（DB33/T 2036.7 §8.1：明确改进措施）")
@@ -291,7 +308,8 @@ def submit(store: FindingRepo, finding_id, actor, note, evidence=None, *, now: d
     return _change(store, finding_id, actor, "submit", now, note=note, data=data, **saved)
 
 
-def verify(store: FindingRepo, finding_id, actor, passed: bool, note=None, *, now: datetime, data=None) -> dict:
+def verify(store: FindingRepo, finding_id: FindingId, actor: str, passed: bool, note: str | None = None, *,
+           now: datetime, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """A supervisor's 复查 (DB33/T 2036.7 §8.3): submitted → verified, or rejected with the reason."""
     if not passed and not (note or "").strip():
         raise InputError("复查不通过须说明退回理由（DB33/T 2036.7 §8.3）")
@@ -299,7 +317,7 @@ def verify(store: FindingRepo, finding_id, actor, passed: bool, note=None, *, no
                    note=note, data=data)
 
 
-def _change(store: FindingRepo, finding_id, actor, action, now: datetime, **event) -> dict:
+def _change(store: FindingRepo, finding_id: FindingId, actor: str, action: str, now: datetime, **event: Any) -> dict[str, Any]:
     """Check who and from which status, then move the finding and write the event, atomically."""
     with store.transaction():
         row = _row(store, finding_id)
@@ -312,7 +330,7 @@ def _change(store: FindingRepo, finding_id, actor, action, now: datetime, **even
     return get_finding(store, finding_id, now=now)
 
 
-def _may(store: FindingRepo, row: dict, actor, action: str) -> None:
+def _may(store: FindingRepo, row: dict[str, Any], actor: str, action: str) -> None:
     """Forbidden or InvalidTransition unless `actor` may `action` the finding in its status."""
     _authorize(store, row, actor, action)
     sources = TRANSITIONS[action][0]
@@ -322,7 +340,7 @@ def _may(store: FindingRepo, row: dict, actor, action: str) -> None:
             f"（仅限{'、'.join(STATUS_NAMES[s] for s in sources)}状态）")
 
 
-def _authorize(store: FindingRepo, row: dict, actor, action: str) -> None:
+def _authorize(store: FindingRepo, row: dict[str, Any], actor: str, action: str) -> None:
     scope = Scope.for_officer(store, actor)
     kind = "verify" if action.startswith("verify") else action
     if not scope.can_act(row, kind):
@@ -332,13 +350,13 @@ def _authorize(store: FindingRepo, row: dict, actor, action: str) -> None:
                         "（DB33/T 2036.7 §8.3）")
 
 
-def _forbidden_text(scope: Scope, row: dict, kind: str) -> str:
+def _forbidden_text(scope: Scope, row: dict[str, Any], kind: str) -> str:
     if kind == "verify":
         return f"{scope.officer_id} 无权复查发现 #{row['id']}：仅其所属机构或上级机构的监管人员可复查"
     return f"{scope.officer_id} 无权处理发现 #{row['id']}：工作人员只能处理分派给本人的发现"
 
 
-def _row(store: FindingRepo, finding_id) -> dict:
+def _row(store: FindingRepo, finding_id: FindingId) -> dict[str, Any]:
     try:
         row = store.finding_row(int(finding_id))
     except (TypeError, ValueError):
@@ -350,7 +368,7 @@ def _row(store: FindingRepo, finding_id) -> dict:
 
 # ---------------------------------------------------------------- evidence
 
-def save_evidence(store: FindingRepo, evidence) -> dict:
+def save_evidence(store: FindingRepo, evidence: Evidence) -> dict[str, Any]:
     """Store evidence content-addressed in `evidence/` next to the database.
 
     Returns the event columns: evidence_path (relative to the database folder) and sha256."""
@@ -366,7 +384,7 @@ def save_evidence(store: FindingRepo, evidence) -> dict:
     return {"evidence_path": relative.as_posix(), "evidence_sha256": digest}
 
 
-def _read_evidence(evidence) -> tuple[str, bytes]:
+def _read_evidence(evidence: Evidence) -> tuple[str, bytes]:
     if isinstance(evidence, tuple):
         name, content = evidence
         return str(name), bytes(content)
@@ -380,14 +398,15 @@ def _db_folder(store: EvidenceRepo) -> Path:
     return store.files_dir
 
 
-def evidence_file(store: EvidenceRepo, event: dict) -> Path | None:
+def evidence_file(store: EvidenceRepo, event: dict[str, Any]) -> Path | None:
     """Where an event's evidence is stored, for showing or sending it."""
     return _db_folder(store) / event["evidence_path"] if event.get("evidence_path") else None
 
 
 # ---------------------------------------------------------------- reminders and escalation
 
-def record_event(store: FindingRepo, finding_id, actor, action, note=None, data=None, *, now: datetime) -> None:
+def record_event(store: FindingRepo, finding_id: FindingId, actor: str, action: str, note: str | None = None,
+                 data: dict[str, Any] | None = None, *, now: datetime) -> None:
     """Append an audit event that does not change the status (e.g. remind, assign)."""
     with store.transaction():
         row = _row(store, finding_id)
@@ -396,7 +415,8 @@ def record_event(store: FindingRepo, finding_id, actor, action, note=None, data=
                            "note": note, "data": data}])
 
 
-def remind(store: FindingRepo, finding_id, now, actor=SYSTEM, data=None) -> None:
+def remind(store: FindingRepo, finding_id: FindingId, now: datetime, actor: str = SYSTEM,
+           data: dict[str, Any] | None = None) -> None:
     """A rectification reminder went to the assignee: reminded_at and a `remind` event."""
     with store.transaction():
         _row(store, finding_id)
@@ -404,7 +424,7 @@ def remind(store: FindingRepo, finding_id, now, actor=SYSTEM, data=None) -> None
         record_event(store, finding_id, actor, "remind", data=data, now=now)
 
 
-def escalate(store: FindingRepo, finding_id, level: int, now, actor=SYSTEM) -> None:
+def escalate(store: FindingRepo, finding_id: FindingId, level: int, now: datetime, actor: str = SYSTEM) -> None:
     """Raise a finding to its supervisor (level 1) or the parent org's supervisor (level 2)."""
     with store.transaction():
         _row(store, finding_id)
@@ -414,8 +434,9 @@ def escalate(store: FindingRepo, finding_id, level: int, now, actor=SYSTEM) -> N
 
 # ---------------------------------------------------------------- queries
 
-def list_findings(store: FindingRepo, status=None, rule=None, org=None, scope: Scope | None = None,
-                  limit=None, offset=0, subject=None, now: datetime | None = None) -> list[dict]:
+def list_findings(store: FindingRepo, status: str | Iterable[str] | None = None, rule: str | None = None,
+                  org: str | None = None, scope: Scope | None = None, limit: int | None = None, offset: int | None = 0,
+                  subject: str | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
     """Findings in the DESIGN.md --json shape (plus a few keys), by id; messages as read at `now`
     (default: the clock).
 
@@ -441,7 +462,7 @@ def status_of(word: str) -> str:
     return STATUS_WORDS.get(word, word.lower())
 
 
-def _statuses(status) -> tuple[str, ...] | None:
+def _statuses(status: str | Iterable[str] | None) -> tuple[str, ...] | None:
     if not status:
         return None
     names = status.replace("，", ",").split(",") if isinstance(status, str) else list(status)
@@ -454,7 +475,8 @@ def _statuses(status) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def get_finding(store: FindingRepo, finding_id, scope: Scope | None = None, now: datetime | None = None) -> dict:
+def get_finding(store: FindingRepo, finding_id: FindingId, scope: Scope | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
     """One finding (every column, data as a dict, the message as read at `now`); Forbidden when
     outside the scope."""
     row = _row(store, finding_id)
@@ -465,7 +487,7 @@ def get_finding(store: FindingRepo, finding_id, scope: Scope | None = None, now:
     return row
 
 
-def history(store: FindingRepo, finding_id) -> list[dict]:
+def history(store: FindingRepo, finding_id: FindingId) -> list[dict[str, Any]]:
     """The audit trail of a finding, oldest first."""
     _row(store, finding_id)
     return store.finding_events(int(finding_id))

@@ -2,6 +2,8 @@
 §5.2.1.5: 按时办结) — and 升级督办 — escalated findings; in a scope, the longest overdue first."""
 from __future__ import annotations
 
+from typing import Any
+
 from datetime import datetime
 
 from .. import findings as fnd
@@ -13,7 +15,7 @@ from .repo import CaseworkRepo
 OPEN = ("accepted", "processing")          # a suspended case (特别程序) is not overdue while suspended
 
 
-def overdue_cases(store: CaseworkRepo, cfg: Config, scope: Scope, now: datetime, org: str | None = None) -> list[dict]:
+def overdue_cases(store: CaseworkRepo, cfg: Config, scope: Scope, now: datetime, org: str | None = None) -> list[dict[str, Any]]:
     """Open cases whose deadline has passed, visible in `scope` (an officer: the cases they handle),
     each with `overdue_days` (working days past the deadline) and the item and handler names."""
     found = store.overdue_open_cases(now.astimezone(cfg.tz).isoformat(timespec="seconds"),
@@ -21,7 +23,7 @@ def overdue_cases(store: CaseworkRepo, cfg: Config, scope: Scope, now: datetime,
     orgs = store.org_subtree(org) if org else (None if scope.sees_all or scope.role == "officer" else scope.org_codes)
     rows = [r for r in found if (orgs is None or r["org"] in orgs)
             and datetime.fromisoformat(r["due_at"]) < now]
-    calendars: dict = {}
+    calendars: dict[str | None, WorkCalendar] = {}
     for r in rows:
         cal = calendars.get(r["hall"]) or calendars.setdefault(
             r["hall"], WorkCalendar.from_config(cfg.calendar, cfg.tz, hall=r["hall"]))
@@ -29,7 +31,7 @@ def overdue_cases(store: CaseworkRepo, cfg: Config, scope: Scope, now: datetime,
     return sorted(rows, key=lambda r: (-r["overdue_days"], r["due_at"], r["case_no"]))
 
 
-def escalated(store: CaseworkRepo, cfg: Config, scope: Scope, now: datetime) -> list[dict]:
+def escalated(store: CaseworkRepo, cfg: Config, scope: Scope, now: datetime) -> list[dict[str, Any]]:
     """Active escalated findings (督办) in `scope`, each with the responsible officer's name and the
     working days past its deadline, the longest overdue first."""
     ids = store.escalated_finding_ids()

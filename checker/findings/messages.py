@@ -11,6 +11,7 @@ import functools
 import json
 import re
 from datetime import datetime
+from typing import Any
 
 from ..config import Config
 from ..ingest import derived
@@ -21,10 +22,14 @@ TEMPLATE = "_template"          # the key of a finding's facts that holds its ru
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 RENDER_CHUNK = 5000             # findings whose stored facts are read at a time
 PREFETCH_ROWS = 500             # findings whose clock-moving figures one statement computes
+# A finding's clock-moving figures, kept per batch of reads by what they are computed from:
+# (kind, the fields, the moment, the facts they read) → {field: value}.
+CacheKey = tuple[str, tuple[str, ...], str, tuple[Any, ...]]
+Cache = dict[CacheKey, dict[str, Any]]
 _ISO_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
-def render(template: str, facts: dict) -> str:
+def render(template: str, facts: dict[str, Any]) -> str:
     """Plain {name} substitution (names were checked by the loader); nothing else is interpreted."""
     return "".join([text + _text(facts.get(name)) if name else text for text, name in _template(template)])
 
@@ -40,10 +45,11 @@ def placeholders(template: str) -> frozenset[str]:
     return frozenset(_PLACEHOLDER.findall(template))
 
 
-def _text(value) -> str:
+def _text(value: Any) -> str:
     kind = type(value)
     if kind is str:
-        return value[:16].replace("T", " ") if len(value) >= 16 and value[10] == "T" and _ISO_PREFIX.match(value) else value
+        text: str = value
+        return text[:16].replace("T", " ") if len(text) >= 16 and text[10] == "T" and _ISO_PREFIX.match(text) else text
     if kind is int:
         return str(value)
     if value is None:
@@ -60,8 +66,8 @@ def clock_fields(kind: str, template: str) -> tuple[str, ...]:
     return tuple(sorted(n for n in placeholders(template) if (d := derived.get(kind, n)) is not None and d.clock))
 
 
-def read_message(store: derived.FactsReader, kind: str, stored: str, data: dict | None, opened_at: str | None, now: datetime,
-                 cache: dict | None = None, config_params: dict | None = None) -> str:
+def read_message(store: derived.FactsReader, kind: str, stored: str, data: dict[str, Any] | None, opened_at: str | None,
+                 now: datetime, cache: Cache | None = None, config_params: dict[str, Any] | None = None) -> str:
     """A finding's message at `now`: its template over its stored facts, the clock-moving figures
     computed again (with `config_params`, checker.derived.params of the config; None: the defaults).
     A finding without a template keeps the message it was written with. `cache`
@@ -76,18 +82,18 @@ def read_message(store: derived.FactsReader, kind: str, stored: str, data: dict 
     if cache is None:
         return render(data[TEMPLATE], {**data, **derived.read_values(store, kind, data, clock, params)})
     try:
-        values = cache.get(key)
+        values, kept = cache.get(key), True
     except TypeError:                  # a fact that is not a plain value: computed, not kept
-        key, values = None, None
+        values, kept = None, False
     if values is None:
         values = derived.read_values(store, kind, data, clock, params)
-        if key is not None:
+        if kept:
             cache[key] = values
     return render(data[TEMPLATE], {**data, **values})
 
 
-def _reading(kind: str, clock: tuple[str, ...], data: dict, opened_at: str | None, now: datetime,
-             config_params: dict | None) -> tuple[tuple | None, dict]:
+def _reading(kind: str, clock: tuple[str, ...], data: dict[str, Any], opened_at: str | None, now: datetime,
+             config_params: dict[str, Any] | None) -> tuple[CacheKey, dict[str, Any]]:
     """(the cache key of a finding's clock-moving figures, the parameters they are computed with)."""
     if opened_at:                      # the store's local offset
         now = now.astimezone(datetime.fromisoformat(opened_at).tzinfo)
@@ -96,12 +102,12 @@ def _reading(kind: str, clock: tuple[str, ...], data: dict, opened_at: str | Non
     return (kind, clock, params["now"], tuple(data.get(c) for c in _needs(kind, clock))), params
 
 
-def _prefetch(store: derived.FactsReader, found: list[tuple[str, dict, str | None]], now: datetime, cache: dict,
-              config_params: dict | None) -> None:
+def _prefetch(store: derived.FactsReader, found: list[tuple[str, dict[str, Any], str | None]], now: datetime, cache: Cache,
+              config_params: dict[str, Any] | None) -> None:
     """Compute into `cache` the clock-moving figures of a batch of findings ((kind, facts, opened_at))
     not yet there: one statement per kind, moment and type of facts (checker.ingest.derived.read_values_many)."""
-    groups: dict[tuple, dict[tuple, dict]] = {}
-    params_of: dict[tuple, dict] = {}
+    groups: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], dict[CacheKey, dict[str, Any]]] = {}
+    params_of: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], dict[str, Any]] = {}
     for kind, data, opened_at in found:
         if not data or TEMPLATE not in data or kind not in KINDS:
             continue
@@ -128,7 +134,7 @@ def _prefetch(store: derived.FactsReader, found: list[tuple[str, dict, str | Non
 
 
 @functools.cache
-def default_params() -> dict:
+def default_params() -> dict[str, Any]:
     """checker.derived.params of the default config (a store no scan has recorded its config in)."""
     return derived.params(Config())
 
@@ -140,15 +146,15 @@ def _needs(kind: str, clock: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({c for f in fields if f is not None for c in f.needs}))
 
 
-def current_messages(store: MessageRepo, rows: list[dict], now: datetime | None = None) -> list[dict]:
+def current_messages(store: MessageRepo, rows: list[dict[str, Any]], now: datetime | None = None) -> list[dict[str, Any]]:
     """`rows` (findings with an id and a message) with each message as read at `now` (None: as
     written), its figures computed with the config the scan recorded (store.derived_params). Changes
     the rows in place and returns them."""
     ids = [r["id"] for r in rows if r.get("id") is not None]
     if not ids or now is None:
         return rows
-    cache: dict = {}
-    by_id: dict = {}
+    cache: Cache = {}
+    by_id: dict[int, list[dict[str, Any]]] = {}
     config_params = store.derived_params()
     for r in rows:
         if r.get("id") is not None:

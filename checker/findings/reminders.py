@@ -22,6 +22,8 @@ and the notify route stage turns it into outbox rows.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,7 +62,7 @@ def run_reminders(store: FindingRepo, cfg: Config, now: datetime) -> ReminderRes
     return ReminderResult(**steps)
 
 
-def _step(store: FindingRepo, cfg: Config, cal: WorkCalendar, row: dict, now: datetime) -> str | None:
+def _step(store: FindingRepo, cfg: Config, cal: WorkCalendar, row: dict[str, Any], now: datetime) -> str | None:
     if row["subject_kind"] == "appointments":
         return _appointment(store, cal, row, now)
     if not row["due_at"]:
@@ -70,7 +72,7 @@ def _step(store: FindingRepo, cfg: Config, cal: WorkCalendar, row: dict, now: da
     return _remind(store, cfg, cal, row, now)
 
 
-def _remind(store: FindingRepo, cfg: Config, cal, row, now) -> str | None:
+def _remind(store: FindingRepo, cfg: Config, cal: WorkCalendar, row: dict[str, Any], now: datetime) -> str | None:
     left = cal.working_days_left(datetime.fromisoformat(row["due_at"]), now)
     if left > cfg.schedule.remind_before_working_days or _reminded(store, row["id"], "due_at", row["due_at"]):
         return None
@@ -79,7 +81,7 @@ def _remind(store: FindingRepo, cfg: Config, cal, row, now) -> str | None:
     return "reminded"
 
 
-def _escalate(store: FindingRepo, cfg: Config, cal, row, now) -> str | None:
+def _escalate(store: FindingRepo, cfg: Config, cal: WorkCalendar, row: dict[str, Any], now: datetime) -> str | None:
     level = row["escalation_level"] or 0
     if level == 0:
         findings.escalate(store, row["id"], 1, now)
@@ -90,14 +92,14 @@ def _escalate(store: FindingRepo, cfg: Config, cal, row, now) -> str | None:
     return None
 
 
-def _parent_due(store: FindingRepo, cfg: Config, cal, row, now) -> bool:
+def _parent_due(store: FindingRepo, cfg: Config, cal: WorkCalendar, row: dict[str, Any], now: datetime) -> bool:
     if not row["escalated_at"] or not row["org"] or not store.org_ancestors(row["org"]):
         return False
     waited = cal.elapsed(datetime.fromisoformat(row["escalated_at"]), now)
     return waited >= cfg.schedule.escalate_parent_after_working_days
 
 
-def _appointment(store: FindingRepo, cal, row, now) -> str | None:
+def _appointment(store: FindingRepo, cal: WorkCalendar, row: dict[str, Any], now: datetime) -> str | None:
     appt = store.get("appointments", row["subject"])
     if not appt or appt.get("reminded_at") or appt.get("status") != "booked":
         return None

@@ -11,14 +11,14 @@ from datetime import timedelta
 from html import escape
 from typing import Callable
 
-from .. import findings as findings_mod
+from .. import statuses
 from ..evaluate.indicators import percent
 from ..evaluate.surveys import QUESTIONS
 from . import charts
 from .data import CODES, DISCLOSURE_CATEGORIES, INDICATOR_NAMES, MIN_SAMPLE, SEVERITY_NAMES
 
 NUMERALS = "一二三四五六七八九十"
-STATUS_NAMES = findings_mod.STATUS_NAMES      # the one glossary of bot, CLI and reports
+STATUS_NAMES = statuses.STATUS_NAMES          # the one glossary of bot, CLI and reports
 
 CSS = """
 @page { size: A4; margin: 22mm 20mm 24mm 20mm;

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from ..evaluate.surveys import QUESTIONS
-from ..findings import STATUS_NAMES
+from ..statuses import STATUS_NAMES
 from .data import CODES
 from .xlsx import INT, PCT, POINTS, SCORE, Sheet, when
 
