@@ -90,6 +90,10 @@ def _reset(schema: str) -> bool:
     try:
         with psycopg.connect(pg_schema_url(PG_URL, schema)) as conn:
             conn.execute("SET lock_timeout = '5s'")
+            for (part,) in conn.execute("SELECT c.relname FROM pg_class c WHERE c.relispartition AND c.relkind = 'r' "
+                                        "AND c.relnamespace = current_schema()::regnamespace").fetchall():
+                if part not in _SEEDED:           # a month's partition a test made: gone with its rows
+                    conn.execute(f'DROP TABLE "{part}"')
             tables = _tables(conn)
             if set(tables) != set(_SEEDED) or conn.execute("SELECT count(*) FROM pg_proc p JOIN pg_namespace n "
                                                             "ON n.oid = p.pronamespace WHERE n.nspname = %s",

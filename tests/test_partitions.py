@@ -5,6 +5,7 @@ into its own month's partition once that is made; an existing table's rows kept 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import pytest
 
@@ -83,3 +84,124 @@ def test_the_migration_keeps_an_existing_audit_trail(pg_url, monkeypatch):
     finally:
         with psycopg.connect(pg_url, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+# ------------------------------------------------------------------------------ the record tables
+
+CASES = [["case_no", "item_code", "org", "channel", "accepted_at", "status"]]
+
+
+def _import_cases(store, tmp_path, rows, name="c.csv"):
+    from checker import config as config_mod
+    from checker.ingest import ImportRun, import_file
+
+    cfg = config_mod.load(None, database=store.path)
+    if not store.count("orgs"):
+        for kind, lines in {"orgs": [["code", "name", "parent", "level"], ["500100", "重庆市", "", "city"],
+                                     ["500103", "渝中区", "500100", "district"]],
+                            "items": [["code", "name", "org", "promised_days"], ["K1", "许可", "500103", "5"]]}.items():
+            (tmp_path / f"{kind}.csv").write_text("\n".join(",".join(r) for r in lines) + "\n", encoding="utf-8")
+            import_file(store, cfg, kind, tmp_path / f"{kind}.csv")
+    (tmp_path / name).write_text("\n".join(",".join(r) for r in [*CASES, *rows]) + "\n", encoding="utf-8")
+    now = datetime.fromisoformat("2026-12-01T09:00:00+08:00")
+    return import_file(store, cfg, "cases", tmp_path / name, run=ImportRun(store, cfg, now=now))
+
+
+def _places(store) -> dict[str, tuple[str, str, str]]:
+    """case_no → (partition, org, accepted_at), and the key table must say the same."""
+    places = {r[0]: (r[1], r[2], r[3]) for r in store.conn.raw.execute(
+        "SELECT case_no, tableoid::regclass::text, org, accepted_at FROM cases")}
+    keys = {r[0]: (r[1], r[2]) for r in store.conn.raw.execute("SELECT case_no, org, accepted_at FROM case_keys")}
+    assert keys == {k: v[1:] for k, v in places.items()}
+    return places
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "python path"])
+def test_cases_live_in_their_months_partition_and_move_when_their_time_changes(pg_database, tmp_path,
+                                                                                 monkeypatch, fast):
+    from checker.ingest import importer
+    if not fast:
+        monkeypatch.setattr(importer._Job, "_read_fast", importer._Job._read_all)
+    with Store(pg_database) as store:
+        r = _import_cases(store, tmp_path, [["C1", "K1", "500103", "online", "2026-10-09 09:00:00", "accepted"],
+                                            ["C2", "K1", "500103", "online", "2024-05-09 09:00:00", "accepted"]])
+        assert (r.inserted, r.updated) == (2, 0)
+        assert {k: v[0] for k, v in _places(store).items()} == {"C1": "cases_202610", "C2": "cases_202405"}
+        # re-imported: C1 unchanged in place, C2 moved to another month and org, C3 new
+        r = _import_cases(store, tmp_path, [["C1", "K1", "500103", "online", "2026-10-09 09:00:00", "processing"],
+                                            ["C2", "K1", "500100", "online", "2026-11-03 10:00:00", "accepted"],
+                                            ["C3", "K1", "500103", "window", "2026-11-04 10:00:00", "accepted"]], "d.csv")
+        assert (r.inserted, r.updated, r.rejected) == (1, 2, 0), open(r.rejects_file).read()
+        places = _places(store)
+        assert places["C1"] == ("cases_202610", "500103", "2026-10-09T09:00:00+08:00")
+        assert places["C2"] == ("cases_202611", "500100", "2026-11-03T10:00:00+08:00")
+        assert store.count("cases") == 3 and store.get("cases", "C1")["status"] == "processing"
+        assert store.get("cases", "C2")["due_at"]                          # its deadline from its new time
+
+
+def test_the_migration_partitions_existing_records_and_fills_their_key_tables(pg_url, monkeypatch, tmp_path):
+    import psycopg
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    url = pg_schema_url(pg_url, schema)
+    rows = [["C1", "K1", "500103", "online", "2026-09-30 23:00:00", "accepted"],
+            ["C2", "K1", "500103", "online", "2026-10-01 08:00:00", "accepted"],
+            ["C3", "K1", "500100", "window", "2024-02-29 08:00:00", "accepted"]]
+    try:
+        with monkeypatch.context() as m:                       # a database made before the migration
+            m.setattr(migrations, "MIGRATIONS",
+                      tuple(x for x in migrations.MIGRATIONS if x.name != "0180_records_by_month"))
+            with Store(url) as old:
+                assert _import_cases(old, tmp_path, rows).inserted == 3
+                old.conn.execute("INSERT INTO evaluations (id, org, channel, level, evaluated_at) "
+                                 "VALUES ('E1', '500103', 'online', 5, '2026-10-02T10:00:00+08:00')")
+                indexes = sorted(r[0] for r in old.conn.raw.execute(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = 'cases' AND schemaname = current_schema()"))
+                before = old.rows("SELECT * FROM cases ORDER BY case_no")
+        with Store(url) as new:
+            assert "0180_records_by_month" in new.applied
+            assert new.rows("SELECT * FROM cases ORDER BY case_no") == before
+            assert {k: v[0] for k, v in _places(new).items()} == \
+                {"C1": "cases_202609", "C2": "cases_202610", "C3": "cases_202402"}
+            assert sorted(r[0] for r in new.conn.raw.execute(      # every index again (the key's renamed)
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'cases' AND schemaname = current_schema()")) == \
+                indexes
+            assert new.scalar("SELECT count(*) FROM evaluation_keys") == 1
+            assert new.scalar("SELECT tableoid::regclass::text FROM evaluations") == "evaluations_202610"
+            r = _import_cases(new, tmp_path, [["C3", "K1", "500100", "window", "2024-02-29 08:00:00", "processing"]], "d.csv")
+            assert (r.inserted, r.updated) == (0, 1) and new.get("cases", "C3")["status"] == "processing"
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_a_read_only_role_opens_the_store_in_a_new_month(pg_database, monkeypatch):
+    """A reader (SELECT only) opening the store when this month's partitions are not made yet must
+    open it, not fail making them; the next writer makes them."""
+    import psycopg
+
+    from checker.store import dialect
+    with Store(pg_database) as store:
+        schema = store.scalar("SELECT current_schema()")
+        ahead = partition_name("cases", dialect._months_around(dialect.PARTITION_MONTHS_AHEAD + 2)[-1])
+        assert ahead not in store.dialect.tables(store.conn)
+    role = f"ro_{uuid.uuid4().hex[:10]}"
+    base = pg_database.split("?")[0]
+    with psycopg.connect(pg_database, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+        admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
+    reader = pg_database.replace(base, base.replace("postgres@", f"{role}@", 1))
+    try:
+        monkeypatch.setattr(dialect, "PARTITION_MONTHS_AHEAD", dialect.PARTITION_MONTHS_AHEAD + 2)  # a month later
+        with Store(reader) as store:
+            assert store.scalar("SELECT current_user") == role
+            assert store.count("cases") == 0 and store.finding_events(1) == []
+        with Store(pg_database) as store:                  # the owner's next open makes them
+            assert ahead in {r[0] for r in store.conn.raw.execute(
+                "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace")}
+    finally:
+        with psycopg.connect(pg_database, autocommit=True) as admin:
+            admin.execute(f'DROP OWNED BY "{role}"')
+            admin.execute(f'DROP ROLE "{role}"')

@@ -103,6 +103,8 @@ def test_migrate_to_copies_a_sqlite_store_and_checks_the_counts(tmp_path, pg_dat
         assert pg.rows("SELECT * FROM findings ORDER BY id") == findings
         assert {t: pg.count_rows(t) for t in before if t != "_migrations"} == \
             {t: n for t, n in before.items() if t != "_migrations"}
+        assert pg.count_rows("case_keys") == 300             # where each copied case lives
+        assert pg.scalar("SELECT count(*) FROM cases_default") == 0     # each in its month's partition
         new_id = pg.add_silence("db33.*", "330100", "2026-10-14T00:00:00+08:00", "2026-10-15T00:00:00+08:00", "x", "A1")
         assert new_id == before["silences"] + 1                     # the ids go on after the copied ones
     assert cli.main(["--db", db, "db", "migrate-to", pg_database]) == 2   # only into an empty database

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from . import Store
-from .dialect import _plain, is_postgres
+from .dialect import KEYED, MONTHLY, _plain, fill_key_table, is_postgres
 
 CHUNK = 20_000
 SKIP = ("_migrations",)            # made by the destination's own migrations
@@ -49,6 +49,10 @@ def migrate_to(source: Store, url: str, password_env: str | None = None) -> list
         raw = dest.conn.raw
         with dest.transaction():
             raw.execute('DELETE FROM "meta"')            # the destination's seeded counters give way to the source's
+            for table, column in MONTHLY.items():       # the copied history straight into its months' partitions
+                if table in tables:
+                    dest.dialect.ensure_partitions(dest.conn, table, [r[0] for r in source.conn.execute(
+                        f'SELECT DISTINCT substr("{column}", 1, 7) FROM "{table}"')])
             for table in tables:
                 cols = [c for c in source.dialect.columns(source.conn, table)
                         if c in set(dest.dialect.columns(dest.conn, table))]
@@ -62,7 +66,9 @@ def migrate_to(source: Store, url: str, password_env: str | None = None) -> list
                     raw.execute(f"""SELECT setval(pg_get_serial_sequence('"{table}"', 'id'),
                                     COALESCE((SELECT max(id) FROM "{table}"), 0) + 1, false)""")
                 out.append(CopiedTable(table, source.count_rows(table), dest.count_rows(table)))
-            dest.dialect.maintain(dest.conn)        # the copied history into its months' partitions
+            dest.dialect.maintain(dest.conn)        # odd months' rows out of the default partitions
+            for table in KEYED:                     # where each copied record lives
+                fill_key_table(dest.conn, table)
             wrong = [c for c in out if not c.ok]
             if wrong:
                 raise InputError("迁移后行数不一致，已撤销：" + "；".join(

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, Union, overload
 from urllib.parse import urlsplit
 
 from ..ingest.records import KINDS
@@ -151,6 +151,10 @@ class SQLiteDialect:
     def ensure_partitions(self, conn: sqlite3.Connection, table: str, months: Iterable[str]) -> list[str]:
         """SQLite keeps plain tables: no partitions."""
         return []
+
+    def key_table(self, conn: sqlite3.Connection, table: str) -> str | None:
+        """SQLite keeps plain tables, each unique by its own key: no key tables."""
+        return None
 
     def maintain(self, conn: sqlite3.Connection) -> None:
         """Nothing to make ahead at open (PostgreSQL: next months' partitions)."""
@@ -350,6 +354,7 @@ class PgConnection:
         self._identity: set[str] | None = None
         self.bulk_loaded: set[str] = set()      # tables a bulk import loaded by COPY (analysed after it)
         self._owned: list[bool] = []            # per open `with conn:`: whether it began the transaction
+        self.keyed: set[str] | None = None      # the record tables with a key table (partitioned), once known
 
     # -- sqlite3's surface
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> PgCursor:
@@ -367,7 +372,7 @@ class PgConnection:
             row = cur.fetchone() if cur.rowcount else None
             lastrowid = row[0] if row else None
         elif re.match(r"\s*(CREATE|DROP)\s+TABLE\b", text, flags=re.I):
-            self._identity = None
+            self._identity = self.keyed = None
         return PgCursor(cur, lastrowid)
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> PgCursor:
@@ -378,7 +383,7 @@ class PgConnection:
     def executescript(self, script: str) -> None:
         self.raw.execute(translate(script, False))
         if re.search(r"\b(CREATE|DROP)\s+TABLE\b", script, flags=re.I):
-            self._identity = None
+            self._identity = self.keyed = None
 
     @property
     def in_transaction(self) -> bool:
@@ -472,6 +477,9 @@ class PostgresDialect:
         """Insert or update `rows` by `key`: COPY into a temporary staging table, then one
         INSERT … SELECT … ON CONFLICT (a key twice in `rows`: its last row wins, as row by row)."""
         cols = ", ".join(f'"{c}"' for c in columns)
+        if key_table(conn, table):
+            upsert_keyed_rows(conn, table, columns, rows)
+            return
         if len(rows) < self.COPY_FROM:
             marks = ", ".join("?" * len(columns))
             conn.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks}) {conflict}', rows)
@@ -580,9 +588,18 @@ class PostgresDialect:
 
     def maintain(self, conn: PgConnection) -> None:
         """At open: the partitions of this month, the last and the next PARTITION_MONTHS_AHEAD, and of
-        the months whose rows went to the default partition (moved into their own)."""
+        the months whose rows went to the default partition (moved into their own). A role that may
+        not make them (a read-only reader, a read-only transaction) opens the store all the same: its
+        reads see every row, and a writer's next open makes them."""
         for table in MONTHLY:
+            if not may_partition(conn, table):
+                continue
             ensure_partitions(conn, table, [*_months_around(PARTITION_MONTHS_AHEAD), *stray_months(conn, table)])
+
+    def key_table(self, conn: PgConnection, table: str) -> str | None:
+        """The key table of a record table partitioned by month (its key unique across partitions),
+        or None: the table keeps its own key (the kinds not partitioned; a store not yet migrated)."""
+        return key_table(conn, table)
 
     def packed(self, store: StoreBase, sql: str, columns: Iterable[str],
                params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
@@ -654,7 +671,13 @@ def serialized(conn: sqlite3.Connection | PgConnection, key: int = 7170002) -> I
 # Tables partitioned by month on PostgreSQL (SQLite keeps plain tables): the table → its time column,
 # ISO 8601 text, so that a month is a range of the text ('2026-10-01' <= at < '2026-11-01'; a local
 # time is in its local month). Each has a DEFAULT partition, so that an odd value never fails a write.
-MONTHLY: dict[str, str] = {"finding_events": "at"}
+MONTHLY: dict[str, str] = {"finding_events": "at", "cases": "accepted_at", "evaluations": "evaluated_at",
+                           "complaints": "received_at", "consultations": "received_at"}
+# The record tables among them: a partitioned table's unique key must hold its partition column, so
+# each is keyed (record key, org, time) and a key table (record key PRIMARY KEY, org, time) keeps the
+# record key unique across partitions and says where each record lives (upsert_keyed).
+KEYED: dict[str, str] = {"cases": "case_keys", "evaluations": "evaluation_keys",
+                         "complaints": "complaint_keys", "consultations": "consultation_keys"}
 PARTITION_MONTHS_AHEAD = 3
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -731,10 +754,22 @@ def ensure_partitions(conn: sqlite3.Connection | PgConnection, table: str, month
     return made
 
 
-def partition_by_month(conn: sqlite3.Connection | PgConnection, table: str, key: tuple[str, ...], indexes: dict[str, str]) -> None:
+def may_partition(conn: PgConnection, table: str) -> bool:
+    """Whether this session may make partitions of `table`: it owns the table (or is a member of its
+    owner), may create in its schema, and is not in a read-only transaction."""
+    row = conn.raw.execute(
+        "SELECT pg_has_role(c.relowner, 'USAGE') AND has_schema_privilege(c.relnamespace, 'CREATE') "
+        "AND current_setting('transaction_read_only') = 'off' FROM pg_class c WHERE c.oid = to_regclass(%s)",
+        (f'"{table}"',)).fetchone()
+    return bool(row and row[0])
+
+
+def partition_by_month(conn: sqlite3.Connection | PgConnection, table: str, key: tuple[str, ...],
+                       indexes: dict[str, str] | None = None) -> None:
     """A migration's step on PostgreSQL (SQLite: nothing): remake `table` partitioned by month of its
     MONTHLY column, its rows kept (in their months' partitions), its identity continued. `key`: the
-    primary key, which must contain the partition column; `indexes`: name → columns, made again."""
+    primary key, which must contain the partition column; `indexes`: name → columns, made again
+    (None: the table's own secondary indexes, as they are). Its triggers are made again too."""
     if not isinstance(conn, PgConnection):
         return
     column, raw = MONTHLY[table], conn.raw
@@ -742,6 +777,13 @@ def partition_by_month(conn: sqlite3.Connection | PgConnection, table: str, key:
         raise ValueError(f"the key of {table} must contain its partition column {column}")
     old = f"{table}_unpartitioned"
     cols = ", ".join(f'"{c}"' for c in PostgresDialect.columns(conn, table))
+    own = [str(r[0]) for r in raw.execute(
+        "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = to_regclass(%s) AND NOT indisprimary "
+        "ORDER BY indexrelid", (f'"{table}"',))] if indexes is None else []
+    triggers = [str(r[0]) for r in raw.execute(
+        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal "
+        "ORDER BY tgname", (f'"{table}"',))]
+    identity = table in conn.identity_tables()
     raw.execute(f'ALTER TABLE "{table}" RENAME TO "{old}"')
     raw.execute(f'CREATE TABLE "{table}" (LIKE "{old}" INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) '
                 f'PARTITION BY RANGE ("{column}")')
@@ -755,12 +797,128 @@ def partition_by_month(conn: sqlite3.Connection | PgConnection, table: str, key:
     for (definition,) in fks:
         raw.execute(f'ALTER TABLE "{table}" ADD {definition}')
     raw.execute(f'ALTER TABLE "{table}" ADD PRIMARY KEY ({", ".join(chr(34) + k + chr(34) for k in key)})')
-    for name, columns in indexes.items():
+    for name, columns in (indexes or {}).items():
         raw.execute(f'CREATE INDEX "{name}" ON "{table}" ({columns})')
-    if "id" in key:
+    for definition in [*own, *triggers]:       # written when the old table had the name: they name the new one
+        raw.execute(definition)
+    if identity:
         raw.execute(f"""SELECT setval(pg_get_serial_sequence('"{table}"', 'id'),
                         COALESCE((SELECT max(id) FROM "{table}"), 0) + 1, false)""")
     conn._identity = None
+
+
+# ------------------------------------------------------------------------------ keyed record tables
+
+NEW = "_gw_new"          # the keys of a batch that were new (a temporary table)
+
+
+def key_table(conn: PgConnection, table: str) -> str | None:
+    """See PostgresDialect.key_table (looked up once a connection)."""
+    if table not in KEYED:
+        return None
+    if conn.keyed is None:
+        conn.keyed = {t for t, k in KEYED.items()
+                      if _first(conn.raw.execute("SELECT to_regclass(%s)", (f'"{k}"',)).fetchone()) is not None}
+    return KEYED[table] if table in conn.keyed else None
+
+
+def key_columns(table: str) -> tuple[str, str, str]:
+    """(record key, org, partition column) of a keyed record table: its primary key, in that order
+    (a lookup by the record key alone uses the key's index in each partition)."""
+    return KINDS[table].key[0], "org", MONTHLY[table]
+
+
+def make_key_table(conn: sqlite3.Connection | PgConnection, table: str) -> None:
+    """A migration's step on PostgreSQL (SQLite: nothing): the key table of a partitioned record
+    table, filled from its rows."""
+    if not isinstance(conn, PgConnection):
+        return
+    key, org, at = key_columns(table)
+    conn.keyed = None
+    conn.raw.execute(f'CREATE TABLE "{KEYED[table]}" ("{key}" TEXT COLLATE "C" PRIMARY KEY, '
+                     f'"{org}" TEXT COLLATE "C" NOT NULL, "{at}" TEXT COLLATE "C" NOT NULL)')
+    fill_key_table(conn, table)
+
+
+def fill_key_table(conn: PgConnection, table: str) -> None:
+    """The key table of `table` holds each of its rows' key and place (rows written around the store,
+    as `db migrate-to` copies them)."""
+    key, org, at = key_columns(table)
+    conn.raw.execute(f'INSERT INTO "{KEYED[table]}" ("{key}", "{org}", "{at}") SELECT "{key}", "{org}", "{at}" '
+                     f'FROM "{table}" ON CONFLICT ("{key}") DO UPDATE SET "{org}" = excluded."{org}", '
+                     f'"{at}" = excluded."{at}"')
+
+
+def is_new(column: str, new: bool | None) -> str:
+    """The condition on a batch's key `column`: one of the new keys (True), of the others (False), any (None)."""
+    if new is None:
+        return "1 = 1"
+    return f"{column} {'IN' if new else 'NOT IN'} (SELECT k FROM {NEW})"
+
+
+def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: str,
+                 rows: Callable[[bool | None], str], params: dict[str, Any] | None = None) -> tuple[int, int]:
+    """Insert or update the records of a keyed, partitioned table; (inserted, updated). `base`: a
+    table with one row a record key, holding the key, org and time columns; `rows(new)`: the SELECT
+    of the `columns`' values (alias `o`) of its records, new ones (True), the others (False) or all
+    (None), as `is_new` picks them.
+
+    The key table is written first: `INSERT … ON CONFLICT DO NOTHING RETURNING` names the new keys (a
+    second importer of the same new key waits on it, then finds it existing). The existing records are
+    updated where the key table says they are (their partition only); one whose org or time changed
+    moves with that UPDATE to its new partition, and its key row follows. Then the new records are
+    inserted, into the partitions of their months (made first)."""
+    key, org, at = key_columns(table)
+    missing = {key, org, at} - set(columns)
+    if missing:
+        raise ValueError(f"a write of {table} must carry its key columns {sorted(missing)}")
+    keys, params = KEYED[table], params or {}
+    ensure_partitions(conn, table, [r[0] for r in conn.raw.execute(
+        f'SELECT DISTINCT substr("{at}", 1, 7) FROM {base}')])
+    conn.raw.execute(f'CREATE TEMP TABLE IF NOT EXISTS {NEW} (k TEXT COLLATE "C")')
+    conn.raw.execute(f"TRUNCATE {NEW}")
+    total = int(_first(conn.raw.execute(f"SELECT count(*) FROM {base}").fetchone()))
+    new = conn.raw.execute(
+        f'WITH n AS (INSERT INTO "{keys}" ("{key}", "{org}", "{at}") SELECT "{key}", "{org}", "{at}" FROM {base} '
+        f'ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}") INSERT INTO {NEW} (k) SELECT "{key}" FROM n').rowcount
+    names = ", ".join(f'"{c}"' for c in columns)
+    if new < total:
+        sets = ", ".join(f'"{c}" = o."{c}"' for c in columns if c != key)
+        moved = conn.execute(
+            f'UPDATE "{table}" AS t SET {sets} FROM ({rows(False)}) AS o JOIN "{keys}" AS k ON k."{key}" = o."{key}" '
+            f'WHERE t."{key}" = k."{key}" AND t."{org}" = k."{org}" AND t."{at}" = k."{at}"', params).rowcount
+        conn.raw.execute(f'UPDATE "{keys}" AS k SET "{org}" = b."{org}", "{at}" = b."{at}" FROM {base} AS b '
+                         f'WHERE k."{key}" = b."{key}" AND (k."{org}" <> b."{org}" OR k."{at}" <> b."{at}")')
+        if moved < total - new:      # records moved or deleted around the store (raw SQL): found by key
+            moved += conn.execute(
+                f'UPDATE "{table}" AS t SET {sets} FROM ({rows(False)}) AS o JOIN "{keys}" AS k ON k."{key}" = o."{key}" '
+                f'WHERE t."{key}" = o."{key}" AND (t."{org}" <> k."{org}" OR t."{at}" <> k."{at}")', params).rowcount
+            conn.execute(f'INSERT INTO "{table}" ({names}) SELECT * FROM ({rows(False)}) AS o WHERE NOT EXISTS '
+                         f'(SELECT 1 FROM "{table}" AS t WHERE t."{key}" = o."{key}")', params)
+    else:
+        moved = 0
+    if new:
+        conn.execute(f'INSERT INTO "{table}" ({names}) {rows(True if new < total else None)}', params)
+    conn.bulk_loaded.update((table, keys))
+    return total - moved, moved
+
+
+def upsert_keyed_rows(conn: PgConnection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """`upsert_keyed` of Python rows (the import's Python path): COPY into a staging table, a key
+    twice in `rows` its last row (as row by row)."""
+    key = key_columns(table)[0]
+    stage = f"_stage_{table}"
+    raw = conn.raw
+    raw.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{table}" INCLUDING DEFAULTS, _ord BIGINT)')
+    raw.execute(f'TRUNCATE "{stage}"')
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor().copy(f'COPY "{stage}" ({cols}, _ord) FROM STDIN') as copy:
+        for i, row in enumerate(rows):
+            copy.write_row([*map(_plain, row), i])
+    raw.execute(f'DELETE FROM "{stage}" AS s USING "{stage}" AS l WHERE l."{key}" = s."{key}" AND l._ord > s._ord')
+    picked, column = ", ".join(f'o."{c}"' for c in columns), f'o."{key}"'
+    upsert_keyed(conn, table, columns, f'"{stage}"',
+                 lambda new: f'SELECT {picked} FROM "{stage}" AS o WHERE {is_new(column, new)}')
 
 
 Dialect = Union[SQLiteDialect, "PostgresDialect"]

@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..ingest.records import KINDS, RecordKind
 from . import delivery, indicators, lease, reports, scan
-from .dialect import partition_by_month, serialized, table_columns
+from .dialect import KEYED, key_columns, make_key_table, partition_by_month, serialized, table_columns
 
 SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
              "datetime": "TEXT", "date": "TEXT", "enum": "TEXT", "choices": "TEXT"}
@@ -32,7 +32,8 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     build both stores: the SQL is SQLite's spelling, translated for PostgreSQL (checker.store.dialect),
     where two processes opening a new database take turns (an advisory lock)."""
     with serialized(conn):
-        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        if not table_columns(conn, "_migrations"):      # a reader of a migrated store writes nothing
+            conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
         applied = []
         for m in MIGRATIONS:
@@ -197,6 +198,16 @@ def _finding_events_by_month(conn: sqlite3.Connection) -> None:
     partition_by_month(conn, "finding_events", ("id", "at"), {"ix_finding_events_finding": '"finding_id"'})
 
 
+def _records_by_month(conn: sqlite3.Connection) -> None:
+    """PostgreSQL: the record tables whose history grows (cases, evaluations, complaints,
+    consultations) partitioned by the month of their time, keyed (record key, org, time), each with a
+    key table keeping its record key unique (checker.store.dialect.KEYED, upsert_keyed); their rows,
+    indexes and triggers kept. SQLite keeps its plain tables."""
+    for table in KEYED:
+        partition_by_month(conn, table, key_columns(table))
+        make_key_table(conn, table)
+
+
 # Every migration, in the order it runs (name order; the numbers leave gaps, and two pairs share a
 # number: they were written apart and ordered by the whole name). Append a new one at its place.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -224,5 +235,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0162_disclosures", _disclosures),
     Migration("0170_outbox_claim_lease", delivery._outbox_claim_lease),
     Migration("0171_finding_events_by_month", _finding_events_by_month),
+    Migration("0180_records_by_month", _records_by_month),
     Migration("0185_indicator_rollups", indicators._rollups),
 )

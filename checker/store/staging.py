@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..ingest.records import KINDS, MAX_TEXT, Field, RecordKind
+from .dialect import is_new, upsert_keyed
 
 if TYPE_CHECKING:
     from .base import StoreBase
@@ -223,9 +224,9 @@ class FastImport:
                                 {"keys": json.dumps(keys or [])}).fetchone()
         return row[0], row[1], int(row[2] or 0)
 
-    def write(self, seq: int, due_rows: Callable[[str, str], str] | None = None) -> tuple[int, int]:
-        """Upsert the selected rows at change `seq`; (inserted, updated). `due_rows(source, rid)`: the
-        SQL of the deadlines of the cases of `source` (checker.ingest.deadlines), for cases."""
+    def write(self, seq: int, due_rows: Callable[..., str] | None = None) -> tuple[int, int]:
+        """Upsert the selected rows at change `seq`; (inserted, updated). `due_rows(source, rid, where)`:
+        the SQL of the deadlines of the cases of `source` (checker.ingest.deadlines), for cases."""
         rk, key = self.plan.kind, self.key
         total = self.store.scalar(f"SELECT count(*) FROM {OK}")
         if not total:
@@ -243,6 +244,17 @@ class FastImport:
         else:
             source = f"{OK} o"
             picked += ", :seq"
+        if self.store.dialect.key_table(self.conn, rk.name):       # PostgreSQL's partitioned record tables
+            exprs = [f'o."{c}"' for c in self.plan.columns] + [":seq"] + (["d.due"] if due_rows else [])
+            picked = ", ".join(f'{e} AS "{c}"' for e, c in zip(exprs, cols))
+
+            def rows(new: bool | None) -> str:
+                where = is_new(f'o."{key}"', new)
+                if not due_rows:
+                    return f"SELECT {picked} FROM {OK} o WHERE {where}"
+                due = due_rows(OK, f'c."{key}"', is_new(f'c."{key}"', new))
+                return f'SELECT {picked} FROM {OK} o LEFT JOIN ({due}) d ON d.rid = o."{key}" WHERE {where}'
+            return upsert_keyed(self.conn, rk.name, cols, OK, rows, {"seq": seq})
         names = ", ".join(f'"{c}"' for c in cols)
         upsert = (f'INSERT INTO "{rk.name}" ({names}) SELECT {picked} FROM {source} WHERE 1 = 1 '
                   f'ON CONFLICT ("{key}") DO UPDATE SET {updates}')
