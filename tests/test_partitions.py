@@ -137,6 +137,12 @@ def test_cases_live_in_their_months_partition_and_move_when_their_time_changes(p
         assert places["C2"] == ("cases_202611", "500100", "2026-11-03T10:00:00+08:00")
         assert store.count("cases") == 3 and store.get("cases", "C1")["status"] == "processing"
         assert store.get("cases", "C2")["due_at"]                          # its deadline from its new time
+        # moved around the store (raw SQL: the key table not told), then re-imported: found by its key
+        store.conn.execute("UPDATE cases SET accepted_at = '2026-10-20T10:00:00+08:00' WHERE case_no = 'C3'")
+        r = _import_cases(store, tmp_path, [["C3", "K1", "500103", "window", "2026-11-04 10:00:00", "processing"]],
+                          "e.csv")
+        assert (r.inserted, r.updated, store.count("cases")) == (0, 1, 3)
+        assert _places(store)["C3"] == ("cases_202611", "500103", "2026-11-04T10:00:00+08:00")
 
 
 def test_the_migration_partitions_existing_records_and_fills_their_key_tables(pg_url, monkeypatch, tmp_path):
