@@ -105,30 +105,42 @@ class IndicatorStore(StoreBase):
         (spec, day, org). The rows to evaluate again: changed since (`_seq`; SQLite: rows appended
         since, by rowid, too) and those whose value may move between the last `now` and this one
         (CLOCK_MOVES); each one's old bits are taken out of its old (org, day) and its new ones added.
-        Rebuilt from scratch when it cannot be trusted: a new spec (rules, config), another calendar,
-        items changed under a spec that reads them, or the table behind it rebuilt (change counter or
-        last rowid gone back). One writer at a time (the scan's two periods ask at once)."""
+        Built anew when it cannot be trusted: a new spec (rules, config), another calendar, items
+        changed under a spec that reads them, or the table behind it rebuilt (change counter or last
+        rowid gone back). Each step is a short write transaction, one writer at a time (the scan's two
+        periods ask at once; a bot's writes go between them): a build goes BUILD_CHUNK records a step,
+        resumed by whoever asks next if its process stops."""
+        while True:
+            with self.transaction():
+                self.dialect.serialize(self.conn, "indicator_rollups")
+                grp = self._keep_step(group)
+            if grp is not None:
+                self._drop_orphans()
+                return grp
+
+    def _keep_step(self, group: RollupGroup) -> int | None:
+        """One step of keep_rollups (in its transaction): the roll-up's id when it is up to date."""
         src = KINDS[group.source]
-        with self.transaction():
-            self.dialect.serialize(self.conn, "indicator_rollups")
-            state = self.row("SELECT id, ref_now, seq, top, deps FROM indicator_rollups WHERE signature = ?",
-                             (group.signature,))
-            newest = seq = int(self.scalar(f'SELECT max(_seq) FROM "{src.name}"') or 0)
-            settled = self._deadlines_seq() if src.name == "cases" else None   # deadlines final up to here
-            if settled is not None:         # (the rows after it are evaluated again until they are)
-                seq = min(seq, settled)
-            top = self.dialect.last_rowid(self.conn, src.name)
-            deps = self._rollup_deps(group)
-            fresh = (state is None or state["deps"] != deps or int(state["seq"]) > seq
-                     or (top is not None and state["top"] is not None and int(state["top"]) > top))
-            if state is None or fresh:
-                grp = self._build_rollup(group, state["id"] if state else None, deps)
-            else:
-                grp = int(state["id"])
-                if state["ref_now"] != group.now or newest > int(state["seq"]) or state["top"] != top:
-                    self._update_rollup(group, grp, state, top)
-            self.conn.execute("UPDATE indicator_rollups SET ref_now = ?, seq = ?, top = ?, used_at = ? WHERE id = ?",
-                              (group.now, seq, top, _utc_now(), grp))
+        state = self.row("SELECT id, ref_now, seq, top, deps, built_to FROM indicator_rollups WHERE signature = ?",
+                         (group.signature,))
+        newest = seq = int(self.scalar(f'SELECT max(_seq) FROM "{src.name}"') or 0)
+        settled = self._deadlines_seq() if src.name == "cases" else None   # deadlines final up to here
+        if settled is not None:         # (the rows after it are evaluated again until they are)
+            seq = min(seq, settled)
+        top = self.dialect.last_rowid(self.conn, src.name)
+        deps = self._rollup_deps(group)
+        if (state is None or state["deps"] != deps or int(state["seq"]) > seq
+                or (top is not None and state["top"] is not None and int(state["top"]) > top)):
+            self._start_build(group, state, deps, seq, top)
+            return None
+        grp = int(state["id"])
+        if state["built_to"] is not None:
+            self._build_chunk(group, grp, state)
+            return None
+        if state["ref_now"] != group.now or newest > int(state["seq"]) or state["top"] != top:
+            self._update_rollup(group, grp, state, top)
+        self.conn.execute("UPDATE indicator_rollups SET ref_now = ?, seq = ?, top = ?, used_at = ? WHERE id = ?",
+                          (group.now, seq, top, _utc_now(), grp))
         return grp
 
     def _deadlines_seq(self) -> int | None:
@@ -146,27 +158,61 @@ class IndicatorStore(StoreBase):
             out[table] = [count, last, self.dialect.last_rowid(self.conn, table)]
         return json.dumps(out, sort_keys=True)
 
-    def _build_rollup(self, group: RollupGroup, grp: int | None, deps: str) -> int:
-        if grp is None:
-            self._forget_rollups(group)
-            self.conn.execute("INSERT INTO indicator_rollups (signature, source, field, spec, deps, ref_now, seq, "
-                              "used_at, built_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                              (group.signature, group.source, group.field, group.spec_json, deps, group.now,
-                               _utc_now(), _utc_now()))
-            grp = int(self.scalar("SELECT id FROM indicator_rollups WHERE signature = ?", (group.signature,)))
-        else:
-            self.conn.execute("UPDATE indicator_rollups SET deps = ?, built_at = ? WHERE id = ?",
-                              (deps, _utc_now(), grp))
-        params = {**group.params, "_grp": grp}
-        self.conn.execute("DELETE FROM indicator_rollup_rows WHERE grp = :_grp", params)
-        self.conn.execute("DELETE FROM indicator_rollup_days WHERE grp = :_grp", params)
-        self.conn.execute(f"""INSERT INTO indicator_rollup_rows (grp, rid, org, day, bits)
-            SELECT :_grp, rid, org, day, bits FROM ({group.evaluated_sql()}) AS e WHERE bits <> 0""", params)
+    def _start_build(self, group: RollupGroup, state: Mapping[str, Any] | None, deps: str, seq: int,
+                     top: int | None) -> None:
+        """A new roll-up for the group, empty, to be built from the first record on (at the group's
+        `now`; what changes meanwhile is caught up from `seq` and `top` once it is built). The old one's
+        rows are dropped a step at a time (_drop_orphans), as are those of older specs of the kind."""
+        if state is not None:
+            self.conn.execute("DELETE FROM indicator_rollups WHERE id = ?", (state["id"],))
+        for old in self.conn.execute("SELECT id FROM indicator_rollups WHERE source = ? AND field = ? "
+                                     "ORDER BY used_at DESC, id DESC", (group.source, group.field)).fetchall()[1:]:
+            self.conn.execute("DELETE FROM indicator_rollups WHERE id = ?", (old[0],))
+        self.conn.execute("INSERT INTO indicator_rollups (signature, source, field, spec, deps, ref_now, seq, top, "
+                          "built_to, used_at, built_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
+                          (group.signature, group.source, group.field, group.spec_json, deps, group.now, seq, top,
+                           _utc_now(), _utc_now()))
+
+    def _build_chunk(self, group: RollupGroup, grp: int, state: Mapping[str, Any]) -> None:
+        """The next BUILD_CHUNK records (by key) of a roll-up being built, evaluated at its `now`."""
+        src = KINDS[group.source]
+        key = f'"{src.key[0]}"'
+        params = {**group.params, "now": state["ref_now"], "_grp": grp, "_from": state["built_to"]}
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_new "
+                          "(rid TEXT PRIMARY KEY, org TEXT, day TEXT, bits INTEGER)")
+        self.conn.execute("DELETE FROM temp._rollup_new")
+        self.conn.execute(f"INSERT INTO temp._rollup_new (rid, org, day, bits) "
+                          f"{group.evaluated_sql(f'{key} > :_from ORDER BY {key} LIMIT {BUILD_CHUNK}')}", params)
+        count, last = self.conn.execute("SELECT count(*), max(rid) FROM temp._rollup_new").fetchone()
+        self.conn.execute("""INSERT INTO indicator_rollup_rows (grp, rid, org, day, bits)
+            SELECT :_grp, rid, org, day, bits FROM temp._rollup_new WHERE bits <> 0
+            ON CONFLICT (grp, rid) DO UPDATE SET org = excluded.org, day = excluded.day, bits = excluded.bits""",
+                          params)
         for i in range(len(group.specs)):
             self.conn.execute(f"""INSERT INTO indicator_rollup_days (grp, i, day, org, n, d)
-                SELECT :_grp, {i}, day, org, SUM((bits >> {2 * i + 1}) & 1), SUM((bits >> {2 * i}) & 1)
-                FROM indicator_rollup_rows WHERE grp = :_grp GROUP BY day, org""", params)
-        return grp
+                SELECT :_grp, {i}, day, org, n, d FROM (
+                    SELECT day, org, SUM((bits >> {2 * i + 1}) & 1) AS n, SUM((bits >> {2 * i}) & 1) AS d
+                    FROM temp._rollup_new WHERE bits <> 0 GROUP BY day, org) AS x
+                WHERE d <> 0
+                ON CONFLICT (grp, i, day, org) DO UPDATE
+                SET n = indicator_rollup_days.n + excluded.n, d = indicator_rollup_days.d + excluded.d""", params)
+        self.conn.execute("UPDATE indicator_rollups SET built_to = ? WHERE id = ?",
+                          (last if count >= BUILD_CHUNK else None, grp))
+
+    def _drop_orphans(self) -> None:
+        """Rows of roll-ups no longer kept (rebuilt, or of older specs): BUILD_CHUNK at a time, each a
+        short transaction of its own."""
+        while True:
+            with self.transaction():
+                grp = self.scalar("SELECT grp FROM indicator_rollup_days WHERE grp NOT IN "
+                                  "(SELECT id FROM indicator_rollups) LIMIT 1")
+                if grp is None:
+                    return
+                gone = self.conn.execute(
+                    "DELETE FROM indicator_rollup_rows WHERE grp = :g AND rid IN (SELECT rid FROM "
+                    f"indicator_rollup_rows WHERE grp = :g ORDER BY rid LIMIT {BUILD_CHUNK})", {"g": grp}).rowcount
+                if gone < BUILD_CHUNK:
+                    self.conn.execute("DELETE FROM indicator_rollup_days WHERE grp = ?", (grp,))
 
     def _update_rollup(self, group: RollupGroup, grp: int, state: Mapping[str, Any], top: int | None) -> None:
         """Evaluate the rows that may have changed again (into temp._rollup_new, bits 0: counted
@@ -213,16 +259,6 @@ class IndicatorStore(StoreBase):
             SELECT :_grp, n.rid, n.org, n.day, n.bits FROM temp._rollup_new n LEFT JOIN temp._rollup_old o ON o.rid = n.rid
             WHERE n.bits <> 0 AND (o.rid IS NULL OR {_DIFFERS})
             ON CONFLICT (grp, rid) DO UPDATE SET org = excluded.org, day = excluded.day, bits = excluded.bits""", params)
-
-    def _forget_rollups(self, group: RollupGroup) -> None:
-        """Drop the roll-ups of older specs over the same kind and date: all but the most recently used."""
-        old = [r[0] for r in self.conn.execute(
-            "SELECT id FROM indicator_rollups WHERE source = ? AND field = ? ORDER BY used_at DESC, id DESC",
-            (group.source, group.field)).fetchall()[1:]]
-        for grp in old:
-            self.conn.execute("DELETE FROM indicator_rollup_rows WHERE grp = ?", (grp,))
-            self.conn.execute("DELETE FROM indicator_rollup_days WHERE grp = ?", (grp,))
-            self.conn.execute("DELETE FROM indicator_rollups WHERE id = ?", (grp,))
 
     def _kept_sums(self, grp: int, group: RollupGroup, orgs: list[str] | None) -> dict[str, dict[str, tuple[Any, Any]]]:
         """Each spec's period figures per org (its subtree) from the kept per-day sums."""
@@ -335,6 +371,7 @@ _PER_CALL = {"now", "today", "_start", "_end"}
 # A kept row (o) whose new evaluation (n; bits 0: counted nowhere now) differs from it.
 _DIFFERS = "n.bits = 0 OR n.bits <> o.bits OR n.org <> o.org OR n.day <> o.day"
 ROLLUP_VERSION = 1                       # bump when what the roll-up tables hold changes meaning
+BUILD_CHUNK = 100_000                    # records a build step evaluates (one short write transaction)
 
 
 def _clock_fields(spec: AggregateSpec) -> list[str] | None:
@@ -407,7 +444,7 @@ class RollupGroup:
     def moves(self) -> list[str]:
         return sorted({CLOCK_MOVES[(self.source, f)] for _, s in self.specs for f in _clock_fields(s) or ()})
 
-    def evaluated_sql(self, where: str = "1 = 1") -> str:
+    def evaluated_sql(self, where: str) -> str:
         """SELECT rid, org, day, bits of the source rows matching `where`, at :now: bit 2i the row
         counts in spec i's denominator, bit 2i+1 in its numerator; 0 without an org or a date (counted
         nowhere)."""
@@ -418,7 +455,7 @@ class RollupGroup:
             for i, (_, s) in enumerate(self.specs))
         return (f'SELECT "{src.key[0]}" AS rid, org, substr("{self.field}", 1, 10) AS day, '
                 f'CASE WHEN org IS NULL OR "{self.field}" IS NULL THEN 0 ELSE {bits} END AS bits '
-                f'FROM "{src.name}" WHERE {where}')
+                f'FROM "{src.name}" WHERE {where}')      # (`where` may end in ORDER BY … LIMIT …)
 
 
 def rollup_groups(specs: Mapping[str, AggregateSpec]) -> list[RollupGroup]:
@@ -434,6 +471,11 @@ def rollup_groups(specs: Mapping[str, AggregateSpec]) -> list[RollupGroup]:
             p = chunk[0][1].params
             out.append(RollupGroup(source, field, chunk, str(p["now"]), str(p["_start"]), str(p["_end"])))
     return out
+
+
+def _rollups_built_to(conn: sqlite3.Connection) -> None:
+    """Migration: a roll-up is built a step at a time; `built_to` is the last key done (NULL: built)."""
+    conn.execute("ALTER TABLE indicator_rollups ADD COLUMN built_to TEXT")
 
 
 def _rollups(conn: sqlite3.Connection) -> None:

@@ -237,4 +237,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0171_finding_events_by_month", _finding_events_by_month),
     Migration("0180_records_by_month", _records_by_month),
     Migration("0185_indicator_rollups", indicators._rollups),
+    Migration("0186_indicator_rollups_built_to", indicators._rollups_built_to),
 )
