@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,8 @@ class CalendarRangeError(ValueError):
 class WorkCalendar:
     """Which days are working days, and deadlines counted in them."""
 
-    def __init__(self, extra_holidays=(), extra_workdays=(), tz: ZoneInfo | None = None):
+    def __init__(self, extra_holidays: Iterable[date | str] = (), extra_workdays: Iterable[date | str] = (),
+                 tz: ZoneInfo | None = None):
         self.extra_holidays = frozenset(_as_date(d) for d in extra_holidays)
         self.extra_workdays = frozenset(_as_date(d) for d in extra_workdays)
         self.tz = tz or ZoneInfo("Asia/Shanghai")
@@ -151,8 +153,9 @@ def ordinal_rows(cal: WorkCalendar, first_year: int, last_year: int) -> list[tup
 
 @functools.lru_cache(maxsize=None)
 def _china(year: int) -> holidays.HolidayBase:
-    return holidays.China(years=year)
+    china: holidays.HolidayBase = holidays.China(years=year)
+    return china
 
 
-def _as_date(value) -> date:
+def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))

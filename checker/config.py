@@ -6,6 +6,7 @@ import json
 import os
 import types
 import typing
+from typing import Any, TypeVar
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -17,6 +18,11 @@ import yaml
 
 from . import yamlsafe
 from .errors import ConfigError
+
+if typing.TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_D = TypeVar("_D", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -271,14 +277,15 @@ class Config:
         return Path(str(resources.files("govwatch_rules")))
 
 
-def schema() -> dict:
+def schema() -> dict[str, Any]:
     """The JSON Schema of config.yaml (owned by the code, shipped beside it)."""
     # Read beside this module: `checker` has no __init__.py (a namespace package), and
     # importlib.resources cannot list a namespace package that the editable install maps twice.
-    return json.loads(Path(__file__).with_name("config_schema.json").read_text("utf-8"))
+    found: dict[str, Any] = json.loads(Path(__file__).with_name("config_schema.json").read_text("utf-8"))
+    return found
 
 
-def load(path: str | os.PathLike | None = None, **overrides) -> Config:
+def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config:
     """Read and validate a config file (None: defaults only); keyword overrides win (e.g. database=)."""
     data = _read(path) if path else {}
     _validate(data, path)
@@ -291,7 +298,7 @@ def load(path: str | os.PathLike | None = None, **overrides) -> Config:
     return cfg
 
 
-def _read(path) -> dict:
+def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -309,14 +316,14 @@ def _read(path) -> dict:
     return data
 
 
-def _validate(data: dict, path) -> None:
+def _validate(data: dict[str, Any], path: str | os.PathLike[str] | None) -> None:
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("\n".join(_describe(e, path) for e in errors))
 
 
-def _describe(error: jsonschema.ValidationError, path) -> str:
+def _describe(error: jsonschema.ValidationError, path: str | os.PathLike[str] | None) -> str:
     key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
@@ -354,7 +361,7 @@ def _check_channels(cfg: Config) -> None:
         raise ConfigError("\n".join(problems))
 
 
-def _build(cls, data):
+def _build(cls: type[_D], data: dict[str, Any]) -> _D:
     """Construct a (nested) frozen dataclass from validated plain data."""
     hints = typing.get_type_hints(cls)
     kwargs = {}
@@ -364,12 +371,12 @@ def _build(cls, data):
     return cls(**kwargs)
 
 
-def _convert(hint, value):
+def _convert(hint: Any, value: Any) -> Any:           # validated plain data → the hint's type
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is types.UnionType and value is not None:      # X | None
         return _convert(next(a for a in args if a is not type(None)), value)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value or {})
     if origin is tuple:
         return tuple(_convert(args[0], v) for v in value or ())

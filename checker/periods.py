@@ -70,29 +70,29 @@ class Period:
         }[self.kind]
 
 
-def _day(y, m, d):
+def _day(y: int, m: int, d: int) -> Period:
     s = date(y, m, d)
     return Period("day", s, s + timedelta(days=1), s.isoformat())
 
 
-def _week(y, w):
+def _week(y: int, w: int) -> Period:
     s = date.fromisocalendar(y, w, 1)
     return Period("week", s, s + timedelta(days=7), f"{y}-W{w:02d}")
 
 
-def _month(y, m):
+def _month(y: int, m: int) -> Period:
     s = date(y, m, 1)
     e = date(y + (m == 12), m % 12 + 1, 1)
     return Period("month", s, e, f"{y}-{m:02d}")
 
 
-def _quarter(y, q):
+def _quarter(y: int, q: int) -> Period:
     s = date(y, 3 * q - 2, 1)
     e = date(y + (q == 4), (3 * q) % 12 + 1, 1)
     return Period("quarter", s, e, f"{y}-Q{q}")
 
 
-def _year(y):
+def _year(y: int) -> Period:
     return Period("year", date(y, 1, 1), date(y + 1, 1, 1), f"{y}")
 
 

@@ -15,12 +15,18 @@ import re
 import sys
 import threading
 import traceback
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Config
 
 MASK = "***"
 MIN_LENGTH = 6                       # shorter "secrets" would mask ordinary words
 BOT_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}")
 _secrets: set[str] = set()
-_pattern: re.Pattern | None = None
+_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
 
 
@@ -39,7 +45,7 @@ def register(*values: str | None) -> None:
         _pattern = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
 
 
-def text(value) -> str:
+def text(value: object) -> str:
     """`value` as text with every known secret and every bot-token-shaped string masked."""
     s = value if isinstance(value, str) else str(value)
     pattern = _pattern
@@ -48,7 +54,7 @@ def text(value) -> str:
     return BOT_TOKEN.sub(MASK, s)
 
 
-def config_secrets(cfg) -> list[str]:
+def config_secrets(cfg: Config) -> list[str]:
     """Every secret the config names, read from the environment (absent ones skipped)."""
     found = [cfg.telegram.token()]
     channels = getattr(cfg, "channels", None)
@@ -75,7 +81,7 @@ class RedactingFormatter(logging.Formatter):
         return text(self.inner.format(record))
 
 
-def install(cfg, handlers=None) -> None:
+def install(cfg: Config, handlers: Iterable[logging.Handler] | None = None) -> None:
     """Register the config's secrets; redact every root handler's output and uncaught tracebacks."""
     register(*config_secrets(cfg))
     for handler in handlers if handlers is not None else logging.getLogger().handlers:
@@ -85,11 +91,11 @@ def install(cfg, handlers=None) -> None:
     threading.excepthook = _thread_excepthook
 
 
-def _excepthook(kind, value, tb) -> None:
+def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
     sys.stderr.write(text("".join(traceback.format_exception(kind, value, tb))))
 
 
-def _thread_excepthook(args) -> None:
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
     if args.exc_type is SystemExit:
         return
     name = args.thread.name if args.thread else "?"

@@ -9,13 +9,15 @@ refused as a YAML error with its line.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 MAX_NODES = 100_000          # expanded nodes in one file: a config or a rule pack holds a few thousand
 
 
-class TooLarge(yaml.YAMLError):
-    def __init__(self, problem: str, mark):
+class TooLarge(yaml.YAMLError):  # type: ignore[misc]   # PyYAML ships no type information
+    def __init__(self, problem: str, mark: Any):
         super().__init__(problem)
         self.problem, self.problem_mark, self.context_mark = problem, mark, None
 
@@ -23,7 +25,7 @@ class TooLarge(yaml.YAMLError):
         return self.problem
 
 
-def compose(text: str):
+def compose(text: str) -> Any:          # a yaml.Node, or None for an empty document
     """yaml.compose with the safe loader, refused when its aliases expand too far."""
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     if node is not None:
@@ -31,13 +33,13 @@ def compose(text: str):
     return node
 
 
-def load(text: str):
+def load(text: str) -> Any:             # parsed YAML: whatever the document holds
     """yaml.safe_load, refused when its aliases expand too far."""
     node = compose(text)
     return None if node is None else _construct(node)
 
 
-def _construct(node):
+def _construct(node: Any) -> Any:
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_document(node)
@@ -45,7 +47,7 @@ def _construct(node):
         loader.dispose()
 
 
-def _measure(root) -> int:
+def _measure(root: Any) -> int:
     sizes: dict[int, int] = {}
     busy: set[int] = set()
     stack = [(root, False)]
@@ -74,7 +76,7 @@ def _measure(root) -> int:
     return sizes[id(root)]
 
 
-def _children(node) -> list:
+def _children(node: Any) -> list[Any]:
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
     if isinstance(node, yaml.SequenceNode):

@@ -10,7 +10,8 @@ from checker.evaluate import scan as scan_mod
 from checker.evaluate import scanclock
 from checker.findings import repo as findings_repo
 from checker.ingest import deadlines, importer, refs, workdays
-from checker.notify import backlog
+from checker.notify import backlog, binding, digest, silences
+from checker.notify import reports as notify_reports
 from checker.notify import model as notify_model
 from checker.reports import index as index_mod
 from checker.store import Store
@@ -18,7 +19,8 @@ from checker.store import Store
 PROTOCOLS = [findings_repo.FindingRepo, findings_repo.DirectoryRepo, findings_repo.ReviewRepo, findings_repo.CaseworkRepo,
              notify_model.OutboxRepo, index_mod.IndexRepo, scanclock.ScanClock, scan_mod.ScanRepo,
              importer.ImportRepo, findings_repo.MessageRepo, findings_repo.EvidenceRepo, backlog.BacklogRepo,
-             refs.KnownRepo, workdays.WorkdaysRepo, deadlines.DeadlineRepo]
+             refs.KnownRepo, workdays.WorkdaysRepo, deadlines.DeadlineRepo, silences.MuteRepo, silences.SilenceRepo,
+             binding.BindingRepo, notify_reports.ReportNoticeRepo, digest.PagesRepo]
 
 
 ATTRIBUTE = object()          # a data attribute the Protocol declares (an annotation, no value)

@@ -3,12 +3,21 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from ..errors import InputError, NotFound
-from .backlog import enqueue_backlog
+from ..config import Config
+from .backlog import BacklogRepo, enqueue_backlog
 
 
-def invite(store, cfg, officer_id: str, now: datetime) -> dict:
+class BindingRepo(BacklogRepo, Protocol):
+    """What binding an officer's messenger account calls on the store (and the backlog it enqueues)."""
+    def officer(self, officer_id: str) -> dict[str, Any] | None: ...
+    def add_bind_code(self, code: str, officer_id: str, created_at: str, expires_at: str) -> None: ...
+    def use_bind_code(self, code: str, telegram_id: int | str, now: str, column: str = "telegram_id") -> str | None: ...
+
+
+def invite(store: BindingRepo, cfg: Config, officer_id: str, now: datetime) -> dict[str, Any]:
     """A one-time bind code for an officer, valid `telegram.bind_code_hours`."""
     officer = store.officer(officer_id)
     if officer is None:
@@ -22,7 +31,7 @@ def invite(store, cfg, officer_id: str, now: datetime) -> dict:
 ID_COLUMNS = {"telegram": "telegram_id", "dingtalk": "dingtalk_userid"}
 
 
-def bind(store, code: str, user_id, now: datetime, channel: str = "telegram") -> dict:
+def bind(store: BindingRepo, code: str, user_id: int | str, now: datetime, channel: str = "telegram") -> dict[str, Any] | None:
     """Spend a bind code: the messenger user (a Telegram user id, a DingTalk userid) now receives that
     officer's notifications."""
     user_id = int(user_id) if channel == "telegram" else str(user_id)

@@ -1,7 +1,7 @@
 """Which channel reaches an officer: the first enabled one, in `channels.order`, they have an id for."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 from .model import Notifier
 
@@ -16,7 +16,7 @@ class Channels:
         self.notifiers = tuple(notifiers)
 
     @classmethod
-    def of(cls, value) -> "Channels":
+    def of(cls, value: "Channels | list[Notifier] | tuple[Notifier, ...] | Notifier | None") -> "Channels":
         """Channels, a list of notifiers, one notifier or None (route only)."""
         if isinstance(value, Channels):
             return value
@@ -26,7 +26,7 @@ class Channels:
             return cls(value)
         return cls((value,))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Notifier]:
         return iter(self.notifiers)
 
     def __bool__(self) -> bool:
@@ -35,7 +35,7 @@ class Channels:
     def get(self, channel: str | None) -> Notifier | None:
         return next((n for n in self.notifiers if n.channel == channel), None)
 
-    def pick(self, officer: dict | None) -> tuple[Notifier, object] | None:
+    def pick(self, officer: dict[str, Any] | None) -> tuple[Notifier, str | int] | None:
         """The first notifier that has an address for the officer, with that address."""
         for notifier in self.notifiers:
             address = notifier.address(officer or {})

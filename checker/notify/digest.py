@@ -8,14 +8,29 @@ restart too. Channels that cannot edit (DingTalk, WeCom) keep receiving one mess
 """
 from __future__ import annotations
 
-from .model import SEVERITY_ORDER, Formatter, Message, Row, units
+from typing import Any, Iterable, Protocol, TypeGuard
+
+from .model import SEVERITY_ORDER, Button, Entry, Formatter, Message, Row, units
+
+Buttons = tuple[tuple[Button, ...], ...]
+Unit = tuple[tuple[Row, ...], Entry]          # an entry and the rows it carries (model.units)
+
+
+class PagedFormatter(Formatter, Protocol):
+    """A formatter that edits a sent digest in place (Telegram): one page's text."""
+    def digest_page(self, name: str, entries: list[Entry], first: int, total: int, page: int, pages: int) -> str: ...
+
+
+class PagesRepo(Protocol):
+    """What rebuilding a page of a sent digest reads: the outbox rows that carried the message."""
+    def outbox_of_message(self, recipient: str, ref: str) -> list[dict[str, Any]]: ...
 
 PAGE_VERB = "dg"             # the callback prefix of a digest's 上一页/下一页 buttons
 PAGE_HEAD_RESERVE = 48       # room kept on each page for the paged head (共 N 条，第 a–b 条，第 p/q 页)
 
 
 def split(formatter: Formatter, name: str, rows: list[Row], per_message: int,
-          reserve: int = 0) -> list[tuple[tuple[Row, ...], str, tuple]]:
+          reserve: int = 0) -> list[tuple[tuple[Row, ...], str, Buttons]]:
     """Pack rows into (rows, text, buttons) per message; a split falls between entries, never inside one.
     An entry too long alone for the channel is sent alone (the formatter cuts its text)."""
     return [(tuple(r for rs, _ in chunk for r in rs), formatter.digest(name, [e for _, e in chunk]),
@@ -23,8 +38,8 @@ def split(formatter: Formatter, name: str, rows: list[Row], per_message: int,
             for chunk in _chunks(formatter, name, rows, per_message, reserve)]
 
 
-def _chunks(formatter: Formatter, name: str, rows, per_message: int, reserve: int = 0) -> list[list]:
-    chunks: list[list] = [[]]
+def _chunks(formatter: Formatter, name: str, rows: Iterable[Row], per_message: int, reserve: int = 0) -> list[list[Unit]]:
+    chunks: list[list[Unit]] = [[]]
     for unit in units(rows):
         candidate = [*chunks[-1], unit]
         too_long = (formatter.length(formatter.digest(name, [e for _, e in candidate]))
@@ -37,8 +52,8 @@ def _chunks(formatter: Formatter, name: str, rows, per_message: int, reserve: in
 
 
 def messages_for(formatter: Formatter, recipient: str, name: str, rows: list[Row], per_message: int,
-                 **fields) -> list[Message]:
-    if getattr(formatter, "pages_in_place", False):
+                 **fields: Any) -> list[Message]:
+    if _pages_in_place(formatter):
         pages = _chunks(formatter, name, rows, per_message, PAGE_HEAD_RESERVE)
         if len(pages) > 1:           # one message carrying every row; it shows page 1
             text, buttons = _page(formatter, name, pages, 0)
@@ -48,7 +63,11 @@ def messages_for(formatter: Formatter, recipient: str, name: str, rows: list[Row
             for chunk, text, buttons in split(formatter, name, rows, per_message)]
 
 
-def _page(formatter, name: str, pages: list[list], index: int) -> tuple[str, tuple]:
+def _pages_in_place(formatter: Formatter) -> TypeGuard[PagedFormatter]:
+    return bool(getattr(formatter, "pages_in_place", False))
+
+
+def _page(formatter: PagedFormatter, name: str, pages: list[list[Unit]], index: int) -> tuple[str, Buttons]:
     """Page `index` of a digest: its text (the head says which entries of how many) and its buttons,
     the findings' own followed by 上一页/下一页."""
     index = max(0, min(index, len(pages) - 1))
@@ -61,13 +80,13 @@ def _page(formatter, name: str, pages: list[list], index: int) -> tuple[str, tup
     return text, (*formatter.buttons(entries), nav)
 
 
-def sort_rows(rows) -> list[Row]:
+def sort_rows(rows: Iterable[Row]) -> list[Row]:
     """A recipient's rows in digest order: the most severe first, then oldest."""
-    return sorted(rows, key=lambda r: (SEVERITY_ORDER.get(r.severity, 3), r.id))
+    return sorted(rows, key=lambda r: (SEVERITY_ORDER.get(r.severity or "", 3), r.id))
 
 
-def page_of_message(store, formatter, recipient: str, name: str, ref: str, index: int,
-                    per_message: int) -> tuple[str, tuple] | None:
+def page_of_message(store: PagesRepo, formatter: PagedFormatter, recipient: str, name: str, ref: str, index: int,
+                    per_message: int) -> tuple[str, Buttons] | None:
     """Page `index` of the digest sent to `recipient` as message `ref`, rebuilt from the outbox rows
     that carried it; None when no row of that recipient carries that ref (not a paged digest, or
     its rows were sent again as a newer message after a crash)."""

@@ -27,7 +27,7 @@ class _State:
 
 
 class ChannelHealth:
-    def __init__(self):
+    def __init__(self) -> None:
         self._down: dict[str, _State] = {}
 
     def blocked_until(self, channel: str | None, now: datetime) -> datetime | None:
@@ -60,7 +60,7 @@ class ChannelHealth:
 _HEALTH: "weakref.WeakKeyDictionary[object, ChannelHealth]" = weakref.WeakKeyDictionary()
 
 
-def health_of(notifier) -> ChannelHealth:
+def health_of(notifier: object) -> ChannelHealth:
     """The health of a notifier (one per notifier object: `serve` keeps its notifiers for its lifetime)."""
     found = _HEALTH.get(notifier)
     if found is None:

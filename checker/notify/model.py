@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
 
 from ..config import Config
 from ..findings.repo import EvidenceRepo, MessageRepo
@@ -62,12 +62,12 @@ class Row:
     kind: str
     severity: str | None
     finding_id: int | None
-    payload: dict
+    payload: dict[str, Any]
     status: str
     attempts: int
 
     @classmethod
-    def of(cls, r: dict) -> "Row":
+    def of(cls, r: dict[str, Any]) -> "Row":
         return cls(r["id"], r["recipient"], r["kind"], r["severity"], r["finding_id"],
                    json.loads(r["payload"]), r["status"], r["attempts"])
 
@@ -124,12 +124,13 @@ class Entry:
 MERGED_KINDS = ("new", "reopened", "reminder", "backlog")
 
 
-def units(rows) -> list[tuple[tuple[Row, ...], Entry]]:
+def units(rows: Iterable[Row]) -> list[tuple[tuple[Row, ...], Entry]]:
     """The entries a recipient's rows make, each with its rows: one per real-world subject (an overdue
     case that breaks a DB33 and a DB50 clause is one entry citing both), and all escalations
     (问题升级督办) as one summary entry, first."""
+    rows = list(rows)
     escalations = tuple(r for r in rows if r.kind == "escalation")
-    subjects: dict[tuple, list[Row]] = {}
+    subjects: dict[object, list[Row]] = {}       # (kind, subject), or the row's id
     for r in rows:
         if r.kind != "escalation":
             key = (r.kind, r.payload.get("subject")) if r.kind in MERGED_KINDS and r.payload.get("subject") else r.id
@@ -156,14 +157,14 @@ def merged(rows: list[Row]) -> Entry:
                                title=titles, basis=basis, due=due, actions=actions)
 
 
-def escalation_summary(rows) -> Entry:
+def escalation_summary(rows: Sequence[Row]) -> Entry:
     """One entry for a supervisor's escalations: counts by responsible officer and by clause, the worst
     first, the longest overdue named; details on request (/escalations)."""
-    def days(r):
+    def days(r: Row) -> int:
         return r.payload.get("overdue_days") or 0
-    worst_first = sorted(rows, key=lambda r: (-days(r), SEVERITY_ORDER.get(r.severity, 3), r.id))
+    worst_first = sorted(rows, key=lambda r: (-days(r), SEVERITY_ORDER.get(r.severity or "", 3), r.id))
     officers: dict[str, list[Row]] = {}
-    clauses: Counter = Counter()
+    clauses: Counter[str] = Counter()
     for r in worst_first:
         officers.setdefault(r.payload.get("assignee_name") or r.payload.get("assignee") or "未指定", []).append(r)
         clauses[f"{r.payload.get('standard')} §{r.payload.get('clause')}"] += 1
@@ -182,7 +183,7 @@ def escalation_summary(rows) -> Entry:
 RECTIFY_LIMIT_CLAUSE = "DB33/T 2036.7 §8.1"      # 按照监督评价结果提出改进目标、措施、时限
 
 
-def _basis(kind: str, p: dict) -> str:
+def _basis(kind: str, p: dict[str, Any]) -> str:
     """The clause a message cites: a rectification deadline reminder cites §8.1 (改进时限) before the rule's."""
     rule = f"{p.get('standard')} §{p.get('clause')}"
     return f"{RECTIFY_LIMIT_CLAUSE} 整改时限；问题依据 {rule}" if kind == "reminder" else rule
@@ -200,7 +201,7 @@ def actions_for(r: Row) -> tuple[Button, ...]:
     return tuple((f"{ACTIONS[v]} #{fid}", f"{v}:{fid}") for v in verbs)
 
 
-def cut(text, limit: int = MAX_ENTRY_TEXT) -> str:
+def cut(text: object, limit: int = MAX_ENTRY_TEXT) -> str:
     text = "" if text is None else str(text)
     return text if len(text) <= limit else text[:limit] + "…"
 
@@ -215,7 +216,7 @@ class Message:
     buttons: tuple[tuple[Button, ...], ...] = ()
     channel: str | None = None           # None: the recipient has no id on any enabled channel
     address: str | int | None = None     # the recipient's id on that channel
-    officer: dict = field(default_factory=dict, compare=False)
+    officer: dict[str, Any] = field(default_factory=dict, compare=False)
     ref: str | None = None
     error: str | None = None
     retry_after: float | None = None
@@ -250,7 +251,7 @@ class Notifier(Protocol):
     channel: str
     formatter: Formatter
 
-    def address(self, officer: dict) -> str | int | None:
+    def address(self, officer: dict[str, Any]) -> str | int | None:
         """The officer's id on this channel, or None when they have none."""
 
     async def send(self, message: Message) -> str:
@@ -263,9 +264,9 @@ class OutboxRepo(MessageRepo, EvidenceRepo, Protocol):
     messages as read now and what a 复查 request shows (MessageRepo, EvidenceRepo)."""
     def claim_outbox(self, ids: list[int], now: str | None = None) -> list[int]: ...
     def defer(self, ids: Any, not_before: str) -> None: ...
-    def due_outbox(self, now: str, limit: int = 1000) -> list[dict]: ...
-    def enqueue(self, rows: list[dict], cursor: int | None = None) -> int: ...
-    def events_after(self, cursor: int, limit: int = 500) -> list[dict]: ...
+    def due_outbox(self, now: str, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def enqueue(self, rows: list[dict[str, Any]], cursor: int | None = None) -> int: ...
+    def events_after(self, cursor: int, limit: int = 500) -> list[dict[str, Any]]: ...
     def finding_row(self, finding_id: int) -> dict[str, Any] | None: ...
     def finding_statuses(self, ids: Any) -> dict[int, str]: ...
     def mark_failed(self, ids: Any, error: str) -> int: ...
@@ -274,14 +275,15 @@ class OutboxRepo(MessageRepo, EvidenceRepo, Protocol):
     def mark_sent(self, ids: Any, ref: str, now: str, channel: str | None = None) -> int: ...
     def mark_silenced(self, ids: Any, silence_id: int) -> None: ...
     def mark_waiting(self, ids: Any, not_before: str, error: str) -> int: ...
-    def officer(self, officer_id: str) -> dict | None: ...
-    def officers_of(self, org: str, role: str | None = None) -> list[dict]: ...
+    def officer(self, officer_id: str) -> dict[str, Any] | None: ...
+    def officers_of(self, org: str, role: str | None = None) -> list[dict[str, Any]]: ...
     def org_ancestors(self, code: str) -> list[str]: ...
+    def active_silences(self, now: str) -> list[dict[str, Any]]: ...
     def outbox_subjects(self, recipient: str, rule: str, like: str) -> list[str]: ...
     def reap_claims(self, timeout: float) -> int: ...
     def release(self, ids: Any) -> int: ...
     def route_cursor(self) -> int: ...
-    def supervisor_for(self, org: str) -> dict | None: ...
+    def supervisor_for(self, org: str) -> dict[str, Any] | None: ...
 
 
 @dataclass
@@ -290,7 +292,7 @@ class Ctx:
     cfg: Config
     channels: Channels | None
     now: datetime
-    stats: Counter = field(default_factory=Counter)
+    stats: Counter[str] = field(default_factory=Counter)
 
     @property
     def now_iso(self) -> str:
@@ -317,7 +319,7 @@ class DeliveryResult:
     claims_lost: int = 0         # rows this run sent after its claim lapsed and another worker took them
 
 
-def parse_json(text) -> dict:
+def parse_json(text: str | bytes | None) -> dict[str, Any]:
     try:
         value = json.loads(text) if text else {}
     except ValueError:
@@ -325,6 +327,6 @@ def parse_json(text) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def officer_name(store, officer_id: str) -> str:
+def officer_name(store: OutboxRepo, officer_id: str) -> str:
     found = store.officer(officer_id)
     return (found or {}).get("name") or officer_id

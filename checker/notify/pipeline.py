@@ -7,31 +7,34 @@ its channel and message ref) right after; a claim is a lease, so rows left `send
 from __future__ import annotations
 
 import asyncio
-import inspect
 from datetime import datetime
-from typing import Awaitable, Callable, Sequence, Union
+from typing import Any, Awaitable, Callable, Sequence, Union
 
+from ..config import Config
 from .channels import Channels
-from .model import IN_FLIGHT, Ctx, DeliveryResult
+from .model import IN_FLIGHT, Ctx, DeliveryResult, Message, Notifier, OutboxRepo
 from .route import route
 from .stages import collect, dedup, deliver, group, obsolete, quiet, record, silence
 
-Stage = Callable[[Ctx, tuple], Union[tuple, Awaitable[tuple]]]
+# Each stage's batch is its own (route: nothing; collect … group: outbox rows; group … record: messages).
+Batch = tuple[Any, ...]
+Stage = Callable[[Ctx, Batch], Union[Batch, Awaitable[Batch]]]
 
 PREPARE: tuple[Stage, ...] = (route, collect, obsolete, silence, quiet, group)
 SEND: tuple[Stage, ...] = (dedup, deliver, record)
 _LOCKS: dict[int, asyncio.Lock] = {}
 
 
-async def run(stages: Sequence[Stage], ctx: Ctx, batch):
+async def run(stages: Sequence[Stage], ctx: Ctx, batch: Batch) -> Batch:
     for stage in stages:
-        batch = stage(ctx, batch)
-        if inspect.isawaitable(batch):
-            batch = await batch
+        out = stage(ctx, batch)
+        batch = out if isinstance(out, tuple) else await out
     return batch
 
 
-async def deliver_pending(store, cfg, channels, now: datetime) -> DeliveryResult:
+async def deliver_pending(store: OutboxRepo, cfg: Config,
+                          channels: Channels | list[Notifier] | tuple[Notifier, ...] | Notifier | None,
+                          now: datetime) -> DeliveryResult:
     """Route new finding events and deliver every due outbox row on each recipient's channel: the
     scheduler's delivery job. `channels`: a Channels, a list of notifiers in order, or one notifier."""
     async with _LOCKS.setdefault(id(store), asyncio.Lock()):
@@ -42,15 +45,15 @@ async def deliver_pending(store, cfg, channels, now: datetime) -> DeliveryResult
                               s["silenced"], s["deferred"], s["reclaimed"], s["claims_lost"])
 
 
-async def _send_all(ctx: Ctx, messages) -> None:
+async def _send_all(ctx: Ctx, messages: Sequence[Message]) -> None:
     """Send the messages, up to IN_FLIGHT recipients at a time, each recipient's in order; every
     message is recorded right after its send, so a crash repeats at most IN_FLIGHT messages."""
-    by_recipient: dict[str, list] = {}
+    by_recipient: dict[str, list[Message]] = {}
     for m in messages:
         by_recipient.setdefault(m.recipient, []).append(m)
     gate = asyncio.Semaphore(IN_FLIGHT)
 
-    async def send_in_order(queue):
+    async def send_in_order(queue: list[Message]) -> None:
         async with gate:
             for message in queue:
                 await run(SEND, ctx, (message,))
@@ -60,7 +63,7 @@ async def _send_all(ctx: Ctx, messages) -> None:
             raise outcome
 
 
-def route_now(store, cfg, now: datetime) -> int:
+def route_now(store: OutboxRepo, cfg: Config, now: datetime) -> int:
     """Only the route stage (e.g. right after a scan): the number of outbox rows written."""
     ctx = Ctx(store, cfg, None, now)
     route(ctx)

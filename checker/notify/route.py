@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from ..calendar import WorkCalendar
 from ..findings import review
 from ..findings.messages import current_messages
-from .model import Ctx, parse_json
+from .model import Ctx, OutboxRepo, parse_json
 
 
-def route(ctx: Ctx, batch=()):
+def route(ctx: Ctx, batch: tuple[()] = ()) -> tuple[()]:
     """Finding events past the cursor → outbox rows, durably; the cursor moves in the same transaction."""
     while True:
         events = ctx.store.events_after(ctx.store.route_cursor())
@@ -20,14 +21,14 @@ def route(ctx: Ctx, batch=()):
         ctx.stats["routed"] += ctx.store.enqueue(rows, cursor=events[-1]["id"])
 
 
-def _messages(ctx: Ctx, events: list[dict]) -> dict[int, str]:
+def _messages(ctx: Ctx, events: list[dict[str, Any]]) -> dict[int, str]:
     """Each event's finding message as read now (checker.findings.messages: the clock-moving figures of this moment)."""
     rows = [{"id": ev["finding_id"], "message": ev["f_message"], "event": ev["id"]} for ev in events]
     current_messages(ctx.store, rows, ctx.now)
     return {r["event"]: r["message"] for r in rows}
 
 
-def _rows_for_event(ctx: Ctx, ev: dict) -> list[dict]:
+def _rows_for_event(ctx: Ctx, ev: dict[str, Any]) -> list[dict[str, Any]]:
     payload = {**_payload(ev), "assignee": ev["f_assignee"] or supervisor(ctx.store, ev)}
     if ev["action"] == "submit":
         payload.update(_review(ctx.store, ev["finding_id"]))
@@ -48,7 +49,7 @@ def digest_time(ctx: Ctx) -> str:
     return (at if at >= local else at + timedelta(days=1)).isoformat(timespec="seconds")
 
 
-def _overdue(ctx: Ctx, ev: dict) -> dict:
+def _overdue(ctx: Ctx, ev: dict[str, Any]) -> dict[str, Any]:
     """Who is responsible and how many working days the finding is past its deadline."""
     officer = ctx.store.officer(ev["f_assignee"]) if ev["f_assignee"] else None
     days = None
@@ -58,7 +59,7 @@ def _overdue(ctx: Ctx, ev: dict) -> dict:
     return {"assignee_name": (officer or {}).get("name") or ev["f_assignee"], "overdue_days": days}
 
 
-def recipients(store, ev: dict) -> list[tuple[str, str]]:
+def recipients(store: OutboxRepo, ev: dict[str, Any]) -> list[tuple[str, str]]:
     """Who is told of an event (docs/ARCHITECTURE.md "Findings ↔ notifications"), deduplicated."""
     action, data = ev["action"], parse_json(ev["data"])
     assignee = ev["f_assignee"] or supervisor(store, ev)
@@ -79,14 +80,15 @@ def recipients(store, ev: dict) -> list[tuple[str, str]]:
     return list(dict.fromkeys((who, kind) for who, kind in told if who))
 
 
-def supervisor(store, ev: dict) -> str | None:
-    if ev["f_supervisor"]:
-        return ev["f_supervisor"]
+def supervisor(store: OutboxRepo, ev: dict[str, Any]) -> str | None:
+    named: str | None = ev["f_supervisor"]
+    if named:
+        return named
     found = store.supervisor_for(ev["f_org"]) if ev["f_org"] else None
     return found["id"] if found else None
 
 
-def _escalation_target(store, ev: dict, data: dict) -> str | None:
+def _escalation_target(store: OutboxRepo, ev: dict[str, Any], data: dict[str, Any]) -> str | None:
     level = data.get("level") or ev["f_escalation_level"] or 1
     if level < 2 or not ev["f_org"]:
         return supervisor(store, ev)
@@ -95,16 +97,17 @@ def _escalation_target(store, ev: dict, data: dict) -> str | None:
     return found["id"] if found else supervisor(store, ev)
 
 
-def _review(store, finding_id: int) -> dict:
+def _review(store: OutboxRepo, finding_id: int) -> dict[str, Any]:
     """What a 复查 request shows beside the note: the evidence and what the latest scan says."""
     finding = store.finding_row(finding_id)
+    assert finding is not None, "a finding event's finding exists"
     still, said = review.scan_state(store, finding)
     found = review.evidence(store, finding_id)
     return {"scan_state": said, "still_fires": still, "evidence": found[0] if found else None,
             "evidence_path": str(found[1]) if found else None}
 
 
-def _payload(ev: dict) -> dict:
+def _payload(ev: dict[str, Any]) -> dict[str, Any]:
     facts = parse_json(ev["f_data"])
     return {"event_id": ev["id"], "action": ev["action"], "finding_id": ev["finding_id"],
             "rule": ev["f_rule"], "title": facts.get("rule_title"), "clause": ev["f_clause"],

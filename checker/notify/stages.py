@@ -17,13 +17,14 @@ import dataclasses
 import logging
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from .. import redact
 from .channels import CHANNEL_NAMES
 from .health import ChannelHealth, health_of
 from .digest import messages_for, sort_rows
-from .model import (ALERT_KINDS, CLOSED, MAX_ATTEMPTS, Ctx,
-                    Message, PermanentError, RetryableError, Row, officer_name)
+from .model import (ALERT_KINDS, CLOSED, MAX_ATTEMPTS, Ctx, Message, OutboxRepo, PermanentError, RetryableError, Row,
+                    officer_name)
 from .quiet import in_quiet_hours, quiet_end
 
 INDICATOR_SUBJECT = re.compile(r"^P\d+:[^:]+:[^:]+$")
@@ -31,18 +32,21 @@ from .silences import Silencer
 
 log = logging.getLogger(__name__)
 
+Rows = tuple[Row, ...]              # the outbox rows a stage passes on
+Messages = tuple[Message, ...]      # the messages (after `group`)
 
-def collect(ctx: Ctx, batch=()):
+
+def collect(ctx: Ctx, batch: tuple[()] = ()) -> Rows:
     """The outbox rows due now, after giving back the claims of dead workers and lapsed leases."""
     ctx.stats["reclaimed"] += ctx.store.reap_claims(ctx.cfg.channels.claim_timeout_seconds)
     return tuple(Row.of(r) for r in ctx.store.due_outbox(ctx.now_iso))
 
 
-def obsolete(ctx: Ctx, batch):
+def obsolete(ctx: Ctx, batch: Rows) -> Rows:
     """Alerts about a finding that is closed by now are not sent (kept as `obsolete`); nor an indicator
     alert for a period when one for a later period of the same indicator and org is due or was sent."""
     status = ctx.store.finding_statuses([r.finding_id for r in batch])
-    stale = [r.id for r in batch if r.kind in ALERT_KINDS and status.get(r.finding_id) in CLOSED]
+    stale = [r.id for r in batch if r.kind in ALERT_KINDS and r.finding_id is not None and status.get(r.finding_id, "") in CLOSED]
     ctx.store.mark_obsolete(stale, "问题已关闭")
     older = _older_periods(ctx, [r for r in batch if r.id not in stale])
     ctx.store.mark_obsolete(older, "同一指标已有更新一期的提醒")
@@ -50,7 +54,7 @@ def obsolete(ctx: Ctx, batch):
     return tuple(r for r in batch if r.id not in gone)
 
 
-def indicator_key(r: Row) -> tuple[tuple, str] | None:
+def indicator_key(r: Row) -> tuple[tuple[str, Any, str], str] | None:
     """((recipient, rule, indicator:org), period) of an indicator alert (subject "P5:<org>:<period>")."""
     subject = str(r.payload.get("subject") or "")
     if r.kind not in ALERT_KINDS or not INDICATOR_SUBJECT.match(subject):
@@ -59,9 +63,9 @@ def indicator_key(r: Row) -> tuple[tuple, str] | None:
     return (r.recipient, r.payload.get("rule"), head), period
 
 
-def _older_periods(ctx: Ctx, rows) -> list[int]:
+def _older_periods(ctx: Ctx, rows: list[Row]) -> list[int]:
     keyed = [(r, k) for r in rows if (k := indicator_key(r))]
-    latest: dict[tuple, str] = {}
+    latest: dict[tuple[str, Any, str], str] = {}       # the rule: a payload value
     for _, (key, period) in keyed:
         latest[key] = max(latest.get(key, ""), period)
     for key in latest:                              # a later period already told stays the latest
@@ -71,7 +75,7 @@ def _older_periods(ctx: Ctx, rows) -> list[int]:
     return [r.id for r, (key, period) in keyed if period < latest[key]]
 
 
-def silence(ctx: Ctx, batch):
+def silence(ctx: Ctx, batch: Rows) -> Rows:
     """Rows a silence mutes are kept as `silenced` (never lost, never sent)."""
     silencer = Silencer(ctx.store, ctx.now_iso)
     kept = []
@@ -85,7 +89,7 @@ def silence(ctx: Ctx, batch):
     return tuple(kept)
 
 
-def quiet(ctx: Ctx, batch):
+def quiet(ctx: Ctx, batch: Rows) -> Rows:
     """In quiet hours only red findings go out; the others wait (not_before) until the quiet end."""
     qh = ctx.cfg.telegram.quiet_hours
     local = ctx.now.astimezone(ctx.cfg.tz)
@@ -97,14 +101,14 @@ def quiet(ctx: Ctx, batch):
     return tuple(r for r in batch if r.severity == "red")
 
 
-def group(ctx: Ctx, batch):
+def group(ctx: Ctx, batch: Rows) -> Messages:
     """Rows per recipient → that recipient's channel → messages of several findings under its limits.
     A recipient no enabled channel reaches gets a message without a channel, which deliver fails."""
     by_recipient: dict[str, list[Row]] = {}
     for r in sort_rows(batch):
         by_recipient.setdefault(r.recipient, []).append(r)
     per_message = max(1, ctx.cfg.telegram.page_size)
-    out = []
+    out: list[Message] = []
     for who, rows in by_recipient.items():
         officer = ctx.store.officer(who) or {"id": who}
         picked = ctx.senders.pick(officer)
@@ -121,7 +125,7 @@ def group(ctx: Ctx, batch):
     return tuple(out)
 
 
-def dedup(ctx: Ctx, batch):
+def dedup(ctx: Ctx, batch: Messages) -> Messages:
     """Claim the message's rows (`sending`); a message whose rows are not all claimable waits."""
     out = []
     for m in batch:
@@ -133,7 +137,7 @@ def dedup(ctx: Ctx, batch):
     return tuple(out)
 
 
-async def deliver(ctx: Ctx, batch):
+async def deliver(ctx: Ctx, batch: Messages) -> Messages:
     """Send each message through its channel's notifier; the outcome is kept on the message (no retry here)."""
     out = []
     c = ctx.cfg.channels
@@ -165,7 +169,7 @@ async def deliver(ctx: Ctx, batch):
     return tuple(out)
 
 
-def record(ctx: Ctx, batch):
+def record(ctx: Ctx, batch: Messages) -> Messages:
     """Write each outcome: sent with its ref; retry with back-off; or failed and a supervisor notice."""
     for m in batch:
         if m.ref is not None:
@@ -195,7 +199,7 @@ def _error(m: Message) -> str:
 
 def _retry_at(ctx: Ctx, m: Message) -> datetime:
     c = ctx.cfg.channels
-    backoff = min(timedelta(seconds=c.retry_base_seconds) * (2 ** max(r.attempts for r in m.rows)),
+    backoff: timedelta = min(timedelta(seconds=c.retry_base_seconds) * (2 ** max(r.attempts for r in m.rows)),
                   timedelta(seconds=c.retry_max_seconds))
     if m.retry_after is not None:
         backoff = timedelta(seconds=m.retry_after)
@@ -218,12 +222,13 @@ def _notice(ctx: Ctx, m: Message) -> None:
                         "payload": {"text": text, "finding_ids": ids}}])
 
 
-def _notice_target(store, officer_id: str) -> str | None:
+def _notice_target(store: OutboxRepo, officer_id: str) -> str | None:
     officer = store.officer(officer_id)
     if not officer or not officer.get("org"):
         return None
     for org in [officer["org"], *store.org_ancestors(officer["org"])]:
         found = [s for s in store.officers_of(org, "supervisor") if s["id"] != officer_id]
         if found:
-            return found[0]["id"]
+            who: str = found[0]["id"]
+            return who
     return None
