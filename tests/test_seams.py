@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from checker.evaluate import scan as scan_mod
-from checker.evaluate import scanclock
+from checker.evaluate import holiday_years, scanclock, supervision, surveys
 from checker.findings import repo as findings_repo
 from checker.ingest import deadlines, importer, refs, workdays
 from checker.notify import backlog, binding, digest, silences
@@ -20,7 +20,8 @@ PROTOCOLS = [findings_repo.FindingRepo, findings_repo.DirectoryRepo, findings_re
              notify_model.OutboxRepo, index_mod.IndexRepo, scanclock.ScanClock, scan_mod.ScanRepo,
              importer.ImportRepo, findings_repo.MessageRepo, findings_repo.EvidenceRepo, backlog.BacklogRepo,
              refs.KnownRepo, workdays.WorkdaysRepo, deadlines.DeadlineRepo, silences.MuteRepo, silences.SilenceRepo,
-             binding.BindingRepo, notify_reports.ReportNoticeRepo, digest.PagesRepo]
+             binding.BindingRepo, notify_reports.ReportNoticeRepo, digest.PagesRepo, holiday_years.HolidayYearsRepo,
+             supervision.SupervisionRepo, surveys.SurveyRepo]
 
 
 ATTRIBUTE = object()          # a data attribute the Protocol declares (an annotation, no value)

@@ -13,22 +13,28 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from durable import engine as dr
 
 from ..rules import compiler
 
+if TYPE_CHECKING:
+    from ..rules.model import RecordRule, RuleBook
+
+Event = dict[str, Any]          # a record's values, as the engine is given them
+
 BATCH = 1000
 SID = "0"
 
 
-class _Host(dr.Host):
+class _Host(dr.Host):  # type: ignore[misc]   # durable-rules ships no type information
     """A Host without its background dispatch threads. Measured here: the stock Host's timer thread
     runs pending actions concurrently with a synchronous post_batch and matches go missing (25,000
     expected, ~19,000 collected over 50 batches). We never use durable-rules timers, so every
     action runs inside post_batch, on the caller's thread."""
 
-    def _run(self):
+    def _run(self) -> None:
         return None
 
 
@@ -49,14 +55,14 @@ class Engine:
     _instance: "Engine | None" = None
     _instance_lock = threading.Lock()
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.host = _Host()
         self._loads = itertools.count(1)
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self._matches: dict[str, list] = {}
+        self._matches: dict[str, list[int]] = {}
         self.compiled: dict[str, Compiled] = {}
-        self.rulebook = None
+        self.rulebook: RuleBook | None = None
 
     @classmethod
     def instance(cls) -> "Engine":
@@ -67,7 +73,7 @@ class Engine:
 
     # -------------------------------------------------------------------- loading
 
-    def load(self, rulebook) -> None:
+    def load(self, rulebook: RuleBook) -> None:
         """Compile every enabled record rule into a fresh versioned ruleset, then swap (all or nothing)."""
         with self._lock:
             n = next(self._loads)
@@ -75,12 +81,12 @@ class Engine:
             built = {r.id: self._build(r, versions.get(r.pack, "0"), n) for r in rulebook.of_kind("record")}
             self.compiled, self.rulebook = built, rulebook
 
-    def ensure(self, rulebook) -> None:
+    def ensure(self, rulebook: RuleBook) -> None:
         """Load `rulebook` unless it is the one loaded."""
         if self.rulebook is not rulebook:
             self.load(rulebook)
 
-    def _build(self, rule, version: str, n: int) -> Compiled:
+    def _build(self, rule: RecordRule, version: str, n: int) -> Compiled:
         name = f"{rule.id}@{version}#{n}"
         definition = compiler.ruleset(rule)
         definition["fire"]["run"] = self._collector(name)
@@ -93,17 +99,17 @@ class Engine:
             raise EngineError(f"规则 {rule.id} 无法编译为 durable-rules 规则集：{exc}") from exc
         return Compiled(rule.id, name, rule.record)
 
-    def _collector(self, name: str):
+    def _collector(self, name: str) -> Callable[[Any], None]:
         matches = self._matches.setdefault(name, [])
 
-        def collect(c):
+        def collect(c: Any) -> None:           # a durable-rules action context
             found = c.m if isinstance(c.m, list) else [c.m]      # with `cap`, a list of matched events
             matches.extend(m["_eid"] for m in found)
         return collect
 
     # -------------------------------------------------------------------- evaluating
 
-    def evaluate(self, rule_ids, events: list[dict]) -> list[tuple[str, int]]:
+    def evaluate(self, rule_ids: Iterable[str], events: list[Event]) -> list[tuple[str, int]]:
         """Post `events` (dicts of plain values without None) to each rule's ruleset in batches.
         Returns (rule id, index of the matching event) pairs, by rule then index.
 
@@ -112,7 +118,7 @@ class Engine:
         it. Events carry only the fields the conditions read, so a daily scan's tens of thousands
         of records make a few hundred distinct events."""
         distinct, members = _distinct(events)
-        out = []
+        out: list[tuple[str, int]] = []
         with self._lock:
             # Tagged once, posted to every rule's ruleset: ids are unique within each ruleset, which is
             # all durable-rules needs (it drops an id it has seen), and `_eid` maps a match back.
@@ -123,7 +129,7 @@ class Engine:
                 out += [(rule_id, i) for i in hits]
         return out
 
-    def _run(self, compiled: Compiled, tagged: list[dict]) -> list[int]:
+    def _run(self, compiled: Compiled, tagged: list[Event]) -> list[int]:
         matches = self._matches[compiled.ruleset]
         matches.clear()
         for start in range(0, len(tagged), BATCH):
@@ -141,16 +147,16 @@ class Engine:
             raise EngineError(f"规则 {compiled.rule_id} 的动作出错：{message}")
 
 
-def _ignore(c) -> None:
+def _ignore(c: Any) -> None:
     return None
 
 
-def _distinct(events: list[dict]) -> tuple[list[dict], list[list[int]]]:
+def _distinct(events: list[Event]) -> tuple[list[Event], list[list[int]]]:
     """The distinct events, and for each the indexes of the events equal to it. Values are typed in
     the key, so True and 1 (or 1 and 1.0) stay apart as they do in the engine's JSON."""
-    index: dict[tuple, int] = {}
-    distinct: list = []
-    members: list = []
+    index: dict[tuple[tuple[str, type, Any], ...], int] = {}
+    distinct: list[Event] = []
+    members: list[list[int]] = []
     for i, event in enumerate(events):
         key = tuple((k, type(v), v) for k, v in event.items())
         d = index.get(key)

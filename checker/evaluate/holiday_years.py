@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
 import holidays
 
@@ -29,6 +30,12 @@ RULE = Rule(id="govwatch.calendar_schedule", kind="system", clause="4.2", title=
                     "（补班）数据，该年的工作日按普通周末推算，办件期限、工作日计数与“日扫描、周调度、月通报、"
                     "季分析、年考评”日程（DB50/T 957.7 §4.2）都可能算错。请在 calendar.extra_holidays / "
                     "extra_workdays 中录入国务院办公厅公布的 {year} 年节假日安排，或升级 holidays 包。")
+class HolidayYearsRepo(Protocol):
+    """What the 调休 years read from the store: the open cases' latest deadline, the top orgs."""
+    def latest_open_case_due(self) -> str | None: ...
+    def root_orgs(self) -> list[str]: ...
+
+
 _FAR = 5          # years ahead at most: a deadline further out is bad data, not a schedule to ask for
 
 
@@ -49,7 +56,7 @@ def has_schedule(cfg: Config, year: int) -> bool:
     return year in configured or package_has_schedule(year)
 
 
-def years_reached(store, cfg: Config, now: datetime) -> list[int]:
+def years_reached(store: HolidayYearsRepo | None, cfg: Config, now: datetime) -> list[int]:
     """The years of `now` and of open cases' deadlines (up to _FAR years ahead)."""
     first = now.astimezone(cfg.tz).year
     last = first
@@ -60,7 +67,7 @@ def years_reached(store, cfg: Config, now: datetime) -> list[int]:
     return list(range(first, last + 1))
 
 
-def missing_years(store, cfg: Config, now: datetime, also: tuple[datetime, ...] = ()) -> list[int]:
+def missing_years(store: HolidayYearsRepo | None, cfg: Config, now: datetime, also: tuple[datetime, ...] = ()) -> list[int]:
     """Years reached (by `now`, open deadlines and the datetimes in `also`) without 调休 data."""
     years = set(years_reached(store, cfg, now)) | {d.astimezone(cfg.tz).year for d in also}
     return sorted(y for y in years if not has_schedule(cfg, y))
@@ -76,10 +83,11 @@ def warning(years: list[int]) -> str | None:
             f"或升级 holidays 包。")
 
 
-def firings(store, cfg: Config, now: datetime, rectify_due: str) -> tuple[list, dict]:
+def firings(store: HolidayYearsRepo, cfg: Config, now: datetime,
+            rectify_due: str) -> tuple[list[Firing], dict[str, Any]]:
     """The admin findings of missing years, as a scan reconciles them: (firings, evaluated)."""
     org = next(iter(store.root_orgs()), None)
-    out = []
+    out: list[Firing] = []
     for year in missing_years(store, cfg, now):
         facts = {"year": year, "rule_title": RULE.title, "title": RULE.title, "clause": RULE.clause,
                  "standard": RULE.standard, "org": org}

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..rules.model import RuleBook
 
-class ScanRepo(FindingRepo, ScanClock, workdays.WorkdaysRepo, Protocol):
+class ScanRepo(FindingRepo, ScanClock, workdays.WorkdaysRepo, holiday_years.HolidayYearsRepo,
+               supervision.SupervisionRepo, Protocol):
     """What the scan (run_scan, evaluate, check_record and the evaluators here) calls on the store
     (docs/ARCHITECTURE.md "Types"; tests/test_seams.py checks that Store provides the methods): the
     scans table, the records a scan looks at, the rule queries the compiler builds (run by the store),

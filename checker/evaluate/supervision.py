@@ -23,10 +23,23 @@ counted (that org is "never checked" instead), and the scan looks back `lookback
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
 from ..calendar import WorkCalendar
 from ..config import Config
+from ..rules.model import CadenceRule, ChecklistRule
+
+
+class SupervisionRepo(Protocol):
+    """What the cadence and every-working-day checks read: the orgs they apply to, the supervision
+    and inspection records' dates."""
+    def org_codes_at_levels(self, levels: Iterable[str], third_party_only: bool = False) -> list[str]: ...
+    def supervision_dates(self, kinds: list[str], since: str, until: str) -> list[dict[str, Any]]: ...
+    def last_supervision_dates(self, kinds: list[str], until: str) -> dict[str, str]: ...
+    def first_inspections(self, checks: list[str]) -> dict[tuple[str, str], str]: ...
+    def inspection_days(self, checks: list[str], since: str, before: str) -> set[tuple[str, str, str]]: ...
 
 ACTIVITY_NAMES = {"self": "自我监督评价", "superior": "上级主管部门监督评价", "public": "群众和企业监督评价",
                   "third_party": "第三方监督评价"}
@@ -49,11 +62,11 @@ class CadencePeriod:
     def last_day(self) -> date:
         return self.end - timedelta(days=1)
 
-    def previous(self, every: dict, anchor: int) -> "CadencePeriod":
+    def previous(self, every: dict[str, int], anchor: int) -> "CadencePeriod":
         return cadence_period(every, self.start - timedelta(days=1), anchor)
 
 
-def cadence_period(every: dict, day: date, anchor: int = DEFAULT_ANCHOR_YEAR) -> CadencePeriod:
+def cadence_period(every: dict[str, int], day: date, anchor: int = DEFAULT_ANCHOR_YEAR) -> CadencePeriod:
     """The period of `every` that contains `day`."""
     unit, n = next(iter(every.items()))
     if unit == "months":
@@ -88,7 +101,7 @@ class Gap:
     """A firing of a supervision rule before the scan renders it."""
     org: str
     subject: str
-    facts: dict
+    facts: dict[str, Any]
     warning: bool = False
     due: datetime | None = None
 
@@ -98,7 +111,7 @@ class Calendars:
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
-        self._by_org: dict = {}
+        self._by_org: dict[str | None, WorkCalendar] = {}
 
     def of(self, org: str) -> WorkCalendar:
         hall = org if org in self.cfg.calendar.halls else None       # orgs without days of their own share one
@@ -107,16 +120,17 @@ class Calendars:
         return self._by_org[hall]
 
 
-def activities(rule) -> tuple[str, ...]:
+def activities(rule: CadenceRule) -> tuple[str, ...]:
     return tuple(rule.activity) if isinstance(rule.activity, (list, tuple)) else (rule.activity,)
 
 
-def activity_name(rule) -> str:
+def activity_name(rule: CadenceRule) -> str:
     names = PACK_ACTIVITY_NAMES.get(rule.pack, {})
     return "或".join(names.get(a) or ACTIVITY_NAMES[a] for a in activities(rule))
 
 
-def cadence_gaps(store, cfg: Config, rule, now: datetime, calendars: Calendars) -> tuple[list[Gap], set, int]:
+def cadence_gaps(store: SupervisionRepo, cfg: Config, rule: CadenceRule, now: datetime,
+                 calendars: Calendars) -> tuple[list[Gap], set[str], int]:
     """(gaps, subjects looked at, orgs evaluated) of a cadence rule at `now`."""
     today = now.astimezone(cfg.tz).date()
     anchor = rule.period_anchor_year or DEFAULT_ANCHOR_YEAR
@@ -127,7 +141,8 @@ def cadence_gaps(store, cfg: Config, rule, now: datetime, calendars: Calendars) 
     done = _supervised(store, kinds, previous.start, today)
     latest = _latest(store, kinds, today)
     warn_days = int(rule.params.get("warn_working_days", 0) or 0)
-    gaps, looked = [], set()
+    gaps: list[Gap] = []
+    looked: set[str] = set()
     unit, n = next(iter(rule.every.items()))
     for org in orgs:
         looked |= {org, f"{org}:{previous.code}", f"{org}:{current.code}"}   # bare org: findings of the old rolling window
@@ -147,7 +162,7 @@ def cadence_gaps(store, cfg: Config, rule, now: datetime, calendars: Calendars) 
     return gaps, looked, len(orgs)
 
 
-def _period_facts(p: CadencePeriod) -> dict:
+def _period_facts(p: CadencePeriod) -> dict[str, Any]:
     return {"period": p.code, "period_label": p.label, "period_start": p.start.isoformat(),
             "period_end": p.last_day.isoformat(), "window_start": p.start.isoformat()}
 
@@ -155,11 +170,11 @@ def _period_facts(p: CadencePeriod) -> dict:
 _UNITS = {"days": "天", "months": "个月", "years": "年"}
 
 
-def _orgs(store, rule) -> list[str]:
+def _orgs(store: SupervisionRepo, rule: CadenceRule | ChecklistRule) -> list[str]:
     return store.org_codes_at_levels(rule.levels, getattr(rule, "applies_to", None) == "third_party_commissioned")
 
 
-def _supervised(store, kinds, since: date, today: date) -> dict[str, list[str]]:
+def _supervised(store: SupervisionRepo, kinds: Iterable[str], since: date, today: date) -> dict[str, list[str]]:
     """org → dates of its supervisions of these kinds from `since` up to today."""
     out: dict[str, list[str]] = {}
     for r in store.supervision_dates(list(kinds), since.isoformat(), today.isoformat()):
@@ -167,14 +182,14 @@ def _supervised(store, kinds, since: date, today: date) -> dict[str, list[str]]:
     return out
 
 
-def _latest(store, kinds, today: date) -> dict[str, str]:
+def _latest(store: SupervisionRepo, kinds: Iterable[str], today: date) -> dict[str, str]:
     return store.last_supervision_dates(list(kinds), today.isoformat())
 
 
 # ------------------------------------------------------------------------------ every working day
 
-def missed_days(store, cfg: Config, rule, orgs: list[str], now: datetime, calendars: Calendars
-                ) -> tuple[list[Gap], set]:
+def missed_days(store: SupervisionRepo, cfg: Config, rule: ChecklistRule, orgs: list[str], now: datetime,
+                calendars: Calendars) -> tuple[list[Gap], set[str]]:
     """Working days without a record of each check, per org: (gaps, subjects looked at)."""
     today = now.astimezone(cfg.tz).date()
     lookback = rule.lookback_working_days or DEFAULT_LOOKBACK
@@ -182,7 +197,8 @@ def missed_days(store, cfg: Config, rule, orgs: list[str], now: datetime, calend
     first = store.first_inspections(checks)
     since = today - timedelta(days=lookback * 3 + 30)          # wide enough for any holiday block
     seen = store.inspection_days(checks, since.isoformat(), today.isoformat())
-    gaps, looked = [], set()
+    gaps: list[Gap] = []
+    looked: set[str] = set()
     for org in orgs:
         days = _working_days_before(calendars.of(org), today, lookback)
         for check in rule.checks:
@@ -198,7 +214,7 @@ def missed_days(store, cfg: Config, rule, orgs: list[str], now: datetime, calend
 
 def _working_days_before(cal: WorkCalendar, today: date, n: int) -> list[date]:
     """The last n working days before today, oldest first."""
-    out: list = []
+    out: list[date] = []
     d = today - timedelta(days=1)
     for _ in range(n * 7 + 60):
         if len(out) == n:

@@ -11,9 +11,20 @@ level is at least the setting. Default 3: A–C (only 不满意 is 差评, as in
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ..periods import Period
+
+Response = dict[str, Any]          # one survey response row (question code → answer)
+
+
+class SurveyRepo(Protocol):
+    """What tabulating the surveys reads: the responses, the org tree under the scope."""
+    def survey_rows(self, org: str | None, start: str, end: str) -> list[dict[str, Any]]: ...
+    def child_orgs(self, org: str | None) -> list[dict[str, Any]]: ...
+    def org_subtree(self, code: str) -> list[str]: ...
 
 CLAUSE = "DB33/T 2036.7 §5.3.2.1"
 DEFAULT_SATISFIED_LEVEL = 3
@@ -42,7 +53,8 @@ class Question:
         return self.options[i] if 0 <= i < len(self.options) else f"选项{letter}"
 
 
-def question(code, text, multiple=False, options=(), satisfaction=False, appendix="A") -> Question:
+def question(code: str, text: str, multiple: bool = False, options: Iterable[str] = (), satisfaction: bool = False,
+             appendix: str = "A") -> Question:
     """Declare and register a survey question."""
     q = Question(code, text, multiple, tuple(options), satisfaction, appendix)
     QUESTIONS[code] = q
@@ -128,14 +140,14 @@ class SurveyTable:
         return next((r for r in self.rates if r.question == code), None)
 
 
-def letters(answer) -> list[str]:
+def letters(answer: object) -> list[str]:
     """'A;C' → ['A', 'C'] (also ',', '；', '，', spaces); upper-cased, each letter once."""
     if answer is None:
         return []
     text = str(answer).upper()
     for sep in ("；", "，", ",", " ", "、"):
         text = text.replace(sep, ";")
-    out = []
+    out: list[str] = []
     for part in text.split(";"):
         part = part.strip()
         if part and part not in out:
@@ -143,9 +155,9 @@ def letters(answer) -> list[str]:
     return out
 
 
-def distribution(q: Question, responses: list[dict]) -> Distribution:
+def distribution(q: Question, responses: list[Response]) -> Distribution:
     """Respondents per option; a single-choice question keeps only the first letter of an answer."""
-    counter: Counter = Counter()
+    counter: Counter[str] = Counter()
     answered = 0
     for r in responses:
         picked = letters(r.get(q.code))
@@ -173,7 +185,7 @@ def reading(level: int = DEFAULT_SATISFIED_LEVEL) -> str:
             f"（配置 indicators.p9_satisfied_level = {level}，P9 与问卷统计共用）。")
 
 
-def satisfaction(code: str, responses: list[dict], level: int = DEFAULT_SATISFIED_LEVEL) -> Rate:
+def satisfaction(code: str, responses: list[Response], level: int = DEFAULT_SATISFIED_LEVEL) -> Rate:
     """The satisfied share of the answered responses to a rating question (a5, a6, b2, b3, b6)."""
     picked = [letters(r.get(code))[:1] for r in responses]
     answered = [p[0] for p in picked if p]
@@ -181,11 +193,11 @@ def satisfaction(code: str, responses: list[dict], level: int = DEFAULT_SATISFIE
     return Rate(code, sum(1 for a in answered if a in counted), len(answered))
 
 
-def rates(responses: list[dict], level: int = DEFAULT_SATISFIED_LEVEL) -> tuple[Rate, ...]:
+def rates(responses: list[Response], level: int = DEFAULT_SATISFIED_LEVEL) -> tuple[Rate, ...]:
     return tuple(satisfaction(q.code, responses, level) for q in QUESTIONS.values() if q.satisfaction)
 
 
-def tabulate(store, period: Period, org: str | None = None,
+def tabulate(store: SurveyRepo, period: Period, org: str | None = None,
              satisfied_level: int = DEFAULT_SATISFIED_LEVEL) -> SurveyTable:
     """Tabulate the survey responses dated in the period, for an org's subtree (None: all orgs)."""
     rows = store.survey_rows(org, period.start.isoformat(), period.end.isoformat())
@@ -201,23 +213,23 @@ def tabulate(store, period: Period, org: str | None = None,
     )
 
 
-def _top_org(store, org):
+def _top_org(store: SurveyRepo, org: str | None) -> dict[str, str]:
     """Map each org to the child of the scope org (or top-level org) it sits under, for by-org rates."""
     children = [c["code"] for c in store.child_orgs(org)]
-    owner = {}
+    owner: dict[str, str] = {}
     for child in children:
         for code in store.org_subtree(child):
             owner.setdefault(code, child)
     return owner
 
 
-def _grouped(rows, owner, level: int) -> tuple:
+def _grouped(rows: list[Response], owner: dict[str, str], level: int) -> tuple[tuple[str, tuple[Rate, ...]], ...]:
     groups = _group_by(rows, lambda r: owner.get(r["org"], r["org"]))
     return tuple((o, rates(rs, level)) for o, rs in sorted(groups.items()))
 
 
-def _group_by(rows, key) -> dict:
-    out: dict = {}
+def _group_by(rows: list[Response], key: Callable[[Response], Any]) -> dict[Any, list[Response]]:
+    out: dict[Any, list[Response]] = {}       # keyed by a row's value (org, channel)
     for r in rows:
         out.setdefault(key(r), []).append(r)
     return out
