@@ -117,10 +117,11 @@ def case_counts(db) -> dict:
 @step("history")
 def history(p: dict) -> dict:
     """Add `cases` closed cases, HISTORY_YEARS years older than the sample's, that no scan has to
-    look at again (_seq 0: not changed since any scan)."""
+    look at again (_seq 1: a change number every scan since has covered; 0 would be stamped as new
+    by the store's triggers)."""
     cols = [r[1] for r in sqlite3.connect(p["db"]).execute("PRAGMA table_info(cases)")]
     shifted = {c: _older(c) for c in ("accepted_at", "promised_at", "due_at")}
-    shifted.update(case_no="'H' || substr(case_no, 3)", status="'closed'", _seq="0",
+    shifted.update(case_no="'H' || substr(case_no, 3)", status="'closed'", _seq="1",
                    closed_at=f"COALESCE({_older('closed_at')}, {_older('due_at')}, {_older('accepted_at')})")
     select = ", ".join(shifted.get(c, f'"{c}"') for c in cols)
     conn = sqlite3.connect(p["db"], isolation_level=None)

@@ -10,6 +10,9 @@ the evaluator of their kind (EVALUATORS, at the bottom).
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -46,6 +49,7 @@ class ScanRepo(FindingRepo, ScanClock, workdays.WorkdaysRepo, holiday_years.Holi
     def add_fired(self, table: str, rows: Any) -> None: ...
     def count_selected(self, kind: str, since: str, until: str, since_seq: int) -> int: ...
     def current_seq(self) -> int: ...
+    def scan_seq(self) -> int: ...
     def derived_chunks(self, kind: str, columns: str, where: str, params: dict, size: int) -> Iterator[list]: ...
     def derived_row(self, kind: str, columns: str, key: object, params: dict) -> tuple | None: ...
     def derived_rows_by_key(self, kind: str, columns: str, keys: list, params: dict) -> list: ...
@@ -105,6 +109,8 @@ class Evaluation:
     fired_rules: dict = field(default_factory=dict)
     prepared: dict = field(default_factory=dict)
     changes: list | None = None              # the fired pairs that open or reopen, read before the lock
+    cleared: str | None = None               # incremental: the temp table of evaluated pairs not firing
+    whole_rules: set | None = None           # the record rules evaluated over every record (None: all)
 
     def add(self, other: "Evaluation") -> None:
         self.firings += other.firings
@@ -113,7 +119,8 @@ class Evaluation:
             self.evaluated[rule_id] = None if subjects is None or mine is None else mine | subjects
         self.count += other.count
         self.complete = self.complete or other.complete
-        self.fired = self.fired or other.fired
+        if other.fired:
+            self.fired, self.cleared, self.whole_rules = other.fired, other.cleared, other.whole_rules
         self.fired_rules.update(other.fired_rules)
 
     def pending(self, rows) -> list:
@@ -124,8 +131,17 @@ class Evaluation:
         """Every firing made whole (the rule tests and `evaluate` callers read messages)."""
         firings = list(self.firings)
         if self.fired:
-            firings += self.pending(store.rows(f"SELECT rule, subject, kind FROM {self.fired}"))
+            firings += self.pending(store.fired_pairs(self.fired))
         return self.complete(firings) if self.complete else firings
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the last finished scan evaluated the record rules with: its `now`, its change number and
+    each rule's condition digest (ScanContext.rule_sql)."""
+    now: str
+    since: int
+    rules: dict
 
 
 @dataclass
@@ -138,6 +154,7 @@ class ScanContext:
     since_seq: int
     engine: str = "sql"
     coverage: workdays.Coverage | None = None
+    prev: Previous | None = None        # the last scan's basis: record rules evaluated incrementally
 
     def __post_init__(self) -> None:
         self.now_iso = _iso(self.now, self.cfg)
@@ -145,8 +162,29 @@ class ScanContext:
         self.bases: dict[tuple, dict] = {}          # (rule id, org) → the facts its firings share
         self.org_names = self.store.org_names()
         self.selections: dict[str, str] = {}        # kind → the temp table of the records looked at
+        self.basis: dict[str, str] = {}             # record rule id → the digest of its condition (rule_sql)
         if self.coverage is None:
             self.coverage = workdays.ensure(self.store, self.cfg, self.now)
+
+    def rule_sql(self, kind: str, rule: RecordRule) -> tuple[list[str], dict]:
+        """A record rule's condition as SQL (its top-level conjuncts) and its parameters (the clock's,
+        the config's, the rule's); records the condition's digest in `basis` (what the next scan
+        compares with)."""
+        params = {**_params(self), "_rule": rule.id, "_kind": kind}
+        parts, params = compiler.to_sql_parts(kind, rule.when, rule.params, params)
+        constants = {k: v for k, v in params.items() if k not in ("now", "today")}
+        text = json.dumps([kind, parts, constants], sort_keys=True, default=str)
+        self.basis[rule.id] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return parts, params
+
+    def incremental(self, kind: str, rule: RecordRule, cond: str) -> bool:
+        """Whether a record rule may be evaluated only where its firing can have changed since the
+        last scan: that scan recorded the same condition (rule, config parameters), and none of the
+        other record tables the condition reads (items, evaluations, …) changed since."""
+        prev = self.prev
+        if prev is None or prev.rules.get(rule.id) != self.basis.get(rule.id):
+            return False
+        return all(self.store.max_seq(other) <= prev.since for other in _reads(kind, cond))
 
     def rectify_due(self, rule) -> str:
         days = rule.rectify_days if rule.rectify_days is not None else DEFAULT_RECTIFY_DAYS
@@ -165,13 +203,19 @@ def run_scan(store: ScanRepo, cfg, rulebook, now: datetime, full: bool = False, 
     if engine not in ENGINES:
         raise GovwatchError(f"未知的评估引擎 {engine}：应为 {' 或 '.join(ENGINES)}")
     refuse_backdated(store, now)
-    last = store.last_scan_seq()
+    last_scan = store.last_scan()
+    last = None if last_scan is None else int(last_scan["to_seq"])
     full = full or last is None
     coverage = workdays.ensure(store, cfg, now)            # short writes: the table, changed deadlines
-    to_seq = store.current_seq()
+    calendar = _calendar(store)
+    # The scan takes a change number of its own: a row stamped before now carries it and is looked
+    # at by this scan, not again by the next; one written meanwhile without a number is stamped above
+    # it (checker.store.dialect seq_triggers), so the next scan sees it.
+    to_seq = store.scan_seq()
     now_iso = _iso(now, cfg)
     scan_id = store.start_scan(now_iso, _iso(datetime.now(cfg.tz), cfg), full, rulebook.version, last or 0, to_seq)
-    ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, last or 0, engine, coverage)
+    prev = None if full or engine != "sql" else _previous(store, last_scan, calendar)
+    ctx = ScanContext(store, cfg, rulebook, now.astimezone(cfg.tz), full, last or 0, engine, coverage, prev)
     parts = []
     for part in _parts(ctx):            # what a reconcile will write, prepared unlocked, each part as it comes
         part.firings = prepare(store, part)         # (the record rules' while the indicator threads still run)
@@ -183,12 +227,15 @@ def run_scan(store: ScanRepo, cfg, rulebook, now: datetime, full: bool = False, 
         results = [reconcile(store, cfg, scan_id, now, part.firings, part.evaluated, part.complete) for part in parts]
         results += [reconcile_fired(store, cfg, scan_id, now, part.fired, part.fired_rules,
                                     lambda rows, part=part: part.complete(part.pending(rows)), part.prepared,
-                                    part.changes)
+                                    part.changes, part.cleared, part.whole_rules)
                     for part in parts if part.fired]
         results.append(reconcile(store, cfg, scan_id, now, *missing))
-    r = ReconcileResult.total(results)
-    count = sum(p.count for p in parts)
-    store.finish_scan(scan_id, _iso(datetime.now(cfg.tz), cfg), count, r.opened, r.resolved, r.reopened, r.open)
+        r = ReconcileResult.total(results)
+        count = sum(p.count for p in parts)
+        # finished with the findings it wrote (one transaction): the next scan starts from this basis
+        basis = json.dumps({"rules": ctx.basis, "calendar": calendar}, sort_keys=True)
+        store.finish_scan(scan_id, _iso(datetime.now(cfg.tz), cfg), count, r.opened, r.resolved, r.reopened, r.open,
+                          basis)
     return ScanResult(scan_id, now_iso, count, r.opened, r.resolved, r.reopened, r.open, engine)
 
 
@@ -253,6 +300,31 @@ def _iso(when: datetime, cfg) -> str:
     return when.astimezone(cfg.tz).isoformat(timespec="seconds")
 
 
+def _calendar(store: ScanRepo) -> list:
+    """The workdays table's identity (calendar config, years covered): its ordinals are what the
+    working-day fields count in."""
+    state = store.workdays_state() or {}
+    return [state.get("signature"), state.get("first"), state.get("last")]
+
+
+def _previous(store: ScanRepo, last: dict | None, calendar: list) -> Previous | None:
+    """The last scan's basis, when this scan may evaluate record rules incrementally from it: it
+    recorded one, the calendar is the same, and no record row was deleted since it started."""
+    if last is None or not last["basis"]:
+        return None
+    basis = json.loads(last["basis"])
+    since = int(last["to_seq"])
+    if basis.get("calendar") != calendar or store.deleted_seq() > since:
+        return None
+    return Previous(str(last["now"]), since, dict(basis.get("rules") or {}))
+
+
+def _reads(kind: str, cond: str) -> set[str]:
+    """The other record tables a compiled condition reads (its derived fields' subqueries)."""
+    return {other for other in KINDS if other != kind
+            and re.search(rf'\b(FROM|JOIN)\s+"?{other}"?(\s|$|\))', cond, flags=re.I)}
+
+
 # ------------------------------------------------------------------------------ messages
 
 def _base_facts(ctx: ScanContext, rule, org: str | None) -> dict:
@@ -287,6 +359,8 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
     for r in rules:
         by_kind.setdefault(r.record, []).append(r)
     fired = ctx.store.new_fired_table()
+    delta = ctx.store.new_delta_table() if ctx.prev is not None else None
+    whole: set[str] = set()                  # the rules evaluated over every record
     aside = ctx.engine != "durable" and ctx.store.path != ":memory:"
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the count and the data-quality check meanwhile, on a connection of their own
@@ -302,22 +376,25 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
             if counted is None:
                 count += _count(ctx, kind, kind_rules, selection)
             if ctx.engine == "durable":
+                for r in kind_rules:
+                    ctx.rule_sql(kind, r)                   # the basis of the next scan
                 found = _durable_subjects(ctx, kind, kind_rules, selection)
                 ctx.store.add_fired(fired, [(rule_id, s, kind) for rule_id, subjects in found.items() for s in subjects])
+                whole.update(r.id for r in kind_rules)
             else:
                 for r in kind_rules:
-                    _sql_fire(ctx, kind, r, selection, fired)
+                    if not _sql_fire(ctx, kind, r, selection, fired, delta):
+                        whole.add(r.id)
+        cleared = None
+        if delta is not None:
+            cleared = ctx.store.new_cleared_table()
+            ctx.store.split_delta(delta, fired, cleared)
         if counted is None:
             quality = _data_quality(ctx, list(by_kind), rules)
         else:
             count, quality = counted.result()
     return Evaluation(quality, {DATA_QUALITY.id: None}, count, complete=functools.partial(complete_firings, ctx),
-                      fired=fired, fired_rules={r.id: r for r in rules})
-
-
-def _kind_table(kind: str) -> str:
-    KINDS[kind]              # unknown kinds raise KeyError, never reach SQL
-    return f'"{kind}"'
+                      fired=fired, fired_rules={r.id: r for r in rules}, cleared=cleared, whole_rules=whole)
 
 
 def _params(ctx: ScanContext) -> dict:
@@ -336,9 +413,9 @@ def _count(ctx: ScanContext, kind: str, rules, selection: str | None) -> int:
     """The records a scan counts as looked at: all (full), the selection (durable), or the live and
     changed ones (sql: its queries reach the rows through the kinds' indexes)."""
     if selection:
-        return ctx.store.scalar(f"SELECT count(*) FROM {selection}")
+        return ctx.store.count_selection(selection)
     if ctx.full:
-        return ctx.store.scalar(f"SELECT count(*) FROM {_kind_table(kind)}")
+        return ctx.store.count(kind)
     since = _iso(ctx.now - timedelta(days=1), ctx.cfg)
     until = _iso(ctx.now + timedelta(days=APPOINTMENT_DAYS), ctx.cfg)
     return ctx.store.count_selected(kind, since, until, ctx.since_seq)
@@ -356,11 +433,23 @@ def _where(ctx: ScanContext, kind: str, selection: str | None) -> str:
     return f"{ctx.store.dialect.rowid(kind, kind)} IN (SELECT rid FROM {selection})" if selection else "1 = 1"
 
 
-def _sql_fire(ctx: ScanContext, kind: str, rule, selection: str | None, fired: str) -> None:
-    """The rule's query: the subjects that fire go straight into the fired table, set-wise."""
-    params = {**_params(ctx), "_rule": rule.id, "_kind": kind}
-    cond, params = compiler.to_sql(kind, rule.when, rule.params, params)
+def _sql_fire(ctx: ScanContext, kind: str, rule, selection: str | None, fired: str, delta: str | None) -> bool:
+    """The rule's query: the subjects that fire go straight into the fired table, set-wise. With a
+    previous scan to start from (`delta`, ctx.prev), only the rows whose firing can have changed
+    since are evaluated (store.fire_changes: rows whose condition's truth moved between the two
+    scans' clocks, changed rows, verified findings' subjects): returns True then, False when the
+    rule was evaluated over every record."""
+    parts, params = ctx.rule_sql(kind, rule)
+    cond = f"({' AND '.join(parts)})"
+    if delta is not None and selection is None and ctx.incremental(kind, rule, cond):
+        assert ctx.prev is not None, "incremental implies a previous scan"
+        params = {**params, "_prev_now": ctx.prev.now, "_prev_today": ctx.prev.now[:10], "_since": ctx.prev.since}
+        fixed = " AND ".join(p for p in parts if not compiler.on_clock(p)) or "1 = 1"
+        now = " AND ".join(p for p in parts if compiler.on_clock(p)) or "1 = 1"
+        ctx.store.fire_changes(delta, kind, fixed, now, compiler.at_previous(now), params)
+        return True
     ctx.store.fire_records(fired, kind, f"{_where(ctx, kind, selection)} AND {cond}", params)
+    return False
 
 
 def _durable_subjects(ctx: ScanContext, kind: str, rules, selection: str | None) -> dict[str, list[str]]:

@@ -124,14 +124,19 @@ def reconcile(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, firi
 
 def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, table: str, rules: Collection[str],
                     complete: CompleteRows, prepared: dict[str, Firing],
-                    changes: list[dict[str, Any]] | None = None) -> ReconcileResult:
+                    changes: list[dict[str, Any]] | None = None, cleared: str | None = None,
+                    whole: Collection[str] | None = None) -> ReconcileResult:
     """Merge the record rules' firings, held set-wise in `table` (fingerprint, rule, subject, kind), into
     their findings: the subjects that open or reopen are read and made whole (`prepared` already, or
     by `complete(rows)`), every active finding still firing gets its last-seen time in one statement,
     and the active findings of `rules` that did not fire are resolved. Nothing else is written: the
     figures of their messages are rendered when read. `changes`: the fired pairs that open or
     reopen, when the caller read them already (only a scan's own reconcile writes findings, and a
-    finding verified meanwhile is caught by the next scan)."""
+    finding verified meanwhile is caught by the next scan).
+
+    An incremental scan (checker.evaluate.scan) evaluates the rules of `whole` over every record
+    (None: all of `rules`) and the others only on the rows whose firing can have changed: their
+    pairs that do not fire are in `cleared`, and only those of their active findings resolve."""
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
         for part in _change_pages(store, table, changes):   # a first scan opens many: memory stays flat
@@ -142,12 +147,17 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime
                 if firing is not None:                  # None: its record is gone since
                     ctx.merge(row if row["id"] is not None else None, firing)
             ctx.flush()
-        store.mark_unfired_verified_cleared(table, list(rules), ctx.at)
-        cleared = store.unfired_active(table, list(rules))
-        store.resolve_findings([row["id"] for row in cleared], ctx.at)
-        for row in cleared:
+        full = list(rules) if whole is None else sorted(whole)
+        gone = store.unfired_active(table, full) if full else []
+        if full:
+            store.mark_unfired_verified_cleared(table, full, ctx.at)
+        if cleared:
+            gone += store.cleared_active(cleared)
+            store.mark_cleared_verified(cleared, ctx.at)
+        store.resolve_findings([row["id"] for row in gone], ctx.at)
+        for row in gone:
             ctx.event(row["id"], "resolve", row["status"], "resolved", {"scan_id": scan_id})
-        resolved = len(cleared)
+        resolved = len(gone)
         store.mark_rules_seen(rules, ctx.at, scan_id)          # after the resolved ones kept their time
         ctx.flush()
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())

@@ -5,6 +5,7 @@ Nothing is evaluated: values are constants or rule params resolved here, SQL val
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -137,6 +138,16 @@ def to_sql(kind: str, cond, params: dict | None = None, bound: dict | None = Non
     return _sql(kind, cond, params or {}, bound), bound
 
 
+def to_sql_parts(kind: str, cond, params: dict | None = None, bound: dict | None = None) -> tuple[list[str], dict]:
+    """to_sql's condition as its top-level conjuncts (an `all` gives one per item; their AND, in
+    parentheses, is to_sql's text), binding the same parameters."""
+    bound = {} if bound is None else bound
+    if cond is None:
+        return ["1 = 1"], bound
+    items = cond.items if isinstance(cond, All) else (cond,)
+    return [_sql(kind, c, params or {}, bound) for c in items], bound
+
+
 def _sql(kind, cond, params, bound) -> str:
     if isinstance(cond, Leaf):
         def bind(v):
@@ -146,6 +157,20 @@ def _sql(kind, cond, params, bound) -> str:
         return "(" + OPERATORS[cond.op].sql(column(kind, cond.field), resolve(cond.value, params), bind) + ")"
     joiner = " AND " if isinstance(cond, All) else " OR "
     return "(" + joiner.join(_sql(kind, c, params, bound) for c in cond.items) + ")"
+
+
+_CLOCK = re.compile(r"(?<![\w:]):(now|today)\b")
+
+
+def on_clock(sql: str) -> bool:
+    """Whether a compiled condition reads the clock (:now or :today)."""
+    return _CLOCK.search(sql) is not None
+
+
+def at_previous(sql: str) -> str:
+    """A compiled condition at another clock: its :now and :today (the derived fields' clock
+    parameters) renamed :_prev_now and :_prev_today, everything else the same."""
+    return _CLOCK.sub(lambda m: f":_prev_{m.group(1)}", sql)
 
 
 def sql_condition_problems(kind: str, cond) -> list[tuple]:

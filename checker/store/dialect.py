@@ -652,6 +652,56 @@ def table_columns(conn: sqlite3.Connection | PgConnection, table: str) -> list[s
     return SQLiteDialect.columns(conn, table)
 
 
+# ------------------------------------------------------------------------------ change stamps
+
+# A record row written without a change number of its own (an INSERT leaving `_seq` 0, an UPDATE
+# leaving it as it was: a test, a tool, a DBA's SQL) gets one above the store's current change_seq,
+# so the next scan sees it as changed; a deleted row raises meta's deleted_seq the same way (the next
+# scan then evaluates every record). A row already at or above the current number is left as it is:
+# no scan has covered that number yet (a scan moves change_seq one past its own, RecordStore.scan_seq),
+# so the next scan sees it anyway. The import sets `_seq` itself (and its deadline refresh updates
+# rows at its current number), so the triggers leave its rows alone.
+_PG_STAMP = """
+CREATE OR REPLACE FUNCTION govwatch_stamp_seq() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    current BIGINT := (SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'change_seq');
+BEGIN
+    IF TG_OP = 'INSERT' OR OLD._seq < current THEN
+        NEW._seq := current + 1;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE FUNCTION govwatch_deleted_seq() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE meta SET value = CAST((SELECT CAST(value AS BIGINT) + 1 FROM meta WHERE key = 'change_seq') AS TEXT)
+    WHERE key = 'deleted_seq';
+    RETURN NULL;
+END $$;
+"""
+
+
+def seq_triggers(conn, table: str) -> None:
+    """A migration's step: the change-stamp triggers of one record table, in the store's own spelling."""
+    if isinstance(conn, PgConnection):
+        raw = conn.raw
+        raw.execute(_PG_STAMP)
+        raw.execute(f'CREATE TRIGGER "seq_{table}_insert" BEFORE INSERT ON "{table}" FOR EACH ROW '
+                    "WHEN (NEW._seq = 0) EXECUTE FUNCTION govwatch_stamp_seq()")
+        raw.execute(f'CREATE TRIGGER "seq_{table}_update" BEFORE UPDATE ON "{table}" FOR EACH ROW '
+                    "WHEN (NEW._seq = OLD._seq) EXECUTE FUNCTION govwatch_stamp_seq()")
+        raw.execute(f'CREATE TRIGGER "seq_{table}_delete" AFTER DELETE ON "{table}" FOR EACH ROW '
+                    "EXECUTE FUNCTION govwatch_deleted_seq()")
+        return
+    stamp = (f'UPDATE "{table}" SET _seq = (SELECT CAST(value AS INTEGER) + 1 FROM meta '
+             "WHERE key = 'change_seq') WHERE rowid = NEW.rowid;")
+    conn.execute(f'CREATE TRIGGER "seq_{table}_insert" AFTER INSERT ON "{table}" WHEN NEW._seq = 0 BEGIN {stamp} END')
+    conn.execute(f'CREATE TRIGGER "seq_{table}_update" AFTER UPDATE ON "{table}" WHEN NEW._seq = OLD._seq AND '
+                 f"OLD._seq < (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'change_seq') BEGIN {stamp} END")
+    conn.execute(f'CREATE TRIGGER "seq_{table}_delete" AFTER DELETE ON "{table}" BEGIN UPDATE meta SET value = '
+                 "CAST((SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = 'change_seq') AS TEXT) "
+                 "WHERE key = 'deleted_seq'; END")
+
+
 @contextmanager
 def serialized(conn: sqlite3.Connection | PgConnection, key: int = 7170002) -> Iterator[None]:
     """One process at a time past this point (PostgreSQL: a session advisory lock; SQLite: the

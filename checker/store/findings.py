@@ -57,6 +57,12 @@ def _fired(table: str) -> str:
     return table
 
 
+def _cleared(table: str) -> str:
+    if table != "temp._cleared":
+        raise ValueError(f"not a cleared table: {table}")
+    return table
+
+
 # One encoder (json.dumps with options builds a new one per call: a daily scan writes ~12,000 values)
 _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
 
@@ -170,6 +176,24 @@ class FindingStore(StoreBase):
                              WHERE rule IN (SELECT value FROM json_each(?)) AND status IN ({_ACTIVE_SQL})
                                AND fingerprint NOT IN (SELECT fingerprint FROM {_fired(table)})""",
                          (json.dumps(list(rule_ids)),))
+
+    def fired_pairs(self, table: str) -> list[dict[str, Any]]:
+        """rule, subject, kind of every pair in the fired table."""
+        return self.rows(f"SELECT rule, subject, kind FROM {_fired(table)}")
+
+    def cleared_active(self, cleared: str) -> list[dict[str, Any]]:
+        """Active findings of the pairs an incremental scan evaluated and found not firing (to resolve)."""
+        return self.rows(f"""SELECT x.id, x.status FROM {_cleared(cleared)} c
+                             JOIN findings x ON x.fingerprint = c.fingerprint
+                             WHERE x.status IN ({_ACTIVE_SQL}) ORDER BY x.id""")
+
+    def mark_cleared_verified(self, cleared: str, at: str) -> int:
+        """Verified findings of the pairs an incremental scan found not firing: seen cleared (as
+        mark_unfired_verified_cleared for the rules evaluated whole)."""
+        return self.conn.execute(f"""UPDATE findings SET cleared_at = ?
+                                     WHERE status = 'verified' AND cleared_at IS NULL
+                                       AND fingerprint IN (SELECT fingerprint FROM {_cleared(cleared)})""",
+                                 (at,)).rowcount
 
     def mark_unfired_verified_cleared(self, table: str, rule_ids: Iterable[str], at: str) -> int:
         """Verified findings of these rules that did not fire: the scan saw them cleared (cleared_at),

@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..ingest.records import KINDS, RecordKind
 from . import delivery, indicators, lease, reports, scan
-from .dialect import KEYED, key_columns, make_key_table, partition_by_month, serialized, table_columns
+from .dialect import KEYED, key_columns, make_key_table, partition_by_month, seq_triggers, serialized, table_columns
 
 SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
              "datetime": "TEXT", "date": "TEXT", "enum": "TEXT", "choices": "TEXT"}
@@ -208,6 +208,15 @@ def _records_by_month(conn: sqlite3.Connection) -> None:
         make_key_table(conn, table)
 
 
+def _record_seq_triggers(conn: sqlite3.Connection) -> None:
+    """Every change of a record row bumps its `_seq`, whoever writes it (checker.store.dialect
+    seq_triggers): the incremental scan evaluates only what changed, so it must not miss a row
+    edited in SQL. meta's deleted_seq: the change number of the latest deleted record row."""
+    conn.execute("INSERT INTO meta (key, value) VALUES ('deleted_seq', '0')")
+    for rk in KINDS.values():
+        seq_triggers(conn, rk.name)
+
+
 # Every migration, in the order it runs (name order; the numbers leave gaps, and two pairs share a
 # number: they were written apart and ordered by the whole name). Append a new one at its place.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -238,4 +247,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0180_records_by_month", _records_by_month),
     Migration("0185_indicator_rollups", indicators._rollups),
     Migration("0186_indicator_rollups_built_to", indicators._rollups_built_to),
+    Migration("0190_record_seq_triggers", _record_seq_triggers),
+    Migration("0191_scans_basis", scan._scans_basis),
 )

@@ -20,6 +20,14 @@ class RecordStore(StoreBase):
             c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'change_seq'")
             return int(c.execute("SELECT value FROM meta WHERE key = 'change_seq'").fetchone()[0])
 
+    def scan_seq(self) -> int:
+        """A scan's change number: the rows stamped before it started carry it (the scan looks at
+        them), and change_seq moves one past it, so that a row stamped from now on (checker.store.dialect
+        seq_triggers) is above it, for the next scan."""
+        with self.transaction() as c:
+            c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 2 WHERE key = 'change_seq'")
+            return int(c.execute("SELECT value FROM meta WHERE key = 'change_seq'").fetchone()[0]) - 1
+
     def current_seq(self) -> int:
         return int(self.scalar("SELECT value FROM meta WHERE key = 'change_seq'"))
 

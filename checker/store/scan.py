@@ -99,6 +99,12 @@ def _workdays(conn):
     """)
 
 
+def _scans_basis(conn):
+    # What the scan evaluated its record rules with (JSON: each rule's condition digest and the
+    # calendar), so that the next scan evaluates only the rows whose firing can have changed
+    conn.execute("ALTER TABLE scans ADD COLUMN basis TEXT")
+
+
 def _regexp_full(pattern, value) -> int:
     return int(value is not None and re.fullmatch(pattern, str(value)) is not None)
 
@@ -155,6 +161,77 @@ class ScanStore:
                           {"rules": json.dumps(list(rule_ids)), "since": since, "until": until,
                            "since_seq": since_seq})
         return table
+
+    def fire_changes(self, delta: str, kind: str, fixed: str, now: str, prev: str, params: dict) -> None:
+        """An incremental scan's evaluation of one record rule whose condition is `fixed` AND `now` at
+        this scan and `fixed` AND `prev` at the previous one (`fixed`: the conjuncts that do not read the
+        clock; `prev`: `now` with the previous scan's :_prev_now and :_prev_today), `params` holding
+        :_rule, :_kind and :_since (the previous scan's change number). Into `delta` (fires 1 or 0):
+        only the rows whose firing can differ from the previous scan's —
+        - rows whose condition's truth moved with the clock (read by the condition's own indexes,
+          the status of open cases, …, once for both times);
+        - changed rows (`_seq` > :_since, by the `_seq` index) whose condition holds at both times and
+          that have no active finding (one that has needs nothing), or at neither time and have an
+          active or verified finding (to resolve, or to see cleared);
+        - the subjects of the rule's verified findings not yet seen cleared that still fire.
+        The three are disjoint. An unchanged row whose condition holds at both times fired in the
+        previous scan and still fires: its active finding stays as it is. An unchanged row whose
+        condition held at neither time has no active or uncleared verified finding (the previous
+        scan resolved it or saw it cleared), so it needs nothing."""
+        rk = KINDS[_kind(kind)]
+        key = f'{kind}."{rk.key[0]}"'
+        text = f"CAST({key} AS TEXT)"
+        fires = f"CASE WHEN ({fixed}) AND ({now}) THEN 1 ELSE 0 END"
+        columns = f"SELECT :_rule || ':' || {text}, :_rule, {text}, :_kind, {fires} FROM \"{kind}\""
+        verified = (f"{key} IN (SELECT subject FROM findings INDEXED BY ix_findings_status WHERE status = 'verified' "
+                    "AND rule = :_rule AND cleared_at IS NULL)")
+        finding = f"SELECT 1 FROM findings f WHERE f.fingerprint = :_rule || ':' || {text} AND f.status IN "
+        active, kept = f"({_ACTIVE_SQL})", f"({sql_list(ACTIVE_STATUSES + ('verified',))})"
+        both, neither = f"({fixed}) AND ({now}) AND ({prev})", f"(({fixed}) AND (({now}) OR ({prev}))) IS NOT TRUE"
+        for hint, where in (
+                ("", f"({fixed}) AND (({now}) IS TRUE) <> (({prev}) IS TRUE)"),
+                (f' INDEXED BY "ix_{rk.name}_seq"',
+                 f"_seq > :_since AND ((NOT EXISTS ({finding}{active}) AND {both}) "
+                 f"OR (EXISTS ({finding}{kept}) AND {neither}))"),
+                (f' INDEXED BY "sqlite_autoindex_{rk.name}_1"', f"{verified} AND +_seq <= :_since AND {both}")):
+            self.conn.execute(f"INSERT INTO {_delta(delta)} (fingerprint, rule, subject, kind, fires) {columns}{hint} "
+                              f"WHERE {where}", params)
+
+    def new_delta_table(self) -> str:
+        """temp._delta: the (rule, subject) pairs an incremental scan evaluated (fire_changes), with
+        whether they fire."""
+        self.conn.execute("DROP TABLE IF EXISTS temp._delta")
+        self.conn.execute("CREATE TABLE temp._delta (fingerprint TEXT NOT NULL, rule TEXT NOT NULL, "
+                          "subject TEXT NOT NULL, kind TEXT NOT NULL, fires INTEGER NOT NULL)")
+        return "temp._delta"
+
+    def split_delta(self, delta: str, fired: str, cleared: str) -> None:
+        """The evaluated pairs that fire into the fired table, the others into `cleared`."""
+        self.conn.execute(f"INSERT INTO {fired} (fingerprint, rule, subject, kind) "
+                          f"SELECT fingerprint, rule, subject, kind FROM {_delta(delta)} WHERE fires = 1")
+        self.conn.execute(f"INSERT INTO {cleared} (fingerprint, rule, subject, kind) "
+                          f"SELECT fingerprint, rule, subject, kind FROM {_delta(delta)} WHERE fires = 0")
+
+    def new_cleared_table(self) -> str:
+        """temp._cleared: the (rule, subject) pairs an incremental scan evaluated that do not fire."""
+        self.conn.execute("DROP TABLE IF EXISTS temp._cleared")
+        self.conn.execute("CREATE TABLE temp._cleared (fingerprint TEXT PRIMARY KEY, rule TEXT NOT NULL, "
+                          "subject TEXT NOT NULL, kind TEXT NOT NULL)")
+        return "temp._cleared"
+
+    def max_seq(self, kind: str) -> int:
+        """The latest change number among a kind's rows (0: none)."""
+        return int(self.scalar(f'SELECT max(_seq) FROM "{_kind(kind)}"') or 0)
+
+    def deleted_seq(self) -> int:
+        """The change number of the latest deleted record row (checker.store.dialect seq_triggers)."""
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'deleted_seq'") or 0)
+
+    def count_selection(self, selection: str) -> int:
+        """The rows of a selection table (select_records)."""
+        if not re.fullmatch(r"temp\._sel_\w+", selection):
+            raise ValueError(f"not a selection table: {selection}")
+        return int(self.scalar(f"SELECT count(*) FROM {selection}"))
 
     def count_selected(self, kind: str, since: str, until: str, since_seq: int) -> int:
         """How many records an incremental scan counts as looked at: the live ones and those changed
@@ -314,6 +391,10 @@ class ScanStore:
             self.conn.execute("INSERT INTO meta (key, value) VALUES ('derived_params', ?) "
                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (text,))
 
+    def last_scan(self) -> dict | None:
+        """now, to_seq and basis (JSON text or None) of the last finished scan (None: never scanned)."""
+        return self.row("SELECT now, to_seq, basis FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+
     def last_scan_seq(self) -> int | None:
         """The change sequence the last finished scan covered (None: never scanned)."""
         return self.scalar("SELECT to_seq FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
@@ -325,9 +406,10 @@ class ScanStore:
         return cur.lastrowid
 
     def finish_scan(self, scan_id: int, finished_at: str, evaluated: int, opened: int, resolved: int,
-                    reopened: int, open_: int) -> None:
+                    reopened: int, open_: int, basis: str | None = None) -> None:
         self.conn.execute("UPDATE scans SET finished_at = ?, evaluated = ?, opened = ?, resolved = ?, reopened = ?, "
-                          "open = ? WHERE id = ?", (finished_at, evaluated, opened, resolved, reopened, open_, scan_id))
+                          "open = ?, basis = ? WHERE id = ?",
+                          (finished_at, evaluated, opened, resolved, reopened, open_, basis, scan_id))
 
     def orgs_at_levels(self, levels) -> list[dict]:
         levels = list(levels)
@@ -346,6 +428,12 @@ class ScanStore:
         """org → date of its latest supervision of a kind."""
         return dict(self.conn.execute("SELECT org, MAX(date) FROM supervisions WHERE kind = ? GROUP BY org",
                                       (kind,)).fetchall())
+
+
+def _delta(table: str) -> str:
+    if table != "temp._delta":
+        raise ValueError(f"not a delta table: {table}")
+    return table
 
 
 def _kind(kind: str) -> str:

@@ -1,0 +1,216 @@
+"""The incremental scan equals a full rescan: every change bumps `_seq` (the database's triggers stamp a
+row written in SQL without one), and random sequences of imports, SQL edits, deletions, clock
+advances over working days and holidays, and findings verified or acknowledged leave the same
+findings after an incremental scan as after a full one of the same data at the same `now`."""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from checker.config import HallCalendar
+from checker.evaluate.scan import run_scan
+from checker.ingest import ImportRun, import_file
+from checker.rules import load_packs
+from checker.store import Store
+
+from conftest import _POOL, _new_schema, _reset, pg_schema_url, PG_URL
+from test_engines_agree import seeded_records
+
+pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKS = [ROOT / "rules" / "db33", ROOT / "rules" / "db50"]
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+# ---------------------------------------------------------------- the triggers
+
+def _seq(store, case_no: str) -> int:
+    return int(store.scalar("SELECT _seq FROM cases WHERE case_no = ?", (case_no,)))
+
+
+def test_a_row_written_in_sql_without_a_change_number_gets_one_above_the_current(store, cfg, tmp_path):
+    _load(store, cfg, {k: v for k, v in seeded_records(3, 20).items() if k in ("orgs", "items", "cases")}, tmp_path)
+    seq = store.current_seq()
+    assert _seq(store, "C00001") == seq                       # the import's own number (its deadlines too)
+    run_scan(store, cfg, load_packs(PACKS), datetime(2026, 10, 14, 8, 30, tzinfo=TZ))
+    covered, seq = store.last_scan_seq(), store.current_seq()
+    assert seq > covered >= _seq(store, "C00001")
+    with store.transaction() as c:
+        c.execute("UPDATE cases SET status = 'closed' WHERE case_no = 'C00001'")
+        c.execute("INSERT INTO cases (case_no, item_code, org, channel, accepted_at, status) "
+                  "VALUES ('X1', 'I1', 'H1', 'window', '2026-10-09T09:00:00+08:00', 'processing')")
+        c.execute(f"UPDATE cases SET status = 'closed', _seq = {seq + 7} WHERE case_no = 'C00002'")
+    assert _seq(store, "C00001") == _seq(store, "X1") == seq + 1
+    with store.transaction() as c:                            # again before a scan: still above the last
+        c.execute("UPDATE cases SET status = 'processing' WHERE case_no = 'C00001'")
+    assert _seq(store, "C00001") == seq + 1
+    assert _seq(store, "C00002") == seq + 7                   # a writer that sets it keeps its own
+    assert store.deleted_seq() <= covered
+    with store.transaction() as c:
+        c.execute("DELETE FROM cases WHERE case_no = 'C00003'")
+    assert store.deleted_seq() == seq + 1
+
+
+def test_the_scan_takes_a_change_number_so_a_stamped_row_is_looked_at_once(store, cfg, tmp_path):
+    _load(store, cfg, {k: v for k, v in seeded_records(3, 20).items() if k in ("orgs", "items", "cases")}, tmp_path)
+    book = load_packs(PACKS)
+    when = datetime(2026, 10, 14, 8, 30, tzinfo=TZ)
+    run_scan(store, cfg, book, when)
+    key = store.scalar("SELECT min(case_no) FROM cases WHERE status = 'closed' AND due_at < '2026-10-13'")
+    with store.transaction() as c:                            # closed by mistake: open again, overdue
+        c.execute("UPDATE cases SET status = 'processing', closed_at = NULL WHERE case_no = ?", (key,))
+    stamped = _seq(store, key)
+    assert stamped > store.last_scan_seq()                    # the next scan looks at it …
+    run_scan(store, cfg, book, when + timedelta(hours=1))
+    assert stamped <= store.last_scan_seq()                   # … and the one after does not again
+    assert f"db33.case.overdue:{key}" in _active(store)
+
+
+# ---------------------------------------------------------------- incremental = full, step by step
+
+def _load(store, cfg, records: dict, tmp_path, run=None) -> None:
+    run = run or ImportRun(store, cfg)
+    for kind, rows in records.items():
+        path = tmp_path / f"{kind}-{store.current_seq()}-{random.random()}.json"
+        path.write_text(json.dumps([{k: v for k, v in r.items() if v is not None} for r in rows],
+                                   ensure_ascii=False), encoding="utf-8")
+        result = import_file(store, cfg, kind, path, rejects_dir=tmp_path / "rejects", run=run)
+        assert result.rejected == 0
+
+
+def _active(store) -> set[str]:
+    return {r["fingerprint"] for r in store.rows(
+        "SELECT fingerprint FROM findings WHERE status IN ('open', 'acknowledged', 'submitted', 'rejected')")}
+
+
+_COMPARED = ("fingerprint, rule, subject, subject_kind, org, severity, status, message, assignee, supervisor, "
+             "opened_at, due_at, resolved_at, verified_at, cleared_at, reopen_count, rebound_count, persist_count, data")
+
+
+def _findings(store) -> dict[str, dict]:
+    rows = {r["fingerprint"]: r for r in store.rows(f"SELECT {_COMPARED} FROM findings")}
+    seen = {r["id"]: r["last_seen_at"] for r in store.query_findings()}
+    ids = dict(store.conn.execute("SELECT fingerprint, id FROM findings").fetchall())
+    for fp, row in rows.items():
+        row["last_seen_at"] = seen[ids[fp]]
+        row["events"] = [(e["action"], e["from_status"], e["to_status"], e["at"])
+                         for e in store.rows("SELECT action, from_status, to_status, at FROM finding_events "
+                                             "WHERE finding_id = ? ORDER BY at, action", (ids[fp],))]
+    return rows
+
+
+@pytest.fixture
+def twin(store_kind, tmp_path):
+    """A second store of the same kind (the full rescans' copy of the history)."""
+    if store_kind == "sqlite":
+        s = Store(str(tmp_path / "twin.db"))
+        yield s
+        s.close()
+        return
+    schema = _POOL.pop() if _POOL else _new_schema()
+    s = Store(pg_schema_url(PG_URL, schema))
+    yield s
+    s.close()
+    if _reset(schema):
+        _POOL.append(schema)
+
+
+def _edit(rng: random.Random, stores, now: datetime) -> str:
+    """One SQL edit the import did not make (no `_seq` set), the same in both stores."""
+    pick = rng.randrange(6)
+    key = f"C{rng.randrange(300):05d}"
+    stamp = (now - timedelta(hours=rng.randint(1, 72))).isoformat()
+    sql, params = {
+        0: ("UPDATE cases SET status = 'closed', closed_at = max(accepted_at, ?) WHERE case_no = ?", (stamp, key)),
+        1: ("UPDATE cases SET status = 'processing', closed_at = NULL WHERE case_no = ?", (key,)),
+        2: ("UPDATE cases SET promised_at = ? WHERE case_no = ?",      # its deadline follows (the scan's refresh)
+            ((now + timedelta(days=rng.randint(-6, 6), hours=rng.randint(0, 12))).isoformat(), key)),
+        3: ("UPDATE consultations SET answered_at = max(received_at, ?) WHERE id = ?", (stamp, f"Q{rng.randrange(100):05d}")),
+        4: ("UPDATE evaluations SET callback_at = NULL, level = 1 WHERE id = ?", (f"E{rng.randrange(100):05d}",)),
+        5: ("DELETE FROM complaints WHERE id = ?", (f"P{rng.randrange(100):05d}",)),
+    }[pick]
+    for s in stores:
+        with s.transaction() as c:
+            c.execute(sql, params)
+    return ["close", "reopen", "promise", "answer", "bad evaluation", "delete"][pick]
+
+
+def _people(rng: random.Random, stores, now: datetime) -> None:
+    """Findings moved by people: some verified (复查通过), some acknowledged, the same in both stores."""
+    active = sorted(_active(stores[0]) & _active(stores[1]))
+    for fp in rng.sample(active, min(len(active), rng.randint(1, 6))):
+        status = rng.choice(["verified", "verified", "acknowledged"])
+        for s in stores:
+            fid = s.scalar("SELECT id FROM findings WHERE fingerprint = ?", (fp,))
+            with s.transaction():
+                extra = {"verified_at": now.isoformat(timespec="seconds"), "cleared_at": None} if status == "verified" else {}
+                s.update_finding(fid, status, **extra)
+
+
+def _touch(rng: random.Random, records: dict, now: datetime) -> dict:
+    """An import batch: some cases, consultations and appointments changed, some new."""
+    out: dict[str, list] = {"cases": [], "consultations": [], "appointments": []}
+    for c in rng.sample(records["cases"], 12):
+        c = dict(c)
+        c["status"] = rng.choice(["accepted", "processing", "closed", "suspended"])
+        closed = max(now - timedelta(hours=rng.randint(1, 30)), datetime.fromisoformat(c["accepted_at"]) + timedelta(hours=1))
+        c["closed_at"] = closed.isoformat() if c["status"] == "closed" else None
+        out["cases"].append(c)
+    for i in range(rng.randint(0, 4)):
+        accepted = (now - timedelta(days=rng.randint(0, 12), hours=rng.randint(0, 8))).isoformat()
+        out["cases"].append({"case_no": f"N{now:%m%d%H}{i}", "item_code": f"I{rng.randrange(12)}", "org": "H1",
+                             "hall": rng.choice([None, "H2"]), "channel": "window", "accepted_at": accepted,
+                             "status": "processing"})
+    for q in rng.sample(records["consultations"], 4):
+        answered = max(now, datetime.fromisoformat(q["received_at"]) + timedelta(hours=1)).isoformat()
+        out["consultations"].append({**q, "answered_at": rng.choice([None, answered])})
+    for a in rng.sample(records["appointments"], 4):
+        out["appointments"].append({**a, "slot_at": (now + timedelta(hours=rng.randint(-20, 80))).isoformat(),
+                                    "status": "booked", "reminded_at": None})
+    return out
+
+
+@pytest.mark.parametrize("seed", [2, 13])
+def test_an_incremental_scan_leaves_the_findings_a_full_rescan_leaves(seed, store, twin, cfg, tmp_path):
+    cfg = replace(cfg, calendar=replace(cfg.calendar, halls={"H2": HallCalendar(
+        extra_holidays=("2026-10-09", "2026-10-20"), extra_workdays=("2026-10-11",))}))
+    rng = random.Random(seed)
+    records = seeded_records(seed, 300)
+    stores = (store, twin)                    # incremental, full
+    for s in stores:
+        _load(s, cfg, records, tmp_path)
+    book = load_packs(PACKS)
+    now = datetime(2026, 9, 27, 8, 30, tzinfo=TZ)          # the Sunday worked before National Day
+    incremental = []                                        # the rules evaluated only where they can change
+    fire_changes = store.fire_changes
+    store.fire_changes = lambda *a: (incremental.append(a[2]), fire_changes(*a))
+    steps = []
+    for step in range(14):
+        what = rng.choice(["clock", "clock", "import", "edit", "edit", "people"])
+        if what == "clock" or step == 0:
+            now += timedelta(hours=rng.choice([1, 6, 20, 24, 24, 30, 50, 75]))
+        elif what == "import":
+            batch = _touch(rng, records, now)
+            for s in stores:
+                _load(s, cfg, batch, tmp_path)
+        elif what == "edit":
+            what = _edit(rng, stores, now)
+        else:
+            _people(rng, stores, now)
+        steps.append(f"{what} → {now:%m-%d %H:%M}")
+        a = run_scan(store, cfg, book, now)
+        b = run_scan(twin, cfg, book, now, full=True)
+        assert (a.opened, a.resolved, a.reopened, a.open) == (b.opened, b.resolved, b.reopened, b.open), steps
+        mine, theirs = _findings(store), _findings(twin)
+        assert mine.keys() == theirs.keys(), steps
+        differ = [fp for fp in mine if mine[fp] != theirs[fp]]
+        assert not differ, (steps, [(mine[fp], theirs[fp]) for fp in differ[:2]])
+    assert len(incremental) > 50                                # the incremental path did run
+    assert len(_active(store)) > 20                              # over findings that exist
