@@ -680,7 +680,7 @@ END $$;
 """
 
 
-def seq_triggers(conn, table: str) -> None:
+def seq_triggers(conn: Any, table: str) -> None:
     """A migration's step: the change-stamp triggers of one record table, in the store's own spelling."""
     if isinstance(conn, PgConnection):
         raw = conn.raw

@@ -190,10 +190,10 @@ class FindingStore(StoreBase):
     def mark_cleared_verified(self, cleared: str, at: str) -> int:
         """Verified findings of the pairs an incremental scan found not firing: seen cleared (as
         mark_unfired_verified_cleared for the rules evaluated whole)."""
-        return self.conn.execute(f"""UPDATE findings SET cleared_at = ?
-                                     WHERE status = 'verified' AND cleared_at IS NULL
-                                       AND fingerprint IN (SELECT fingerprint FROM {_cleared(cleared)})""",
-                                 (at,)).rowcount
+        return int(self.conn.execute(f"""UPDATE findings SET cleared_at = ?
+                                         WHERE status = 'verified' AND cleared_at IS NULL
+                                           AND fingerprint IN (SELECT fingerprint FROM {_cleared(cleared)})""",
+                                     (at,)).rowcount)
 
     def mark_unfired_verified_cleared(self, table: str, rule_ids: Iterable[str], at: str) -> int:
         """Verified findings of these rules that did not fire: the scan saw them cleared (cleared_at),
