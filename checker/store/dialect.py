@@ -542,8 +542,10 @@ class PostgresDialect:
     def deferred_indexes(self, conn: PgConnection, table: str) -> list[tuple[str, str]] | None:
         """(name, CREATE statement) of a table's secondary (not unique) indexes: a load that is big
         beside the table drops them and builds them again by sorting, several times faster than
-        inserting into each row by row (PostgreSQL's "Populating a Database")."""
-        return [(r[0], r[1]) for r in conn.raw.execute(
+        inserting into each row by row (PostgreSQL's "Populating a Database"). A partitioned table's
+        index is described `ON ONLY` the table (the parent's alone, invalid until each partition has
+        one): built again on the whole table, every partition's with it."""
+        return [(r[0], re.sub(r" ON ONLY ", " ON ", r[1], count=1)) for r in conn.raw.execute(
             "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
             "WHERE i.indrelid = to_regclass(%s) AND NOT i.indisunique ORDER BY c.relname", (f'"{table}"',))]
 
