@@ -6,6 +6,7 @@ records gives at that `now`."""
 from __future__ import annotations
 
 import json
+import os
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -175,3 +176,31 @@ def test_a_changed_spec_or_calendar_rebuilds_the_rollup(store, cfg, tmp_path, mo
     assert store.scalar("SELECT count(*) FROM indicator_rollup_rows WHERE grp NOT IN "
                         "(SELECT id FROM indicator_rollups)") == 0
     assert store.scalar("SELECT count(*) FROM indicator_rollups WHERE built_to IS NOT NULL") == 0
+
+
+def test_a_reader_that_may_not_write_gets_the_figures_of_a_pass(store, cfg, tmp_path, monkeypatch):
+    """A PostgreSQL role that may only read cannot keep the roll-ups: its figures come from the
+    records, the same. (SQLite has no such reader: any connection that may open the file writes.)"""
+    if store.dialect.name != "postgresql":
+        pytest.skip("a role that may only read is PostgreSQL's")
+    rnd = random.Random(11)
+    cases = [f"C{i}" for i in range(20)]
+    for kind, rows in [("orgs", ORGS), ("items", ITEMS), ("cases", [_case(n, rnd) for n in cases])]:
+        _load(store, cfg, tmp_path, kind, rows)
+    rulebook = load_packs(ROOT / "rules")
+    role = f"gw_reader_{os.getpid()}"
+    raw = store.conn.raw
+    schema = raw.execute("SELECT current_schema()").fetchone()[0]
+    raw.execute(f'DROP ROLE IF EXISTS "{role}"')
+    raw.execute(f'CREATE ROLE "{role}"')
+    try:
+        raw.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+        raw.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
+        raw.execute(f'SET ROLE "{role}"')
+        _both(store, cfg, rulebook, START, monkeypatch)
+        raw.execute("RESET ROLE")
+        assert store.scalar("SELECT count(*) FROM indicator_rollups") == 0
+    finally:
+        raw.execute("RESET ROLE")
+        raw.execute(f'DROP OWNED BY "{role}"')
+        raw.execute(f'DROP ROLE "{role}"')

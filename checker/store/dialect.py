@@ -140,6 +140,12 @@ class SQLiteDialect:
         value = conn.execute(f'SELECT max(rowid) FROM "{table}"').fetchone()[0]
         return int(value or 0)
 
+    @staticmethod
+    def read_only(exc: BaseException) -> bool:
+        """Whether a write failed because this connection may only read (PRAGMA query_only, a
+        read-only file or medium)."""
+        return isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc).replace("read-only", "readonly")
+
     def serialize(self, conn: sqlite3.Connection, name: str) -> None:
         """Within a write transaction, one process at a time past this point (SQLite: BEGIN
         IMMEDIATE already is)."""
@@ -462,6 +468,12 @@ class PostgresDialect:
     def last_rowid(self, conn: PgConnection, table: str) -> int | None:
         """No stable rowid: what changed is known from `_seq` alone."""
         return None
+
+    @staticmethod
+    def read_only(exc: BaseException) -> bool:
+        """Whether a write failed because this session may only read (a role without the privilege,
+        a read-only transaction or standby)."""
+        return type(exc).__name__ in ("InsufficientPrivilege", "ReadOnlySqlTransaction")
 
     def rowid(self, alias: str | None = None, kind: str | None = None) -> str:
         """A record row's identity within a statement: its key column (PostgreSQL has no stable rowid)."""
