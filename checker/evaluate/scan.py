@@ -16,17 +16,18 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..errors import GovwatchError
-from ..findings import Firing, ReconcileResult, reconcile, reconcile_fired
+from ..findings import Complete, Firing, ReconcileResult, reconcile, reconcile_fired
 from ..findings.repo import FindingRepo
 from ..findings.messages import TEMPLATE, placeholders, render
 from ..ingest import derived, workdays
 from ..ingest.records import KINDS
 from ..rules import compiler
-from ..rules.model import RecordRule, Rule, leaves
+from ..rules.model import CadenceRule, Check, ChecklistRule, IndicatorRule, RecordRule, Rule, leaves
+from ..periods import Period
 from ..store import Store
 from . import holiday_years, indicators, supervision
 from .engine import Engine
@@ -35,6 +36,9 @@ from .scanclock import ScanClock, refuse_backdated
 if TYPE_CHECKING:
     from ..config import Config
     from ..rules.model import RuleBook
+
+Row = dict[str, Any]
+Evaluated = dict[str, "set[str] | None"]      # rule id → the subjects looked at (None: every subject)
 
 class ScanRepo(FindingRepo, ScanClock, workdays.WorkdaysRepo, holiday_years.HolidayYearsRepo,
                supervision.SupervisionRepo, Protocol):
@@ -100,7 +104,7 @@ class ScanResult:
     open: int
     engine: str = "sql"
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         if self.engine == "sql":             # the DESIGN.md shape; the reference engine says it was used
             del out["engine"]
@@ -111,21 +115,21 @@ class ScanResult:
 class Evaluation:
     """What evaluating some rules gave: firings, and per rule the subjects looked at (None: all).
     `complete` makes record firings whole (facts, message) when reconcile needs them."""
-    firings: list = field(default_factory=list)
-    evaluated: dict = field(default_factory=dict)
+    firings: list[Firing] = field(default_factory=list)
+    evaluated: Evaluated = field(default_factory=dict)
     count: int = 0
-    complete: Callable | None = None
+    complete: Complete | None = None
     fired: str | None = None                 # record rules: the temp table of (rule, subject) that fired
-    fired_rules: dict = field(default_factory=dict)
-    prepared: dict = field(default_factory=dict)
-    changes: list | None = None              # the fired pairs that open or reopen, read before the lock
+    fired_rules: dict[str, Rule] = field(default_factory=dict)
+    prepared: dict[str, Firing] = field(default_factory=dict)
+    changes: list[Row] | None = None         # the fired pairs that open or reopen, read before the lock
     cleared: str | None = None               # incremental: the temp table of evaluated pairs not firing
-    whole_rules: set | None = None           # the record rules evaluated over every record (None: all)
+    whole_rules: set[str] | None = None      # the record rules evaluated over every record (None: all)
 
     def add(self, other: "Evaluation") -> None:
         self.firings += other.firings
         for rule_id, subjects in other.evaluated.items():     # a rule evaluated in parts: the union
-            mine = self.evaluated.get(rule_id, set())
+            mine: set[str] | None = self.evaluated.get(rule_id, set())
             self.evaluated[rule_id] = None if subjects is None or mine is None else mine | subjects
         self.count += other.count
         self.complete = self.complete or other.complete
@@ -133,16 +137,16 @@ class Evaluation:
             self.fired, self.cleared, self.whole_rules = other.fired, other.cleared, other.whole_rules
         self.fired_rules.update(other.fired_rules)
 
-    def pending(self, rows) -> list:
+    def pending(self, rows: Iterable[Row]) -> list[Firing]:
         """Firings (rule, subject only) of fired-table rows."""
         return [Firing(self.fired_rules[r["rule"]], r["subject"], r["kind"], None, None, None, None) for r in rows]
 
-    def whole(self, store: ScanRepo) -> list:
+    def whole(self, store: ScanRepo) -> list[Firing]:
         """Every firing made whole (the rule tests and `evaluate` callers read messages)."""
         firings = list(self.firings)
         if self.fired:
             firings += self.pending(store.fired_pairs(self.fired))
-        return self.complete(firings) if self.complete else firings
+        return list(self.complete(firings)) if self.complete else firings
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ class Previous:
     each rule's condition digest (ScanContext.rule_sql)."""
     now: str
     since: int
-    rules: dict
+    rules: dict[str, str]
 
 
 @dataclass
@@ -169,14 +173,14 @@ class ScanContext:
     def __post_init__(self) -> None:
         self.now_iso = _iso(self.now, self.cfg)
         self._due: dict[int, str] = {}              # rectification deadline by working days
-        self.bases: dict[tuple, dict] = {}          # (rule id, org) → the facts its firings share
+        self.bases: dict[tuple[str, str | None], Row] = {}   # (rule id, org) → the facts its firings share
         self.org_names = self.store.org_names()
         self.selections: dict[str, str] = {}        # kind → the temp table of the records looked at
         self.basis: dict[str, str] = {}             # record rule id → the digest of its condition (rule_sql)
         if self.coverage is None:
             self.coverage = workdays.ensure(self.store, self.cfg, self.now)
 
-    def rule_sql(self, kind: str, rule: RecordRule) -> tuple[list[str], dict]:
+    def rule_sql(self, kind: str, rule: RecordRule) -> tuple[list[str], dict[str, Any]]:
         """A record rule's condition as SQL (its top-level conjuncts) and its parameters (the clock's,
         the config's, the rule's); records the condition's digest in `basis` (what the next scan
         compares with)."""
@@ -196,7 +200,7 @@ class ScanContext:
             return False
         return all(self.store.max_seq(other) <= prev.since for other in _reads(kind, cond))
 
-    def rectify_due(self, rule) -> str:
+    def rectify_due(self, rule: Rule) -> str:
         days = rule.rectify_days if rule.rectify_days is not None else DEFAULT_RECTIFY_DAYS
         if days not in self._due:
             self._due[days] = self.store.working_day_end(self.now.date().isoformat(), days) or datetime.combine(
@@ -208,7 +212,8 @@ class ScanContext:
 
 # ------------------------------------------------------------------------------ the scan
 
-def run_scan(store: ScanRepo, cfg, rulebook, now: datetime, full: bool = False, engine: str = "sql") -> ScanResult:
+def run_scan(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, full: bool = False,
+             engine: str = "sql") -> ScanResult:
     """Evaluate (reading only), then reconcile the findings in one short write transaction."""
     if engine not in ENGINES:
         raise GovwatchError(f"未知的评估引擎 {engine}：应为 {' 或 '.join(ENGINES)}")
@@ -249,7 +254,7 @@ def run_scan(store: ScanRepo, cfg, rulebook, now: datetime, full: bool = False, 
     return ScanResult(scan_id, now_iso, count, r.opened, r.resolved, r.reopened, r.open, engine)
 
 
-def prepare(store: ScanRepo, part: Evaluation) -> list:
+def prepare(store: ScanRepo, part: Evaluation) -> list[Firing]:
     """The part's firings with those that will open or reopen made whole (read before the write lock;
     reconcile completes any that changed meanwhile)."""
     if not part.complete:
@@ -263,7 +268,7 @@ def prepare(store: ScanRepo, part: Evaluation) -> list:
     return [done.get(f.fingerprint, f) for f in part.firings]
 
 
-def prepare_fired(store: ScanRepo, part: Evaluation) -> dict:
+def prepare_fired(store: ScanRepo, part: Evaluation) -> dict[str, Firing]:
     """The record firings that will open or reopen, made whole before the write lock (by fingerprint)."""
     if not part.fired:
         return {}
@@ -275,7 +280,7 @@ def prepare_fired(store: ScanRepo, part: Evaluation) -> dict:
     return {f.fingerprint: f for f in part.complete(part.pending(rows))} if rows else {}
 
 
-def evaluate(store: ScanRepo, cfg, rulebook, now: datetime, full: bool = True, since_seq: int = 0,
+def evaluate(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, full: bool = True, since_seq: int = 0,
              engine: str = "sql") -> Evaluation:
     """Every enabled rule's firings at `now` (made whole), writing no finding."""
     out = Evaluation()
@@ -285,7 +290,7 @@ def evaluate(store: ScanRepo, cfg, rulebook, now: datetime, full: bool = True, s
     return out
 
 
-def _parts(ctx: ScanContext):
+def _parts(ctx: ScanContext) -> Iterator[Evaluation]:
     """The evaluation in parts, each covering whole rules: first the kinds evaluated here, then each
     SQL-bound (BACKGROUND) kind, which runs meanwhile in a thread on its own connection."""
     work = {kind: rules for kind in EVALUATORS if (rules := ctx.rulebook.of_kind(kind))}
@@ -301,23 +306,24 @@ def _parts(ctx: ScanContext):
             yield future.result()
 
 
-def _on_own_connection(ctx: ScanContext, kind: str, rules, part) -> Evaluation:
+def _on_own_connection(ctx: ScanContext, kind: str, rules: list[Rule], part: Period) -> Evaluation:
     with Store(ctx.store.path) as store:
-        return EVALUATORS[kind](replace(ctx, store=store), rules, part)
+        out: Evaluation = EVALUATORS[kind](replace(ctx, store=store), rules, part)
+        return out
 
 
-def _iso(when: datetime, cfg) -> str:
+def _iso(when: datetime, cfg: Config) -> str:
     return when.astimezone(cfg.tz).isoformat(timespec="seconds")
 
 
-def _calendar(store: ScanRepo) -> list:
+def _calendar(store: ScanRepo) -> list[Any]:
     """The workdays table's identity (calendar config, years covered): its ordinals are what the
     working-day fields count in."""
     state = store.workdays_state() or {}
     return [state.get("signature"), state.get("first"), state.get("last")]
 
 
-def _previous(store: ScanRepo, last: dict | None, calendar: list) -> Previous | None:
+def _previous(store: ScanRepo, last: Row | None, calendar: list[Any]) -> Previous | None:
     """The last scan's basis, when this scan may evaluate record rules incrementally from it: it
     recorded one, the calendar is the same, and no record row was deleted since it started."""
     if last is None or not last["basis"]:
@@ -337,7 +343,7 @@ def _reads(kind: str, cond: str) -> set[str]:
 
 # ------------------------------------------------------------------------------ messages
 
-def _base_facts(ctx: ScanContext, rule, org: str | None) -> dict:
+def _base_facts(ctx: ScanContext, rule: Rule, org: str | None) -> Row:
     """The facts every firing of a rule in an org shares (made once per scan; callers copy, not change)."""
     key = (rule.id, org)
     base = ctx.bases.get(key)
@@ -360,12 +366,12 @@ _KIND_TITLES = {"cases": "办件", "consultations": "咨询", "complaints": "投
                 "appointments": "预约", "disclosures": "政务公开"}
 
 
-def _records(ctx: ScanContext, rules) -> Evaluation:
+def _records(ctx: ScanContext, rules: list[RecordRule]) -> Evaluation:
     """Every record rule as one SQL query over its kind's table (engine "sql"), or its conditions
     posted to durable-rules as events made by the same SQL (engine "durable", the reference). The
     records looked at: all (full) or the live, changed and active-finding records (a temp table of
     rowids per kind). A firing is only (rule, subject) until reconcile needs it whole (`complete`)."""
-    by_kind: dict[str, list] = {}
+    by_kind: dict[str, list[RecordRule]] = {}
     for r in rules:
         by_kind.setdefault(r.record, []).append(r)
     fired = ctx.store.new_fired_table()
@@ -407,11 +413,11 @@ def _records(ctx: ScanContext, rules) -> Evaluation:
                       fired=fired, fired_rules={r.id: r for r in rules}, cleared=cleared, whole_rules=whole)
 
 
-def _params(ctx: ScanContext) -> dict:
+def _params(ctx: ScanContext) -> dict[str, Any]:
     return {"now": ctx.now_iso, "today": ctx.now.date().isoformat(), **derived.params(ctx.cfg)}
 
 
-def _select(ctx: ScanContext, kind: str, rules) -> str:
+def _select(ctx: ScanContext, kind: str, rules: list[RecordRule]) -> str:
     """temp._sel_<kind>(rid): the rowids of the live, changed and active-subject records."""
     since = _iso(ctx.now - timedelta(days=1), ctx.cfg)
     until = _iso(ctx.now + timedelta(days=APPOINTMENT_DAYS), ctx.cfg)
@@ -419,7 +425,7 @@ def _select(ctx: ScanContext, kind: str, rules) -> str:
     return ctx.selections[kind]
 
 
-def _count(ctx: ScanContext, kind: str, rules, selection: str | None) -> int:
+def _count(ctx: ScanContext, kind: str, rules: Iterable[RecordRule], selection: str | None) -> int:
     """The records a scan counts as looked at: all (full), the selection (durable), or the live and
     changed ones (sql: its queries reach the rows through the kinds' indexes)."""
     if selection:
@@ -431,7 +437,7 @@ def _count(ctx: ScanContext, kind: str, rules, selection: str | None) -> int:
     return ctx.store.count_selected(kind, since, until, ctx.since_seq)
 
 
-def _count_aside(ctx: ScanContext, kinds: list[str], rules) -> tuple[int, list]:
+def _count_aside(ctx: ScanContext, kinds: list[str], rules: list[RecordRule]) -> tuple[int, list[Firing]]:
     """_count of every kind (the SQL engine's: no selection) and _data_quality, on a connection of
     their own."""
     with Store(ctx.store.path) as store:
@@ -443,7 +449,8 @@ def _where(ctx: ScanContext, kind: str, selection: str | None) -> str:
     return f"{ctx.store.dialect.rowid(kind, kind)} IN (SELECT rid FROM {selection})" if selection else "1 = 1"
 
 
-def _sql_fire(ctx: ScanContext, kind: str, rule, selection: str | None, fired: str, delta: str | None) -> bool:
+def _sql_fire(ctx: ScanContext, kind: str, rule: RecordRule, selection: str | None, fired: str,
+              delta: str | None) -> bool:
     """The rule's query: the subjects that fire go straight into the fired table, set-wise. With a
     previous scan to start from (`delta`, ctx.prev), only the rows whose firing can have changed
     since are evaluated (store.fire_changes: rows whose condition's truth moved between the two
@@ -462,7 +469,8 @@ def _sql_fire(ctx: ScanContext, kind: str, rule, selection: str | None, fired: s
     return False
 
 
-def _durable_subjects(ctx: ScanContext, kind: str, rules, selection: str | None) -> dict[str, list[str]]:
+def _durable_subjects(ctx: ScanContext, kind: str, rules: list[RecordRule],
+                      selection: str | None) -> dict[str, list[str]]:
     """The reference engine: events of the fields the conditions read (values made by the same SQL
     definitions), posted to each rule's durable-rules ruleset."""
     engine = Engine.instance()
@@ -480,7 +488,8 @@ def _durable_subjects(ctx: ScanContext, kind: str, rules, selection: str | None)
     return out
 
 
-def check_record(store: ScanRepo, cfg, rulebook, kind: str, key: str, now: datetime) -> list:
+def check_record(store: ScanRepo, cfg: Config, rulebook: RuleBook, kind: str, key: str,
+                 now: datetime) -> list[Firing]:
     """The single-record check (the bot's and an API's question "what is wrong with this case now?"):
     the record rules of its kind that fire on it, decided by the reference engine (durable-rules) on
     the event the same SQL makes, made whole with their messages. Writes no finding."""
@@ -511,7 +520,7 @@ def _bool_names(kind: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def kept_fields(kind: str, rule) -> tuple[str, ...]:
+def kept_fields(kind: str, rule: Rule) -> tuple[str, ...]:
     """What a finding of a record rule keeps: its message's fields, the identity facts, and what the
     clock-moving fields among them need to be rendered again when read."""
     shown = placeholders(rule.message)
@@ -520,7 +529,7 @@ def kept_fields(kind: str, rule) -> tuple[str, ...]:
     return tuple(sorted(names | needs))
 
 
-def complete_firings(ctx: ScanContext, firings: list) -> list:
+def complete_firings(ctx: ScanContext, firings: list[Firing]) -> list[Firing]:
     """Record firings made whole (facts, message, deadline, handler), a query per rule."""
     out: list[Firing] = []
     by_rule: dict[Rule, list[Firing]] = {}        # rule → its firings not made whole yet
@@ -541,7 +550,7 @@ def complete_firings(ctx: ScanContext, firings: list) -> list:
     return out
 
 
-def _record_firing(ctx: ScanContext, rule, kind: str, facts: dict) -> Firing:
+def _record_firing(ctx: ScanContext, rule: Rule, kind: str, facts: Row) -> Firing:
     all_facts = {**facts, **_base_facts(ctx, rule, facts.get("org"))}
     due = facts.get("due_at") if kind == "cases" and (facts.get("due_at") or "") > ctx.now_iso else None
     kept = {k: all_facts[k] for k in (set(facts) | placeholders(rule.message)) if k in all_facts}
@@ -551,7 +560,7 @@ def _record_firing(ctx: ScanContext, rule, kind: str, facts: dict) -> Firing:
                   handler=facts.get("handler") if kind == "cases" else None, facts=kept)
 
 
-def _data_quality(ctx: ScanContext, kinds: list[str], rules) -> list:
+def _data_quality(ctx: ScanContext, kinds: list[str], rules: list[RecordRule]) -> list[Firing]:
     """Records the scan cannot evaluate (a date outside the workdays table, a deadline that cannot be
     computed) become a finding for the admin; every other record is evaluated as usual. A scan looks
     at the records changed since the last scan (the first: all) and those of the active such findings:
@@ -577,7 +586,7 @@ def _data_quality(ctx: ScanContext, kinds: list[str], rules) -> list:
 _REASONS = {"missing": "从未检查", "failed": "最近一次检查未通过", "stale": "逾期未检查"}
 
 
-def _checklists(ctx: ScanContext, rules) -> Evaluation:
+def _checklists(ctx: ScanContext, rules: list[ChecklistRule]) -> Evaluation:
     out = Evaluation()
     calendars = supervision.Calendars(ctx.cfg)
     for rule in rules:
@@ -594,7 +603,7 @@ def _checklists(ctx: ScanContext, rules) -> Evaluation:
     return out
 
 
-def _checklist_state(ctx: ScanContext, rule, last: dict | None) -> str | None:
+def _checklist_state(ctx: ScanContext, rule: ChecklistRule, last: Row | None) -> str | None:
     if last is None:
         return "missing"
     if last["result"] == "fail":
@@ -604,7 +613,7 @@ def _checklist_state(ctx: ScanContext, rule, last: dict | None) -> str | None:
     return None
 
 
-def _checklist_firing(ctx: ScanContext, rule, org: str, check, last: dict | None):
+def _checklist_firing(ctx: ScanContext, rule: ChecklistRule, org: str, check: Check, last: Row | None) -> Firing | None:
     state = _checklist_state(ctx, rule, last)
     if state is None:
         return None
@@ -615,7 +624,7 @@ def _checklist_firing(ctx: ScanContext, rule, org: str, check, last: dict | None
                   message=render(rule.message, facts), due_at=ctx.rectify_due(rule), handler=None, facts=facts)
 
 
-def _gap_firing(ctx: ScanContext, rule, gap, subject_kind: str) -> Firing:
+def _gap_firing(ctx: ScanContext, rule: Rule, gap: supervision.Gap, subject_kind: str) -> Firing:
     """A firing of checker.evaluate.supervision (a missed working day, a period without its activity); a
     warning (the period's last working days) fires as yellow."""
     facts = {**_base_facts(ctx, rule, gap.org), **gap.facts}
@@ -627,7 +636,7 @@ def _gap_firing(ctx: ScanContext, rule, gap, subject_kind: str) -> Firing:
 
 # ------------------------------------------------------------------------------ cadence rules
 
-def _cadences(ctx: ScanContext, rules) -> Evaluation:
+def _cadences(ctx: ScanContext, rules: list[CadenceRule]) -> Evaluation:
     """Calendar periods (checker.evaluate.supervision): a period ended without the activity, or near its end."""
     out = Evaluation()
     calendars = supervision.Calendars(ctx.cfg)
@@ -639,7 +648,7 @@ def _cadences(ctx: ScanContext, rules) -> Evaluation:
 
 # ------------------------------------------------------------------------------ indicator rules
 
-def _indicators(ctx: ScanContext, rules, period=None) -> Evaluation:
+def _indicators(ctx: ScanContext, rules: list[IndicatorRule], period: Period | None = None) -> Evaluation:
     """The indicator rules over one period (in the background: a thread each), or over every
     period a scan evaluates (indicators.scan_periods)."""
     periods = [period] if period is not None else None
@@ -651,6 +660,6 @@ def _indicators(ctx: ScanContext, rules, period=None) -> Evaluation:
 # BACKGROUND spends its time in SQLite (which releases the GIL), so it runs in threads on connections
 # of their own while the others run: one thread per part BACKGROUND[kind](ctx) names (the indicators:
 # last month and this month, each fn(ctx, rules, part)).
-EVALUATORS: dict[str, Callable] = {"record": _records, "checklist": _checklists, "cadence": _cadences,
+EVALUATORS: dict[str, Callable[..., Evaluation]] = {"record": _records, "checklist": _checklists, "cadence": _cadences,
                                    "indicator": _indicators}
-BACKGROUND: dict[str, Callable] = {"indicator": lambda ctx: indicators.scan_periods(ctx.cfg, ctx.now)}
+BACKGROUND: dict[str, Callable[[ScanContext], Iterable[Period]]] = {"indicator": lambda ctx: indicators.scan_periods(ctx.cfg, ctx.now)}

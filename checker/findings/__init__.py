@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -98,7 +98,7 @@ def _iso(when: datetime) -> str:
 # ---------------------------------------------------------------- reconcile (the scan's side)
 
 def reconcile(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, firings: Iterable[Firing],
-              evaluated: dict[str, Collection[str] | None], complete: Complete | None = None) -> ReconcileResult:
+              evaluated: Mapping[str, Collection[str] | None], complete: Complete | None = None) -> ReconcileResult:
     """Merge one scan's firings into the findings, in one transaction. Only status changes are
     written (opened, resolved, reopened), and when the others were last seen (one statement):
     messages whose figures move with the clock are rendered when read (checker.evaluate.scan.read_message).
@@ -251,7 +251,7 @@ class _Reconcile:
         window = timedelta(days=self.cfg.findings.rebound_window_days)
         return "rebound" if self.now - datetime.fromisoformat(row["verified_at"]) <= window else "reopen"
 
-    def clear_verified(self, fired: dict[str, Firing], evaluated: dict[str, Collection[str] | None]) -> None:
+    def clear_verified(self, fired: dict[str, Firing], evaluated: Mapping[str, Collection[str] | None]) -> None:
         """Verified findings whose subject this scan evaluated and that did not fire: seen cleared."""
         rows = self.store.verified_uncleared(list(evaluated))
         ids = [r["id"] for r in rows if r["fingerprint"] not in fired
@@ -260,7 +260,7 @@ class _Reconcile:
             self.store.set_cleared(ids, self.at)
 
     def resolve(self, known: dict[str, dict[str, Any]], fired: dict[str, Firing],
-                evaluated: dict[str, Collection[str] | None]) -> int:
+                evaluated: Mapping[str, Collection[str] | None]) -> int:
         """Resolve the active findings whose subject was evaluated and did not fire."""
         count = 0
         for fp, row in known.items():

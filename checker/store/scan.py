@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 from ..ingest.records import KINDS, OPEN_CASE_STATUSES
 from ..statuses import ACTIVE_STATUSES, sql_list
+from .base import StoreBase
 
 _OPEN = sql_list(OPEN_CASE_STATUSES)
 
@@ -23,7 +27,7 @@ LIVE_SQL = {
 _ACTIVE_SQL = sql_list(ACTIVE_STATUSES)
 
 
-def _live_indexes(conn):
+def _live_indexes(conn: sqlite3.Connection) -> None:
     conn.executescript("""
     CREATE INDEX IF NOT EXISTS ix_consultations_answered ON consultations (answered_at);
     CREATE INDEX IF NOT EXISTS ix_complaints_open ON complaints (valid, rectified_at);
@@ -33,23 +37,23 @@ def _live_indexes(conn):
     """)
 
 
-def _appointments_status(conn):
+def _appointments_status(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS ix_appointments_status ON appointments (status, slot_at)")
 
 
-def _finding_seen(conn):
+def _finding_seen(conn: sqlite3.Connection) -> None:
     # When a still-firing finding was last seen (a narrow row: a scan updates tens of thousands)
     conn.execute("CREATE TABLE finding_seen (finding_id INTEGER PRIMARY KEY, seen_at TEXT NOT NULL, "
                  "seen_scan INTEGER)")
 
 
-def _rule_seen(conn):
+def _rule_seen(conn: sqlite3.Connection) -> None:
     # When each record rule was last evaluated: its active findings' last-seen time (store/findings.py
     # mark_rules_seen), instead of a finding_seen row per finding still firing
     conn.execute("CREATE TABLE rule_seen (rule TEXT PRIMARY KEY, seen_at TEXT NOT NULL, seen_scan INTEGER)")
 
 
-def _reconcile_indexes(conn):
+def _reconcile_indexes(conn: sqlite3.Connection) -> None:
     # What a daily scan's reconcile reads of ~60,000 active findings, from indexes alone (1M cases):
     # - the fired pairs whose finding is new or closed: the fingerprint with its status
     #   (a table lookup per fired pair before: 0.13 s → 0.02 s);
@@ -61,7 +65,7 @@ def _reconcile_indexes(conn):
     """)
 
 
-def _period_indexes(conn):
+def _period_indexes(conn: sqlite3.Connection) -> None:
     # A period's P5/P7 and P9 roll-ups (twice in every daily scan: last month and this one) read
     # these columns of a month's rows: from the index alone, not a table lookup per row (2.5x faster).
     conn.executescript("""
@@ -70,7 +74,7 @@ def _period_indexes(conn):
     """)
 
 
-def _scan_covering_indexes(conn):
+def _scan_covering_indexes(conn: sqlite3.Connection) -> None:
     # Replaced, not added (ingest keeps the same number of indexes), each now covering what a daily
     # scan reads, so no table lookup per row (1M cases, 50,000 open):
     # - the period index gets item_code (P7's online_full_process): without it SQLite fell back to
@@ -85,7 +89,7 @@ def _scan_covering_indexes(conn):
     """)
 
 
-def _workdays(conn):
+def _workdays(conn: sqlite3.Connection) -> None:
     conn.executescript("""
     CREATE TABLE workdays (
         cal TEXT NOT NULL,             -- '' the global calendar, else a hall with days of its own
@@ -99,41 +103,41 @@ def _workdays(conn):
     """)
 
 
-def _scans_basis(conn):
+def _scans_basis(conn: sqlite3.Connection) -> None:
     # What the scan evaluated its record rules with (JSON: each rule's condition digest and the
     # calendar), so that the next scan evaluates only the rows whose firing can have changed
     conn.execute("ALTER TABLE scans ADD COLUMN basis TEXT")
 
 
-def _regexp_full(pattern, value) -> int:
+def _regexp_full(pattern: str, value: object) -> int:
     return int(value is not None and re.fullmatch(pattern, str(value)) is not None)
 
 
-class ScanStore:
+class ScanStore(StoreBase):
     """Queries of checker.evaluate.scan (indexed by status / _seq so a scan's cost follows live records)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, path: str | Path, password_env: str | None = None) -> None:
+        super().__init__(path, password_env)
         self.conn.create_function("regexp_full", 2, _regexp_full, deterministic=True)
 
-    def live_records(self, kind: str, since: str, until: str) -> list[dict]:
+    def live_records(self, kind: str, since: str, until: str) -> list[dict[str, Any]]:
         """Records of a kind that may breach a rule as time passes (appointments: slots in [since, until))."""
         return self.rows(f'SELECT * FROM "{_kind(kind)}" WHERE {LIVE_SQL[kind]}', {"since": since, "until": until})
 
-    def changed_records(self, kind: str, since_seq: int) -> list[dict]:
+    def changed_records(self, kind: str, since_seq: int) -> list[dict[str, Any]]:
         return self.rows(f'SELECT * FROM "{_kind(kind)}" WHERE _seq > ?', (since_seq,))
 
-    def all_records(self, kind: str) -> list[dict]:
+    def all_records(self, kind: str) -> list[dict[str, Any]]:
         return self.rows(f'SELECT * FROM "{_kind(kind)}"')
 
-    def record_chunks(self, kind: str, size: int):
+    def record_chunks(self, kind: str, size: int) -> Iterator[list[dict[str, Any]]]:
         """Every record of a kind, `size` at a time (a full scan's memory stays flat)."""
         cur = self.conn.execute(f'SELECT * FROM "{_kind(kind)}"')
         names = [d[0] for d in cur.description]
         while rows := cur.fetchmany(size):
             yield [dict(zip(names, r)) for r in rows]
 
-    def records_by_key(self, kind: str, keys) -> list[dict]:
+    def records_by_key(self, kind: str, keys: Iterable[Any]) -> list[dict[str, Any]]:
         rk = KINDS[_kind(kind)]
         keys = list(keys)
         if not keys or len(rk.key) != 1:
@@ -145,7 +149,7 @@ class ScanStore:
             out += self.rows(f'SELECT * FROM "{rk.name}" WHERE "{rk.key[0]}" IN ({marks})', chunk)
         return out
 
-    def select_records(self, kind: str, rule_ids, since: str, until: str, since_seq: int) -> str:
+    def select_records(self, kind: str, rule_ids: Iterable[str], since: str, until: str, since_seq: int) -> str:
         """temp._sel_<kind>(rid): the row ids (store.dialect.rowid) of the records an incremental scan looks at: live, changed
         since `since_seq`, and the subjects of these rules' active findings. Returns the table's name."""
         rk = KINDS[_kind(kind)]
@@ -162,7 +166,7 @@ class ScanStore:
                            "since_seq": since_seq})
         return table
 
-    def fire_changes(self, delta: str, kind: str, fixed: str, now: str, prev: str, params: dict) -> None:
+    def fire_changes(self, delta: str, kind: str, fixed: str, now: str, prev: str, params: dict[str, Any]) -> None:
         """An incremental scan's evaluation of one record rule whose condition is `fixed` AND `now` at
         this scan and `fixed` AND `prev` at the previous one (`fixed`: the conjuncts that do not read the
         clock; `prev`: `now` with the previous scan's :_prev_now and :_prev_today), `params` holding
@@ -241,9 +245,10 @@ class ScanStore:
         live = self.scalar(f'SELECT count(*) FROM "{rk.name}" WHERE {LIVE_SQL[kind]}', params)
         changed = self.scalar(f'SELECT count(*) FROM "{rk.name}" INDEXED BY "ix_{rk.name}_seq" '
                               f'WHERE _seq > :since_seq AND NOT ({LIVE_SQL[kind]})', params)
-        return live + changed
+        return int(live) + int(changed)
 
-    def unevaluable_records(self, kind: str, first: str, last: str, since_seq: int | None, rule_id: str) -> list:
+    def unevaluable_records(self, kind: str, first: str, last: str, since_seq: int | None,
+                            rule_id: str) -> list[tuple[str, Any, str, str, str]]:
         """(key, org, field, value, reason) of the records (changed after `since_seq`, or all when it is
         None) whose dates lie outside the workdays table [first, last] or whose deadline cannot be
         computed, and of the records of `rule_id`'s active findings (so they are looked at again)."""
@@ -276,10 +281,12 @@ class ScanStore:
 
     def working_day_end(self, day: str, n: int) -> str | None:
         """The end of the Nth working day after `day` in the global calendar (None outside the table)."""
-        return self.scalar("""SELECT eod FROM workdays WHERE cal = '' AND work = 1 AND ord =
+        end: str | None = self.scalar("""SELECT eod FROM workdays WHERE cal = '' AND work = 1 AND ord =
                               (SELECT ord FROM workdays WHERE cal = '' AND day = ?) + ?""", (day, int(n)))
+        return end
 
-    def unseen_active_subjects(self, kind: str, rule_ids, since: str, until: str, since_seq: int) -> list[str]:
+    def unseen_active_subjects(self, kind: str, rule_ids: Iterable[str], since: str, until: str,
+                               since_seq: int) -> list[str]:
         """Subjects of these rules' active findings whose record is neither live nor changed since
         `since_seq` (or is gone): what a scan must look at besides the live and changed records.
         Decided in SQL, so a scan does not fetch the many active subjects it reads anyway."""
@@ -296,7 +303,7 @@ class ScanStore:
     # The conditions and column lists are SQL the rule compiler (checker.rules.compiler) and the
     # derived fields (checker.ingest.derived) build; the store runs them over a kind's table.
 
-    def fire_records(self, fired: str, kind: str, where: str, params: dict) -> None:
+    def fire_records(self, fired: str, kind: str, where: str, params: dict[str, Any]) -> None:
         """Into the scan's `fired` table: (fingerprint, rule, subject, kind) of the records of a kind
         matching `where` (the rule's condition), set-wise. `params` holds :_rule and :_kind."""
         key = f'CAST({kind}."{KINDS[_kind(kind)].key[0]}" AS TEXT)'
@@ -304,32 +311,35 @@ class ScanStore:
             f"INSERT INTO {fired} (fingerprint, rule, subject, kind) SELECT :_rule || ':' || {key}, :_rule, "
             f'{key}, :_kind FROM "{kind}" WHERE {where}', params)
 
-    def derived_chunks(self, kind: str, columns: str, where: str, params: dict, size: int) -> Iterator[list]:
+    def derived_chunks(self, kind: str, columns: str, where: str, params: dict[str, Any],
+                       size: int) -> Iterator[list[Any]]:
         """(key, *columns) of the records of a kind matching `where`, `size` rows at a time."""
         key = KINDS[_kind(kind)].key[0]
         cur = self.conn.execute(f'SELECT {kind}."{key}" AS _key, {columns} FROM "{kind}" WHERE {where}', params)
         while chunk := cur.fetchmany(size):
             yield chunk
 
-    def derived_row(self, kind: str, columns: str, key: object, params: dict) -> tuple | None:
+    def derived_row(self, kind: str, columns: str, key: object, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """`columns` of the record of a kind with this key (None: no such record)."""
         column = f'{kind}."{KINDS[_kind(kind)].key[0]}"'
-        return self.conn.execute(f'SELECT {columns} FROM "{kind}" WHERE {column} = :_key',
+        row: tuple[Any, ...] | None = self.conn.execute(f'SELECT {columns} FROM "{kind}" WHERE {column} = :_key',
                                  {**params, "_key": key}).fetchone()
+        return row
 
-    def derived_rows_by_key(self, kind: str, columns: str, keys: list, params: dict) -> list:
+    def derived_rows_by_key(self, kind: str, columns: str, keys: list[str], params: dict[str, Any]) -> list[Any]:
         """`columns` of the records of a kind with these keys (any order)."""
         column = f'{kind}."{KINDS[_kind(kind)].key[0]}"'
-        return self.conn.execute(f'SELECT {columns} FROM "{kind}" WHERE {column} IN (SELECT value FROM json_each(:_keys))',
+        rows: list[Any] = self.conn.execute(f'SELECT {columns} FROM "{kind}" WHERE {column} IN (SELECT value FROM json_each(:_keys))',
                                  {**params, "_keys": json.dumps(keys)}).fetchall()
+        return rows
 
     # ------------------------------------------------------------------ working-day ordinals
 
-    def workdays_state(self) -> dict | None:
+    def workdays_state(self) -> dict[str, Any] | None:
         value = self.scalar("SELECT value FROM meta WHERE key = 'workdays'")
         return json.loads(value) if value else None
 
-    def replace_workdays(self, state: dict, calendars: dict[str, list[tuple]]) -> None:
+    def replace_workdays(self, state: dict[str, Any], calendars: dict[str, list[tuple[Any, ...]]]) -> None:
         """The workdays table anew: `calendars` maps '' and each hall with its own days to the rows of
         checker.calendar.ordinal_rows. One short write transaction."""
         with self.transaction() as c:
@@ -347,17 +357,18 @@ class ScanStore:
         """The change sequence up to which the cases' deadlines follow the workdays table."""
         self.conn.execute("UPDATE meta SET value = json_set(value, '$.seq', ?) WHERE key = 'workdays'", (seq,))
 
-    def update_deadlines(self, due_rows: str, params: dict) -> int:
+    def update_deadlines(self, due_rows: str, params: dict[str, Any]) -> int:
         """Set cases.due_at from `due_rows` (SELECT rid, due: checker.ingest.deadlines.due_rows) where it
         differs; how many rows changed."""
         rowid = self.dialect.rowid("cases", "cases")
-        return self.conn.execute(f"UPDATE cases SET due_at = y.due FROM ({due_rows}) AS y "
-                                 f"WHERE {rowid} = y.rid AND cases.due_at IS DISTINCT FROM y.due", params).rowcount
+        return int(self.conn.execute(f"UPDATE cases SET due_at = y.due FROM ({due_rows}) AS y "
+                                 f"WHERE {rowid} = y.rid AND cases.due_at IS DISTINCT FROM y.due", params).rowcount)
 
     def date_bounds(self, since_seq: int = 0) -> tuple[str | None, str | None]:
         """The earliest and latest date (YYYY-MM-DD) a rule counts from or to (each kind's period field,
         and promised times), among the records changed at or after `since_seq` (0: all)."""
-        lows, highs = [], []
+        lows: list[str] = []
+        highs: list[str] = []
         for rk in KINDS.values():
             if not (rk.date_field and rk.field(rk.date_field).type == "datetime"):
                 continue
@@ -379,31 +390,32 @@ class ScanStore:
                             "WHERE _seq >= ?", (since_seq,))
         return int(days or 0) + int(shift or 0)
 
-    def derived_params(self) -> dict | None:
+    def derived_params(self) -> dict[str, Any] | None:
         """The config parameters of the derived fields (checker.derived.params) the last scan used."""
         value = self.scalar("SELECT value FROM meta WHERE key = 'derived_params'")
         return json.loads(value) if value else None
 
-    def save_derived_params(self, params: dict) -> None:
+    def save_derived_params(self, params: dict[str, Any]) -> None:
         """Record the scan's derived-field parameters (messages read later are rendered with them)."""
         text = json.dumps(params, sort_keys=True)
         if self.scalar("SELECT value FROM meta WHERE key = 'derived_params'") != text:
             self.conn.execute("INSERT INTO meta (key, value) VALUES ('derived_params', ?) "
                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (text,))
 
-    def last_scan(self) -> dict | None:
+    def last_scan(self) -> dict[str, Any] | None:
         """now, to_seq and basis (JSON text or None) of the last finished scan (None: never scanned)."""
         return self.row("SELECT now, to_seq, basis FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
 
     def last_scan_seq(self) -> int | None:
         """The change sequence the last finished scan covered (None: never scanned)."""
-        return self.scalar("SELECT to_seq FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+        seq = self.scalar("SELECT to_seq FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+        return None if seq is None else int(seq)
 
     def start_scan(self, now: str, started_at: str, full: bool, version: str, from_seq: int, to_seq: int) -> int:
         cur = self.conn.execute(
             "INSERT INTO scans (now, started_at, full, ruleset_version, from_seq, to_seq) VALUES (?, ?, ?, ?, ?, ?)",
             (now, started_at, int(full), version, from_seq, to_seq))
-        return cur.lastrowid
+        return int(cur.lastrowid)
 
     def finish_scan(self, scan_id: int, finished_at: str, evaluated: int, opened: int, resolved: int,
                     reopened: int, open_: int, basis: str | None = None) -> None:
@@ -411,12 +423,12 @@ class ScanStore:
                           "open = ?, basis = ? WHERE id = ?",
                           (finished_at, evaluated, opened, resolved, reopened, open_, basis, scan_id))
 
-    def orgs_at_levels(self, levels) -> list[dict]:
+    def orgs_at_levels(self, levels: Iterable[str]) -> list[dict[str, Any]]:
         levels = list(levels)
         return self.rows(f"SELECT code, name, level FROM orgs WHERE level IN ({', '.join('?' * len(levels))}) "
                          "ORDER BY code", levels)
 
-    def latest_inspections(self, checks) -> dict[tuple[str, str], dict]:
+    def latest_inspections(self, checks: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
         """(org, check) → the latest inspection row (by date, then id) of those checks."""
         checks = list(checks)
         rows = self.rows(
