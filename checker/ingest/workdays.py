@@ -92,7 +92,9 @@ def cover(store: WorkdaysRepo, cfg: Config, first_day: str, last_day: str | None
     if not years:
         return
     first = _clamp(min(years) - 1)
-    last = _clamp(max(years) + 1 + (store.longest_term(store.current_seq() + 1) + shift) // WORKING_DAYS_A_YEAR)
+    # the batch's own cases (their longest shift given) need the items' terms; the rows written around
+    # the store (stamped above the current change) get their deadlines from `ensure` after the import
+    last = _clamp(max(years) + 1 + (store.longest_term(store.current_seq() + 2) + shift) // WORKING_DAYS_A_YEAR)
     if same and state["first"] <= first and last <= state["last"]:
         return
     if same:

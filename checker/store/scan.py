@@ -386,8 +386,11 @@ class ScanStore(StoreBase):
         """The most working days a case's deadline can lie after its acceptance (items' terms, plus the
         longest suspension and extension of the cases changed at or after `since_seq`)."""
         days = self.scalar("SELECT max(max(COALESCE(promised_days, 0), COALESCE(statutory_days, 0))) FROM items")
-        shift = self.scalar("SELECT max(COALESCE(suspended_days, 0) + COALESCE(extended_days, 0)) FROM cases "
-                            "WHERE _seq >= ?", (since_seq,))
+        # no row is above the current change + 1 (the import writes at the current one, the change-stamp
+        # triggers one above it): the items' terms alone, without reading cases (a bulk import asks so
+        # once a batch, while its load may have dropped the _seq index)
+        shift = 0 if since_seq > self.current_seq() + 1 else self.scalar(
+            "SELECT max(COALESCE(suspended_days, 0) + COALESCE(extended_days, 0)) FROM cases WHERE _seq >= ?", (since_seq,))
         return int(days or 0) + int(shift or 0)
 
     def derived_params(self) -> dict[str, Any] | None:
