@@ -389,7 +389,8 @@ class ScanStore(StoreBase):
         # no row is above the current change + 1 (the import writes at the current one, the change-stamp
         # triggers one above it): the items' terms alone, without reading cases (a bulk import asks so
         # once a batch, while its load may have dropped the _seq index)
-        shift = 0 if since_seq > self.current_seq() + 1 else self.scalar(
+        current = int(self.scalar("SELECT value FROM meta WHERE key = 'change_seq'") or 0)
+        shift = 0 if since_seq > current + 1 else self.scalar(
             "SELECT max(COALESCE(suspended_days, 0) + COALESCE(extended_days, 0)) FROM cases WHERE _seq >= ?", (since_seq,))
         return int(days or 0) + int(shift or 0)
 

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..ingest.records import KINDS, MAX_TEXT, Field, RecordKind
-from .dialect import is_new, upsert_keyed
+from .dialect import MONTHLY, is_new, upsert_keyed
 
 if TYPE_CHECKING:
     from .base import StoreBase
@@ -213,6 +213,17 @@ class FastImport:
     def select(self) -> None:
         """The staged rows the predicate proves good, converted, into `_gw_ok`."""
         self.conn.execute(self._select)
+
+    def make_partitions(self) -> list[str]:
+        """The monthly partitions the selected rows need, made where missing (PostgreSQL's
+        partitioned record tables; otherwise none): the names made. Making one locks the table for
+        every other session until the import's transaction ends, so the import commits after it."""
+        table = self.plan.kind.name
+        if not self.store.dialect.key_table(self.conn, table):
+            return []
+        column = MONTHLY[table]
+        months = [r[0] for r in self.conn.execute(f'SELECT DISTINCT substr("{column}", 1, 7) FROM {OK}')]
+        return list(self.store.dialect.ensure_partitions(self.conn, table, months))
 
     def bounds(self, keys: list[Any] | None = None) -> tuple[str | None, str | None, int]:
         """(first day, last day, longest shift) of the selected cases, or of the stored cases `keys`:
