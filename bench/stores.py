@@ -109,9 +109,10 @@ def bare_sqlite(work: Path, cases_csv: Path) -> tuple[float, int]:
     t = time.perf_counter()
     with cases_csv.open(encoding="utf-8", newline="") as f:
         rows = csv.reader(f)
-        header = next(rows)
+        header = [*next(rows), "_seq"]          # with a change number, as the import's rows (import_bare)
         conn.execute("BEGIN")
-        conn.executemany(f'INSERT INTO cases ({", ".join(header)}) VALUES ({", ".join("?" * len(header))})', rows)
+        conn.executemany(f'INSERT INTO cases ({", ".join(header)}) VALUES ({", ".join("?" * len(header))})',
+                         ([*r, 1] for r in rows))
         conn.execute("COMMIT")
     seconds = time.perf_counter() - t
     count = conn.execute("SELECT count(*) FROM cases").fetchone()[0]

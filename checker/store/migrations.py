@@ -14,7 +14,8 @@ from typing import Callable
 
 from ..ingest.records import KINDS, RecordKind
 from . import delivery, indicators, lease, reports, scan
-from .dialect import KEYED, key_columns, make_key_table, partition_by_month, seq_triggers, serialized, table_columns
+from .dialect import (KEYED, drop_sqlite_insert_trigger, key_columns, make_key_table, partition_by_month, seq_triggers,
+                      serialized, table_columns)
 
 SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
              "datetime": "TEXT", "date": "TEXT", "enum": "TEXT", "choices": "TEXT"}
@@ -217,6 +218,13 @@ def _record_seq_triggers(conn: sqlite3.Connection) -> None:
         seq_triggers(conn, rk.name)
 
 
+def _no_sqlite_insert_seq_trigger(conn: sqlite3.Connection) -> None:
+    """SQLite: the INSERT triggers of 0190 dropped (they doubled a plain insert's cost); a row
+    inserted without a change number is stamped by the next scan as it starts (RecordStore.scan_seq)."""
+    for rk in KINDS.values():
+        drop_sqlite_insert_trigger(conn, rk.name)
+
+
 # Every migration, in the order it runs (name order; the numbers leave gaps, and two pairs share a
 # number: they were written apart and ordered by the whole name). Append a new one at its place.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -249,4 +257,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0186_indicator_rollups_built_to", indicators._rollups_built_to),
     Migration("0190_record_seq_triggers", _record_seq_triggers),
     Migration("0191_scans_basis", scan._scans_basis),
+    Migration("0192_no_sqlite_insert_seq_trigger", _no_sqlite_insert_seq_trigger),
 )

@@ -23,10 +23,14 @@ class RecordStore(StoreBase):
     def scan_seq(self) -> int:
         """A scan's change number: the rows stamped before it started carry it (the scan looks at
         them), and change_seq moves one past it, so that a row stamped from now on (checker.store.dialect
-        seq_triggers) is above it, for the next scan."""
+        seq_triggers) is above it, for the next scan. Rows inserted without a change number (`_seq` 0:
+        SQLite has no INSERT trigger) get this one."""
         with self.transaction() as c:
             c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 2 WHERE key = 'change_seq'")
-            return int(c.execute("SELECT value FROM meta WHERE key = 'change_seq'").fetchone()[0]) - 1
+            seq = int(c.execute("SELECT value FROM meta WHERE key = 'change_seq'").fetchone()[0]) - 1
+            for kind in KINDS:
+                c.execute(f'UPDATE "{kind}" SET _seq = ? WHERE _seq = 0', (seq,))
+            return seq
 
     def current_seq(self) -> int:
         return int(self.scalar("SELECT value FROM meta WHERE key = 'change_seq'"))
