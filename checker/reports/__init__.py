@@ -8,12 +8,17 @@ out as an A4 PDF (WeasyPrint or Chromium) and an Excel workbook, plus a short te
 """
 from __future__ import annotations
 
+from typing import Any, Iterable
+
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from ..errors import InputError
+from ..config import Config
 from ..periods import Period
+from ..rules.model import RuleBook
+from .model import ReportRepo
 from . import html, model, summary
 from .pdf import write_pdf
 from .workbook import report_sheets
@@ -35,7 +40,7 @@ class ReportResult:
     text: str
     kind: str
     period: Period
-    files: dict = field(default_factory=dict)     # format → Path: html always, pdf and xlsx when asked
+    files: dict[str, Any] = field(default_factory=dict)     # format → Path: html always, pdf and xlsx when asked
     pages: int | None = None                      # PDF pages, when a PDF was written
 
     @property
@@ -78,8 +83,9 @@ def spec_of(kind: str) -> ReportSpec:
     return KINDS[kind]
 
 
-def build_report(store, cfg, rulebook, kind: str, period=None, org: str | None = None, *,
-                 now: datetime, out_dir=None, formats=None) -> ReportResult:
+def build_report(store: ReportRepo, cfg: Config, rulebook: RuleBook, kind: str, period: Period | str | None = None, org: str | None = None, *,
+                 now: datetime, out_dir: str | Path | None = None,
+                 formats: Iterable[str] | None = None) -> ReportResult:
     """Gather, render and write one report (HTML, plus PDF / xlsx when asked; default: config
     reports.formats); return where the files are and the text summary."""
     formats = tuple(formats or cfg.reports.formats)
@@ -106,15 +112,16 @@ def build_report(store, cfg, rulebook, kind: str, period=None, org: str | None =
     return ReportResult(path, summary.text(report, "、".join(map(str, files.values()))), kind, period, files, pages)
 
 
-def report_pdf(store, cfg, rulebook, kind: str, period=None, org: str | None = None, *,
-               now: datetime, out_dir=None) -> Path:
+def report_pdf(store: ReportRepo, cfg: Config, rulebook: RuleBook, kind: str, period: Period | str | None = None, org: str | None = None, *,
+               now: datetime, out_dir: str | Path | None = None) -> Path:
     """The report of a period as an A4 PDF file (the bot's /report sends it); raises
     checker.reports.pdf.PdfUnavailable when no PDF engine is installed."""
-    return build_report(store, cfg, rulebook, kind, period, org, now=now, out_dir=out_dir,
-                        formats=("html", "pdf")).files["pdf"]
+    pdf: Path = build_report(store, cfg, rulebook, kind, period, org, now=now, out_dir=out_dir,
+                             formats=("html", "pdf")).files["pdf"]
+    return pdf
 
 
-def _period(spec: ReportSpec, period, now: datetime) -> Period:
+def _period(spec: ReportSpec, period: Period | str | None, now: datetime) -> Period:
     if period is None:
         return default_period(spec.name, now)
     p = Period.parse(period) if isinstance(period, str) else period

@@ -3,10 +3,18 @@ rankings of districts and departments, the narrative (亮点、问题、建议) 
 by clause."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
 from collections import Counter
 from dataclasses import dataclass
 
 from . import data
+from ..periods import Period
+from .data import IndicatorTable
+from .suggest import Suggestion
+
+if TYPE_CHECKING:
+    from .model import ReportRepo
 
 RANK_LEVELS = (("district", "各区县"), ("department", "各部门"))
 
@@ -37,7 +45,7 @@ class Ranking:
     rows: tuple[RankRow, ...]
 
 
-def rankings(store, table, period, org, overdue, open_rows, start: str, end: str) -> tuple[Ranking, ...]:
+def rankings(store: ReportRepo, table: IndicatorTable, period: Period, org: str | None, overdue: tuple[data.OverdueCase, ...], open_rows: Sequence[dict[str, Any]], start: str, end: str) -> tuple[Ranking, ...]:
     """District and department rankings of the scope: P1–P9 达标率 first, then P5 按时办结率, then
     fewer overdue cases and fewer open findings."""
     scope = set(store.org_subtree(org)) if org else None
@@ -82,8 +90,8 @@ class SuggestionGroup:
     deadline: str                   # the earliest
 
 
-def group_suggestions(suggestions, titles: dict[str, str]) -> tuple[SuggestionGroup, ...]:
-    groups: dict[tuple[str, str], list] = {}
+def group_suggestions(suggestions: Iterable[Suggestion], titles: dict[str, str]) -> tuple[SuggestionGroup, ...]:
+    groups: dict[tuple[str, str], list[Suggestion]] = {}
     for s in suggestions:
         groups.setdefault((s.clause, s.measure), []).append(s)
     out = []
@@ -98,7 +106,7 @@ def group_suggestions(suggestions, titles: dict[str, str]) -> tuple[SuggestionGr
     return tuple(out)
 
 
-def _common_problem(items) -> str:
+def _common_problem(items: Sequence[Suggestion]) -> str:
     """'P5 按时办结率 为 87.1%，未达到 = 100%' ×5 → 'P5 按时办结率未达到 = 100%（5 个单位）'."""
     first = items[0].problem
     head = first.split(" 为 ")[0] if " 为 " in first else None
@@ -121,15 +129,18 @@ class Narrative:
     advice: tuple[str, ...]
 
 
-def narrative(lines, rankings_, overdue, rect, groups, findings_count: int, names: dict) -> Narrative:
+def narrative(lines: Sequence[data.IndicatorLine], rankings_: Sequence[Ranking], overdue: tuple[data.OverdueCase, ...], rect: data.Rectification,
+              groups: Sequence[SuggestionGroup], findings_count: int, names: dict[str, str]) -> Narrative:
     """亮点、问题、建议 in a few sentences each, from the figures of the report."""
-    good, bad, advice = [], [], []
+    good: list[str] = []
+    bad: list[str] = []
+    advice: list[str] = []
     passed = [l for l in lines if l.passed and not l.small_sample]
     if passed:
         good.append(f"{'、'.join(l.code + ' ' + l.name for l in passed)}达到目标。")
-    better = sorted((l for l in lines if l.change is not None and l.change >= 0.005), key=lambda l: -l.change)
+    better = sorted(((l, c) for l in lines if (c := l.change) is not None and c >= 0.005), key=lambda lc: -lc[1])
     if better:
-        good.append("较上期提高：" + "；".join(f"{l.code} {l.name}提高 {l.change * 100:.1f} 个百分点" for l in better[:3]) + "。")
+        good.append("较上期提高：" + "；".join(f"{l.code} {l.name}提高 {c * 100:.1f} 个百分点" for l, c in better[:3]) + "。")
     for rk in rankings_:
         top = rk.rows[0]
         if top.known:
@@ -144,9 +155,9 @@ def narrative(lines, rankings_, overdue, rect, groups, findings_count: int, name
     for l in failing:
         flag = "（样本不足，仅供参考）" if l.small_sample else ""
         bad.append(f"{l.code} {l.name} {_pct(l.value)}，未达到目标（{l.target}）{flag}。")
-    worse = sorted((l for l in lines if l.change is not None and l.change <= -0.005), key=lambda l: l.change)
+    worse = sorted(((l, c) for l in lines if (c := l.change) is not None and c <= -0.005), key=lambda lc: lc[1])
     if worse:
-        bad.append("较上期下降：" + "；".join(f"{l.code} {l.name}下降 {-l.change * 100:.1f} 个百分点" for l in worse[:3]) + "。")
+        bad.append("较上期下降：" + "；".join(f"{l.code} {l.name}下降 {-c * 100:.1f} 个百分点" for l, c in worse[:3]) + "。")
     if overdue:
         by_org = Counter(c.org_name for c in overdue).most_common(3)
         longest = max(overdue, key=lambda c: c.overdue_wd)
@@ -175,5 +186,5 @@ def narrative(lines, rankings_, overdue, rect, groups, findings_count: int, name
     return Narrative(tuple(good), tuple(bad), tuple(advice))
 
 
-def _pct(v) -> str:
+def _pct(v: float | None) -> str:
     return data.pct_text(v)

@@ -3,13 +3,15 @@ and heat map (findings by org × clause). Every text is XML-escaped; sizes are i
 from __future__ import annotations
 
 from html import escape
-from typing import Sequence
+from typing import Callable, Sequence
+
+Scale = Callable[[float], float]     # a value (or an x index) → its pixel position
 
 PALETTE = ("#1f5fa8", "#c0392b", "#2e8b57", "#d98c1f", "#7b4fa0", "#3a9ca6", "#8a6d3b", "#555555", "#c2185b")
 FONT = "font-family=\"'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei','PingFang SC',sans-serif\""
 
 
-def _t(text) -> str:
+def _t(text: object) -> str:
     return escape(str(text), quote=True)
 
 
@@ -31,8 +33,11 @@ def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[flo
     values = [v for s in series.values() for v in s if v is not None]
     lo, hi = (min(values + [0.0]), max(values + [1.0 if percent else 0.0])) if values else (0.0, 1.0)
     hi = hi if hi > lo else lo + 1
-    x = lambda i: left + (pw * i / max(1, len(labels) - 1) if len(labels) > 1 else pw / 2)
-    y = lambda v: top + ph - (v - lo) / (hi - lo) * ph
+    def x(i: float) -> float:
+        return left + (pw * i / max(1, len(labels) - 1) if len(labels) > 1 else pw / 2)
+
+    def y(v: float) -> float:
+        return top + ph - (v - lo) / (hi - lo) * ph
     body = [f'<text x="{left}" y="16" font-size="14" font-weight="bold">{_t(title)}</text>']
     body += _grid(left, top, pw, ph, lo, hi, percent)
     body += [f'<text x="{x(i):.1f}" y="{height - 14}" text-anchor="middle">{_t(l)}</text>'
@@ -45,7 +50,7 @@ def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[flo
     return _svg(width, height, title, body)
 
 
-def _grid(left, top, pw, ph, lo, hi, percent) -> list[str]:
+def _grid(left: float, top: float, pw: float, ph: float, lo: float, hi: float, percent: bool) -> list[str]:
     out = []
     for k in range(5):
         v = lo + (hi - lo) * k / 4
@@ -55,7 +60,7 @@ def _grid(left, top, pw, ph, lo, hi, percent) -> list[str]:
     return out
 
 
-def _line(vals, x, y, color) -> list[str]:
+def _line(vals: Sequence[float | None], x: Scale, y: Scale, color: str) -> list[str]:
     out: list[str] = []
     run: list[tuple[int, float]] = []
     for i, v in enumerate(list(vals) + [None]):
@@ -123,7 +128,7 @@ def _heat(t: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _clip(text, n: int = 12) -> str:
+def _clip(text: object, n: int = 12) -> str:
     text = str(text)
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -148,7 +153,8 @@ def small_multiples(title: str, labels: Sequence[str], panels: Sequence[tuple[st
     return _svg(width, height, title, body)
 
 
-def _panel(ox, oy, w, h, name, labels, values, target, color) -> list[str]:
+def _panel(ox: float, oy: float, w: float, h: float, name: str, labels: Sequence[str], values: Sequence[float | None],
+           target: float | None, color: str) -> list[str]:
     left, right, top, bottom = 46, 52, 20, 26
     pw, ph = w - left - right, h - top - bottom
     known = [v for v in values if v is not None]
@@ -160,8 +166,11 @@ def _panel(ox, oy, w, h, name, labels, values, target, color) -> list[str]:
     hi = max(known + ([target] if target is not None else []))
     pad = max((hi - lo) * 0.15, 0.02)
     lo, hi = max(0.0, lo - pad), hi + pad
-    x = lambda i: ox + left + (pw * i / max(1, len(labels) - 1) if len(labels) > 1 else pw / 2)
-    y = lambda v: oy + top + ph - (v - lo) / (hi - lo) * ph
+    def x(i: float) -> float:
+        return ox + left + (pw * i / max(1, len(labels) - 1) if len(labels) > 1 else pw / 2)
+
+    def y(v: float) -> float:
+        return oy + top + ph - (v - lo) / (hi - lo) * ph
     for k in range(3):
         v = lo + (hi - lo) * k / 2
         out.append(f'<line x1="{ox + left}" x2="{ox + left + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e3e3"/>'
@@ -175,9 +184,9 @@ def _panel(ox, oy, w, h, name, labels, values, target, color) -> list[str]:
     out += [f'<text x="{x(i):.1f}" y="{oy + h - 8}" text-anchor="middle" font-size="10">{_t(l)}</text>'
             for i, l in enumerate(labels)]
     out += _line(values, x, y, color)
-    last = max(i for i, v in enumerate(values) if v is not None)
-    out.append(f'<text x="{x(last):.1f}" y="{y(values[last]) - 6:.1f}" text-anchor="middle" font-size="10" '
-               f'fill="{color}">{values[last] * 100:.1f}%</text>')
+    last, latest = max((i, v) for i, v in enumerate(values) if v is not None)
+    out.append(f'<text x="{x(last):.1f}" y="{y(latest) - 6:.1f}" text-anchor="middle" font-size="10" '
+               f'fill="{color}">{latest * 100:.1f}%</text>')
     return out
 
 

@@ -10,11 +10,27 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Protocol, TypeVar
 
 from ..calendar import WorkCalendar
 from ..evaluate import indicators
 from ..findings.messages import current_messages
+from ..config import Config
 from ..periods import Period
+from ..rules.model import RuleBook
+
+if TYPE_CHECKING:
+    from .model import ReportRepo
+
+class TableRepo(Protocol):
+    """What the P1–P9 table reads and keeps (IndicatorTable; the store is also handed to
+    checker.evaluate.indicators.compute): the item-based figures' snapshots of a period."""
+    def indicator_snapshot(self, period: str) -> dict[tuple[str, str], dict[str, Any]]: ...
+    def save_indicator_snapshot(self, period: str, rows: list[dict[str, Any]], taken_at: str) -> int: ...
+
+
+_R = TypeVar("_R")
+_K = TypeVar("_K", bound=Hashable)
 
 CODES = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
 INDICATOR_NAMES = {
@@ -25,7 +41,7 @@ INDICATOR_NAMES = {
 SEVERITY_NAMES = {"red": "红色（严重）", "yellow": "黄色（一般）", "blue": "蓝色（提示）"}
 
 
-def pct_text(v) -> str:
+def pct_text(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"
 
 
@@ -33,7 +49,7 @@ def iso(dt: datetime) -> str:
     return dt.isoformat(timespec="seconds")
 
 
-def indicator_rows(store, cfg, rulebook, period: Period, org: str | None, now: datetime) -> list[dict]:
+def indicator_rows(store: TableRepo, cfg: Config, rulebook: RuleBook | None, period: Period, org: str | None, now: datetime) -> list[dict[str, Any]]:
     """P1–P9 rows of checker.evaluate.indicators.compute (DESIGN.md shape) as plain dicts; [] without rules."""
     if rulebook is None:
         return []
@@ -53,13 +69,13 @@ class IndicatorTable:
     report reads the saved figures, so 上期 is what the items were then. A period with no snapshot
     has no item-based figures to compare with (its rows say so: value None, `no_snapshot`)."""
 
-    def __init__(self, store, cfg, rulebook, now: datetime):
+    def __init__(self, store: TableRepo, cfg: Config, rulebook: RuleBook | None, now: datetime):
         self.store, self.cfg, self.rulebook, self.now = store, cfg, rulebook, now
-        self._periods: dict[tuple[str, bool], dict] = {}
+        self._periods: dict[tuple[str, bool], dict[str, list[dict[str, Any]]]] = {}
         self.item_rules = {r.id for r in (rulebook.of_kind("indicator") if rulebook is not None else ())
                            if getattr(r, "source", None) == "items"}
 
-    def rows(self, period: Period, org: str | None, *, snapshot: bool = True) -> list[dict]:
+    def rows(self, period: Period, org: str | None, *, snapshot: bool = True) -> list[dict[str, Any]]:
         """`snapshot`: save the item-based figures as this period's when it has none yet (the report's
         own period); False: only read a saved snapshot (the previous period)."""
         key = (period.code, snapshot)
@@ -73,15 +89,15 @@ class IndicatorTable:
                                                              self.now), snapshot, save=False)
         return by_org[org]
 
-    def _compute(self, period: Period, snapshot: bool) -> dict:
+    def _compute(self, period: Period, snapshot: bool) -> dict[str, list[dict[str, Any]]]:
         rows = self._apply(period, indicator_rows(self.store, self.cfg, self.rulebook, period, None, self.now),
                            snapshot, save=True)
-        by_org: dict[str, list] = {}
+        by_org: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
             by_org.setdefault(r["org"], []).append(r)
         return by_org
 
-    def _apply(self, period: Period, rows: list[dict], snapshot: bool, save: bool) -> list[dict]:
+    def _apply(self, period: Period, rows: list[dict[str, Any]], snapshot: bool, save: bool) -> list[dict[str, Any]]:
         if not self.item_rules:
             return rows
         saved = self.store.indicator_snapshot(period.code)
@@ -104,7 +120,7 @@ class IndicatorTable:
         return out
 
 
-def _as_dict(row) -> dict:
+def _as_dict(row: object) -> dict[str, Any]:
     if dataclasses.is_dataclass(row) and not isinstance(row, type):
         return dataclasses.asdict(row)
     return {k: getattr(row, k) for k in ("code", "rule", "clause", "org", "period", "numerator",
@@ -130,7 +146,7 @@ class IndicatorLine:
     def small_sample(self) -> bool:
         """A record-based rate over fewer than MIN_SAMPLE records (样本不足)."""
         return not self.item_based and self.denominator is not None and 0 < self.denominator < MIN_SAMPLE
-    limits: dict | None = None         # the rule's target ({"gte": 0.9}): a value is never shown rounded across it
+    limits: dict[str, Any] | None = None         # the rule's target ({"gte": 0.9}): a value is never shown rounded across it
 
     @property
     def change(self) -> float | None:
@@ -140,7 +156,7 @@ class IndicatorLine:
         return self.value - self.previous
 
 
-def target_text(target) -> str:
+def target_text(target: object) -> str:
     """{gte: 0.9} → '≥ 90%', {eq: 1.0} → '= 100%'."""
     if isinstance(target, dict):
         signs = {"gte": "≥", "gt": ">", "eq": "=", "lte": "≤", "lt": "<"}
@@ -148,12 +164,12 @@ def target_text(target) -> str:
     return "" if target is None else str(target)
 
 
-def indicator_lines(current: list[dict], previous: list[dict], org: str | None,
-                    item_rules: set | frozenset = frozenset()) -> tuple[IndicatorLine, ...]:
+def indicator_lines(current: list[dict[str, Any]], previous: list[dict[str, Any]], org: str | None,
+                    item_rules: set[str] | frozenset[str] = frozenset()) -> tuple[IndicatorLine, ...]:
     """One line per P-code for the scope org (rows of other orgs are ignored)."""
     cur = _by_code(current, org)
     prev = _by_code(previous, org)
-    out = []
+    out: list[IndicatorLine] = []
     for code in CODES:
         r = cur.get(code)
         if r is None:
@@ -168,14 +184,14 @@ def indicator_lines(current: list[dict], previous: list[dict], org: str | None,
     return tuple(out)
 
 
-def _goal(target) -> float | None:
+def _goal(target: object) -> float | None:
     if isinstance(target, dict):
         return next((float(v) for v in target.values() if isinstance(v, (int, float))), None)
     return None
 
 
-def _by_code(rows: list[dict], org: str | None) -> dict[str, dict]:
-    out: dict[str, dict] = {}
+def _by_code(rows: list[dict[str, Any]], org: str | None) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for r in rows:
         if org is None or r.get("org") in (org, None):
             out.setdefault(r["code"], r)
@@ -194,7 +210,7 @@ class OverdueCase:
     overdue_wd: int
 
 
-def overdue_cases(store, cfg, org: str | None, now: datetime, names: dict) -> tuple[OverdueCase, ...]:
+def overdue_cases(store: ReportRepo, cfg: Config, org: str | None, now: datetime, names: dict[str, Any]) -> tuple[OverdueCase, ...]:
     cal = WorkCalendar.from_config(cfg.calendar, cfg.tz)
     out = []
     for r in store.overdue_cases_at(org, iso(now)):
@@ -209,17 +225,17 @@ class Rectification:
     """整改 status of the scope at `now`, with the period's 复查 results (DB33/T 2036.7 §8.3, §8.4)."""
     by_status: dict[str, int]          # open acknowledged submitted rejected (not yet closed)
     open_total: int
-    overdue: tuple[dict, ...]          # not closed and past their rectification deadline
+    overdue: tuple[dict[str, Any], ...]          # not closed and past their rectification deadline
     verified: int                      # 复查通过 in the period
     rejected: int                      # 复查未通过 in the period
     rebounds: int                      # reopened as rebounds in the period (seen cleared after 复查, then again)
-    rechecks: tuple[dict, ...]         # the 复查 events, made public
-    open_by_clause: tuple = ()         # ((standard, clause), n) of the findings still open at `now`
-    open_rows: tuple[dict, ...] = ()   # the findings still open at `now` (org, standard, clause, overdue)
+    rechecks: tuple[dict[str, Any], ...]         # the 复查 events, made public
+    open_by_clause: tuple[tuple[tuple[str, str], int], ...] = ()         # ((standard, clause), n) of the findings still open at `now`
+    open_rows: tuple[dict[str, Any], ...] = ()   # the findings still open at `now` (org, standard, clause, overdue)
     persisted: int = 0                 # 复查后仍存在: verified, yet the data never showed them cleared
 
 
-def rectification(store, org, period: Period, now: datetime) -> Rectification:
+def rectification(store: ReportRepo, org: str | None, period: Period, now: datetime) -> Rectification:
     at = iso(now)
     open_now = current_messages(store, store.findings_open_at(org, at), now)    # messages as read at `now`
     events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(),
@@ -236,7 +252,7 @@ def rectification(store, org, period: Period, now: datetime) -> Rectification:
         sum(e["action"] == "persist" for e in events))
 
 
-def counted(rows, key) -> tuple[tuple, ...]:
+def counted(rows: Iterable[_R], key: Callable[[_R], _K]) -> tuple[tuple[_K, int], ...]:
     """[(key value, count)] most frequent first, then by key."""
     c = Counter(key(r) for r in rows)
     return tuple(sorted(c.items(), key=lambda kv: (-kv[1], str(kv[0]))))
@@ -268,7 +284,7 @@ class Disclosures:
 DISCLOSURE_CATEGORIES = {"proactive": "主动公开", "request": "依申请公开"}
 
 
-def disclosure_limits(rulebook) -> dict[str, int]:
+def disclosure_limits(rulebook: RuleBook) -> dict[str, int]:
     """The limits as the rule pack's params say (rules/db50/disclosure.yaml), else the 条例's."""
     out = {"publish_days": 20, "answer_days": 20, "answer_days_extended": 40}
     for r in (rulebook.rules if rulebook is not None else ()):
@@ -277,12 +293,12 @@ def disclosure_limits(rulebook) -> dict[str, int]:
     return out
 
 
-def disclosures(store, cfg, rulebook, org: str | None, period: Period, now: datetime) -> Disclosures:
+def disclosures(store: ReportRepo, cfg: Config, rulebook: RuleBook, org: str | None, period: Period, now: datetime) -> Disclosures:
     cal = WorkCalendar.from_config(cfg.calendar, cfg.tz)
     limits = disclosure_limits(rulebook)
     local_now = now.astimezone(cfg.tz).replace(tzinfo=None) if now.tzinfo else now
-    by_cat: Counter = Counter()
-    on_time: Counter = Counter()
+    by_cat: Counter[str] = Counter()
+    on_time: Counter[str] = Counter()
     late, pending = [], 0
     for r in store.disclosures_in(org, period.start.isoformat(), period.end.isoformat()):
         cat = r["category"]

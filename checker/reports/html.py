@@ -9,13 +9,19 @@ import re
 from collections import Counter
 from datetime import timedelta
 from html import escape
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .. import statuses
 from ..evaluate.indicators import percent
-from ..evaluate.surveys import QUESTIONS
+from ..evaluate.surveys import QUESTIONS, Distribution, Rate
 from . import charts
-from .data import CODES, DISCLOSURE_CATEGORIES, INDICATOR_NAMES, MIN_SAMPLE, SEVERITY_NAMES
+from .analysis import RankRow
+from .data import CODES, DISCLOSURE_CATEGORIES, INDICATOR_NAMES, MIN_SAMPLE, SEVERITY_NAMES, IndicatorLine
+from .index import IndexRow
+
+if TYPE_CHECKING:
+    from . import ReportSpec
+    from .model import Report
 
 NUMERALS = "一二三四五六七八九十"
 STATUS_NAMES = statuses.STATUS_NAMES          # the one glossary of bot, CLI and reports
@@ -91,17 +97,17 @@ footer { margin-top: 4mm; font-size: 8pt; color: #666; }
 """
 
 
-def e(value) -> str:
+def e(value: object) -> str:
     return "" if value is None else escape(str(value), quote=True)
 
 
-def dt(text) -> str:
+def dt(text: str | None) -> str:
     """'2026-09-01T18:39:00+08:00' → '2026-09-01 18:39' (escaped, kept on one line)."""
     out = e((text or "")[:16].replace("T", " "))
     return f'<span class="nw">{out}</span>' if out else "—"
 
 
-def pct(v) -> str:
+def pct(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"
 
 
@@ -112,8 +118,9 @@ def numeral(n: int) -> str:
     return head + (NUMERALS[ones - 1] if ones else "")
 
 
-def render(report, spec) -> str:
-    parts, n = [], 0
+def render(report: Report, spec: ReportSpec) -> str:
+    parts: list[str] = []
+    n = 0
     for title, fn in SECTIONS:
         body = fn(report, spec)
         if body:
@@ -122,7 +129,7 @@ def render(report, spec) -> str:
     return _page(report, "\n".join(parts))
 
 
-def headline(r) -> str:
+def headline(r: Report) -> str:
     """'杭州市2026年第3季度分析报告': the scope (the top org for all orgs), the period, the kind, without
     saying 季度 or 年度 twice."""
     scope = r.scope_name if r.scope else (r.masthead.area if r.masthead and r.masthead.area else "")
@@ -134,9 +141,10 @@ def headline(r) -> str:
     return f"{scope}{label}{title}"
 
 
-def _page(r, body: str) -> str:
+def _page(r: Report, body: str) -> str:
     title = headline(r)
     m = r.masthead
+    assert m is not None, "gather sets the masthead"
     scan = f"；最近一次扫描：{dt(r.last_scan)}" if r.last_scan else ""
     docno = f'<p class="docno">{e(m.doc_number)}</p>' if m.doc_number else ""
     to = f'<p class="to">{e(m.recipients)}：</p>' if m.recipients else ""
@@ -180,13 +188,13 @@ def table(head: list[str], rows: list[list[str]], num_cols: tuple[int, ...] = ()
 _TAG = re.compile(r"<[^>]+>")
 
 
-def _org(r, code) -> str:
+def _org(r: Report, code: str | None) -> str:
     return e(r.names.get(code, code) if code else "（未指定）")
 
 
 # ------------------------------------------------------------------ sections, in order
 
-def _overview(r, spec) -> str:
+def _overview(r: Report, spec: ReportSpec) -> str:
     c, k = r.cases or {}, r.complaints or {}
     kpis = [("受理办件", c.get("accepted", 0)), ("办结办件", c.get("concluded", 0)),
             ("超期未办结（截至数据时间）", len(r.overdue_cases)),
@@ -202,7 +210,7 @@ def _overview(r, spec) -> str:
     return "\n".join(x for x in out if x)
 
 
-def _new_findings_note(r) -> str:
+def _new_findings_note(r: Report) -> str:
     """Findings count in the period they were found: say so when no scan ran in the period."""
     if r.scans_in_period:
         return ""
@@ -211,7 +219,7 @@ def _new_findings_note(r) -> str:
             f'{len(r.findings)} 项；截至数据时间仍未关闭的问题共 {r.rectification.open_total} 项，见“发现的问题”。</p>')
 
 
-def _indicators(r, spec) -> str:
+def _indicators(r: Report, spec: ReportSpec) -> str:
     if not r.lines:
         return '<p class="note">本期没有可计算的指标（未加载规则包或无数据）。</p>'
     rows = [[e(l.code), e(l.name), f"{_n(l.numerator)} / {_n(l.denominator)}", _value(l), e(l.target),
@@ -220,14 +228,14 @@ def _indicators(r, spec) -> str:
             + _indicator_notes(r))
 
 
-def _value(line) -> str:
+def _value(line: IndicatorLine) -> str:
     shown = percent(line.value, line.limits, trim=False)          # never rounded onto its target
     if line.small_sample:
         return f'{shown}<br><span class="small">样本不足（n={_n(line.denominator)}）</span>'
     return shown
 
 
-def _change_of(line) -> str:
+def _change_of(line: IndicatorLine) -> str:
     if line.change is not None:
         return _change(line.change)
     if line.value is not None and line.previous is not None and (line.small_sample or line.previous_small):
@@ -237,10 +245,10 @@ def _change_of(line) -> str:
     return "—"
 
 
-def _indicator_notes(r) -> str:
+def _indicator_notes(r: Report) -> str:
     notes = []
     p4 = next((l for l in r.lines if l.code == "P4" and l.value), None)
-    if p4 is not None:
+    if p4 is not None and p4.value:
         notes.append(f"P4 为行政许可事项法定时限之和 ÷ 承诺时限之和（{_n(p4.numerator)} ÷ {_n(p4.denominator)} 个工作日）。"
                      f"本期 {pct(p4.value)}，即承诺时限平均只有法定时限的 {100 / p4.value:.1f}%；目标 ≥ 150% 即"
                      f"承诺时限不超过法定时限的三分之二，超过 100% 越多，压缩越多。")
@@ -251,24 +259,26 @@ def _indicator_notes(r) -> str:
     return "".join(f'<p class="note">{e(n)}</p>' for n in notes)
 
 
-def _n(v) -> str:
+def _n(v: float | None) -> str:
     if v is None:
         return "—"
     return e(int(v) if float(v).is_integer() else round(v, 2))
 
 
-def _passed(p) -> str:
+def _passed(p: bool | None) -> str:
+    if p is None:
+        return "无数据"
     return {True: '<span class="pass">达标</span>', False: '<span class="fail">未达标</span>'}.get(p, "无数据")
 
 
-def _change(d) -> str:
+def _change(d: float | None) -> str:
     if d is None:
         return "—"
     cls = "up" if d > 0 else "down" if d < 0 else ""
     return f'<span class="{cls}">{"+" if d > 0 else ""}{d * 100:.1f} 个百分点</span>'
 
 
-def _rankings(r, spec) -> str:
+def _rankings(r: Report, spec: ReportSpec) -> str:
     if not r.rankings:
         return ""
     out = []
@@ -283,14 +293,14 @@ def _rankings(r, spec) -> str:
     return "\n".join(out)
 
 
-def _p5(x) -> str:
+def _p5(x: RankRow) -> str:
     if x.p5 is None:
         return "—"
     small = x.p5_n is not None and x.p5_n < MIN_SAMPLE
     return pct(x.p5) + ('<br><span class="small">样本不足</span>' if small else "")
 
 
-def _findings(r, spec) -> str:
+def _findings(r: Report, spec: ReportSpec) -> str:
     by_sev = [[e(SEVERITY_NAMES.get(s, s)), str(n)] for s, n in r.by_severity]
     by_org = [[_org(r, o), str(n)] for o, n in r.by_org]
     out = [f"<p>本期新发现问题 {len(r.findings)} 项；截至 {dt(r.now.isoformat())} 仍未关闭的问题 "
@@ -304,14 +314,14 @@ def _findings(r, spec) -> str:
     return "\n".join(out)
 
 
-def _clause_table(r, counted, label: str) -> str:
+def _clause_table(r: Report, counted: Iterable[tuple[tuple[str, str], int]], label: str) -> str:
     """One row a clause: the standard, the clause number with its title (the rule's), the count."""
     rows = [[e(std), f'<span class="nw">§{e(cl)}</span> {e(r.clause_title(std, cl))}', str(n)]
             for (std, cl), n in counted]
     return table(["标准", "条款", label], rows, (2,))
 
 
-def _overdue(r, spec) -> str:
+def _overdue(r: Report, spec: ReportSpec) -> str:
     worst = sorted(r.overdue_cases, key=lambda c: (-c.overdue_wd, c.due_at, c.case_no))[: r.top_n]
     rows = [[e(c.case_no), e(c.item_name), e(c.org_name), e(_officer(r, c.handler)), dt(c.due_at), str(c.overdue_wd)]
             for c in worst]
@@ -321,14 +331,14 @@ def _overdue(r, spec) -> str:
             + table(["办件编号", "事项", "机构", "经办人", "承诺办结时间", "超期工作日"], rows, (5,)))
 
 
-def _officer(r, officer_id) -> str:
+def _officer(r: Report, officer_id: str | None) -> str:
     """The officer's name (工号 only when the officer is unknown)."""
     if not officer_id:
         return "—"
     return r.officers.get(officer_id) or officer_id
 
 
-def _rectification(r, spec) -> str:
+def _rectification(r: Report, spec: ReportSpec) -> str:
     x = r.rectification
     status = [[e(STATUS_NAMES.get(s, s)), str(n)] for s, n in sorted(x.by_status.items())]
     summary = (f"<p>未关闭问题 {x.open_total} 项，其中超过整改期限 {len(x.overdue)} 项；本期复查通过 {x.verified} 项、"
@@ -349,7 +359,7 @@ def _rectification(r, spec) -> str:
                       table(["复查时间", "问题编号", "机构", "条款", "结论", "复查人", "复查意见"], rechecks)])
 
 
-def _orgs(r, spec) -> str:
+def _orgs(r: Report, spec: ReportSpec) -> str:
     if not r.orgs:
         return ""
     head = ["机构", "新问题", "超期办件", *CODES, "达标"]   # 超期办件 at the data time
@@ -359,14 +369,14 @@ def _orgs(r, spec) -> str:
         cells = [_cell(by.get(c)) for c in CODES]
         known = [l for l in o.lines if l.passed is not None]
         rows.append([e(o.name), str(o.findings), str(o.overdue_cases), *cells,
-                     f"{sum(l.passed for l in known)}/{len(known)}"])
+                     f"{sum(1 for l in known if l.passed)}/{len(known)}"])
     cols = '<colgroup><col style="width:17%"><col style="width:6%"><col style="width:6%">' + \
         '<col style="width:7.5%">' * len(CODES) + '<col style="width:3.5%"></colgroup>'
     return (table(head, rows, tuple(range(1, len(head))), cls="orgs").replace("<thead>", cols + "<thead>", 1)
             + '<p class="note">✓ 达标，✗ 未达标，— 无数据；“达标”为达标项数 / 有数据的指标数。</p>')
 
 
-def _cell(line) -> str:
+def _cell(line: IndicatorLine | None) -> str:
     """A figure with its verdict as a mark (✓ 达标, ✗ 未达标), not as a colour only."""
     if line is None or line.value is None:
         return "—"
@@ -376,7 +386,7 @@ def _cell(line) -> str:
     return f'<span class="{"pass" if line.passed else "fail"}">{figure}{"✓" if line.passed else "✗"}</span>'
 
 
-def _charts(r, spec) -> str:
+def _charts(r: Report, spec: ReportSpec) -> str:
     if "charts" not in spec.parts:
         return ""
     out = []
@@ -400,14 +410,14 @@ def _chart(svg: str) -> str:
     return f'<div class="chart">{svg}</div>'
 
 
-def _bars(title: str, items, empty: str, **kw) -> str:
+def _bars(title: str, items: Sequence[tuple[str, float]], empty: str, **kw: Any) -> str:
     """A bar chart, or a sentence saying there is nothing to draw."""
     if charts.is_empty(items):
         return f'<p class="note">{e(title)}：{e(empty)}，图略。</p>'
     return _chart(charts.bar_chart(title, items, **kw))
 
 
-def _org_charts(r) -> list[str]:
+def _org_charts(r: Report) -> list[str]:
     if not r.orgs:
         return []
     passed = sorted(((o.name, sum(1 for l in o.lines if l.passed)) for o in r.orgs), key=lambda t: -t[1])
@@ -416,7 +426,7 @@ def _org_charts(r) -> list[str]:
             _bars("各机构本期新发现问题数", found, "本期各机构均无新发现问题")]
 
 
-def _heat(r) -> list[str]:
+def _heat(r: Report) -> list[str]:
     """One heat map per standard (a pack's clauses are not mixed with the other's): child orgs × the
     most frequent clauses of the findings still open at the data time, with a clause legend."""
     rows_data = r.rectification.open_rows
@@ -428,8 +438,8 @@ def _heat(r) -> list[str]:
     out = []
     for std in sorted({f["standard"] for f in rows_data}):
         mine = [f for f in rows_data if f["standard"] == std]
-        by_clause: dict = {}
-        values: dict = {}
+        by_clause: dict[str, int] = {}
+        values: dict[tuple[str, str], float] = {}
         for f in mine:
             org = owner.get(f["org"], r.names.get(f["org"], f["org"] or "（未指定）"))
             by_clause[f["clause"]] = by_clause.get(f["clause"], 0) + 1
@@ -443,11 +453,11 @@ def _heat(r) -> list[str]:
     return out
 
 
-def _subtree(r, code) -> set:
+def _subtree(r: Report, code: str | None) -> set[str]:
     return set(r.extras.get("subtrees", {}).get(code, [code]))
 
 
-def _reasons(r) -> list[str]:
+def _reasons(r: Report) -> list[str]:
     out = []
     if r.surveys:
         for code in ("a7", "a9"):
@@ -455,7 +465,7 @@ def _reasons(r) -> list[str]:
             if d and d.answered:
                 items = sorted(((t, n) for _, t, n in d.counts if n), key=lambda t: -t[1])
                 out.append(_chart(charts.bar_chart(f"差评原因：{QUESTIONS[code].text}（{code}，可多选）", items)))
-    comments: dict = {}
+    comments: dict[str, int] = {}
     for p in r.poor_evaluations:
         key = (p.get("comment") or "（未填写原因）").strip()
         comments[key] = comments.get(key, 0) + 1
@@ -465,7 +475,7 @@ def _reasons(r) -> list[str]:
     return out
 
 
-def _surveys(r, spec) -> str:
+def _surveys(r: Report, spec: ReportSpec) -> str:
     s = r.surveys
     if s is None:
         return ""
@@ -489,7 +499,7 @@ def _surveys(r, spec) -> str:
 _CHANNEL = {"onsite": "现场拦截", "online": "网上问卷", "phone": "电话调查"}
 
 
-def _rates_by(r, title, groups) -> list[str]:
+def _rates_by(r: Report, title: str, groups: Sequence[tuple[str, tuple[Rate, ...]]]) -> list[str]:
     codes = [q for q in ("a5", "a6", "b2", "b3", "b6")
              if any(x.question == q and x.answered for _, rs in groups for x in rs)]
     if not groups or not codes:
@@ -501,7 +511,7 @@ def _rates_by(r, title, groups) -> list[str]:
             f'<p class="note">* 作答不足 {MIN_SAMPLE} 份，样本不足，仅供参考。</p>']
 
 
-def _rate(x, short: bool = False) -> str:
+def _rate(x: Rate | None, short: bool = False) -> str:
     """A satisfaction rate; under MIN_SAMPLE answers it is flagged 样本不足 (short: a star)."""
     if x is None or x.value is None:
         return "—"
@@ -510,14 +520,14 @@ def _rate(x, short: bool = False) -> str:
     return f"{pct(x.value)}*" if short else f'{pct(x.value)}<br><span class="small">样本不足（n={x.answered}）</span>'
 
 
-def _distribution(d) -> str:
+def _distribution(d: Distribution) -> str:
     kind = "可多选" if d.question.multiple else "单选"
     rows = [[e(letter), e(text), str(n), pct(n / d.answered if d.answered else None)] for letter, text, n in d.counts]
     return (f"<h3>{e(d.question.code)}. {e(d.question.text)}（{kind}，作答 {d.answered} 份）</h3>"
             + table(["选项", "内容", "人数", "占比"], rows, (2, 3)))
 
 
-def _poor(r, spec) -> str:
+def _poor(r: Report, spec: ReportSpec) -> str:
     if "poor" not in spec.parts:
         return ""
     poor = r.poor_evaluations
@@ -535,7 +545,7 @@ def _poor(r, spec) -> str:
     return "\n".join(out)
 
 
-def _disclosures(r, spec) -> str:
+def _disclosures(r: Report, spec: ReportSpec) -> str:
     d = r.disclosures
     if "disclosures" not in spec.parts or d is None:
         return ""
@@ -561,7 +571,7 @@ def _disclosures(r, spec) -> str:
     return "\n".join(out)
 
 
-def _index(r, spec) -> str:
+def _index(r: Report, spec: ReportSpec) -> str:
     if "index" not in spec.parts:
         return ""
     if r.index_error:
@@ -582,22 +592,22 @@ def _index(r, spec) -> str:
                       _bars("政务服务效能指数排名", items, "没有可排名的指数得分")])
 
 
-def _rank_cell(x) -> str:
+def _rank_cell(x: IndexRow) -> str:
     group = {"district": "区县", "department": "部门"}.get(x.group, x.group)
     if not x.complete:
         return f'<span class="small">{e(group)}：数据不全，不排名（缺 {e("、".join(x.missing_dimensions))}）</span>'
     return f"{e(group)} 第 {x.rank} 名" if x.rank else "—"
 
 
-def _score(v) -> str:
+def _score(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}"
 
 
-def _delta(v) -> str:
+def _delta(v: float | None) -> str:
     return "—" if v is None else f'<span class="{"up" if v >= 0 else "down"}">{v:+.2f}</span>'
 
 
-def _conclusion(r, spec) -> str:
+def _conclusion(r: Report, spec: ReportSpec) -> str:
     problems = "".join(f"<li>{e(p)}</li>" for p in r.problems) or "<li>本期未发现需要通报的问题。</li>"
     rows = [[f'<span class="nw">{e(g.clause)}</span><br>{e(g.clause_title)}', e(g.problem), e(g.measure),
              _units(g.orgs), dt(g.deadline)] for g in r.suggestion_groups]
@@ -609,18 +619,18 @@ def _conclusion(r, spec) -> str:
                       '各单位的期限相同时只列最早者。</p>'])
 
 
-def _units(orgs) -> str:
+def _units(orgs: Sequence[str]) -> str:
     if len(orgs) <= 6:
         return e("、".join(orgs))
     return e("、".join(orgs[:6])) + f"等 {len(orgs)} 个单位"
 
 
-def _notes(r, spec) -> str:
+def _notes(r: Report, spec: ReportSpec) -> str:
     return "<ol>" + "".join(f"<li>{e(n)}</li>" for n in r.notes) + "</ol>" if r.notes else ""
 
 
 # The report's numbered sections, in display order (title, renderer).
-SECTIONS: list[tuple[str, Callable]] = [
+SECTIONS: list[tuple[str, Callable[[Report, ReportSpec], str]]] = [
     ("总体情况", _overview),
     ("P1–P9 定量评价指标（DB33/T 2036.7 §5.2–5.3）", _indicators),
     ("各区县、各部门排名", _rankings),

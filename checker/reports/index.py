@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, tzinfo
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import jsonschema
 import yaml
@@ -20,7 +20,7 @@ from ..periods import Period
 from ..rules import source
 from ..rules.model import RuleBook
 from . import index_math as im
-from .data import IndicatorTable
+from .data import IndicatorTable, TableRepo
 
 CLAUSE = "DB50/T 957.7 §6.3"
 
@@ -79,7 +79,7 @@ class Node:
     def is_leaf(self) -> bool:
         return not self.children
 
-    def leaves(self):
+    def leaves(self) -> Iterator[Node]:
         if self.is_leaf:
             yield self
         for c in self.children:
@@ -111,8 +111,9 @@ class IndexRow:
     complete: bool = True                              # every dimension has data; only complete orgs are ranked
     missing_dimensions: tuple[str, ...] = field(default=())
 
-    def as_json(self) -> dict:
-        r = lambda v: None if v is None else round(v, 2)
+    def as_json(self) -> dict[str, Any]:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 2)
         return {"org": self.org, "org_name": self.org_name, "score": r(self.score), "rank": self.rank,
                 "group": self.group, "group_name": GROUP_NAMES.get(self.group, self.group),
                 "complete": self.complete, "missing_dimensions": list(self.missing_dimensions),
@@ -132,16 +133,17 @@ class NoIndexData(GovwatchError):
 @dataclass(frozen=True)
 class IndexResult:
     """An index run: its rows, and the weights it used (fixed for the evaluation year)."""
-    rows: list
+    rows: list[IndexRow]
     year: int
     base_period: str
-    weights: dict                     # node path → {child name: weight}
+    weights: dict[str, Any]                     # node path → {child name: weight}
     root: str = ""
 
     @property
-    def dimension_weights(self) -> dict:
+    def dimension_weights(self) -> dict[str, Any]:
         """The first-level dimensions' weights (shown in reports and by `govwatch index`)."""
-        return self.weights.get(self.root, {})
+        found: dict[str, Any] = self.weights.get(self.root, {})
+        return found
 
 
 # ---------------------------------------------------------------- loading and validation
@@ -150,11 +152,12 @@ def default_path(cfg: Config) -> Path:
     return Path(cfg.rules_path()) / "db50" / "index.yaml"
 
 
-def schema() -> dict:
-    return json.loads(Path(__file__).with_name("index_schema.json").read_text("utf-8"))
+def schema() -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(Path(__file__).with_name("index_schema.json").read_text("utf-8"))
+    return found
 
 
-def load_index(path) -> IndexTree:
+def load_index(path: str | Path) -> IndexTree:
     """Read, validate and build the index tree; every problem is reported as `file:line: 问题`."""
     path = Path(path)
     try:
@@ -181,12 +184,12 @@ def load_index(path) -> IndexTree:
                      tuple(scope.get("levels", ())), tuple(scope.get("orgs", ())), root, str(path))
 
 
-def _schema_errors(data):
+def _schema_errors(data: Any) -> list[Any]:         # jsonschema.ValidationError (the package is untyped)
     validator = jsonschema.Draft202012Validator(schema())
     return sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
 
 
-def _schema_problem(error, path, doc: source.Doc) -> str:
+def _schema_problem(error: Any, path: Path, doc: source.Doc) -> str:
     where = f"{path}:{doc.line(error.absolute_path)}"
     key = ".".join(str(p) for p in error.absolute_path) or "(顶层)"
     if error.validator == "additionalProperties":
@@ -200,12 +203,13 @@ def _schema_problem(error, path, doc: source.Doc) -> str:
     return f"{where}: {key}: {error.message}"
 
 
-def _node(d: dict, ypath: tuple, parent: str, doc: source.Doc, file) -> tuple[Node, list[str]]:
+def _node(d: dict[str, Any], ypath: source.Path_, parent: str, doc: source.Doc, file: Path) -> tuple[Node, list[str]]:
     path = f"{parent}/{d['name']}" if parent else d["name"]
     line = doc.line(ypath)
     if "children" not in d:
         return _leaf(d, path, line), []
-    kids, problems = [], []
+    kids: list[Node] = []
+    problems: list[str] = []
     for i, c in enumerate(d["children"]):
         node, p = _node(c, ypath + ("children", i), path, doc, file)
         kids.append(node)
@@ -214,14 +218,14 @@ def _node(d: dict, ypath: tuple, parent: str, doc: source.Doc, file) -> tuple[No
     return Node(d["name"], path, line, d.get("weight"), weighting, tuple(kids)), problems + p
 
 
-def _leaf(d: dict, path: str, line: int) -> Node:
+def _leaf(d: dict[str, Any], path: str, line: int) -> Node:
     n = d["normalize"]
     norm = Normalize(n["method"], n.get("best"), n.get("worst"), tuple(tuple(b) for b in n.get("bands", ())))
     return Node(d["name"], path, line, d.get("weight"), input=Input(**d["input"]), normalize=norm,
                 higher_better=d.get("direction", "higher") == "higher")
 
 
-def _weighting(w: dict, kids: list[Node], where: str, path: str) -> tuple[Weighting, list[str]]:
+def _weighting(w: dict[str, Any], kids: list[Node], where: str, path: str) -> tuple[Weighting, list[str]]:
     method = w["method"]
     named = [k for k in kids if k.weight is not None]
     if method == "given":
@@ -235,7 +239,7 @@ def _weighting(w: dict, kids: list[Node], where: str, path: str) -> tuple[Weight
     return Weighting(method), []
 
 
-def _checked(w: Weighting, where, path) -> tuple[Weighting, list[str]]:
+def _checked(w: Weighting, where: str, path: str) -> tuple[Weighting, list[str]]:
     try:
         im.check_weights(w.weights)
     except im.IndexMathError as exc:
@@ -243,7 +247,7 @@ def _checked(w: Weighting, where, path) -> tuple[Weighting, list[str]]:
     return w, []
 
 
-def _ahp(matrix, n, where, path) -> tuple[Weighting, list[str]]:
+def _ahp(matrix: Sequence[Sequence[float]], n: int, where: str, path: str) -> tuple[Weighting, list[str]]:
     if len(matrix) != n:
         return Weighting("ahp"), [f"{where}: {path}: 判断矩阵为 {len(matrix)} 阶，但下级指标有 {n} 个"]
     try:
@@ -255,12 +259,13 @@ def _ahp(matrix, n, where, path) -> tuple[Weighting, list[str]]:
 
 # ---------------------------------------------------------------- inputs
 
-class IndexRepo(Protocol):
-    """What the efficacy index (checker.reports.index) calls on the store: its inputs, weights and runs."""
+class IndexRepo(TableRepo, Protocol):
+    """What the efficacy index (checker.reports.index) calls on the store: its inputs (the P1–P9 table's,
+    TableRepo), weights and runs."""
     def index_weights(self, year: int) -> tuple[str, str] | None: ...
-    def metric_rows(self, org: str, metric: str) -> list[dict]: ...
+    def metric_rows(self, org: str, metric: str) -> list[dict[str, Any]]: ...
     def online_depths(self, org: str | None) -> list[int]: ...
-    def orgs_for_index(self, levels: tuple[str, ...] = (), codes: tuple[str, ...] = ()) -> list[dict]: ...
+    def orgs_for_index(self, levels: tuple[str, ...] = (), codes: tuple[str, ...] = ()) -> list[dict[str, Any]]: ...
     def overdue_case_counts(self, org: str | None, start: str, end: str, now: str) -> tuple[int, int]: ...
     def record_index_run(
         self,
@@ -281,7 +286,7 @@ class InputContext:
     rulebook: RuleBook
     period: Period
     now: datetime
-    _indicators: dict = field(default_factory=dict)
+    _indicators: dict[str, Any] = field(default_factory=dict)
     _table: IndicatorTable | None = None
 
     def indicator(self, org: str, code: str) -> float | None:
@@ -293,16 +298,17 @@ class InputContext:
         return (self._indicators[org].get(code) or {}).get("value")
 
 
-def _indicator(ctx: InputContext, inp: Input, org: str):
+def _indicator(ctx: InputContext, inp: Input, org: str) -> float | None:
     return ctx.indicator(org, inp.indicator or "")
 
 
-def _metric(ctx: InputContext, inp: Input, org: str):
+def _metric(ctx: InputContext, inp: Input, org: str) -> float | None:
     """The metric of the period itself, else the mean of its rows for shorter periods inside it."""
     rows = ctx.store.metric_rows(org, inp.metric or "")
     exact = [r["value"] for r in rows if r["period"] == ctx.period.code]
     if exact:
-        return exact[0]
+        value: float | None = exact[0]
+        return value
     inside = [r["value"] for r in rows if _inside(r["period"], ctx.period)]
     return sum(inside) / len(inside) if inside else None
 
@@ -315,24 +321,24 @@ def _inside(code: str, period: Period) -> bool:
     return period.start <= p.start and p.end <= period.end and p.code != period.code
 
 
-def _computed(ctx: InputContext, inp: Input, org: str):
+def _computed(ctx: InputContext, inp: Input, org: str) -> float | None:
     return COMPUTED[inp.computed or ""](ctx, inp, org)
 
 
-def _overdue_share(ctx, inp, org):
+def _overdue_share(ctx: InputContext, inp: Input, org: str) -> float | None:
     """时效异常: share of the period's cases that ran past their deadline (lower is better)."""
     late, total = ctx.store.overdue_case_counts(org, ctx.period.start.isoformat(), ctx.period.end.isoformat(),
                                                 ctx.now.isoformat(timespec="seconds"))
     return late / total if total else None
 
 
-def _depth_at_least(ctx, inp, org):
+def _depth_at_least(ctx: InputContext, inp: Input, org: str) -> float | None:
     """一级…四级网上办理: share of in-scope items whose 网办深度 is at least `depth`."""
     depths = ctx.store.online_depths(org)
     return sum(1 for d in depths if d >= (inp.depth or 1)) / len(depths) if depths else None
 
 
-def _depth_mean(ctx, inp, org):
+def _depth_mean(ctx: InputContext, inp: Input, org: str) -> float | None:
     depths = ctx.store.online_depths(org)
     return sum(depths) / len(depths) if depths else None
 
@@ -344,47 +350,50 @@ def _depth_mean(ctx, inp, org):
 # efficacy method's 60 (不允许值) … 100 (满意值) maps linearly onto 0 … 100; banded scores map from
 # their lowest to their highest base score onto 0 … 100; the other methods are 0–100 already.
 
-def _efficacy(n: Normalize, x, values, higher):
+def _efficacy(n: Normalize, x: float, values: Sequence[float], higher: bool) -> float:
     assert n.best is not None and n.worst is not None      # index_schema.json requires both for efficacy
     return (im.efficacy(x, n.best, n.worst) - 60.0) * 2.5
 
 
-def _banded(n: Normalize, x, values, higher):
+def _banded(n: Normalize, x: float, values: Sequence[float], higher: bool) -> float:
     bases = [b for _, b in n.bands]
     lo, hi = min(bases), max(bases)
     score = im.banded(x, n.bands)
     return 100.0 if hi == lo else 100.0 * (score - lo) / (hi - lo)
 
 
-def _minmax(n, x, values, higher):
+def _minmax(n: Normalize, x: float, values: Sequence[float], higher: bool) -> float:
     return im.min_max(x, values, higher)
 
 
-def _zscore(n, x, values, higher):
+def _zscore(n: Normalize, x: float, values: Sequence[float], higher: bool) -> float:
     return im.z_score(x, values, higher)
 
 
-def _log(n, x, values, higher):
+def _log(n: Normalize, x: float, values: Sequence[float], higher: bool) -> float:
     return im.log_scale(x, values, higher)
 
 
-def _atan(n, x, values, higher):
+def _atan(n: Normalize, x: float, values: Sequence[float], higher: bool) -> float:
     return im.atan_scale(x, higher)
 
 
+InputFn = Callable[["InputContext", Input, str], "float | None"]         # (ctx, input, org) → raw value
+NormaliseFn = Callable[[Normalize, float, Sequence[float], bool], float]   # (norm, x, values, higher) → 0–100
+
 # What index.yaml may name: leaf inputs by kind (`input: {indicator|metric|computed: …}`), the inputs
 # govwatch computes itself (`input: {computed: NAME}`), and the normalisation methods.
-INPUTS: dict[str, Callable] = {             # input kind → fn(ctx, input, org) -> float | None
+INPUTS: dict[str, InputFn] = {             # input kind → fn(ctx, input, org) -> float | None
     "indicator": _indicator,
     "metric": _metric,
     "computed": _computed,
 }
-COMPUTED: dict[str, Callable] = {           # computed input name → fn(ctx, input, org) -> float | None
+COMPUTED: dict[str, InputFn] = {           # computed input name → fn(ctx, input, org) -> float | None
     "overdue_share": _overdue_share,
     "online_depth_at_least": _depth_at_least,
     "online_depth_mean": _depth_mean,
 }
-NORMALISE: dict[str, Callable] = {          # method → fn(norm, x, values, higher) -> score
+NORMALISE: dict[str, NormaliseFn] = {          # method → fn(norm, x, values, higher) -> score
     "efficacy": _efficacy,
     "banded": _banded,
     "minmax": _minmax,
@@ -396,41 +405,49 @@ NORMALISE: dict[str, Callable] = {          # method → fn(norm, x, values, hig
 
 # ---------------------------------------------------------------- synthesis
 
-def node_scores(node: Node, raw: dict[str, dict[str, float | None]], orgs: list[str],
-                fixed: dict | None = None) -> dict[str, dict]:
+Raw = dict[str, dict[str, float | None]]          # leaf path → org → raw value (None: no data)
+
+
+def node_scores(node: Node, raw: Raw, orgs: list[str],
+                fixed: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Scores (0–100) of every node of the tree for every org: {node path: {org: score | None}}.
     `fixed` (node path → weights) replaces the weights a group would compute from the data."""
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     _score(node, raw, orgs, out, fixed or {})
     return out
 
 
-def node_weights(node: Node, raw, orgs: list[str]) -> dict[str, tuple[float, ...]]:
+def node_weights(node: Node, raw: Raw, orgs: list[str]) -> dict[str, tuple[float, ...]]:
     """Every group's weights as this data gives them (given, AHP, or entropy / CV of these scores)."""
-    weights: dict = {}
+    weights: dict[str, tuple[float, ...]] = {}
     _score(node, raw, orgs, {}, {}, weights)
     return weights
 
 
-def _score(node: Node, raw, orgs, out, fixed, used=None) -> dict[str, float | None]:
+def _score(node: Node, raw: Raw, orgs: list[str], out: dict[str, dict[str, Any]], fixed: dict[str, Any],
+           used: dict[str, tuple[float, ...]] | None = None) -> dict[str, float | None]:
     if node.is_leaf:
         assert node.normalize is not None                     # a leaf has input + normalize (schema)
         vals = raw.get(node.path, {})
         present = [v for v in vals.values() if v is not None]
         fn = NORMALISE[node.normalize.method]
-        out[node.path] = {o: (fn(node.normalize, vals[o], present, node.higher_better)
-                              if vals.get(o) is not None else None) for o in orgs}
-        return out[node.path]
+        scored: dict[str, float | None] = {}
+        for o in orgs:
+            v = vals.get(o)
+            scored[o] = None if v is None else fn(node.normalize, v, present, node.higher_better)
+        out[node.path] = scored
+        return scored
     kids = [_score(c, raw, orgs, out, fixed, used) for c in node.children]
     assert node.weighting is not None                         # a group has children + weighting (schema)
     weights = tuple(fixed[node.path]) if node.path in fixed else _weights(node.weighting, kids)
     if used is not None:
         used[node.path] = weights
-    out[node.path] = {o: im.weighted_sum([k[o] for k in kids], weights) for o in orgs}
-    return out[node.path]
+    total: dict[str, float | None] = {o: im.weighted_sum([k[o] for k in kids], weights) for o in orgs}
+    out[node.path] = total
+    return total
 
 
-def _weights(w: Weighting, kids: list[dict]) -> tuple[float, ...]:
+def _weights(w: Weighting, kids: list[dict[str, float | None]]) -> tuple[float, ...]:
     if w.method in ("given", "ahp"):
         return w.weights
     columns = [[v for v in k.values() if v is not None] for k in kids]
@@ -438,17 +455,18 @@ def _weights(w: Weighting, kids: list[dict]) -> tuple[float, ...]:
     return fn([c or [0.0] for c in columns])
 
 
-def gather(ctx: InputContext, tree: IndexTree, orgs: list[str]) -> dict[str, dict]:
+def gather(ctx: InputContext, tree: IndexTree, orgs: list[str]) -> dict[str, dict[str, Any]]:
     """Raw leaf values: {leaf path: {org: value | None}}."""
     return {leaf.path: {o: _value(ctx, leaf.input, o) for o in orgs} for leaf in tree.root.leaves()}
 
 
-def _value(ctx, inp: Input, org: str):
+def _value(ctx: InputContext, inp: Input | None, org: str) -> float | None:
+    assert inp is not None                                    # a leaf has input + normalize (schema)
     v = INPUTS[inp.kind](ctx, inp, org)
     return None if v is None else float(v)
 
 
-def period_end(period: Period, tz) -> datetime:
+def period_end(period: Period, tz: tzinfo) -> datetime:
     """The default `now` of an index or report: the first moment after the period."""
     return datetime.combine(period.end, time(0), tz)
 
@@ -491,12 +509,13 @@ def run_index(store: IndexRepo, cfg: Config, rulebook: RuleBook, period: Period,
     return result
 
 
-def _context(store: IndexRepo, cfg: Config, rulebook: RuleBook, period: Period, now) -> InputContext:
+def _context(store: IndexRepo, cfg: Config, rulebook: RuleBook, period: Period, now: datetime | None) -> InputContext:
     now = now if now is not None and now < period_end(period, cfg.tz) else period_end(period, cfg.tz)
     return InputContext(store, cfg, rulebook, period, now)
 
 
-def _scores_of(store: IndexRepo, cfg: Config, rulebook: RuleBook, tree, period: Period, codes):
+def _scores_of(store: IndexRepo, cfg: Config, rulebook: RuleBook, tree: IndexTree, period: Period,
+               codes: list[str]) -> dict[str, float | None]:
     raw = gather(_context(store, cfg, rulebook, period, None), tree, codes)
     if not _has_dated_data(tree, raw):
         raise NoIndexData(period.label)
@@ -504,7 +523,7 @@ def _scores_of(store: IndexRepo, cfg: Config, rulebook: RuleBook, tree, period: 
     return complete_totals(tree, scores, codes)
 
 
-def complete_totals(tree: IndexTree, scores, codes) -> dict[str, float | None]:
+def complete_totals(tree: IndexTree, scores: dict[str, dict[str, Any]], codes: list[str]) -> dict[str, float | None]:
     """The total of each org that has data in every dimension; None for an incomplete one."""
     return {c: scores[tree.root.path][c] if all(scores[d.path][c] is not None for d in tree.root.children) else None
             for c in codes}
@@ -514,17 +533,19 @@ def complete_totals(tree: IndexTree, scores, codes) -> dict[str, float | None]:
 _UNDATED = {"P1", "P2", "P3", "P4", "P6"}
 
 
-def _has_dated_data(tree: IndexTree, raw) -> bool:
+def _has_dated_data(tree: IndexTree, raw: Raw) -> bool:
     for leaf in tree.root.leaves():
         inp = leaf.input
+        assert inp is not None                                # a leaf has input + normalize (schema)
         undated = (inp.kind == "indicator" and inp.indicator in _UNDATED) or \
-                  (inp.kind == "computed" and inp.computed.startswith("online_depth"))
+                  (inp.kind == "computed" and (inp.computed or "").startswith("online_depth"))
         if not undated and any(v is not None for v in raw[leaf.path].values()):
             return True
     return False
 
 
-def year_weights(store: IndexRepo, cfg: Config, rulebook: RuleBook, tree, period: Period, codes) -> tuple[int, str, dict]:
+def year_weights(store: IndexRepo, cfg: Config, rulebook: RuleBook, tree: IndexTree, period: Period,
+                 codes: list[str]) -> tuple[int, str, dict[str, Any]]:
     """(evaluation year, base period, node path → weights) for a period: stored for the year, else
     computed on the base period — the year before, or the year itself when that has no data (reading:
     the standard asks for comparable results across years, §6.3.2.4, and names no base) — and stored."""
@@ -543,7 +564,7 @@ def year_weights(store: IndexRepo, cfg: Config, rulebook: RuleBook, tree, period
     return year, base.code, weights
 
 
-def _named(tree: IndexTree, path: str, weights) -> dict:
+def _named(tree: IndexTree, path: str, weights: Sequence[float]) -> dict[str, Any]:
     node = _find(tree.root, path)
     return {c.name: round(float(w), 6) for c, w in zip(node.children, weights)}
 
@@ -557,17 +578,18 @@ def _find(node: Node, path: str) -> Node:
     raise KeyError(path)
 
 
-def _rows(tree, orgs, scores, raw, previous) -> list[IndexRow]:
+def _rows(tree: IndexTree, orgs: list[dict[str, Any]], scores: dict[str, dict[str, Any]], raw: Raw,
+          previous: dict[str, float | None]) -> list[IndexRow]:
     """Rows ranked within their peer group (org level); incomplete orgs (a dimension without data)
     get no total and no rank and come after the complete ones of their group."""
     dims = tree.root.children
     level = {o["code"]: o.get("level") or "" for o in orgs}
     totals = complete_totals(tree, scores, [o["code"] for o in orgs])
     complete = {c: totals[c] is not None or all(scores[d.path][c] is not None for d in dims) for c in totals}
-    ranks: dict = {}
+    ranks: dict[str, Any] = {}
     for group in sorted(set(level.values())):
         ranks.update(im.rank({c: totals[c] for c in totals if level[c] == group}))
-    rows = []
+    rows: list[IndexRow] = []
     for o in orgs:
         code = o["code"]
         s, p = totals[code], previous.get(code)

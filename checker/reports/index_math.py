@@ -41,7 +41,10 @@ def banded(x: float, bands: Sequence[tuple[float, float]]) -> float:
     if len(bands) < 2:
         raise IndexMathError("分档计分至少需要两档")
     rising = bands[-1][0] > bands[0][0]
-    key = (lambda v: v) if rising else (lambda v: -v)
+    sign = 1 if rising else -1
+
+    def key(v: float) -> float:
+        return sign * v
     if key(x) <= key(bands[0][0]):
         return float(bands[0][1])
     for (v0, s0), (v1, s1) in zip(bands, bands[1:]):
@@ -124,7 +127,7 @@ def ahp(matrix: Sequence[Sequence[float]]) -> Ahp:
     return Ahp(tuple(w), lam, ci, cr)
 
 
-def _check_matrix(matrix) -> None:
+def _check_matrix(matrix: Sequence[Sequence[float]]) -> None:
     n = len(matrix)
     if n == 0 or any(len(row) != n for row in matrix):
         raise IndexMathError("判断矩阵必须是方阵")

@@ -3,14 +3,45 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
+from ..config import Config
 from ..errors import GovwatchError
 from ..evaluate import surveys as surveys_mod
+from ..findings.repo import MessageRepo
 from ..evaluate.indicators import percent
 from ..periods import Period
+from ..rules.model import RuleBook
 from . import analysis, data, notes, suggest
-from .index import run_index
+from .index import IndexRepo, IndexRow, run_index
+
+if TYPE_CHECKING:
+    from . import ReportSpec
+
+
+class ReportRepo(IndexRepo, surveys_mod.SurveyRepo, MessageRepo, Protocol):
+    """What a report (checker.reports: gather, its tables, rankings and the index) reads from the
+    store: the org tree and names, findings and their events in a period, cases, evaluations,
+    disclosures, the indicator snapshots, and the scans' span (also handed to
+    checker.evaluate.indicators.compute)."""
+    def org_names(self) -> dict[str, str]: ...
+    def officer_names(self) -> dict[str, str]: ...
+    def root_orgs(self) -> list[str]: ...
+    def child_orgs(self, org: str | None) -> list[dict[str, Any]]: ...
+    def orgs_at_level(self, level: str) -> list[dict[str, Any]]: ...
+    def get(self, kind: str, key: str | tuple[Any, ...]) -> dict[str, Any] | None: ...
+    def findings_opened(self, org: str | None, start: str, end: str) -> list[dict[str, Any]]: ...
+    def findings_open_at(self, org: str | None, now: str) -> list[dict[str, Any]]: ...
+    def finding_events_in(self, org: str | None, start: str, end: str,
+                          actions: tuple[str, ...]) -> list[dict[str, Any]]: ...
+    def overdue_cases_at(self, org: str | None, now: str) -> list[dict[str, Any]]: ...
+    def case_counts(self, org: str | None, start: str, end: str) -> dict[str, Any]: ...
+    def case_counts_by_org(self, start: str, end: str) -> dict[str, int]: ...
+    def poor_evaluations(self, org: str | None, start: str, end: str, max_level: int = 2) -> list[dict[str, Any]]: ...
+    def disclosures_in(self, org: str | None, start: str, end: str) -> list[dict[str, Any]]: ...
+    def evaluation_count(self, org: str | None, start: str, end: str) -> int: ...
+    def complaint_counts(self, org: str | None, start: str, end: str) -> dict[str, Any]: ...
+    def scan_span(self, start: str, end: str) -> tuple[str | None, str | None, int]: ...
 
 _MONTHS = {"quarter": 3, "year": 12}
 
@@ -22,7 +53,7 @@ class OrgFigures:
     name: str
     findings: int
     overdue_cases: int
-    lines: tuple
+    lines: tuple[data.IndicatorLine, ...]
 
 
 @dataclass(frozen=True)
@@ -37,7 +68,7 @@ class Masthead:
     area: str | None = None   # the top org's name (杭州市) when there is one
 
 
-def masthead(cfg, store, period: Period, now: datetime) -> Masthead:
+def masthead(cfg: Config, store: ReportRepo, period: Period, now: datetime) -> Masthead:
     rc = cfg.reports
     roots = store.root_orgs()
     area = store.org_names().get(roots[0], roots[0]) if len(roots) == 1 else None
@@ -66,34 +97,34 @@ class Report:
     scope_name: str
     now: datetime
     last_scan: str | None
-    cases: dict
-    complaints: dict
+    cases: dict[str, Any]
+    complaints: dict[str, Any]
     evaluations: int
-    findings: tuple[dict, ...]
-    by_clause: tuple
-    by_severity: tuple
-    by_org: tuple
-    overdue_cases: tuple
-    lines: tuple                      # IndicatorLine of the scope org
+    findings: tuple[dict[str, Any], ...]
+    by_clause: tuple[tuple[tuple[str, str], int], ...]      # ((standard, clause), count), most first
+    by_severity: tuple[tuple[str, int], ...]
+    by_org: tuple[tuple[str, int], ...]
+    overdue_cases: tuple[data.OverdueCase, ...]
+    lines: tuple[data.IndicatorLine, ...]                  # of the scope org
     rectification: data.Rectification
     problems: tuple[str, ...]
     conclusion: str
-    suggestions: tuple
-    names: dict
+    suggestions: tuple[suggest.Suggestion, ...]
+    names: dict[str, Any]
     orgs: tuple[OrgFigures, ...] = ()
-    poor_evaluations: tuple[dict, ...] = ()
+    poor_evaluations: tuple[dict[str, Any], ...] = ()
     surveys: surveys_mod.SurveyTable | None = None
     disclosures: data.Disclosures | None = None       # 政务公开 (DB50/T 957.7 §3.3), monthly and quarterly
-    trends: tuple = ()                 # ((month label, {code: value}), …)
-    index_rows: tuple = ()
+    trends: tuple[tuple[str, dict[str, Any]], ...] = ()     # ((month label, {code: value}), …)
+    index_rows: tuple[IndexRow, ...] = ()
     index_error: str | None = None
     index_note: str = ""               # the weights used (fixed per evaluation year)
-    extras: dict = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
     masthead: Masthead | None = None
-    clause_titles: dict = field(default_factory=dict)     # "DB33/T 2036.7 §5.2.1.5" → a rule title
-    officers: dict = field(default_factory=dict)          # 工号 → 姓名
-    rankings: tuple = ()                                  # analysis.Ranking of districts, departments
-    suggestion_groups: tuple = ()                         # analysis.SuggestionGroup, by clause
+    clause_titles: dict[str, str] = field(default_factory=dict)     # "DB33/T 2036.7 §5.2.1.5" → a rule title
+    officers: dict[str, str] = field(default_factory=dict)          # 工号 → 姓名
+    rankings: tuple[analysis.Ranking, ...] = ()           # of districts, departments
+    suggestion_groups: tuple[analysis.SuggestionGroup, ...] = ()   # by clause
     narrative: analysis.Narrative | None = None
     scans_in_period: int = 0
     first_scan: str | None = None
@@ -104,13 +135,13 @@ class Report:
     notes: tuple[str, ...] = ()       # the readings used where the standards leave a choice (口径说明)
 
 
-def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: datetime) -> Report:
+def gather(store: ReportRepo, cfg: Config, rulebook: RuleBook, spec: ReportSpec, period: Period, org: str | None, now: datetime) -> Report:
     names = store.org_names()
     start, end = period.start.isoformat(), period.end.isoformat()
     findings = tuple(store.findings_opened(org, start, end))
     overdue = data.overdue_cases(store, cfg, org, now, names)
     table = data.IndicatorTable(store, cfg, rulebook, now)
-    lines = _lines(table, period, org)
+    lines = _lines(store, table, period, org)
     rect = data.rectification(store, org, period, now)
     children = _children(store, table, period, org, names, findings, overdue)
     suggestions = _suggestions(cfg, now, org, lines, children, overdue, rect, names, store, period)
@@ -137,7 +168,7 @@ def gather(store, cfg, rulebook, spec, period: Period, org: str | None, now: dat
     return _extend(report, store, cfg, rulebook, spec, period, org, now)
 
 
-def clause_titles(rulebook) -> dict[str, str]:
+def clause_titles(rulebook: RuleBook) -> dict[str, str]:
     """'DB33/T 2036.7 §5.2.1.5' → the title of the (first) rule that encodes the clause."""
     out: dict[str, str] = {}
     for rule in (rulebook.rules if rulebook is not None else ()):
@@ -145,28 +176,29 @@ def clause_titles(rulebook) -> dict[str, str]:
     return out
 
 
-def _lines(table: data.IndicatorTable, period, org):
+def _lines(store: ReportRepo, table: data.IndicatorTable, period: Period,
+           org: str | None) -> tuple[data.IndicatorLine, ...]:
     """P1–P9 of the scope: the org's, or with no org the single top org's (all of them when several)."""
     if org is None:
-        roots = table.store.root_orgs()
-        org = roots[0] if len(roots) == 1 else None
+        org = _single_root(store)
     current = table.rows(period, org)
     previous = table.rows(period.previous(), org, snapshot=False)
     return data.indicator_lines(current, previous, org, table.item_rules)
 
 
-def _children(store, table, period, org, names, findings, overdue) -> tuple[OrgFigures, ...]:
-    out = []
+def _children(store: ReportRepo, table: data.IndicatorTable, period: Period, org: str | None, names: dict[str, str], findings: tuple[dict[str, Any], ...], overdue: tuple[data.OverdueCase, ...]) -> tuple[OrgFigures, ...]:
+    out: list[OrgFigures] = []
     for child in store.child_orgs(org):
         sub = set(store.org_subtree(child["code"]))
-        lines = _lines(table, period, child["code"])
+        lines = _lines(store, table, period, child["code"])
         out.append(OrgFigures(child["code"], child["name"], sum(f["org"] in sub for f in findings),
                               sum(c.org in sub for c in overdue), lines))
     return tuple(out)
 
 
-def _suggestions(cfg, now, org, lines, children, overdue, rect, names, store, period):
-    per_org = {c.org: c.lines for c in children} or {org or "": lines}
+def _suggestions(cfg: Config, now: datetime, org: str | None, lines: Sequence[data.IndicatorLine], children: tuple[OrgFigures, ...], overdue: tuple[data.OverdueCase, ...], rect: data.Rectification, names: dict[str, str], store: ReportRepo,
+                 period: Period) -> list[suggest.Suggestion]:
+    per_org: dict[str, Sequence[data.IndicatorLine]] = {c.org: c.lines for c in children} or {org or "": lines}
     events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(), ("rebound",))
     return (suggest.from_indicators(cfg, now, per_org, names)
             + suggest.from_overdue_cases(cfg, now, overdue, names)
@@ -174,7 +206,7 @@ def _suggestions(cfg, now, org, lines, children, overdue, rect, names, store, pe
             + suggest.from_rebounds(cfg, now, events, names))
 
 
-def _problems(lines, overdue, rect, findings) -> list[str]:
+def _problems(lines: Sequence[data.IndicatorLine], overdue: tuple[data.OverdueCase, ...], rect: data.Rectification, findings: tuple[dict[str, Any], ...]) -> list[str]:
     out = [f"{l.code} {l.name} {percent(l.value, l.limits)}，未达到 {l.target}（DB33/T 2036.7 §{l.clause}）"
            for l in lines if l.passed is False]
     if overdue:
@@ -193,7 +225,7 @@ def _problems(lines, overdue, rect, findings) -> list[str]:
     return out
 
 
-def _extend(report: Report, store, cfg, rulebook, spec, period, org, now) -> Report:
+def _extend(report: Report, store: ReportRepo, cfg: Config, rulebook: RuleBook, spec: ReportSpec, period: Period, org: str | None, now: datetime) -> Report:
     """Kind-specific parts: surveys, 政务公开, monthly trends, 差评, the index ranking."""
     extra: dict[str, Any] = {}
     if "surveys" in spec.parts:
@@ -209,10 +241,12 @@ def _extend(report: Report, store, cfg, rulebook, spec, period, org, now) -> Rep
     return replace(report, **extra)
 
 
-def _trends(store, cfg, rulebook, period, org, now) -> tuple:
+def _trends(store: ReportRepo, cfg: Config, rulebook: RuleBook, period: Period, org: str | None,
+            now: datetime) -> tuple[tuple[str, dict[str, Any]], ...]:
     """P1–P9 month by month; item-based figures only where a month has a snapshot."""
     table = data.IndicatorTable(store, cfg, rulebook, now)
-    months, p = [], Period.containing("month", period.start)
+    months: list[tuple[str, dict[str, Any]]] = []
+    p = Period.containing("month", period.start)
     while p.start < period.end:
         rows = table.rows(p, org, snapshot=False) if org else table.rows(p, _single_root(store), snapshot=False)
         months.append((f"{p.start.month}月", {c: r.get("value") for c, r in data._by_code(rows, org or _single_root(store)).items()}))
@@ -220,12 +254,12 @@ def _trends(store, cfg, rulebook, period, org, now) -> tuple:
     return tuple(months)
 
 
-def _single_root(store):
+def _single_root(store: ReportRepo) -> str | None:
     roots = store.root_orgs()
     return roots[0] if len(roots) == 1 else None
 
 
-def _index(store, cfg, rulebook, period, now) -> dict:
+def _index(store: ReportRepo, cfg: Config, rulebook: RuleBook, period: Period, now: datetime) -> dict[str, Any]:
     try:
         result = run_index(store, cfg, rulebook, period, now=now)
     except GovwatchError as exc:
@@ -236,5 +270,5 @@ def _index(store, cfg, rulebook, period, now) -> dict:
                           + (f"：{weights}" if weights else "") + "。"}
 
 
-def _pct(v) -> str:
+def _pct(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"

@@ -1,7 +1,9 @@
 """The readings a report used where the standards leave a choice open (shown as the report's 口径说明)."""
 from __future__ import annotations
 
+from ..config import Config
 from ..evaluate import surveys
+from ..rules.model import RuleBook
 
 P7_READINGS = {
     "full_process": "P7 网上办结率：N7 按“全流程事项通过网上办理量”计，即网办深度 ≥ {depth} 的事项经网上办理的办件"
@@ -11,7 +13,7 @@ P7_READINGS = {
 }
 
 
-def readings(cfg, rulebook) -> tuple[str, ...]:
+def readings(cfg: Config, rulebook: RuleBook | None) -> tuple[str, ...]:
     ic = cfg.indicators
     out = [surveys.reading(ic.p9_satisfied_level),
            P7_READINGS[ic.p7_reading].format(depth=ic.p7_full_process_depth)]
@@ -21,7 +23,7 @@ def readings(cfg, rulebook) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _policies(rulebook) -> list[str]:
+def _policies(rulebook: RuleBook | None) -> list[str]:
     """The time limits that are this deployment's policy (rule params), not the standard's."""
     if rulebook is None:
         return []

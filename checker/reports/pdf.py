@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from typing import Any
 from pathlib import Path
 
 from ..errors import GovwatchError
@@ -60,7 +61,7 @@ def pdf_info(pdf_path: Path) -> dict[str, str]:
     return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in done.stdout.splitlines()) if v}
 
 
-def _weasyprint():
+def _weasyprint() -> Any:          # the weasyprint module, or None
     for name in ("weasyprint", "weasyprint.progress", "fontTools"):   # layout chatter (also on import)
         logging.getLogger(name).setLevel(logging.ERROR)
     try:

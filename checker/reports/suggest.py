@@ -2,12 +2,16 @@
 every suggestion names the responsible org, the measure and a deadline in working days."""
 from __future__ import annotations
 
+from typing import Any, Iterable, Sequence
+
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..calendar import WorkCalendar
+from ..config import Config
 from ..evaluate.indicators import percent
+from .data import IndicatorLine, OverdueCase
 
 DEADLINE_WD = {"red": 3, "yellow": 5, "blue": 10, "indicator": 10}
 ADVICE = {
@@ -33,14 +37,15 @@ class Suggestion:
     clause: str
 
 
-def deadline(cfg, now: datetime, working_days: int) -> str:
+def deadline(cfg: Config, now: datetime, working_days: int) -> str:
     cal = WorkCalendar.from_config(cfg.calendar, cfg.tz)
     return cal.add(now.astimezone(cfg.tz).date(), working_days).isoformat()
 
 
-def from_indicators(cfg, now, org_lines: dict[str, tuple], names: dict) -> list[Suggestion]:
+def from_indicators(cfg: Config, now: datetime, org_lines: dict[str, Sequence[IndicatorLine]], names: dict[str, str]) -> list[Suggestion]:
     """One suggestion per org and P-code that missed its target."""
-    out, due = [], None
+    out: list[Suggestion] = []
+    due: str | None = None
     for org, lines in org_lines.items():
         for line in lines:
             if line.passed is False:
@@ -52,7 +57,7 @@ def from_indicators(cfg, now, org_lines: dict[str, tuple], names: dict) -> list[
     return out
 
 
-def from_overdue_cases(cfg, now, cases, names) -> list[Suggestion]:
+def from_overdue_cases(cfg: Config, now: datetime, cases: Sequence[OverdueCase], names: dict[str, str]) -> list[Suggestion]:
     per_org = Counter(c.org for c in cases)
     if not per_org:
         return []
@@ -62,7 +67,7 @@ def from_overdue_cases(cfg, now, cases, names) -> list[Suggestion]:
             for org, n in sorted(per_org.items())]
 
 
-def from_overdue_findings(cfg, now, findings, names) -> list[Suggestion]:
+def from_overdue_findings(cfg: Config, now: datetime, findings: Iterable[dict[str, Any]], names: dict[str, str]) -> list[Suggestion]:
     per_org = Counter(f["org"] for f in findings if f["org"])
     if not per_org:
         return []
@@ -72,7 +77,7 @@ def from_overdue_findings(cfg, now, findings, names) -> list[Suggestion]:
             for org, n in sorted(per_org.items())]
 
 
-def from_rebounds(cfg, now, events, names) -> list[Suggestion]:
+def from_rebounds(cfg: Config, now: datetime, events: Iterable[dict[str, Any]], names: dict[str, str]) -> list[Suggestion]:
     per_org = Counter(e["org"] for e in events if e["action"] == "rebound" and e["org"])
     if not per_org:
         return []
@@ -82,7 +87,7 @@ def from_rebounds(cfg, now, events, names) -> list[Suggestion]:
             for org, n in sorted(per_org.items())]
 
 
-def conclusion(lines, findings_count: int, open_total: int, overdue_total: int) -> str:
+def conclusion(lines: Sequence[IndicatorLine], findings_count: int, open_total: int, overdue_total: int) -> str:
     """The evaluation conclusion (DB50/T 957.7 §6.5 b)."""
     known = [l for l in lines if l.passed is not None]
     passed = sum(1 for l in known if l.passed)
@@ -95,5 +100,5 @@ def conclusion(lines, findings_count: int, open_total: int, overdue_total: int) 
     return f"{head}；本期新发现问题 {findings_count} 项，未关闭问题 {open_total} 项，其中超期未整改 {overdue_total} 项。{verdict}。"
 
 
-def _pct(v) -> str:
+def _pct(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"

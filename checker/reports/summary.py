@@ -1,12 +1,17 @@
 """The short Chinese text a bot sends with a report (a few lines, no HTML)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .index import GROUP_NAMES
 
 from .html import headline
 
+if TYPE_CHECKING:
+    from .model import Report
 
-def text(report, path) -> str:
+
+def text(report: Report, path: str) -> str:
     r, x = report, report.rectification
     failed = [l.code for l in r.lines if l.passed is False]
     known = [l for l in r.lines if l.passed is not None]

@@ -1,17 +1,23 @@
 """A Report's tables as typed sheets for the Excel workbook (the same figures as the HTML page)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterable
+
 from datetime import date
 
 from ..evaluate.surveys import QUESTIONS
 from ..statuses import STATUS_NAMES
-from .data import CODES
+from .data import CODES, IndicatorLine
 from .xlsx import INT, PCT, POINTS, SCORE, Sheet, when
+
+if TYPE_CHECKING:
+    from . import ReportSpec
+    from .model import Report
 
 PASSED = {True: "达标", False: "未达标", None: "无数据"}
 
 
-def report_sheets(r, spec) -> list[Sheet]:
+def report_sheets(r: Report, spec: ReportSpec) -> list[Sheet]:
     sheets = [_overview(r), _indicators(r), *_rankings(r), _by_clause(r), _orgs(r), _overdue(r),
               _rectification(r), _rechecks(r), *_suggestions(r)]
     if r.surveys is not None and r.surveys.responses:
@@ -23,9 +29,9 @@ def report_sheets(r, spec) -> list[Sheet]:
     return [s for s in sheets if s is not None]
 
 
-def _overview(r) -> Sheet:
+def _overview(r: Report) -> Sheet:
     c, k = r.cases or {}, r.complaints or {}
-    rows = [["报告", f"{r.scope_name} {r.period.label}{r.title}"], ["依据", r.clause],
+    rows: list[list[Any]] = [["报告", f"{r.scope_name} {r.period.label}{r.title}"], ["依据", r.clause],
             ["报告期间", f"{r.period.start} 至 {r.period.end}（不含）"], ["数据截至", when(r.now.isoformat())],
             ["受理办件", c.get("accepted", 0)], ["办结办件", c.get("concluded", 0)],
             ["超期未办结办件", len(r.overdue_cases)], ["本期新发现问题", len(r.findings)],
@@ -38,7 +44,7 @@ def _overview(r) -> Sheet:
     return Sheet("概况", ["项目", "数值"], rows, {1: INT})
 
 
-def _rankings(r) -> list[Sheet]:
+def _rankings(r: Report) -> list[Sheet]:
     out = []
     for rk in r.rankings:
         rows = [[x.rank, x.name, x.accepted, x.p5, x.p5_n, x.overdue_cases, x.open_findings, x.overdue_findings,
@@ -50,7 +56,7 @@ def _rankings(r) -> list[Sheet]:
     return out
 
 
-def _indicators(r) -> Sheet:
+def _indicators(r: Report) -> Sheet:
     rows = [[l.code, l.name, l.numerator, l.denominator, l.value, l.target, PASSED[l.passed], l.previous,
              None if l.change is None else round(l.change * 100, 4), _sample(l), f"DB33/T 2036.7 §{l.clause}"]
             for l in r.lines]
@@ -58,7 +64,7 @@ def _indicators(r) -> Sheet:
                  rows, {2: "0.##", 3: "0.##", 4: PCT, 7: PCT, 8: POINTS})
 
 
-def _sample(line) -> str:
+def _sample(line: IndicatorLine) -> str:
     if line.small_sample:
         return f"样本不足（n={line.denominator:g}），不比较"
     if line.item_based:
@@ -66,16 +72,16 @@ def _sample(line) -> str:
     return ""
 
 
-def _by_clause(r) -> Sheet:
-    rows = [[std, cl, n] for (std, cl), n in r.by_clause]
-    rows_open = [[std, cl, n] for (std, cl), n in r.rectification.open_by_clause]
+def _by_clause(r: Report) -> Sheet:
+    rows = [(std, cl, n) for (std, cl), n in r.by_clause]
+    rows_open = [(std, cl, n) for (std, cl), n in r.rectification.open_by_clause]
     merged = [[std, cl, r.clause_title(std, cl), a, b] for std, cl, a, b in _merge_counts(rows, rows_open)]
     return Sheet("问题按条款", ["标准", "条款", "条款内容（规则）", "本期新发现", "截至数据时间未关闭"], merged,
                  {3: INT, 4: INT})
 
 
-def _merge_counts(new_rows, open_rows) -> list[list]:
-    keys: dict = {}
+def _merge_counts(new_rows: Iterable[tuple[str, str, int]], open_rows: Iterable[tuple[str, str, int]]) -> list[list[Any]]:
+    keys: dict[tuple[str, str], list[int]] = {}
     for std, cl, n in new_rows:
         keys.setdefault((std, cl), [0, 0])[0] = n
     for std, cl, n in open_rows:
@@ -83,28 +89,28 @@ def _merge_counts(new_rows, open_rows) -> list[list]:
     return [[std, cl, a, b] for (std, cl), (a, b) in sorted(keys.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))]
 
 
-def _orgs(r) -> Sheet | None:
+def _orgs(r: Report) -> Sheet | None:
     if not r.orgs:
         return None
-    rows = []
+    rows: list[list[Any]] = []
     for o in r.orgs:
         by = {l.code: l for l in o.lines}
         known = [l for l in o.lines if l.passed is not None]
         rows.append([o.name, o.findings, o.overdue_cases, *[by[c].value if c in by else None for c in CODES],
-                     sum(l.passed for l in known), len(known)])
+                     sum(1 for l in known if l.passed), len(known)])
     fmt = {1: INT, 2: INT, **{3 + i: PCT for i in range(len(CODES))}, 3 + len(CODES): INT, 4 + len(CODES): INT}
     return Sheet("各机构", ["机构", "新发现问题", "超期办件", *CODES, "达标项数", "有数据项数"], rows, fmt)
 
 
-def _overdue(r) -> Sheet:
+def _overdue(r: Report) -> Sheet:
     worst = sorted(r.overdue_cases, key=lambda c: (-c.overdue_wd, c.due_at, c.case_no))
-    rows = [[c.case_no, c.item_name, c.org_name, r.officers.get(c.handler, c.handler or ""), c.handler or "",
+    rows = [[c.case_no, c.item_name, c.org_name, r.officers.get(c.handler or "", c.handler or ""), c.handler or "",
              when(c.accepted_at), when(c.due_at), c.overdue_wd] for c in worst]
     return Sheet("超期办件", ["办件编号", "事项", "机构", "经办人", "工号", "受理时间", "承诺办结时间", "超期工作日"],
                  rows, {7: INT})
 
 
-def _rectification(r) -> Sheet:
+def _rectification(r: Report) -> Sheet:
     x = r.rectification
     rows = [[f["id"], r.names.get(f["org"], f["org"]), f"{f['standard']} §{f['clause']}",
              r.clause_title(f["standard"], f["clause"]), f["message"], r.officers.get(f["assignee"], f["assignee"] or ""),
@@ -113,14 +119,14 @@ def _rectification(r) -> Sheet:
                  {0: INT})
 
 
-def _rechecks(r) -> Sheet:
+def _rechecks(r: Report) -> Sheet:
     rows = [[when(v["at"]), v["finding_id"], r.names.get(v["org"], v["org"]), f"{v['standard']} §{v['clause']}",
              "通过" if v["action"] == "verify_pass" else "未通过", v["actor"], v["note"] or ""]
             for v in r.rectification.rechecks]
     return Sheet("复查结果", ["复查时间", "问题编号", "机构", "条款", "结论", "复查人", "复查意见"], rows, {1: INT})
 
 
-def _suggestions(r) -> list[Sheet]:
+def _suggestions(r: Report) -> list[Sheet]:
     rows = [[g.clause, g.clause_title, g.problem, g.measure, "、".join(g.orgs), len(g.orgs), _day(g.deadline)]
             for g in r.suggestion_groups]
     detail = [[s.org_name, s.problem, s.measure, _day(s.deadline), s.clause] for s in r.suggestions]
@@ -128,15 +134,18 @@ def _suggestions(r) -> list[Sheet]:
             Sheet("整改建议明细", ["责任单位", "问题", "整改措施", "整改期限", "依据"], detail)]
 
 
-def _day(text):
+def _day(text: str | None) -> date | str | None:
+    if text is None:
+        return None
     try:
         return date.fromisoformat(text)
     except (TypeError, ValueError):
         return text
 
 
-def _surveys(r) -> list[Sheet]:
+def _surveys(r: Report) -> list[Sheet]:
     s = r.surveys
+    assert s is not None, "report_sheets asks for survey sheets only when the report has surveys"
     rates = [[x.question, QUESTIONS[x.question].text, x.satisfied, x.answered, x.value]
              for x in s.rates if x.answered]
     dist = [[d.question.code, d.question.text, letter, text, n, n / d.answered if d.answered else None]
@@ -145,13 +154,13 @@ def _surveys(r) -> list[Sheet]:
             Sheet("问卷选项分布", ["题号", "题目", "选项", "内容", "人数", "占比"], dist, {4: INT, 5: PCT})]
 
 
-def _poor(r) -> Sheet:
+def _poor(r: Report) -> Sheet:
     rows = [[when(p["evaluated_at"]), r.names.get(p["org"], p["org"]), p["case_no"] or "", p["level"],
              p["comment"] or "", "已整改" if p["rectified_at"] else "未整改"] for p in r.poor_evaluations]
     return Sheet("差评", ["评价时间", "机构", "办件", "等级", "评价内容", "整改"], rows, {3: INT})
 
 
-def _index(r) -> Sheet:
+def _index(r: Report) -> Sheet:
     dims = list(r.index_rows[0].dimensions)
     rows = [[x.rank, x.org_name, x.score, *[x.dimensions[d] for d in dims], x.change] for x in r.index_rows]
     return Sheet("效能指数", ["排名", "机构", "总指数", *dims, "较上期"], rows,

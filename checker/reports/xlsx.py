@@ -9,7 +9,7 @@ import csv
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO
+from typing import Any, IO
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -29,12 +29,12 @@ class Sheet:
     """One table: a title (the sheet name), column heads, typed rows and number formats by column."""
     name: str
     head: list[str]
-    rows: list[list] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)     # cell values: text, numbers, datetimes, None
     formats: dict[int, str] = field(default_factory=dict)
     note: str | None = None          # a line above the table (what the figures mean)
 
 
-def when(text) -> datetime | str | None:
+def when(text: str | None) -> datetime | str | None:
     """An ISO datetime string as a naive local datetime (Excel has no time zones); other text as is."""
     if not text:
         return None
@@ -78,7 +78,8 @@ def write_sheets(sheets: list[Sheet], path: Path, title: str | None = None) -> l
     if not wb.sheetnames:
         wb.create_sheet("无数据")
     wb.save(path)
-    return wb.sheetnames
+    names: list[str] = wb.sheetnames
+    return names
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
@@ -91,14 +92,14 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return out
 
 
-def _widths(ws, sheet: Sheet) -> None:
+def _widths(ws: Any, sheet: Sheet) -> None:          # an openpyxl worksheet
     for j, h in enumerate(sheet.head):
         cells = [h, *(r[j] for r in sheet.rows[:200] if j < len(r))]
         width = max(_width(c) for c in cells)
         ws.column_dimensions[get_column_letter(j + 1)].width = min(60, max(8, width + 2))
 
 
-def _width(value) -> int:
+def _width(value: object) -> int:
     if isinstance(value, datetime):
         return 16
     if isinstance(value, float):
@@ -116,12 +117,12 @@ FINDING_COLUMNS = (("id", "编号"), ("status_name", "状态"), ("severity_name"
 _DATES = {"opened_at", "due_at", "resolved_at"}
 
 
-def _finding_row(f: dict, status_names: dict, severity_names: dict) -> dict:
-    return {**f, "status_name": status_names.get(f.get("status"), f.get("status")),
-            "severity_name": severity_names.get(f.get("severity"), f.get("severity"))}
+def _finding_row(f: dict[str, Any], status_names: dict[str, str], severity_names: dict[str, str]) -> dict[str, Any]:
+    return {**f, "status_name": status_names.get(f.get("status") or "", f.get("status")),
+            "severity_name": severity_names.get(f.get("severity") or "", f.get("severity"))}
 
 
-def findings_csv(rows: list[dict], out: IO[str], status_names: dict, severity_names: dict) -> None:
+def findings_csv(rows: list[dict[str, Any]], out: IO[str], status_names: dict[str, str], severity_names: dict[str, str]) -> None:
     """The findings as CSV with Chinese column heads (ISO dates, as exported)."""
     w = csv.writer(out)
     w.writerow([h for _, h in FINDING_COLUMNS])
@@ -130,7 +131,7 @@ def findings_csv(rows: list[dict], out: IO[str], status_names: dict, severity_na
         w.writerow(["" if r.get(k) is None else r.get(k) for k, _ in FINDING_COLUMNS])
 
 
-def findings_xlsx(rows: list[dict], path: Path, status_names: dict, severity_names: dict) -> list[str]:
+def findings_xlsx(rows: list[dict[str, Any]], path: Path, status_names: dict[str, str], severity_names: dict[str, str]) -> list[str]:
     """The findings as one sheet: ids as numbers, dates as dates."""
     body = []
     for f in rows:

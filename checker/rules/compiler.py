@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from ..ingest import derived as derived_mod
 from ..ingest.records import KINDS
@@ -84,7 +84,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
 )}
 
 
-def resolve(value, params: dict):
+def resolve(value, params: dict[str, Any]):
     """A leaf value with {param: NAME} references replaced by the rule's params."""
     if isinstance(value, Param):
         return params[value.name]
@@ -95,7 +95,7 @@ def resolve(value, params: dict):
 
 # ---------------------------------------------------------------- durable-rules JSON
 
-def to_dr(cond, params: dict | None = None) -> dict:
+def to_dr(cond, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """A condition tree as a durable-rules expression."""
     params = params or {}
     if isinstance(cond, Leaf):
@@ -105,7 +105,7 @@ def to_dr(cond, params: dict | None = None) -> dict:
     return items[0] if len(items) == 1 else {key: items}
 
 
-def ruleset(rule) -> dict:
+def ruleset(rule) -> dict[str, Any]:
     """The durable-rules ruleset of a record rule: the rule and a low-priority sink (no `run` yet)."""
     match = {"$and": [{"$ex": {EVENT_MARK: 1}}, to_dr(rule.when, rule.params)]}
     return {"fire": {"all": [{"m": match}]},
@@ -129,7 +129,7 @@ def column(kind: str, name: str) -> str:
     return expr
 
 
-def to_sql(kind: str, cond, params: dict | None = None, bound: dict | None = None) -> tuple[str, dict]:
+def to_sql(kind: str, cond, params: dict[str, Any] | None = None, bound: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """A condition tree as an SQL boolean expression with named parameters (:_c0, :_c1 …);
     derived fields may also need :now, :p9_level, :p7_depth and :p7_any_online from the caller. Returns (sql, bound)."""
     bound = {} if bound is None else bound

@@ -2,6 +2,8 @@
 report sections, features) or explained (`left_to_people`), and every rule cites a listed clause."""
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import asdict, dataclass
 
 from . import source
@@ -26,7 +28,7 @@ class ClauseCoverage:
             return "covered"
         return "left_to_people" if self.left_to_people else "uncovered"
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "rules": list(self.rules), "checks": list(self.checks),
                 "reports": list(self.reports), "features": list(self.features), "status": self.status}
 
@@ -40,7 +42,7 @@ class CoverageReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, Any]:
         out = {"covered": 0, "left_to_people": 0, "uncovered": 0}
         for c in self.clauses:
             out[c.status] += 1
@@ -73,7 +75,7 @@ def coverage(paths) -> CoverageReport:
     return CoverageReport(tuple(clauses), tuple(sorted(set(problems), key=lambda p: (p.file, p.line, p.message))))
 
 
-def _entry(standard: str, e: dict, citing: list) -> ClauseCoverage:
+def _entry(standard: str, e: dict[str, Any], citing: list) -> ClauseCoverage:
     rules = tuple(dict.fromkeys([*(e.get("rules") or []), *citing]))
     return ClauseCoverage(standard, e["clause"], e.get("title", ""), rules, tuple(e.get("checks") or ()),
                           tuple(e.get("reports") or ()), tuple(e.get("features") or ()), e.get("left_to_people"))

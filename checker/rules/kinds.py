@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+import typing
 from typing import Callable
 
 from ..ingest import derived
@@ -37,7 +38,7 @@ class RuleKind:
 class Parsing:
     """Builds condition trees from YAML and collects semantic problems with their paths."""
 
-    def __init__(self, doc, path: tuple, params: dict):
+    def __init__(self, doc, path: tuple, params: dict[str, typing.Any]):
         self.doc, self.path, self.params = doc, path, params
         self.problems: list = []
 
@@ -56,7 +57,7 @@ class Parsing:
     def _leaf_problem(self, leaf, message):
         return Problem(self.doc.file, leaf.line, message)
 
-    def _node(self, raw: dict, sub: tuple, fields: set, kind: str):
+    def _node(self, raw: dict[str, typing.Any], sub: tuple, fields: set, kind: str):
         line = self.doc.line(self.path + sub)
         for key, cls in (("all", All), ("any", Any)):
             if key in raw:
@@ -66,7 +67,7 @@ class Parsing:
                 return None if None in items else cls(tuple(items), line)
         return self._leaf(raw, sub, fields, kind, line)
 
-    def _leaf(self, raw: dict, sub: tuple, fields: set, kind: str, line: int):
+    def _leaf(self, raw: dict[str, typing.Any], sub: tuple, fields: set, kind: str, line: int):
         ops = [k for k in raw if k != "field"]
         if "field" not in raw or len(ops) != 1:
             return self.problem(sub, "条件必须是 all / any，或 {field: 字段, 运算符: 值}（恰好一个运算符）")
@@ -178,7 +179,7 @@ RECORD_RULE_KINDS = ("cases", "consultations", "complaints", "evaluations", "app
 RECORD_KEYS: Schema = {"record": enum(RECORD_RULE_KINDS), "when": ref("condition")}
 
 
-def _record(raw: dict, p: Parsing) -> dict:
+def _record(raw: dict[str, typing.Any], p: Parsing) -> dict[str, typing.Any]:
     return {"record": raw["record"],
             "when": p.condition(raw["when"], ("when",), raw["record"], kind_fields(raw["record"]))}
 
@@ -197,7 +198,7 @@ INDICATOR_KEYS: Schema = {
 INDICATOR_NAMES = {"code", "value", "target", "numerator", "denominator", "period", "period_code", "org"}
 
 
-def _indicator(raw: dict, p: Parsing) -> dict:
+def _indicator(raw: dict[str, typing.Any], p: Parsing) -> dict[str, typing.Any]:
     source = raw["source"]
     fields = kind_fields(source)
     for key in ("measure", "denominator_measure"):
@@ -224,7 +225,7 @@ CHECKLIST_KEYS: Schema = {
 CHECKLIST_NAMES = {"org", "check", "check_title", "last_date", "last_result", "reason", "max_age_days", "day"}
 
 
-def _checklist(raw: dict, p: Parsing) -> dict:
+def _checklist(raw: dict[str, typing.Any], p: Parsing) -> dict[str, typing.Any]:
     seen = set()
     for i, c in enumerate(raw["checks"]):
         if c["id"] in seen:
@@ -249,7 +250,7 @@ CADENCE_NAMES = {"org", "activity", "activity_name", "last_date", "window_start"
                  "period_label", "period_start", "period_end", "days_left", "state_text"}
 
 
-def _cadence(raw: dict, p: Parsing) -> dict:
+def _cadence(raw: dict[str, typing.Any], p: Parsing) -> dict[str, typing.Any]:
     activity = raw["activity"]
     return {"activity": tuple(activity) if isinstance(activity, list) else activity, "every": dict(raw["every"]),
             "levels": tuple(raw["scope"]["levels"]), "period_anchor_year": raw.get("period_anchor_year"),

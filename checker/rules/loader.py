@@ -9,6 +9,8 @@ file {rules: [...]}.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ COMMON = tuple(common_properties())
 
 
 @lru_cache(maxsize=1)
-def schema() -> dict:
+def schema() -> dict[str, Any]:
     """The JSON Schema of pack.yaml, rule files, YAML tests and coverage.yaml, generated once a process."""
     return generate()
 
@@ -58,7 +60,7 @@ def _describe(doc: source.Doc, e: jsonschema.ValidationError) -> list[Problem]:
     return [doc.problem(path, _message(e))]
 
 
-def _pattern_ok(schema_: dict, key: str) -> bool:
+def _pattern_ok(schema_: dict[str, Any], key: str) -> bool:
     return any(re.search(p, key) for p in schema_.get("patternProperties", {}))
 
 
@@ -172,7 +174,7 @@ class Loading:
             if _validator("rule").is_valid(raw):          # a rule with schema errors is not built
                 self.rule(pack, doc, i, raw)
 
-    def rule(self, pack: Pack, doc, i: int, raw: dict) -> None:
+    def rule(self, pack: Pack, doc, i: int, raw: dict[str, Any]) -> None:
         path = ("rules", i)
         params = dict(raw.get("params") or {})
         p = Parsing(doc, path, params)

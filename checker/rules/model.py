@@ -6,6 +6,8 @@ reference as {"param": NAME}), so code that walks the YAML form keeps working.
 """
 from __future__ import annotations
 
+import typing
+
 from collections.abc import Mapping
 from dataclasses import replace, dataclass, field
 
@@ -42,7 +44,7 @@ class Leaf(_Node):
     value: object           # a constant, a tuple of constants (in / not_in) or a Param
     line: int = 0
 
-    def _view(self) -> dict:
+    def _view(self) -> dict[str, typing.Any]:
         return {"field": self.field, self.op: _plain(self.value)}
 
 
@@ -51,7 +53,7 @@ class All(_Node):
     items: tuple  # type: ignore[assignment]   # the YAML key; the node is also a Mapping
     line: int = 0
 
-    def _view(self) -> dict:
+    def _view(self) -> dict[str, typing.Any]:
         return {"all": list(self.items)}
 
 
@@ -60,7 +62,7 @@ class Any(_Node):
     items: tuple  # type: ignore[assignment]   # the YAML key; the node is also a Mapping
     line: int = 0
 
-    def _view(self) -> dict:
+    def _view(self) -> dict[str, typing.Any]:
         return {"any": list(self.items)}
 
 
@@ -119,7 +121,7 @@ class Rule:
     message: str
     standard: str            # the pack's standard number
     pack: str                # the pack's short name
-    params: dict = field(default_factory=dict)
+    params: dict[str, typing.Any] = field(default_factory=dict)
     enabled: bool = True
     rectify_days: int | None = None
     file: str = ""
@@ -144,7 +146,7 @@ class IndicatorRule(Rule):
     numerator: Condition | None = None
     measure: object = "count"                 # "count" or {"sum": FIELD}
     denominator_measure: object = None
-    target: dict = field(default_factory=dict)
+    target: dict[str, typing.Any] = field(default_factory=dict)
     period_field: str | None = None
 
 
@@ -163,20 +165,20 @@ class ChecklistRule(Rule):
     lookback_working_days: int | None = None
 
     @property
-    def scope(self) -> dict:
+    def scope(self) -> dict[str, typing.Any]:
         return {"levels": list(self.levels)}
 
 
 @dataclass(frozen=True, eq=False)
 class CadenceRule(Rule):
     activity: str | tuple = ""                # one kind, or a tuple of kinds any of which counts
-    every: dict = field(default_factory=dict)  # {"months": 3} / {"years": 2} / {"days": 7}: calendar periods
+    every: dict[str, int] = field(default_factory=dict)  # {"months": 3} / {"years": 2} / {"days": 7}: calendar periods
     levels: tuple = ()
     period_anchor_year: int | None = None      # {years: N} periods start in this year (+ k·N); default 2000
     applies_to: str | None = None              # third_party_commissioned: only orgs marked 委托第三方
 
     @property
-    def scope(self) -> dict:
+    def scope(self) -> dict[str, typing.Any]:
         return {"levels": list(self.levels)}
 
 

@@ -12,7 +12,7 @@ from .. import yamlsafe
 
 from .problems import Problem
 
-Path_ = tuple
+Path_ = tuple[str | int, ...]          # a node's place in a YAML document: keys and list indexes
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
@@ -21,7 +21,7 @@ class Doc:
     """One YAML file: its data, the line of each node by path, and problems found reading it."""
     file: str
     data: Any = None                   # what the YAML holds (checked by a schema before use)
-    lines: dict = field(default_factory=dict)
+    lines: dict[Path_, int] = field(default_factory=dict)
     problems: list = field(default_factory=list)
 
     def line(self, path: Path_) -> int:
@@ -69,7 +69,7 @@ def _build(doc: Doc, node, path: Path_):
     return _scalar(doc, node, path)
 
 
-def _mapping(doc: Doc, node, path: Path_) -> dict:
+def _mapping(doc: Doc, node, path: Path_) -> dict[str, Any]:
     out = {}
     for key_node, value_node in node.value:
         key = _scalar(doc, key_node, path)

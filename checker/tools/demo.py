@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from ..config import Config
 from ..evaluate.indicators import compute, percent
@@ -41,7 +41,7 @@ class DemoContext:
     now: datetime
     cases: int
     seed: int
-    results: dict = field(default_factory=dict)     # step outputs others may read (e.g. "import")
+    results: dict[str, Any] = field(default_factory=dict)     # step outputs others may read (e.g. "import")
 
 
 def run_demo(cfg, folder, now: datetime, cases: int = 20000, seed: int = 1, db=None,

@@ -2,6 +2,8 @@
 evaluated in full against the current store at `now`; nothing is written to the findings."""
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +17,7 @@ class RuleDiff:
     dropped: tuple           # (rule, subject, message) that OLD fires and NEW does not
     unchanged: int
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         row = lambda t: {"rule": t[0], "subject": t[1], "message": t[2]}  # noqa: E731
         return {"added": [row(t) for t in self.added], "dropped": [row(t) for t in self.dropped],
                 "unchanged": self.unchanged}
@@ -28,6 +30,6 @@ def diff_rules(store, cfg, old_path, new_path, now: datetime) -> RuleDiff:
                     tuple(old[k] for k in sorted(set(old) - set(new))), len(set(old) & set(new)))
 
 
-def _firings(store, cfg, rulebook, now) -> dict:
+def _firings(store, cfg, rulebook, now) -> dict[tuple[str, str], tuple[str, str, str | None]]:
     result = evaluate(store, cfg, rulebook, now, full=True)
     return {(f.rule.id, f.subject): (f.rule.id, f.subject, f.message) for f in result.firings}

@@ -3,6 +3,8 @@ like `promtool test rules`. Each test runs in a fresh temporary SQLite file: the
 through checker.ingest, a full scan runs at the test's `now`, and the findings are compared."""
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import tempfile
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ class YamlTest:
     file: str
     line: int
     name: str
-    spec: dict
+    spec: dict[str, Any]
 
     @property
     def id(self) -> str:
@@ -100,7 +102,7 @@ def _now(text: str, cfg) -> datetime:
     return now if now.tzinfo else now.replace(tzinfo=cfg.tz)
 
 
-def _import(store, cfg, records: dict, tmp: Path, now: datetime | None = None) -> list[str]:
+def _import(store, cfg, records: dict[str, Any], tmp: Path, now: datetime | None = None) -> list[str]:
     """Import the test's records through checker.ingest; rejected rows are test failures."""
     run, failures = ImportRun(store, cfg, now), []   # imported as at the test's `now`
     order = [k for k in FIRST_KINDS if k in records] + [k for k in records if k not in FIRST_KINDS]
@@ -114,7 +116,7 @@ def _import(store, cfg, records: dict, tmp: Path, now: datetime | None = None) -
     return failures
 
 
-def _compare_findings(spec: dict, active: list[dict]) -> list[str]:
+def _compare_findings(spec: dict[str, Any], active: list[dict[str, Any]]) -> list[str]:
     expected = spec.get("expect_findings") or []
     rules = set(spec.get("only_rules") or []) | {e["rule"] for e in expected}
     actual = {(a["rule"], a["subject"]): a for a in active if not spec.get("only_rules") or a["rule"] in rules}
@@ -127,7 +129,7 @@ def _compare_findings(spec: dict, active: list[dict]) -> list[str]:
     return out
 
 
-def _finding_details(want: dict, got: dict) -> list[str]:
+def _finding_details(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
     out = []
     if want.get("severity") and want["severity"] != got["severity"]:
         out.append(f"{want['rule']} / {want['subject']}：严重程度应为 {want['severity']}，实际 {got['severity']}")
@@ -136,13 +138,13 @@ def _finding_details(want: dict, got: dict) -> list[str]:
     return out
 
 
-def _compare_absent(spec: dict, active: list[dict]) -> list[str]:
+def _compare_absent(spec: dict[str, Any], active: list[dict[str, Any]]) -> list[str]:
     fired = {(a["rule"], a["subject"]) for a in active}
     return [f"不应出现的发现出现了：{e['rule']} / {e['subject']}"
             for e in spec.get("expect_absent") or [] if (e["rule"], e["subject"]) in fired]
 
 
-def _compare_indicators(spec: dict, store, cfg, rulebook, now) -> list[str]:
+def _compare_indicators(spec: dict[str, Any], store, cfg, rulebook, now) -> list[str]:
     out = []
     for e in spec.get("expect_indicators") or []:
         values = indicators.compute(store, cfg, rulebook, Period.parse(e["period"]), e["org"], now)
@@ -154,7 +156,7 @@ def _compare_indicators(spec: dict, store, cfg, rulebook, now) -> list[str]:
     return out
 
 
-def _indicator_details(e: dict, got) -> list[str]:
+def _indicator_details(e: dict[str, Any], got) -> list[str]:
     label = f"指标 {e['code']} {e['org']} {e['period']}"
     out = []
     for key in ("value", "numerator", "denominator"):

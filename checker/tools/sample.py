@@ -8,6 +8,8 @@ million cases. Same seed and `now` → byte-identical files.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import csv
 import random
 from contextlib import ExitStack
@@ -289,7 +291,7 @@ class _Generator:
             w["cases"].row(**case)
             self._follow_up(r, case, orgs[item.org], w)
 
-    def _case(self, r, i, item: Item, org: Org, staff, hall_staff) -> dict:
+    def _case(self, r, i, item: Item, org: Org, staff, hall_staff) -> dict[str, Any]:
         online = r.random() < org.online_rate
         day = r.choice(self.workdays[:-1] or self.workdays)
         accepted = datetime.combine(day, _daytime(r) if not online else time(r.randrange(7, 23), r.randrange(60)))
@@ -342,13 +344,13 @@ class _Generator:
             return 0.1 if item.immediate else 0.85
         return 0.14 if item.immediate else 0.16
 
-    def _follow_up(self, r, case: dict, org: Org, w: dict[str, _Writer]) -> None:
+    def _follow_up(self, r, case: dict[str, Any], org: Org, w: dict[str, _Writer]) -> None:
         if case["closed_at"] and r.random() < 0.3:
             self._evaluation(r, case, org, w["evaluations"])
         if r.random() < self.complaint_rate:
             self._complaint(r, case, w["complaints"])
 
-    def _evaluation(self, r, case: dict, org: Org, w: _Writer) -> None:
+    def _evaluation(self, r, case: dict[str, Any], org: Org, w: _Writer) -> None:
         at = min(case["closed_at"] + timedelta(minutes=r.randint(1, 600)), self.now)
         bad = 0.04 + 0.1 * org.satisfaction
         roll = r.random()
@@ -363,7 +365,7 @@ class _Generator:
               evaluated_at=at, callback_at=_until(callback, self.now), rectified_at=_until(rectified, self.now),
               comment=comment)
 
-    def _complaint(self, r, case: dict, w: _Writer) -> None:
+    def _complaint(self, r, case: dict[str, Any], w: _Writer) -> None:
         at = case["accepted_at"] + timedelta(days=r.randint(0, 10), hours=r.randint(0, 8))
         if at > self.now:
             return
@@ -512,7 +514,7 @@ class _Generator:
         return d
 
 
-def _appendix_a(r) -> dict:
+def _appendix_a(r) -> dict[str, Any]:
     a5, a6, a8 = r.choices("ABCD", (60, 30, 7, 3))[0], r.choices("ABCD", (65, 28, 5, 2))[0], r.choices("ABCD", (45, 45, 8, 2))[0]
     return dict(a1=r.choices("ABC", (70, 25, 5))[0], a2=r.choices("AB", (92, 8))[0], a3=_multi(r, "ABCDEFGH"),
                 a4=r.choice("ABCDEF"), a5=a5, a6=a6, a7=_multi(r, "ABCDEFGHIJKL") if "D" in a5 + a6 or "C" in a5 + a6 else None,
@@ -520,7 +522,7 @@ def _appendix_a(r) -> dict:
                 a10=r.choice((None, None, None, "希望进一步减少申请材料", "网上办理流程再简化一些", "延长周末办理时间")))
 
 
-def _appendix_b(r) -> dict:
+def _appendix_b(r) -> dict[str, Any]:
     b4 = r.choices("ABCD", (45, 45, 8, 2))[0]
     sat = lambda: r.choices("ABCD", (60, 30, 7, 3))[0]  # noqa: E731 - 满意/比较满意/一般/不满意
     return dict(b1=r.choices("AB", (95, 5))[0], b2=sat(), b3=sat(), b4=b4, b5=_multi(r, "ABCDEFG") if b4 in "CD" else None,
