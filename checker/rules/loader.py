@@ -9,7 +9,8 @@ file {rules: [...]}.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Union
 
 import dataclasses
 import re
@@ -26,6 +27,9 @@ from .kinds import ALWAYS, RULE_KINDS, Parsing, template_problems
 from .model import Pack, RuleBook
 from .problems import Problem
 from .rule_schema import common_properties, generate
+
+# What the loader reads: a folder of packs, one pack folder, or rule files (one, or several).
+RulePaths = Union[str, Path, Iterable[Union[str, Path]]]
 
 SPECIAL = {"pack.yaml", "coverage.yaml", "index.yaml"}
 COMMON = tuple(common_properties())
@@ -90,7 +94,7 @@ class PackFiles:
     test_files: list = field(default_factory=list)
 
 
-def discover(paths) -> tuple[list[PackFiles], list[Problem]]:
+def discover(paths: RulePaths) -> tuple[list[PackFiles], list[Problem]]:
     """Group the given paths into packs."""
     packs: dict[Path, PackFiles] = {}
     problems = []
@@ -201,7 +205,7 @@ class Loading:
             p.problem(("clause",), f"条款 '{raw['clause']}' 不在 {pack.number} 的 coverage.yaml 条款清单中")
 
 
-def load(paths) -> tuple[RuleBook, list[Problem]]:
+def load(paths: RulePaths) -> tuple[RuleBook, list[Problem]]:
     """Load what can be loaded, and every problem found."""
     groups, problems = discover(paths)
     loading = Loading()
@@ -212,7 +216,7 @@ def load(paths) -> tuple[RuleBook, list[Problem]]:
     return book, sorted(set(loading.problems), key=lambda p: (p.file, p.line, p.message))
 
 
-def load_packs(path) -> RuleBook:
+def load_packs(path: RulePaths) -> RuleBook:
     """The RuleBook of a folder of packs, one pack folder, or rule files; RuleError lists every problem."""
     book, problems = load(path)
     if problems:

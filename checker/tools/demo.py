@@ -44,7 +44,7 @@ class DemoContext:
     results: dict[str, Any] = field(default_factory=dict)     # step outputs others may read (e.g. "import")
 
 
-def run_demo(cfg, folder, now: datetime, cases: int = 20000, seed: int = 1, db=None,
+def run_demo(cfg: Config, folder: str | Path, now: datetime, cases: int = 20000, seed: int = 1, db: str | Path | None = None,
              echo: Callable[[str], None] = print, steps: "Sequence[DemoStep] | None" = None) -> DemoContext:
     """Run the demo steps (default: STEPS) on a database inside `folder` (or `db`), printing a Chinese account."""
     folder = Path(folder)
@@ -58,7 +58,7 @@ def run_demo(cfg, folder, now: datetime, cases: int = 20000, seed: int = 1, db=N
     return ctx
 
 
-def _run_step(step: DemoStep, ctx: DemoContext, echo) -> None:
+def _run_step(step: DemoStep, ctx: DemoContext, echo: Callable[[str], None]) -> None:
     started = time.monotonic()
     out = step.run(ctx)
     echo(f"\n== {step.name}（{time.monotonic() - started:.1f} 秒）")
@@ -123,7 +123,9 @@ def indicators_step(ctx: DemoContext) -> list[str]:
     return lines
 
 
-def _mark(passed) -> str:
+def _mark(passed: bool | None) -> str:
+    if passed is None:
+        return ""
     return {True: "✔", False: "✘"}.get(passed, "")
 
 

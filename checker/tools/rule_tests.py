@@ -19,7 +19,9 @@ from ..ingest import ImportRun, import_file
 from ..ingest.importer import FIRST_KINDS
 from ..periods import Period
 from ..rules import source
-from ..rules.loader import check_schema, discover, load_packs
+from ..rules.loader import RulePaths, check_schema, discover, load_packs
+from ..rules.model import Rule, RuleBook
+from ..rules.problems import Problem
 from ..statuses import ACTIVE_STATUSES
 from ..store import Store
 
@@ -52,11 +54,11 @@ class Outcome:
         return "\n".join([head, *(f"    {f}" for f in self.failures)])
 
 
-def collect(paths) -> list[YamlTest]:
+def collect(paths: RulePaths) -> list[YamlTest]:
     """Every YAML test of the packs under `paths` (RuleError if a test file is invalid)."""
     groups, _ = discover(paths)
-    tests: list = []
-    problems: list = []
+    tests: list[YamlTest] = []
+    problems: list[Problem] = []
     for files in groups:
         for path in files.test_files:
             doc = source.read(path)
@@ -69,12 +71,12 @@ def collect(paths) -> list[YamlTest]:
     return tests
 
 
-def run_tests(paths) -> list[Outcome]:
+def run_tests(paths: RulePaths) -> list[Outcome]:
     rulebook = load_packs(paths)
     return [run_test(t, rulebook) for t in collect(paths)]
 
 
-def run_test(test: YamlTest, rulebook, database: str | None = None) -> Outcome:
+def run_test(test: YamlTest, rulebook: RuleBook, database: str | None = None) -> Outcome:
     """Run one YAML test in a fresh store: a temporary SQLite file, or `database` (an empty one,
     e.g. a PostgreSQL schema of its own)."""
     with tempfile.TemporaryDirectory(prefix="govwatch-ruletest-") as tmp:
@@ -86,7 +88,7 @@ def run_test(test: YamlTest, rulebook, database: str | None = None) -> Outcome:
             store.close()
 
 
-def _run(test: YamlTest, rulebook, cfg, store, tmp: Path) -> list[str]:
+def _run(test: YamlTest, rulebook: RuleBook, cfg: config.Config, store: Store, tmp: Path) -> list[str]:
     now = _now(test.spec["now"], cfg)
     failures = _import(store, cfg, test.spec.get("records") or {}, tmp, now)
     if failures:
@@ -97,14 +99,14 @@ def _run(test: YamlTest, rulebook, cfg, store, tmp: Path) -> list[str]:
             + _compare_indicators(test.spec, store, cfg, rulebook, now))
 
 
-def _now(text: str, cfg) -> datetime:
+def _now(text: str, cfg: config.Config) -> datetime:
     now = datetime.fromisoformat(str(text))
     return now if now.tzinfo else now.replace(tzinfo=cfg.tz)
 
 
-def _import(store, cfg, records: dict[str, Any], tmp: Path, now: datetime | None = None) -> list[str]:
+def _import(store: Store, cfg: config.Config, records: dict[str, Any], tmp: Path, now: datetime | None = None) -> list[str]:
     """Import the test's records through checker.ingest; rejected rows are test failures."""
-    run, failures = ImportRun(store, cfg, now), []   # imported as at the test's `now`
+    run, failures = ImportRun(store, cfg, now), list[str]()   # imported as at the test's `now`
     order = [k for k in FIRST_KINDS if k in records] + [k for k in records if k not in FIRST_KINDS]
     for kind in order:
         path = tmp / f"{kind}.json"
@@ -144,8 +146,9 @@ def _compare_absent(spec: dict[str, Any], active: list[dict[str, Any]]) -> list[
             for e in spec.get("expect_absent") or [] if (e["rule"], e["subject"]) in fired]
 
 
-def _compare_indicators(spec: dict[str, Any], store, cfg, rulebook, now) -> list[str]:
-    out = []
+def _compare_indicators(spec: dict[str, Any], store: Store, cfg: config.Config, rulebook: RuleBook,
+                        now: datetime) -> list[str]:
+    out: list[str] = []
     for e in spec.get("expect_indicators") or []:
         values = indicators.compute(store, cfg, rulebook, Period.parse(e["period"]), e["org"], now)
         got = next((v for v in values if v.code == e["code"] and v.org == e["org"]), None)
@@ -156,9 +159,9 @@ def _compare_indicators(spec: dict[str, Any], store, cfg, rulebook, now) -> list
     return out
 
 
-def _indicator_details(e: dict[str, Any], got) -> list[str]:
+def _indicator_details(e: dict[str, Any], got: indicators.IndicatorValue) -> list[str]:
     label = f"指标 {e['code']} {e['org']} {e['period']}"
-    out = []
+    out: list[str] = []
     for key in ("value", "numerator", "denominator"):
         if key in e and not _close(e[key], getattr(got, key)):
             out.append(f"{label}：{key} 应为 {e[key]}，实际 {getattr(got, key)}")
@@ -167,13 +170,13 @@ def _indicator_details(e: dict[str, Any], got) -> list[str]:
     return out
 
 
-def _close(a, b) -> bool:
+def _close(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
     return abs(float(a) - float(b)) <= TOLERANCE
 
 
-def untested_rules(paths, tests: list[YamlTest] | None = None) -> list:
+def untested_rules(paths: RulePaths, tests: list[YamlTest] | None = None) -> list[Rule]:
     """Enabled rules that no YAML test names (in expect_findings, expect_absent or only_rules) and,
     for an indicator rule, whose code no test of its pack checks in expect_indicators."""
     rulebook = load_packs(paths)
@@ -186,7 +189,7 @@ def untested_rules(paths, tests: list[YamlTest] | None = None) -> list:
             named |= {e["rule"] for e in spec.get(key) or []}
         named |= set(spec.get("only_rules") or [])
         codes |= {(_pack_of(t.file), e["code"]) for e in spec.get("expect_indicators") or []}
-    out = []
+    out: list[Rule] = []
     for rule in rulebook.rules:
         if not getattr(rule, "enabled", True) or rule.id in named:
             continue
@@ -196,7 +199,7 @@ def untested_rules(paths, tests: list[YamlTest] | None = None) -> list:
     return out
 
 
-def _pack_of(file) -> str:
+def _pack_of(file: object) -> str:
     """The pack folder of a rule file (pack/x.yaml) or a test file (pack/tests/x.yaml)."""
     p = Path(str(file)).resolve()
     return str(p.parent.parent if p.parent.name == "tests" else p.parent)

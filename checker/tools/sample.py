@@ -8,7 +8,7 @@ million cases. Same seed and `now` → byte-identical files.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import csv
 import random
@@ -133,7 +133,7 @@ class City:
         return [o for o in self.orgs if o.level == "hall"]
 
 
-def write_sample(out, now: datetime, cases: int = 20000, seed: int = 1, tz: ZoneInfo | None = None) -> dict[str, int]:
+def write_sample(out: str | Path, now: datetime, cases: int = 20000, seed: int = 1, tz: ZoneInfo | None = None) -> dict[str, int]:
     """Write `<kind>.csv` for every record kind into `out`; return the row count per kind."""
     tz = tz or ZoneInfo("Asia/Shanghai")
     gen = _Generator(seed, now.astimezone(tz).replace(tzinfo=None), WorkCalendar(tz=tz))
@@ -153,20 +153,21 @@ class _Writer:
         self.csv.writerow(self.columns)
         self.count = 0
 
-    def row(self, **values) -> None:
+    def row(self, **values: Any) -> None:
         get = values.get
         self.csv.writerow([_text(get(c)) for c in self.columns])
         self.count += 1
 
 
-def _text(v) -> str:
+def _text(v: Any) -> str:            # a record's value: text, a number, a date or time, a bool, None
     kind = type(v)                    # exact types first: a row has ~15 values, 10M rows a run
     if kind is str:
-        return v
+        return str(v)                 # the same object
     if v is None:
         return ""
     if kind is datetime and v.tzinfo is None and not v.microsecond:
-        return v.isoformat(" ")       # the same text as strftime("%Y-%m-%d %H:%M:%S"), 4x faster
+        text: str = v.isoformat(" ")  # the same text as strftime("%Y-%m-%d %H:%M:%S"), 4x faster
+        return text
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, datetime):
@@ -184,7 +185,7 @@ class _Generator:
         self.start = now - timedelta(days=WINDOW_DAYS)
         self.workdays = [d for d in _days(self.start.date(), now.date()) if cal.is_working_day(d)]
         self.city = City()
-        self._deadlines: dict[tuple, datetime] = {}
+        self._deadlines: dict[tuple[date, int, int, int, bool], datetime] = {}
 
     def rng(self, purpose: str) -> random.Random:
         return random.Random(f"{self.seed}:{purpose}")
@@ -221,13 +222,14 @@ class _Generator:
         self._add_officers(self.rng("officers"))
         self._add_items(self.rng("items"))
 
-    def _add_org(self, r, code, name, parent, level, hall=None) -> None:
+    def _add_org(self, r: random.Random, code: str, name: str, parent: str | None, level: str,
+                 hall: str | None = None) -> None:
         self.city.orgs.append(Org(
             code, name, parent, level, hall, online_rate=r.uniform(0.4, 0.6), immediate_rate=r.uniform(0.6, 0.97),
             window_rate=r.uniform(0.85, 0.95), late_rate=r.choice((0.005, 0.01, 0.02, 0.05)),
             satisfaction=r.choice((0.0, 0.0, 0.0, 0.5, 1.0))))
 
-    def _add_district(self, r, code, name, townships) -> None:
+    def _add_district(self, r: random.Random, code: str, name: str, townships: Sequence[str]) -> None:
         hall = f"{code}H"
         self._add_org(r, code, name, "330100", "district")
         self._add_org(r, hall, f"{name}行政服务中心", code, "hall")
@@ -238,8 +240,8 @@ class _Generator:
             self._add_org(r, tcode, town, code, "township", f"{tcode}H")
             self._add_org(r, f"{tcode}H", f"{town}便民服务中心", tcode, "hall")
 
-    def _add_officers(self, r) -> None:
-        def add(org, role):
+    def _add_officers(self, r: random.Random) -> None:
+        def add(org: str, role: str) -> None:
             oid = f"E{len(self.city.officers) + 1:04d}"
             tg = 100000000 + r.randrange(900000000) if r.random() < 0.4 else None
             name = r.choice(SURNAMES) + "".join(r.choice(GIVEN) for _ in range(r.choice((1, 2))))
@@ -252,7 +254,7 @@ class _Generator:
             if o.level in ("city", "district"):
                 add(o.code, "supervisor")
 
-    def _add_items(self, r) -> None:
+    def _add_items(self, r: random.Random) -> None:
         for o in self.city.orgs:
             if o.level == "department":
                 names = DEPARTMENTS[o.code.removeprefix(o.parent or "").lower()][1]
@@ -263,7 +265,7 @@ class _Generator:
             for n, name in enumerate(names, start=1):
                 self.city.items.append(self._item(r, o, f"{o.code}-{n:03d}", name))
 
-    def _item(self, r, o: Org, code: str, name: str) -> Item:
+    def _item(self, r: random.Random, o: Org, code: str, name: str) -> Item:
         immediate = r.random() < o.immediate_rate
         one_visit = r.random() < 0.97
         kind = r.choices([t for t, _ in ITEM_TYPES], [w for _, w in ITEM_TYPES])[0]
@@ -291,7 +293,8 @@ class _Generator:
             w["cases"].row(**case)
             self._follow_up(r, case, orgs[item.org], w)
 
-    def _case(self, r, i, item: Item, org: Org, staff, hall_staff) -> dict[str, Any]:
+    def _case(self, r: random.Random, i: int, item: Item, org: Org, staff: dict[str, list[str]],
+              hall_staff: dict[str, list[str]]) -> dict[str, Any]:
         online = r.random() < org.online_rate
         day = r.choice(self.workdays[:-1] or self.workdays)
         accepted = datetime.combine(day, _daytime(r) if not online else time(r.randrange(7, 23), r.randrange(60)))
@@ -300,7 +303,7 @@ class _Generator:
         extended = r.choice((5, 10)) if not item.immediate and r.random() < 0.01 else None
         due = self._deadline(accepted.date(), days, suspended or 0, extended or 0, item.immediate)
         closed, status = self._outcome(r, item, org, accepted, suspended, extended)
-        handler_pool = staff[item.org] if online else hall_staff.get(org.hall) or staff[item.org]
+        handler_pool = staff[item.org] if online else hall_staff.get(org.hall or "") or staff[item.org]
         return dict(case_no=f"BJ{i + 1:08d}", item_code=item.code, org=item.org, hall=None if online else org.hall,
                     channel="online" if online else "window", accepted_at=accepted,
                     promised_at=due if r.random() < 0.1 else None, closed_at=closed, status=status,
@@ -318,7 +321,8 @@ class _Generator:
                 immediate=immediate).replace(tzinfo=None)
         return due
 
-    def _outcome(self, r, item: Item, org: Org, accepted: datetime, suspended, extended):
+    def _outcome(self, r: random.Random, item: Item, org: Org, accepted: datetime, suspended: int | None,
+                 extended: int | None) -> tuple[datetime | None, str]:
         """(closed_at, status) as of `now`."""
         roll = r.random()
         if roll < 0.01:
@@ -344,13 +348,13 @@ class _Generator:
             return 0.1 if item.immediate else 0.85
         return 0.14 if item.immediate else 0.16
 
-    def _follow_up(self, r, case: dict[str, Any], org: Org, w: dict[str, _Writer]) -> None:
+    def _follow_up(self, r: random.Random, case: dict[str, Any], org: Org, w: dict[str, _Writer]) -> None:
         if case["closed_at"] and r.random() < 0.3:
             self._evaluation(r, case, org, w["evaluations"])
         if r.random() < self.complaint_rate:
             self._complaint(r, case, w["complaints"])
 
-    def _evaluation(self, r, case: dict[str, Any], org: Org, w: _Writer) -> None:
+    def _evaluation(self, r: random.Random, case: dict[str, Any], org: Org, w: _Writer) -> None:
         at = min(case["closed_at"] + timedelta(minutes=r.randint(1, 600)), self.now)
         bad = 0.04 + 0.1 * org.satisfaction
         roll = r.random()
@@ -365,7 +369,7 @@ class _Generator:
               evaluated_at=at, callback_at=_until(callback, self.now), rectified_at=_until(rectified, self.now),
               comment=comment)
 
-    def _complaint(self, r, case: dict[str, Any], w: _Writer) -> None:
+    def _complaint(self, r: random.Random, case: dict[str, Any], w: _Writer) -> None:
         at = case["accepted_at"] + timedelta(days=r.randint(0, 10), hours=r.randint(0, 8))
         if at > self.now:
             return
@@ -427,7 +431,7 @@ class _Generator:
                 if self.cal.is_working_day(day) and r.random() >= 0.025:
                     self._inspection(r, w, hall.code, day, DAILY_CHECK)
 
-    def _inspection(self, r, w: _Writer, org: str, day: date, check: str) -> None:
+    def _inspection(self, r: random.Random, w: _Writer, org: str, day: date, check: str) -> None:
         result = r.choices(("pass", "fail", "na"), (92, 5, 3))[0]
         note = "现场检查发现问题，已要求整改" if result == "fail" else None
         w.row(id=f"JC{w.count + 1:07d}", org=org, date=day, check=check, result=result, note=note)
@@ -445,7 +449,7 @@ class _Generator:
                 if r.random() < 0.6:
                     self._supervision(r, w, o, kind, r.randint(10, 170))
 
-    def _supervision(self, r, w: _Writer, o: Org, kind: str, back: int) -> None:
+    def _supervision(self, r: random.Random, w: _Writer, o: Org, kind: str, back: int) -> None:
         day = self._workday_near(self.now.date() - timedelta(days=back))
         titles = {"self": "自我评价", "superior": "上级评价", "public": "社会公众评价", "third_party": "第三方评价"}
         w.row(id=f"JD{w.count + 1:06d}", org=o.code, kind=kind, date=day,
@@ -473,7 +477,7 @@ class _Generator:
             for _ in range(r.randint(1, 4)):
                 self._disclosure(r, w, o, "request")
 
-    def _disclosure(self, r, w: _Writer, o: Org, category: str) -> None:
+    def _disclosure(self, r: random.Random, w: _Writer, o: Org, category: str) -> None:
         formed = self._moment(r)
         extended = None
         if category == "request":
@@ -504,7 +508,7 @@ class _Generator:
 
     # --- time helpers -------------------------------------------------------------------------
 
-    def _moment(self, r) -> datetime:
+    def _moment(self, r: random.Random) -> datetime:
         """A working-day office-hours moment in the window, before now."""
         return datetime.combine(r.choice(self.workdays[:-1] or self.workdays), _daytime(r))
 
@@ -514,7 +518,7 @@ class _Generator:
         return d
 
 
-def _appendix_a(r) -> dict[str, Any]:
+def _appendix_a(r: random.Random) -> dict[str, Any]:
     a5, a6, a8 = r.choices("ABCD", (60, 30, 7, 3))[0], r.choices("ABCD", (65, 28, 5, 2))[0], r.choices("ABCD", (45, 45, 8, 2))[0]
     return dict(a1=r.choices("ABC", (70, 25, 5))[0], a2=r.choices("AB", (92, 8))[0], a3=_multi(r, "ABCDEFGH"),
                 a4=r.choice("ABCDEF"), a5=a5, a6=a6, a7=_multi(r, "ABCDEFGHIJKL") if "D" in a5 + a6 or "C" in a5 + a6 else None,
@@ -522,18 +526,19 @@ def _appendix_a(r) -> dict[str, Any]:
                 a10=r.choice((None, None, None, "希望进一步减少申请材料", "网上办理流程再简化一些", "延长周末办理时间")))
 
 
-def _appendix_b(r) -> dict[str, Any]:
+def _appendix_b(r: random.Random) -> dict[str, Any]:
     b4 = r.choices("ABCD", (45, 45, 8, 2))[0]
-    sat = lambda: r.choices("ABCD", (60, 30, 7, 3))[0]  # noqa: E731 - 满意/比较满意/一般/不满意
+    def sat() -> str:                 # 满意/比较满意/一般/不满意
+        return r.choices("ABCD", (60, 30, 7, 3))[0]
     return dict(b1=r.choices("AB", (95, 5))[0], b2=sat(), b3=sat(), b4=b4, b5=_multi(r, "ABCDEFG") if b4 in "CD" else None,
                 b6=sat(), b7=r.choices("ABC", (70, 25, 5))[0], b8=r.choices("AB", (92, 8))[0], b9=_multi(r, "ABCDEFGH"))
 
 
-def _multi(r, letters: str) -> str:
+def _multi(r: random.Random, letters: str) -> str:
     return ";".join(sorted(r.sample(letters, r.randint(1, 3))))
 
 
-def _daytime(r) -> time:
+def _daytime(r: random.Random) -> time:
     minutes = r.randint(8 * 60 + 30, 17 * 60)
     return time(minutes // 60, minutes % 60, r.randrange(60))
 
@@ -543,7 +548,7 @@ def _until(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment and moment <= now else None
 
 
-def _days(first: date, last: date):
+def _days(first: date, last: date) -> Iterator[date]:
     d = first
     while d <= last:
         yield d
