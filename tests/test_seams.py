@@ -14,6 +14,7 @@ from checker.notify import backlog, binding, digest, silences
 from checker.notify import reports as notify_reports
 from checker.notify import model as notify_model
 from checker.reports import data as report_data
+from checker.rules import choice
 from checker.reports import index as index_mod
 from checker.reports import model as report_model
 from checker.store import Store
@@ -23,7 +24,8 @@ PROTOCOLS = [findings_repo.FindingRepo, findings_repo.DirectoryRepo, findings_re
              importer.ImportRepo, findings_repo.MessageRepo, findings_repo.EvidenceRepo, backlog.BacklogRepo,
              refs.KnownRepo, workdays.WorkdaysRepo, deadlines.DeadlineRepo, silences.MuteRepo, silences.SilenceRepo,
              binding.BindingRepo, notify_reports.ReportNoticeRepo, digest.PagesRepo, holiday_years.HolidayYearsRepo,
-             supervision.SupervisionRepo, surveys.SurveyRepo, report_model.ReportRepo, report_data.TableRepo]
+             supervision.SupervisionRepo, surveys.SurveyRepo, report_model.ReportRepo, report_data.TableRepo,
+             choice.ChoiceRepo]
 
 
 ATTRIBUTE = object()          # a data attribute the Protocol declares (an annotation, no value)

@@ -9,12 +9,18 @@ and what to set.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from ..config import PROVINCE_PACKS
+from ..config import PROVINCE_PACKS, Config
 
 PROVINCE_NAMES = {"zhejiang": "浙江", "chongqing": "重庆"}
 PREFIXES = {"33": "zhejiang", "50": "chongqing"}       # GB/T 2260: the code's first two digits
 SET_IT = "请在 config.yaml 设置 province: zhejiang（浙江，DB33/T 2036.7）或 province: chongqing（重庆，DB50/T 957.7），或用 packs 指定"
+
+
+class ChoiceRepo(Protocol):
+    """What choosing the packs reads from the store: the org codes' first two digits."""
+    def org_code_prefixes(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,7 @@ class PackChoice:
     warning: str | None = None           # every pack enforced for want of a province: what to set
 
 
-def choose_packs(cfg, store=None) -> PackChoice:
+def choose_packs(cfg: Config, store: ChoiceRepo | None = None) -> PackChoice:
     """The packs to enforce and why (store=None: no inference, every pack without a warning line)."""
     if cfg.packs is not None:
         return PackChoice(cfg.packs, f"按配置 packs（{'、'.join(cfg.packs)}）选择")
@@ -50,6 +56,6 @@ def choose_packs(cfg, store=None) -> PackChoice:
                       f"警告：未配置 province 或 packs，{why}，因此执行全部规则包（同一问题可能按两个标准各报一次）。{SET_IT}。")
 
 
-def org_provinces(store) -> set[str]:
+def org_provinces(store: ChoiceRepo) -> set[str]:
     """The province prefixes (first two digits) of the org codes in the store."""
     return {str(p) for p in store.org_code_prefixes() if p and str(p).isdigit()}

@@ -7,7 +7,8 @@ from typing import Any
 from dataclasses import asdict, dataclass
 
 from . import source
-from .loader import check_schema, discover, load
+from .loader import RulePaths, check_schema, discover, load
+from .problems import Problem
 from .validate import coverage_reference_problems
 
 
@@ -16,10 +17,10 @@ class ClauseCoverage:
     standard: str
     clause: str
     title: str
-    rules: tuple            # rules listed for it or citing it
-    checks: tuple
-    reports: tuple
-    features: tuple
+    rules: tuple[str, ...]            # rules listed for it or citing it
+    checks: tuple[str, ...]
+    reports: tuple[str, ...]
+    features: tuple[str, ...]
     left_to_people: str | None
 
     @property
@@ -35,24 +36,24 @@ class ClauseCoverage:
 
 @dataclass(frozen=True)
 class CoverageReport:
-    clauses: tuple
-    problems: tuple
+    clauses: tuple[ClauseCoverage, ...]
+    problems: tuple[Problem, ...]
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
-    def counts(self) -> dict[str, Any]:
+    def counts(self) -> dict[str, int]:
         out = {"covered": 0, "left_to_people": 0, "uncovered": 0}
         for c in self.clauses:
             out[c.status] += 1
         return out
 
 
-def coverage(paths) -> CoverageReport:
+def coverage(paths: RulePaths) -> CoverageReport:
     book, problems = load(paths)
     groups, _ = discover(paths)
-    clauses = []
+    clauses: list[ClauseCoverage] = []
     for files in groups:
         path = files.folder / "coverage.yaml"
         pack = next((p for p in book.packs if p.path == str(files.folder)), None)
@@ -75,7 +76,7 @@ def coverage(paths) -> CoverageReport:
     return CoverageReport(tuple(clauses), tuple(sorted(set(problems), key=lambda p: (p.file, p.line, p.message))))
 
 
-def _entry(standard: str, e: dict[str, Any], citing: list) -> ClauseCoverage:
+def _entry(standard: str, e: dict[str, Any], citing: list[str]) -> ClauseCoverage:
     rules = tuple(dict.fromkeys([*(e.get("rules") or []), *citing]))
     return ClauseCoverage(standard, e["clause"], e.get("title", ""), rules, tuple(e.get("checks") or ()),
                           tuple(e.get("reports") or ()), tuple(e.get("features") or ()), e.get("left_to_people"))

@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from collections.abc import Collection
 from pathlib import Path
 
+from ..config import Config
 from ..errors import GovwatchError
-from .choice import choose_packs
+from .choice import ChoiceRepo, choose_packs
 from .loader import load_packs, only
+from .model import RuleBook
 
 def fingerprint(path: Path) -> str:
     """A hash of the rule folder: every file's relative path and content."""
@@ -36,7 +39,7 @@ class Reload:
 class RulesHolder:
     """The current RuleBook; readers take `holder.rulebook`, the watcher swaps it."""
 
-    def __init__(self, path: Path, rulebook, digest: str, packs=None):
+    def __init__(self, path: Path, rulebook: RuleBook, digest: str, packs: Collection[str] | None = None):
         self.path = Path(path)
         self.packs = packs             # short names to enforce (config `packs`); None = all
         self._rulebook = rulebook
@@ -45,19 +48,19 @@ class RulesHolder:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, path, packs=None) -> "RulesHolder":
+    def load(cls, path: str | Path, packs: Collection[str] | None = None) -> "RulesHolder":
         """Load the rules at start (raises RuleError: the service does not start on bad rules)."""
         digest = fingerprint(Path(path))
         return cls(Path(path), only(load_packs(path), packs), digest, packs)
 
     @classmethod
-    def from_config(cls, cfg, store=None) -> "RulesHolder":
+    def from_config(cls, cfg: Config, store: ChoiceRepo | None = None) -> "RulesHolder":
         """The configured packs; with neither `packs` nor `province` set, the province the store's org
         codes show (checker.rules.choice), else every pack."""
         return cls.load(cfg.rules_path(), choose_packs(cfg, store).packs)
 
     @property
-    def rulebook(self):
+    def rulebook(self) -> RuleBook:
         return self._rulebook
 
     def reload_if_changed(self) -> Reload:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import typing
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace, dataclass, field
+from typing import Literal, overload
 
 
 @dataclass(frozen=True)
@@ -18,22 +19,25 @@ class Param:
     name: str
 
 
-class _Node(Mapping):
+class _Node(Mapping[str, typing.Any]):
     """Read-only mapping view; equal to the plain YAML form it came from."""
 
-    def __eq__(self, other):
+    def _view(self) -> dict[str, typing.Any]:
+        raise NotImplementedError          # each node kind's YAML form
+
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Mapping) and _tree(self) == _tree(other)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(repr(_tree(self)))
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> typing.Any:
         return self._view()[key]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._view())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._view())
 
 
@@ -50,7 +54,7 @@ class Leaf(_Node):
 
 @dataclass(frozen=True, eq=False)
 class All(_Node):
-    items: tuple  # type: ignore[assignment]   # the YAML key; the node is also a Mapping
+    items: tuple[Condition, ...]  # type: ignore[assignment]   # the YAML key; the node is also a Mapping
     line: int = 0
 
     def _view(self) -> dict[str, typing.Any]:
@@ -59,7 +63,7 @@ class All(_Node):
 
 @dataclass(frozen=True, eq=False)
 class Any(_Node):
-    items: tuple  # type: ignore[assignment]   # the YAML key; the node is also a Mapping
+    items: tuple[Condition, ...]  # type: ignore[assignment]   # the YAML key; the node is also a Mapping
     line: int = 0
 
     def _view(self) -> dict[str, typing.Any]:
@@ -69,7 +73,7 @@ class Any(_Node):
 Condition = Leaf | All | Any
 
 
-def _tree(node):
+def _tree(node: object) -> typing.Any:
     """A condition as plain dicts and lists."""
     if isinstance(node, Mapping):
         return {k: _tree(v) for k, v in node.items()}
@@ -78,7 +82,7 @@ def _tree(node):
     return node
 
 
-def _plain(value):
+def _plain(value: object) -> typing.Any:
     if isinstance(value, Param):
         return {"param": value.name}
     if isinstance(value, tuple):
@@ -86,7 +90,7 @@ def _plain(value):
     return value
 
 
-def leaves(cond) -> list[Leaf]:
+def leaves(cond: Condition | None) -> list[Leaf]:
     """Every leaf of a condition tree, in order."""
     if cond is None:
         return []
@@ -102,7 +106,7 @@ class Pack:
     version: str
     short: str               # db33
     path: str                # the pack folder
-    clauses: tuple = ()      # clause ids listed in coverage.yaml
+    clauses: tuple[str, ...] = ()      # clause ids listed in coverage.yaml
 
 
 SEVERITIES = ("red", "yellow", "blue")
@@ -158,8 +162,8 @@ class Check:
 
 @dataclass(frozen=True, eq=False)
 class ChecklistRule(Rule):
-    checks: tuple = ()
-    levels: tuple = ()
+    checks: tuple[Check, ...] = ()
+    levels: tuple[str, ...] = ()
     max_age_days: int | None = None
     every_working_day: bool = False           # DB50/T 957.7 §5.1 d): a record each working day
     lookback_working_days: int | None = None
@@ -171,9 +175,9 @@ class ChecklistRule(Rule):
 
 @dataclass(frozen=True, eq=False)
 class CadenceRule(Rule):
-    activity: str | tuple = ""                # one kind, or a tuple of kinds any of which counts
+    activity: str | tuple[str, ...] = ""                # one kind, or a tuple of kinds any of which counts
     every: dict[str, int] = field(default_factory=dict)  # {"months": 3} / {"years": 2} / {"days": 7}: calendar periods
-    levels: tuple = ()
+    levels: tuple[str, ...] = ()
     period_anchor_year: int | None = None      # {years: N} periods start in this year (+ k·N); default 2000
     applies_to: str | None = None              # third_party_commissioned: only orgs marked 委托第三方
 
@@ -184,10 +188,10 @@ class CadenceRule(Rule):
 
 @dataclass(frozen=True, eq=False)
 class RuleBook:
-    packs: tuple
-    rules: tuple
+    packs: tuple[Pack, ...]
+    rules: tuple[Rule, ...]
     source: str = ""
-    declared: frozenset = frozenset()     # every rule id written in the files, loadable or not
+    declared: frozenset[str] = frozenset()     # every rule id written in the files, loadable or not
 
     @property
     def version(self) -> str:
@@ -199,10 +203,21 @@ class RuleBook:
                 return r
         raise KeyError(rule_id)
 
-    def of_kind(self, kind: str) -> list:
+    @overload
+    def of_kind(self, kind: Literal["record"]) -> list[RecordRule]: ...
+    @overload
+    def of_kind(self, kind: Literal["indicator"]) -> list[IndicatorRule]: ...
+    @overload
+    def of_kind(self, kind: Literal["checklist"]) -> list[ChecklistRule]: ...
+    @overload
+    def of_kind(self, kind: Literal["cadence"]) -> list[CadenceRule]: ...
+    @overload
+    def of_kind(self, kind: str) -> list[Rule]: ...
+
+    def of_kind(self, kind: str) -> list[typing.Any]:
         return [r for r in self.rules if r.kind == kind and r.enabled]
 
-    def only(self, shorts) -> "RuleBook":
+    def only(self, shorts: Collection[str] | None) -> "RuleBook":
         """The book restricted to the packs named (by short name); None keeps every pack."""
         if shorts is None:
             return self

@@ -22,7 +22,7 @@ class Doc:
     file: str
     data: Any = None                   # what the YAML holds (checked by a schema before use)
     lines: dict[Path_, int] = field(default_factory=dict)
-    problems: list = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     def line(self, path: Path_) -> int:
         """The line of the node at `path`, or of its nearest ancestor that has one."""
@@ -52,7 +52,7 @@ def read(path: Path) -> Doc:
     return from_node(doc.file, node)
 
 
-def from_node(file: str, node) -> Doc:
+def from_node(file: str, node: Any) -> Doc:              # a yaml.Node (PyYAML has no types), or None
     """The Doc of a composed YAML node: its data and the line of every node (checker.reports.index reads
     index.yaml through it too); duplicate or non-string keys and unreadable values become problems."""
     doc = Doc(file)
@@ -60,7 +60,7 @@ def from_node(file: str, node) -> Doc:
     return doc
 
 
-def _build(doc: Doc, node, path: Path_):
+def _build(doc: Doc, node: Any, path: Path_) -> Any:
     doc.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         return _mapping(doc, node, path)
@@ -69,8 +69,8 @@ def _build(doc: Doc, node, path: Path_):
     return _scalar(doc, node, path)
 
 
-def _mapping(doc: Doc, node, path: Path_) -> dict[str, Any]:
-    out = {}
+def _mapping(doc: Doc, node: Any, path: Path_) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key_node, value_node in node.value:
         key = _scalar(doc, key_node, path)
         if isinstance(key, (dict, list)) or key is None:
@@ -84,7 +84,7 @@ def _mapping(doc: Doc, node, path: Path_) -> dict[str, Any]:
     return out
 
 
-def _scalar(doc: Doc, node, path: Path_):
+def _scalar(doc: Doc, node: Any, path: Path_) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         return _build(doc, node, path)
     try:

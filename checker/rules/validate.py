@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import source
-from .loader import check_schema, discover, load
+from .loader import RulePaths, check_schema, discover, load
+from .model import ChecklistRule, RuleBook
 from .problems import Problem
 
 
-def validate_paths(paths) -> list[Problem]:
+def validate_paths(paths: RulePaths) -> list[Problem]:
     """Every problem of the rule files, pack.yaml, coverage.yaml and YAML tests under `paths`."""
     book, problems = load(paths)
     ids = set(book.declared) | _ids_in_unreadable_files(problems)
@@ -25,7 +27,7 @@ def validate_paths(paths) -> list[Problem]:
 _ID_LINE = re.compile(r"^\s*-?\s*id:\s*['\"]?([\w.\-*]+)", re.M)
 
 
-def _ids_in_unreadable_files(problems) -> set[str]:
+def _ids_in_unreadable_files(problems: Iterable[Problem]) -> set[str]:
     """Rule ids written in files that are not valid YAML, read line by line: a test that names one
     is not reported as naming a missing rule (the file's own problem is the one to fix)."""
     out: set[str] = set()
@@ -37,7 +39,7 @@ def _ids_in_unreadable_files(problems) -> set[str]:
     return out
 
 
-def test_file_problems(path: Path, rule_ids: set) -> list[Problem]:
+def test_file_problems(path: Path, rule_ids: set[str]) -> list[Problem]:
     doc = source.read(path)
     if doc.problems:
         return doc.problems
@@ -53,7 +55,7 @@ def test_file_problems(path: Path, rule_ids: set) -> list[Problem]:
     return out
 
 
-def coverage_reference_problems(path: Path, book) -> list[Problem]:
+def coverage_reference_problems(path: Path, book: RuleBook) -> list[Problem]:
     """Rule ids and check ids a coverage.yaml names that no loaded rule defines."""
     if not path.is_file():
         return []
@@ -61,8 +63,8 @@ def coverage_reference_problems(path: Path, book) -> list[Problem]:
     if doc.problems or check_schema(doc, "coverage"):
         return []                       # already reported by load()
     ids = book.declared
-    checks = {c.id for r in book.rules if r.kind == "checklist" for c in r.checks}
-    out = []
+    checks = {c.id for r in book.rules if isinstance(r, ChecklistRule) for c in r.checks}
+    out: list[Problem] = []
     for i, entry in enumerate(doc.data["clauses"]):
         out += [doc.problem(("clauses", i, "rules"), f"条款 {entry['clause']} 引用了不存在的规则 '{r}'")
                 for r in entry.get("rules") or [] if r not in ids]

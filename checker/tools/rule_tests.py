@@ -20,7 +20,7 @@ from ..ingest.importer import FIRST_KINDS
 from ..periods import Period
 from ..rules import source
 from ..rules.loader import RulePaths, check_schema, discover, load_packs
-from ..rules.model import Rule, RuleBook
+from ..rules.model import IndicatorRule, Rule, RuleBook
 from ..rules.problems import Problem
 from ..statuses import ACTIVE_STATUSES
 from ..store import Store
@@ -193,7 +193,7 @@ def untested_rules(paths: RulePaths, tests: list[YamlTest] | None = None) -> lis
     for rule in rulebook.rules:
         if not getattr(rule, "enabled", True) or rule.id in named:
             continue
-        if rule.kind == "indicator" and (_pack_of(rule.file), rule.code) in codes:
+        if isinstance(rule, IndicatorRule) and (_pack_of(rule.file), rule.code) in codes:
             continue
         out.append(rule)
     return out
