@@ -11,7 +11,11 @@ from typing import Any, Callable
 
 from ..ingest import derived as derived_mod
 from ..ingest.records import KINDS
-from .model import All, Leaf, Param, leaves
+from .model import All, Condition, Leaf, Param, RecordRule, leaves
+
+Bind = Callable[[Any], str]                     # a value → the placeholder it is bound to (:_c0 …)
+DrForm = Callable[[str, Any], dict[str, Any]]    # (field, value) → durable-rules expression
+SqlForm = Callable[[str, Any, Bind], str]        # (column, value, bind) → SQL text
 
 SINK_PRIORITY = 1000          # durable-rules runs lower `pri` first; the sink comes last
 EVENT_MARK = "_gw"            # every event we post carries it; the sink matches on it
@@ -21,50 +25,50 @@ EVENT_MARK = "_gw"            # every event we post carries it; the sink matches
 class Operator:
     name: str
     value: str               # scalar | list | bool | regex: what the YAML value must be
-    dr: Callable             # (field, value) -> durable-rules expression
-    sql: Callable            # (column, value, bind) -> SQL text
+    dr: DrForm               # (field, value) -> durable-rules expression
+    sql: SqlForm             # (column, value, bind) -> SQL text
 
 
-def _cmp(dr_op: str | None, sql_op: str) -> tuple[Callable, Callable]:
+def _cmp(dr_op: str | None, sql_op: str) -> tuple[DrForm, SqlForm]:
     """A comparison's two forms: durable-rules (`eq` is the bare {field: value}) and SQL."""
-    def dr(f, v):
+    def dr(f: str, v: Any) -> dict[str, Any]:
         return {dr_op: {f: v}} if dr_op else {f: v}
 
-    def sql(c, v, bind):
+    def sql(c: str, v: Any, bind: Bind) -> str:
         return f"{c} {sql_op} {bind(v)}"
     return dr, sql
 
 
-def _in_dr(f, v):
+def _in_dr(f: str, v: Any) -> dict[str, Any]:
     return {"$or": [{f: x} for x in v]}
 
 
-def _in_sql(c, v, bind):
+def _in_sql(c: str, v: Any, bind: Bind) -> str:
     return f"{c} IN ({', '.join(bind(x) for x in v)})"
 
 
-def _not_in_dr(f, v):
+def _not_in_dr(f: str, v: Any) -> dict[str, Any]:
     return {"$and": [{"$neq": {f: x}} for x in v]}
 
 
-def _not_in_sql(c, v, bind):
+def _not_in_sql(c: str, v: Any, bind: Bind) -> str:
     return f"{c} NOT IN ({', '.join(bind(x) for x in v)})"
 
 
-def _exists_dr(f, v):
+def _exists_dr(f: str, v: Any) -> dict[str, Any]:
     return {"$ex" if v else "$nex": {f: 1}}
 
 
-def _exists_sql(c, v, bind):
+def _exists_sql(c: str, v: Any, bind: Bind) -> str:
     return f"{c} IS {'NOT ' if v else ''}NULL"
 
 
-def _matches_dr(f, v):
+def _matches_dr(f: str, v: Any) -> dict[str, Any]:
     """Full match of a regular expression (durable-rules' dialect: . * + ? [] () |)."""
     return {"$mt": {f: v}}
 
 
-def _matches_sql(c, v, bind):
+def _matches_sql(c: str, v: Any, bind: Bind) -> str:
     return f"regexp_full({bind(v)}, {c})"
 
 
@@ -84,7 +88,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
 )}
 
 
-def resolve(value, params: dict[str, Any]):
+def resolve(value: object, params: dict[str, Any]) -> Any:
     """A leaf value with {param: NAME} references replaced by the rule's params."""
     if isinstance(value, Param):
         return params[value.name]
@@ -95,7 +99,7 @@ def resolve(value, params: dict[str, Any]):
 
 # ---------------------------------------------------------------- durable-rules JSON
 
-def to_dr(cond, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def to_dr(cond: Condition, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """A condition tree as a durable-rules expression."""
     params = params or {}
     if isinstance(cond, Leaf):
@@ -105,8 +109,9 @@ def to_dr(cond, params: dict[str, Any] | None = None) -> dict[str, Any]:
     return items[0] if len(items) == 1 else {key: items}
 
 
-def ruleset(rule) -> dict[str, Any]:
+def ruleset(rule: RecordRule) -> dict[str, Any]:
     """The durable-rules ruleset of a record rule: the rule and a low-priority sink (no `run` yet)."""
+    assert rule.when is not None, "a record rule has a condition (the rule schema requires `when`)"
     match = {"$and": [{"$ex": {EVENT_MARK: 1}}, to_dr(rule.when, rule.params)]}
     return {"fire": {"all": [{"m": match}]},
             "sink": {"all": [{"m": {"$ex": {EVENT_MARK: 1}}}], "pri": SINK_PRIORITY}}
@@ -129,7 +134,7 @@ def column(kind: str, name: str) -> str:
     return expr
 
 
-def to_sql(kind: str, cond, params: dict[str, Any] | None = None, bound: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+def to_sql(kind: str, cond: Condition | None, params: dict[str, Any] | None = None, bound: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """A condition tree as an SQL boolean expression with named parameters (:_c0, :_c1 …);
     derived fields may also need :now, :p9_level, :p7_depth and :p7_any_online from the caller. Returns (sql, bound)."""
     bound = {} if bound is None else bound
@@ -138,7 +143,8 @@ def to_sql(kind: str, cond, params: dict[str, Any] | None = None, bound: dict[st
     return _sql(kind, cond, params or {}, bound), bound
 
 
-def to_sql_parts(kind: str, cond, params: dict | None = None, bound: dict | None = None) -> tuple[list[str], dict]:
+def to_sql_parts(kind: str, cond: Condition | None, params: dict[str, Any] | None = None,
+                 bound: dict[str, Any] | None = None) -> tuple[list[str], dict[str, Any]]:
     """to_sql's condition as its top-level conjuncts (an `all` gives one per item; their AND, in
     parentheses, is to_sql's text), binding the same parameters."""
     bound = {} if bound is None else bound
@@ -148,9 +154,9 @@ def to_sql_parts(kind: str, cond, params: dict | None = None, bound: dict | None
     return [_sql(kind, c, params or {}, bound) for c in items], bound
 
 
-def _sql(kind, cond, params, bound) -> str:
+def _sql(kind: str, cond: Condition, params: dict[str, Any], bound: dict[str, Any]) -> str:
     if isinstance(cond, Leaf):
-        def bind(v):
+        def bind(v: Any) -> str:
             name = f"_c{len(bound)}"
             bound[name] = int(v) if isinstance(v, bool) else v
             return f":{name}"
@@ -173,9 +179,9 @@ def at_previous(sql: str) -> str:
     return _CLOCK.sub(lambda m: f":_prev_{m.group(1)}", sql)
 
 
-def sql_condition_problems(kind: str, cond) -> list[tuple]:
+def sql_condition_problems(kind: str, cond: Condition | None) -> list[tuple[Leaf, str]]:
     """(leaf, message) for each leaf SQL cannot compute."""
-    out = []
+    out: list[tuple[Leaf, str]] = []
     for leaf in leaves(cond):
         try:
             column(kind, leaf.field)

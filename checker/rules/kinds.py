@@ -10,13 +10,15 @@ import re
 from dataclasses import dataclass
 from datetime import date
 import typing
+from collections.abc import Collection
 from typing import Callable
 
 from ..ingest import derived
 from ..ingest.records import KINDS
 from .compiler import OPERATORS, sql_condition_problems
 from .fragments import DOTTED_ID, IDENTIFIER, TEXT, Schema, array, enum, integer, obj, ref
-from .model import All, Any, CadenceRule, Check, ChecklistRule, IndicatorRule, Leaf, Param, RecordRule
+from . import source
+from .model import All, Any, CadenceRule, Check, ChecklistRule, Condition, IndicatorRule, Leaf, Param, RecordRule, Rule
 from .problems import Problem
 
 ALWAYS = frozenset({"rule_title", "clause", "standard", "org_name", "title"})
@@ -27,9 +29,9 @@ IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 @dataclass(frozen=True)
 class RuleKind:
     name: str
-    cls: type
-    parse: Callable                    # (raw: dict, p: Parsing) -> dict of kind fields
-    template_names: Callable           # (raw: dict) -> set of names a message may use
+    cls: type[Rule]
+    parse: Callable[[dict[str, typing.Any], "Parsing"], dict[str, typing.Any]]   # the kind's fields
+    template_names: Callable[[dict[str, typing.Any]], set[str]]   # the names a message may use
     properties: Schema                 # the kind's own YAML keys (JSON Schema), beside the common ones
     required: tuple[str, ...]          # which of them a rule must give
 
@@ -38,14 +40,15 @@ class RuleKind:
 class Parsing:
     """Builds condition trees from YAML and collects semantic problems with their paths."""
 
-    def __init__(self, doc, path: tuple, params: dict[str, typing.Any]):
+    def __init__(self, doc: source.Doc, path: source.Path_, params: dict[str, typing.Any]):
         self.doc, self.path, self.params = doc, path, params
-        self.problems: list = []
+        self.problems: list[Problem] = []
 
-    def problem(self, sub: tuple, message: str) -> None:
+    def problem(self, sub: source.Path_, message: str) -> None:
         self.problems.append(self.doc.problem(self.path + tuple(sub), message))
 
-    def condition(self, raw, sub: tuple, kind: str, fields: set, sql: bool = False):
+    def condition(self, raw: typing.Any, sub: source.Path_, kind: str, fields: Collection[str],
+                  sql: bool = False) -> Condition | None:
         if raw is None:
             return None
         cond = self._node(raw, sub, fields, kind)
@@ -54,26 +57,31 @@ class Parsing:
                 self.problems.append(self._leaf_problem(leaf, f"字段 '{leaf.field}' 不能用于汇总条件（{message}）"))
         return cond
 
-    def _leaf_problem(self, leaf, message):
+    def _leaf_problem(self, leaf: Leaf, message: str) -> Problem:
         return Problem(self.doc.file, leaf.line, message)
 
-    def _node(self, raw: dict[str, typing.Any], sub: tuple, fields: set, kind: str):
+    def _node(self, raw: dict[str, typing.Any], sub: source.Path_, fields: Collection[str], kind: str) -> Condition | None:
         line = self.doc.line(self.path + sub)
         for key, cls in (("all", All), ("any", Any)):
             if key in raw:
                 if len(raw) != 1:
-                    return self.problem(sub, f"条件节点含 '{key}' 时不能再有其他键：{', '.join(k for k in raw if k != key)}")
+                    self.problem(sub, f"条件节点含 '{key}' 时不能再有其他键：{', '.join(k for k in raw if k != key)}")
+                    return None
                 items = [self._node(c, sub + (key, i), fields, kind) for i, c in enumerate(raw[key])]
-                return None if None in items else cls(tuple(items), line)
+                kids = tuple(c for c in items if c is not None)
+                return None if len(kids) != len(items) else cls(kids, line)
         return self._leaf(raw, sub, fields, kind, line)
 
-    def _leaf(self, raw: dict[str, typing.Any], sub: tuple, fields: set, kind: str, line: int):
+    def _leaf(self, raw: dict[str, typing.Any], sub: source.Path_, fields: Collection[str], kind: str,
+              line: int) -> Leaf | None:
         ops = [k for k in raw if k != "field"]
         if "field" not in raw or len(ops) != 1:
-            return self.problem(sub, "条件必须是 all / any，或 {field: 字段, 运算符: 值}（恰好一个运算符）")
+            self.problem(sub, "条件必须是 all / any，或 {field: 字段, 运算符: 值}（恰好一个运算符）")
+            return None
         op, name = ops[0], raw["field"]
         if name not in fields:
-            return self.problem(sub + ("field",), f"{kind} 没有字段 '{name}'（可用：{', '.join(sorted(fields))}）")
+            self.problem(sub + ("field",), f"{kind} 没有字段 '{name}'（可用：{', '.join(sorted(fields))}）")
+            return None
         value = self._value(raw[op], sub + (op,), OPERATORS[op].value)
         if value is _BAD:
             return None
@@ -82,14 +90,14 @@ class Parsing:
             self.problem(sub + (op,), problem)
         return None if wrong else Leaf(name, op, value, line)
 
-    def _typed(self, kind: str, field: str, op: str, value) -> list[str]:
+    def _typed(self, kind: str, field: str, op: str, value: object) -> list[str]:
         """The value (or the param's value) fits the field it is compared with: a number for a
         number (near_days: one would silently compare text with a number), a listed value for an
         enum, a date for a date."""
         ftype, allowed = field_type(kind, field)
         if op in ("exists", "matches") or ftype is None:
             return []
-        out = []
+        out: list[str] = []
         for v in value if isinstance(value, tuple) else (value,):
             actual, named = (self.params[v.name], f"参数 {v.name} 的值") if isinstance(v, Param) else (v, "比较值")
             wrong = _type_problem(ftype, allowed, actual)
@@ -97,7 +105,7 @@ class Parsing:
                 out.append(f"字段 '{field}' {wrong}，{named} {actual!r} 不符")
         return out
 
-    def _value(self, raw, sub: tuple, expects: str):
+    def _value(self, raw: typing.Any, sub: source.Path_, expects: str) -> object:
         if expects == "list":
             if not raw:
                 self.problem(sub, "in / not_in 的值列表不能为空")
@@ -124,7 +132,7 @@ _BAD = object()
 NUMERIC = ("int", "float", "bool")
 
 
-def field_type(kind: str, field: str) -> tuple[str | None, tuple]:
+def field_type(kind: str, field: str) -> tuple[str | None, tuple[str, ...]]:
     """(type, enum values) of a record field or a derived fact."""
     rk = KINDS.get(kind)
     if rk is not None and field in rk.columns:
@@ -134,7 +142,7 @@ def field_type(kind: str, field: str) -> tuple[str | None, tuple]:
     return (d.type if d else None), ()
 
 
-def _type_problem(ftype: str, allowed: tuple, v) -> str | None:
+def _type_problem(ftype: str, allowed: tuple[str, ...], v: object) -> str | None:
     if v is None:
         return None
     if ftype in NUMERIC:
@@ -158,7 +166,7 @@ def kind_fields(kind: str) -> set[str]:
 def template_problems(message: str, allowed: set[str]) -> list[str]:
     """What is wrong with a message's placeholders: not plain identifiers, unknown names, or a brace
     left open or closed alone ({overdue_wd would reach people as it is)."""
-    out = []
+    out: list[str] = []
     stray = PLACEHOLDER.sub("", message)
     if "{" in stray or "}" in stray:
         at = stray.find("{") if "{" in stray else stray.find("}")
@@ -226,7 +234,7 @@ CHECKLIST_NAMES = {"org", "check", "check_title", "last_date", "last_result", "r
 
 
 def _checklist(raw: dict[str, typing.Any], p: Parsing) -> dict[str, typing.Any]:
-    seen = set()
+    seen: set[str] = set()
     for i, c in enumerate(raw["checks"]):
         if c["id"] in seen:
             p.problem(("checks", i, "id"), f"检查项 '{c['id']}' 在本规则中重复")

@@ -9,7 +9,7 @@ file {rules: [...]}.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, Union
 
 import dataclasses
@@ -20,11 +20,12 @@ from pathlib import Path
 
 import jsonschema
 
+from ..config import Config
 from ..errors import RuleError
 from . import source
-from .choice import choose_packs
+from .choice import ChoiceRepo, choose_packs
 from .kinds import ALWAYS, RULE_KINDS, Parsing, template_problems
-from .model import Pack, RuleBook
+from .model import Pack, Rule, RuleBook
 from .problems import Problem
 from .rule_schema import common_properties, generate
 
@@ -42,7 +43,7 @@ def schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
-def _validator(name: str):
+def _validator(name: str) -> Any:          # a jsonschema validator (the package is untyped)
     return jsonschema.Draft202012Validator({**schema(), "$ref": f"#/$defs/{name}"})
 
 
@@ -90,14 +91,14 @@ def _message(e: jsonschema.ValidationError) -> str:
 @dataclass
 class PackFiles:
     folder: Path
-    rule_files: list = field(default_factory=list)
-    test_files: list = field(default_factory=list)
+    rule_files: list[Path] = field(default_factory=list)
+    test_files: list[Path] = field(default_factory=list)
 
 
 def discover(paths: RulePaths) -> tuple[list[PackFiles], list[Problem]]:
     """Group the given paths into packs."""
     packs: dict[Path, PackFiles] = {}
-    problems = []
+    problems: list[Problem] = []
     for p in (Path(x) for x in ([paths] if isinstance(paths, (str, Path)) else paths)):
         if p.is_file():
             folder = p.parent.parent if p.parent.name == "tests" else p.parent
@@ -119,9 +120,9 @@ def discover(paths: RulePaths) -> tuple[list[PackFiles], list[Problem]]:
 class Loading:
     """One load: the packs, the rules built so far, and every problem."""
 
-    def __init__(self):
-        self.rules: list = []
-        self.packs: list = []
+    def __init__(self) -> None:
+        self.rules: list[Rule] = []
+        self.packs: list[Pack] = []
         self.problems: list[Problem] = []
         self.ids: dict[str, str] = {}           # rule id → "file:line" of its first definition
         self.declared: set[str] = set()
@@ -178,8 +179,8 @@ class Loading:
             if _validator("rule").is_valid(raw):          # a rule with schema errors is not built
                 self.rule(pack, doc, i, raw)
 
-    def rule(self, pack: Pack, doc, i: int, raw: dict[str, Any]) -> None:
-        path = ("rules", i)
+    def rule(self, pack: Pack, doc: source.Doc, i: int, raw: dict[str, Any]) -> None:
+        path: source.Path_ = ("rules", i)
         params = dict(raw.get("params") or {})
         p = Parsing(doc, path, params)
         self._check_identity(pack, doc, path, raw, p)
@@ -196,7 +197,7 @@ class Loading:
                 standard=pack.number, pack=pack.short, params=params, enabled=raw.get("enabled", True),
                 rectify_days=raw.get("rectify_days"), file=doc.file, line=doc.line(path), **fields))
 
-    def _check_identity(self, pack: Pack, doc, path, raw, p: Parsing) -> None:
+    def _check_identity(self, pack: Pack, doc: source.Doc, path: source.Path_, raw: dict[str, Any], p: Parsing) -> None:
         where = f"{doc.file}:{doc.line(path)}"
         first = self.ids.setdefault(raw["id"], where)
         if first != where:
@@ -224,13 +225,13 @@ def load_packs(path: RulePaths) -> RuleBook:
     return book
 
 
-def load_configured(cfg, store=None) -> RuleBook:
+def load_configured(cfg: Config, store: ChoiceRepo | None = None) -> RuleBook:
     """The packs config.yaml asks for: `rules_dir` (or the shipped packs), restricted to `packs`, else
     to the province's (configured, or inferred from the store's org codes: checker.rules.choice)."""
     return only(load_packs(cfg.rules_path()), choose_packs(cfg, store).packs)
 
 
-def only(book: RuleBook, packs) -> RuleBook:
+def only(book: RuleBook, packs: Collection[str] | None) -> RuleBook:
     """`book.only(packs)`, with a missing pack reported as a rule problem people can act on."""
     try:
         return book.only(packs)
