@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
 from ..findings.messages import current_messages
@@ -15,14 +16,14 @@ class BacklogRepo(MessageRepo, Protocol):
     """What enqueueing a newly bound officer's backlog calls on the store."""
     def query_findings(
         self,
-        statuses: Any = None,
-        rule: Any = None,
-        orgs: Any = None,
-        assignee: Any = None,
-        scope_orgs: Any = None,
-        limit: Any = None,
-        offset: Any = 0,
-        subject: Any = None,
+        statuses: Collection[str] | None = None,
+        rule: str | None = None,
+        orgs: Iterable[str] | None = None,
+        assignee: str | None = None,
+        scope_orgs: Iterable[str] | None = None,
+        limit: int | None = None,
+        offset: int | None = 0,
+        subject: str | None = None,
     ) -> list[dict[str, Any]]: ...
     def finding_data(self, finding_id: int) -> str | None: ...
     def enqueue(self, rows: list[dict[str, Any]], cursor: int | None = None) -> int: ...
