@@ -7,7 +7,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..ingest.records import KINDS, OPEN_CASE_STATUSES
 from ..statuses import ACTIVE_STATUSES, sql_list
@@ -119,6 +119,9 @@ class ScanStore(StoreBase):
     def __init__(self, path: str | Path, password_env: str | None = None) -> None:
         super().__init__(path, password_env)
         self.conn.create_function("regexp_full", 2, _regexp_full, deterministic=True)
+
+    if TYPE_CHECKING:
+        def current_seq(self) -> int: ...          # checker.store.records' (Store combines the mixins)
 
     def live_records(self, kind: str, since: str, until: str) -> list[dict[str, Any]]:
         """Records of a kind that may breach a rule as time passes (appointments: slots in [since, until))."""
