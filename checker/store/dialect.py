@@ -930,7 +930,8 @@ def is_new(column: str, new: bool | None) -> str:
 
 
 def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: str,
-                 rows: Callable[[bool | None], str], params: dict[str, Any] | None = None) -> tuple[int, int]:
+                 rows: Callable[[bool | None], str], params: dict[str, Any] | None = None,
+                 months_made: bool = False) -> tuple[int, int]:
     """Insert or update the records of a keyed, partitioned table; (inserted, updated). `base`: a
     table with one row a record key, holding the key, org and time columns; `rows(new)`: the SELECT
     of the `columns`' values (alias `o`) of its records, new ones (True), the others (False) or all
@@ -940,14 +941,15 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
     second importer of the same new key waits on it, then finds it existing). The existing records are
     updated where the key table says they are (their partition only); one whose org or time changed
     moves with that UPDATE to its new partition, and its key row follows. Then the new records are
-    inserted, into the partitions of their months (made first)."""
+    inserted, into the partitions of their months (made first, unless the caller did: `months_made`)."""
     key, org, at = key_columns(table)
     missing = {key, org, at} - set(columns)
     if missing:
         raise ValueError(f"a write of {table} must carry its key columns {sorted(missing)}")
     keys, params = KEYED[table], params or {}
-    ensure_partitions(conn, table, [r[0] for r in conn.raw.execute(
-        f'SELECT DISTINCT substr("{at}", 1, 7) FROM {base}')])
+    if not months_made:
+        ensure_partitions(conn, table, [r[0] for r in conn.raw.execute(
+            f'SELECT DISTINCT substr("{at}", 1, 7) FROM {base}')])
     conn.raw.execute(f'CREATE TEMP TABLE IF NOT EXISTS {NEW} (k TEXT COLLATE "C")')
     conn.raw.execute(f"TRUNCATE {NEW}")
     total = int(_first(conn.raw.execute(f"SELECT count(*) FROM {base}").fetchone()))

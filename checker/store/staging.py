@@ -102,6 +102,7 @@ class FastImport:
     def __init__(self, store: StoreBase, plan: Plan):
         self.store, self.plan, self.conn = store, plan, store.conn
         self.deferred: list[str] = []            # CREATE INDEX statements to run after the load
+        self.months_made = False                 # the partitions of this batch's months made (make_partitions)
         rk = plan.kind
         self.key = rk.key[0]
         cells = ", ".join(f"c{i} TEXT" for i in range(plan.width))
@@ -208,6 +209,7 @@ class FastImport:
         dialect = self.store.dialect
         dialect.empty(self.conn, STAGE)
         dialect.empty(self.conn, OK)
+        self.months_made = False
         dialect.stage(self.conn, STAGE, self.plan.width + 1, rows)
 
     def select(self) -> None:
@@ -223,6 +225,7 @@ class FastImport:
             return []
         column = MONTHLY[table]
         months = [r[0] for r in self.conn.execute(f'SELECT DISTINCT substr("{column}", 1, 7) FROM {OK}')]
+        self.months_made = True         # for this batch: `write` need not look again
         return list(self.store.dialect.ensure_partitions(self.conn, table, months))
 
     def bounds(self, keys: list[Any] | None = None) -> tuple[str | None, str | None, int]:
@@ -265,7 +268,7 @@ class FastImport:
                     return f"SELECT {picked} FROM {OK} o WHERE {where}"
                 due = due_rows(OK, f'c."{key}"', is_new(f'c."{key}"', new))
                 return f'SELECT {picked} FROM {OK} o LEFT JOIN ({due}) d ON d.rid = o."{key}" WHERE {where}'
-            return upsert_keyed(self.conn, rk.name, cols, OK, rows, {"seq": seq})
+            return upsert_keyed(self.conn, rk.name, cols, OK, rows, {"seq": seq}, months_made=self.months_made)
         names = ", ".join(f'"{c}"' for c in cols)
         upsert = (f'INSERT INTO "{rk.name}" ({names}) SELECT {picked} FROM {source} WHERE 1 = 1 '
                   f'ON CONFLICT ("{key}") DO UPDATE SET {updates}')
