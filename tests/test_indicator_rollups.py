@@ -92,29 +92,29 @@ def _both(store, cfg, rulebook, now: datetime, monkeypatch) -> None:
 
 
 def _raw_edit(store, rnd: random.Random, cases: list[str], complaints: list[str], appended: list[int]) -> str:
-    """One edit in SQL, as a tool would make it: its change counter bumped (as the records' triggers do)
-    — or, for a row appended on SQLite, left at 0 (its rowid shows it)."""
-    seq = store.next_seq()
+    """One edit in SQL, as a tool would make it: with a change number of its own, or (half the time)
+    leaving `_seq` as it was, or 0 for a row appended, for the records' triggers to stamp."""
+    seq = store.next_seq() if rnd.random() < 0.5 else None
     what = rnd.choice(["move_day", "move_org", "status", "close", "rectify", "append"])
     no = rnd.choice(cases)
     with store.transaction() as c:
         if what == "move_day":
-            c.execute("UPDATE cases SET accepted_at = ?, _seq = ? WHERE case_no = ?", (_at(_day(rnd), rnd), seq, no))
+            c.execute("UPDATE cases SET accepted_at = ?, _seq = COALESCE(?, _seq) WHERE case_no = ?", (_at(_day(rnd), rnd), seq, no))
         elif what == "move_org":
-            c.execute("UPDATE cases SET org = ?, _seq = ? WHERE case_no = ?", (rnd.choice(PLACES), seq, no))
+            c.execute("UPDATE cases SET org = ?, _seq = COALESCE(?, _seq) WHERE case_no = ?", (rnd.choice(PLACES), seq, no))
         elif what == "status":
-            c.execute("UPDATE cases SET status = ?, _seq = ? WHERE case_no = ?", (rnd.choice(STATUSES), seq, no))
+            c.execute("UPDATE cases SET status = ?, _seq = COALESCE(?, _seq) WHERE case_no = ?", (rnd.choice(STATUSES), seq, no))
         elif what == "close":
-            c.execute("UPDATE cases SET status = 'closed', closed_at = ?, _seq = ? WHERE case_no = ?",
+            c.execute("UPDATE cases SET status = 'closed', closed_at = ?, _seq = COALESCE(?, _seq) WHERE case_no = ?",
                       (_at(_day(rnd), rnd), seq, no))
         elif what == "rectify":
-            c.execute("UPDATE complaints SET rectified_at = ?, org = ?, _seq = ? WHERE id = ?",
+            c.execute("UPDATE complaints SET rectified_at = ?, org = ?, _seq = COALESCE(?, _seq) WHERE id = ?",
                       (_at(_day(rnd), rnd), rnd.choice(PLACES), seq, rnd.choice(complaints)))
         else:
             new = f"R{len(appended)}"
             appended.append(1)
             row = _case(new, rnd)
-            stamp = 0 if store.dialect.name == "sqlite" and rnd.random() < 0.5 else seq
+            stamp = seq or 0
             c.execute("INSERT INTO cases (case_no, org, item_code, channel, accepted_at, status, closed_at, due_at, _seq) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (new, row["org"], row["item_code"], row["channel"], row["accepted_at"] + ":00+08:00",
@@ -142,7 +142,9 @@ def test_kept_rollups_equal_a_computation_from_scratch(store, cfg, tmp_path, mon
         what = rnd.choice(["import", "import", "raw", "raw", "clock"])
         if what == "import":           # an import batch: existing rows changed (moved too) and new ones
             fresh = [f"N{seed}_{step}_{i}" for i in range(3)]
-            rows = [_case(n, rnd) for n in rnd.sample(cases, 8) + fresh]
+            # (not the rows appended in SQL: on PostgreSQL their keys are not in the key table, and an
+            # import of one adds a second row with that key, issue 17's to settle)
+            rows = [_case(n, rnd) for n in rnd.sample([c for c in cases if c[0] != "R"], 8) + fresh]
             cases += fresh
             _load(store, cfg, tmp_path, "cases", rows)
             _load(store, cfg, tmp_path, "complaints", [_complaint(k, rnd) for k in rnd.sample(complaints, 4)])
@@ -253,3 +255,20 @@ def test_scans_open_resolve_and_reopen_indicator_findings_as_a_recomputation_wou
     verified = {fp for fp, *_ in kept[0]}                   # all verified after the first scan
     assert any(fp in verified and status == "open" for fp, status, *_ in kept[1])    # still failing: back
     assert any(status == "resolved" for scan in kept for _, status, *_ in scan)
+
+
+def test_rows_written_in_sql_one_after_another_are_each_seen(store, cfg, tmp_path, monkeypatch):
+    """The records' triggers stamp a row written in SQL with change_seq + 1, the same number for every
+    such write until change_seq moves: a roll-up brought up to date between two of them moves
+    change_seq on (as a scan does), so the second is seen too."""
+    rnd = random.Random(3)
+    complaints = [f"K{i}" for i in range(6)]
+    for kind, rows in [("orgs", ORGS), ("items", ITEMS), ("complaints", [_complaint(k, rnd) for k in complaints])]:
+        _load(store, cfg, tmp_path, kind, rows)
+    rulebook = load_packs(ROOT / "rules")
+    _both(store, cfg, rulebook, START, monkeypatch)
+    for i, k in enumerate(complaints):
+        with store.transaction() as c:
+            c.execute("UPDATE complaints SET valid = ?, received_at = ?, rectified_at = NULL WHERE id = ?",
+                      (i % 2, f"2026-09-{10 + i}T10:00:00+08:00", k))
+        _both(store, cfg, rulebook, START, monkeypatch)

@@ -131,6 +131,7 @@ class IndicatorStore(StoreBase):
         state = self.row("SELECT id, ref_now, seq, top, deps, built_to FROM indicator_rollups WHERE signature = ?",
                          (group.signature,))
         newest = seq = int(self.scalar(f'SELECT max(_seq) FROM "{src.name}"') or 0)
+        self._above_stamps([src.name, *group.reads], newest)
         settled = self._deadlines_seq() if src.name == "cases" else None   # deadlines final up to here
         if settled is not None:         # (the rows after it are evaluated again until they are)
             seq = min(seq, settled)
@@ -149,6 +150,17 @@ class IndicatorStore(StoreBase):
         self.conn.execute("UPDATE indicator_rollups SET ref_now = ?, seq = ?, top = ?, used_at = ? WHERE id = ?",
                           (group.now, seq, top, _utc_now(), grp))
         return grp
+
+    def _above_stamps(self, tables: list[str], newest: int) -> None:
+        """Move change_seq past every row of `tables` when one is at or above it (as a scan takes its
+        own number, RecordStore.scan_seq): a row written in SQL from now on is stamped above what the
+        roll-up has seen (checker.store.dialect seq_triggers stamp change_seq + 1, and leave a row
+        already at or above change_seq as it is)."""
+        current = int(self.scalar("SELECT value FROM meta WHERE key = 'change_seq'") or 0)
+        if newest < current and all(int(self.scalar(f'SELECT max(_seq) FROM "{t}"') or 0) < current
+                                    for t in tables[1:]):
+            return
+        self.conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 2 AS TEXT) WHERE key = 'change_seq'")
 
     def _deadlines_seq(self) -> int | None:
         state = self.scalar("SELECT value FROM meta WHERE key = 'workdays'")
