@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from checker.evaluate import scan as scan_mod
-from checker.evaluate import holiday_years, scanclock, supervision, surveys
+from checker.evaluate import holiday_years, indicators, scanclock, supervision, surveys
 from checker.findings import repo as findings_repo
 from checker.ingest import deadlines, importer, refs, workdays
 from checker.notify import backlog, binding, digest, silences
@@ -25,7 +25,7 @@ PROTOCOLS = [findings_repo.FindingRepo, findings_repo.DirectoryRepo, findings_re
              refs.KnownRepo, workdays.WorkdaysRepo, deadlines.DeadlineRepo, silences.MuteRepo, silences.SilenceRepo,
              binding.BindingRepo, notify_reports.ReportNoticeRepo, digest.PagesRepo, holiday_years.HolidayYearsRepo,
              supervision.SupervisionRepo, surveys.SurveyRepo, report_model.ReportRepo, report_data.TableRepo,
-             choice.ChoiceRepo]
+             choice.ChoiceRepo, indicators.IndicatorRepo]
 
 
 ATTRIBUTE = object()          # a data attribute the Protocol declares (an annotation, no value)

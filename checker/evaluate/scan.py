@@ -41,7 +41,7 @@ Row = dict[str, Any]
 Evaluated = dict[str, "set[str] | None"]      # rule id → the subjects looked at (None: every subject)
 
 class ScanRepo(FindingRepo, ScanClock, workdays.WorkdaysRepo, holiday_years.HolidayYearsRepo,
-               supervision.SupervisionRepo, Protocol):
+               supervision.SupervisionRepo, indicators.IndicatorRepo, Protocol):
     """What the scan (run_scan, evaluate, check_record and the evaluators here) calls on the store
     (docs/ARCHITECTURE.md "Types"; tests/test_seams.py checks that Store provides the methods): the
     scans table, the records a scan looks at, the rule queries the compiler builds (run by the store),

@@ -22,9 +22,9 @@ from ..rules.model import RuleBook
 if TYPE_CHECKING:
     from .model import ReportRepo
 
-class TableRepo(Protocol):
-    """What the P1–P9 table reads and keeps (IndicatorTable; the store is also handed to
-    checker.evaluate.indicators.compute): the item-based figures' snapshots of a period."""
+class TableRepo(indicators.IndicatorRepo, Protocol):
+    """What the P1–P9 table reads and keeps (IndicatorTable): the item-based figures' snapshots of a
+    period, and what checker.evaluate.indicators.compute reads (IndicatorRepo), handed the store."""
     def indicator_snapshot(self, period: str) -> dict[tuple[str, str], dict[str, Any]]: ...
     def save_indicator_snapshot(self, period: str, rows: list[dict[str, Any]], taken_at: str) -> int: ...
 
