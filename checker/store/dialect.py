@@ -938,9 +938,10 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
     (None), as `is_new` picks them.
 
     The key table is written first: `INSERT … ON CONFLICT DO NOTHING RETURNING` names the new keys (a
-    second importer of the same new key waits on it, then finds it existing). The existing records are
-    updated where the key table says they are (their partition only); one whose org or time changed
-    moves with that UPDATE to its new partition, and its key row follows. Then the new records are
+    second importer of the same new key waits on it, then finds it existing); a named key whose record
+    is in the table already (written in SQL, no key row: `adopt_orphans`) is an existing one. The
+    existing records are updated where the key table says they are (their partition only); one whose
+    org or time changed moves with that UPDATE to its new partition, and its key row follows. Then the new records are
     inserted, into the partitions of their months (made first, unless the caller did: `months_made`)."""
     key, org, at = key_columns(table)
     missing = {key, org, at} - set(columns)
@@ -956,6 +957,8 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
     new = conn.raw.execute(
         f'WITH n AS (INSERT INTO "{keys}" ("{key}", "{org}", "{at}") SELECT "{key}", "{org}", "{at}" FROM {base} '
         f'ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}") INSERT INTO {NEW} (k) SELECT "{key}" FROM n').rowcount
+    if new:     # orphans: records written around the store (raw SQL) whose keys the key table lacks
+        new -= adopt_orphans(conn, table)
     names = ", ".join(f'"{c}"' for c in columns)
     if new < total:
         sets = ", ".join(f'"{c}" = o."{c}"' for c in columns if c != key)
@@ -976,6 +979,24 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
         conn.execute(f'INSERT INTO "{table}" ({names}) {rows(True if new < total else None)}', params)
     conn.bulk_loaded.update((table, keys))
     return total - moved, moved
+
+
+def adopt_orphans(conn: PgConnection, table: str) -> int:
+    """The batch's keys just claimed as new (in NEW) whose records are already in `table` (inserted in
+    SQL around the store, by a DBA or a tool, so without a key row): their key rows are set to where
+    those records are and the keys are no longer new, so that the batch updates them in place instead
+    of inserting a second record with the key. Looked up by key (each partition's primary key index
+    leads with it), for the batch's new keys only; NEW analysed first, so that the planner knows the
+    batch's size beside the table's (a big batch: one hash join rather than a probe of every partition
+    a key). Returns how many keys were adopted."""
+    key, org, at = key_columns(table)
+    conn.raw.execute(f"ANALYZE {NEW}")
+    return int(conn.raw.execute(
+        f'WITH o AS (SELECT DISTINCT ON (t."{key}") t."{key}", t."{org}", t."{at}" FROM "{table}" AS t '
+        f'WHERE t."{key}" IN (SELECT k FROM {NEW}) ORDER BY t."{key}", t."{at}" DESC, t."{org}"), '
+        f'a AS (UPDATE "{KEYED[table]}" AS k SET "{org}" = o."{org}", "{at}" = o."{at}" FROM o '
+        f'WHERE k."{key}" = o."{key}" RETURNING k."{key}") '
+        f'DELETE FROM {NEW} WHERE k IN (SELECT "{key}" FROM a)').rowcount)
 
 
 def upsert_keyed_rows(conn: PgConnection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
