@@ -13,10 +13,12 @@ import pytest
 
 from checker import findings as fnd
 from checker.findings import Firing
+from bot.app import build_application
 from bot.notifiers.console import ConsoleNotifier
-from scheduler.jobs import JOBS
+from scheduler.jobs import JOBS, enabled
 from checker.rules.holder import RulesHolder
 from scheduler.runner import Runtime
+from scheduler.service import install
 
 import shipped  # tests/shipped.py: the real rule packs
 
@@ -35,8 +37,6 @@ def seed(store):
 
 @pytest.fixture
 def rules_copy(cfg, tmp_path):
-    if not hasattr(pytest.importorskip("checker.rules"), "load_packs"):
-        pytest.skip("checker.rules.load_packs not there yet")
     dst = tmp_path / "rules"
     shutil.copytree(cfg.rules_path(), dst, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     return dst
@@ -88,9 +88,6 @@ def test_deliver_job_routes_new_findings_and_sends_a_digest(cfg, store):
 
 
 def test_monthly_bulletin_reports_the_previous_month(cfg, store, rules_copy, tmp_path):
-    reports = pytest.importorskip("checker.reports")
-    if not hasattr(reports, "build_report"):
-        pytest.skip("checker.reports.build_report not there yet")
     seed(store)
     cfg = dataclasses.replace(cfg, reports=dataclasses.replace(cfg.reports, out_dir=str(tmp_path / "out")))
     rt = Runtime(cfg, RulesHolder.load(rules_copy), clock=lambda: NOW)
@@ -103,10 +100,6 @@ def test_monthly_bulletin_reports_the_previous_month(cfg, store, rules_copy, tmp
 
 
 def test_with_a_bot_the_jobs_run_in_the_bots_job_queue_scheduler(cfg, monkeypatch, tmp_path):
-    pytest.importorskip("bot.app")
-    from bot.app import build_application
-    from scheduler.jobs import enabled
-    from scheduler.service import install
     monkeypatch.setenv(cfg.telegram.token_env, "123456:TEST-TOKEN")
     holder = RulesHolder(tmp_path, None, "")
     app = build_application(cfg, rules=holder)

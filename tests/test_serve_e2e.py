@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from checker import config as config_mod
+from checker.ingest.importer import import_file
 from checker.store import Store
 from scheduler import runlog
 
@@ -53,10 +54,6 @@ def records(now: datetime) -> dict[str, list[dict]]:
 
 @pytest.fixture
 def service_dir(tmp_path):
-    pytest.importorskip("checker.evaluate.scan")
-    if not hasattr(pytest.importorskip("checker.rules"), "load_packs"):
-        pytest.skip("checker.rules.load_packs not there yet")
-    from checker.ingest.importer import import_file
     cfg_file = tmp_path / "config.yaml"
     cfg_file.write_text(CONFIG.format(db=tmp_path / "gw.db", out=tmp_path / "reports"), encoding="utf-8")
     cfg = config_mod.load(cfg_file)
