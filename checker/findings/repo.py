@@ -39,7 +39,22 @@ class EvidenceRepo(Protocol):
     def latest_scan(self) -> dict[str, Any] | None: ...
 
 
-class FindingRepo(DirectoryRepo, MessageRepo, EvidenceRepo, Protocol):
+class FindingQuery(Protocol):
+    """The findings query (store.findings.query_findings): the one signature its consumers name."""
+    def query_findings(
+        self,
+        statuses: Collection[str] | None = None,
+        rule: str | None = None,
+        orgs: Iterable[str] | None = None,
+        assignee: str | None = None,
+        scope_orgs: Iterable[str] | None = None,
+        limit: int | None = None,
+        offset: int | None = 0,
+        subject: str | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+
+class FindingRepo(DirectoryRepo, MessageRepo, EvidenceRepo, FindingQuery, Protocol):
     """What the findings lifecycle (checker.findings: reconcile, ack/submit/verify, remind, escalate,
     list) calls on the store: findings, their events and the scan's fired table, the directory
     (routing and access decide who is responsible and who may act), messages as read at a moment
@@ -59,17 +74,6 @@ class FindingRepo(DirectoryRepo, MessageRepo, EvidenceRepo, Protocol):
     def mark_cleared_verified(self, cleared: str, at: str) -> int: ...
     def mark_rules_seen(self, rule_ids: Iterable[str], at: str, scan_id: int) -> None: ...
     def mark_unfired_verified_cleared(self, table: str, rule_ids: Iterable[str], at: str) -> int: ...
-    def query_findings(
-        self,
-        statuses: Collection[str] | None = None,
-        rule: str | None = None,
-        orgs: Iterable[str] | None = None,
-        assignee: str | None = None,
-        scope_orgs: Iterable[str] | None = None,
-        limit: int | None = None,
-        offset: int | None = 0,
-        subject: str | None = None,
-    ) -> list[dict[str, Any]]: ...
     def resolve_findings(self, ids: list[int], at: str) -> None: ...
     def set_cleared(self, ids: Iterable[int], at: str) -> None: ...
     def touch_findings(self, rows: list[dict[str, Any]]) -> None: ...

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
 from ..findings.messages import current_messages
 from ..statuses import ACTIVE_STATUSES
-from ..findings.repo import MessageRepo
+from ..findings.repo import FindingQuery, MessageRepo
 from .model import parse_json
 
 
-class BacklogRepo(MessageRepo, Protocol):
+class BacklogRepo(MessageRepo, FindingQuery, Protocol):
     """What enqueueing a newly bound officer's backlog calls on the store."""
-    def query_findings(
-        self,
-        statuses: Collection[str] | None = None,
-        rule: str | None = None,
-        orgs: Iterable[str] | None = None,
-        assignee: str | None = None,
-        scope_orgs: Iterable[str] | None = None,
-        limit: int | None = None,
-        offset: int | None = 0,
-        subject: str | None = None,
-    ) -> list[dict[str, Any]]: ...
     def finding_data(self, finding_id: int) -> str | None: ...
     def enqueue(self, rows: list[dict[str, Any]], cursor: int | None = None) -> int: ...
 
