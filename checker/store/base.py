@@ -137,6 +137,18 @@ class StoreBase:
         r = self.conn.execute(sql, params).fetchone()
         return r[0] if r else None
 
+    def current_seq(self) -> int:
+        """The store's change number (meta change_seq): the last one an import batch or a scan took."""
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'change_seq'"))
+
+    def pass_stamps(self) -> int:
+        """Move change_seq two on, past every number the change-stamp triggers have given out (they
+        stamp change_seq + 1, checker.store.dialect seq_triggers): a row written in SQL from now on
+        is stamped above all rows seen so far. Returns the number skipped (no trigger gives it out
+        again). Call inside a transaction."""
+        self.conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 2 AS TEXT) WHERE key = 'change_seq'")
+        return self.current_seq() - 1
+
     def count_rows(self, table: str) -> int:
         """Rows of any table of the store (the names come from the store's own catalog)."""
         if table not in self.dialect.tables(self.conn):

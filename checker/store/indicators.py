@@ -156,11 +156,11 @@ class IndicatorStore(StoreBase):
         own number, RecordStore.scan_seq): a row written in SQL from now on is stamped above what the
         roll-up has seen (checker.store.dialect seq_triggers stamp change_seq + 1, and leave a row
         already at or above change_seq as it is)."""
-        current = int(self.scalar("SELECT value FROM meta WHERE key = 'change_seq'") or 0)
+        current = self.current_seq()
         if newest < current and all(int(self.scalar(f'SELECT max(_seq) FROM "{t}"') or 0) < current
                                     for t in tables[1:]):
             return
-        self.conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 2 AS TEXT) WHERE key = 'change_seq'")
+        self.pass_stamps()
 
     def _deadlines_seq(self) -> int | None:
         state = self.scalar("SELECT value FROM meta WHERE key = 'workdays'")

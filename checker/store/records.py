@@ -18,7 +18,7 @@ class RecordStore(StoreBase):
         """Take the next change-sequence number (one per import batch)."""
         with self.transaction() as c:
             c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'change_seq'")
-            return int(c.execute("SELECT value FROM meta WHERE key = 'change_seq'").fetchone()[0])
+            return self.current_seq()
 
     def scan_seq(self) -> int:
         """A scan's change number: the rows stamped before it started carry it (the scan looks at
@@ -26,14 +26,10 @@ class RecordStore(StoreBase):
         seq_triggers) is above it, for the next scan. Rows inserted without a change number (`_seq` 0:
         SQLite has no INSERT trigger) get this one."""
         with self.transaction() as c:
-            c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 2 WHERE key = 'change_seq'")
-            seq = int(c.execute("SELECT value FROM meta WHERE key = 'change_seq'").fetchone()[0]) - 1
+            seq = self.pass_stamps()
             for kind in KINDS:
                 c.execute(f'UPDATE "{kind}" SET _seq = ? WHERE _seq = 0', (seq,))
             return seq
-
-    def current_seq(self) -> int:
-        return int(self.scalar("SELECT value FROM meta WHERE key = 'change_seq'"))
 
     def count(self, kind: str) -> int:
         KINDS[kind]  # unknown kinds raise KeyError, never reach SQL

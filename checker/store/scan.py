@@ -7,7 +7,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..ingest.records import KINDS, OPEN_CASE_STATUSES
 from ..statuses import ACTIVE_STATUSES, sql_list
@@ -119,9 +119,6 @@ class ScanStore(StoreBase):
     def __init__(self, path: str | Path, password_env: str | None = None) -> None:
         super().__init__(path, password_env)
         self.conn.create_function("regexp_full", 2, _regexp_full, deterministic=True)
-
-    if TYPE_CHECKING:
-        def current_seq(self) -> int: ...          # checker.store.records' (Store combines the mixins)
 
     def live_records(self, kind: str, since: str, until: str) -> list[dict[str, Any]]:
         """Records of a kind that may breach a rule as time passes (appointments: slots in [since, until))."""
@@ -392,7 +389,7 @@ class ScanStore(StoreBase):
         # no row is above the current change + 1 (the import writes at the current one, the change-stamp
         # triggers one above it): the items' terms alone, without reading cases (a bulk import asks so
         # once a batch, while its load may have dropped the _seq index)
-        current = int(self.scalar("SELECT value FROM meta WHERE key = 'change_seq'") or 0)
+        current = self.current_seq()
         shift = 0 if since_seq > current + 1 else self.scalar(
             "SELECT max(COALESCE(suspended_days, 0) + COALESCE(extended_days, 0)) FROM cases WHERE _seq >= ?", (since_seq,))
         return int(days or 0) + int(shift or 0)
