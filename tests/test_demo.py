@@ -23,6 +23,11 @@ def test_demo_runs_end_to_end_and_prints_the_chinese_summary(tmp_path, capsys, m
     assert "DB33/T 2036.7 §5.2.1.5  红色" in out           # overdue cases
     # P1–P9 for every district of the sample, and the monthly bulletin written
     assert out.count("P5 ") >= 5 and "月度通报已写入" in out
+    # the bulletin covers the month the demo's scan ran in, so it counts what the scan found
+    opened = int(out.split("新发现 ")[1].split(" 项")[0])
+    assert opened > 0 and "本期内没有运行扫描" not in out
+    assert (folder / "reports" / "monthly-2026-10.html").is_file()
+    assert f"本期新发现问题 {opened} 项" in (folder / "reports" / "monthly-2026-10.html").read_text("utf-8")
 
 
 def test_demo_uses_the_db_given(tmp_path, capsys):

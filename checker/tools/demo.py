@@ -130,9 +130,13 @@ def _mark(passed: bool | None) -> str:
 
 
 def monthly_bulletin_step(ctx: DemoContext) -> list[str]:
-    """The monthly bulletin (月通报, DB50/T 957.7 §4.2 c), and where it is."""
+    """The monthly bulletin (月通报, DB50/T 957.7 §4.2 c) of this month to date, and where it is.
+
+    The scheduler issues last month's; the demo's only scan ran today, so last month's bulletin could
+    only say that no scan ran in its period, while this month's counts what the scan found."""
     rulebook = ctx.results.get("rulebook") or load_configured(ctx.cfg, ctx.store)
-    result = build_report(ctx.store, ctx.cfg, rulebook, "monthly", now=ctx.now, out_dir=ctx.dir / "reports")
+    period = Period.containing("month", ctx.now.astimezone(ctx.cfg.tz).date())
+    result = build_report(ctx.store, ctx.cfg, rulebook, "monthly", period, now=ctx.now, out_dir=ctx.dir / "reports")
     ctx.results["monthly_report"] = str(result.html_path)
     return [*result.text.splitlines()[:-1], f"月度通报已写入：{result.html_path}（用浏览器打开，可直接打印 A4）"]
 
@@ -144,5 +148,5 @@ STEPS: tuple[DemoStep, ...] = (
     DemoStep("问题清单（按条款与严重程度）", findings_step),
     DemoStep("P1–P9 指标（各区县，本月至今）", indicators_step),
     DemoStep("数据概况", summary_step),
-    DemoStep("月度通报", monthly_bulletin_step),
+    DemoStep("月度通报（本月至今）", monthly_bulletin_step),
 )
