@@ -28,8 +28,9 @@ def add_finding(store) -> int:
 
 
 def add_event(store, finding_id: int, at: str) -> int:
-    return store.conn.execute("INSERT INTO finding_events (finding_id, at, actor, action) VALUES (?, ?, 'scan', 'open')",
-                              (finding_id, at)).lastrowid
+    return store.conn.execute("INSERT INTO finding_events (finding_id, org, at, actor, action) "
+                              "VALUES (?, COALESCE((SELECT org FROM findings WHERE id = ?), ''), ?, 'scan', 'open')",
+                              (finding_id, finding_id, at)).lastrowid
 
 
 def test_events_go_to_their_months_partition_and_odd_ones_to_the_default(pg_database):

@@ -71,7 +71,9 @@ def _finding(store, fid, org, status, severity, clause, due_at, message="问题"
 
 
 def _event(store, fid, action, at, note=None, actor="SUP1"):
-    store.db["finding_events"].insert({"finding_id": fid, "at": at, "actor": actor, "action": action, "note": note})
+    org = store.scalar("SELECT org FROM findings WHERE id = ?", (fid,))     # an event carries its finding's org
+    store.db["finding_events"].insert({"finding_id": fid, "org": org, "at": at, "actor": actor, "action": action,
+                                       "note": note})
 
 
 @pytest.fixture

@@ -44,13 +44,19 @@ def collect(ctx: Ctx, batch: tuple[()] = ()) -> Rows:
 
 def obsolete(ctx: Ctx, batch: Rows) -> Rows:
     """Alerts about a finding that is closed by now are not sent (kept as `obsolete`); nor an indicator
-    alert for a period when one for a later period of the same indicator and org is due or was sent."""
+    alert for a period when one for a later period of the same indicator and org is due or was sent;
+    nor any row about a finding that no longer exists (deleted or archived around govwatch: the
+    outbox has no foreign key to findings, docs/postgresql.md), which is kept as `obsolete` with the reason."""
     status = ctx.store.finding_statuses([r.finding_id for r in batch])
+    missing = [r.id for r in batch if r.finding_id is not None and r.finding_id not in status]
+    if missing:
+        log.warning("outbox rows %s name findings that no longer exist: kept as obsolete, not sent", missing)
+    ctx.store.mark_obsolete(missing, "所涉发现已不存在（已被删除或归档），未发送")
     stale = [r.id for r in batch if r.kind in ALERT_KINDS and r.finding_id is not None and status.get(r.finding_id, "") in CLOSED]
     ctx.store.mark_obsolete(stale, "问题已关闭")
-    older = _older_periods(ctx, [r for r in batch if r.id not in stale])
+    older = _older_periods(ctx, [r for r in batch if r.id not in stale and r.id not in missing])
     ctx.store.mark_obsolete(older, "同一指标已有更新一期的提醒")
-    gone = {*stale, *older}
+    gone = {*missing, *stale, *older}
     return tuple(r for r in batch if r.id not in gone)
 
 

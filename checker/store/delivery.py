@@ -11,6 +11,7 @@ from typing import Any
 
 from .dialect import table_columns
 from .base import StoreBase
+from .findings import org_out
 
 OUTBOX_COLUMNS = ("id, dedup_key, finding_id, recipient, kind, severity, payload, created_at, not_before, "
                   "status, attempts, last_error, sent_at, message_ref, claim, channel, claimed_at, claim_holder")
@@ -126,13 +127,13 @@ class DeliveryStore(StoreBase):
     def events_after(self, cursor: int, limit: int = 500) -> list[dict[str, Any]]:
         """Finding events past the cursor, each with the finding's current fields (prefixed f_)."""
         return self.rows(
-            """SELECT e.id, e.finding_id, e.at, e.actor, e.action, e.note, e.data,
+            f"""SELECT e.id, e.finding_id, e.at, e.actor, e.action, e.note, e.data,
                       f.rule AS f_rule, f.clause AS f_clause, f.standard AS f_standard,
-                      f.subject AS f_subject, f.org AS f_org, f.severity AS f_severity,
+                      f.subject AS f_subject, {org_out("f.org")} AS f_org, f.severity AS f_severity,
                       f.status AS f_status, f.message AS f_message, f.assignee AS f_assignee,
                       f.supervisor AS f_supervisor, f.due_at AS f_due_at,
                       f.escalation_level AS f_escalation_level, f.data AS f_data
-               FROM finding_events e JOIN findings f ON f.id = e.finding_id
+               FROM finding_events e JOIN findings f ON f.id = e.finding_id AND f.org = e.org
                WHERE e.id > ? ORDER BY e.id LIMIT ?""", (cursor, limit))
 
     def enqueue(self, rows: list[dict[str, Any]], cursor: int | None = None) -> int:

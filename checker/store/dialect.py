@@ -880,6 +880,94 @@ def partition_by_month(conn: sqlite3.Connection | PgConnection, table: str, key:
     conn._identity = None
 
 
+# ------------------------------------------------------------------------------ keys and constraints
+
+def set_not_null(conn: sqlite3.Connection | PgConnection, table: str, column: str, default: str) -> None:
+    """A migration's step: the text `column` of `table` NOT NULL DEFAULT `default`, its NULLs set to
+    `default`. PostgreSQL alters the column; SQLite cannot change a column's constraints, so the table
+    is made again from its own CREATE statement with the column's new definition, its rows, indexes,
+    triggers and AUTOINCREMENT counter kept, in one savepoint (a crash leaves the old table)."""
+    literal = "'" + default.replace("'", "''") + "'"
+    if isinstance(conn, PgConnection):
+        conn.raw.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET DEFAULT {literal}')
+        conn.raw.execute(f'UPDATE "{table}" SET "{column}" = {literal} WHERE "{column}" IS NULL')
+        conn.raw.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET NOT NULL')
+        return
+    info = {r[1]: r for r in conn.execute(f'PRAGMA table_info("{table}")')}
+    if info[column][3]:                          # NOT NULL already (made again before)
+        return
+    create = str(conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0])
+    create, n = re.subn(rf'(?<=[(,\s])"?{column}"?\s+TEXT(?=\s*[,)])', f'"{column}" TEXT NOT NULL DEFAULT {literal}', create)
+    head = re.match(rf'\s*CREATE\s+TABLE\s+"?{table}"?', create, flags=re.I)
+    if n != 1 or head is None:
+        raise RuntimeError(f"cannot find the column {column} of {table} in its CREATE statement")
+    made = f"_{table}_remade"
+    extras = [str(r[0]) for r in conn.execute("SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+                                              "AND tbl_name = ? AND sql IS NOT NULL ORDER BY type, name", (table,))]
+    has_seq = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() is not None
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone() if has_seq else None
+    cols = ", ".join(f'"{c}"' for c in info)
+    picked = ", ".join(f'COALESCE("{c}", {literal})' if c == column else f'"{c}"' for c in info)
+    conn.execute("SAVEPOINT gw_remake")
+    try:
+        conn.execute(f'CREATE TABLE "{made}"' + create[head.end():])
+        conn.execute(f'INSERT INTO "{made}" ({cols}) SELECT {picked} FROM "{table}"')
+        conn.execute(f'DROP TABLE "{table}"')
+        conn.execute(f'ALTER TABLE "{made}" RENAME TO "{table}"')
+        for sql in extras:
+            conn.execute(sql)
+        if seq is not None and conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
+                                            (seq[0], table)).rowcount == 0:
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, seq[0]))
+    except BaseException:
+        conn.execute("ROLLBACK TO gw_remake")
+        conn.execute("RELEASE gw_remake")
+        raise
+    conn.execute("RELEASE gw_remake")
+
+
+def rekey(conn: sqlite3.Connection | PgConnection, table: str, primary: Sequence[str],
+          unique: Sequence[Sequence[str]] = ()) -> None:
+    """A migration's step on PostgreSQL (SQLite keeps its keys): `table`'s primary key made `primary`
+    and its unique constraints exactly `unique` (the others dropped; on a partitioned table, every
+    partition's with them). A foreign key that needs a dropped key must be dropped first
+    (drop_foreign_keys_to)."""
+    if not isinstance(conn, PgConnection):
+        return
+    raw = conn.raw
+    for (name,) in raw.execute("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) "
+                               "AND contype IN ('p', 'u') ORDER BY contype, conname", (f'"{table}"',)).fetchall():
+        raw.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+    raw.execute(f'ALTER TABLE "{table}" ADD PRIMARY KEY ({", ".join(chr(34) + c + chr(34) for c in primary)})')
+    for columns in unique:
+        raw.execute(f'ALTER TABLE "{table}" ADD UNIQUE ({", ".join(chr(34) + c + chr(34) for c in columns)})')
+
+
+def drop_foreign_keys_to(conn: sqlite3.Connection | PgConnection, table: str) -> list[str]:
+    """A migration's step on PostgreSQL (SQLite enforces no foreign keys: nothing): drop every foreign
+    key that refers to `table` (a partitioned table's once, its partitions' with it); the tables
+    they were on."""
+    if not isinstance(conn, PgConnection):
+        return []
+    raw, out = conn.raw, []
+    for name, on in raw.execute("SELECT conname, conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' "
+                                "AND confrelid = to_regclass(%s) AND conparentid = 0 ORDER BY 2, 1",
+                                (f'"{table}"',)).fetchall():
+        raw.execute(f'ALTER TABLE {on} DROP CONSTRAINT "{name}"')
+        out.append(str(on).strip('"'))
+    return out
+
+
+def add_foreign_key(conn: sqlite3.Connection | PgConnection, table: str, columns: Sequence[str], parent: str,
+                    keys: Sequence[str]) -> None:
+    """A migration's step on PostgreSQL (SQLite enforces no foreign keys: nothing)."""
+    if not isinstance(conn, PgConnection):
+        return
+    names = ", ".join(f'"{c}"' for c in columns)
+    conn.raw.execute(f'ALTER TABLE "{table}" ADD FOREIGN KEY ({names}) REFERENCES "{parent}" '
+                     f'({", ".join(chr(34) + c + chr(34) for c in keys)})')
+
+
 # ------------------------------------------------------------------------------ keyed record tables
 
 NEW = "_gw_new"          # the keys of a batch that were new (a temporary table)

@@ -2,18 +2,46 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Collection, Iterable
 from typing import Any
 
 from ..statuses import ACTIVE_STATUSES, CLOSED_STATUSES, sql_list
 from .base import StoreBase
+from .dialect import add_foreign_key, drop_foreign_keys_to, rekey, set_not_null, table_columns
 
-_LIST_COLUMNS = """id, rule, clause, standard, subject, org, severity, status, message, assignee,
+# The org a finding of no org is stored with, on both stores (migration 0200): `org` is the column a
+# Citus cluster distributes findings and their events by, and a distribution value cannot be NULL.
+# No real org code is empty (an org's `code` is required, and every record's `org` must name an org).
+# The store maps it back to None at its boundary: above the store such a finding has `org=None`.
+NO_ORG = ""
+
+
+def org_in(org: str | None) -> str:
+    """A finding's org as stored (None: NO_ORG)."""
+    return NO_ORG if org is None else org
+
+
+def org_out(column: str = "org") -> str:
+    """SQL of a stored finding org `column` as the store returns it: NULL for NO_ORG."""
+    return f"NULLIF({column}, '{NO_ORG}')"
+
+
+def orgs_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows read with `SELECT *` from findings or finding_events: NO_ORG back to None."""
+    for r in rows:
+        if r.get("org") == NO_ORG:
+            r["org"] = None
+    return rows
+
+
+_LIST_COLUMNS = """id, rule, clause, standard, subject, {org} AS org, severity, status, message, assignee,
     opened_at, due_at, resolved_at, supervisor, kind, subject_kind, verified_at,
-    max(max(COALESCE(last_seen_at, ''), COALESCE((SELECT seen_at FROM finding_seen WHERE finding_id = findings.id), '')),
+    max(COALESCE(last_seen_at, ''),
         CASE WHEN status IN ({active}) THEN COALESCE((SELECT seen_at FROM rule_seen WHERE rule_seen.rule = findings.rule), '')
         ELSE '' END) AS last_seen_at,
-    reopen_count, rebound_count, persist_count, escalation_level""".format(active=sql_list(ACTIVE_STATUSES))
+    reopen_count, rebound_count, persist_count, escalation_level""".format(active=sql_list(ACTIVE_STATUSES),
+                                                                            org=org_out())
 
 _INSERT = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject, subject_kind, org,
     severity, status, message, assignee, supervisor, opened_at, due_at, last_seen_at, last_scan_id, data)
@@ -25,10 +53,12 @@ _INSERT = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, su
 _TOUCH = """UPDATE findings SET message = :message, due_at = :due_at, severity = :severity,
     last_seen_at = :at, last_scan_id = :scan_id WHERE id = :id"""
 
-_EVENT = """INSERT INTO finding_events (finding_id, at, actor, action, from_status, to_status, note,
+# An event carries its finding's org (the distribution column of both tables on Citus), filled here
+# from the finding: NOT NULL, so an event of no finding fails instead of being written without one.
+_EVENT = """INSERT INTO finding_events (finding_id, org, at, actor, action, from_status, to_status, note,
     evidence_path, evidence_sha256, data)
-    VALUES (:finding_id, :at, :actor, :action, :from_status, :to_status, :note,
-    :evidence_path, :evidence_sha256, :data)"""
+    VALUES (:finding_id, (SELECT org FROM findings WHERE id = :finding_id), :at, :actor, :action, :from_status,
+    :to_status, :note, :evidence_path, :evidence_sha256, :data)"""
 
 _EVENT_KEYS = ("finding_id", "at", "actor", "action", "from_status", "to_status", "note",
                "evidence_path", "evidence_sha256", "data")
@@ -49,6 +79,44 @@ _ACTIVE_SQL = sql_list(ACTIVE_STATUSES)
 # active statuses keeps that time in its own row (SET expressions read the row as it was).
 _KEEP_SEEN = f"""last_seen_at = CASE WHEN status IN ({_ACTIVE_SQL}) THEN NULLIF(max(COALESCE(last_seen_at, ''),
     COALESCE((SELECT seen_at FROM rule_seen WHERE rule_seen.rule = findings.rule), '')), '') ELSE last_seen_at END"""
+
+
+# ------------------------------------------------------------------ migrations: findings distributable by org
+
+def _findings_org_not_null(conn: sqlite3.Connection) -> None:
+    """0200: a finding of no org has the org NO_ORG instead of NULL (both stores), NOT NULL DEFAULT NO_ORG."""
+    set_not_null(conn, "findings", "org", NO_ORG)
+
+
+def _finding_events_org(conn: sqlite3.Connection) -> None:
+    """0201: each event carries its finding's org (both stores; written by add_events from now on),
+    existing events filled from their findings. PostgreSQL: the key becomes (id, org, at)."""
+    if "org" not in table_columns(conn, "finding_events"):
+        conn.execute(f"ALTER TABLE finding_events ADD COLUMN org TEXT NOT NULL DEFAULT '{NO_ORG}'")
+    conn.execute("""UPDATE finding_events AS e SET org = f.org FROM findings AS f
+                    WHERE f.id = e.finding_id AND f.org <> ? AND e.org <> f.org""", (NO_ORG,))
+    rekey(conn, "finding_events", ("id", "org", "at"))
+
+
+def _findings_keys_by_org(conn: sqlite3.Connection) -> None:
+    """0202, PostgreSQL (SQLite keeps its keys, and enforces no foreign keys): findings keyed (id, org)
+    and unique by (fingerprint, org), the events' foreign key (finding_id, org) → findings (id, org),
+    and none from the outbox (a local queue; what stands for its key: docs/postgresql.md)."""
+    drop_foreign_keys_to(conn, "findings")
+    rekey(conn, "findings", ("id", "org"), [("fingerprint", "org")])
+    add_foreign_key(conn, "finding_events", ("finding_id", "org"), "findings", ("id", "org"))
+
+
+def _finding_seen_folded(conn: sqlite3.Connection) -> None:
+    """0203: finding_seen (a finding's last-seen time, written before rule_seen replaced it in 0055 and
+    no longer written) folded into findings.last_seen_at and dropped, so the findings list reads
+    findings and rule_seen alone. A scan's time never goes back (checker.evaluate.scanclock), so
+    every later write of last_seen_at is at least the folded time, and the list reads the same."""
+    if not table_columns(conn, "finding_seen"):
+        return
+    conn.execute("""UPDATE findings AS f SET last_seen_at = s.seen_at FROM finding_seen AS s
+                    WHERE s.finding_id = f.id AND s.seen_at > COALESCE(f.last_seen_at, '')""")
+    conn.execute("DROP TABLE finding_seen")
 
 
 def _fired(table: str) -> str:
@@ -228,7 +296,8 @@ class FindingStore(StoreBase):
         statement; returns their ids by fingerprint."""
         if not rows:
             return {}
-        self.conn.executemany(_INSERT, [{**row, "data": _json(row.get("data"))} for row in rows])
+        self.conn.executemany(_INSERT, [{**row, "org": org_in(row.get("org")), "data": _json(row.get("data"))}
+                                        for row in rows])
         return dict(self.conn.execute("SELECT fingerprint, id FROM findings WHERE fingerprint IN "
                                       "(SELECT value FROM json_each(?))",
                                       (json.dumps([row["fingerprint"] for row in rows]),)).fetchall())
@@ -279,10 +348,11 @@ class FindingStore(StoreBase):
         return n
 
     def finding_row(self, finding_id: int) -> dict[str, Any] | None:
-        return self.row("SELECT * FROM findings WHERE id = ?", (finding_id,))
+        found = orgs_out(self.rows("SELECT * FROM findings WHERE id = ?", (finding_id,)))
+        return found[0] if found else None
 
     def finding_events(self, finding_id: int) -> list[dict[str, Any]]:
-        rows = self.rows("SELECT * FROM finding_events WHERE finding_id = ? ORDER BY id", (finding_id,))
+        rows = orgs_out(self.rows("SELECT * FROM finding_events WHERE finding_id = ? ORDER BY id", (finding_id,)))
         for r in rows:
             r["data"] = json.loads(r["data"]) if r["data"] else None
         return rows

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..ingest.records import KINDS, RecordKind
-from . import delivery, indicators, lease, reports, scan
+from . import delivery, findings, indicators, lease, reports, scan
 from .dialect import (KEYED, drop_sqlite_insert_trigger, key_columns, make_key_table, partition_by_month, seq_triggers,
                       serialized, table_columns)
 
@@ -258,4 +258,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0190_record_seq_triggers", _record_seq_triggers),
     Migration("0191_scans_basis", scan._scans_basis),
     Migration("0192_no_sqlite_insert_seq_trigger", _no_sqlite_insert_seq_trigger),
+    Migration("0200_findings_org_not_null", findings._findings_org_not_null),
+    Migration("0201_finding_events_org", findings._finding_events_org),
+    Migration("0202_findings_keys_by_org", findings._findings_keys_by_org),
+    Migration("0203_finding_seen_folded", findings._finding_seen_folded),
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..ingest import derived
 from .base import StoreBase
+from .findings import org_out
 
 _SUBTREE = ("(WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT o.code FROM orgs o "
             "JOIN sub ON o.parent = sub.code) SELECT code FROM sub)")
@@ -111,7 +112,7 @@ class ReportStore(StoreBase):
     def findings_opened(self, org: str | None, start: str, end: str) -> list[dict[str, Any]]:
         """Findings first opened in the period (by clause, severity, org …)."""
         where, params = scope_sql("org", org)
-        return self.rows(f"""SELECT id, rule, clause, standard, kind, subject, org, severity, status,
+        return self.rows(f"""SELECT id, rule, clause, standard, kind, subject, {org_out()} AS org, severity, status,
                 message, assignee, opened_at, due_at, verified_at, rebound_count
             FROM findings WHERE opened_at >= ? AND opened_at < ? AND {where}
             ORDER BY opened_at, id""", (start, end, *params))
@@ -119,7 +120,7 @@ class ReportStore(StoreBase):
     def findings_open_at(self, org: str | None, now: str) -> list[dict[str, Any]]:
         """Findings not closed at `now` (open, acknowledged, submitted, rejected)."""
         where, params = scope_sql("org", org)
-        return self.rows(f"""SELECT id, rule, clause, standard, subject, org, severity, status, message,
+        return self.rows(f"""SELECT id, rule, clause, standard, subject, {org_out()} AS org, severity, status, message,
                 assignee, opened_at, due_at, rebound_count
             FROM findings WHERE status NOT IN {_DONE_FINDING} AND opened_at <= ? AND {where}
             ORDER BY due_at IS NULL, due_at, id""", (now, *params))
@@ -129,8 +130,8 @@ class ReportStore(StoreBase):
         where, params = scope_sql("f.org", org)
         marks = ",".join("?" * len(actions))
         return self.rows(f"""SELECT e.id, e.finding_id, e.at, e.actor, e.action, e.note,
-                f.rule, f.clause, f.standard, f.subject, f.org, f.severity, f.message, f.due_at
-            FROM finding_events e JOIN findings f ON f.id = e.finding_id
+                f.rule, f.clause, f.standard, f.subject, {org_out("f.org")} AS org, f.severity, f.message, f.due_at
+            FROM finding_events e JOIN findings f ON f.id = e.finding_id AND f.org = e.org
             WHERE e.action IN ({marks}) AND e.at >= ? AND e.at < ? AND {where}
             ORDER BY e.at, e.id""", (*actions, start, end, *params))
 
