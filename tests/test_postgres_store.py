@@ -81,6 +81,7 @@ def test_migrate_to_copies_a_sqlite_store_and_checks_the_counts(tmp_path, pg_dat
     from checker.evaluate.scan import run_scan
     from govwatch import cli
 
+    from botworld import Rule, fire
     from conftest import ROOT
     tz = ZoneInfo("Asia/Shanghai")
     now = datetime(2026, 10, 14, 9, tzinfo=tz)
@@ -94,13 +95,18 @@ def test_migrate_to_copies_a_sqlite_store_and_checks_the_counts(tmp_path, pg_dat
         lite.add_silence("db33.case.*", "330102", "2026-10-14T00:00:00+08:00", "2026-10-20T00:00:00+08:00", "切换", "A1")
         lite.enqueue([{"dedup_key": "k1", "recipient": "E1", "kind": "new", "payload": {"x": 1},
                        "created_at": "2026-10-14T09:00:00+08:00"}])
+        fire(lite, cfg, [(Rule("db33.case.overdue"), "X1", "无所属机构", None, None)], now=now, scan_id=3)   # no org
         before = {t: lite.count_rows(t) for t in lite.dialect.tables(lite.conn)}
         findings = lite.rows("SELECT * FROM findings ORDER BY id")
+        events = lite.rows("SELECT * FROM finding_events ORDER BY id")
+        assert findings[-1]["org"] == "" and events[-1]["org"] == ""
     assert cli.main(["--db", db, "db", "migrate-to", pg_database, "--json"]) == 0
     copied = {c["table"]: c for c in json.loads(capsys.readouterr().out)}
     assert all(c["source"] == c["copied"] for c in copied.values()) and copied["cases"]["copied"] == 300
     with Store(pg_database) as pg:
         assert pg.rows("SELECT * FROM findings ORDER BY id") == findings
+        assert pg.rows("SELECT * FROM finding_events ORDER BY id") == events      # each with its finding's org
+        assert pg.finding_row(findings[-1]["id"])["org"] is None
         assert {t: pg.count_rows(t) for t in before if t != "_migrations"} == \
             {t: n for t, n in before.items() if t != "_migrations"}
         assert pg.count_rows("case_keys") == 300             # where each copied case lives

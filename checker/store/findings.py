@@ -53,12 +53,12 @@ _INSERT = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, su
 _TOUCH = """UPDATE findings SET message = :message, due_at = :due_at, severity = :severity,
     last_seen_at = :at, last_scan_id = :scan_id WHERE id = :id"""
 
-# An event carries its finding's org (the distribution column of both tables on Citus), filled here
-# from the finding: NOT NULL, so an event of no finding fails instead of being written without one.
+# An event carries its finding's org (the distribution column of both tables on Citus), which
+# add_events reads from the findings (a plain VALUES row: Citus routes it to its shard).
 _EVENT = """INSERT INTO finding_events (finding_id, org, at, actor, action, from_status, to_status, note,
     evidence_path, evidence_sha256, data)
-    VALUES (:finding_id, (SELECT org FROM findings WHERE id = :finding_id), :at, :actor, :action, :from_status,
-    :to_status, :note, :evidence_path, :evidence_sha256, :data)"""
+    VALUES (:finding_id, :org, :at, :actor, :action, :from_status, :to_status, :note,
+    :evidence_path, :evidence_sha256, :data)"""
 
 _EVENT_KEYS = ("finding_id", "at", "actor", "action", "from_status", "to_status", "note",
                "evidence_path", "evidence_sha256", "data")
@@ -339,9 +339,19 @@ class FindingStore(StoreBase):
         self.conn.execute(f"UPDATE findings SET {counter} = {counter} + 1 WHERE id = ?", (finding_id,))
 
     def add_events(self, events: list[dict[str, Any]]) -> None:
-        """Append audit-trail rows (missing keys are NULL; data is a dict)."""
+        """Append audit-trail rows (missing keys are NULL; data is a dict), each with its finding's org
+        (read here, one statement); an event of a finding that does not exist is refused (ValueError)."""
+        if not events:
+            return
+        ids = sorted({int(e["finding_id"]) for e in events})
+        orgs = dict(self.conn.execute("SELECT id, org FROM findings WHERE id IN (SELECT CAST(value AS INTEGER) "
+                                      "FROM json_each(?))", (json.dumps(ids),)).fetchall())
+        missing = [i for i in ids if i not in orgs]
+        if missing:
+            raise ValueError(f"audit-trail events of findings that do not exist: {missing}")
         self.conn.executemany(_EVENT, [
-            {**{k: None for k in _EVENT_KEYS}, **e, "data": _json(e.get("data"))} for e in events])
+            {**{k: None for k in _EVENT_KEYS}, **e, "org": orgs[int(e["finding_id"])], "data": _json(e.get("data"))}
+            for e in events])
 
     def count_active_findings(self) -> int:
         n: int = self.scalar("SELECT count(*) FROM findings WHERE status IN (?, ?, ?, ?)", ACTIVE_STATUSES)

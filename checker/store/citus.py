@@ -1,0 +1,86 @@
+"""How the PostgreSQL schema distributes on a Citus cluster, and the catalog check that it can.
+
+No Citus runs here: the declaration below is what docs/postgresql.md ("Scale-out: monthly partitions
+and Citus") tells an operator to run, and `problems` checks PostgreSQL's own catalog (pg_index,
+pg_constraint) against the rules Citus sets for it, so a schema change that would stop the tables
+distributing fails a test (tests/test_citus_schema.py) instead of a province's first cluster:
+
+- a distributed table's distribution column is NOT NULL (a row needs a shard), and every primary key
+  and unique index of the table and of each of its partitions contains it (a shard can only check
+  what it holds);
+- a foreign key between two distributed tables carries the distribution column on both sides (the
+  two rows are on one shard: the tables are colocated); a distributed table refers to a distributed
+  or a reference table only; a reference table refers to reference tables only; a local table (one
+  the coordinator keeps: every table not declared here) refers to no distributed table.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# table → its distribution column. The tables that grow with a province's history go by org (their
+# shards answer for their orgs); the record tables' key tables by the record key (a lookup by key is
+# one shard). finding_events is colocated with findings (its foreign key needs it).
+DISTRIBUTED: dict[str, str] = {
+    "cases": "org", "evaluations": "org", "complaints": "org", "consultations": "org",
+    "findings": "org", "finding_events": "org",
+    "case_keys": "case_no", "evaluation_keys": "id", "complaint_keys": "id", "consultation_keys": "id",
+}
+# Copied to every worker: small, read by the distributed tables' queries (joins, correlated lookups).
+REFERENCE: tuple[str, ...] = ("orgs", "items", "officers", "workdays", "workday_cals", "meta", "rule_seen")
+
+
+def problems(conn: Any, distributed: Mapping[str, str] | None = None,
+             reference: Iterable[str] | None = None) -> list[str]:
+    """What in the schema of a PostgreSQL store (its PgConnection) breaks the rules above for this
+    declaration (default: DISTRIBUTED, REFERENCE); [] when the tables can be distributed as declared."""
+    dist = dict(DISTRIBUTED if distributed is None else distributed)
+    ref = set(REFERENCE if reference is None else reference)
+    raw = conn.raw
+    out: list[str] = []
+    # every table and partition of the schema → the table it belongs to (a partition: its root)
+    root = {str(r[0]): str(r[1]) for r in raw.execute(
+        """WITH RECURSIVE up(rel, top) AS (
+               SELECT c.oid, c.oid FROM pg_class c
+               WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+               UNION ALL SELECT i.inhrelid, up.top FROM pg_inherits i JOIN up ON i.inhparent = up.rel)
+           SELECT r.relname, t.relname FROM up JOIN pg_class r ON r.oid = up.rel JOIN pg_class t ON t.oid = up.top""")}
+    for table, column in sorted(dist.items()):
+        if table not in root.values():
+            out.append(f"{table}: declared distributed, not in the schema")
+            continue
+        row = raw.execute("SELECT a.attnotnull FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) "
+                          "AND a.attname = %s AND NOT a.attisdropped", (f'"{table}"', column)).fetchone()
+        if row is None:
+            out.append(f"{table}: has no distribution column {column}")
+            continue
+        if not row[0]:
+            out.append(f"{table}.{column}: the distribution column may be NULL")
+        for rel, index, columns in raw.execute(
+                """SELECT c.relname, x.relname, ARRAY(SELECT a.attname::text FROM unnest(i.indkey) AS k(n)
+                                                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n)
+                   FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid
+                   WHERE i.indisunique AND c.relname = ANY(%s) AND c.relnamespace = current_schema()::regnamespace
+                   ORDER BY 1, 2""", ([r for r, t in root.items() if t == table],)).fetchall():
+            if column not in columns:
+                out.append(f"{rel}: unique index {index} ({', '.join(columns)}) lacks the distribution column {column}")
+    for rel, name, parent, cols, keys in raw.execute(
+            """SELECT c.relname, k.conname, p.relname,
+                      ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY AS u(n, o)
+                            JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.o),
+                      ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(n, o)
+                            JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.o)
+               FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
+               WHERE k.contype = 'f' AND k.connamespace = current_schema()::regnamespace ORDER BY 1, 2""").fetchall():
+        src, dst = root.get(rel, rel), root.get(parent, parent)
+        what = f"{rel}: foreign key {name} ({', '.join(cols)}) → {dst} ({', '.join(keys)})"
+        if dst in dist:
+            if src not in dist:
+                out.append(f"{what}: a {'reference' if src in ref else 'local'} table refers to a distributed one")
+            elif (dist[src], dist[dst]) not in zip(cols, keys):
+                out.append(f"{what}: lacks the distribution columns {dist[src]} → {dist[dst]}")
+        elif src in dist and dst not in ref:
+            out.append(f"{what}: a distributed table refers to a local one")
+        elif src in ref and dst not in ref:
+            out.append(f"{what}: a reference table refers to a local one")
+    return out
