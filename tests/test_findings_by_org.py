@@ -79,6 +79,23 @@ def test_a_finding_of_no_org_is_stored_as_the_empty_org_and_read_as_none(world, 
     assert [f["subject"] for f in json.loads(capsys.readouterr().out)] == ["C001"]
 
 
+def test_no_org_code_can_be_empty_so_the_empty_org_is_no_real_org(world, cfg, tmp_path):
+    from checker.ingest import import_file
+    (tmp_path / "orgs.csv").write_text("code,name,level\n,空编码,hall\n\"  \",空白编码,hall\nH9,大厅,hall\n",
+                                       encoding="utf-8")
+    result = import_file(world, cfg, "orgs", tmp_path / "orgs.csv")
+    assert (result.inserted, result.rejected) == (1, 2)
+    rows = ["case_no,item_code,org,channel,accepted_at,status",
+            *(f"C{n},I001,{org},window,2026-10-09T09:00:00+08:00,processing" for n, org in ((7, ""), (8, "  "), (9, "H9")))]
+    (tmp_path / "cases.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = import_file(world, cfg, "cases", tmp_path / "cases.csv")
+    assert (result.inserted, result.rejected) == (1, 2)
+    rejects = (tmp_path / "cases.rejects.csv").read_text(encoding="utf-8-sig")
+    assert rejects.count("缺少必填字段") == 2
+    assert world.scalar("SELECT count(*) FROM orgs WHERE trim(code) = ''") == 0
+    assert world.scalar("SELECT count(*) FROM cases WHERE trim(org) = ''") == 0
+
+
 def test_a_record_that_moves_to_another_org_keeps_its_one_finding(world, cfg):
     first = fire(world, cfg, [(OVERDUE, "C001", "办件超期", "E1")])["C001"]
     findings_mod.reconcile(world, cfg, 2, DAY, [], {OVERDUE.id: None})            # cleared: resolved
