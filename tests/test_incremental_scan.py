@@ -217,3 +217,60 @@ def test_an_incremental_scan_leaves_the_findings_a_full_rescan_leaves(seed, stor
         assert not differ, (steps, [(mine[fp], theirs[fp]) for fp in differ[:2]])
     assert len(incremental) > 50                                # the incremental path did run
     assert len(_active(store)) > 20                              # over findings that exist
+
+
+# ---------------------------------------------------------------- the clock walk narrowed to its window
+
+def _dense(start: datetime) -> dict:
+    """Records at every day (and several hours) around `start`: deadlines, receptions, evaluations and
+    slots on each side of every threshold the record rules compare with, in the global calendar and
+    a hall's own."""
+    orgs = [{"code": "R", "name": "市中心", "level": "city"},
+            {"code": "H1", "name": "甲大厅", "parent": "R", "level": "hall"},
+            {"code": "H2", "name": "乙大厅", "parent": "R", "level": "hall"}]
+    items = [{"code": "I0", "name": "事项0", "org": "H1", "promised_days": 5},
+             {"code": "I1", "name": "事项1", "org": "H1", "immediate": True, "promised_days": 0}]
+    stamp = lambda days, hour: (start + timedelta(days=days)).replace(hour=hour, minute=15).isoformat()  # noqa: E731
+    cases, consultations, complaints, evaluations, appointments = [], [], [], [], []
+    for d in range(-25, 26):
+        for h in (0, 9, 23):
+            n = len(cases)
+            cases.append({"case_no": f"D{n:04d}", "item_code": f"I{n % 2}", "org": "H1", "hall": [None, "H2"][n % 2],
+                          "channel": "window", "accepted_at": stamp(d - 12, 10), "status": ["processing", "accepted"][h % 2],
+                          "promised_at": stamp(d, h)})
+            consultations.append({"id": f"Q{n:04d}", "org": "H1", "channel": ["hotline", "online", "onsite", "letter"][n % 4],
+                                  "received_at": stamp(d, h), "promised_at": stamp(d + 2, h) if n % 3 else None})
+            complaints.append({"id": f"P{n:04d}", "org": "H1", "received_at": stamp(d - 10, h), "valid": True})
+            evaluations.append({"id": f"E{n:04d}", "org": "H1", "channel": "window", "level": 1 + n % 2,
+                                "evaluated_at": stamp(d - 5, h)})
+        for h in range(0, 24, 5):
+            appointments.append({"id": f"A{len(appointments):04d}", "org": "H1", "item_code": "I0",
+                                 "slot_at": stamp(d // 3, h), "status": "booked"})
+    return {"orgs": orgs, "items": items, "cases": cases, "consultations": consultations, "complaints": complaints,
+            "evaluations": evaluations, "appointments": appointments}
+
+
+def test_the_clock_walk_reads_only_its_window_and_misses_no_flip(store, twin, cfg, tmp_path):
+    """Each clock-reading rule's first walk is narrowed to the rows whose column lies where its
+    truth can move (checker.evaluate.window): scanned every few hours or days across National Day
+    and a hall's own days off, over records on every side of every threshold, the incremental
+    scans leave what full rescans leave."""
+    cfg = replace(cfg, calendar=replace(cfg.calendar, halls={"H2": HallCalendar(
+        extra_holidays=("2026-10-09", "2026-10-12"), extra_workdays=("2026-10-11",))}))
+    now = datetime(2026, 9, 26, 8, 30, tzinfo=TZ)
+    for s in (store, twin):
+        _load(s, cfg, _dense(now + timedelta(days=8)), tmp_path)
+    book = load_packs(PACKS)
+    windows: dict[str, list] = {}
+    fire_changes = store.fire_changes
+    store.fire_changes = lambda *a: (windows.setdefault(a[5]["_rule"], []).append(a[6]), fire_changes(*a))
+    for hours in [0, 3, 6, 15, 24, 24, 24, 24, 48, 24, 72, 1, 24, 24, 24, 24, 96, 30, 24]:
+        now += timedelta(hours=hours)
+        run_scan(store, cfg, book, now)
+        run_scan(twin, cfg, book, now, full=True)
+        mine, theirs = _findings(store), _findings(twin)
+        assert mine.keys() == theirs.keys(), now
+        assert [fp for fp in mine if mine[fp] != theirs[fp]] == [], now
+    assert {r.id for r in book.of_kind("record") if r.record in _dense(now)} <= set(windows)
+    assert all(w is not None for ws in windows.values() for w in ws), windows     # every walk narrowed
+    assert len(_active(store)) > 100

@@ -29,7 +29,7 @@ from ..rules import compiler
 from ..rules.model import CadenceRule, Check, ChecklistRule, IndicatorRule, RecordRule, Rule, leaves
 from ..periods import Period
 from ..store import Store
-from . import holiday_years, indicators, supervision
+from . import holiday_years, indicators, supervision, window
 from .engine import Engine
 from .scanclock import ScanClock, refuse_backdated
 
@@ -41,7 +41,7 @@ Row = dict[str, Any]
 Evaluated = dict[str, "set[str] | None"]      # rule id → the subjects looked at (None: every subject)
 
 class ScanRepo(FindingRepo, ScanClock, workdays.WorkdaysRepo, holiday_years.HolidayYearsRepo,
-               supervision.SupervisionRepo, indicators.IndicatorRepo, Protocol):
+               supervision.SupervisionRepo, indicators.IndicatorRepo, window.WindowRepo, Protocol):
     """What the scan (run_scan, evaluate, check_record and the evaluators here) calls on the store
     (docs/ARCHITECTURE.md "Types"; tests/test_seams.py checks that Store provides the methods): the
     scans table, the records a scan looks at, the rule queries the compiler builds (run by the store),
@@ -63,7 +63,8 @@ class ScanRepo(FindingRepo, ScanClock, workdays.WorkdaysRepo, holiday_years.Holi
                             params: dict[str, Any]) -> list[Any]: ...
     def finish_scan(self, scan_id: int, finished_at: str, evaluated: int, opened: int, resolved: int,
                     reopened: int, open_: int, basis: str | None = None) -> None: ...
-    def fire_changes(self, delta: str, kind: str, fixed: str, now: str, prev: str, params: dict[str, Any]) -> None: ...
+    def fire_changes(self, delta: str, kind: str, fixed: str, now: str, prev: str, params: dict[str, Any],
+                     window: list[tuple[str, str, str]] | None = None) -> None: ...
     def fire_records(self, fired: str, kind: str, where: str, params: dict[str, Any]) -> None: ...
     def fired_pairs(self, table: str) -> list[dict[str, Any]]: ...
     def last_scan(self) -> dict[str, Any] | None: ...
@@ -463,10 +464,19 @@ def _sql_fire(ctx: ScanContext, kind: str, rule: RecordRule, selection: str | No
         params = {**params, "_prev_now": ctx.prev.now, "_prev_today": ctx.prev.now[:10], "_since": ctx.prev.since}
         fixed = " AND ".join(p for p in parts if not compiler.on_clock(p)) or "1 = 1"
         now = " AND ".join(p for p in parts if compiler.on_clock(p)) or "1 = 1"
-        ctx.store.fire_changes(delta, kind, fixed, now, compiler.at_previous(now), params)
+        ctx.store.fire_changes(delta, kind, fixed, now, compiler.at_previous(now), params,
+                               _window(ctx, kind, rule))
         return True
     ctx.store.fire_records(fired, kind, f"{_where(ctx, kind, selection)} AND {cond}", params)
     return False
+
+
+def _window(ctx: ScanContext, kind: str, rule: RecordRule) -> list[window.Range] | None:
+    """The column ranges outside which the rule's truth cannot have moved between the previous
+    scan's clock and this one (checker.evaluate.window; None: not known)."""
+    assert ctx.prev is not None, "an incremental evaluation has a previous scan"
+    found = window.moves(kind, rule.when, rule.params)
+    return None if found is None else window.ranges(ctx.store, kind, found, ctx.prev.now, ctx.now_iso)
 
 
 def _durable_subjects(ctx: ScanContext, kind: str, rules: list[RecordRule],

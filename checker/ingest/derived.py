@@ -35,6 +35,19 @@ class FactsReader(Protocol):
 
 
 @dataclass(frozen=True)
+class Moves:
+    """How a derived value that reads the clock moves with it, in terms of one stored column (what
+    an incremental scan narrows the rows it evaluates at two clocks by, checker.evaluate.window):
+    - "instant": the column compared with `:now` as text (the value differs between two clocks only
+      for rows whose column lies between them);
+    - "ord_ahead": the working-day ordinal of the column's day minus today's (wd_left);
+    - "ord_since": today's ordinal minus that of the column's day, at least 0 (wd_since, elapsed_wd);
+    - "hours_to": the hours from `:now` to the column's instant (hours_to_slot)."""
+    column: str
+    form: str
+
+
+@dataclass(frozen=True)
 class Derived:
     kind: str
     name: str
@@ -42,16 +55,18 @@ class Derived:
     sql: str
     needs: tuple[str, ...] = ()        # the record's columns the expression reads (kept with a finding to re-render it)
     clock: bool = False      # its value moves with `now` (rendered when a message is read)
+    moves: Moves | None = None         # how a value that reads :now / :today moves with it (None: not known)
 
 
 DERIVED: dict[str, dict[str, Derived]] = {}
 
 
-def derived(kind: str, name: str, type: str, sql: str, needs: Iterable[str] = (), clock: bool = False) -> Derived:
+def derived(kind: str, name: str, type: str, sql: str, needs: Iterable[str] = (), clock: bool = False,
+            moves: Moves | None = None) -> Derived:
     # A boolean is an integer 0/1 (NULL stays NULL) on both stores, as stored booleans are: a
     # condition compares it with 1, and PostgreSQL compares no boolean with an integer.
     sql = f"CAST(({sql}) AS INT)" if type == "bool" else f"({sql})"
-    d = DERIVED.setdefault(kind, {})[name] = Derived(kind, name, type, sql, tuple(needs), clock)
+    d = DERIVED.setdefault(kind, {})[name] = Derived(kind, name, type, sql, tuple(needs), clock, moves)
     return d
 
 
@@ -107,24 +122,25 @@ _OVERDUE_SQL = f"cases.status IN ({_RUNNING_SQL}) AND cases.due_at < :now"
 
 derived("cases", "due_at", "datetime", "cases.due_at")
 derived("cases", "open", "bool", f"cases.status IN ({_OPEN_SQL})")
-derived("cases", "overdue", "bool", _OVERDUE_SQL)
+derived("cases", "overdue", "bool", _OVERDUE_SQL, moves=Moves("due_at", "instant"))
 derived("cases", "wd_left", "int", f"{ordinal('cases', day_of('cases.due_at'))} - {today('cases')}",
-        needs=("due_at", "hall"), clock=True)
+        needs=("due_at", "hall"), clock=True, moves=Moves("due_at", "ord_ahead"))
 derived("cases", "overdue_wd", "int",
         f"CASE WHEN {_OVERDUE_SQL} THEN max(1, {today('cases')} - {ordinal('cases', day_of('cases.due_at'))}) "
         "ELSE 0 END", needs=("status", "due_at", "hall"), clock=True)
 derived("cases", "elapsed_wd", "int",
         f"max(0, {today('cases')} - {ordinal('cases', day_of('cases.accepted_at'))})",
-        needs=("accepted_at", "hall"), clock=True)
+        needs=("accepted_at", "hall"), clock=True, moves=Moves("accepted_at", "ord_since"))
 derived("cases", "item_name", "str", "SELECT name FROM items WHERE items.code = cases.item_code")
 derived("cases", "immediate", "bool", "SELECT COALESCE(immediate, 0) FROM items WHERE items.code = cases.item_code")
 derived("cases", "concluded", "bool", _CONCLUDED_SQL)
 derived("cases", "on_time", "bool",
         "cases.closed_at IS NOT NULL AND (cases.due_at IS NULL OR cases.closed_at <= cases.due_at)")
 # P5's denominator and the index's 时效 input: concluded, or running past the deadline at `now`.
-derived("cases", "outcome_known", "bool", f"({_CONCLUDED_SQL}) OR ({_OVERDUE_SQL})")
+derived("cases", "outcome_known", "bool", f"({_CONCLUDED_SQL}) OR ({_OVERDUE_SQL})", moves=Moves("due_at", "instant"))
 derived("cases", "late", "bool",
-        f"(({_CONCLUDED_SQL}) AND cases.due_at IS NOT NULL AND cases.closed_at > cases.due_at) OR ({_OVERDUE_SQL})")
+        f"(({_CONCLUDED_SQL}) AND cases.due_at IS NOT NULL AND cases.closed_at > cases.due_at) OR ({_OVERDUE_SQL})",
+        moves=Moves("due_at", "instant"))
 # DB33/T 2036.7 §5.2.1.7 N7 全流程事项通过网上办理量: an online case of an item whose online depth is
 # full-process (≥ config indicators.p7_full_process_depth); the looser reading (any online case) is
 # config indicators.p7_reading: any_online.
@@ -146,7 +162,7 @@ def params(cfg: Config) -> dict[str, Any]:
 
 def _wd_since(kind: str, column: str) -> None:
     derived(kind, "wd_since", "int", f"max(0, {today(kind)} - {ordinal(kind, day_of(f'{kind}.{column}'))})",
-            needs=(column,), clock=True)
+            needs=(column,), clock=True, moves=Moves(column, "ord_since"))
 
 
 _wd_since("consultations", "received_at")
@@ -157,10 +173,10 @@ derived("disclosures", "published_wd", "int",
         f"{ordinal('disclosures', day_of('disclosures.formed_at'))}", needs=("formed_at", "published_at"))
 derived("consultations", "overdue_promise", "bool",
         "consultations.answered_at IS NULL AND consultations.promised_at IS NOT NULL "
-        "AND consultations.promised_at < :now")
+        "AND consultations.promised_at < :now", moves=Moves("promised_at", "instant"))
 derived("consultations", "overdue", "bool",
         "consultations.answered_at IS NULL AND consultations.promised_at IS NOT NULL "
-        "AND consultations.promised_at < :now")
+        "AND consultations.promised_at < :now", moves=Moves("promised_at", "instant"))
 
 _wd_since("evaluations", "evaluated_at")
 derived("evaluations", "bad", "bool", "evaluations.level <= 2")
@@ -170,11 +186,11 @@ derived("evaluations", "satisfied", "bool", "evaluations.level >= :p9_level")
 _wd_since("complaints", "received_at")
 derived("complaints", "rectified", "bool", "complaints.rectified_at IS NOT NULL")
 derived("complaints", "rectified_by_now", "bool",
-        "complaints.rectified_at IS NOT NULL AND complaints.rectified_at <= :now")
+        "complaints.rectified_at IS NOT NULL AND complaints.rectified_at <= :now", moves=Moves("rectified_at", "instant"))
 
 derived("appointments", "hours_to_slot", "float",
         "round((unixepoch(appointments.slot_at) - unixepoch(:now)) / 3600.0, 2)",
-        needs=("slot_at",), clock=True)
+        needs=("slot_at",), clock=True, moves=Moves("slot_at", "hours_to"))
 derived("appointments", "reminded", "bool",
         "appointments.reminded_at IS NOT NULL OR appointments.status = 'reminded'")
 derived("appointments", "online", "bool",

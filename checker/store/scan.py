@@ -3,6 +3,7 @@ scans table, and the lookups of the checklist and cadence evaluators."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -166,7 +167,8 @@ class ScanStore(StoreBase):
                            "since_seq": since_seq})
         return table
 
-    def fire_changes(self, delta: str, kind: str, fixed: str, now: str, prev: str, params: dict[str, Any]) -> None:
+    def fire_changes(self, delta: str, kind: str, fixed: str, now: str, prev: str, params: dict[str, Any],
+                     window: list[tuple[str, str, str]] | None = None) -> None:
         """An incremental scan's evaluation of one record rule whose condition is `fixed` AND `now` at
         this scan and `fixed` AND `prev` at the previous one (`fixed`: the conjuncts that do not read the
         clock; `prev`: `now` with the previous scan's :_prev_now and :_prev_today), `params` holding
@@ -178,6 +180,10 @@ class ScanStore(StoreBase):
           that have no active finding (one that has needs nothing), or at neither time and have an
           active or verified finding (to resolve, or to see cleared);
         - the subjects of the rule's verified findings not yet seen cleared that still fire.
+        `window` (checker.evaluate.window): (column, lo, hi) ranges outside which no row's truth can
+        have moved with the clock, so the first walk reads only the rows with a column in one of
+        them ("col" >= lo AND "col" < hi, by the column's index where it leads one); an empty list:
+        no row's can; None: every row of the fixed conjuncts is walked.
         The three are disjoint. An unchanged row whose condition holds at both times fired in the
         previous scan and still fires: its active finding stays as it is. An unchanged row whose
         condition held at neither time has no active or uncleared verified finding (the previous
@@ -192,14 +198,16 @@ class ScanStore(StoreBase):
         finding = f"SELECT 1 FROM findings f WHERE f.fingerprint = :_rule || ':' || {text} AND f.status IN "
         active, kept = f"({_ACTIVE_SQL})", f"({sql_list(ACTIVE_STATUSES + ('verified',))})"
         both, neither = f"({fixed}) AND ({now}) AND ({prev})", f"(({fixed}) AND (({now}) OR ({prev}))) IS NOT TRUE"
+        narrow, bounds = _window(kind, window)
         for hint, where in (
-                ("", f"({fixed}) AND (({now}) IS TRUE) <> (({prev}) IS TRUE)"),
+                ("", f"{narrow} AND ({fixed}) AND (({now}) IS TRUE) <> (({prev}) IS TRUE)"),
                 (f' INDEXED BY "ix_{rk.name}_seq"',
                  f"_seq > :_since AND ((NOT EXISTS ({finding}{active}) AND {both}) "
                  f"OR (EXISTS ({finding}{kept}) AND {neither}))"),
                 (f' INDEXED BY "sqlite_autoindex_{rk.name}_1"', f"{verified} AND +_seq <= :_since AND {both}")):
-            self.conn.execute(f"INSERT INTO {_delta(delta)} (fingerprint, rule, subject, kind, fires) {columns}{hint} "
-                              f"WHERE {where}", params)
+            if not where.startswith("(0 = 1)"):
+                self.conn.execute(f"INSERT INTO {_delta(delta)} (fingerprint, rule, subject, kind, fires) "
+                                  f"{columns}{hint} WHERE {where}", {**params, **bounds})
 
     def new_delta_table(self) -> str:
         """temp._delta: the (rule, subject) pairs an incremental scan evaluated (fire_changes), with
@@ -284,6 +292,26 @@ class ScanStore(StoreBase):
             reason = (f"超出工作日历的范围 {first}…{last}，无法计算工作日" if what == "DATE"
                       else f"承诺办结时间无法计算（期限超出工作日历的范围 {first}…{last}）")
             out.append((str(k), org_code, name, "—" if value is None else str(value), reason))
+        return out
+
+    def workday_spans(self, kind: str, prev_day: str, day: str, add_lo: float,
+                      add_hi: float) -> list[tuple[str, str]] | None:
+        """Per calendar a record of `kind` counts in (cases: the global one and each hall with days of
+        its own), the first and last day whose working-day ordinal lies in [T_min + add_lo,
+        T_max + add_hi], T being the ordinals of `prev_day` and `day` in that calendar (no such day:
+        the calendar is left out). None when either day is outside the table."""
+        cals = [""] + ([r[0] for r in self.conn.execute("SELECT cal FROM workday_cals ORDER BY cal")]
+                       if kind == "cases" else [])
+        out = []
+        for cal in cals:
+            ords = [self.scalar("SELECT ord FROM workdays WHERE cal = ? AND day = ?", (cal, d)) for d in (prev_day, day)]
+            if None in ords:
+                return None
+            lo, hi = math.floor(min(ords) + add_lo), math.ceil(max(ords) + add_hi)
+            first = self.scalar("SELECT min(day) FROM workdays WHERE cal = ? AND ord >= ?", (cal, lo))
+            last = self.scalar("SELECT max(day) FROM workdays WHERE cal = ? AND ord <= ?", (cal, hi))
+            if first is not None and last is not None and first <= last:
+                out.append((str(first), str(last)))
         return out
 
     def working_day_end(self, day: str, n: int) -> str | None:
@@ -451,6 +479,23 @@ class ScanStore(StoreBase):
         """org → date of its latest supervision of a kind."""
         return dict(self.conn.execute("SELECT org, MAX(date) FROM supervisions WHERE kind = ? GROUP BY org",
                                       (kind,)).fetchall())
+
+
+def _window(kind: str, window: list[tuple[str, str, str]] | None) -> tuple[str, dict[str, str]]:
+    """fire_changes' narrowing of the clock walk: its SQL and bound values ("(0 = 1)": no row)."""
+    if window is None:
+        return "(1 = 1)", {}
+    if not window:
+        return "(0 = 1)", {}
+    _kind(kind)
+    parts: list[str] = []
+    bounds: dict[str, str] = {}
+    for i, (column, lo, hi) in enumerate(window):
+        if not re.fullmatch(r"[a-z_]+", column):           # derived.Moves names a stored column
+            raise ValueError(f"not a column of {kind}: {column!r}")
+        parts.append(f'("{column}" >= :_w{i}lo AND "{column}" < :_w{i}hi)')
+        bounds |= {f"_w{i}lo": lo, f"_w{i}hi": hi}
+    return f"({' OR '.join(parts)})", bounds
 
 
 def _delta(table: str) -> str:
