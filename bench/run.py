@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -110,8 +109,9 @@ class Bench:
             print(f"reusing {self.path(name)} ({self.store_info['cases']:,} cases)", flush=True)
             # a store of older code has no kept indicator roll-ups yet: built here, as its first scan would
             self.step("indicators", db=self.path(name), now=NOW, period=PERIOD)
-            if not _scanned_with_basis(self.path(name)):      # built before scans kept their basis:
-                self.step("scan", db=self.path(name), now=NOW, full=True)    # the daily scan starts from one
+            # the daily scan starts from a full scan of this code: one of older code recorded no basis,
+            # or the digests of conditions this code compiles otherwise (every rule evaluated whole)
+            self.step("scan", db=self.path(name), now=NOW, full=True)
             return self.path(name)
         stamp.unlink(missing_ok=True)
         db = self.fresh(name)
@@ -145,18 +145,6 @@ class Bench:
             self.step("touch", db=db, dir=self.sample, csv=self.path("touch.csv"), count=self.opts.touch,
                       of=self.opts.cases)
         return self.repeat(self.opts.short_reps, "scan", before=touch, db=db, now=DAILY)
-
-
-def _scanned_with_basis(db: str) -> bool:
-    """Whether the store's last scan recorded the basis an incremental scan starts from."""
-    conn = sqlite3.connect(db)
-    try:
-        return bool(conn.execute("SELECT basis FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
-                    .fetchone()[0])
-    except sqlite3.OperationalError:            # no basis column yet (migrated when a step opens it)
-        return False
-    finally:
-        conn.close()
 
 
 # ------------------------------------------------------------------------------ measurements
