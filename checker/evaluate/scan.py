@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..errors import GovwatchError
-from ..findings import Complete, Firing, ReconcileResult, reconcile, reconcile_fired
+from ..findings import Complete, Firing, ReconcileResult, Setwise, opening, reconcile, reconcile_fired
+from ..findings.opening import ORG_NAME, OpenSpec
 from ..findings.repo import FindingRepo
 from ..findings.messages import TEMPLATE, placeholders, render
 from ..ingest import derived, workdays
@@ -243,7 +244,7 @@ def run_scan(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, fu
         results = [reconcile(store, cfg, scan_id, now, part.firings, part.evaluated, part.complete) for part in parts]
         results += [reconcile_fired(store, cfg, scan_id, now, part.fired, part.fired_rules,
                                     lambda rows, part=part: part.complete(part.pending(rows)), part.prepared,
-                                    part.changes, part.cleared, part.whole_rules)
+                                    part.changes, part.cleared, part.whole_rules, _setwise(ctx, part.fired_rules))
                     for part in parts if part.fired]
         results.append(reconcile(store, cfg, scan_id, now, *missing))
         r = ReconcileResult.total(results)
@@ -270,12 +271,14 @@ def prepare(store: ScanRepo, part: Evaluation) -> list[Firing]:
 
 
 def prepare_fired(store: ScanRepo, part: Evaluation) -> dict[str, Firing]:
-    """The record firings that will open or reopen, made whole before the write lock (by fingerprint)."""
+    """The record firings that will reopen, made whole before the write lock (by fingerprint); those
+    that open are opened set-wise under it (_setwise)."""
     if not part.fired:
         return {}
-    if store.collect_fired_changes(part.fired) > PREPARE_LIMIT:    # many (a first scan): read and made
-        return {}                                                    # whole a page at a time under the lock
-    rows = store.fired_changes_after("", None)
+    store.collect_fired_changes(part.fired)
+    rows = store.fired_changes_after("", PREPARE_LIMIT + 1, existing=True)
+    if len(rows) > PREPARE_LIMIT:                        # many: read and made whole a page at a time under the lock
+        return {}
     part.changes = rows                                  # reconcile reuses them (one LEFT JOIN less under the lock)
     assert part.complete is not None, "a part with a fired table completes its firings (_records)"
     return {f.fingerprint: f for f in part.complete(part.pending(rows))} if rows else {}
@@ -558,6 +561,41 @@ def complete_firings(ctx: ScanContext, firings: list[Firing]) -> list[Firing]:
             facts = {n: (bool(v) if n in bools and v is not None else v) for n, v in zip(names, row)}
             out.append(_record_firing(ctx, rule, kind, facts))
     return out
+
+
+def _setwise(ctx: ScanContext, rules: dict[str, Rule]) -> Setwise:
+    """The record rules' new findings opened set-wise, as _record_firing makes them."""
+    specs = [open_spec(ctx, rule) for rule in rules.values() if isinstance(rule, RecordRule) and rule.record]
+    return Setwise(specs, rules, _params(ctx))
+
+
+def open_spec(ctx: ScanContext, rule: RecordRule) -> OpenSpec:
+    """What _record_firing makes of a rule's firing, as a description SQL can follow
+    (checker.findings.opening): the kept facts from the record, the rule's constants, the org's name."""
+    kind = rule.record
+    names = kept_fields(kind, rule)
+    base = _base_facts(ctx, rule, None)
+    constants = {k: v for k, v in base.items() if k not in ("org", ORG_NAME)}
+    row = (set(names) - set(constants)) | {"org", ORG_NAME}
+    kept = sorted(set(names) | (placeholders(rule.message) & (set(names) | set(base))))
+    facts = [_open_fact(kind, name, constants) for name in kept] + [opening.fact(TEMPLATE, rule.message)]
+    return OpenSpec(rule.id, rule.clause, rule.standard, rule.severity, kind, KINDS[kind].key[0],
+                    tuple(sorted(facts, key=lambda f: f.name)),
+                    opening.message_pieces(rule.message, constants, row), ctx.rectify_due(rule),
+                    own_due=kind == "cases", handler=kind == "cases")
+
+
+def _open_fact(kind: str, name: str, constants: Row) -> opening.Fact:
+    if name in constants:
+        return opening.fact(name, constants[name])
+    if name == ORG_NAME:
+        return opening.fact(name)
+    d = derived.get(kind, name)
+    if name == "org" and "org" not in KINDS[kind].columns:
+        return opening.fact(name, None)
+    sql = d.sql if d is not None and name not in KINDS[kind].columns else f'{kind}."{name}"'
+    typ = "bool" if name in _bool_names(kind) else d.type if d is not None else KINDS[kind].field(name).type
+    return opening.fact(name, sql=sql, type_=typ)
 
 
 def _record_firing(ctx: ScanContext, rule: Rule, kind: str, facts: Row) -> Firing:

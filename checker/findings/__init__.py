@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from ..rules.model import Rule
 from ..statuses import ACTIVE_STATUSES, STATUS_NAMES, STATUSES, WITH_OFFICER
 from .access import Scope
 from .messages import current_messages
+from .opening import OpenSpec
 from .repo import EvidenceRepo, FindingRepo
 from .routing import CachedDirectory, assign
 
@@ -122,10 +123,19 @@ def reconcile(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, firi
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
 
 
+@dataclass(frozen=True)
+class Setwise:
+    """The new record findings of a reconcile_fired opened set-wise (checker.findings.opening): a spec
+    per rule, the rules (routing decides on them) and the derived fields' parameters."""
+    specs: Sequence[OpenSpec]
+    rules: Mapping[str, Rule]
+    params: dict[str, Any]
+
+
 def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, table: str, rules: Collection[str],
                     complete: CompleteRows, prepared: dict[str, Firing],
                     changes: list[dict[str, Any]] | None = None, cleared: str | None = None,
-                    whole: Collection[str] | None = None) -> ReconcileResult:
+                    whole: Collection[str] | None = None, setwise: Setwise | None = None) -> ReconcileResult:
     """Merge the record rules' firings, held set-wise in `table` (fingerprint, rule, subject, kind), into
     their findings: the subjects that open or reopen are read and made whole (`prepared` already, or
     by `complete(rows)`), every active finding still firing gets its last-seen time in one statement,
@@ -136,10 +146,17 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime
 
     An incremental scan (checker.evaluate.scan) evaluates the rules of `whole` over every record
     (None: all of `rules`) and the others only on the rows whose firing can have changed: their
-    pairs that do not fire are in `cleared`, and only those of their active findings resolve."""
+    pairs that do not fire are in `cleared`, and only those of their active findings resolve.
+
+    `setwise`: the pairs without a finding open in one statement (with their events), and only
+    those that reopen are read (`changes` then holds only those)."""
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
-        for part in _change_pages(store, table, changes):   # a first scan opens many: memory stays flat
+        if changes is None:
+            store.collect_fired_changes(table)
+        if setwise is not None:
+            ctx.open_setwise(setwise)
+        for part in _change_pages(store, changes, setwise is not None):   # a first scan: memory stays flat
             missing = [r for r in part if r["fingerprint"] not in prepared]
             made = {f.fingerprint: f for f in complete(missing)} if missing else {}
             for row in part:
@@ -163,17 +180,17 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
 
 
-def _change_pages(store: FindingRepo, table: str, changes: list[dict[str, Any]] | None) -> Iterator[list[dict[str, Any]]]:
-    """The fired pairs that open or reopen, CHUNK at a time: from `changes` when the caller read them
-    (a few), else collected now and read from the store page by page (a first scan: hundreds of
-    thousands, never all in memory)."""
+def _change_pages(store: FindingRepo, changes: list[dict[str, Any]] | None,
+                  existing: bool) -> Iterator[list[dict[str, Any]]]:
+    """The fired pairs that open or reopen (`existing`: only those that reopen), CHUNK at a time:
+    from `changes` when the caller read them (a few), else from the store's collected ones page by
+    page (a first scan: hundreds of thousands, never all in memory)."""
     if changes is not None:
         for start in range(0, len(changes), CHUNK):
             yield changes[start:start + CHUNK]
         return
-    store.collect_fired_changes(table)
     last = ""
-    while page := store.fired_changes_after(last, CHUNK):
+    while page := store.fired_changes_after(last, CHUNK, existing):
         yield page
         last = page[-1]["fingerprint"]
 
@@ -193,10 +210,20 @@ class _Reconcile:
         self.new: list[dict[str, Any]] = []
 
     def route(self, firing: Firing) -> tuple[str | None, str | None]:
-        key = (firing.rule.id, firing.org, firing.handler)
+        return self.route_of(firing.rule, firing.org, firing.handler)
+
+    def route_of(self, rule: Rule, org: str | None, handler: str | None) -> tuple[str | None, str | None]:
+        key = (rule.id, org, handler)
         if key not in self.routes:
-            self.routes[key] = assign(self.directory, self.cfg, firing.rule, firing.org, firing.handler)
+            self.routes[key] = assign(self.directory, self.cfg, rule, org, handler)
         return self.routes[key]
+
+    def open_setwise(self, setwise: Setwise) -> None:
+        """The new record findings and their open events, set-wise (routed here, by distinct rule,
+        org and handler)."""
+        routes = [(rule, org, handler, *self.route_of(setwise.rules[rule], org, handler))
+                  for rule, org, handler in self.store.new_route_keys(setwise.specs)]
+        self.opened += self.store.open_setwise(setwise.specs, routes, self.at, self.scan_id, setwise.params)
 
     def merge(self, row: dict[str, Any] | None, firing: Firing) -> None:
         if row is None:

@@ -14,13 +14,15 @@ from .findings import FindingStore
 from .indicators import IndicatorStore
 from .lease import LeaseStore
 from .lookups import LookupStore
+from .opening import OpeningStore
 from .records import RecordStore
 from .runs import RunStore
 from .reports import ReportStore
 from .scan import ScanStore
 
 
-class Store(LeaseStore, LookupStore, RecordStore, RunStore, FindingStore, IndicatorStore, ReportStore, DeliveryStore, ScanStore, StoreBase):
+class Store(LeaseStore, LookupStore, RecordStore, RunStore, FindingStore, OpeningStore, IndicatorStore, ReportStore,
+            DeliveryStore, ScanStore, StoreBase):
     """Open (and migrate) a govwatch database."""
 
     def __init__(self, path: str | Path, create: bool = True, *, password_env: str | None = None):

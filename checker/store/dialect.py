@@ -17,7 +17,8 @@ the store uses and translates each statement once (cached):
   `json_extract(x, '$.key')` → `x::json ->> 'key'`;
 
 and SQL functions of SQLite that PostgreSQL lacks are defined in the database by `PG_FUNCTIONS`
-(scalar `max(a, b)`/`min(a, b)`, `sum(boolean)`, `round(double, n)`, `unixepoch`, `json_set`, `regexp_full`).
+(scalar `max(a, b)`/`min(a, b)`, `sum(boolean)`, `round(double, n)`, `unixepoch`, `json_set`, `json_quote`,
+`regexp_full`).
 Values come back as SQLite gives them: numeric → int or float, booleans sent as 0/1.
 
 What cannot be a translation is a method of the dialect object (`store.dialect`): the row
@@ -217,11 +218,13 @@ CREATE OR REPLACE FUNCTION unixepoch(t text) RETURNS bigint
 CREATE OR REPLACE FUNCTION json_set(doc text, path text, v anyelement) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS 'SELECT jsonb_set(doc::jsonb, string_to_array(substr(path, 3), ''.''), to_jsonb(v))::text';
+CREATE OR REPLACE FUNCTION json_quote(v anyelement) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT COALESCE(to_json(v)::text, ''null'')';
 CREATE OR REPLACE FUNCTION regexp_full(pattern text, v anyelement) RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS 'SELECT CASE WHEN v IS NULL THEN 0 WHEN v::text ~ (''^(?:'' || pattern || '')$'') THEN 1 ELSE 0 END';
 """
-PG_FUNCTIONS_VERSION = "pg-functions-3"
+PG_FUNCTIONS_VERSION = "pg-functions-4"
 
 _TOKEN = re.compile(r"""
     (?P<str>'(?:[^']|'')*')

@@ -222,10 +222,11 @@ class FindingStore(StoreBase):
                              WHERE x.id IS NULL OR x.status IN ({sql_list(CLOSED_STATUSES)})""").rowcount
         return n
 
-    def fired_changes_after(self, fingerprint: str, limit: int | None) -> list[dict[str, Any]]:
+    def fired_changes_after(self, fingerprint: str, limit: int | None, existing: bool = False) -> list[dict[str, Any]]:
         """The collected changes (collect_fired_changes) after `fingerprint`, in fingerprint order:
-        `limit` of them (None: all)."""
-        return self.rows("SELECT * FROM temp._changes WHERE fingerprint > ? ORDER BY fingerprint LIMIT ?",
+        `limit` of them (None: all); `existing`: only those with a finding (that reopen)."""
+        only = " AND id IS NOT NULL" if existing else ""
+        return self.rows(f"SELECT * FROM temp._changes WHERE fingerprint > ?{only} ORDER BY fingerprint LIMIT ?",
                          (fingerprint, 2 ** 63 - 1 if limit is None else int(limit)))
 
     def mark_rules_seen(self, rule_ids: Iterable[str], at: str, scan_id: int) -> None:

@@ -1,0 +1,137 @@
+"""SQL of opening a scan's new record findings set-wise (checker.findings.opening): one INSERT … SELECT
+over the fired pairs that open (temp._changes rows without a finding), facts as JSON text and the
+message built by SQL the way the Python path writes them, then their open events in one statement."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..ingest.records import KINDS
+from .base import StoreBase
+
+if TYPE_CHECKING:
+    from ..findings.opening import Fact, OpenSpec
+
+# checker.findings.messages._text of a stored ISO time: "YYYY-MM-DD HH:MM"
+_ISO = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}.*"
+
+
+def _text(f: Fact, value: str) -> str:
+    """SQL of messages._text(value) for a fact of type f.type."""
+    if f.type == "bool":
+        return f"(CASE WHEN {value} IS NULL THEN '—' WHEN {value} <> 0 THEN '是' ELSE '否' END)"
+    if f.type == "int":
+        return f"COALESCE(CAST({value} AS TEXT), '—')"
+    if f.type == "float":
+        return (f"(CASE WHEN {value} IS NULL THEN '—' WHEN {value} = CAST({value} AS INTEGER) "
+                f"THEN CAST(CAST({value} AS INTEGER) AS TEXT) ELSE CAST({value} AS TEXT) END)")
+    return (f"(CASE WHEN {value} IS NULL THEN '—' WHEN regexp_full('{_ISO}', {value}) = 1 "
+            f"THEN substr({value}, 1, 10) || ' ' || substr({value}, 12, 5) ELSE CAST({value} AS TEXT) END)")
+
+
+def _json(f: Fact, value: str) -> str:
+    """SQL of the fact's value as JSON text (json.dumps of the Python path's value)."""
+    if f.type == "bool":
+        return f"(CASE WHEN {value} IS NULL THEN 'null' WHEN {value} <> 0 THEN 'true' ELSE 'false' END)"
+    return f"json_quote({value})"
+
+
+class OpeningStore(StoreBase):
+    """The set-wise opening of new record findings."""
+
+    def new_route_keys(self, specs: Sequence[OpenSpec]) -> list[tuple[str, str | None, str | None]]:
+        """(rule, org, handler) of the fired pairs that open, each once (what routing decides on)."""
+        out: list[tuple[str, str | None, str | None]] = []
+        for spec in specs:
+            out += [(spec.rule, org, h) for org, h in self.conn.execute(
+                f"SELECT DISTINCT {_org(spec)}, {_handler(spec)} {_pairs(spec, ':_rule')}",
+                {"_rule": spec.rule}).fetchall()]
+        return out
+
+    def open_setwise(self, specs: Sequence[OpenSpec], routes: Iterable[tuple[str, str | None, str | None, str | None,
+                                                                             str | None]],
+                     at: str, scan_id: int, params: dict[str, Any]) -> int:
+        """Insert the new findings of the fired pairs that open (by fingerprint, as the Python path
+        numbers them), routed by `routes` (rule, org, handler, assignee, supervisor), and their open
+        events; how many opened. `params`: the derived fields' (:now, :today, config)."""
+        if not specs:
+            return 0
+        self.conn.execute("DROP TABLE IF EXISTS temp._routes")
+        self.conn.execute("CREATE TABLE temp._routes (rule TEXT, org TEXT, handler TEXT, assignee TEXT, supervisor TEXT)")
+        self.conn.executemany("INSERT INTO temp._routes VALUES (?, ?, ?, ?, ?)",
+                              [(r, o or "", h or "", a, s) for r, o, h, a, s in routes])
+        binds: dict[str, Any] = {**params, "_at": at, "_scan": scan_id}
+        selects = [self._select(i, spec, binds) for i, spec in enumerate(specs)]
+        n = int(self.conn.execute(
+            "INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject, subject_kind, org, severity, "
+            "status, message, assignee, supervisor, opened_at, due_at, last_seen_at, last_scan_id, data) "
+            f"SELECT * FROM ({' UNION ALL '.join(selects)}) AS _o ORDER BY 1", binds).rowcount)
+        self.conn.execute("""INSERT INTO finding_events (finding_id, at, actor, action, from_status, to_status, data)
+            SELECT f.id, :_at, 'system', 'open', NULL, 'open',
+                   '{"assignee": ' || json_quote(f.assignee) || ', "scan_id": ' || CAST(:_scan AS TEXT) || '}'
+            FROM temp._changes c JOIN findings f ON f.fingerprint = c.fingerprint
+            WHERE c.id IS NULL AND f.last_scan_id = :_scan ORDER BY c.fingerprint""", binds)
+        return n
+
+    def _select(self, i: int, spec: OpenSpec, binds: dict[str, Any]) -> str:
+        """The SELECT of one rule's new findings (the columns of the INSERT). Adds its values to `binds`."""
+        p = f"_o{i}"
+        binds.update({f"{p}rule": spec.rule, f"{p}clause": spec.clause, f"{p}standard": spec.standard,
+                      f"{p}severity": spec.severity, f"{p}kind": spec.kind, f"{p}due": spec.rectify_due})
+        values = {f.name: _value(f, spec) for f in spec.facts}
+        data = " || ', ' || ".join(f"'\"{f.name}\": ' || {_json_of(f, values, binds, f'{p}c{j}')}"
+                                   for j, f in enumerate(spec.facts))
+        message = " || ".join(_piece(text, name, spec, values, binds, f"{p}t{j}")
+                              for j, (text, name) in enumerate(spec.message))
+        org, handler = _org(spec), _handler(spec)
+        due = f'CASE WHEN "{spec.kind}".due_at > :now THEN "{spec.kind}".due_at ELSE :{p}due END' if spec.own_due \
+            else f":{p}due"
+        route = (f"FROM temp._routes _t WHERE _t.rule = :{p}rule AND _t.org = COALESCE({org}, '') "
+                 f"AND _t.handler = COALESCE({handler}, '')")
+        data = data or "''"
+        return (f"SELECT _c.fingerprint, :{p}rule, :{p}clause, :{p}standard, 'record', _c.subject, :{p}kind, {org}, "
+                f":{p}severity, 'open', {message}, (SELECT assignee {route}), (SELECT supervisor {route}), "
+                f":_at, {due}, :_at, :_scan, '{{' || {data} || '}}' {_pairs(spec, ':' + p + 'rule')}")
+
+
+def _pairs(spec: OpenSpec, rule: str) -> str:
+    """FROM … WHERE of a rule's fired pairs that open (_c), joined to their records (by the kind's name)."""
+    kind = KINDS[spec.kind].name
+    return (f'FROM temp._changes _c JOIN "{kind}" ON "{kind}"."{spec.key}" = _c.subject '
+            f"WHERE _c.id IS NULL AND _c.rule = {rule}")
+
+
+def _org(spec: OpenSpec) -> str:
+    return f'"{spec.kind}".org' if "org" in KINDS[spec.kind].columns else "NULL"
+
+
+def _handler(spec: OpenSpec) -> str:
+    return f'"{spec.kind}"."handler"' if spec.handler else "NULL"
+
+
+def _value(f: Fact, spec: OpenSpec) -> str:
+    """SQL of a fact read from the record (a column or derived expression, or the org's name as
+    the scan's org_names has it: the org's code when it has no row)."""
+    if f.sql is not None:
+        return f"({f.sql})"
+    if f.const is None:                               # the org's name (findings.opening.ORG_NAME)
+        org = _org(spec)
+        return (f"(CASE WHEN {org} IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM orgs _g WHERE _g.code = {org}) "
+                f"THEN (SELECT _g.name FROM orgs _g WHERE _g.code = {org}) ELSE {org} END)")
+    return "NULL"                                      # a constant (its JSON is bound, _json_of)
+
+
+def _json_of(f: Fact, values: dict[str, str], binds: dict[str, Any], name: str) -> str:
+    if f.const is not None:
+        binds[name] = f.const
+        return f":{name}"
+    return _json(f, values[f.name])
+
+
+def _piece(text: str, fact: str | None, spec: OpenSpec, values: dict[str, str], binds: dict[str, Any],
+           name: str) -> str:
+    binds[name] = text
+    if fact is None:
+        return f":{name}"
+    f = next(f for f in spec.facts if f.name == fact)
+    return f":{name} || {_text(f, values[fact])}"
