@@ -241,10 +241,13 @@ def run_scan(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, fu
     missing = holiday_years.firings(store, cfg, now, ctx.rectify_due(holiday_years.RULE))   # admins: no 调休 data
     with store.transaction():
         store.save_derived_params(derived.params(cfg))     # messages read later render with this config
-        results = [reconcile(store, cfg, scan_id, now, part.firings, part.evaluated, part.complete) for part in parts]
+        # in parts, the active findings counted after the last (ReconcileResult.total)
+        results = [reconcile(store, cfg, scan_id, now, part.firings, part.evaluated, part.complete, count=False)
+                   for part in parts]
         results += [reconcile_fired(store, cfg, scan_id, now, part.fired, part.fired_rules,
                                     lambda rows, part=part: part.complete(part.pending(rows)), part.prepared,
-                                    part.changes, part.cleared, part.whole_rules, _setwise(ctx, part.fired_rules))
+                                    part.changes, part.cleared, part.whole_rules, _setwise(ctx, part.fired_rules),
+                                    count=False)
                     for part in parts if part.fired]
         results.append(reconcile(store, cfg, scan_id, now, *missing))
         r = ReconcileResult.total(results)
@@ -339,10 +342,11 @@ def _previous(store: ScanRepo, last: Row | None, calendar: list[Any]) -> Previou
     return Previous(str(last["now"]), since, dict(basis.get("rules") or {}))
 
 
-def _reads(kind: str, cond: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _reads(kind: str, cond: str) -> frozenset[str]:
     """The other record tables a compiled condition reads (its derived fields' subqueries)."""
-    return {other for other in KINDS if other != kind
-            and re.search(rf'\b(FROM|JOIN)\s+"?{other}"?(\s|$|\))', cond, flags=re.I)}
+    return frozenset(other for other in KINDS if other != kind
+                     and re.search(rf'\b(FROM|JOIN)\s+"?{other}"?(\s|$|\))', cond, flags=re.I))
 
 
 # ------------------------------------------------------------------------------ messages

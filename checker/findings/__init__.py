@@ -99,14 +99,17 @@ def _iso(when: datetime) -> str:
 # ---------------------------------------------------------------- reconcile (the scan's side)
 
 def reconcile(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, firings: Iterable[Firing],
-              evaluated: Mapping[str, Collection[str] | None], complete: Complete | None = None) -> ReconcileResult:
+              evaluated: Mapping[str, Collection[str] | None], complete: Complete | None = None,
+              count: bool = True) -> ReconcileResult:
     """Merge one scan's firings into the findings, in one transaction. Only status changes are
     written (opened, resolved, reopened), and when the others were last seen (one statement):
     messages whose figures move with the clock are rendered when read (checker.evaluate.scan.read_message).
 
     evaluated[rule_id] = the subjects this scan looked at (None = every subject of the rule): an
     active finding of such a subject that did not fire is resolved. A firing without a message yet
-    (a record rule's, see checker.evaluate.scan) is made whole by `complete` when it opens or reopens."""
+    (a record rule's, see checker.evaluate.scan) is made whole by `complete` when it opens or reopens.
+    `count`: the active findings are counted after it (False: `open` is -1, a scan reconciling in parts
+    counts after the last)."""
     fired = {f.fingerprint: f for f in firings}
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
@@ -120,7 +123,7 @@ def reconcile(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, firi
         resolved = ctx.resolve(known, fired, evaluated)
         ctx.clear_verified(fired, evaluated)
         ctx.flush()
-        return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
+        return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings() if count else -1)
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,8 @@ class Setwise:
 def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, table: str, rules: Collection[str],
                     complete: CompleteRows, prepared: dict[str, Firing],
                     changes: list[dict[str, Any]] | None = None, cleared: str | None = None,
-                    whole: Collection[str] | None = None, setwise: Setwise | None = None) -> ReconcileResult:
+                    whole: Collection[str] | None = None, setwise: Setwise | None = None,
+                    count: bool = True) -> ReconcileResult:
     """Merge the record rules' firings, held set-wise in `table` (fingerprint, rule, subject, kind), into
     their findings: the subjects that open or reopen are read and made whole (`prepared` already, or
     by `complete(rows)`), every active finding still firing gets its last-seen time in one statement,
@@ -149,7 +153,7 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime
     pairs that do not fire are in `cleared`, and only those of their active findings resolve.
 
     `setwise`: the pairs without a finding open in one statement (with their events), and only
-    those that reopen are read (`changes` then holds only those)."""
+    those that reopen are read (`changes` then holds only those). `count`: as reconcile's."""
     ctx = _Reconcile(store, cfg, scan_id, now)
     with store.transaction():
         if changes is None:
@@ -177,7 +181,7 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime
         resolved = len(gone)
         store.mark_rules_seen(rules, ctx.at, scan_id)          # after the resolved ones kept their time
         ctx.flush()
-        return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings())
+        return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings() if count else -1)
 
 
 def _change_pages(store: FindingRepo, changes: list[dict[str, Any]] | None,

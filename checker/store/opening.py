@@ -60,12 +60,15 @@ class OpeningStore(StoreBase):
         self.conn.execute("CREATE TABLE temp._routes (rule TEXT, org TEXT, handler TEXT, assignee TEXT, supervisor TEXT)")
         self.conn.executemany("INSERT INTO temp._routes VALUES (?, ?, ?, ?, ?)",
                               [(r, o or "", h or "", a, s) for r, o, h, a, s in routes])
+        self.conn.execute("CREATE UNIQUE INDEX temp.ix_routes ON _routes (rule, org, handler)")
         binds: dict[str, Any] = {**params, "_at": at, "_scan": scan_id}
-        selects = [self._select(i, spec, binds) for i, spec in enumerate(specs)]
+        parts = [_select(i, spec, binds) for i, spec in enumerate(specs)]
+        with_ = ", ".join(f"_v{i} AS MATERIALIZED ({values})" for i, (values, _) in enumerate(parts))
         n = int(self.conn.execute(
             "INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject, subject_kind, org, severity, "
             "status, message, assignee, supervisor, opened_at, due_at, last_seen_at, last_scan_id, data) "
-            f"SELECT * FROM ({' UNION ALL '.join(selects)}) AS _o ORDER BY 1", binds).rowcount)
+            f"WITH {with_} SELECT * FROM ({' UNION ALL '.join(select for _, select in parts)}) AS _o ORDER BY 1",
+            binds).rowcount)
         self.conn.execute("""INSERT INTO finding_events (finding_id, at, actor, action, from_status, to_status, data)
             SELECT f.id, :_at, 'system', 'open', NULL, 'open',
                    '{"assignee": ' || json_quote(f.assignee) || ', "scan_id": ' || CAST(:_scan AS TEXT) || '}'
@@ -73,25 +76,31 @@ class OpeningStore(StoreBase):
             WHERE c.id IS NULL AND f.last_scan_id = :_scan ORDER BY c.fingerprint""", binds)
         return n
 
-    def _select(self, i: int, spec: OpenSpec, binds: dict[str, Any]) -> str:
-        """The SELECT of one rule's new findings (the columns of the INSERT). Adds its values to `binds`."""
-        p = f"_o{i}"
-        binds.update({f"{p}rule": spec.rule, f"{p}clause": spec.clause, f"{p}standard": spec.standard,
-                      f"{p}severity": spec.severity, f"{p}kind": spec.kind, f"{p}due": spec.rectify_due})
-        values = {f.name: _value(f, spec) for f in spec.facts}
-        data = " || ', ' || ".join(f"'\"{f.name}\": ' || {_json_of(f, values, binds, f'{p}c{j}')}"
-                                   for j, f in enumerate(spec.facts))
-        message = " || ".join(_piece(text, name, spec, values, binds, f"{p}t{j}")
-                              for j, (text, name) in enumerate(spec.message))
-        org, handler = _org(spec), _handler(spec)
-        due = f'CASE WHEN "{spec.kind}".due_at > :now THEN "{spec.kind}".due_at ELSE :{p}due END' if spec.own_due \
-            else f":{p}due"
-        route = (f"FROM temp._routes _t WHERE _t.rule = :{p}rule AND _t.org = COALESCE({org}, '') "
-                 f"AND _t.handler = COALESCE({handler}, '')")
-        data = data or "''"
-        return (f"SELECT _c.fingerprint, :{p}rule, :{p}clause, :{p}standard, 'record', _c.subject, :{p}kind, {org}, "
-                f":{p}severity, 'open', {message}, (SELECT assignee {route}), (SELECT supervisor {route}), "
-                f":_at, {due}, :_at, :_scan, '{{' || {data} || '}}' {_pairs(spec, ':' + p + 'rule')}")
+
+def _select(i: int, spec: OpenSpec, binds: dict[str, Any]) -> tuple[str, str]:
+    """One rule's new findings: the SELECT of each one's values from its record (each computed once:
+    a materialized CTE `_v<i>`) and the SELECT of the INSERT's columns from them. Adds its bound
+    values to `binds`."""
+    p = f"_o{i}"
+    binds.update({f"{p}rule": spec.rule, f"{p}clause": spec.clause, f"{p}standard": spec.standard,
+                  f"{p}severity": spec.severity, f"{p}kind": spec.kind, f"{p}due": spec.rectify_due})
+    read = [f for f in spec.facts if f.const is None]
+    columns = ", ".join(f"{_value(f, spec)} AS _f{j}" for j, f in enumerate(read))
+    due = f'CASE WHEN "{spec.kind}".due_at > :now THEN "{spec.kind}".due_at ELSE :{p}due END' if spec.own_due \
+        else f":{p}due"
+    values = (f"SELECT _c.fingerprint AS _fp, _c.subject AS _subject, {_org(spec)} AS _org, "
+              f"{_handler(spec)} AS _handler, {due} AS _due{', ' if columns else ''}{columns} "
+              f"{_pairs(spec, ':' + p + 'rule')}")
+    names = {f.name: f"_v._f{j}" for j, f in enumerate(read)}
+    data = " || ', ' || ".join(f"'\"{f.name}\": ' || {_json_of(f, names, binds, f'{p}c{j}')}"
+                               for j, f in enumerate(spec.facts)) or "''"
+    message = " || ".join(_piece(text, name, spec, names, binds, f"{p}t{j}")
+                          for j, (text, name) in enumerate(spec.message))
+    select = (f"SELECT _v._fp, :{p}rule, :{p}clause, :{p}standard, 'record', _v._subject, :{p}kind, _v._org, "
+              f":{p}severity, 'open', {message}, _t.assignee, _t.supervisor, :_at, _v._due, :_at, :_scan, "
+              f"'{{' || {data} || '}}' FROM _v{i} AS _v LEFT JOIN temp._routes _t ON _t.rule = :{p}rule "
+              "AND _t.org = COALESCE(_v._org, '') AND _t.handler = COALESCE(_v._handler, '')")
+    return values, select
 
 
 def _pairs(spec: OpenSpec, rule: str) -> str:

@@ -2,6 +2,7 @@
 scans table, and the lookups of the checklist and cadence evaluators."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -110,8 +111,13 @@ def _scans_basis(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE scans ADD COLUMN basis TEXT")
 
 
+@functools.lru_cache(maxsize=64)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
 def _regexp_full(pattern: str, value: object) -> int:
-    return int(value is not None and re.fullmatch(pattern, str(value)) is not None)
+    return int(value is not None and _pattern(pattern).fullmatch(str(value)) is not None)
 
 
 class ScanStore(StoreBase):
