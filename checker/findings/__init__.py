@@ -226,8 +226,8 @@ class _Reconcile:
         """The new record findings and their open events, set-wise (routed here, by distinct rule,
         org and handler)."""
         routes = [(rule, org, handler, *self.route_of(setwise.rules[rule], org, handler))
-                  for rule, org, handler in self.store.new_route_keys(setwise.specs)]
-        self.opened += self.store.open_setwise(setwise.specs, routes, self.at, self.scan_id, setwise.params)
+                  for rule, org, handler in self.store.stage_new(setwise.specs, setwise.params)]
+        self.opened += self.store.open_staged(routes, self.at, self.scan_id)
 
     def merge(self, row: dict[str, Any] | None, firing: Firing) -> None:
         if row is None:

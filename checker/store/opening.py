@@ -37,49 +37,54 @@ def _json(f: Fact, value: str) -> str:
 
 
 class OpeningStore(StoreBase):
-    """The set-wise opening of new record findings."""
+    """The set-wise opening of new record findings: staged (each record read once), routed, inserted."""
 
-    def new_route_keys(self, specs: Sequence[OpenSpec]) -> list[tuple[str, str | None, str | None]]:
-        """(rule, org, handler) of the fired pairs that open, each once (what routing decides on)."""
-        out: list[tuple[str, str | None, str | None]] = []
-        for spec in specs:
-            out += [(spec.rule, org, h) for org, h in self.conn.execute(
-                f"SELECT DISTINCT {_org(spec)}, {_handler(spec)} {_pairs(spec, ':_rule')}",
-                {"_rule": spec.rule}).fetchall()]
-        return out
-
-    def open_setwise(self, specs: Sequence[OpenSpec], routes: Iterable[tuple[str, str | None, str | None, str | None,
-                                                                             str | None]],
-                     at: str, scan_id: int, params: dict[str, Any]) -> int:
-        """Insert the new findings of the fired pairs that open (by fingerprint, as the Python path
-        numbers them), routed by `routes` (rule, org, handler, assignee, supervisor), and their open
-        events; how many opened. `params`: the derived fields' (:now, :today, config)."""
+    def stage_new(self, specs: Sequence[OpenSpec], params: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
+        """temp._open: the findings the fired pairs that open (temp._changes rows without a finding)
+        make, message and facts built; returns their (rule, org, handler), each once (what routing
+        decides on). `params`: the derived fields' (:now, :today, config)."""
+        self.conn.execute("DROP TABLE IF EXISTS temp._open")
+        self.conn.execute("CREATE TABLE temp._open (fingerprint TEXT, rule TEXT, clause TEXT, standard TEXT, "
+                          "subject TEXT, subject_kind TEXT, org TEXT, handler TEXT, severity TEXT, message TEXT, "
+                          "due_at TEXT, data TEXT)")
         if not specs:
-            return 0
+            return []
+        binds: dict[str, Any] = dict(params)
+        parts = [_select(i, spec, binds) for i, spec in enumerate(specs)]
+        with_ = ", ".join(f"_v{i} AS MATERIALIZED ({values})" for i, (values, _) in enumerate(parts))
+        self.conn.execute(f"INSERT INTO temp._open WITH {with_} {' UNION ALL '.join(select for _, select in parts)}",
+                          binds)
+        return [(r, o, h) for r, o, h in self.conn.execute("SELECT DISTINCT rule, org, handler FROM temp._open")]
+
+    def open_staged(self, routes: Iterable[tuple[str, str | None, str | None, str | None, str | None]],
+                    at: str, scan_id: int) -> int:
+        """The staged findings (stage_new) inserted open, by fingerprint (as the Python path numbers
+        them), routed by `routes` (rule, org, handler, assignee, supervisor), and their open events;
+        how many opened."""
         self.conn.execute("DROP TABLE IF EXISTS temp._routes")
         self.conn.execute("CREATE TABLE temp._routes (rule TEXT, org TEXT, handler TEXT, assignee TEXT, supervisor TEXT)")
         self.conn.executemany("INSERT INTO temp._routes VALUES (?, ?, ?, ?, ?)",
                               [(r, o or "", h or "", a, s) for r, o, h, a, s in routes])
         self.conn.execute("CREATE UNIQUE INDEX temp.ix_routes ON _routes (rule, org, handler)")
-        binds: dict[str, Any] = {**params, "_at": at, "_scan": scan_id}
-        parts = [_select(i, spec, binds) for i, spec in enumerate(specs)]
-        with_ = ", ".join(f"_v{i} AS MATERIALIZED ({values})" for i, (values, _) in enumerate(parts))
-        n = int(self.conn.execute(
-            "INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject, subject_kind, org, severity, "
-            "status, message, assignee, supervisor, opened_at, due_at, last_seen_at, last_scan_id, data) "
-            f"WITH {with_} SELECT * FROM ({' UNION ALL '.join(select for _, select in parts)}) AS _o ORDER BY 1",
-            binds).rowcount)
+        binds = {"_at": at, "_scan": scan_id}
+        n = int(self.conn.execute("""INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject,
+                subject_kind, org, severity, status, message, assignee, supervisor, opened_at, due_at, last_seen_at,
+                last_scan_id, data)
+            SELECT o.fingerprint, o.rule, o.clause, o.standard, 'record', o.subject, o.subject_kind, o.org, o.severity,
+                   'open', o.message, t.assignee, t.supervisor, :_at, o.due_at, :_at, :_scan, o.data
+            FROM temp._open o LEFT JOIN temp._routes t ON t.rule = o.rule AND t.org = COALESCE(o.org, '')
+                 AND t.handler = COALESCE(o.handler, '')
+            ORDER BY o.fingerprint""", binds).rowcount)
         self.conn.execute("""INSERT INTO finding_events (finding_id, at, actor, action, from_status, to_status, data)
             SELECT f.id, :_at, 'system', 'open', NULL, 'open',
                    '{"assignee": ' || json_quote(f.assignee) || ', "scan_id": ' || CAST(:_scan AS TEXT) || '}'
-            FROM temp._changes c JOIN findings f ON f.fingerprint = c.fingerprint
-            WHERE c.id IS NULL AND f.last_scan_id = :_scan ORDER BY c.fingerprint""", binds)
+            FROM temp._open o JOIN findings f ON f.fingerprint = o.fingerprint ORDER BY o.fingerprint""", binds)
         return n
 
 
 def _select(i: int, spec: OpenSpec, binds: dict[str, Any]) -> tuple[str, str]:
     """One rule's new findings: the SELECT of each one's values from its record (each computed once:
-    a materialized CTE `_v<i>`) and the SELECT of the INSERT's columns from them. Adds its bound
+    a materialized CTE `_v<i>`) and the SELECT of temp._open's columns from them. Adds its bound
     values to `binds`."""
     p = f"_o{i}"
     binds.update({f"{p}rule": spec.rule, f"{p}clause": spec.clause, f"{p}standard": spec.standard,
@@ -96,10 +101,8 @@ def _select(i: int, spec: OpenSpec, binds: dict[str, Any]) -> tuple[str, str]:
                                for j, f in enumerate(spec.facts)) or "''"
     message = " || ".join(_piece(text, name, spec, names, binds, f"{p}t{j}")
                           for j, (text, name) in enumerate(spec.message))
-    select = (f"SELECT _v._fp, :{p}rule, :{p}clause, :{p}standard, 'record', _v._subject, :{p}kind, _v._org, "
-              f":{p}severity, 'open', {message}, _t.assignee, _t.supervisor, :_at, _v._due, :_at, :_scan, "
-              f"'{{' || {data} || '}}' FROM _v{i} AS _v LEFT JOIN temp._routes _t ON _t.rule = :{p}rule "
-              "AND _t.org = COALESCE(_v._org, '') AND _t.handler = COALESCE(_v._handler, '')")
+    select = (f"SELECT _v._fp, :{p}rule, :{p}clause, :{p}standard, _v._subject, :{p}kind, _v._org, _v._handler, "
+              f":{p}severity, {message}, _v._due, '{{' || {data} || '}}' FROM _v{i} AS _v")
     return values, select
 
 
