@@ -208,8 +208,8 @@ class ScanStore(StoreBase):
         for hint, where in (
                 ("", f"{narrow} AND ({fixed}) AND (({now}) IS TRUE) <> (({prev}) IS TRUE)"),
                 (f' INDEXED BY "ix_{rk.name}_seq"',
-                 f"_seq > :_since AND ((NOT EXISTS ({finding}{active}) AND {both}) "
-                 f"OR (EXISTS ({finding}{kept}) AND {neither}))"),
+                 f"_seq > :_since AND (({both} AND NOT EXISTS ({finding}{active})) "      # the condition first:
+                 f"OR ({neither} AND EXISTS ({finding}{kept})))"),                      # one finding lookup a row
                 (f' INDEXED BY "sqlite_autoindex_{rk.name}_1"', f"{verified} AND +_seq <= :_since AND {both}")):
             if not where.startswith("(0 = 1)"):
                 self.conn.execute(f"INSERT INTO {_delta(delta)} (fingerprint, rule, subject, kind, fires) "
