@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ingest.records import KINDS
 from .base import StoreBase
+from .findings import NO_ORG
 
 if TYPE_CHECKING:
     from ..findings.opening import Fact, OpenSpec
@@ -66,17 +67,18 @@ class OpeningStore(StoreBase):
         self.conn.executemany("INSERT INTO temp._routes VALUES (?, ?, ?, ?, ?)",
                               [(r, o or "", h or "", a, s) for r, o, h, a, s in routes])
         self.conn.execute("CREATE UNIQUE INDEX temp.ix_routes ON _routes (rule, org, handler)")
-        binds = {"_at": at, "_scan": scan_id}
+        binds = {"_at": at, "_scan": scan_id, "_no_org": NO_ORG}      # a finding of no org: stored as NO_ORG
         n = int(self.conn.execute("""INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject,
                 subject_kind, org, severity, status, message, assignee, supervisor, opened_at, due_at, last_seen_at,
                 last_scan_id, data)
-            SELECT o.fingerprint, o.rule, o.clause, o.standard, 'record', o.subject, o.subject_kind, o.org, o.severity,
+            SELECT o.fingerprint, o.rule, o.clause, o.standard, 'record', o.subject, o.subject_kind,
+                   COALESCE(o.org, :_no_org), o.severity,
                    'open', o.message, t.assignee, t.supervisor, :_at, o.due_at, :_at, :_scan, o.data
             FROM temp._open o LEFT JOIN temp._routes t ON t.rule = o.rule AND t.org = COALESCE(o.org, '')
                  AND t.handler = COALESCE(o.handler, '')
             ORDER BY o.fingerprint""", binds).rowcount)
-        self.conn.execute("""INSERT INTO finding_events (finding_id, at, actor, action, from_status, to_status, data)
-            SELECT f.id, :_at, 'system', 'open', NULL, 'open',
+        self.conn.execute("""INSERT INTO finding_events (finding_id, org, at, actor, action, from_status, to_status, data)
+            SELECT f.id, f.org, :_at, 'system', 'open', NULL, 'open',
                    '{"assignee": ' || json_quote(f.assignee) || ', "scan_id": ' || CAST(:_scan AS TEXT) || '}'
             FROM temp._open o JOIN findings f ON f.fingerprint = o.fingerprint ORDER BY o.fingerprint""", binds)
         return n
