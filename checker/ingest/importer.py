@@ -1,6 +1,7 @@
 """Import one record file, or every record file of a folder, into the store."""
 from __future__ import annotations
 
+import csv
 import logging
 import operator
 from dataclasses import asdict, dataclass
@@ -8,14 +9,14 @@ from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Protocol, Union
+from typing import Any, Callable, Iterable, Iterator, Protocol, Union
 
 from ..config import Config
 from ..errors import InputError
 from . import deadlines, workdays
 from .checks import HAPPENED, ORDER, RowChecks, parent_loop
 from .coerce import BOOL_WORDS, CLEAR, WORDS, Coercer, fixed_offset
-from .readers import EXTENSIONS, DecodeFailure, Reader, _TooWide, _Unparsable
+from .readers import EXTENSIONS, DecodeFailure, RawChunk, Reader, _TooWide, _Unparsable
 from .records import KINDS, RecordKind
 from .refs import Known, KnownRepo
 from .rejects import Rejects, rejects_path
@@ -42,6 +43,10 @@ class FastPath(Protocol):
     def defer_indexes(self, expected_rows: int) -> bool: ...
     def restore_indexes(self) -> None: ...
     def stage(self, rows: list[list[Any]]) -> None: ...
+    @property
+    def parses_csv(self) -> bool: ...
+    def stage_csv(self, data: bytes, first: int) -> int | None: ...
+    def doubtful_rows(self) -> list[tuple[int, list[str]]]: ...
     def select(self) -> None: ...
     def make_partitions(self) -> list[str]: ...
     def bounds(self, keys: list[Any] | None = None) -> tuple[str | None, str | None, int]: ...
@@ -156,6 +161,7 @@ class _Job:
         self.inserted = self.updated = 0
         self.written = 0                        # rows written in this import (commit cadence)
         self.one_transaction = False            # no commit before the end (indexes deferred)
+        self.decided = False                    # whether the indexes are deferred: decided once
 
     def run(self, progress: Progress | None) -> ImportResult:
         self.seq = self.store.next_seq()
@@ -170,16 +176,71 @@ class _Job:
     # rows through `guarded_row` (the authority), in file order
 
     def _read_fast(self, progress: Progress | None) -> ImportResult:
-        rows: list[tuple[int, object]] = []
         fast: FastPath | None = None
         try:
+            chunks = self.reader.raw_chunks()
+            start: int | None = 2           # the first row the Python reader reads (the header is row 1)
+            if chunks is not None:
+                fast = self._fast_import()
+                if fast.parses_csv:
+                    start = self._read_raw(fast, chunks, progress)
+            if start is not None:
+                fast = self._read_rows(fast, start, progress)
+        finally:
+            if fast is not None:
+                fast.restore_indexes()
+            rejects_file = self.rejects.close()
+        return ImportResult(self.rk.name, str(self.reader.path), self.inserted, self.updated,
+                            self.rejects.count, rejects_file, self.reader.ignored)
+
+    def _read_raw(self, fast: FastPath, chunks: Iterator[RawChunk], progress: Progress | None) -> int | None:
+        """The raw path: chunks of whole CSV records staged by the store itself (COPY), so that Python
+        reads no row the predicate proves good; the doubtful rows come back as the cells COPY read,
+        to the Python validator. Returns None when every record is in, else the row number from which
+        the Python reader takes over (a chunk the store refused or might split otherwise)."""
+        first = True
+        for chunk in chunks:
+            if first:
+                # a load big beside the table: its indexes are built after it, in one transaction
+                self.one_transaction = fast.defer_indexes(int(chunk.records / max(chunk.progress, 1e-6)))
+                self.decided = True
+                first = False
+            if not self._raw_batch(fast, chunk):
+                return chunk.first
+            if progress:
+                progress(chunk.first + chunk.records - 2, chunk.progress)
+        return None if self.reader.raw_done else self.reader.raw_next
+
+    def _raw_batch(self, fast: FastPath, chunk: RawChunk) -> bool:
+        """One raw chunk; False (nothing written) when the store refused it, staged another number of
+        rows than the chunk holds, or a doubtful row has a value longer than the csv module reads
+        (that row would read otherwise there: the Python reader takes over from the chunk)."""
+        if fast.stage_csv(chunk.data, chunk.first) != chunk.records:
+            return False
+        fast.select()
+        doubtful = fast.doubtful_rows()
+        limit = csv.field_size_limit()
+        if any(len(cell) > limit for _, cells in doubtful for cell in cells):
+            return False
+        self._fast_write(fast)
+        self._python_rows(fast, doubtful, set())
+        return True
+
+    def _read_rows(self, fast: FastPath | None, start: int, progress: Progress | None) -> FastPath | None:
+        """The rows from row `start` on, read by the csv module, staged and checked FAST_BATCH at a time."""
+        rows: list[tuple[int, object]] = []
+        try:
             for n, raw in self.reader.rows():
+                if n < start:
+                    continue
                 rows.append((n, raw))
                 if len(rows) >= FAST_BATCH:
                     if fast is None:
                         fast = self._fast_import()
+                    if not self.decided:
                         # a load big beside the table: its indexes are built after it, in one transaction
                         self.one_transaction = fast.defer_indexes(int(len(rows) / max(self.reader.progress(), 1e-6)))
+                        self.decided = True
                     self._fast_batch(fast, rows)
                     rows = []
                     if progress:
@@ -193,12 +254,7 @@ class _Job:
                 fast = fast or self._fast_import()
                 self._fast_batch(fast, rows)
             raise
-        finally:
-            if fast is not None:
-                fast.restore_indexes()
-            rejects_file = self.rejects.close()
-        return ImportResult(self.rk.name, str(self.reader.path), self.inserted, self.updated,
-                            self.rejects.count, rejects_file, self.reader.ignored)
+        return fast
 
     def _fast_import(self) -> FastPath:
         cfg, rk, now = self.ctx.cfg, self.rk, self.ctx.now
@@ -225,21 +281,30 @@ class _Job:
             fast.stage([[n, *raw] if len(raw) == width else [n, *raw[:width], *([None] * (width - len(raw)))]
                         for n, raw in plain])
             fast.select()
-            if fast.make_partitions() and not self.one_transaction:
-                self._commit()      # a new month's partition locks the table: others wait no longer than this
-            if self.rk.name == "cases":
-                first, last, shift = fast.bounds()
-                if first:
-                    workdays.cover(self.store, self.ctx.cfg, first, last, shift)
-            inserted, updated = fast.write(self.seq, deadlines.due_rows if self.rk.name == "cases" else None)
-            if updated and self.rk.name == "cases" and not deadlines.INPUTS <= set(fast.plan.columns):
-                # cases updated by a file without some of the deadline's columns keep the stored
-                # values of those: their deadline from the merged row
-                deadlines.refresh(self.store, keys=fast.keys())
-            self.inserted += inserted
-            self.updated += updated
+            self._fast_write(fast)
             staged = {n for n, _ in plain}.difference(fast.doubtful())
-            self._wrote(inserted + updated)
+        self._python_rows(fast, rows, staged)
+
+    def _fast_write(self, fast: FastPath) -> None:
+        """Write the rows the predicate selected (with their deadlines)."""
+        if fast.make_partitions() and not self.one_transaction:
+            self._commit()      # a new month's partition locks the table: others wait no longer than this
+        if self.rk.name == "cases":
+            first, last, shift = fast.bounds()
+            if first:
+                workdays.cover(self.store, self.ctx.cfg, first, last, shift)
+        inserted, updated = fast.write(self.seq, deadlines.due_rows if self.rk.name == "cases" else None)
+        if updated and self.rk.name == "cases" and not deadlines.INPUTS <= set(fast.plan.columns):
+            # cases updated by a file without some of the deadline's columns keep the stored
+            # values of those: their deadline from the merged row
+            deadlines.refresh(self.store, keys=fast.keys())
+        self.inserted += inserted
+        self.updated += updated
+        self._wrote(inserted + updated)
+
+    def _python_rows(self, fast: FastPath, rows: Iterable[tuple[int, object]], staged: set[int]) -> None:
+        """The rows of a batch not written by the fast path (those not in `staged`), through the
+        Python validator in file order."""
         batch: list[Record] = []
         for n, raw in rows:
             if n in staged:

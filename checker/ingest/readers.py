@@ -19,6 +19,7 @@ from .records import RecordKind
 
 EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 CHUNK = 1 << 20
+RAW_CHUNK = 16 << 20             # bytes of whole CSV records handed to the store at once (`raw_chunks`)
 # Files are read with errors="surrogateescape": a byte the encoding cannot decode becomes one of
 # these, so the reader stops exactly at the line that holds it (every row before it is imported).
 _UNDECODED = re.compile("[\udc80-\udcff]")
@@ -76,6 +77,8 @@ class Reader:
     ignored: tuple[str, ...] = ()        # headers that name no field
     _pairs: tuple[tuple[str, int], ...] = ()
     _file: TextIO | None = field(default=None, init=False, repr=False, compare=False)   # open while rows() runs
+    raw_next: int = field(default=0, init=False, compare=False)    # the row number after the raw chunks read
+    raw_done: bool = field(default=False, init=False, compare=False)   # every record was in a raw chunk
 
     @classmethod
     def open(cls, path: str | Path, kind: RecordKind, encoding: str | None = None) -> "Reader":
@@ -142,6 +145,55 @@ class Reader:
     def original_headers(self) -> list[str]:
         return list(self.headers or []) if self.format == "csv" else ["原始记录"]
 
+    def raw_chunks(self) -> Iterator[RawChunk] | None:
+        """The records of a UTF-8 CSV file as bytes, for a store that parses CSV itself (PostgreSQL's
+        COPY … (FORMAT csv)): chunks of whole records with their row numbers, after the header (read
+        here, as `rows()` reads it). None when the file is not one the store may parse: not UTF-8,
+        or a header not on one plain line (quotes, carriage returns). The chunks stop early at
+        the first record a COPY might read otherwise than the csv module (`_whole_records`): from
+        `raw_next` on, the file is read by `rows()` (`raw_done`: no record left)."""
+        if self.format != "csv" or self.encoding != "utf-8-sig":
+            return None
+        with open(self.path, "rb") as f:
+            first = f.readline(1 << 20)
+        head = first[3:] if first.startswith(codecs.BOM_UTF8) else first
+        if not head.endswith(b"\n") or b'"' in head or b"\r" in head[:-2]:
+            return None
+        try:
+            line = head.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        headers = next(csv.reader([line]), None)
+        if not headers:
+            return None
+        self._map_headers(headers)
+        self.raw_next = 2
+        return self._raw(len(first))
+
+    def _raw(self, start: int) -> Iterator[RawChunk]:
+        size = max(1, os.path.getsize(self.path))
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            buf, done, final = b"", start, False
+            while not final:
+                block = f.read(RAW_CHUNK)
+                final = not block
+                buf += block
+                if len(buf) < RAW_CHUNK and not final:
+                    continue
+                whole = _whole_records(buf, final)
+                if whole is None:
+                    return           # a record the two readers might split differently
+                end, records = whole
+                if end:
+                    done += end
+                    yield RawChunk(self.raw_next, records, buf[:end], done / size)
+                    self.raw_next += records
+                    buf = buf[end:]
+                elif len(buf) > 4 * RAW_CHUNK:
+                    return           # no whole record in 64 MB (lone carriage returns as line ends?)
+            self.raw_done = not buf
+
     def _map_headers(self, headers: list[str]) -> None:
         aliases = self.kind.aliases()
         pairs: list[tuple[str, int]] = []
@@ -190,6 +242,60 @@ class Reader:
     def _json(self) -> Iterator[tuple[int, Any]]:
         assert self._file is not None, "read inside rows()"
         yield from enumerate(_json_array(self._file, self.path, self.encoding), start=1)
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """Whole CSV records as bytes (UTF-8, no header): the row number of the first, how many."""
+    first: int
+    records: int
+    data: bytes
+    progress: float                  # the fraction of the file read after it
+
+
+def _whole_records(buf: bytes, final: bool) -> tuple[int, int] | None:
+    """(end, records): `buf[:end]` holds `records` whole CSV records (the last of the file may end
+    without a newline when `final`) that the csv module and PostgreSQL's COPY split into the same
+    fields; None when a quote is where the two might read it differently (a quote opening other than
+    at a field's start, or a closing quote followed by anything but a delimiter, a line end or
+    another quote), or an end-of-data marker `\\.` that COPY would stop at. Only well-formed
+    quoting passes: a field wholly quoted, its quotes doubled inside. What remains different (line
+    ends mixed, a row of another width, bytes that are not UTF-8, NUL) makes the COPY fail, and the
+    store counts the rows it staged against `records` (a lone carriage return as a line end)."""
+    if b"\\." in buf:
+        return None
+    n = len(buf)
+    inside = 0                       # newlines within the quoted fields walked
+    newline, before = -1, 0          # the last newline outside quotes, and `inside` then
+    close = -1
+    opening = buf.find(b'"')
+    while opening >= 0:
+        if opening > 0 and buf[opening - 1] not in b",\n\r":
+            return None
+        nl = buf.rfind(b"\n", close + 1, opening)
+        if nl >= 0:
+            newline, before = nl, inside
+        i = opening + 1
+        while True:
+            close = buf.find(b'"', i)
+            if close < 0 or (close + 1 == n and not final):
+                if final:
+                    return None      # a quoted field that never ends: the readers differ
+                return newline + 1, buf.count(b"\n", 0, newline + 1) - before   # the records before it
+            if close + 1 < n and buf[close + 1] == 0x22:     # a doubled quote: still inside
+                i = close + 2
+                continue
+            break
+        if close + 1 < n and buf[close + 1] not in b",\n\r":
+            return None
+        inside += buf.count(b"\n", opening, close)
+        opening = buf.find(b'"', close + 1)
+    nl = buf.rfind(b"\n", close + 1)
+    if nl >= 0:
+        newline, before = nl, inside
+    if final and newline + 1 < n:    # the last record, without a line end
+        return n, buf.count(b"\n") - inside + 1
+    return newline + 1, buf.count(b"\n", 0, newline + 1) - before
 
 
 def _csv_reason(exc: csv.Error) -> str:

@@ -64,6 +64,7 @@ def redact(url: str) -> str:
 
 class SQLiteDialect:
     name = "sqlite"
+    parses_csv = False        # the bulk import's raw CSV staging (`stage_csv`): not here
     errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError,
                                            OverflowError, ValueError)
     locked: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
@@ -107,9 +108,10 @@ class SQLiteDialect:
     def empty(self, conn: sqlite3.Connection, table: str) -> None:
         conn.execute(f"DELETE FROM {table}")
 
-    def shaped(self, expr: str, pattern: str) -> str:
-        """`expr` matches `pattern` whole: literal characters and [...] classes only (GLOB here)."""
-        return f"{expr} GLOB '{pattern}'"
+    def stage_csv(self, conn: sqlite3.Connection, table: str, columns: Sequence[str], first: int,
+                  data: bytes) -> int | None:
+        """SQLite cannot parse CSV in the database: the import reads every row in Python (None)."""
+        return None
 
     def upsert_counting(self, conn: sqlite3.Connection, upsert: str, params: dict[str, Any], existing: str) -> int:
         """Run an INSERT … ON CONFLICT DO UPDATE; how many rows it updated (`existing`: a count of
@@ -429,6 +431,7 @@ class PgConnection:
 
 class PostgresDialect:
     name = "postgresql"
+    parses_csv = True         # the bulk import stages raw CSV records by COPY (`stage_csv`)
 
     def __init__(self, password_env: str | None = None):
         import psycopg
@@ -540,10 +543,32 @@ class PostgresDialect:
     def empty(self, conn: PgConnection, table: str) -> None:
         conn.raw.execute(f"TRUNCATE {table}")
 
-    def shaped(self, expr: str, pattern: str) -> str:
-        """`expr` matches `pattern` whole: literal characters and [...] classes only (an anchored
-        regular expression here; those are spelled alike)."""
-        return f"{expr} ~ '^{pattern}$'"
+    def stage_csv(self, conn: PgConnection, table: str, columns: Sequence[str], first: int, data: bytes) -> int | None:
+        """Append whole CSV records (UTF-8 bytes, no header) to `table`'s `columns` by COPY, each row
+        numbered in `table`'s `_n` (from `first`, in file order, by a sequence); the rows staged, or
+        None when COPY refused the data (a row of another width, mixed line ends, bytes that are not
+        UTF-8, NUL …): nothing is staged then, and the transaction goes on."""
+        raw, sequence = conn.raw, f"{table}_n"
+        raw.execute(f"CREATE TEMP SEQUENCE IF NOT EXISTS {sequence}")
+        raw.execute(f"ALTER TABLE {table} ALTER COLUMN _n SET DEFAULT nextval('{sequence}')")
+        raw.execute("SELECT setval(%s, %s, false)", (sequence, first))
+        cols = ", ".join(columns)
+        savepoint = conn.in_transaction
+        if savepoint:
+            raw.execute("SAVEPOINT _gw_copy")
+        try:
+            cur = raw.cursor()
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, ENCODING 'UTF8')") as copy:
+                view = memoryview(data)
+                for at in range(0, len(data), 1 << 20):
+                    copy.write(view[at:at + (1 << 20)])
+        except self.psycopg.DataError:
+            if savepoint:
+                raw.execute("ROLLBACK TO SAVEPOINT _gw_copy")
+            return None
+        if savepoint:
+            raw.execute("RELEASE SAVEPOINT _gw_copy")
+        return cur.rowcount
 
     def upsert_counting(self, conn: PgConnection, upsert: str, params: dict[str, Any], existing: str) -> int:
         """Run an INSERT … ON CONFLICT DO UPDATE; how many rows it updated (an updated row carries
@@ -1022,7 +1047,7 @@ def is_new(column: str, new: bool | None) -> str:
 
 def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: str,
                  rows: Callable[[bool | None], str], params: dict[str, Any] | None = None,
-                 months_made: bool = False) -> tuple[int, int]:
+                 months_made: bool = False, orphans: bool = True) -> tuple[int, int]:
     """Insert or update the records of a keyed, partitioned table; (inserted, updated). `base`: a
     table with one row a record key, holding the key, org and time columns; `rows(new)`: the SELECT
     of the `columns`' values (alias `o`) of its records, new ones (True), the others (False) or all
@@ -1033,7 +1058,9 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
     is in the table already (written in SQL, no key row: `adopt_orphans`) is an existing one. The
     existing records are updated where the key table says they are (their partition only); one whose
     org or time changed moves with that UPDATE to its new partition, and its key row follows. Then the new records are
-    inserted, into the partitions of their months (made first, unless the caller did: `months_made`)."""
+    inserted, into the partitions of their months (made first, unless the caller did: `months_made`).
+    `orphans=False`: the caller knows the table holds no record without a key row (it was empty when
+    the caller locked it against every other writer), so none is looked for."""
     key, org, at = key_columns(table)
     missing = {key, org, at} - set(columns)
     if missing:
@@ -1048,7 +1075,7 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
     new = conn.raw.execute(
         f'WITH n AS (INSERT INTO "{keys}" ("{key}", "{org}", "{at}") SELECT "{key}", "{org}", "{at}" FROM {base} '
         f'ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}") INSERT INTO {NEW} (k) SELECT "{key}" FROM n').rowcount
-    if new:     # orphans: records written around the store (raw SQL) whose keys the key table lacks
+    if new and orphans:     # orphans: records written around the store (raw SQL) whose keys the key table lacks
         new -= adopt_orphans(conn, table)
     names = ", ".join(f'"{c}"' for c in columns)
     if new < total:
