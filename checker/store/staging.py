@@ -142,9 +142,12 @@ class FastImport:
         if f.type == "int":
             digits = f"length({r}) BETWEEN 1 AND {INT_DIGITS} AND ltrim({r}, '0123456789') = ''"
             value = f"CASE WHEN {digits} THEN CAST({r} AS INTEGER) END"
-            bounds = [f"{value} >= {int(f.minimum)}"] if f.minimum is not None else []
-            bounds += [f"{value} <= {int(f.maximum)}"] if f.maximum is not None else []
-            return value, " AND ".join([digits, *bounds])
+            bounds = [f"CAST({r} AS INTEGER) >= {int(f.minimum)}"] if f.minimum is not None else []
+            bounds += [f"CAST({r} AS INTEGER) <= {int(f.maximum)}"] if f.maximum is not None else []
+            if not bounds:
+                return value, digits
+            # the digits checked once, the cast only after them (AND does not order its operands)
+            return value, f"CASE WHEN {digits} THEN ({' AND '.join(bounds)}) ELSE 1 = 0 END"
         if f.type == "bool":
             spell = {w: v for word, v in self.plan.bool_words.items() for w in _cases(word)}
             true = [w for w, v in spell.items() if v == 1]
