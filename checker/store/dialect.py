@@ -1042,7 +1042,9 @@ def is_new(column: str, new: bool | None) -> str:
     """The condition on a batch's key `column`: one of the new keys (True), of the others (False), any (None)."""
     if new is None:
         return "1 = 1"
-    return f"{column} {'IN' if new else 'NOT IN'} (SELECT k FROM {NEW})"
+    if new:
+        return f"{column} IN (SELECT k FROM {NEW})"
+    return f"NOT EXISTS (SELECT 1 FROM {NEW} n WHERE n.k = {column})"    # not NOT IN: see findings._not_fired
 
 
 def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: str,

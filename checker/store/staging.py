@@ -262,7 +262,8 @@ class FastImport:
             return []
         cells = ", ".join(f"s.c{i}" for i in range(self.plan.width))
         return [(r[0], ["" if c is None else c for c in r[1:]]) for r in self.conn.execute(
-            f"SELECT s._n, {cells} FROM {STAGE} s WHERE s._n NOT IN (SELECT _n FROM {OK}) ORDER BY s._n")]
+            f"SELECT s._n, {cells} FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {OK} o WHERE o._n = s._n) "
+            "ORDER BY s._n")]                         # not NOT IN: see findings._not_fired
 
     def select(self) -> None:
         """The staged rows the predicate proves good, converted, into `_gw_ok`."""
@@ -340,7 +341,8 @@ class FastImport:
     def doubtful(self) -> list[int]:
         """The numbers of the staged rows not written: the Python path's, in file order."""
         return [r[0] for r in self.conn.execute(
-            f"SELECT _n FROM {STAGE} WHERE _n NOT IN (SELECT _n FROM {OK}) ORDER BY _n")]
+            f"SELECT s._n FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {OK} o WHERE o._n = s._n) "
+            "ORDER BY s._n")]                         # not NOT IN: see findings._not_fired
 
 
 def _unpadded(r: str) -> str:
