@@ -45,16 +45,20 @@ class Ranking:
     rows: tuple[RankRow, ...]
 
 
-def rankings(store: ReportRepo, table: IndicatorTable, period: Period, org: str | None, overdue: tuple[data.OverdueCase, ...], open_rows: Sequence[dict[str, Any]], start: str, end: str) -> tuple[Ranking, ...]:
+def rankings(store: ReportRepo, table: IndicatorTable, period: Period, org: str | None, overdue: data.OverdueCases, open_rows: Sequence[dict[str, Any]], start: str, end: str) -> tuple[Ranking, ...]:
     """District and department rankings of the scope: P1–P9 达标率 first, then P5 按时办结率, then
     fewer overdue cases and fewer open findings."""
     scope = set(store.org_subtree(org)) if org else None
     # Per org once, then summed over each ranked org's subtree (not a pass over every open finding
     # and a count query per ranked org: 61,000 open findings × 29 orgs was 2 s of a 1M bulletin).
     accepted_by_org = store.case_counts_by_org(start, end)
-    overdue_cases = Counter(c.org for c in overdue)
-    open_findings = Counter(f["org"] for f in open_rows)
-    overdue_findings = Counter(f["org"] for f in open_rows if f.get("overdue"))
+    overdue_cases = Counter(dict(overdue.by_org))
+    open_findings: Counter[str] = Counter()          # open_rows are counts ({org, …, n}), not findings
+    overdue_findings: Counter[str] = Counter()
+    for f in open_rows:
+        open_findings[f["org"]] += f["n"]
+        if f.get("overdue"):
+            overdue_findings[f["org"]] += f["n"]
     out = []
     for level, title in RANK_LEVELS:
         orgs = [o for o in store.orgs_at_level(level)
@@ -129,7 +133,7 @@ class Narrative:
     advice: tuple[str, ...]
 
 
-def narrative(lines: Sequence[data.IndicatorLine], rankings_: Sequence[Ranking], overdue: tuple[data.OverdueCase, ...], rect: data.Rectification,
+def narrative(lines: Sequence[data.IndicatorLine], rankings_: Sequence[Ranking], overdue: data.OverdueCases, rect: data.Rectification,
               groups: Sequence[SuggestionGroup], findings_count: int, names: dict[str, str]) -> Narrative:
     """亮点、问题、建议 in a few sentences each, from the figures of the report."""
     good: list[str] = []
@@ -159,8 +163,12 @@ def narrative(lines: Sequence[data.IndicatorLine], rankings_: Sequence[Ranking],
     if worse:
         bad.append("较上期下降：" + "；".join(f"{l.code} {l.name}下降 {-c * 100:.1f} 个百分点" for l, c in worse[:3]) + "。")
     if overdue:
-        by_org = Counter(c.org_name for c in overdue).most_common(3)
-        longest = max(overdue, key=lambda c: c.overdue_wd)
+        by_name: Counter[str] = Counter()             # by name, in the order the orgs first appear
+        for o, n in overdue.by_org:
+            by_name[names.get(o, o)] += n
+        by_org = by_name.most_common(3)
+        longest = overdue.longest
+        assert longest is not None                    # there are overdue cases
         bad.append(f"超期未办结办件 {len(overdue)} 件，集中在{'、'.join(f'{n}（{k} 件）' for n, k in by_org)}；"
                    f"最长超期 {longest.overdue_wd} 个工作日（{longest.case_no}，{longest.item_name}）。")
     if rect.overdue:

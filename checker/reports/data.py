@@ -7,10 +7,11 @@ the efficacy index (DB50/T 957.7 §6.3).
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Protocol, TypeVar
 
 from ..calendar import WorkCalendar
 from ..evaluate import indicators
@@ -210,14 +211,58 @@ class OverdueCase:
     overdue_wd: int
 
 
-def overdue_cases(store: ReportRepo, cfg: Config, org: str | None, now: datetime, names: dict[str, Any]) -> tuple[OverdueCase, ...]:
+OVERDUE_PAGE = 5000     # overdue cases read at a time (a report never holds them all: 322,000 at 10M)
+
+
+@dataclass(frozen=True)
+class OverdueCases:
+    """超期未办结 at `now` (DB50/T 957.7 §4.2 a), gathered in one pass over pages of OVERDUE_PAGE: what
+    the report says of them (how many, how many per org, the longest, the `top` worst), never the whole
+    list. Iterating reads them again a page at a time, oldest deadline first (the workbook's full sheet)."""
+    total: int
+    by_org: tuple[tuple[str, int], ...]         # (org, n) in the order an org first appears
+    longest: OverdueCase | None                 # the first with the most working days over
+    worst: tuple[OverdueCase, ...]              # by working days over (most first), deadline, case_no
+    pages: Callable[[], Iterator[OverdueCase]] | None = field(default=None, compare=False, repr=False)
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[OverdueCase]:
+        return self.pages() if self.pages is not None else iter(())
+
+
+def overdue_cases(store: ReportRepo, cfg: Config, org: str | None, now: datetime, names: dict[str, Any],
+                  top: int = 20) -> OverdueCases:
     cal = WorkCalendar.from_config(cfg.calendar, cfg.tz)
-    out = []
-    for r in store.overdue_cases_at(org, iso(now)):
-        due = datetime.fromisoformat(r["due_at"])
-        out.append(OverdueCase(r["case_no"], r["item_name"] or r["item_code"], r["org"], names.get(r["org"], r["org"]),
-                               r["handler"], r["accepted_at"], r["due_at"], -cal.working_days_left(due, now)))
-    return tuple(out)
+    at = iso(now)
+
+    def pages() -> Iterator[OverdueCase]:
+        after: tuple[str, str] | None = None
+        while True:
+            rows = store.overdue_cases_at(org, at, after=after, limit=OVERDUE_PAGE)
+            for r in rows:
+                due = datetime.fromisoformat(r["due_at"])
+                yield OverdueCase(r["case_no"], r["item_name"] or r["item_code"], r["org"],
+                                  names.get(r["org"], r["org"]), r["handler"], r["accepted_at"], r["due_at"],
+                                  -cal.working_days_left(due, now))
+            if len(rows) < OVERDUE_PAGE:
+                return
+            after = (rows[-1]["due_at"], rows[-1]["case_no"])
+
+    total, by_org, longest = 0, Counter[str](), None
+
+    def counting(cases: Iterator[OverdueCase]) -> Iterator[tuple[int, str, str, OverdueCase]]:
+        nonlocal total, longest
+        for c in cases:
+            total += 1
+            by_org[c.org] += 1
+            if longest is None or c.overdue_wd > longest.overdue_wd:
+                longest = c
+            yield (-c.overdue_wd, c.due_at, c.case_no, c)
+
+    kept = heapq.nsmallest(top, counting(pages()), key=lambda t: t[:3])     # sorted(…)[:top], one pass
+    return OverdueCases(total, tuple(by_org.items()), longest, tuple(t[3] for t in kept), pages)
 
 
 @dataclass(frozen=True)
@@ -231,24 +276,31 @@ class Rectification:
     rebounds: int                      # reopened as rebounds in the period (seen cleared after 复查, then again)
     rechecks: tuple[dict[str, Any], ...]         # the 复查 events, made public
     open_by_clause: tuple[tuple[tuple[str, str], int], ...] = ()         # ((standard, clause), n) of the findings still open at `now`
-    open_rows: tuple[dict[str, Any], ...] = ()   # the findings still open at `now` (org, standard, clause, overdue)
+    open_rows: tuple[dict[str, Any], ...] = ()   # the findings still open at `now`, counted: {org, standard, clause, overdue, n}
     persisted: int = 0                 # 复查后仍存在: verified, yet the data never showed them cleared
 
 
 def rectification(store: ReportRepo, org: str | None, period: Period, now: datetime) -> Rectification:
     at = iso(now)
-    open_now = current_messages(store, store.findings_open_at(org, at), now)    # messages as read at `now`
+    # The findings still open are counted in SQL (550,000 at 10M); only the overdue ones are read, with
+    # their messages as read at `now` (copies: messages read already).
+    counts = store.open_finding_counts(org, at)
+    overdue = [dict(f) for f in current_messages(store, store.findings_overdue_at(org, at), now)]
     events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(),
                                      ("verify_pass", "verify_fail", "rebound", "persist"))
     rechecks = tuple(e for e in events if e["action"] not in ("rebound", "persist"))
-    overdue = [dict(f) for f in open_now if f["due_at"] and f["due_at"] < at]     # copies: messages read already
+    by_status: Counter[str] = Counter()
+    by_clause: Counter[tuple[str, str]] = Counter()
+    for c in counts:
+        by_status[c["status"]] += c["n"]
+        by_clause[(c["standard"], c["clause"])] += c["n"]
     return Rectification(
-        dict(Counter(f["status"] for f in open_now)), len(open_now), tuple(overdue),
+        dict(by_status), sum(c["n"] for c in counts), tuple(overdue),
         sum(e["action"] == "verify_pass" for e in events), sum(e["action"] == "verify_fail" for e in events),
         sum(e["action"] == "rebound" for e in events), rechecks,
-        counted(open_now, lambda f: (f["standard"], f["clause"])),
-        tuple({"org": f["org"], "standard": f["standard"], "clause": f["clause"],
-               "overdue": bool(f["due_at"] and f["due_at"] < at)} for f in open_now),
+        tuple(sorted(by_clause.items(), key=lambda kv: (-kv[1], str(kv[0])))),
+        tuple({"org": c["org"], "standard": c["standard"], "clause": c["clause"], "overdue": bool(c["overdue"]),
+               "n": c["n"]} for c in counts),
         sum(e["action"] == "persist" for e in events))
 
 

@@ -322,7 +322,7 @@ def _clause_table(r: Report, counted: Iterable[tuple[tuple[str, str], int]], lab
 
 
 def _overdue(r: Report, spec: ReportSpec) -> str:
-    worst = sorted(r.overdue_cases, key=lambda c: (-c.overdue_wd, c.due_at, c.case_no))[: r.top_n]
+    worst = r.overdue_cases.worst[: r.top_n]         # sorted by working days over, deadline, case_no
     rows = [[e(c.case_no), e(c.item_name), e(c.org_name), e(_officer(r, c.handler)), dt(c.due_at), str(c.overdue_wd)]
             for c in worst]
     more = (f"下表列出超期最久的 {len(worst)} 件，完整清单见同名 xlsx 文件的“超期办件”表。"
@@ -437,13 +437,13 @@ def _heat(r: Report) -> list[str]:
         owner.update({c: o.name for c in _subtree(r, o.org)})
     out = []
     for std in sorted({f["standard"] for f in rows_data}):
-        mine = [f for f in rows_data if f["standard"] == std]
+        mine = [f for f in rows_data if f["standard"] == std]       # counts: {org, standard, clause, n}
         by_clause: dict[str, int] = {}
         values: dict[tuple[str, str], float] = {}
         for f in mine:
             org = owner.get(f["org"], r.names.get(f["org"], f["org"] or "（未指定）"))
-            by_clause[f["clause"]] = by_clause.get(f["clause"], 0) + 1
-            values[(org, f"§{f['clause']}")] = values.get((org, f"§{f['clause']}"), 0) + 1
+            by_clause[f["clause"]] = by_clause.get(f["clause"], 0) + f["n"]
+            values[(org, f"§{f['clause']}")] = values.get((org, f"§{f['clause']}"), 0) + f["n"]
         cols = [c for c, _ in sorted(by_clause.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
         rows = sorted({o for o, _ in values}, key=lambda o: -sum(v for (oo, _), v in values.items() if oo == o))[:15]
         svg = charts.heat_map(f"{std} 未关闭问题分布（机构 × 条款，前 {len(cols)} 个条款）", rows,

@@ -32,9 +32,12 @@ class ReportRepo(IndexRepo, surveys_mod.SurveyRepo, MessageRepo, Protocol):
     def get(self, kind: str, key: str | tuple[Any, ...]) -> dict[str, Any] | None: ...
     def findings_opened(self, org: str | None, start: str, end: str) -> list[dict[str, Any]]: ...
     def findings_open_at(self, org: str | None, now: str) -> list[dict[str, Any]]: ...
+    def findings_overdue_at(self, org: str | None, now: str) -> list[dict[str, Any]]: ...
+    def open_finding_counts(self, org: str | None, now: str) -> list[dict[str, Any]]: ...
     def finding_events_in(self, org: str | None, start: str, end: str,
                           actions: tuple[str, ...]) -> list[dict[str, Any]]: ...
-    def overdue_cases_at(self, org: str | None, now: str) -> list[dict[str, Any]]: ...
+    def overdue_cases_at(self, org: str | None, now: str, after: tuple[str, str] | None = None,
+                         limit: int | None = None) -> list[dict[str, Any]]: ...
     def case_counts(self, org: str | None, start: str, end: str) -> dict[str, Any]: ...
     def case_counts_by_org(self, start: str, end: str) -> dict[str, int]: ...
     def poor_evaluations(self, org: str | None, start: str, end: str, max_level: int = 2) -> list[dict[str, Any]]: ...
@@ -104,7 +107,7 @@ class Report:
     by_clause: tuple[tuple[tuple[str, str], int], ...]      # ((standard, clause), count), most first
     by_severity: tuple[tuple[str, int], ...]
     by_org: tuple[tuple[str, int], ...]
-    overdue_cases: tuple[data.OverdueCase, ...]
+    overdue_cases: data.OverdueCases
     lines: tuple[data.IndicatorLine, ...]                  # of the scope org
     rectification: data.Rectification
     problems: tuple[str, ...]
@@ -139,7 +142,7 @@ def gather(store: ReportRepo, cfg: Config, rulebook: RuleBook, spec: ReportSpec,
     names = store.org_names()
     start, end = period.start.isoformat(), period.end.isoformat()
     findings = tuple(store.findings_opened(org, start, end))
-    overdue = data.overdue_cases(store, cfg, org, now, names)
+    overdue = data.overdue_cases(store, cfg, org, now, names, cfg.reports.top_n)
     table = data.IndicatorTable(store, cfg, rulebook, now)
     lines = _lines(store, table, period, org)
     rect = data.rectification(store, org, period, now)
@@ -186,17 +189,17 @@ def _lines(store: ReportRepo, table: data.IndicatorTable, period: Period,
     return data.indicator_lines(current, previous, org, table.item_rules)
 
 
-def _children(store: ReportRepo, table: data.IndicatorTable, period: Period, org: str | None, names: dict[str, str], findings: tuple[dict[str, Any], ...], overdue: tuple[data.OverdueCase, ...]) -> tuple[OrgFigures, ...]:
+def _children(store: ReportRepo, table: data.IndicatorTable, period: Period, org: str | None, names: dict[str, str], findings: tuple[dict[str, Any], ...], overdue: data.OverdueCases) -> tuple[OrgFigures, ...]:
     out: list[OrgFigures] = []
     for child in store.child_orgs(org):
         sub = set(store.org_subtree(child["code"]))
         lines = _lines(store, table, period, child["code"])
         out.append(OrgFigures(child["code"], child["name"], sum(f["org"] in sub for f in findings),
-                              sum(c.org in sub for c in overdue), lines))
+                              sum(n for o, n in overdue.by_org if o in sub), lines))
     return tuple(out)
 
 
-def _suggestions(cfg: Config, now: datetime, org: str | None, lines: Sequence[data.IndicatorLine], children: tuple[OrgFigures, ...], overdue: tuple[data.OverdueCase, ...], rect: data.Rectification, names: dict[str, str], store: ReportRepo,
+def _suggestions(cfg: Config, now: datetime, org: str | None, lines: Sequence[data.IndicatorLine], children: tuple[OrgFigures, ...], overdue: data.OverdueCases, rect: data.Rectification, names: dict[str, str], store: ReportRepo,
                  period: Period) -> list[suggest.Suggestion]:
     per_org: dict[str, Sequence[data.IndicatorLine]] = {c.org: c.lines for c in children} or {org or "": lines}
     events = store.finding_events_in(org, period.start.isoformat(), period.end.isoformat(), ("rebound",))
@@ -206,7 +209,7 @@ def _suggestions(cfg: Config, now: datetime, org: str | None, lines: Sequence[da
             + suggest.from_rebounds(cfg, now, events, names))
 
 
-def _problems(lines: Sequence[data.IndicatorLine], overdue: tuple[data.OverdueCase, ...], rect: data.Rectification, findings: tuple[dict[str, Any], ...]) -> list[str]:
+def _problems(lines: Sequence[data.IndicatorLine], overdue: data.OverdueCases, rect: data.Rectification, findings: tuple[dict[str, Any], ...]) -> list[str]:
     out = [f"{l.code} {l.name} {percent(l.value, l.limits)}，未达到 {l.target}（DB33/T 2036.7 §{l.clause}）"
            for l in lines if l.passed is False]
     if overdue:

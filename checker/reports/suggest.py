@@ -11,7 +11,7 @@ from datetime import datetime
 from ..calendar import WorkCalendar
 from ..config import Config
 from ..evaluate.indicators import percent
-from .data import IndicatorLine, OverdueCase
+from .data import IndicatorLine, OverdueCases
 
 DEADLINE_WD = {"red": 3, "yellow": 5, "blue": 10, "indicator": 10}
 ADVICE = {
@@ -57,8 +57,8 @@ def from_indicators(cfg: Config, now: datetime, org_lines: dict[str, Sequence[In
     return out
 
 
-def from_overdue_cases(cfg: Config, now: datetime, cases: Sequence[OverdueCase], names: dict[str, str]) -> list[Suggestion]:
-    per_org = Counter(c.org for c in cases)
+def from_overdue_cases(cfg: Config, now: datetime, cases: OverdueCases, names: dict[str, str]) -> list[Suggestion]:
+    per_org = Counter(dict(cases.by_org))
     if not per_org:
         return []
     due = deadline(cfg, now, DEADLINE_WD["red"])

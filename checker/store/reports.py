@@ -17,6 +17,9 @@ _SUBTREE = ("(WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT o.code FROM org
             "JOIN sub ON o.parent = sub.code) SELECT code FROM sub)")
 _OPEN_CASE = "('accepted', 'processing', 'suspended')"
 _DONE_FINDING = "('verified', 'resolved')"
+# Past its rectification deadline at `now` (the one placeholder): a due_at set and before it, compared
+# as strings like everything here.
+_OVERDUE_FINDING = "(due_at IS NOT NULL AND due_at != '' AND due_at < ?)"
 
 
 def _indicator_snapshots(conn: sqlite3.Connection) -> None:
@@ -125,6 +128,25 @@ class ReportStore(StoreBase):
             FROM findings WHERE status NOT IN {_DONE_FINDING} AND opened_at <= ? AND {where}
             ORDER BY due_at IS NULL, due_at, id""", (now, *params))
 
+    def findings_overdue_at(self, org: str | None, now: str) -> list[dict[str, Any]]:
+        """Findings not closed at `now` and past their rectification deadline (findings_open_at's rows
+        with a `due_at` before `now`, in its order)."""
+        where, params = scope_sql("org", org)
+        return self.rows(f"""SELECT id, rule, clause, standard, subject, {org_out()} AS org, severity, status, message,
+                assignee, opened_at, due_at, rebound_count
+            FROM findings WHERE status NOT IN {_DONE_FINDING} AND opened_at <= ? AND {_OVERDUE_FINDING} AND {where}
+            ORDER BY due_at IS NULL, due_at, id""", (now, now, *params))
+
+    def open_finding_counts(self, org: str | None, now: str) -> list[dict[str, Any]]:
+        """The findings of findings_open_at counted in SQL (a report needs no open finding one by one):
+        [{org, standard, clause, status, overdue (1: due before `now`), n}], in a fixed order."""
+        where, params = scope_sql("org", org)
+        return self.rows(f"""SELECT * FROM (SELECT {org_out()} AS org, standard, clause, status,
+                CASE WHEN {_OVERDUE_FINDING} THEN 1 ELSE 0 END AS overdue, count(*) AS n
+            FROM findings WHERE status NOT IN {_DONE_FINDING} AND opened_at <= ? AND {where}
+            GROUP BY 1, 2, 3, 4, 5) g ORDER BY org IS NULL, org, standard, clause, status, overdue""",
+                         (now, now, *params))
+
     def finding_events_in(self, org: str | None, start: str, end: str, actions: tuple[str, ...]) -> list[dict[str, Any]]:
         """Audit-trail events of some actions in the period, with their finding (复查 results, rebounds)."""
         where, params = scope_sql("f.org", org)
@@ -136,14 +158,20 @@ class ReportStore(StoreBase):
             ORDER BY e.at, e.id""", (*actions, start, end, *params))
 
     # ------------------------------------------------------------ cases, evaluations, surveys
-    def overdue_cases_at(self, org: str | None, now: str) -> list[dict[str, Any]]:
-        """Open cases past their deadline at `now` (超期未办结), oldest deadline first."""
+    def overdue_cases_at(self, org: str | None, now: str, after: tuple[str, str] | None = None,
+                         limit: int | None = None) -> list[dict[str, Any]]:
+        """Open cases past their deadline at `now` (超期未办结), oldest deadline first (then by case_no).
+        A page of them: `limit` rows after the (due_at, case_no) `after` (the last row of the previous page)."""
         where, params = scope_sql("c.org", org)
+        page, page_params = "", ()        # type: tuple[str, tuple[Any, ...]]
+        if after is not None:
+            page, page_params = "AND (c.due_at > ? OR (c.due_at = ? AND c.case_no > ?))", (after[0], *after)
+        tail, tail_params = ("LIMIT ?", (limit,)) if limit is not None else ("", ())
         return self.rows(f"""SELECT c.case_no, c.item_code, i.name AS item_name, c.org, c.handler,
                 c.accepted_at, c.due_at, c.status
             FROM cases c LEFT JOIN items i ON i.code = c.item_code
-            WHERE c.status IN {_OPEN_CASE} AND c.due_at IS NOT NULL AND c.due_at < ? AND {where}
-            ORDER BY c.due_at, c.case_no""", (now, *params))
+            WHERE c.status IN {_OPEN_CASE} AND c.due_at IS NOT NULL AND c.due_at < ? {page} AND {where}
+            ORDER BY c.due_at, c.case_no {tail}""", (now, *page_params, *params, *tail_params))
 
     def case_counts(self, org: str | None, start: str, end: str) -> dict[str, Any]:
         """Cases accepted / concluded in the period, by channel."""
