@@ -445,7 +445,10 @@ def _heat(r: Report) -> list[str]:
             by_clause[f["clause"]] = by_clause.get(f["clause"], 0) + f["n"]
             values[(org, f"§{f['clause']}")] = values.get((org, f"§{f['clause']}"), 0) + f["n"]
         cols = [c for c, _ in sorted(by_clause.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
-        rows = sorted({o for o, _ in values}, key=lambda o: -sum(v for (oo, _), v in values.items() if oo == o))[:15]
+        totals: dict[str, float] = {}
+        for (o, _), v in values.items():
+            totals[o] = totals.get(o, 0) + v
+        rows = sorted(totals, key=lambda o: (-totals[o], o))[:15]        # ties by name: the same page every time
         svg = charts.heat_map(f"{std} 未关闭问题分布（机构 × 条款，前 {len(cols)} 个条款）", rows,
                               [f"§{c}" for c in cols], values)
         legend = "；".join(f"§{e(c)} {e(r.clause_title(std, c))}" for c in cols)
