@@ -446,9 +446,9 @@ def _heat(r: Report) -> list[str]:
             values[(org, f"§{f['clause']}")] = values.get((org, f"§{f['clause']}"), 0) + f["n"]
         cols = [c for c, _ in sorted(by_clause.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
         totals: dict[str, float] = {}
-        for (o, _), v in values.items():
-            totals[o] = totals.get(o, 0) + v
-        rows = sorted(totals, key=lambda o: (-totals[o], o))[:15]        # ties by name: the same page every time
+        for (name, _), v in values.items():
+            totals[name] = totals.get(name, 0) + v
+        rows = sorted(totals, key=lambda name: (-totals[name], name))[:15]        # ties by name: the same page every time
         svg = charts.heat_map(f"{std} 未关闭问题分布（机构 × 条款，前 {len(cols)} 个条款）", rows,
                               [f"§{c}" for c in cols], values)
         legend = "；".join(f"§{e(c)} {e(r.clause_title(std, c))}" for c in cols)
