@@ -229,6 +229,7 @@ class ScanStore(StoreBase):
                           f"SELECT fingerprint, rule, subject, kind FROM {_delta(delta)} WHERE fires = 1")
         self.conn.execute(f"INSERT INTO {cleared} (fingerprint, rule, subject, kind) "
                           f"SELECT fingerprint, rule, subject, kind FROM {_delta(delta)} WHERE fires = 0")
+        self.dialect.analyze(self.conn, cleared)      # joined to findings by the reconcile
 
     def new_cleared_table(self) -> str:
         """temp._cleared: the (rule, subject) pairs an incremental scan evaluated that do not fire."""
