@@ -233,7 +233,8 @@ class FindingStore(StoreBase):
                              FROM {_fired(table)} f
                              LEFT JOIN findings x INDEXED BY ix_findings_fp_status ON x.fingerprint = f.fingerprint
                              WHERE x.id IS NULL OR x.status IN ({sql_list(CLOSED_STATUSES)})""").rowcount
-        self.dialect.analyze(self.conn, "temp._changes")
+        # temp._changes is not analysed: with its statistics PostgreSQL stages the new findings from
+        # it by hash joins over the record tables (a 10M daily scan's staging 3.1 s → 8.2 s)
         return n
 
     def fired_changes_after(self, fingerprint: str, limit: int | None, existing: bool = False) -> list[dict[str, Any]]:

@@ -55,7 +55,6 @@ class OpeningStore(StoreBase):
         with_ = ", ".join(f"_v{i} AS MATERIALIZED ({values})" for i, (values, _) in enumerate(parts))
         self.conn.execute(f"INSERT INTO temp._open WITH {with_} {' UNION ALL '.join(select for _, select in parts)}",
                           binds)
-        self.dialect.analyze(self.conn, "temp._open")
         return [(r, o, h) for r, o, h in self.conn.execute("SELECT DISTINCT rule, org, handler FROM temp._open")]
 
     def open_staged(self, routes: Iterable[tuple[str, str | None, str | None, str | None, str | None]],
