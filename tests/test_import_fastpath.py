@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from unittest import mock
@@ -16,11 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from checker import config as config_mod
 from checker import ingest
 from checker.ingest import importer
 from checker.ingest.coerce import WORDS
 from checker.ingest.records import KINDS
-from checker.store import staging
+from checker.store import Store, staging
 
 pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
 
@@ -266,10 +268,6 @@ def test_a_big_load_builds_the_indexes_after_it_and_keeps_them_on_a_decoding_err
 
 def _import_steps(tmp_path: Path, rows: int) -> int:
     """SQLite virtual-machine steps (in thousands) of a fast import of `rows` clean cases into a fresh store."""
-    import sqlite3
-
-    from checker import config as config_mod
-    from checker.store import Store
     db = tmp_path / f"steps-{rows}.db"
     cfg = config_mod.load(None, database=str(db))
     header = ["case_no", "item_code", "org", "channel", "accepted_at", "status"]

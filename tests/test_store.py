@@ -1,6 +1,9 @@
 """The record store: upsert by key with update counting, the change counter, org-tree lookups."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
@@ -72,8 +75,6 @@ def test_no_statement_filters_by_not_in_over_a_subquery():
     """`x NOT IN (SELECT …)` is an anti-join to SQLite, but PostgreSQL runs it as a plain subplan,
     scanning the subquery's rows again for every outer row, once they outgrow work_mem: a 10M first
     scan's unfired-findings check was stopped after 14 minutes in it. The store writes NOT EXISTS."""
-    import re
-    from pathlib import Path
     store = Path(__file__).resolve().parents[1] / "checker" / "store"
     found = [f"{p.name}:{n}" for p in sorted(store.rglob("*.py"))
              for n, line in enumerate(p.read_text("utf-8").splitlines(), 1)
