@@ -24,6 +24,8 @@ from checker.ingest.coerce import WORDS
 from checker.ingest.records import KINDS
 from checker.store import Store, staging
 
+from csvfile import write_csv
+
 pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
 
 NOW = datetime.fromisoformat("2026-10-14T09:00:00+08:00")
@@ -124,20 +126,12 @@ def files(draw):
     return kind, header, rows, draw(st.sampled_from([2, 5, 50_000]))
 
 
-def _write(path: Path, header, rows) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
 def _refs(store, cfg, tmp: Path) -> None:
     if store.count("orgs"):
         return
     run = ingest.ImportRun(store, cfg, now=NOW)
     for kind, rows in REFS.items():
-        ingest.import_file(store, cfg, kind, _write(tmp / f"{kind}.csv", rows[0], rows[1:]), run=run)
+        ingest.import_file(store, cfg, kind, write_csv(tmp / f"{kind}.csv", rows[0], rows[1:]), run=run)
 
 
 def _table(store, kind: str) -> list[dict]:
@@ -193,8 +187,8 @@ def _base(kind: str) -> tuple[list[str], list[list[str]]]:
 def test_fast_path_stores_and_rejects_exactly_what_the_python_path_does(store, cfg, tmp_path, case):
     kind, header, rows = case[:3]
     _refs(store, cfg, tmp_path)
-    base = _write(tmp_path / f"base-{kind}.csv", *_base(kind))
-    path = _write(tmp_path / f"{kind}.csv", header, rows)
+    base = write_csv(tmp_path / f"base-{kind}.csv", *_base(kind))
+    path = write_csv(tmp_path / f"{kind}.csv", header, rows)
     written = []
     real = staging.FastImport.write
 
@@ -232,7 +226,7 @@ def test_clean_rows_take_the_fast_path_and_doubtful_ones_the_python_path(store, 
         seen.append(n)
         return real(self, n, raw)
     with mock.patch.object(importer._Job, "guarded_row", spy):
-        r = ingest.import_file(store, cfg, "cases", _write(tmp_path / "c.csv", header, rows),
+        r = ingest.import_file(store, cfg, "cases", write_csv(tmp_path / "c.csv", header, rows),
                                run=ingest.ImportRun(store, cfg, now=NOW))
     assert (r.inserted, r.rejected) == (20, 1)
     assert seen == [22]                       # only the doubtful row went through Python
@@ -251,7 +245,7 @@ def test_a_big_load_builds_the_indexes_after_it_and_keeps_them_on_a_decoding_err
     before = _indexes(store)
     header = ["case_no", "item_code", "org", "channel", "accepted_at", "status"]
     rows = [[f"C{i}", "K1", "500103", "window", "2026-10-09 09:00:00", "processing"] for i in range(12)]
-    path = _write(tmp_path / "c.csv", header, rows)
+    path = write_csv(tmp_path / "c.csv", header, rows)
     path.write_bytes(path.read_bytes() + b"C99,K1,500103,window,2026-10-09 09:00:00,\xff\xfe\n")
     with mock.patch.object(staging, "DEFER_ROWS", 1), mock.patch.object(importer, "FAST_BATCH", 5), \
             pytest.raises(ingest.importer.DecodeFailure):
@@ -272,7 +266,7 @@ def _import_steps(tmp_path: Path, rows: int) -> int:
     cfg = config_mod.load(None, database=str(db))
     header = ["case_no", "item_code", "org", "channel", "accepted_at", "status"]
     body = [[f"C{i}", "K1", "500103", "window", "2026-10-09 09:00:00", "processing"] for i in range(rows)]
-    path = _write(tmp_path / f"c{rows}.csv", header, body)
+    path = write_csv(tmp_path / f"c{rows}.csv", header, body)
     with Store(str(db)) as store:
         _refs(store, cfg, tmp_path)
         assert isinstance(store.conn, sqlite3.Connection)

@@ -5,7 +5,6 @@ in SQL has no key row, and the import adopts it (issue 17: it used to insert a s
 key). SQLite keeps a plain table with a unique key."""
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from pathlib import Path
 from unittest import mock
@@ -15,18 +14,12 @@ import pytest
 from checker import ingest
 from checker.store import staging
 
+from csvfile import write_csv
+
 pytestmark = pytest.mark.both_stores
 
 NOW = datetime.fromisoformat("2026-10-14T09:00:00+08:00")
 HEADER = ["case_no", "item_code", "org", "channel", "accepted_at", "status", "handler"]
-
-
-def _write(path: Path, header, rows) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def _refs(store, cfg, tmp: Path) -> None:
@@ -38,14 +31,14 @@ def _refs(store, cfg, tmp: Path) -> None:
                       ["K1", "许可", "500103", "5", "20", "否"], ["K2", "备案", "500104", "3", "10", "否"]]}
     run = ingest.ImportRun(store, cfg, now=NOW)
     for kind, rows in refs.items():
-        ingest.import_file(store, cfg, kind, _write(tmp / f"{kind}.csv", rows[0], rows[1:]), run=run)
+        ingest.import_file(store, cfg, kind, write_csv(tmp / f"{kind}.csv", rows[0], rows[1:]), run=run)
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast_path", "python_path"])
 def test_an_import_updates_a_case_inserted_in_sql_in_place(store, cfg, tmp_path, fast):
     _refs(store, cfg, tmp_path)
     others = [[f"C{i}", "K1", "500103", "window", "2026-10-09 09:00:00", "processing", "W1"] for i in range(5)]
-    ingest.import_file(store, cfg, "cases", _write(tmp_path / "first.csv", HEADER, others),
+    ingest.import_file(store, cfg, "cases", write_csv(tmp_path / "first.csv", HEADER, others),
                        run=ingest.ImportRun(store, cfg, now=NOW))
     store.conn.execute("INSERT INTO cases (case_no, item_code, org, channel, accepted_at, status, handler) "
                        "VALUES ('R1', 'K1', '500103', 'window', '2026-09-20T10:00:00+08:00', 'processing', 'W1')")
@@ -61,7 +54,7 @@ def test_an_import_updates_a_case_inserted_in_sql_in_place(store, cfg, tmp_path,
         return out
     supported = staging.supported if fast else (lambda rk: False)
     with mock.patch.object(staging, "supported", supported), mock.patch.object(staging.FastImport, "write", spy):
-        r = ingest.import_file(store, cfg, "cases", _write(tmp_path / "again.csv", HEADER, rows),
+        r = ingest.import_file(store, cfg, "cases", write_csv(tmp_path / "again.csv", HEADER, rows),
                                run=ingest.ImportRun(store, cfg, now=NOW))
     assert bool(written) == fast                        # the path under test wrote the rows
     assert (r.inserted, r.updated, r.rejected) == (1, 1, 0)
