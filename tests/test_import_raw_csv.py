@@ -20,7 +20,8 @@ from checker.ingest import importer, readers
 from checker.ingest.readers import _whole_records
 from checker.store import staging
 
-from test_import_fastpath import NOW, _import, _refs, _write
+from csvfile import write_csv
+from test_import_fastpath import NOW, _import, _refs
 
 pytestmark = pytest.mark.both_stores
 
@@ -51,7 +52,7 @@ def _bom_file(path: Path, rows, newline: str = "\r\n") -> Path:
 
 
 def _base(tmp: Path) -> Path:
-    return _write(tmp / "base.csv", HEADER, [_good(1000), _good(1001)])
+    return write_csv(tmp / "base.csv", HEADER, [_good(1000), _good(1001)])
 
 
 class _Spy:
@@ -139,7 +140,7 @@ def test_what_copy_might_read_otherwise_falls_back_to_the_csv_module_with_the_sa
 def test_a_long_value_in_a_column_of_no_field_is_rejected_as_the_csv_module_rejects_it(store, cfg, tmp_path):
     header = [*HEADER, "备注"]
     rows = [[*_good(i), "x" * (140_000 if i == 2 else 3)] for i in range(6)]
-    path = _write(tmp_path / "cases.csv", header, rows)
+    path = write_csv(tmp_path / "cases.csv", header, rows)
     fast, slow, _ = _both(store, cfg, tmp_path, path)
     assert fast == slow
     assert fast[0] == (5, 0, 1)
