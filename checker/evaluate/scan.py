@@ -298,25 +298,25 @@ def evaluate(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, fu
 
 
 def _parts(ctx: ScanContext) -> Iterator[Evaluation]:
-    """The evaluation in parts, each covering whole rules: first the kinds evaluated here, then each
-    SQL-bound (BACKGROUND) kind, which runs meanwhile in a thread on its own connection."""
+    """The evaluation in parts, each covering whole rules: first the kinds evaluated here, then the
+    parts of each SQL-bound (BACKGROUND) kind, which run meanwhile in a thread on its own connection."""
     work = {kind: rules for kind in EVALUATORS if (rules := ctx.rulebook.of_kind(kind))}
-    aside = {kind for kind in work if kind in BACKGROUND and ctx.store.path != ":memory:"}
-    tasks = [(kind, part) for kind in work if kind in aside for part in BACKGROUND[kind](ctx)]
-    with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
-        pending = [pool.submit(_on_own_connection, ctx, kind, work[kind], part) for kind, part in tasks]
+    aside = [kind for kind in work if kind in BACKGROUND and ctx.store.path != ":memory:"]
+    with ThreadPoolExecutor(max_workers=max(1, len(aside))) as pool:
+        pending = [pool.submit(_on_own_connection, ctx, kind, work[kind], BACKGROUND[kind](ctx)) for kind in aside]
         first = Evaluation()
         for kind in [k for k in work if k not in aside]:       # EVALUATORS order
             first.add(EVALUATORS[kind](ctx, work[kind]))
         yield first
         for future in pending:
-            yield future.result()
+            yield from future.result()
 
 
-def _on_own_connection(ctx: ScanContext, kind: str, rules: list[Rule], part: Period) -> Evaluation:
+def _on_own_connection(ctx: ScanContext, kind: str, rules: list[Rule], parts: Iterable[Period]) -> list[Evaluation]:
+    """A BACKGROUND kind's parts, one after the other on one connection of its own."""
     with Store(ctx.store.path) as store:
-        out: Evaluation = EVALUATORS[kind](replace(ctx, store=store), rules, part)
-        return out
+        own = replace(ctx, store=store)
+        return [EVALUATORS[kind](own, rules, part) for part in parts]
 
 
 def _iso(when: datetime, cfg: Config) -> str:
@@ -701,7 +701,7 @@ def _cadences(ctx: ScanContext, rules: list[CadenceRule]) -> Evaluation:
 # ------------------------------------------------------------------------------ indicator rules
 
 def _indicators(ctx: ScanContext, rules: list[IndicatorRule], period: Period | None = None) -> Evaluation:
-    """The indicator rules over one period (in the background: a thread each), or over every
+    """The indicator rules over one period (in the background: a part each), or over every
     period a scan evaluates (indicators.scan_periods)."""
     periods = [period] if period is not None else None
     firings, evaluated = indicators.indicator_scan(ctx.store, ctx.cfg, ctx.rulebook, ctx.now, periods)
@@ -709,9 +709,11 @@ def _indicators(ctx: ScanContext, rules: list[IndicatorRule], period: Period | N
 
 
 # The evaluator of each rule kind, fn(ctx, rules) -> Evaluation, in the order they start. A kind in
-# BACKGROUND spends its time in SQLite (which releases the GIL), so it runs in threads on connections
-# of their own while the others run: one thread per part BACKGROUND[kind](ctx) names (the indicators:
-# last month and this month, each fn(ctx, rules, part)).
+# BACKGROUND spends its time in SQLite (which releases the GIL), so it runs in a thread on a
+# connection of its own while the others run, one part after the other, each fn(ctx, rules, part) (the
+# indicators: last month, then this month). One thread, not one per part: both periods sum the same
+# kept roll-ups, which the first brings up to date in a write transaction; a second thread only waited
+# on that lock, in SQLite's busy handler, which sleeps in steps of up to 0.1 s, so it woke late.
 EVALUATORS: dict[str, Callable[..., Evaluation]] = {"record": _records, "checklist": _checklists, "cadence": _cadences,
                                    "indicator": _indicators}
 BACKGROUND: dict[str, Callable[[ScanContext], Iterable[Period]]] = {"indicator": lambda ctx: indicators.scan_periods(ctx.cfg, ctx.now)}
