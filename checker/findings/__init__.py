@@ -175,9 +175,7 @@ def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime
         if cleared:
             gone += store.cleared_active(cleared)
             store.mark_cleared_verified(cleared, ctx.at)
-        store.resolve_findings([row["id"] for row in gone], ctx.at)
-        for row in gone:
-            ctx.event(row["id"], "resolve", row["status"], "resolved", {"scan_id": scan_id})
+        store.resolve_findings([row["id"] for row in gone], ctx.at, SYSTEM, scan_id)      # and their events
         resolved = len(gone)
         store.mark_rules_seen(rules, ctx.at, scan_id)          # after the resolved ones kept their time
         ctx.flush()

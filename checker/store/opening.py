@@ -26,7 +26,10 @@ def _text(f: Fact, value: str) -> str:
     if f.type == "float":
         return (f"(CASE WHEN {value} IS NULL THEN '—' WHEN {value} = CAST({value} AS INTEGER) "
                 f"THEN CAST(CAST({value} AS INTEGER) AS TEXT) ELSE CAST({value} AS TEXT) END)")
-    return (f"(CASE WHEN {value} IS NULL THEN '—' WHEN regexp_full('{_ISO}', {value}) = 1 "
+    # the regular expression only where it can match (a 'T' 11th): on SQLite each call is one into
+    # Python, and most values (codes, names) have none
+    return (f"(CASE WHEN {value} IS NULL THEN '—' WHEN substr(CAST({value} AS TEXT), 11, 1) = 'T' AND "
+            f"regexp_full('{_ISO}', {value}) = 1 "
             f"THEN substr({value}, 1, 10) || ' ' || substr({value}, 12, 5) ELSE CAST({value} AS TEXT) END)")
 
 
