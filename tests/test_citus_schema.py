@@ -4,13 +4,22 @@ docs/postgresql.md declares distributed (create_distributed_table) and reference
 change that breaks them is caught (checker.store.citus)."""
 from __future__ import annotations
 
+import random
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from checker import config as config_mod
+from checker.evaluate.scan import run_scan
+from checker.rules import load_packs
 from checker.store import Store, citus
+from checker.store.dialect import PgConnection, PostgresDialect
 
 from conftest import ROOT
+from test_engines_agree import seeded_records
+from test_incremental_scan import _load, _people, _touch
 
 DOC = (ROOT / "docs" / "postgresql.md").read_text(encoding="utf-8")
 
@@ -80,3 +89,88 @@ def test_a_change_that_breaks_a_rule_is_caught(pg_database, change):
             raw.execute("ROLLBACK")
         assert problem in found, found
         assert citus.problems(store.conn, dist, refs) == []
+
+
+# ---------------------------------------------------------------- the scan's statements, planned
+
+# What Citus still could not push down in a scan (docs/postgresql.md "run through the coordinator"):
+# the cases rules and indicators reading a case's evaluations by case_no, and the deadline refresh
+# joining cases to their own deadlines by case_no.
+KNOWN = {"evaluations of a case": r"SubPlan \d+: a subquery on evaluations correlated with cases by \(case_no = cases\.case_no\)",
+         "the deadline refresh": r"cases joined to cases on \(\w+\.case_no = \w+\.case_no\)"}
+PACKS = [ROOT / "rules" / "db33", ROOT / "rules" / "db50"]
+_PLANNED = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE\s+TABLE\s+\S+\s+AS)\b", re.I)
+
+
+def _scan_problems(url: str, tmp_path, monkeypatch) -> list[str]:
+    """What Citus could not push down (citus.plan_problems) in the plan of every statement the scans
+    of a seeded city run on PostgreSQL: a first scan, incremental ones after imports, SQL edits,
+    verified findings and a record the scan cannot evaluate (a data-quality finding), and an
+    incremental scan of the reference engine (its selection of records). Each statement is
+    EXPLAINed as it runs, its temporary tables as they are then."""
+    plans: list[tuple[str, dict]] = []
+    execute, scanning = PgConnection.execute, [False]
+
+    def explained(self, sql, params=None):
+        if scanning[0] and _PLANNED.match(sql):
+            plans.append((sql, execute(self, "EXPLAIN (FORMAT JSON) " + sql, params).fetchone()[0][0]["Plan"]))
+        return execute(self, sql, params)
+
+    def scan(store, when, **kwargs):
+        scanning[0] = True
+        try:
+            run_scan(store, cfg, book, when, **kwargs)
+        finally:
+            scanning[0] = False
+
+    monkeypatch.setattr(PgConnection, "execute", explained)
+    cfg = config_mod.load(None, database=url)
+    rng, records = random.Random(5), seeded_records(5, 150)
+    book = load_packs(PACKS)
+    now = datetime(2026, 10, 12, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with Store(url) as store:
+        _load(store, cfg, records, tmp_path)
+        store.conn.execute("""INSERT INTO cases (case_no, item_code, org, channel, accepted_at, promised_at, status)
+            VALUES ('BAD1', 'I1', 'H1', 'window', '2026-10-03T09:00:00+08:00', '2188-05-06T12:00:00+08:00', 'processing')""")
+        scan(store, now)
+        for step in range(3):
+            _people(rng, [store, store], now)
+            _load(store, cfg, _touch(rng, records, now), tmp_path)
+            store.conn.execute("UPDATE cases SET status = 'closed', closed_at = accepted_at WHERE case_no = ?",
+                               (f"C{step:05d}",))
+            now += timedelta(hours=30)
+            scan(store, now)
+        scan(store, now + timedelta(hours=1), engine="durable")
+        found = store.scalar("SELECT count(*) FROM findings WHERE rule = 'govwatch.data_quality' AND status = 'open'")
+        assert found == 1 and store.scalar("SELECT count(*) FROM findings WHERE status = 'verified'") > 0
+        owner = citus.owners(store.conn)
+    return [f"{problem}\n    in: {' '.join(sql.split())}" for sql, plan in plans
+            for problem in citus.plan_problems(plan, owner)]
+
+
+def test_no_statement_of_the_scan_joins_a_record_to_its_finding_by_its_key(pg_database, tmp_path, monkeypatch):
+    """The incremental scan looks a record's finding up by the record key (fire_changes,
+    select_records, unevaluable_records), which is not the distribution column: on PostgreSQL the
+    findings it needs are read into temporary tables first (dialect.stages_findings), so no statement
+    joins findings to a record table or reads them in a correlated subquery. What Citus still could
+    not push down in the scan is the evaluations rule's join of an evaluation to its case by
+    case_no (docs/postgresql.md: "run through the coordinator")."""
+    found = _scan_problems(pg_database, tmp_path, monkeypatch)
+    assert [p for p in found if "findings" in p.split("\n")[0]] == [], "\n".join(found)
+    unknown = [p for p in found if not any(re.match(k, p) for k in KNOWN.values())]
+    assert unknown == [], "\n".join(unknown)
+
+
+def test_a_finding_looked_up_from_the_record_statement_is_caught(pg_database, tmp_path, monkeypatch):
+    """The form SQLite runs (dialect.stages_findings false) is what the check above catches, in each
+    of the statements that look a record's finding up."""
+    monkeypatch.setattr(PostgresDialect, "stages_findings", False)
+    found = [p for p in _scan_problems(pg_database, tmp_path, monkeypatch) if "findings" in p.split("\n")[0]]
+    statement = lambda p: p.split("\n    in: ")[1]  # noqa: E731
+    # fire_changes: the changed rows' correlated EXISTS by fingerprint; the verified findings' subjects
+    assert any("correlated" in p and "fingerprint" in p and statement(p).startswith("INSERT INTO temp._delta")
+               for p in found), found
+    assert any("joined" in p and ".subject" in p and statement(p).startswith("INSERT INTO temp._delta")
+               for p in found), found
+    assert any(statement(p).startswith("CREATE TABLE temp._sel_") for p in found), found     # select_records
+    assert any("record_key" in p for p in found), found                                      # unevaluable_records

@@ -15,7 +15,8 @@ distributing fails a test (tests/test_citus_schema.py) instead of a province's f
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 # table → its distribution column. The tables that grow with a province's history go by org (their
@@ -38,13 +39,7 @@ def problems(conn: Any, distributed: Mapping[str, str] | None = None,
     ref = set(REFERENCE if reference is None else reference)
     raw = conn.raw
     out: list[str] = []
-    # every table and partition of the schema → the table it belongs to (a partition: its root)
-    root = {str(r[0]): str(r[1]) for r in raw.execute(
-        """WITH RECURSIVE up(rel, top) AS (
-               SELECT c.oid, c.oid FROM pg_class c
-               WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-               UNION ALL SELECT i.inhrelid, up.top FROM pg_inherits i JOIN up ON i.inhparent = up.rel)
-           SELECT r.relname, t.relname FROM up JOIN pg_class r ON r.oid = up.rel JOIN pg_class t ON t.oid = up.top""")}
+    root = owners(conn)          # every table and partition of the schema → the table it belongs to
     for table, column in sorted(dist.items()):
         if table not in root.values():
             out.append(f"{table}: declared distributed, not in the schema")
@@ -84,3 +79,86 @@ def problems(conn: Any, distributed: Mapping[str, str] | None = None,
         elif src in ref and dst not in ref:
             out.append(f"{what}: a reference table refers to a local one")
     return out
+
+
+# ------------------------------------------------------------------ a statement's plan
+
+_JOINS = ("Nested Loop", "Hash Join", "Merge Join")
+_CONDITIONS = ("Hash Cond", "Merge Cond", "Join Filter", "Index Cond", "Recheck Cond", "Filter")
+
+
+def owners(conn: Any) -> dict[str, str]:
+    """Every table and partition of a PostgreSQL store's schema (its PgConnection) → the table it
+    belongs to (a partition: its partitioned table; a table: itself)."""
+    return {str(r[0]): str(r[1]) for r in conn.raw.execute(
+        """WITH RECURSIVE up(rel, top) AS (
+               SELECT c.oid, c.oid FROM pg_class c
+               WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+               UNION ALL SELECT i.inhrelid, up.top FROM pg_inherits i JOIN up ON i.inhparent = up.rel)
+           SELECT r.relname, t.relname FROM up JOIN pg_class r ON r.oid = up.rel JOIN pg_class t ON t.oid = up.top""")}
+
+
+def plan_problems(plan: Mapping[str, Any], owner: Mapping[str, str],
+                  distributed: Mapping[str, str] | None = None) -> list[str]:
+    """What in one statement's plan (the "Plan" of PostgreSQL's EXPLAIN (FORMAT JSON)) a Citus
+    cluster distributing the tables as declared (default: DISTRIBUTED) could not push down to the
+    shards as it stands; `owner`: partition → its table (`owners`). Two forms:
+    - a join whose two sides each read a distributed table, other than on their one distribution
+      column (`org = x.org`): each shard holds only its own rows of both, so the rows would have to be
+      moved between the workers first (a repartition join at best);
+    - a correlated subquery (a SubPlan whose conditions name a relation outside it) reading a
+      distributed table: Citus plans one only when it is correlated on the distribution column.
+    Joins and subqueries of a distributed table with reference and local tables (a scan's temporary
+    tables) are not problems: Citus sends the local rows to the workers as an intermediate result."""
+    dist = dict(DISTRIBUTED if distributed is None else distributed)
+    out: list[str] = []
+    _walk(plan, owner, dist, out)
+    return out
+
+
+def _walk(node: Mapping[str, Any], owner: Mapping[str, str], dist: Mapping[str, str], out: list[str]) -> None:
+    children = list(node.get("Plans") or [])
+    if node.get("Node Type") in _JOINS:
+        sides = [c for c in children if c.get("Parent Relationship") in ("Outer", "Inner")]
+        if len(sides) == 2:
+            outer, inner = (_read(side, owner, dist) for side in sides)
+            if outer and inner:
+                conditions = [node[k] for k in _CONDITIONS if k in node]
+                if node["Node Type"] == "Nested Loop":        # a parameterised inner side holds the join's keys
+                    conditions += _conditions(sides[1])
+                columns = {dist[t] for t in outer | inner}
+                column = columns.pop() if len(columns) == 1 else None
+                if column is None or not any(re.search(rf"\b{column}\)? = \(?(\w+\.)?{column}\b", c) for c in conditions):
+                    out.append(f"{' '.join(sorted(outer))} joined to {' '.join(sorted(inner))} on "
+                               f"{' AND '.join(conditions) or 'nothing'}: not on the distribution column")
+    if node.get("Parent Relationship") == "SubPlan":
+        read = _read(node, owner, dist)
+        conditions = _conditions(node)
+        names = _aliases(node)
+        outside = sorted({q for c in conditions for q in re.findall(r"\b(\w+)\.\w+", re.sub(r"'(?:[^']|'')*'", "", c))}
+                         - names)
+        if read and outside:
+            out.append(f"{node.get('Subplan Name')}: a subquery on {' '.join(sorted(read))} correlated with "
+                       f"{' '.join(outside)} by {' AND '.join(conditions)}")
+    for child in children:
+        _walk(child, owner, dist, out)
+
+
+def _subtree(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield node
+    for child in node.get("Plans") or []:
+        yield from _subtree(child)
+
+
+def _read(node: Mapping[str, Any], owner: Mapping[str, str], dist: Mapping[str, str]) -> set[str]:
+    """The distributed tables a plan node's subtree reads."""
+    tables = {owner.get(n["Relation Name"], n["Relation Name"]) for n in _subtree(node) if "Relation Name" in n}
+    return {t for t in tables if t in dist}
+
+
+def _conditions(node: Mapping[str, Any]) -> list[str]:
+    return [str(n[k]) for n in _subtree(node) for k in _CONDITIONS if k in n]
+
+
+def _aliases(node: Mapping[str, Any]) -> set[str]:
+    return {str(n[k]) for n in _subtree(node) for k in ("Alias", "Relation Name") if k in n}

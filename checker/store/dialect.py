@@ -132,6 +132,15 @@ class SQLiteDialect:
     # SQLite's WITH holds only SELECTs.
     modifying_with = False
 
+    # How an incremental scan's record statements look a record's finding up (checker.store.scan:
+    # fire_changes, select_records, unevaluable_records). SQLite: from the record's statement itself
+    # (a correlated EXISTS or an IN subquery over findings, probing the fingerprint and status
+    # indexes for the few changed rows: the cheapest in process). PostgreSQL: the findings needed are
+    # read into a temporary table first and the records joined to that, the form a Citus cluster
+    # plans (findings and the record tables are distributed by org but looked up by the record key:
+    # docs/postgresql.md "Citus"). Both forms give the same rows (tests/test_incremental_scan.py).
+    stages_findings = False
+
     def deferred_indexes(self, conn: sqlite3.Connection, table: str) -> list[tuple[str, str]] | None:
         """(name, CREATE statement) of the secondary indexes a big load may drop and build again
         after it, or None: SQLite keeps them (a sorted build would need the whole load in one
@@ -550,7 +559,7 @@ class PostgresDialect:
                 copy.write_row(row)
 
     def empty(self, conn: PgConnection, table: str) -> None:
-        conn.raw.execute(f"TRUNCATE {table}")
+        conn.raw.execute(f"TRUNCATE {translate(table, False)}")       # `temp.x` spelled as PostgreSQL's
 
     def stage_csv(self, conn: PgConnection, table: str, columns: Sequence[str], first: int, data: bytes) -> int | None:
         """Append whole CSV records (UTF-8 bytes, no header) to `table`'s `columns` by COPY, each row
@@ -603,6 +612,7 @@ class PostgresDialect:
         conn.raw.execute(f"ANALYZE {translate(table, False)}")
 
     modifying_with = True
+    stages_findings = True        # see SQLiteDialect.stages_findings
 
     def deferred_indexes(self, conn: PgConnection, table: str) -> list[tuple[str, str]] | None:
         """(name, CREATE statement) of a table's secondary (not unique) indexes: a load that is big

@@ -27,6 +27,7 @@ LIVE_SQL = {
     "disclosures": "published_at IS NULL",
 }
 _ACTIVE_SQL = sql_list(ACTIVE_STATUSES)
+_ACTIVE, _KEPT = f"({_ACTIVE_SQL})", f"({sql_list(ACTIVE_STATUSES + ('verified',))})"   # fire_changes' finding lookups
 
 
 def _live_indexes(conn: sqlite3.Connection) -> None:
@@ -162,15 +163,14 @@ class ScanStore(StoreBase):
         rk = KINDS[_kind(kind)]
         table = f"temp._sel_{rk.name}"
         self.conn.execute(f"DROP TABLE IF EXISTS {table}")
-        rid, r_rid = self.dialect.rowid(None, kind), self.dialect.rowid("r", kind)
+        rid = self.dialect.rowid(None, kind)
+        params = {"rules": json.dumps(list(rule_ids)), "since": since, "until": until, "since_seq": since_seq}
+        subjects = self._findings_set("SELECT subject FROM findings WHERE rule IN (SELECT value FROM json_each(:rules)) "
+                                      f"AND status IN ({_ACTIVE_SQL})", params)
         self.conn.execute(f"""CREATE TABLE {table} AS
             SELECT {rid} AS rid FROM "{rk.name}" WHERE {LIVE_SQL[kind]}
             UNION SELECT {rid} FROM "{rk.name}" WHERE _seq > :since_seq
-            UNION SELECT {r_rid} FROM findings f JOIN "{rk.name}" r ON r."{rk.key[0]}" = f.subject
-                  WHERE f.rule IN (SELECT value FROM json_each(:rules))
-                    AND f.status IN ({_ACTIVE_SQL})""",
-                          {"rules": json.dumps(list(rule_ids)), "since": since, "until": until,
-                           "since_seq": since_seq})
+            UNION SELECT {rid} FROM "{rk.name}" WHERE "{rk.key[0]}" IN {subjects}""", params)
         return table
 
     def fire_changes(self, delta: str, kind: str, fixed: str, now: str, prev: str, params: dict[str, Any],
@@ -193,27 +193,68 @@ class ScanStore(StoreBase):
         The three are disjoint. An unchanged row whose condition holds at both times fired in the
         previous scan and still fires: its active finding stays as it is. An unchanged row whose
         condition held at neither time has no active or uncleared verified finding (the previous
-        scan resolved it or saw it cleared), so it needs nothing."""
+        scan resolved it or saw it cleared), so it needs nothing.
+        The findings are looked up as the dialect says (stages_findings: _changed_joined or _changed_staged)."""
         rk = KINDS[_kind(kind)]
         key = f'{kind}."{rk.key[0]}"'
         text = f"CAST({key} AS TEXT)"
+        into = f"INSERT INTO {_delta(delta)} (fingerprint, rule, subject, kind, fires) "
         fires = f"CASE WHEN ({fixed}) AND ({now}) THEN 1 ELSE 0 END"
         columns = f"SELECT :_rule || ':' || {text}, :_rule, {text}, :_kind, {fires} FROM \"{kind}\""
-        verified = (f"{key} IN (SELECT subject FROM findings INDEXED BY ix_findings_status WHERE status = 'verified' "
-                    "AND rule = :_rule AND cleared_at IS NULL)")
-        finding = f"SELECT 1 FROM findings f WHERE f.fingerprint = :_rule || ':' || {text} AND f.status IN "
-        active, kept = f"({_ACTIVE_SQL})", f"({sql_list(ACTIVE_STATUSES + ('verified',))})"
         both, neither = f"({fixed}) AND ({now}) AND ({prev})", f"(({fixed}) AND (({now}) OR ({prev}))) IS NOT TRUE"
         narrow, bounds = _window(kind, window)
-        for hint, where in (
-                ("", f"{narrow} AND ({fixed}) AND (({now}) IS TRUE) <> (({prev}) IS TRUE)"),
-                (f' INDEXED BY "ix_{rk.name}_seq"',
-                 f"_seq > :_since AND (({both} AND NOT EXISTS ({finding}{active})) "      # the condition first:
-                 f"OR ({neither} AND EXISTS ({finding}{kept})))"),                      # one finding lookup a row
-                (f' INDEXED BY "sqlite_autoindex_{rk.name}_1"', f"{verified} AND +_seq <= :_since AND {both}")):
-            if not where.startswith("(0 = 1)"):
-                self.conn.execute(f"INSERT INTO {_delta(delta)} (fingerprint, rule, subject, kind, fires) "
-                                  f"{columns}{hint} WHERE {where}", {**params, **bounds})
+        args = {**params, **bounds}
+        if narrow != "(0 = 1)":
+            self.conn.execute(f"{into}{columns} WHERE {narrow} AND ({fixed}) AND (({now}) IS TRUE) <> (({prev}) IS TRUE)",
+                              args)
+        changed = self._changed_staged if self.dialect.stages_findings else self._changed_joined
+        changed(into, kind, text, fires, both, neither, args)
+        verified = self._findings_set("SELECT subject FROM findings INDEXED BY ix_findings_status "
+                                      "WHERE status = 'verified' AND rule = :_rule AND cleared_at IS NULL", args)
+        self.conn.execute(f'{into}{columns} INDEXED BY "sqlite_autoindex_{rk.name}_1" '
+                          f"WHERE {key} IN {verified} AND +_seq <= :_since AND {both}", args)
+
+    def _changed_joined(self, into: str, kind: str, text: str, fires: str, both: str, neither: str,
+                        args: dict[str, Any]) -> None:
+        """fire_changes' changed rows, each row's finding looked up by fingerprint from the record's
+        statement (the condition first: one finding lookup a row)."""
+        finding = f"SELECT 1 FROM findings f WHERE f.fingerprint = :_rule || ':' || {text} AND f.status IN "
+        self.conn.execute(f"{into}SELECT :_rule || ':' || {text}, :_rule, {text}, :_kind, {fires} "
+                          f'FROM "{kind}" INDEXED BY "ix_{kind}_seq" '
+                          f"WHERE _seq > :_since AND (({both} AND NOT EXISTS ({finding}{_ACTIVE})) "
+                          f"OR ({neither} AND EXISTS ({finding}{_KEPT})))", args)
+
+    def _changed_staged(self, into: str, kind: str, text: str, fires: str, both: str, neither: str,
+                        args: dict[str, Any]) -> None:
+        """fire_changes' changed rows in three statements, none reading a record table and findings
+        together: the changed rows whose condition holds at both times or at neither (temp._changed_rows),
+        then those rows' active and verified findings (temp._found: findings joined to the temporary
+        table only), then the rows to evaluate, from the two temporary tables."""
+        self._stage("temp._changed_rows", "fingerprint TEXT NOT NULL, subject TEXT NOT NULL, fires INTEGER NOT NULL",
+                    f"SELECT :_rule || ':' || {text}, {text}, {fires} FROM \"{kind}\" INDEXED BY \"ix_{kind}_seq\" "
+                    f"WHERE _seq > :_since AND ({both} OR {neither})", args)
+        self._stage("temp._found", "fingerprint TEXT NOT NULL, active INTEGER NOT NULL",
+                    f"SELECT fingerprint, CASE WHEN status IN {_ACTIVE} THEN 1 ELSE 0 END FROM findings "
+                    f"WHERE fingerprint IN (SELECT fingerprint FROM temp._changed_rows) AND status IN {_KEPT}", args)
+        found = "SELECT 1 FROM temp._found f WHERE f.fingerprint = c.fingerprint"
+        self.conn.execute(f"{into}SELECT c.fingerprint, :_rule, c.subject, :_kind, c.fires FROM temp._changed_rows c "
+                          f"WHERE (c.fires = 1 AND NOT EXISTS ({found} AND f.active = 1)) "
+                          f"OR (c.fires = 0 AND EXISTS ({found}))", args)
+
+    def _findings_set(self, select: str, params: dict[str, Any]) -> str:
+        """One column of findings (`select`, with `params`) for a record statement of the scan to read
+        as `x IN <this>`: the subquery itself, or where the dialect stages findings (stages_findings),
+        a read of temp._found_values, filled by `select` now."""
+        if not self.dialect.stages_findings:
+            return f"({select})"
+        self._stage("temp._found_values", "v TEXT", select, params)
+        return "(SELECT v FROM temp._found_values)"
+
+    def _stage(self, table: str, columns: str, select: str, params: dict[str, Any]) -> None:
+        """A temporary table of the scan's (made once a connection) holding the rows of `select` only."""
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        self.dialect.empty(self.conn, table)
+        self.conn.execute(f"INSERT INTO {table} {select}", params)
 
     def new_delta_table(self) -> str:
         """temp._delta: the (rule, subject) pairs an incremental scan evaluated (fire_changes), with
@@ -280,18 +321,18 @@ class ScanStore(StoreBase):
         # `_seq > :since_seq OR key IN (…)`: SQLite answers that OR with a MULTI-INDEX OR, whose rowid
         # set holds every row matched in memory (a first scan matches every record: 232 MB of SQLite
         # heap at 10M cases). Each branch of the UNION ALL streams.
+        params = {"first": first, "last": last, "rule": rule_id, "kind": kind, "since_seq": since_seq}
         wheres = ["1 = 1"] if since_seq is None else [
             "_seq > :since_seq",
-            f"""_seq <= :since_seq AND "{key}" IN (
-            SELECT json_extract(data, '$.record_key') FROM findings WHERE rule = :rule
-            AND subject_kind = :kind AND status IN ({_ACTIVE_SQL}))"""]
+            f'_seq <= :since_seq AND "{key}" IN ' + self._findings_set(
+                "SELECT json_extract(data, '$.record_key') FROM findings WHERE rule = :rule "
+                f"AND subject_kind = :kind AND status IN ({_ACTIVE_SQL})", params)]
         whens = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _) in enumerate(checks))
         org = "org" if "org" in rk.columns else "NULL"
         selects = " UNION ALL ".join(f'SELECT "{key}" AS k, {org} AS org, CASE {whens} END AS problem '
                                      f'FROM "{rk.name}" WHERE {where}' for where in wheres)
         sql = f"SELECT k, org, problem FROM ({selects}) AS _u WHERE problem IS NOT NULL"
-        found = self.conn.execute(sql, {"first": first, "last": last, "rule": rule_id, "kind": kind,
-                                        "since_seq": since_seq}).fetchall()
+        found = self.conn.execute(sql, params).fetchall()
         out = []
         for k, org_code, i in found:
             _, name, what = checks[i]
@@ -326,20 +367,6 @@ class ScanStore(StoreBase):
         end: str | None = self.scalar("""SELECT eod FROM workdays WHERE cal = '' AND work = 1 AND ord =
                               (SELECT ord FROM workdays WHERE cal = '' AND day = ?) + ?""", (day, int(n)))
         return end
-
-    def unseen_active_subjects(self, kind: str, rule_ids: Iterable[str], since: str, until: str,
-                               since_seq: int) -> list[str]:
-        """Subjects of these rules' active findings whose record is neither live nor changed since
-        `since_seq` (or is gone): what a scan must look at besides the live and changed records.
-        Decided in SQL, so a scan does not fetch the many active subjects it reads anyway."""
-        rk = KINDS[_kind(kind)]
-        sql = f"""SELECT f.subject FROM findings f
-                  WHERE f.rule IN (SELECT value FROM json_each(:rules))
-                    AND f.status IN ({_ACTIVE_SQL})
-                    AND NOT EXISTS (SELECT 1 FROM "{rk.name}" r WHERE r."{rk.key[0]}" = f.subject
-                                    AND (({LIVE_SQL[kind]}) OR r._seq > :since_seq))"""
-        params = {"rules": json.dumps(list(rule_ids)), "since": since, "until": until, "since_seq": since_seq}
-        return [r[0] for r in self.conn.execute(sql, params)]
 
     # ------------------------------------------------------------------ record rules' queries
     # The conditions and column lists are SQL the rule compiler (checker.rules.compiler) and the
