@@ -12,6 +12,9 @@ distributing fails a test (tests/test_citus_schema.py) instead of a province's f
   two rows are on one shard: the tables are colocated); a distributed table refers to a distributed
   or a reference table only; a reference table refers to reference tables only; a local table (one
   the coordinator keeps: every table not declared here) refers to no distributed table.
+
+`plan_problems` does the same for a statement: from its PostgreSQL plan, what Citus could not push
+down to the shards as it stands (tests/test_citus_schema.py runs it on every statement of a scan).
 """
 from __future__ import annotations
 
