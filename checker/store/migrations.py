@@ -262,4 +262,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0201_finding_events_org", findings._finding_events_org),
     Migration("0202_findings_keys_by_org", findings._findings_keys_by_org),
     Migration("0203_finding_seen_folded", findings._finding_seen_folded),
+    Migration("0205_cases_seq_covering", scan._cases_seq_covering),
 )

