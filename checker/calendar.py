@@ -66,7 +66,7 @@ class WorkCalendar:
         if through < after:
             return -self._count(through, after)
         _check_years(after, through)
-        self._cover(after.year, through.year + 1)
+        self._cover(after.year + 1, through.year - 1)          # the years of (after, through] alone
         return bisect.bisect_right(self._ordinals, through.toordinal()) - bisect.bisect_right(
             self._ordinals, after.toordinal()
         )
@@ -112,16 +112,16 @@ class WorkCalendar:
         return max(0, self.count(since.astimezone(self.tz).date(), now.astimezone(self.tz).date()))
 
     def _cover(self, first: int, last: int) -> None:
+        """The working days of the years first - 1 … last + 1 in `_ordinals` (sorted)."""
         missing = [y for y in range(first - 1, last + 2) if y not in self._years]
         if not missing:
             return
         for year in missing:
             self._years.add(year)
-            d, end = date(year, 1, 1), date(year, 12, 31)
-            while d <= end:
-                if self.is_working_day(d):
-                    self._ordinals.append(d.toordinal())
-                d += timedelta(days=1)
+            days = set(_package_working_days(year))
+            days -= {d.toordinal() for d in self.extra_holidays if d.year == year}
+            days |= {d.toordinal() for d in self.extra_workdays if d.year == year}    # as is_working_day: these win
+            self._ordinals += days
         self._ordinals.sort()
 
 
@@ -149,6 +149,20 @@ def ordinal_rows(cal: WorkCalendar, first_year: int, last_year: int) -> list[tup
         out.append((d.isoformat(), n, int(work), datetime.combine(d, END_OF_DAY, tzinfo=cal.tz).isoformat()))
         d += one
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def _package_working_days(year: int) -> tuple[int, ...]:
+    """The ordinals of a year's working days as the holidays package alone has them: worked out
+    once a process (a scan's calendars are made anew each scan and ask for the same few years: 365
+    package lookups a year, ~3 ms)."""
+    china, one = _china(year), timedelta(days=1)
+    d, end, out = date(year, 1, 1), date(year, 12, 31), []
+    while d <= end:
+        if china.is_working_day(d):
+            out.append(d.toordinal())
+        d += one
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=None)
