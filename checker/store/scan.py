@@ -96,11 +96,12 @@ def _cases_seq_covering(conn: sqlite3.Connection) -> None:
     # Replaced, not added: the cases' change-number index covers what the shipped case rules read
     # (the columns of ix_cases_status), so an incremental scan's walk of the changed cases, one per
     # case rule, reads the index's newest entries and no table row per changed case (1M, 10,000
-    # changed: 23 ms → 7 ms a rule; at 10M each was 10,000 random reads of an 8 GB file). The
-    # import appends its rows' entries at the index's end, as before, only wider.
+    # changed: 23 ms → 7 ms a rule; at 10M each was 10,000 random reads of an 8 GB file). The key
+    # comes second: an import batch writes one change number, so its entries are placed by key,
+    # appended for a file in key order as before (200,000 new cases: +1–6 % CPU; in random order +20 %).
     conn.executescript("""
     DROP INDEX IF EXISTS ix_cases_seq;
-    CREATE INDEX ix_cases_seq ON cases (_seq, status, due_at, hall, item_code, case_no);
+    CREATE INDEX ix_cases_seq ON cases (_seq, case_no, status, due_at, hall, item_code);
     """)
 
 
