@@ -206,7 +206,7 @@ def test_the_migrations_convert_an_existing_store_with_findings_of_no_org_and_ev
                 c.execute("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'findings'")
             before = {r["id"]: r["last_seen_at"] for r in old.query_findings()}
     with Store(empty_database) as new:
-        assert new.applied == list(NEW)
+        assert new.applied[:len(NEW)] == list(NEW)          # then any migration written after them
         assert dict(new.conn.execute("SELECT id, org FROM findings").fetchall()) == {1: "", 2: "330102", 3: ""}
         assert sorted(new.conn.execute("SELECT finding_id, org, at FROM finding_events").fetchall()) == [
             (1, "", "2026-10-14T10:00:00+08:00"), (2, "330102", "2026-10-14T10:00:00+08:00"),
