@@ -99,7 +99,18 @@ def _reset(schema: str) -> bool:
                                                             "ON n.oid = p.pronamespace WHERE n.nspname = %s",
                                                             (schema,)).fetchone()[0] == 0:
                 return False
-            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            # Only the tables the test touched: a table with storage (rows, or dead ones) or statistics
+            # (ANALYZE) differs from a truncated one; truncating all 65 every time cost ~0.4 s of server CPU.
+            used = [r[0] for r in conn.execute(
+                "SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+                "AND c.relkind = 'r' AND c.relname <> '_migrations' "
+                "AND (pg_relation_size(c.oid) > 0 OR c.reltuples <> -1 OR c.relname = ANY(%s))",
+                ([t for t, rows in _SEEDED.items() if rows],))]
+            if used:
+                conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in used) + " RESTART IDENTITY CASCADE")
+            for (seq,) in conn.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() "
+                                       "AND last_value IS NOT NULL").fetchall():
+                conn.execute(f'ALTER SEQUENCE "{seq}" RESTART')      # one a test drew from without a row
             for table, rows in _SEEDED.items():
                 if rows:
                     marks = ", ".join(["%s"] * len(rows[0]))
