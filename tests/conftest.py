@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
@@ -19,8 +19,33 @@ from checker import config as config_mod
 from checker.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("GOVWATCH_TEST_PG")
 STORE_KINDS = ("sqlite", "postgresql")
+
+
+def _worker_url(base: str | None, worker: str | None) -> str | None:
+    """Under pytest-xdist each worker has a database of its own on the server (made on first use,
+    dropped at its end): the store's advisory locks are per database, so workers never wait on
+    each other's. A plain `pytest` (no workers) uses the database named by GOVWATCH_TEST_PG."""
+    if not base or not worker:
+        return base
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"/govwatch_test_{worker}_{os.getpid()}"))
+
+
+PG_SERVER_URL = os.environ.get("GOVWATCH_TEST_PG")
+PG_URL = _worker_url(PG_SERVER_URL, os.environ.get("PYTEST_XDIST_WORKER"))
+_made_database: list[str] = []
+
+
+def _ensure_database() -> None:
+    if PG_URL == PG_SERVER_URL or _made_database:
+        return
+    import psycopg
+    name = urlsplit(PG_URL).path.lstrip("/")
+    with psycopg.connect(PG_SERVER_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    _made_database.append(name)
 
 
 def pytest_configure(config):
@@ -38,6 +63,7 @@ def require_pg() -> str:
         if os.environ.get("CI"):
             pytest.fail("GOVWATCH_TEST_PG is not set: CI must run the PostgreSQL variants")
         pytest.skip("PostgreSQL variant: set GOVWATCH_TEST_PG to a postgresql:// URL (.ci/run does)")
+    _ensure_database()
     return PG_URL
 
 
@@ -130,11 +156,15 @@ def pg_database(pg_url):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if PG_URL and _POOL:
+    if PG_URL and _POOL and not _made_database:
         import psycopg
         with psycopg.connect(PG_URL, autocommit=True) as admin:
             for schema in _POOL:
                 admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    if _made_database:
+        import psycopg
+        with psycopg.connect(PG_SERVER_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{_made_database[0]}" WITH (FORCE)')
 
 
 @pytest.fixture
