@@ -101,11 +101,13 @@ def _findings(store) -> dict[str, dict]:
     rows = {r["fingerprint"]: r for r in store.rows(f"SELECT {_COMPARED} FROM findings")}
     seen = {r["id"]: r["last_seen_at"] for r in store.query_findings()}
     ids = dict(store.conn.execute("SELECT fingerprint, id FROM findings").fetchall())
+    events: dict[int, list[tuple]] = {}                  # every finding's events in one read, not one each
+    for e in store.rows("SELECT finding_id, action, from_status, to_status, at FROM finding_events "
+                        "ORDER BY finding_id, at, action"):
+        events.setdefault(e["finding_id"], []).append((e["action"], e["from_status"], e["to_status"], e["at"]))
     for fp, row in rows.items():
         row["last_seen_at"] = seen[ids[fp]]
-        row["events"] = [(e["action"], e["from_status"], e["to_status"], e["at"])
-                         for e in store.rows("SELECT action, from_status, to_status, at FROM finding_events "
-                                             "WHERE finding_id = ? ORDER BY at, action", (ids[fp],))]
+        row["events"] = events.get(ids[fp], [])
     return rows
 
 
