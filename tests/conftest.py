@@ -8,6 +8,7 @@ skip, with the reason; under CI (CI=true) they fail instead of skipping.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 from pathlib import Path
@@ -46,6 +47,15 @@ def _ensure_database() -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
     _made_database.append(name)
+
+
+def pytest_addoption(parser):
+    """A virtualenv made before pytest-xdist joined the test extra runs the suite in one process
+    instead of failing on pyproject's `-n auto --dist loadfile` (`pip install -e '.[test]'` adds it)."""
+    if importlib.util.find_spec("xdist") is None:    # _addoption: how xdist itself claims "-n"
+        group = parser.getgroup("xdist", "pytest-xdist is not installed: one process")
+        group._addoption("-n", dest="numprocesses", default=None, help="ignored without pytest-xdist")
+        group._addoption("--dist", dest="dist", default=None, help="ignored without pytest-xdist")
 
 
 def pytest_configure(config):
