@@ -5,6 +5,10 @@ the PostgreSQL database at the URL; then the full rescan, the next day's daily s
 month for every org, the monthly bulletin, and each database's size. Each store runs in a process
 of its own, so the peak memory is govwatch's for that store alone. A bare `COPY` of the same cases
 CSV into a table of text columns is the import's baseline on PostgreSQL.
+
+A 10M run takes an hour or more: each step's figures go to stderr as the step ends, and OUT/stores.json
+is written after each store and each baseline, so that what was measured survives a later failure.
+A sample already in OUT/data (a `cases.csv` there) is used as it is.
 """
 from __future__ import annotations
 
@@ -45,7 +49,11 @@ def run_store(database: str, data: str, out: str, packs, only=()) -> dict:
     from checker.store import Store
     cfg = config.load(None, database=database, packs=packs)
     book = load_configured(cfg)
-    res = {}
+    res: dict = {}
+    store_name = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
+
+    def done(step: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {store_name} {step}: {res[step]}", file=sys.stderr, flush=True)
     with Store(database) as store:
         t, run, results = time.perf_counter(), ImportRun(store, cfg), []
         for kind, path in folder_files(Path(data)):        # govwatch import all FOLDER, each file timed
@@ -54,8 +62,10 @@ def run_store(database: str, data: str, out: str, packs, only=()) -> dict:
             if kind == "cases":
                 res["import_cases"] = (time.perf_counter() - begin, results[-1].inserted + results[-1].updated,
                                        results[-1].rejected)
+                done("import_cases")
         res["import"] = (time.perf_counter() - t, sum(r.inserted + r.updated for r in results),
                          next(r.inserted + r.updated for r in results if r.kind == "cases"))
+        done("import")
         res["size_mb"] = store.size_bytes() / 2**20
         if only and set(only) <= {"import"}:
             res["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -63,17 +73,22 @@ def run_store(database: str, data: str, out: str, packs, only=()) -> dict:
         t = time.perf_counter()
         r = run_scan(store, cfg, book, datetime.fromisoformat(NOW), full=True)
         res["full_rescan"] = (time.perf_counter() - t, r.evaluated, r.opened)
+        done("full_rescan")
         t = time.perf_counter()
         r = run_scan(store, cfg, book, datetime.fromisoformat(DAILY))
         res["daily_scan"] = (time.perf_counter() - t, r.evaluated, r.opened)
+        done("daily_scan")
         t = time.perf_counter()
         values = compute(store, cfg, book, Period.parse(PERIOD), now=datetime.fromisoformat(NOW))
         res["p1_p9"] = (time.perf_counter() - t, len(values), 0)
+        done("p1_p9")
         t = time.perf_counter()
         build_report(store, cfg, book, "monthly", PERIOD, now=datetime.fromisoformat(NOW), out_dir=out,
                      formats=("html",))
         res["bulletin"] = (time.perf_counter() - t, 0, 0)
+        done("bulletin")
         res["size_mb"] = store.size_bytes() / 2**20
+        done("size_mb")
     res["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return res
 
@@ -133,23 +148,33 @@ def main(url: str, cases: int, packs, out: Path | None = None, only=()) -> int:
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
     pg = schema_url(url, schema)
+    results: dict = {}
+    bare: tuple | None = None
+    bare_lite: tuple | None = None
+
+    def save() -> None:                         # after each store and baseline: a later failure keeps them
+        (work / "stores.json").write_text(json.dumps({"cases": cases, "results": results, "bare_copy": bare,
+                                                      "bare_sqlite": bare_lite}), "utf-8")
     try:
-        results = {}
         for name, database in (("SQLite", str(work / "bench.db")), ("PostgreSQL", pg)):
             Path(work / "bench.db").unlink(missing_ok=True)
             proc = subprocess.run([sys.executable, "-c", "import json, sys; from bench.stores import run_store; "
                                    "print(json.dumps(run_store(*json.loads(sys.argv[1]))))",
                                    json.dumps([database, str(data), str(work / "out"), packs, list(only)])],
-                                  capture_output=True, text=True, check=True)
+                                  stdout=subprocess.PIPE, text=True, check=True)    # stderr: each step as it ends
             results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+            save()
         bare = bare_copy(pg, data / "cases.csv")
+        print(f"{time.strftime('%H:%M:%S')} bare COPY: {bare}", file=sys.stderr, flush=True)
+        save()
         bare_lite = bare_sqlite(work, data / "cases.csv")
+        print(f"{time.strftime('%H:%M:%S')} bare sqlite: {bare_lite}", file=sys.stderr, flush=True)
+        save()
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    assert bare is not None
     print(render(results, bare, cases, bare_lite))
-    (work / "stores.json").write_text(json.dumps({"cases": cases, "results": results, "bare_copy": bare,
-                                                  "bare_sqlite": bare_lite}), "utf-8")
     return 0
 
 
