@@ -132,6 +132,8 @@ def bare_sqlite(work: Path, cases_csv: Path) -> tuple[float, int]:
     seconds = time.perf_counter() - t
     count = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
     conn.close()
+    for suffix in ("", "-wal", "-shm"):         # several GB at 10M: measured, not kept
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
     return seconds, count
 
 

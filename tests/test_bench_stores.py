@@ -23,6 +23,7 @@ def test_both_stores_run_every_step_and_each_result_is_saved(pg_url, tmp_path, c
     for step in ("import_cases", "import", "full_rescan", "daily_scan", "p1_p9", "bulletin"):
         assert f"SQLite {step}: " in err and f"PostgreSQL {step}: " in err
     assert "bare COPY: " in err and "bare sqlite: " in err
+    assert not list(tmp_path.glob("*.db*"))                  # neither store nor baseline file is left behind
     # the sample already in OUT/data is used as it is: a second import-only run reads the same cases
     before = (tmp_path / "data" / "cases.csv").stat().st_mtime_ns
     assert stores.main(pg_url, 300, ("db33",), tmp_path, ("import",)) == 0
