@@ -159,6 +159,17 @@ def _people(rng: random.Random, stores, now: datetime) -> None:
                 s.update_finding(fid, status, **extra)
 
 
+def _change(what: str, rng: random.Random, stores, records: dict, cfg, now: datetime, tmp_path) -> str:
+    """A change to the data of every store alike: "import" re-imports a batch of touched records,
+    "edit" changes rows in SQL; the step's label."""
+    if what == "edit":
+        return _edit(rng, stores, now)
+    batch = _touch(rng, records, now)
+    for s in stores:
+        _load(s, cfg, batch, tmp_path)
+    return what
+
+
 def _touch(rng: random.Random, records: dict, now: datetime) -> dict:
     """An import batch: some cases, consultations and appointments changed, some new."""
     out: dict[str, list] = {"cases": [], "consultations": [], "appointments": []}
@@ -201,12 +212,8 @@ def test_an_incremental_scan_leaves_the_findings_a_full_rescan_leaves(seed, stor
         what = rng.choice(["clock", "clock", "import", "edit", "edit", "people"])
         if what == "clock" or step == 0:
             now += timedelta(hours=rng.choice([1, 6, 20, 24, 24, 30, 50, 75]))
-        elif what == "import":
-            batch = _touch(rng, records, now)
-            for s in stores:
-                _load(s, cfg, batch, tmp_path)
-        elif what == "edit":
-            what = _edit(rng, stores, now)
+        elif what in ("import", "edit"):
+            what = _change(what, rng, stores, records, cfg, now, tmp_path)
         else:
             _people(rng, stores, now)
         steps.append(f"{what} → {now:%m-%d %H:%M}")
@@ -346,12 +353,8 @@ def test_both_ways_of_looking_a_finding_up_evaluate_the_same_rows(store, twin, c
     steps, evaluated, verified = [], 0, 0
     for what in ["people", "verify", "retouch", "import", "clock", "settle", "edit", "verify"]:
         now += timedelta(hours=rng.choice([6, 20, 24, 30]))
-        if what == "import":
-            batch = _touch(rng, records, now)
-            for s in stores:
-                _load(s, cfg, batch, tmp_path)
-        elif what == "edit":
-            what = _edit(rng, stores, now)
+        if what in ("import", "edit"):
+            what = _change(what, rng, stores, records, cfg, now, tmp_path)
         elif what == "verify":
             _people(rng, stores, now)
         elif what == "people":
