@@ -136,62 +136,72 @@ class Narrative:
 def narrative(lines: Sequence[data.IndicatorLine], rankings_: Sequence[Ranking], overdue: data.OverdueCases, rect: data.Rectification,
               groups: Sequence[SuggestionGroup], findings_count: int, names: dict[str, str]) -> Narrative:
     """亮点、问题、建议 in a few sentences each, from the figures of the report."""
+    good = _highlights(lines, rankings_, overdue, rect) or ["本期暂无可归纳的亮点。"]
+    bad = (_problems(lines, rankings_, overdue, rect, names)
+           or [f"本期未发现需要通报的问题（新发现问题 {findings_count} 项）。"])
+    advice = _advice(groups) or ["保持现有工作机制，继续做好日常监督。"]
+    return Narrative(tuple(good), tuple(bad), tuple(advice))
+
+
+def _highlights(lines: Sequence[data.IndicatorLine], rankings_: Sequence[Ranking], overdue: data.OverdueCases,
+                rect: data.Rectification) -> list[str]:
+    """亮点: the indicators met, those that rose most, each ranking's first, verified rectifications."""
     good: list[str] = []
-    bad: list[str] = []
-    advice: list[str] = []
     passed = [l for l in lines if l.passed and not l.small_sample]
     if passed:
         good.append(f"{'、'.join(l.code + ' ' + l.name for l in passed)}达到目标。")
     better = sorted(((l, c) for l in lines if (c := l.change) is not None and c >= 0.005), key=lambda lc: -lc[1])
     if better:
         good.append("较上期提高：" + "；".join(f"{l.code} {l.name}提高 {c * 100:.1f} 个百分点" for l, c in better[:3]) + "。")
-    for rk in rankings_:
-        top = rk.rows[0]
-        if top.known:
-            good.append(f"{rk.title}中{top.name}排名第一（指标达标 {top.passed}/{top.known} 项"
-                        f"{'，按时办结率 ' + _pct(top.p5) if top.p5 is not None else ''}）。")
+    good += [f"{rk.title}中{top.name}排名第一（指标达标 {top.passed}/{top.known} 项"
+             f"{'，按时办结率 ' + _pct(top.p5) if top.p5 is not None else ''}）。"
+             for rk in rankings_ if (top := rk.rows[0]).known]
     if rect.verified:
         good.append(f"本期复查通过 {rect.verified} 项整改。")
     if not overdue:
         good.append("截至数据时间没有超期未办结的办件。")
+    return good
 
-    failing = sorted((l for l in lines if l.passed is False), key=lambda l: l.code)
-    for l in failing:
-        flag = "（样本不足，仅供参考）" if l.small_sample else ""
-        bad.append(f"{l.code} {l.name} {_pct(l.value)}，未达到目标（{l.target}）{flag}。")
+
+def _problems(lines: Sequence[data.IndicatorLine], rankings_: Sequence[Ranking], overdue: data.OverdueCases,
+              rect: data.Rectification, names: dict[str, str]) -> list[str]:
+    """问题: indicators missed or fallen, the overdue cases, rectifications late or rebounded, each
+    ranking's last."""
+    bad = [f"{l.code} {l.name} {_pct(l.value)}，未达到目标（{l.target}）{'（样本不足，仅供参考）' if l.small_sample else ''}。"
+           for l in sorted((l for l in lines if l.passed is False), key=lambda l: l.code)]
     worse = sorted(((l, c) for l in lines if (c := l.change) is not None and c <= -0.005), key=lambda lc: lc[1])
     if worse:
         bad.append("较上期下降：" + "；".join(f"{l.code} {l.name}下降 {-c * 100:.1f} 个百分点" for l, c in worse[:3]) + "。")
-    if overdue:
-        by_name: Counter[str] = Counter()             # by name, in the order the orgs first appear
-        for o, n in overdue.by_org:
-            by_name[names.get(o, o)] += n
-        by_org = by_name.most_common(3)
-        longest = overdue.longest
-        assert longest is not None                    # there are overdue cases
-        bad.append(f"超期未办结办件 {len(overdue)} 件，集中在{'、'.join(f'{n}（{k} 件）' for n, k in by_org)}；"
-                   f"最长超期 {longest.overdue_wd} 个工作日（{longest.case_no}，{longest.item_name}）。")
+    bad += _overdue_problems(overdue, names)
     if rect.overdue:
         bad.append(f"超过整改期限仍未整改的问题 {len(rect.overdue)} 项（DB33/T 2036.7 §8.1）。")
     if rect.rebounds:
         bad.append(f"已整改问题反弹 {rect.rebounds} 项（DB33/T 2036.7 §8.4）。")
-    for rk in rankings_:
-        last = rk.rows[-1]
-        if last.known and len(rk.rows) > 2:
-            bad.append(f"{rk.title}中{last.name}排名末位（指标达标 {last.passed}/{last.known} 项，"
-                       f"超期办件 {last.overdue_cases} 件）。")
+    return bad + [f"{rk.title}中{last.name}排名末位（指标达标 {last.passed}/{last.known} 项，超期办件 {last.overdue_cases} 件）。"
+                  for rk in rankings_ if (last := rk.rows[-1]).known and len(rk.rows) > 2]
 
-    for g in groups[:3]:
-        where = "、".join(g.orgs[:3]) + (f"等 {len(g.orgs)} 个单位" if len(g.orgs) > 3 else "")
-        advice.append(f"{where}：{g.measure}（{g.clause}{' ' + g.clause_title if g.clause_title else ''}，"
-                      f"{g.deadline} 前）。")
-    if not good:
-        good.append("本期暂无可归纳的亮点。")
-    if not bad:
-        bad.append(f"本期未发现需要通报的问题（新发现问题 {findings_count} 项）。")
-    if not advice:
-        advice.append("保持现有工作机制，继续做好日常监督。")
-    return Narrative(tuple(good), tuple(bad), tuple(advice))
+
+def _overdue_problems(overdue: data.OverdueCases, names: dict[str, str]) -> list[str]:
+    """The overdue open cases in one sentence: how many, the three orgs with most, the longest."""
+    if not overdue or overdue.longest is None:
+        return []
+    by_name: Counter[str] = Counter()             # by name, in the order the orgs first appear
+    for o, n in overdue.by_org:
+        by_name[names.get(o, o)] += n
+    longest = overdue.longest
+    return [f"超期未办结办件 {len(overdue)} 件，集中在{'、'.join(f'{n}（{k} 件）' for n, k in by_name.most_common(3))}；"
+            f"最长超期 {longest.overdue_wd} 个工作日（{longest.case_no}，{longest.item_name}）。"]
+
+
+def _advice(groups: Sequence[SuggestionGroup]) -> list[str]:
+    """建议: the first three suggestion groups, each with where, the measure, the clause and the deadline."""
+    return [f"{_where(g.orgs)}：{g.measure}（{g.clause}{' ' + g.clause_title if g.clause_title else ''}，{g.deadline} 前）。"
+            for g in groups[:3]]
+
+
+def _where(orgs: Sequence[str]) -> str:
+    """The first three orgs' names, and how many there are when more."""
+    return "、".join(orgs[:3]) + (f"等 {len(orgs)} 个单位" if len(orgs) > 3 else "")
 
 
 def _pct(v: float | None) -> str:
