@@ -13,7 +13,9 @@ from typing import Any, IO
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 PCT = "0.0%"
 POINTS = '+0.0" 个百分点";-0.0" 个百分点";0.0" 个百分点"'
@@ -52,34 +54,41 @@ def write_sheets(sheets: list[Sheet], path: Path, title: str | None = None) -> l
         wb.properties.title = title
     used: set[str] = set()
     for sheet in sheets:
-        ws = wb.create_sheet(_sheet_name(sheet.name, used))
-        first = 1
-        if sheet.note:
-            ws.cell(1, 1, sheet.note).font = Font(italic=True, color="666666")
-            first = 2
-        for j, h in enumerate(sheet.head, 1):
-            c = ws.cell(first, j, h)
-            c.font, c.fill = Font(bold=True), HEAD_FILL
-            c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        for i, row in enumerate(sheet.rows, first + 1):
-            for j, value in enumerate(row, 1):
-                c = ws.cell(i, j, value)
-                fmt = sheet.formats.get(j - 1)
-                if isinstance(value, datetime):
-                    c.number_format = DATETIME
-                elif isinstance(value, date):
-                    c.number_format = DATE
-                elif fmt and isinstance(value, (int, float)):
-                    c.number_format = fmt
-        ws.freeze_panes = ws.cell(first + 1, 1)
-        if sheet.rows:
-            ws.auto_filter.ref = f"A{first}:{get_column_letter(len(sheet.head))}{first + len(sheet.rows)}"
-        _widths(ws, sheet)
+        _fill(wb.create_sheet(_sheet_name(sheet.name, used)), sheet)
     if not wb.sheetnames:
         wb.create_sheet("无数据")
     wb.save(path)
     names: list[str] = wb.sheetnames
     return names
+
+
+def _fill(ws: Worksheet, sheet: Sheet) -> None:
+    """One sheet: its note in italics, the bold header frozen with a filter, the rows, the widths."""
+    first = 1
+    if sheet.note:
+        ws.cell(1, 1, sheet.note).font = Font(italic=True, color="666666")
+        first = 2
+    for j, h in enumerate(sheet.head, 1):
+        c = ws.cell(first, j, h)
+        c.font, c.fill = Font(bold=True), HEAD_FILL
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for i, row in enumerate(sheet.rows, first + 1):
+        for j, value in enumerate(row, 1):
+            _value_cell(ws.cell(i, j, value), value, sheet.formats.get(j - 1))
+    ws.freeze_panes = ws.cell(first + 1, 1)
+    if sheet.rows:
+        ws.auto_filter.ref = f"A{first}:{get_column_letter(len(sheet.head))}{first + len(sheet.rows)}"
+    _widths(ws, sheet)
+
+
+def _value_cell(c: Cell, value: object, fmt: str | None) -> None:
+    """A value's number format: dates and times as such, numbers by their column's format."""
+    if isinstance(value, datetime):
+        c.number_format = DATETIME
+    elif isinstance(value, date):
+        c.number_format = DATE
+    elif fmt and isinstance(value, (int, float)):
+        c.number_format = fmt
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
