@@ -51,36 +51,42 @@ def rankings(store: ReportRepo, table: IndicatorTable, period: Period, org: str 
     scope = set(store.org_subtree(org)) if org else None
     # Per org once, then summed over each ranked org's subtree (not a pass over every open finding
     # and a count query per ranked org: 61,000 open findings × 29 orgs was 2 s of a 1M bulletin).
-    accepted_by_org = store.case_counts_by_org(start, end)
-    overdue_cases = Counter(dict(overdue.by_org))
-    open_findings: Counter[str] = Counter()          # open_rows are counts ({org, …, n}), not findings
+    counts = {"accepted": Counter(store.case_counts_by_org(start, end)), "overdue_cases": Counter(dict(overdue.by_org)),
+              **_open_findings_by_org(open_rows)}
+    out = []
+    for level, title in RANK_LEVELS:
+        orgs = [o for o in store.orgs_at_level(level) if scope is None or o["code"] in scope]
+        if len(orgs) < 2:
+            continue
+        rows = sorted((_rank_row(store, table, period, o, counts) for o in orgs),
+                      key=lambda r: (-(r["passed"] / r["known"] if r["known"] else -1),
+                                     -(r["p5"] if r["p5"] is not None else -1), r["overdue_cases"], r["open_findings"], r["org"]))
+        out.append(Ranking(level, title, tuple(RankRow(i + 1, **r) for i, r in enumerate(rows))))
+    return tuple(out)
+
+
+def _open_findings_by_org(open_rows: Sequence[dict[str, Any]]) -> dict[str, Counter[str]]:
+    """The open findings and those past their rectification deadline, per org (open_rows are counts:
+    {org, …, overdue, n}, not findings)."""
+    open_findings: Counter[str] = Counter()
     overdue_findings: Counter[str] = Counter()
     for f in open_rows:
         open_findings[f["org"]] += f["n"]
         if f.get("overdue"):
             overdue_findings[f["org"]] += f["n"]
-    out = []
-    for level, title in RANK_LEVELS:
-        orgs = [o for o in store.orgs_at_level(level)
-                if scope is None or o["code"] in scope]
-        if len(orgs) < 2:
-            continue
-        rows = []
-        for o in orgs:
-            sub = set(store.org_subtree(o["code"]))
-            lines = {r["code"]: r for r in table.rows(period, o["code"]) if r.get("org") in (o["code"], None)}
-            known = [r for r in lines.values() if r.get("passed") is not None]
-            p5 = lines.get("P5") or {}
-            rows.append(dict(org=o["code"], name=o["name"], accepted=sum(accepted_by_org.get(x, 0) for x in sub),
-                             p5=p5.get("value"), p5_n=p5.get("denominator"),
-                             overdue_cases=sum(overdue_cases[x] for x in sub),
-                             open_findings=sum(open_findings[x] for x in sub),
-                             overdue_findings=sum(overdue_findings[x] for x in sub),
-                             passed=sum(bool(r["passed"]) for r in known), known=len(known)))
-        rows.sort(key=lambda r: (-(r["passed"] / r["known"] if r["known"] else -1), -(r["p5"] if r["p5"] is not None else -1),
-                                 r["overdue_cases"], r["open_findings"], r["org"]))
-        out.append(Ranking(level, title, tuple(RankRow(i + 1, **r) for i, r in enumerate(rows))))
-    return tuple(out)
+    return {"open_findings": open_findings, "overdue_findings": overdue_findings}
+
+
+def _rank_row(store: ReportRepo, table: IndicatorTable, period: Period, o: dict[str, Any],
+              counts: dict[str, Counter[str]]) -> dict[str, Any]:
+    """One ranked org: its own indicator lines, and each per-org count summed over its subtree."""
+    sub = set(store.org_subtree(o["code"]))
+    lines = {r["code"]: r for r in table.rows(period, o["code"]) if r.get("org") in (o["code"], None)}
+    known = [r for r in lines.values() if r.get("passed") is not None]
+    p5 = lines.get("P5") or {}
+    return dict(org=o["code"], name=o["name"], p5=p5.get("value"), p5_n=p5.get("denominator"),
+                passed=sum(bool(r["passed"]) for r in known), known=len(known),
+                **{k: sum(c[x] for x in sub) for k, c in counts.items()})
 
 
 @dataclass(frozen=True)
