@@ -199,7 +199,10 @@ def scan(p: dict) -> dict:
     with _store(p["db"]) as store:
         with timed() as t:
             r = run_scan(store, cfg, rulebook, _now(p), full=p.get("full", False))
-    return {"seconds": t.seconds, "count": r.evaluated, "opened": r.opened, "resolved": r.resolved, "open": r.open}
+        with timed() as c:            # what `govwatch scan` does after reporting (run_scan)
+            store.checkpoint()
+    return {"seconds": t.seconds, "count": r.evaluated, "opened": r.opened, "resolved": r.resolved, "open": r.open,
+            "checkpoint_seconds": c.seconds}
 
 
 @step("indicators")
@@ -263,6 +266,7 @@ def answer_during_scan(p: dict) -> dict:
         with _store(p["db"]) as store:
             with timed() as t:
                 r = run_scan(store, cfg, rulebook, _now(p), full=True)
+            store.checkpoint()
             result.update(scan_seconds=t.seconds, count=r.evaluated)
         done.set()
     answers = []

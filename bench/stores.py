@@ -73,10 +73,12 @@ def run_store(database: str, data: str, out: str, packs, only=()) -> dict:
         t = time.perf_counter()
         r = run_scan(store, cfg, book, datetime.fromisoformat(NOW), full=True)
         res["full_rescan"] = (time.perf_counter() - t, r.evaluated, r.opened)
+        store.checkpoint()                 # as `govwatch scan` does after reporting
         done("full_rescan")
         t = time.perf_counter()
         r = run_scan(store, cfg, book, datetime.fromisoformat(DAILY))
         res["daily_scan"] = (time.perf_counter() - t, r.evaluated, r.opened)
+        store.checkpoint()
         done("daily_scan")
         t = time.perf_counter()
         values = compute(store, cfg, book, Period.parse(PERIOD), now=datetime.fromisoformat(NOW))

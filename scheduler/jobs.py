@@ -91,6 +91,7 @@ def cadence_for(cfg, spec: JobSpec) -> Cadence:
 
 def daily_scan(run: Run) -> str:
     result = run_scan(run.store, run.cfg, run.rulebook, run.now)
+    run.store.checkpoint()            # the scan's WAL folded back here, not in a bot button's commit (run_scan)
     scanned = (f"扫描 #{result.scan_id}：评估 {result.evaluated}，新增 {result.opened}，"
                f"消除 {result.resolved}，重开 {result.reopened}，未结 {result.open}")
     try:

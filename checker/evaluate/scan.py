@@ -14,13 +14,15 @@ import hashlib
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..errors import GovwatchError
-from ..findings import Complete, Firing, ReconcileResult, Setwise, opening, reconcile, reconcile_fired
+from ..findings import (Complete, Firing, ReconcileResult, Setwise, opening, reconcile, reconcile_fired,
+                        stage_setwise)
 from ..findings.opening import ORG_NAME, OpenSpec
 from ..findings.repo import FindingRepo
 from ..findings.messages import TEMPLATE, placeholders, render
@@ -84,6 +86,8 @@ class ScanRepo(FindingRepo, ScanClock, workdays.WorkdaysRepo, holiday_years.Holi
     def unevaluable_records(self, kind: str, first: str, last: str, since_seq: int | None,
                             rule_id: str) -> list[tuple[str, Any, str, str, str]]: ...
     def workdays_state(self) -> dict[str, Any] | None: ...
+    def scan_writes(self) -> AbstractContextManager[None]: ...
+    def checkpoint(self) -> tuple[int, int] | None: ...
     def working_day_end(self, day: str, n: int) -> str | None: ...
 
 APPOINTMENT_DAYS = 7           # appointments within this many days ahead are live
@@ -127,6 +131,7 @@ class Evaluation:
     changes: list[Row] | None = None         # the fired pairs that open or reopen, read before the lock
     cleared: str | None = None               # incremental: the temp table of evaluated pairs not firing
     whole_rules: set[str] | None = None      # the record rules evaluated over every record (None: all)
+    setwise: Setwise | None = None           # record rules: their new findings, opened set-wise (stage)
 
     def add(self, other: "Evaluation") -> None:
         self.firings += other.firings
@@ -216,9 +221,16 @@ class ScanContext:
 
 def run_scan(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, full: bool = False,
              engine: str = "sql") -> ScanResult:
-    """Evaluate (reading only), then reconcile the findings in one short write transaction."""
+    """Evaluate (reading only), then reconcile the findings in one short write transaction. The WAL
+    checkpoint of the scan's writes is left to the caller's `store.checkpoint()` once it has reported
+    (store.scan_writes): not on the scan's commit, and before the next writer's."""
     if engine not in ENGINES:
         raise GovwatchError(f"未知的评估引擎 {engine}：应为 {' 或 '.join(ENGINES)}")
+    with store.scan_writes():
+        return _scan(store, cfg, rulebook, now, full, engine)
+
+
+def _scan(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, full: bool, engine: str) -> ScanResult:
     refuse_backdated(store, now)
     last_scan = store.last_scan()
     last = None if last_scan is None else int(last_scan["to_seq"])
@@ -237,6 +249,7 @@ def run_scan(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, fu
     for part in _parts(ctx):            # what a reconcile will write, prepared unlocked, each part as it comes
         part.firings = prepare(store, part)         # (the record rules' while the indicator threads still run)
         part.prepared = prepare_fired(store, part)
+        part.setwise = stage(ctx, part)
         parts.append(part)
     missing = holiday_years.firings(store, cfg, now, ctx.rectify_due(holiday_years.RULE))   # admins: no 调休 data
     with store.transaction():
@@ -246,8 +259,7 @@ def run_scan(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, fu
                    for part in parts]
         results += [reconcile_fired(store, cfg, scan_id, now, part.fired, part.fired_rules,
                                     lambda rows, part=part: part.complete(part.pending(rows)), part.prepared,
-                                    part.changes, part.cleared, part.whole_rules, _setwise(ctx, part.fired_rules),
-                                    count=False)
+                                    part.changes, part.cleared, part.whole_rules, part.setwise, count=False)
                     for part in parts if part.fired]
         results.append(reconcile(store, cfg, scan_id, now, *missing))
         r = ReconcileResult.total(results)
@@ -287,6 +299,15 @@ def prepare_fired(store: ScanRepo, part: Evaluation) -> dict[str, Firing]:
     return {f.fingerprint: f for f in part.complete(part.pending(rows))} if rows else {}
 
 
+def stage(ctx: ScanContext, part: Evaluation) -> Setwise | None:
+    """The part's new record findings, staged and routed before the write lock when prepare_fired
+    read the fired pairs that open (else under it, from the pairs collected there)."""
+    if not part.fired:
+        return None
+    setwise = _setwise(ctx, part.fired_rules)
+    return setwise if part.changes is None else stage_setwise(ctx.store, ctx.cfg, setwise)
+
+
 def evaluate(store: ScanRepo, cfg: Config, rulebook: RuleBook, now: datetime, full: bool = True, since_seq: int = 0,
              engine: str = "sql") -> Evaluation:
     """Every enabled rule's firings at `now` (made whole), writing no finding."""
@@ -314,7 +335,7 @@ def _parts(ctx: ScanContext) -> Iterator[Evaluation]:
 
 def _on_own_connection(ctx: ScanContext, kind: str, rules: list[Rule], parts: Iterable[Period]) -> list[Evaluation]:
     """A BACKGROUND kind's parts, one after the other on one connection of its own."""
-    with Store(ctx.store.path) as store:
+    with Store(ctx.store.path) as store, store.scan_writes():
         own = replace(ctx, store=store)
         return [EVALUATORS[kind](own, rules, part) for part in parts]
 

@@ -210,6 +210,25 @@ class SQLiteDialect:
             conn.execute(f"PRAGMA wal_autocheckpoint = {int(auto)}")
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    @contextmanager
+    def deferred_checkpoints(self, conn: sqlite3.Connection, pages: int) -> Iterator[None]:
+        """No automatic WAL checkpoint in this connection's commits until the WAL holds `pages`
+        pages (a bound: past it a commit checkpoints as usual); the setting restored afterwards.
+        Whoever defers calls `checkpoint` once its lock is released."""
+        auto = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        conn.execute(f"PRAGMA wal_autocheckpoint = {max(int(auto), int(pages))}")
+        try:
+            yield
+        finally:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {int(auto)}")
+
+    def checkpoint(self, conn: sqlite3.Connection) -> tuple[int, int] | None:
+        """A PASSIVE WAL checkpoint: copies what it can without waiting on readers or writers (a
+        writer meanwhile is not blocked). (pages in the WAL, pages checkpointed); None when the
+        store keeps no WAL (in memory) or another checkpoint is running."""
+        busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return None if busy or log < 0 else (int(log), int(done))
+
     def size_bytes(self, store: StoreBase) -> int:
         if store.path == ":memory:":
             return 0
@@ -682,6 +701,15 @@ class PostgresDialect:
                params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
         names = ", ".join(f'"{c}"' for c in columns)
         return [tuple(r) for r in store.conn.execute(f"SELECT {names} FROM ({sql}) AS _p", params).fetchall()]
+
+    @contextmanager
+    def deferred_checkpoints(self, conn: PgConnection, pages: int) -> Iterator[None]:
+        """PostgreSQL checkpoints in its own background process: nothing to defer."""
+        yield
+
+    def checkpoint(self, conn: PgConnection) -> tuple[int, int] | None:
+        """The server checkpoints by itself: nothing to do."""
+        return None
 
     @contextmanager
     def bulk_session(self, conn: PgConnection, cache_mb: int, checkpoint_pages: int) -> Iterator[None]:

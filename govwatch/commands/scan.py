@@ -39,4 +39,5 @@ def scan(ctx, ns) -> int:
     else:
         print(f"扫描 #{result.scan_id}（{result.now}）：评估 {result.evaluated} 条，新增 {result.opened}，"
               f"消除 {result.resolved}，重开 {result.reopened}，当前未关闭 {result.open}")
+    ctx.store.checkpoint()            # the scan's WAL folded back, reported first (run_scan)
     return 0
