@@ -93,11 +93,6 @@ def test_a_change_that_breaks_a_rule_is_caught(pg_database, change):
 
 # ---------------------------------------------------------------- the scan's statements, planned
 
-# What Citus still could not push down in a scan (docs/postgresql.md "run through the coordinator"):
-# the cases rules and indicators reading a case's evaluations by case_no, and the deadline refresh
-# joining cases to their own deadlines by case_no.
-KNOWN = {"evaluations of a case": r"SubPlan \d+: a subquery on evaluations correlated with cases by \(case_no = cases\.case_no\)",
-         "the deadline refresh": r"cases joined to cases on \(\w+\.case_no = \w+\.case_no\)"}
 PACKS = [ROOT / "rules" / "db33", ROOT / "rules" / "db50"]
 _PLANNED = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE\s+TABLE\s+\S+\s+AS)\b", re.I)
 
@@ -148,29 +143,36 @@ def _scan_problems(url: str, tmp_path, monkeypatch) -> list[str]:
             for problem in citus.plan_problems(plan, owner)]
 
 
-def test_no_statement_of_the_scan_joins_a_record_to_its_finding_by_its_key(pg_database, tmp_path, monkeypatch):
-    """The incremental scan looks a record's finding up by the record key (fire_changes,
-    select_records, unevaluable_records), which is not the distribution column: on PostgreSQL the
-    findings it needs are read into temporary tables first (dialect.stages_findings), so no statement
-    joins findings to a record table or reads them in a correlated subquery. What Citus still could
-    not push down in the scan is the evaluations rule's join of an evaluation to its case by
-    case_no (docs/postgresql.md: "run through the coordinator")."""
+def test_every_statement_of_the_scan_pushes_down(pg_database, tmp_path, monkeypatch):
+    """Citus could push every statement of the scans down as it stands. The incremental scan looks a
+    record's finding up by the record key (fire_changes, select_records, unevaluable_records), which
+    is not the distribution column: on PostgreSQL the findings it needs are read into temporary tables
+    first (dialect.stages_findings), so no statement joins findings to a record table or reads them
+    in a correlated subquery. A case's evaluations (`evaluated`, E1) are correlated with it on
+    (org, case_no), and the deadline refresh joins a case to its new deadline on (case_no, org)."""
     found = _scan_problems(pg_database, tmp_path, monkeypatch)
-    assert [p for p in found if "findings" in p.split("\n")[0]] == [], "\n".join(found)
-    unknown = [p for p in found if not any(re.match(k, p) for k in KNOWN.values())]
-    assert unknown == [], "\n".join(unknown)
+    assert found == [], "\n".join(found)
 
 
-def test_a_finding_looked_up_from_the_record_statement_is_caught(pg_database, tmp_path, monkeypatch):
-    """The form SQLite runs (dialect.stages_findings false) is what the check above catches, in each
-    of the statements that look a record's finding up."""
-    monkeypatch.setattr(PostgresDialect, "stages_findings", False)
-    found = [p for p in _scan_problems(pg_database, tmp_path, monkeypatch) if "findings" in p.split("\n")[0]]
-    statement = lambda p: p.split("\n    in: ")[1]  # noqa: E731
-    # fire_changes: the changed rows' correlated EXISTS by fingerprint; the verified findings' subjects
-    assert any("correlated" in p and "fingerprint" in p and statement(p).startswith("INSERT INTO temp._delta")
-               for p in found), found
-    assert any("joined" in p and ".subject" in p and statement(p).startswith("INSERT INTO temp._delta")
-               for p in found), found
-    assert any(statement(p).startswith("CREATE TABLE temp._sel_") for p in found), found     # select_records
-    assert any("record_key" in p for p in found), found                                      # unevaluable_records
+# Statements in the forms the scan ran before (a case's evaluations by case_no alone, the deadline
+# refresh by the case key alone) and as it runs them now: the check tells them apart.
+_EVALUATED = ("SELECT org, SUM(CASE WHEN status = 'closed' AND EXISTS (SELECT 1 FROM evaluations e WHERE {on}) "
+              "THEN 1 ELSE 0 END) FROM cases GROUP BY org")
+_REFRESH = ("UPDATE cases SET due_at = y.due FROM (SELECT c.case_no AS rid, c.org AS org, c.promised_at AS due "
+            "FROM cases c WHERE c._seq >= 0) AS y WHERE {on} AND cases.due_at IS DISTINCT FROM y.due")
+FORMS = {"evaluations by case_no": (_EVALUATED.format(on="e.case_no = cases.case_no"), "a subquery on evaluations"),
+         "evaluations by org and case_no": (_EVALUATED.format(on="e.org = cases.org AND e.case_no = cases.case_no"), None),
+         "refresh by case_no": (_REFRESH.format(on="cases.case_no = y.rid"), "cases joined to cases"),
+         "refresh by case_no and org": (_REFRESH.format(on="cases.case_no = y.rid AND cases.org = y.org"), None)}
+
+
+@pytest.mark.parametrize("form", list(FORMS), ids=list(FORMS))
+def test_a_statement_correlated_or_joined_off_the_distribution_column_is_caught(pg_database, form):
+    sql, problem = FORMS[form]
+    with Store(pg_database) as store:
+        plan = store.conn.raw.execute("EXPLAIN (FORMAT JSON) " + sql).fetchone()[0][0]["Plan"]
+        found = citus.plan_problems(plan, citus.owners(store.conn))
+    if problem is None:
+        assert found == [], found
+    else:
+        assert any(problem in p for p in found), found

@@ -36,7 +36,7 @@ def _working_day(column: str, ord_sql: str) -> str:
 def _facts(source: str, rid: str, where: str) -> str:
     """The facts of the cases of `source` (the cases table, or rows shaped like it: a bulk import's
     validated rows) that `where` selects, aliased `c`."""
-    return f"""SELECT {rid} AS rid, {_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
+    return f"""SELECT {rid} AS rid, c.org AS org, {_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
         COALESCE(i.promised_days, i.statutory_days) AS days, wa.ord AS acc_ord, COALESCE(wa.work, 0) AS acc_work,
         c.promised_at AS promised_at, wp.ord AS prom_ord,
         COALESCE(c.suspended_days, 0) + COALESCE(c.extended_days, 0) AS shift
@@ -57,8 +57,9 @@ DUE_SQL = f"""CASE
 
 
 def due_rows(source: str, rid: str, where: str = "1 = 1") -> str:
-    """SELECT rid, due: the deadline of each case of `source` (see `_facts`)."""
-    return f"SELECT x.rid AS rid, {DUE_SQL} AS due FROM ({_facts(source, rid, where)}) AS x"
+    """SELECT rid, org, due: the deadline of each case of `source` (see `_facts`); the org beside the
+    row identity, so that joining the rows back to `cases` on both stays within an org (a shard)."""
+    return f"SELECT x.rid AS rid, x.org AS org, {DUE_SQL} AS due FROM ({_facts(source, rid, where)}) AS x"
 
 
 class RowIdentity(Protocol):

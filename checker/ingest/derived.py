@@ -147,8 +147,10 @@ derived("cases", "late", "bool",
 derived("cases", "online_full_process", "bool",
         "cases.channel = 'online' AND (:p7_any_online = 1 OR cases.item_code IN "
         "(SELECT code FROM items WHERE online_depth >= :p7_depth))")
-# DB50/T 957.7 §5.4.2 b) 一事一评: an evaluation names the case.
-derived("cases", "evaluated", "bool", "EXISTS (SELECT 1 FROM evaluations e WHERE e.case_no = cases.case_no)")
+# DB50/T 957.7 §5.4.2 b) 一事一评: an evaluation of the case's org names the case (correlated on
+# (org, case_no): a shard of a store distributed by org answers it alone, docs/postgresql.md "Citus").
+derived("cases", "evaluated", "bool",
+        "EXISTS (SELECT 1 FROM evaluations e WHERE e.org = cases.org AND e.case_no = cases.case_no)")
 
 
 def params(cfg: Config) -> dict[str, Any]:

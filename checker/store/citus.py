@@ -110,7 +110,10 @@ def plan_problems(plan: Mapping[str, Any], owner: Mapping[str, str],
       column (`org = x.org`): each shard holds only its own rows of both, so the rows would have to be
       moved between the workers first (a repartition join at best);
     - a correlated subquery (a SubPlan whose conditions name a relation outside it) reading a
-      distributed table: Citus plans one only when it is correlated on the distribution column.
+      distributed table, other than on its distribution column (`e.org = cases.org` in every
+      condition naming the outer relation): Citus plans one only when it is correlated on the
+      distribution column (the outer relation's alias is not followed to its table: the joins of
+      the outer query are checked as joins).
     Joins and subqueries of a distributed table with reference and local tables (a scan's temporary
     tables) are not problems: Citus sends the local rows to the workers as an intermediate result."""
     dist = dict(DISTRIBUTED if distributed is None else distributed)
@@ -129,22 +132,41 @@ def _walk(node: Mapping[str, Any], owner: Mapping[str, str], dist: Mapping[str, 
                 conditions = [node[k] for k in _CONDITIONS if k in node]
                 if node["Node Type"] == "Nested Loop":        # a parameterised inner side holds the join's keys
                     conditions += _conditions(sides[1])
-                columns = {dist[t] for t in outer | inner}
-                column = columns.pop() if len(columns) == 1 else None
-                if column is None or not any(re.search(rf"\b{column}\)? = \(?(\w+\.)?{column}\b", c) for c in conditions):
+                column = _one_column(outer | inner, dist)
+                if column is None or not any(_equated(c, column) for c in conditions):
                     out.append(f"{' '.join(sorted(outer))} joined to {' '.join(sorted(inner))} on "
                                f"{' AND '.join(conditions) or 'nothing'}: not on the distribution column")
-    if node.get("Parent Relationship") == "SubPlan":
-        read = _read(node, owner, dist)
-        conditions = _conditions(node)
-        names = _aliases(node)
-        outside = sorted({q for c in conditions for q in re.findall(r"\b(\w+)\.\w+", re.sub(r"'(?:[^']|'')*'", "", c))}
-                         - names)
-        if read and outside:
-            out.append(f"{node.get('Subplan Name')}: a subquery on {' '.join(sorted(read))} correlated with "
-                       f"{' '.join(outside)} by {' AND '.join(conditions)}")
+    if node.get("Parent Relationship") == "SubPlan" and (problem := _subplan_problem(node, owner, dist)):
+        out.append(problem)
     for child in children:
         _walk(child, owner, dist, out)
+
+
+def _subplan_problem(node: Mapping[str, Any], owner: Mapping[str, str], dist: Mapping[str, str]) -> str | None:
+    """A correlated subquery reading distributed tables, unless every condition naming a relation
+    outside it equates their one distribution column with that relation's (`org = cases.org`)."""
+    read, conditions = _read(node, owner, dist), _conditions(node)
+    outside = sorted({q for c in conditions for q in re.findall(r"\b(\w+)\.\w+", re.sub(r"'(?:[^']|'')*'", "", c))}
+                     - _aliases(node))
+    column = _one_column(read, dist)
+    correlating = [c for c in conditions if any(re.search(rf"\b{q}\.", c) for q in outside)]
+    if not read or not outside or (column and all(_equated(c, column, outside) for c in correlating)):
+        return None
+    return (f"{node.get('Subplan Name')}: a subquery on {' '.join(sorted(read))} correlated with "
+            f"{' '.join(outside)} by {' AND '.join(conditions)}")
+
+
+def _one_column(tables: set[str], dist: Mapping[str, str]) -> str | None:
+    """The distribution column the distributed `tables` share (None: none, or more than one)."""
+    columns = {dist[t] for t in tables}
+    return columns.pop() if len(columns) == 1 else None
+
+
+def _equated(condition: str, column: str, outside: Iterable[str] | None = None) -> bool:
+    """Whether a plan condition equates `column` with `column` (`org = x.org`, `(org = cases.org)`),
+    that of one of the relations `outside` when given (a correlated subquery's condition)."""
+    other = r"(\w+\.)?" if outside is None else "(" + "|".join(map(re.escape, outside)) + r")\."
+    return re.search(rf"\b{column}\)? = \(?{other}{column}\b", condition) is not None
 
 
 def _subtree(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -444,11 +444,13 @@ class ScanStore(StoreBase):
         self.conn.execute("UPDATE meta SET value = json_set(value, '$.seq', ?) WHERE key = 'workdays'", (seq,))
 
     def update_deadlines(self, due_rows: str, params: dict[str, Any]) -> int:
-        """Set cases.due_at from `due_rows` (SELECT rid, due: checker.ingest.deadlines.due_rows) where it
-        differs; how many rows changed."""
+        """Set cases.due_at from `due_rows` (SELECT rid, org, due: checker.ingest.deadlines.due_rows)
+        where it differs; how many rows changed. Joined on the org too: a case to its own row within
+        its org (on Citus, within a shard)."""
         rowid = self.dialect.rowid("cases", "cases")
         return int(self.conn.execute(f"UPDATE cases SET due_at = y.due FROM ({due_rows}) AS y "
-                                 f"WHERE {rowid} = y.rid AND cases.due_at IS DISTINCT FROM y.due", params).rowcount)
+                                     f"WHERE {rowid} = y.rid AND cases.org = y.org "
+                                     f"AND cases.due_at IS DISTINCT FROM y.due", params).rowcount)
 
     def date_bounds(self, since_seq: int = 0) -> tuple[str | None, str | None]:
         """The earliest and latest date (YYYY-MM-DD) a rule counts from or to (each kind's period field,
