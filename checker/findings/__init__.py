@@ -126,29 +126,26 @@ def reconcile(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, firi
         return ReconcileResult(ctx.opened, resolved, ctx.reopened, store.count_active_findings() if count else -1)
 
 
-# A staged new finding's route: (rule, org, handler) → (assignee, supervisor), as one tuple
-Route = tuple[str, str | None, str | None, str | None, str | None]
-
-
 @dataclass(frozen=True)
 class Setwise:
     """The new record findings of a reconcile_fired opened set-wise (checker.findings.opening): a spec
-    per rule, the rules (routing decides on them) and the derived fields' parameters. `routes`: set
-    when they were staged already (stage_setwise), before the write lock."""
+    per rule, the rules (routing decides on them) and the derived fields' parameters. `staged`: they
+    were staged and routed already (stage_setwise), before the write lock."""
     specs: Sequence[OpenSpec]
     rules: Mapping[str, Rule]
     params: dict[str, Any]
-    routes: Sequence[Route] | None = None
+    staged: bool = False
 
 
 def stage_setwise(store: FindingRepo, cfg: Config, setwise: Setwise) -> Setwise:
-    """The new findings made whole in SQL into the store's staging table (store.stage_new) and
-    routed, reading only the store: done before a scan's write lock (over the fired pairs its
-    reconcile_fired is given as `changes`), so that under it only their insert is left."""
+    """The new findings made whole in SQL into the store's staging tables (store.stage_new), routed
+    and put in the order they are numbered in (store.route_staged), reading only the store: done
+    before a scan's write lock (over the fired pairs its reconcile_fired is given as `changes`),
+    so that under it only their insert is left."""
     directory = CachedDirectory(store)
-    routes = [(rule, org, handler, *assign(directory, cfg, setwise.rules[rule], org, handler))
-              for rule, org, handler in store.stage_new(setwise.specs, setwise.params)]
-    return replace(setwise, routes=routes)
+    store.route_staged([(rule, org, handler, *assign(directory, cfg, setwise.rules[rule], org, handler))
+                        for rule, org, handler in store.stage_new(setwise.specs, setwise.params)])
+    return replace(setwise, staged=True)
 
 
 def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, table: str, rules: Collection[str],
@@ -239,11 +236,10 @@ class _Reconcile:
     def open_setwise(self, setwise: Setwise) -> None:
         """The new record findings and their open events, set-wise (staged and routed before, or
         here: routed by distinct rule, org and handler)."""
-        routes = setwise.routes
-        if routes is None:
-            routes = [(rule, org, handler, *self.route_of(setwise.rules[rule], org, handler))
-                      for rule, org, handler in self.store.stage_new(setwise.specs, setwise.params)]
-        self.opened += self.store.open_staged(routes, self.at, self.scan_id)
+        if not setwise.staged:
+            self.store.route_staged([(rule, org, handler, *self.route_of(setwise.rules[rule], org, handler))
+                                     for rule, org, handler in self.store.stage_new(setwise.specs, setwise.params)])
+        self.opened += self.store.open_staged(self.at, self.scan_id)
 
     def merge(self, row: dict[str, Any] | None, firing: Firing) -> None:
         if row is None:

@@ -60,26 +60,38 @@ class OpeningStore(StoreBase):
                           binds)
         return [(r, o, h) for r, o, h in self.conn.execute("SELECT DISTINCT rule, org, handler FROM temp._open")]
 
-    def open_staged(self, routes: Iterable[tuple[str, str | None, str | None, str | None, str | None]],
-                    at: str, scan_id: int) -> int:
-        """The staged findings (stage_new) inserted open, by fingerprint (as the Python path numbers
-        them), routed by `routes` (rule, org, handler, assignee, supervisor), and their open events;
-        how many opened."""
+    def route_staged(self, routes: Iterable[tuple[str, str | None, str | None, str | None, str | None]]) -> None:
+        """temp._opening: the staged findings (stage_new) with their routes (`routes`: rule, org,
+        handler, assignee, supervisor), in fingerprint order (the order the Python path numbers
+        them in). Joined and sorted here, before a scan's write lock, so that under it open_staged
+        copies them in order (1M, 4,855 opened: 15 ms of the insert's 85 ms)."""
         self.conn.execute("DROP TABLE IF EXISTS temp._routes")
         self.conn.execute("CREATE TABLE temp._routes (rule TEXT, org TEXT, handler TEXT, assignee TEXT, supervisor TEXT)")
         self.conn.executemany("INSERT INTO temp._routes VALUES (?, ?, ?, ?, ?)",
                               [(r, o or "", h or "", a, s) for r, o, h, a, s in routes])
         self.conn.execute("CREATE UNIQUE INDEX temp.ix_routes ON _routes (rule, org, handler)")
-        binds = {"_at": at, "_scan": scan_id, "_no_org": NO_ORG}      # a finding of no org: stored as NO_ORG
+        self.conn.execute("DROP TABLE IF EXISTS temp._opening")
+        self.conn.execute("CREATE TABLE temp._opening (_n INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT, "
+                          "rule TEXT, clause TEXT, standard TEXT, subject TEXT, subject_kind TEXT, org TEXT, "
+                          "severity TEXT, message TEXT, assignee TEXT, supervisor TEXT, due_at TEXT, data TEXT)")
+        self.conn.execute("""INSERT INTO temp._opening (fingerprint, rule, clause, standard, subject, subject_kind,
+                org, severity, message, assignee, supervisor, due_at, data)
+            SELECT o.fingerprint, o.rule, o.clause, o.standard, o.subject, o.subject_kind, COALESCE(o.org, :_no_org),
+                   o.severity, o.message, t.assignee, t.supervisor, o.due_at, o.data
+            FROM temp._open o LEFT JOIN temp._routes t ON t.rule = o.rule AND t.org = COALESCE(o.org, '')
+                 AND t.handler = COALESCE(o.handler, '')
+            ORDER BY o.fingerprint""", {"_no_org": NO_ORG})     # a finding of no org: stored as NO_ORG
+
+    def open_staged(self, at: str, scan_id: int) -> int:
+        """The staged and routed findings (route_staged) inserted open, in fingerprint order, and
+        their open events; how many opened."""
+        binds: dict[str, Any] = {"_at": at, "_scan": scan_id}
         insert = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject,
                 subject_kind, org, severity, status, message, assignee, supervisor, opened_at, due_at, last_seen_at,
                 last_scan_id, data)
-            SELECT o.fingerprint, o.rule, o.clause, o.standard, 'record', o.subject, o.subject_kind,
-                   COALESCE(o.org, :_no_org), o.severity,
-                   'open', o.message, t.assignee, t.supervisor, :_at, o.due_at, :_at, :_scan, o.data
-            FROM temp._open o LEFT JOIN temp._routes t ON t.rule = o.rule AND t.org = COALESCE(o.org, '')
-                 AND t.handler = COALESCE(o.handler, '')
-            ORDER BY o.fingerprint"""
+            SELECT fingerprint, rule, clause, standard, 'record', subject, subject_kind, org, severity,
+                   'open', message, assignee, supervisor, :_at, due_at, :_at, :_scan, data
+            FROM temp._opening ORDER BY _n"""
         events = """INSERT INTO finding_events (finding_id, org, at, actor, action, from_status, to_status, data)
             SELECT f.id, f.org, :_at, 'system', 'open', NULL, 'open',
                    '{"assignee": ' || json_quote(f.assignee) || ', "scan_id": ' || CAST(:_scan AS TEXT) || '}'"""
