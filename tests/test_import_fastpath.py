@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from checker import config as config_mod
 from checker import ingest
-from checker.ingest import importer
+from checker.ingest import importer, readers
 from checker.ingest.coerce import WORDS
 from checker.ingest.records import KINDS
 from checker.store import Store, staging
@@ -288,3 +288,26 @@ def test_the_fast_import_s_work_grows_in_step_with_its_rows(tmp_path):
     correlated NOT EXISTS: 200,000 cases took 373 s instead of 8 s) makes it about four times."""
     small, big = _import_steps(tmp_path, 3000), _import_steps(tmp_path, 6000)
     assert big < 2.6 * small, (small, big)
+
+
+def test_a_big_load_into_an_empty_table_writes_a_key_met_again_in_a_later_batch_as_an_update(store, cfg, tmp_path):
+    """Into an empty table locked by the load (its indexes deferred), a batch's keys are written as
+    new ones without the conflict arbiter (PostgreSQL's key table); a batch repeating a key of an
+    earlier batch falls back to the upsert: the later row wins, counted as an update, on both stores."""
+    _refs(store, cfg, tmp_path)
+    header = ["case_no", "item_code", "org", "channel", "accepted_at", "status"]
+    rows = [[f"C{i}", "K1", "500103", "window", "2026-10-09 09:00:00", "processing"] for i in range(12)]
+    rows += [["C3", "K1", "500103", "online", "2026-09-30 10:00:00", "accepted"], ["C20", "K2", "500103", "window",
+                                                                                  "2026-10-09 09:00:00", "processing"]]
+    path = write_csv(tmp_path / "c.csv", header, rows)
+    with mock.patch.object(staging, "DEFER_ROWS", 1), mock.patch.object(importer, "FAST_BATCH", 5), \
+            mock.patch.object(readers, "RAW_CHUNK", 200):
+        r = ingest.import_file(store, cfg, "cases", path, run=ingest.ImportRun(store, cfg, now=NOW))
+    assert (r.inserted, r.updated, r.rejected) == (13, 1, 0)
+    c3 = store.get("cases", "C3")
+    assert (c3["channel"], c3["accepted_at"], c3["due_at"]) == ("online", "2026-09-30T10:00:00+08:00",
+                                                                "2026-10-13T23:59:59+08:00")    # 5 working days
+    assert store.count("cases") == 13
+    if store.is_postgres:
+        assert store.scalar("SELECT count(*) FROM case_keys") == 13
+        assert store.scalar("SELECT accepted_at FROM case_keys WHERE case_no = 'C3'") == "2026-09-30T10:00:00+08:00"

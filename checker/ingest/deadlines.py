@@ -16,7 +16,7 @@ tests, and follows the same reading).
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 from .derived import calendar_key, day_of
 
@@ -25,20 +25,17 @@ _K = calendar_key("cases").replace("cases.", "c.")
 INPUTS = frozenset({"item_code", "hall", "accepted_at", "promised_at", "suspended_days", "extended_days"})
 
 
-def _working_day(column: str, ord_sql: str) -> str:
-    """`column` (day or eod) of the working day whose ordinal is `ord_sql` in the case's calendar."""
-    return (f"(SELECT w.{column} FROM workdays w INDEXED BY ix_workdays_ord "     # (a SQLite hint: dropped on PostgreSQL)
-            f"WHERE w.cal = x.cal AND w.ord = {ord_sql} AND w.work = 1)")
-
-
 # x: the case's calendar, its item's term (days; NULL: none), immediate (0/1), whether the item exists,
-# the ordinals of its acceptance and promised days, whether it was accepted on a working day, the shift.
-def _facts(source: str, rid: str, where: str) -> str:
+# the ordinals of its acceptance and promised days, whether it was accepted on a working day, the shift;
+# `carry`: columns of the case passed through as they are (a bulk import's rows, written with their deadline;
+# the org always is).
+def _facts(source: str, rid: str, where: str, carry: Sequence[str] = ()) -> str:
     """The facts of the cases of `source` (the cases table, or rows shaped like it: a bulk import's
     validated rows) that `where` selects, aliased `c`."""
-    return f"""SELECT {rid} AS rid, c.org AS org, {_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
+    carried = "".join(f'c."{name}" AS "{name}", ' for name in carry if name != "org")
+    return f"""SELECT {rid} AS rid, c.org AS org, {carried}{_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
         COALESCE(i.promised_days, i.statutory_days) AS days, wa.ord AS acc_ord, COALESCE(wa.work, 0) AS acc_work,
-        c.promised_at AS promised_at, wp.ord AS prom_ord,
+        c.promised_at AS prom_at, wp.ord AS prom_ord,
         COALESCE(c.suspended_days, 0) + COALESCE(c.extended_days, 0) AS shift
     FROM {source} c LEFT JOIN items i ON i.code = c.item_code
     LEFT JOIN workdays wa ON wa.cal = {_K} AND wa.day = {day_of('c.accepted_at')}
@@ -47,19 +44,27 @@ def _facts(source: str, rid: str, where: str) -> str:
 
 
 _TERM = "CASE WHEN x.immediate = 1 OR COALESCE(x.days, 0) <= 0 THEN 1 - x.acc_work ELSE x.days END"
+_NO_TERM = "x.item IS NULL OR (x.days IS NULL AND x.immediate = 0)"
+# The ordinal of the working day the deadline falls on (w: that day, one lookup a case). A join, not a
+# subquery a case: PostgreSQL hashes the workdays table once (1M cases: 2.7x less time than an index
+# probe a case); SQLite probes ix_workdays_ord either way.
+_DUE_ORD = f"""CASE WHEN x.prom_at IS NOT NULL THEN x.prom_ord + x.shift
+    WHEN {_NO_TERM} THEN NULL ELSE x.acc_ord + {_TERM} + x.shift END"""
 DUE_SQL = f"""CASE
-    WHEN x.promised_at IS NOT NULL THEN
-        CASE WHEN x.shift = 0 THEN x.promised_at
-             ELSE {_working_day('day', 'x.prom_ord + x.shift')} || substr(x.promised_at, 11) END
-    WHEN x.item IS NULL OR (x.days IS NULL AND x.immediate = 0) THEN NULL
-    ELSE {_working_day('eod', f'x.acc_ord + {_TERM} + x.shift')}
+    WHEN x.prom_at IS NOT NULL THEN
+        CASE WHEN x.shift = 0 THEN x.prom_at ELSE w.day || substr(x.prom_at, 11) END
+    WHEN {_NO_TERM} THEN NULL
+    ELSE w.eod
     END"""
 
 
-def due_rows(source: str, rid: str, where: str = "1 = 1") -> str:
-    """SELECT rid, org, due: the deadline of each case of `source` (see `_facts`); the org beside the
-    row identity, so that joining the rows back to `cases` on both stays within an org (a shard)."""
-    return f"SELECT x.rid AS rid, x.org AS org, {DUE_SQL} AS due FROM ({_facts(source, rid, where)}) AS x"
+def due_rows(source: str, rid: str, where: str = "1 = 1", carry: Sequence[str] = ()) -> str:
+    """SELECT rid, org, the other `carry` columns, due: the deadline of each case of `source` (see
+    `_facts`); the org beside the row identity, so that joining the rows back to `cases` on both stays
+    within an org (a shard)."""
+    carried = "".join(f'x."{name}" AS "{name}", ' for name in carry if name != "org")
+    return (f"SELECT x.rid AS rid, x.org AS org, {carried}{DUE_SQL} AS due FROM ({_facts(source, rid, where, carry)}) AS x "
+            f"LEFT JOIN workdays w INDEXED BY ix_workdays_ord ON w.cal = x.cal AND w.ord = {_DUE_ORD} AND w.work = 1")
 
 
 class RowIdentity(Protocol):

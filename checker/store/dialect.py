@@ -105,6 +105,11 @@ class SQLiteDialect:
         """Append rows of `width` values to a temporary table."""
         conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * width)})", rows)
 
+    @staticmethod
+    def edge_codes(expr: str) -> tuple[str, str]:
+        """SQL of the code points of the first and the last character of a text (NULL when empty)."""
+        return f"unicode({expr})", f"unicode(substr({expr}, -1))"
+
     def empty(self, conn: sqlite3.Connection, table: str) -> None:
         conn.execute(f"DELETE FROM {table}")
 
@@ -576,6 +581,12 @@ class PostgresDialect:
         with conn.raw.cursor().copy(f"COPY {table} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    @staticmethod
+    def edge_codes(expr: str) -> tuple[str, str]:
+        """SQL of the code points of the first and the last character of a text (0 when empty; ascii()
+        of a UTF-8 database reads a code point). right(): cheaper than substr at the length."""
+        return f"ascii({expr})", f"ascii(right({expr}, 1))"
 
     def empty(self, conn: PgConnection, table: str) -> None:
         conn.raw.execute(f"TRUNCATE {translate(table, False)}")       # `temp.x` spelled as PostgreSQL's
@@ -1141,15 +1152,19 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
     if not months_made:
         ensure_partitions(conn, table, [r[0] for r in conn.raw.execute(
             f'SELECT DISTINCT substr("{at}", 1, 7) FROM {base}')])
+    names = ", ".join(f'"{c}"' for c in columns)
+    total = int(_first(conn.raw.execute(f"SELECT count(*) FROM {base}").fetchone()))
+    if not orphans and _all_new(conn, table, base):
+        conn.execute(f'INSERT INTO "{table}" ({names}) {rows(None)}', params)
+        conn.bulk_loaded.update((table, keys))
+        return total, 0
     conn.raw.execute(f'CREATE TEMP TABLE IF NOT EXISTS {NEW} (k TEXT COLLATE "C")')
     conn.raw.execute(f"TRUNCATE {NEW}")
-    total = int(_first(conn.raw.execute(f"SELECT count(*) FROM {base}").fetchone()))
     new = conn.raw.execute(
         f'WITH n AS (INSERT INTO "{keys}" ("{key}", "{org}", "{at}") SELECT "{key}", "{org}", "{at}" FROM {base} '
         f'ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}") INSERT INTO {NEW} (k) SELECT "{key}" FROM n').rowcount
     if new and orphans:     # orphans: records written around the store (raw SQL) whose keys the key table lacks
         new -= adopt_orphans(conn, table)
-    names = ", ".join(f'"{c}"' for c in columns)
     if new < total:
         sets = ", ".join(f'"{c}" = o."{c}"' for c in columns if c != key)
         moved = conn.execute(
@@ -1169,6 +1184,27 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
         conn.execute(f'INSERT INTO "{table}" ({names}) {rows(True if new < total else None)}', params)
     conn.bulk_loaded.update((table, keys))
     return total - moved, moved
+
+
+def _all_new(conn: PgConnection, table: str, base: str) -> bool:
+    """Write the key rows of `base`'s records as new ones with a plain INSERT, in a savepoint: True when
+    none was there; False, nothing written, when one was (another importer's, or an earlier batch's).
+    Without the conflict arbiter, RETURNING and the list of new keys, 1M keys cost 1.9 s instead of 5.6 s
+    (both measured on a loaded machine); only for a table holding no record without a key row."""
+    key, org, at = key_columns(table)
+    savepoint, raw = conn.in_transaction, conn.raw
+    if savepoint:
+        raw.execute("SAVEPOINT _gw_keys")
+    try:
+        raw.execute(f'INSERT INTO "{KEYED[table]}" ("{key}", "{org}", "{at}") SELECT "{key}", "{org}", "{at}" FROM {base}')
+    except Exception as exc:
+        if type(exc).__name__ != "UniqueViolation" or not savepoint:
+            raise
+        raw.execute("ROLLBACK TO SAVEPOINT _gw_keys")
+        return False
+    if savepoint:
+        raw.execute("RELEASE SAVEPOINT _gw_keys")
+    return True
 
 
 def adopt_orphans(conn: PgConnection, table: str) -> int:
