@@ -105,6 +105,8 @@ class SQLiteDialect:
         """Append rows of `width` values to a temporary table."""
         conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * width)})", rows)
 
+    fence = ""                # what keeps a subquery's values computed once a row (see PostgresDialect)
+
     @staticmethod
     def edge_codes(expr: str) -> tuple[str, str]:
         """SQL of the code points of the first and the last character of a text (NULL when empty)."""
@@ -581,6 +583,9 @@ class PostgresDialect:
         with conn.raw.cursor().copy(f"COPY {table} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    fence = " OFFSET 0"       # a subquery the planner keeps whole: its values computed once a row, not
+                              # expanded into each outer expression naming them
 
     @staticmethod
     def edge_codes(expr: str) -> tuple[str, str]:
