@@ -1,4 +1,8 @@
-"""A scan's WAL checkpoint (issue 11: the 1M daily scan's commit paid ~30 ms for it).
+"""What a scan does under its write lock, and its WAL checkpoint (issue 11: the 1M daily scan's
+critical path).
+
+The new findings of a daily scan are made whole in SQL and routed before the lock (stage_setwise):
+under it only their insert, the resolves and the scan's row are written.
 
 run_scan's commits leave the checkpoint of its writes to the caller's `store.checkpoint()`, once the
 scan has reported and released its lock (`govwatch scan`, the scheduler's daily scan), so it lands
@@ -29,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKS = [ROOT / "rules" / "db33"]
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 10, 14, 8, 30, tzinfo=TZ)
+NEXT = datetime(2026, 10, 15, 8, 30, tzinfo=TZ)
 USUAL = 10         # the connection's own automatic checkpoint (pages): far below what a scan writes here
 
 
@@ -96,3 +101,21 @@ def test_a_scan_and_its_checkpoint_on_either_store(store, cfg, tmp_path):
         assert folded is None                  # the server checkpoints by itself
     else:
         assert folded is not None and folded[0] == folded[1]
+
+
+def test_a_daily_scan_stages_its_new_findings_before_its_write_lock(tmp_path, monkeypatch):
+    cfg = config.load(None, database=str(tmp_path / "staged.db"))
+    with Store(cfg.database) as store:
+        _load(store, cfg, seeded_records(11, 300), tmp_path)
+        book = load_packs(PACKS)
+        run_scan(store, cfg, book, NOW, full=True)
+        _load(store, cfg, {"cases": seeded_records(12, 60)["cases"]}, tmp_path)     # changed rows
+        seen: list[str] = []
+        store.conn.set_trace_callback(seen.append)
+        r = run_scan(store, cfg, book, NEXT)
+        store.conn.set_trace_callback(None)
+    lock = max(i for i, sql in enumerate(seen) if sql.startswith("BEGIN IMMEDIATE"))
+    staged = [i for i, sql in enumerate(seen) if sql.startswith(("INSERT INTO temp._open", "INSERT INTO temp._opening"))]
+    opened = [i for i, sql in enumerate(seen) if sql.lstrip().startswith("INSERT INTO findings")]
+    assert r.opened > 0 and len(staged) == 2 and len(opened) == 1
+    assert max(staged) < lock < opened[0], "the findings were staged under the write lock"
