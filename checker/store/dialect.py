@@ -113,6 +113,7 @@ class SQLiteDialect:
         return f"unicode({expr})", f"unicode(substr({expr}, -1))"
 
     def empty(self, conn: sqlite3.Connection, table: str) -> None:
+        """Delete every row of a (temporary) table: SQLite truncates on a DELETE without WHERE."""
         conn.execute(f"DELETE FROM {table}")
 
     def stage_csv(self, conn: sqlite3.Connection, table: str, columns: Sequence[str], first: int,
@@ -594,6 +595,9 @@ class PostgresDialect:
         return f"ascii({expr})", f"ascii(right({expr}, 1))"
 
     def empty(self, conn: PgConnection, table: str) -> None:
+        """TRUNCATE, not DELETE: a temporary table emptied and filled again and again (a roll-up build's
+        chunks, a server's daily scans in one session) would keep every dead row, autovacuum never
+        visiting it, and each scan of it would read them all."""
         conn.raw.execute(f"TRUNCATE {translate(table, False)}")       # `temp.x` spelled as PostgreSQL's
 
     def stage_csv(self, conn: PgConnection, table: str, columns: Sequence[str], first: int, data: bytes) -> int | None:

@@ -58,7 +58,7 @@ class IndicatorStore(StoreBase):
         """(Re)build temp._org_closure(ancestor, org): every org paired with itself and each org
         above it (in SQL: UNION stops at a cycle). Returns its size."""
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _org_closure (ancestor TEXT, org TEXT)")
-        self.conn.execute("DELETE FROM temp._org_closure")
+        self.dialect.empty(self.conn, "temp._org_closure")
         self.conn.execute(_CLOSURE)
         self.conn.execute("CREATE INDEX IF NOT EXISTS temp.ix_org_closure ON _org_closure (org, ancestor)")
         return int(self.scalar("SELECT count(*) FROM temp._org_closure"))
@@ -199,7 +199,9 @@ class IndicatorStore(StoreBase):
         params = {**group.params, "now": state["ref_now"], "_grp": grp, "_from": state["built_to"]}
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_new "
                           "(rid TEXT PRIMARY KEY, org TEXT, day TEXT, bits INTEGER)")
-        self.conn.execute("DELETE FROM temp._rollup_new")
+        # emptied by TRUNCATE on PostgreSQL (dialect.empty): a DELETE left each chunk's rows dead in the
+        # temporary table, which autovacuum never visits, so every chunk read all the chunks before it
+        self.dialect.empty(self.conn, "temp._rollup_new")
         self.conn.execute(f"INSERT INTO temp._rollup_new (rid, org, day, bits) "
                           f"{group.evaluated_sql(f'{key} > :_from ORDER BY {key} LIMIT {BUILD_CHUNK}')}", params)
         count, last = self.conn.execute("SELECT count(*), max(rid) FROM temp._rollup_new").fetchone()
@@ -249,7 +251,7 @@ class IndicatorStore(StoreBase):
                                ("_rollup_old", "rid TEXT PRIMARY KEY, org TEXT, day TEXT, bits INTEGER"),
                                ("_rollup_delta", "org TEXT, day TEXT, bits INTEGER, sign INTEGER")):
             self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
-            self.conn.execute(f"DELETE FROM temp.{table}")
+            self.dialect.empty(self.conn, f"temp.{table}")
         for where in again:        # one statement each: each can use its own index
             self.conn.execute(f"INSERT OR IGNORE INTO temp._rollup_new (rid, org, day, bits) "
                               f"{group.evaluated_sql(where)}", params)
