@@ -65,3 +65,23 @@ def test_overdue_summary_equals_the_whole_list_sorted(big, cfg, monkeypatch):
     for c in whole:
         counts[c.org] = counts.get(c.org, 0) + 1
     assert paged.by_org == tuple(counts.items())
+
+
+def test_overdue_pages_keep_one_order_across_the_open_statuses(big):
+    """The open statuses are read apart and merged (ReportStore.overdue_cases_at): pages cut inside
+    runs of equal deadlines that span the statuses still give the whole list, in (due_at, case_no)
+    order, each case once, for every org or for a subtree."""
+    for status, rest in (("accepted", 0), ("suspended", 1)):     # each org's cases of each status
+        keys = [f"M{i:03}" for i in range(MANY) if i // 3 % 3 == rest]
+        big.conn.execute(f"UPDATE cases SET status = ? WHERE case_no IN ({', '.join('?' * len(keys))})",
+                         (status, *keys))
+    at = NOW.isoformat(timespec="seconds")
+    for org in (None, "A1"):
+        whole = big.overdue_cases_at(org, at)
+        assert {r["status"] for r in whole} == {"accepted", "processing", "suspended"}
+        assert [(r["due_at"], r["case_no"]) for r in whole] == sorted((r["due_at"], r["case_no"]) for r in whole)
+        paged, after = [], None
+        while page := big.overdue_cases_at(org, at, after=after, limit=PAGE):
+            paged += page
+            after = (page[-1]["due_at"], page[-1]["case_no"])
+        assert paged == whole

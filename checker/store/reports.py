@@ -10,12 +10,12 @@ import sqlite3
 from typing import Any
 
 from ..ingest import derived
+from ..ingest.records import OPEN_CASE_STATUSES
 from .base import StoreBase
 from .findings import org_out
 
 _SUBTREE = ("(WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT o.code FROM orgs o "
             "JOIN sub ON o.parent = sub.code) SELECT code FROM sub)")
-_OPEN_CASE = "('accepted', 'processing', 'suspended')"
 _DONE_FINDING = "('verified', 'resolved')"
 # Past its rectification deadline at `now` (the one placeholder): a due_at set and before it, compared
 # as strings like everything here.
@@ -28,6 +28,16 @@ def _indicator_snapshots(conn: sqlite3.Connection) -> None:
     conn.execute("""CREATE TABLE indicator_snapshots (period TEXT NOT NULL, org TEXT NOT NULL,
         rule TEXT NOT NULL, code TEXT, numerator REAL, denominator REAL, value REAL, passed INTEGER,
         taken_at TEXT NOT NULL, PRIMARY KEY (period, org, rule))""")
+
+
+def _overdue_sql(page: str, where: str, tail: str) -> str:
+    """ReportStore.overdue_cases_at's statement: an ordered (and limited) read per open status, merged."""
+    each = [f"""SELECT * FROM (SELECT c.case_no, c.item_code, c.org, c.handler, c.accepted_at, c.due_at, c.status
+            FROM cases c WHERE c.status = ? AND c.due_at IS NOT NULL AND c.due_at < ? {page} AND {where}
+            ORDER BY c.due_at, c.case_no {tail}) AS s{n}""" for n in range(len(OPEN_CASE_STATUSES))]
+    return f"""SELECT s.case_no, s.item_code, i.name AS item_name, s.org, s.handler, s.accepted_at, s.due_at, s.status
+        FROM ({" UNION ALL ".join(each)}) AS s LEFT JOIN items i ON i.code = s.item_code
+        ORDER BY s.due_at, s.case_no {tail}"""
 
 
 def scope_sql(column: str, org: str | None) -> tuple[str, tuple[str, ...]]:
@@ -161,17 +171,19 @@ class ReportStore(StoreBase):
     def overdue_cases_at(self, org: str | None, now: str, after: tuple[str, str] | None = None,
                          limit: int | None = None) -> list[dict[str, Any]]:
         """Open cases past their deadline at `now` (超期未办结), oldest deadline first (then by case_no).
-        A page of them: `limit` rows after the (due_at, case_no) `after` (the last row of the previous page)."""
+        A page of them: `limit` rows after the (due_at, case_no) `after` (the last row of the previous page).
+        Read per open status, each in deadline order by the status index from `after` on and stopped
+        at `limit`, then merged: a page reads about its own rows. (With the statuses in one IN list,
+        every page read and sorted all the overdue cases after it, PostgreSQL all of them: a bulletin
+        paging through 322,000 overdue cases at 10M grew with their square.)"""
         where, params = scope_sql("c.org", org)
         page, page_params = "", ()        # type: tuple[str, tuple[Any, ...]]
         if after is not None:
-            page, page_params = "AND (c.due_at > ? OR (c.due_at = ? AND c.case_no > ?))", (after[0], *after)
+            page = "AND c.due_at >= ? AND (c.due_at > ? OR (c.due_at = ? AND c.case_no > ?))"
+            page_params = (after[0], after[0], *after)
         tail, tail_params = ("LIMIT ?", (limit,)) if limit is not None else ("", ())
-        return self.rows(f"""SELECT c.case_no, c.item_code, i.name AS item_name, c.org, c.handler,
-                c.accepted_at, c.due_at, c.status
-            FROM cases c LEFT JOIN items i ON i.code = c.item_code
-            WHERE c.status IN {_OPEN_CASE} AND c.due_at IS NOT NULL AND c.due_at < ? {page} AND {where}
-            ORDER BY c.due_at, c.case_no {tail}""", (now, *page_params, *params, *tail_params))
+        bound = [v for status in OPEN_CASE_STATUSES for v in (status, now, *page_params, *params, *tail_params)]
+        return self.rows(_overdue_sql(page, where, tail), (*bound, *tail_params))
 
     def case_counts(self, org: str | None, start: str, end: str) -> dict[str, Any]:
         """Cases accepted / concluded in the period, by channel."""
