@@ -1152,7 +1152,9 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
     org or time changed moves with that UPDATE to its new partition, and its key row follows. Then the new records are
     inserted, into the partitions of their months (made first, unless the caller did: `months_made`).
     `orphans=False`: the caller knows the table holds no record without a key row (it was empty when
-    the caller locked it against every other writer), so none is looked for."""
+    the caller locked it against every other writer), so none is looked for, and the key rows go in by
+    a plain INSERT first (`_all_new`): when none was there, every record is inserted as new; when one
+    was, that INSERT is undone and the batch takes the upsert above."""
     key, org, at = key_columns(table)
     missing = {key, org, at} - set(columns)
     if missing:
