@@ -275,4 +275,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0205_cases_seq_covering", scan._cases_seq_covering),
     Migration("0206_evaluations_case_org", _evaluations_case_org),
     Migration("0207_live_covering_indexes", scan._live_covering_indexes),
+    Migration("0208_cases_closed_covering", scan._cases_closed_covering),
 )

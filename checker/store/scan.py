@@ -127,6 +127,17 @@ def _live_covering_indexes(conn: sqlite3.Connection) -> None:
     """)
 
 
+def _cases_closed_covering(conn: sqlite3.Connection) -> None:
+    # The cases concluded in a period, by closed_at (db50's E1, DB50/T 957.7 §5.4.2 b), read from an
+    # index holding what the indicator reads of them: no index on closed_at made SQLite walk every
+    # case by ix_cases_org for the GROUP BY (1M cases: E1 of a month 1.34 s → 0.29 s, so a db50
+    # city's daily scan, two periods of it, about 2.9 s → 0.8 s). One index more for an import to
+    # write (1M cases: about 1.5 s to build on SQLite).
+    conn.executescript("""
+    CREATE INDEX IF NOT EXISTS ix_cases_closed ON cases (closed_at, org, status, case_no);
+    """)
+
+
 def _workdays(conn: sqlite3.Connection) -> None:
     conn.executescript("""
     CREATE TABLE workdays (
