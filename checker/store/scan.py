@@ -246,7 +246,7 @@ class ScanStore(StoreBase):
         text = f"CAST({key} AS TEXT)"
         into = f"INSERT INTO {_delta(delta)} (fingerprint, rule, subject, kind, fires) "
         fires = f"CASE WHEN ({fixed}) AND ({now}) THEN 1 ELSE 0 END"
-        columns = f"SELECT :_rule || ':' || {text}, :_rule, {text}, :_kind, {fires} FROM \"{kind}\""
+        columns = _fired_rows(kind, text, fires)
         both, neither = f"({fixed}) AND ({now}) AND ({prev})", f"(({fixed}) AND (({now}) OR ({prev}))) IS NOT TRUE"
         narrow, bounds = _window(kind, window)
         args = {**params, **bounds}
@@ -265,8 +265,7 @@ class ScanStore(StoreBase):
         """fire_changes' changed rows, each row's finding looked up by fingerprint from the record's
         statement (the condition first: one finding lookup a row)."""
         finding = f"SELECT 1 FROM findings f WHERE f.fingerprint = :_rule || ':' || {text} AND f.status IN "
-        self.conn.execute(f"{into}SELECT :_rule || ':' || {text}, :_rule, {text}, :_kind, {fires} "
-                          f'FROM "{kind}" INDEXED BY "ix_{kind}_seq" '
+        self.conn.execute(f'{into}{_fired_rows(kind, text, fires)} INDEXED BY "ix_{kind}_seq" '
                           f"WHERE _seq > :_since AND (({both} AND NOT EXISTS ({finding}{_ACTIVE})) "
                           f"OR ({neither} AND EXISTS ({finding}{_KEPT})))", args)
 
@@ -591,6 +590,11 @@ def _window(kind: str, window: list[tuple[str, str, str]] | None) -> tuple[str, 
         parts.append(f'("{column}" >= :_w{i}lo AND "{column}" < :_w{i}hi)')
         bounds |= {f"_w{i}lo": lo, f"_w{i}hi": hi}
     return f"({' OR '.join(parts)})", bounds
+
+
+def _fired_rows(kind: str, text: str, fires: str) -> str:
+    """SELECT of a kind's rows as temp._delta's (fingerprint, rule, subject, kind, fires), up to its FROM."""
+    return f"SELECT :_rule || ':' || {text}, :_rule, {text}, :_kind, {fires} FROM \"{kind}\""
 
 
 def _delta(table: str) -> str:
