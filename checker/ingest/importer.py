@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import logging
 import operator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
@@ -68,6 +68,7 @@ class ImportRepo(KnownRepo, workdays.WorkdaysRepo, Protocol):
     def fast_import_supported(self, rk: RecordKind) -> bool: ...
     def next_seq(self) -> int: ...
     def upsert_records(self, kind: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int: ...
+    def evaluations_of_other_orgs(self, seq: int) -> int: ...
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,9 @@ class ImportResult:
     rejected: int
     rejects_file: str | None
     ignored_columns: tuple[str, ...] = ()
+    # evaluations of the file naming a case stored under another org: written, but E1 (DB50/T 957.7
+    # §5.4.2 b) does not count them for that case (0 for the other kinds)
+    other_org_evaluations: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "ignored_columns": list(self.ignored_columns)}
@@ -170,6 +174,8 @@ class _Job:
             result = self._read_fast(progress) if self.fast else self._read_all(progress)
         if self.rk.name == "cases":     # deadlines: one definition, in SQL (checker.ingest.deadlines)
             workdays.ensure(self.store, self.ctx.cfg, fresh_seq=self.seq if self.fast else None)
+        if self.rk.name == "evaluations":       # a warning, not a reject: the rows are in
+            result = replace(result, other_org_evaluations=self.store.evaluations_of_other_orgs(self.seq))
         return result
 
     # -- the fast path (checker.store.staging, through the store): CSV rows staged and checked set-wise, the doubtful

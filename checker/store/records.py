@@ -130,6 +130,15 @@ class RecordStore(StoreBase):
         with self.transaction() as c:
             c.executemany(f'UPDATE "{kind}" SET "{field}" = NULL WHERE "{rk.key[0]}" = ?', [(k,) for k in keys])
 
+    def evaluations_of_other_orgs(self, seq: int) -> int:
+        """How many evaluations stamped `seq` (the rows one import wrote) name a stored case of another
+        org than their own: E1 (DB50/T 957.7 §5.4.2 b) counts an evaluation for its case only under the
+        case's org (checker.ingest.derived `evaluated`). One statement, by the `_seq` index, each
+        evaluation's case by its key (PostgreSQL: the key table, where each case lives)."""
+        cases = self.dialect.key_table(self.conn, "cases") or "cases"
+        return int(self.scalar(f'SELECT count(*) FROM evaluations e JOIN "{cases}" c ON c.case_no = e.case_no '
+                               "WHERE e._seq = ? AND c.org <> e.org", (seq,)) or 0)
+
     def item_deadline_facts(self) -> dict[str, tuple[Any, Any, Any]]:
         """item code → (immediate, promised_days, statutory_days)."""
         return {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(

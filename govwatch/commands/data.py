@@ -36,6 +36,9 @@ def _summary_line(r) -> str:
         line += f"（拒收明细：{r.rejects_file}）"
     if r.ignored_columns:
         line += f"；未识别的列已忽略：{'、'.join(r.ignored_columns)}"
+    if r.other_org_evaluations:
+        line += (f"；提示：其中 {r.other_org_evaluations} 条评价所填办件的受理机构不是评价所填的机构，已照常导入，"
+                 "但“一事一评”覆盖率 E1（DB50/T 957.7 §5.4.2 b）只计记在办件受理机构名下的评价，这些评价不计入其办件")
     return line
 
 
