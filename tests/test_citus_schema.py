@@ -18,8 +18,8 @@ from checker.store import Store, citus
 from checker.store.dialect import PgConnection, PostgresDialect
 
 from conftest import ROOT
+from scanworld import load, people, touch
 from test_engines_agree import seeded_records
-from test_incremental_scan import _load, _people, _touch
 
 DOC = (ROOT / "docs" / "postgresql.md").read_text(encoding="utf-8")
 
@@ -124,13 +124,13 @@ def _scan_problems(url: str, tmp_path, monkeypatch) -> list[str]:
     book = load_packs(PACKS)
     now = datetime(2026, 10, 12, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     with Store(url) as store:
-        _load(store, cfg, records, tmp_path)
+        load(store, cfg, records, tmp_path)
         store.conn.execute("""INSERT INTO cases (case_no, item_code, org, channel, accepted_at, promised_at, status)
             VALUES ('BAD1', 'I1', 'H1', 'window', '2026-10-03T09:00:00+08:00', '2188-05-06T12:00:00+08:00', 'processing')""")
         scan(store, now)
         for step in range(3):
-            _people(rng, [store, store], now)
-            _load(store, cfg, _touch(rng, records, now), tmp_path)
+            people(rng, [store, store], now)
+            load(store, cfg, touch(rng, records, now), tmp_path)
             store.conn.execute("UPDATE cases SET status = 'closed', closed_at = accepted_at WHERE case_no = ?",
                                (f"C{step:05d}",))
             now += timedelta(hours=30)

@@ -9,8 +9,8 @@ from checker.periods import Period
 from checker.rules import load_packs
 from checker.store import Store
 
+from scanworld import load
 from test_engines_agree import seeded_records
-from test_incremental_scan import _load
 from test_scan_memory import NOW, PACKS
 
 
@@ -20,7 +20,7 @@ def _e1(tmp_path, name: str, drop: bool) -> tuple[list[tuple], list[str]]:
     with Store(cfg.database) as store:
         if drop:
             store.conn.execute("DROP INDEX ix_cases_closed")
-        _load(store, cfg, seeded_records(31, 600), tmp_path)
+        load(store, cfg, seeded_records(31, 600), tmp_path)
         seen: list[str] = []
         store.conn.set_trace_callback(seen.append)
         values = compute(store, cfg, load_packs(PACKS), Period.parse("2026-10"), now=NOW)

@@ -4,7 +4,6 @@ advances over working days and holidays, and findings verified or acknowledged l
 findings after an incremental scan as after a full one of the same data at the same `now`."""
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -15,11 +14,11 @@ import pytest
 
 from checker.config import HallCalendar
 from checker.evaluate.scan import run_scan
-from checker.ingest import ImportRun, import_file
 from checker.rules import load_packs
 from checker.store import Store
 
 from conftest import _POOL, _new_schema, _reset, pg_schema_url, PG_URL
+from scanworld import active, load, people, touch
 from test_engines_agree import seeded_records
 
 pytestmark = pytest.mark.both_stores  # every test on SQLite and on PostgreSQL (conftest)
@@ -36,7 +35,7 @@ def _seq(store, case_no: str) -> int:
 
 
 def test_a_row_written_in_sql_without_a_change_number_gets_one_above_the_current(store, cfg, tmp_path):
-    _load(store, cfg, {k: v for k, v in seeded_records(3, 20).items() if k in ("orgs", "items", "cases")}, tmp_path)
+    load(store, cfg, {k: v for k, v in seeded_records(3, 20).items() if k in ("orgs", "items", "cases")}, tmp_path)
     seq = store.current_seq()
     assert _seq(store, "C00001") == seq                       # the import's own number (its deadlines too)
     run_scan(store, cfg, load_packs(PACKS), datetime(2026, 10, 14, 8, 30, tzinfo=TZ))
@@ -62,7 +61,7 @@ def test_a_row_written_in_sql_without_a_change_number_gets_one_above_the_current
 
 
 def test_the_scan_takes_a_change_number_so_a_stamped_row_is_looked_at_once(store, cfg, tmp_path):
-    _load(store, cfg, {k: v for k, v in seeded_records(3, 20).items() if k in ("orgs", "items", "cases")}, tmp_path)
+    load(store, cfg, {k: v for k, v in seeded_records(3, 20).items() if k in ("orgs", "items", "cases")}, tmp_path)
     book = load_packs(PACKS)
     when = datetime(2026, 10, 14, 8, 30, tzinfo=TZ)
     run_scan(store, cfg, book, when)
@@ -73,25 +72,10 @@ def test_the_scan_takes_a_change_number_so_a_stamped_row_is_looked_at_once(store
     assert stamped > store.last_scan_seq()                    # the next scan looks at it …
     run_scan(store, cfg, book, when + timedelta(hours=1))
     assert stamped <= store.last_scan_seq()                   # … and the one after does not again
-    assert f"db33.case.overdue:{key}" in _active(store)
+    assert f"db33.case.overdue:{key}" in active(store)
 
 
 # ---------------------------------------------------------------- incremental = full, step by step
-
-def _load(store, cfg, records: dict, tmp_path, run=None) -> None:
-    run = run or ImportRun(store, cfg)
-    for kind, rows in records.items():
-        path = tmp_path / f"{kind}-{store.current_seq()}-{random.random()}.json"
-        path.write_text(json.dumps([{k: v for k, v in r.items() if v is not None} for r in rows],
-                                   ensure_ascii=False), encoding="utf-8")
-        result = import_file(store, cfg, kind, path, rejects_dir=tmp_path / "rejects", run=run)
-        assert result.rejected == 0
-
-
-def _active(store) -> set[str]:
-    return {r["fingerprint"] for r in store.rows(
-        "SELECT fingerprint FROM findings WHERE status IN ('open', 'acknowledged', 'submitted', 'rejected')")}
-
 
 _COMPARED = ("fingerprint, rule, subject, subject_kind, org, severity, status, message, assignee, supervisor, "
              "opened_at, due_at, resolved_at, verified_at, cleared_at, reopen_count, rebound_count, persist_count, data")
@@ -147,50 +131,15 @@ def _edit(rng: random.Random, stores, now: datetime) -> str:
     return ["close", "reopen", "promise", "answer", "bad evaluation", "delete"][pick]
 
 
-def _people(rng: random.Random, stores, now: datetime) -> None:
-    """Findings moved by people: some verified (复查通过), some acknowledged, the same in both stores."""
-    active = sorted(_active(stores[0]) & _active(stores[1]))
-    for fp in rng.sample(active, min(len(active), rng.randint(1, 6))):
-        status = rng.choice(["verified", "verified", "acknowledged"])
-        for s in stores:
-            fid = s.scalar("SELECT id FROM findings WHERE fingerprint = ?", (fp,))
-            with s.transaction():
-                extra = {"verified_at": now.isoformat(timespec="seconds"), "cleared_at": None} if status == "verified" else {}
-                s.update_finding(fid, status, **extra)
-
-
 def _change(what: str, rng: random.Random, stores, records: dict, cfg, now: datetime, tmp_path) -> str:
     """A change to the data of every store alike: "import" re-imports a batch of touched records,
     "edit" changes rows in SQL; the step's label."""
     if what == "edit":
         return _edit(rng, stores, now)
-    batch = _touch(rng, records, now)
+    batch = touch(rng, records, now)
     for s in stores:
-        _load(s, cfg, batch, tmp_path)
+        load(s, cfg, batch, tmp_path)
     return what
-
-
-def _touch(rng: random.Random, records: dict, now: datetime) -> dict:
-    """An import batch: some cases, consultations and appointments changed, some new."""
-    out: dict[str, list] = {"cases": [], "consultations": [], "appointments": []}
-    for c in rng.sample(records["cases"], 12):
-        c = dict(c)
-        c["status"] = rng.choice(["accepted", "processing", "closed", "suspended"])
-        closed = max(now - timedelta(hours=rng.randint(1, 30)), datetime.fromisoformat(c["accepted_at"]) + timedelta(hours=1))
-        c["closed_at"] = closed.isoformat() if c["status"] == "closed" else None
-        out["cases"].append(c)
-    for i in range(rng.randint(0, 4)):
-        accepted = (now - timedelta(days=rng.randint(0, 12), hours=rng.randint(0, 8))).isoformat()
-        out["cases"].append({"case_no": f"N{now:%m%d%H}{i}", "item_code": f"I{rng.randrange(12)}", "org": "H1",
-                             "hall": rng.choice([None, "H2"]), "channel": "window", "accepted_at": accepted,
-                             "status": "processing"})
-    for q in rng.sample(records["consultations"], 4):
-        answered = max(now, datetime.fromisoformat(q["received_at"]) + timedelta(hours=1)).isoformat()
-        out["consultations"].append({**q, "answered_at": rng.choice([None, answered])})
-    for a in rng.sample(records["appointments"], 4):
-        out["appointments"].append({**a, "slot_at": (now + timedelta(hours=rng.randint(-20, 80))).isoformat(),
-                                    "status": "booked", "reminded_at": None})
-    return out
 
 
 @pytest.mark.parametrize("seed", [2, 13])
@@ -201,7 +150,7 @@ def test_an_incremental_scan_leaves_the_findings_a_full_rescan_leaves(seed, stor
     records = seeded_records(seed, 300)
     stores = (store, twin)                    # incremental, full
     for s in stores:
-        _load(s, cfg, records, tmp_path)
+        load(s, cfg, records, tmp_path)
     book = load_packs(PACKS)
     now = datetime(2026, 9, 27, 8, 30, tzinfo=TZ)          # the Sunday worked before National Day
     incremental = []                                        # the rules evaluated only where they can change
@@ -215,7 +164,7 @@ def test_an_incremental_scan_leaves_the_findings_a_full_rescan_leaves(seed, stor
         elif what in ("import", "edit"):
             what = _change(what, rng, stores, records, cfg, now, tmp_path)
         else:
-            _people(rng, stores, now)
+            people(rng, stores, now)
         steps.append(f"{what} → {now:%m-%d %H:%M}")
         a = run_scan(store, cfg, book, now)
         b = run_scan(twin, cfg, book, now, full=True)
@@ -225,7 +174,7 @@ def test_an_incremental_scan_leaves_the_findings_a_full_rescan_leaves(seed, stor
         differ = [fp for fp in mine if mine[fp] != theirs[fp]]
         assert not differ, (steps, [(mine[fp], theirs[fp]) for fp in differ[:2]])
     assert len(incremental) > 50                                # the incremental path did run
-    assert len(_active(store)) > 20                              # over findings that exist
+    assert len(active(store)) > 20                              # over findings that exist
 
 
 # ---------------------------------------------------------------- the clock walk narrowed to its window
@@ -268,7 +217,7 @@ def test_the_clock_walk_reads_only_its_window_and_misses_no_flip(store, twin, cf
         extra_holidays=("2026-10-09", "2026-10-12"), extra_workdays=("2026-10-11",))}))
     now = datetime(2026, 9, 26, 8, 30, tzinfo=TZ)
     for s in (store, twin):
-        _load(s, cfg, _dense(now + timedelta(days=8)), tmp_path)
+        load(s, cfg, _dense(now + timedelta(days=8)), tmp_path)
     book = load_packs(PACKS)
     windows: dict[str, list] = {}
     fire_changes = store.fire_changes
@@ -282,7 +231,7 @@ def test_the_clock_walk_reads_only_its_window_and_misses_no_flip(store, twin, cf
         assert [fp for fp in mine if mine[fp] != theirs[fp]] == [], now
     assert {r.id for r in book.of_kind("record") if r.record in _dense(now)} <= set(windows)
     assert all(w is not None for ws in windows.values() for w in ws), windows     # every walk narrowed
-    assert len(_active(store)) > 100
+    assert len(active(store)) > 100
 
 
 # ---------------------------------------------------------------- the two ways of looking a finding up
@@ -341,7 +290,7 @@ def test_both_ways_of_looking_a_finding_up_evaluate_the_same_rows(store, twin, c
     records = seeded_records(3, 150)
     stores = (store, twin)
     for s in stores:
-        _load(s, cfg, records, tmp_path)
+        load(s, cfg, records, tmp_path)
         for key in ("BAD1", "BAD2"):         # records the scan cannot evaluate: data-quality findings
             s.conn.execute(f"""INSERT INTO cases (case_no, item_code, org, channel, accepted_at, promised_at, status)
                 VALUES ('{key}', 'I1', 'H1', 'window', '2026-09-23T09:00:00+08:00', '2188-05-06T12:00:00+08:00', 'processing')""")
@@ -356,14 +305,14 @@ def test_both_ways_of_looking_a_finding_up_evaluate_the_same_rows(store, twin, c
         if what in ("import", "edit"):
             what = _change(what, rng, stores, records, cfg, now, tmp_path)
         elif what == "verify":
-            _people(rng, stores, now)
+            people(rng, stores, now)
         elif what == "people":
-            _people(rng, stores, now)
+            people(rng, stores, now)
             _retouch(stores)                # some verified findings' records changed before the scan
         elif what == "retouch":
             _retouch(stores)
         elif what == "settle":
-            _people(rng, stores, now)
+            people(rng, stores, now)
             _settle(stores)
         steps.append(f"{what} → {now:%m-%d %H:%M}")
         verified += store.scalar("SELECT count(*) FROM findings WHERE status = 'verified'")

@@ -14,8 +14,8 @@ from checker.rules import load_packs
 from checker.store import Store
 from checker.store.scan import LIVE_SQL
 
+from scanworld import load
 from test_engines_agree import seeded_records
-from test_incremental_scan import _load
 from test_scan_memory import NEXT, NOW, PACKS
 
 KINDS = ("appointments", "consultations", "evaluations")
@@ -40,10 +40,10 @@ def _daily(tmp_path, name: str, old: bool) -> tuple[list[tuple[str, ...]], list[
     with Store(cfg.database) as store:
         if old:
             store.conn.executescript(_OLD)
-        _load(store, cfg, seeded_records(21, 400), tmp_path)
+        load(store, cfg, seeded_records(21, 400), tmp_path)
         book = load_packs(PACKS)
         run_scan(store, cfg, book, NOW, full=True)
-        _load(store, cfg, {"cases": seeded_records(22, 40)["cases"]}, tmp_path)
+        load(store, cfg, {"cases": seeded_records(22, 40)["cases"]}, tmp_path)
         seen: list[str] = []
         store.conn.set_trace_callback(seen.append)
         run_scan(store, cfg, book, NEXT)

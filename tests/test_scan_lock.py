@@ -26,8 +26,8 @@ from checker.evaluate.scan import run_scan
 from checker.rules import load_packs
 from checker.store import Store
 
+from scanworld import load
 from test_engines_agree import seeded_records
-from test_incremental_scan import _load
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKS = [ROOT / "rules" / "db33"]
@@ -50,7 +50,7 @@ def _scanned_store(tmp_path, name: str) -> tuple[Store, config.Config]:
     cfg = config.load(None, database=str(tmp_path / name))
     store = Store(cfg.database)
     store.conn.execute(f"PRAGMA wal_autocheckpoint = {USUAL}")
-    _load(store, cfg, seeded_records(5, 300), tmp_path)
+    load(store, cfg, seeded_records(5, 300), tmp_path)
     store.checkpoint()
     return store, cfg
 
@@ -93,7 +93,7 @@ def test_a_checkpoint_waits_on_no_reader_and_says_what_it_could_not_fold(tmp_pat
 
 @pytest.mark.both_stores
 def test_a_scan_and_its_checkpoint_on_either_store(store, cfg, tmp_path):
-    _load(store, cfg, seeded_records(6, 120), tmp_path)
+    load(store, cfg, seeded_records(6, 120), tmp_path)
     r = run_scan(store, cfg, load_packs(PACKS), NOW, full=True)
     folded = store.checkpoint()
     assert r.opened > 0
@@ -106,10 +106,10 @@ def test_a_scan_and_its_checkpoint_on_either_store(store, cfg, tmp_path):
 def test_a_daily_scan_stages_its_new_findings_before_its_write_lock(tmp_path, monkeypatch):
     cfg = config.load(None, database=str(tmp_path / "staged.db"))
     with Store(cfg.database) as store:
-        _load(store, cfg, seeded_records(11, 300), tmp_path)
+        load(store, cfg, seeded_records(11, 300), tmp_path)
         book = load_packs(PACKS)
         run_scan(store, cfg, book, NOW, full=True)
-        _load(store, cfg, {"cases": seeded_records(12, 60)["cases"]}, tmp_path)     # changed rows
+        load(store, cfg, {"cases": seeded_records(12, 60)["cases"]}, tmp_path)     # changed rows
         seen: list[str] = []
         store.conn.set_trace_callback(seen.append)
         r = run_scan(store, cfg, book, NEXT)

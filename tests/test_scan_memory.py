@@ -27,8 +27,8 @@ from checker.rules import load_packs
 from checker.store import Store
 from checker.store.base import StoreBase
 
+from scanworld import load
 from test_engines_agree import seeded_records
-from test_incremental_scan import _load
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKS = [ROOT / "rules" / "db33", ROOT / "rules" / "db50"]
@@ -92,11 +92,11 @@ def test_no_statement_of_a_first_or_daily_scan_keeps_a_rowid_set_of_the_rows_it_
     seen = _traced(monkeypatch)
     cfg = config.load(None, database=str(tmp_path / "plans.db"))
     with Store(cfg.database) as store:
-        _load(store, cfg, seeded_records(11, 300), tmp_path)
+        load(store, cfg, seeded_records(11, 300), tmp_path)
         book = load_packs(PACKS)
         first = run_scan(store, cfg, book, NOW, full=True)
         assert first.opened > 0
-        _load(store, cfg, {"cases": seeded_records(12, 40)["cases"]}, tmp_path)   # changed rows
+        load(store, cfg, {"cases": seeded_records(12, 40)["cases"]}, tmp_path)   # changed rows
         run_scan(store, cfg, book, NEXT)
         explained, ors = _plans(store.path, seen)
     assert explained > 100, "the scans' statements were traced and explained"
@@ -107,7 +107,7 @@ def _first_scan_peak(tmp_path, cases: int) -> tuple[int, int]:
     """(findings opened, the Python heap's peak above its start) of a first scan of `cases` seeded cases."""
     cfg = config.load(None, database=str(tmp_path / f"peak-{cases}.db"))
     with Store(cfg.database) as store:
-        _load(store, cfg, seeded_records(7, cases), tmp_path)
+        load(store, cfg, seeded_records(7, cases), tmp_path)
         book = load_packs(PACKS)
         run_scan(store, cfg, book, NOW, full=True)      # what every scan creates once (workdays, roll-ups, caches)
         tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
