@@ -173,16 +173,6 @@ def _evaluations_case_no(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS ix_evaluations_case_no ON evaluations (case_no)")   # 一事一评 E1
 
 
-def _evaluations_case_org(conn: sqlite3.Connection) -> None:
-    # Replaced, not added: `evaluated` (E1) looks a case's evaluations up by case_no and org
-    # (correlated on the org, the distribution column: on Citus each shard answers for its cases);
-    # with the org in the index the look-up reads the index alone, as it did by case_no alone.
-    conn.executescript("""
-    DROP INDEX IF EXISTS ix_evaluations_case_no;
-    CREATE INDEX ix_evaluations_case_no ON evaluations (case_no, org);
-    """)
-
-
 def _findings_cleared(conn: sqlite3.Connection) -> None:
     """cleared_at: when a scan first saw a verified finding's condition cleared (a later firing is then
     a rebound, DB33/T 2036.7 §8.4); persist_count: reopened as 复查后仍存在 (never cleared)."""
@@ -273,7 +263,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0202_findings_keys_by_org", findings._findings_keys_by_org),
     Migration("0203_finding_seen_folded", findings._finding_seen_folded),
     Migration("0205_cases_seq_covering", scan._cases_seq_covering),
-    Migration("0206_evaluations_case_org", _evaluations_case_org),
+    Migration("0206_evaluations_case_org", scan._evaluations_case_org),
     Migration("0207_live_covering_indexes", scan._live_covering_indexes),
     Migration("0208_cases_closed_covering", scan._cases_closed_covering),
 )
