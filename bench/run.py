@@ -11,11 +11,13 @@ import json
 import platform
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
+from .lock import FolderBusy, holding
 from .runner import Runner, Series
 from .steps import copy_store
 from .table import MEMORY_LIMIT_MB, Row, judged, render, write_json
@@ -270,7 +272,16 @@ def parse(argv) -> Options:
 
 
 def main(argv=None) -> int:
+    """The run, holding its --out folder's lock (bench/lock.py): 2 at once when another bench holds it."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(argv)
+    except FolderBusy as busy:
+        print(f"python -m bench: {busy}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str]) -> int:
     if "--store" in argv:                      # both stores side by side (bench/stores.py)
         from . import stores
         ap = argparse.ArgumentParser(prog="python -m bench --store")
@@ -281,8 +292,14 @@ def main(argv=None) -> int:
         ap.add_argument("--only", nargs="*", default=(), help=f"only these steps ({', '.join(stores.STEPS)}; "
                         "the import always runs)")
         ns = ap.parse_args(argv)
-        return stores.main(ns.store, ns.cases, tuple(ns.packs) or None, ns.out, tuple(ns.only))
+        with holding(ns.out) if ns.out else nullcontext():      # without --out: a fresh temporary folder
+            return stores.main(ns.store, ns.cases, tuple(ns.packs) or None, ns.out, tuple(ns.only))
     opts = parse(argv)
+    with holding(opts.out):
+        return _run(opts)
+
+
+def _run(opts: Options) -> int:
     start, speed = time.perf_counter(), [calibrate()]
     rows = run(opts)
     total, speed = time.perf_counter() - start, speed + [calibrate()]

@@ -3,6 +3,9 @@ every measurement runs in its own process through the real library and fills its
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))      # bench/ is not an installed package
 
-from bench import run  # noqa: E402
+from bench import lock, run  # noqa: E402
 
 WHAT = ("import cases", "baseline", "full rescan", "daily scan (incremental)", "sqlite3 read of the live",
         "daily scan, double history", "bot answer during a full rescan",
@@ -46,3 +49,26 @@ def test_daily_scan_sees_the_changed_cases_and_the_same_open_count_in_both_store
     one, two = smoke[1]["daily scan (incremental)"], smoke[1]["daily scan, double history"]
     assert "2,000 cases" in one["size"] and "4,000 cases" in two["size"]
     assert one["size"].split(", ")[1:] == two["size"].split(", ")[1:]      # same open, same changed
+
+
+def test_a_second_bench_on_a_busy_out_folder_stops_at_once(tmp_path, capsys):
+    """Two benches sharing one work folder once left a malformed daily.db: the second stops before
+    it writes anything there, with a message naming the holder; once the holder is gone (killed,
+    here), the folder is free again."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; from bench import lock\n"
+                               "with lock.holding(Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()",
+                               str(out)], cwd=Path(run.__file__).parent.parent, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert run.main(["--smoke", "--out", str(out)]) == 2
+        assert run.main(["--store", "postgresql://nowhere/x", "--out", str(out), "--cases", "10"]) == 2
+        err = capsys.readouterr().err
+        assert f"another bench is running in {out} (process {holder.pid} holds" in err and "--out" in err
+        assert sorted(p.name for p in out.iterdir()) == [lock.LOCK]          # no work folder, no results
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with lock.holding(out):                  # the kernel dropped the killed holder's lock
+        assert (out / lock.LOCK).read_text().strip() == str(os.getpid())
