@@ -103,6 +103,8 @@ class TelegramConfig:
     bind_code_hours: float = 24
     page_size: int = 10
     conversation_timeout_minutes: float = 30     # a half-done 提交整改 / 退回 ends after this, and says so
+    reconnect_base_seconds: float = 2.0          # `serve` retries the bot's start/polling after this, doubling …
+    reconnect_max_seconds: float = 300.0         # … up to this, while the Bot API is down or refuses the token
 
     def token(self) -> str | None:
         """The bot token from the environment, or None (console notifier)."""

@@ -152,7 +152,8 @@ async def serve_bot(cfg, holder, clock=None) -> int:
     app.bot_data["scheduler_runtime"] = rt
     inbound = start_inbound(cfg, holder, clock)
     stop = _start(scheduler, cfg)
-    bot = asyncio.create_task(keep_bot_up(app, stop), name="telegram-bot")
+    bot = asyncio.create_task(keep_bot_up(app, stop, cfg.telegram.reconnect_base_seconds,
+                                          cfg.telegram.reconnect_max_seconds), name="telegram-bot")
     await stop.wait()
     bot.cancel()
     try:
@@ -166,16 +167,16 @@ async def serve_bot(cfg, holder, clock=None) -> int:
     return 0
 
 
-BOT_RETRY_FIRST, BOT_RETRY_MAX = 2.0, 300.0
 BOT_WATCH_SECONDS = 1.0
 
 
-async def keep_bot_up(app, stop: asyncio.Event) -> None:
-    """Start the bot (getMe, command menu, polling) and keep it polling: on failure wait and try again,
-    doubling the wait; polling that python-telegram-bot gave up (a 401) is started again. One log
-    line when the state changes (unreachable, token refused, connected), not one a try."""
+async def keep_bot_up(app, stop: asyncio.Event, first: float, most: float) -> None:
+    """Start the bot (getMe, command menu, polling) and keep it polling: on failure wait `first`
+    seconds and try again, doubling the wait up to `most` (config telegram.reconnect_base_seconds,
+    telegram.reconnect_max_seconds); polling that python-telegram-bot gave up (a 401) is started
+    again. One log line when the state changes (unreachable, token refused, connected), not one a try."""
     from telegram.error import InvalidToken, NetworkError
-    wait, state = BOT_RETRY_FIRST, None
+    wait, state = first, None
     while not stop.is_set():
         try:
             if not app.bot_data.get("initialized"):
@@ -190,7 +191,7 @@ async def keep_bot_up(app, stop: asyncio.Event) -> None:
                 await app.start()
             if state != "up":
                 log.info("Telegram bot connected (@%s): commands and buttons answered", app.bot.username)
-            state, wait = "up", BOT_RETRY_FIRST
+            state, wait = "up", first
             await _wait(stop, BOT_WATCH_SECONDS)
             continue
         except InvalidToken:
@@ -203,7 +204,7 @@ async def keep_bot_up(app, stop: asyncio.Event) -> None:
             log.warning("%s; retrying with back-off", now_state)
             state = now_state
         await _wait(stop, wait)
-        wait = min(wait * 2, BOT_RETRY_MAX)
+        wait = min(wait * 2, most)
 
 
 def _polling(app) -> bool:

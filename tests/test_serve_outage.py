@@ -58,7 +58,8 @@ def world(tmp_path):
             "reports": {"out_dir": str(tmp_path / "reports")},
             "channels": {"retry_base_seconds": 0.3, "retry_max_seconds": 1},
             "telegram": {"base_url": server.base_url, "base_file_url": server.base_file_url,
-                         "quiet_hours": {"start": "00:00", "end": "00:00"}, "rate_limit": {"max_retries": 0}},
+                         "quiet_hours": {"start": "00:00", "end": "00:00"}, "rate_limit": {"max_retries": 0},
+                         "reconnect_base_seconds": 0.3, "reconnect_max_seconds": 1},   # more tries, one log line
             "schedule": {**JOBS, "deliver_interval_seconds": 0.3, "rules_watch_seconds": 3600},
         }, allow_unicode=True), encoding="utf-8")
         cfg = config_mod.load(cfg_path)
