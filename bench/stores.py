@@ -3,8 +3,10 @@
 One generated sample (checker.tools.sample) is imported into a fresh SQLite file and into a fresh schema of
 the PostgreSQL database at the URL; then the full rescan, the next day's daily scan, P1–P9 of a
 month for every org, the monthly bulletin, and each database's size. Each store runs in a process
-of its own, so the peak memory is govwatch's for that store alone. A bare `COPY` of the same cases
-CSV into a table of text columns is the import's baseline on PostgreSQL.
+of its own, so the peak memory is govwatch's for that store alone. The import's baselines on
+PostgreSQL, in the same run: a bare `COPY` of the same cases CSV into a table of text columns, and a
+bare load of it into govwatch's schema (`bare_load`: what the schema and the import's atomicity cost
+with no validation at all).
 
 A 10M run takes an hour or more: each step's figures go to stderr as the step ends, and OUT/stores.json
 is written after each store and each baseline, so that what was measured survives a later failure.
@@ -110,6 +112,43 @@ def bare_copy(url: str, cases_csv: Path) -> tuple[float, int]:
         return seconds, conn.execute("SELECT count(*) FROM bare").fetchone()[0]
 
 
+def bare_load(url: str, cases_csv: Path) -> tuple[float, int]:
+    """The floor govwatch's schema and its import's atomicity impose, with zero validation: into the
+    cases table of a fresh schema migrated by govwatch, in one transaction as a big import runs, the CSV
+    by COPY into a temporary table of text columns, its months' partitions made, the secondary indexes
+    dropped (the dialect's own list, as the import drops them), one INSERT … SELECT with plain casts
+    (change number 1, no deadline), the indexes built again, the key table's rows, then ANALYZE
+    (the import's bulk session). `url`: a fresh, empty schema."""
+    from checker.ingest.records import KINDS
+    from checker.store import Store
+    from checker.store.dialect import KEYED, MONTHLY, key_columns
+    header = cases_csv.open(encoding="utf-8-sig").readline().strip().split(",")
+    types = {f.name: f.type for f in KINDS["cases"].fields}
+    cols = ", ".join(f'"{h}"' for h in header)
+    cast = ", ".join(f'CAST("{h}" AS BIGINT)' if types[h] in ("int", "bool") else f'"{h}"' for h in header)
+    key, org, at = key_columns("cases")
+    with Store(url) as store:
+        conn, dialect, raw = store.conn, store.dialect, store.conn.raw
+        t = time.perf_counter()
+        with store.bulk_writes():
+            raw.execute("CREATE TEMP TABLE _bare (" + ", ".join(f'"{h}" text' for h in header) + ")")
+            with raw.cursor().copy(f"COPY _bare ({cols}) FROM STDIN (FORMAT csv, HEADER true)") as copy, \
+                    cases_csv.open("rb") as f:
+                while block := f.read(1 << 20):
+                    copy.write(block)
+            dialect.ensure_partitions(conn, "cases", [r[0] for r in raw.execute(
+                f'SELECT DISTINCT substr("{MONTHLY["cases"]}", 1, 7) FROM _bare')])
+            indexes = dialect.deferred_indexes(conn, "cases") or []
+            for name, _ in indexes:
+                raw.execute(f'DROP INDEX "{name}"')
+            raw.execute(f'INSERT INTO cases ({cols}, _seq) SELECT {cast}, 1 FROM _bare')
+            dialect.build_indexes(conn, [sql for _, sql in indexes])
+            raw.execute(f'INSERT INTO "{KEYED["cases"]}" ("{key}", "{org}", "{at}") SELECT "{key}", "{org}", "{at}" FROM _bare')
+            conn.bulk_loaded.update(("cases", KEYED["cases"]))       # analysed as the import's are
+        seconds = time.perf_counter() - t
+        return seconds, int(store.scalar("SELECT count(*) FROM cases"))
+
+
 def bare_sqlite(work: Path, cases_csv: Path) -> tuple[float, int]:
     """The SQLite baseline: the cases CSV read with `csv` and executemany'd raw into the cases table
     of a fresh store (bench/steps.py `import_bare`)."""
@@ -154,11 +193,12 @@ def main(url: str, cases: int, packs, out: Path | None = None, only=()) -> int:
     pg = schema_url(url, schema)
     results: dict = {}
     bare: tuple | None = None
+    loaded: tuple | None = None
     bare_lite: tuple | None = None
 
     def save() -> None:                         # after each store and baseline: a later failure keeps them
         (work / "stores.json").write_text(json.dumps({"cases": cases, "results": results, "bare_copy": bare,
-                                                      "bare_sqlite": bare_lite}), "utf-8")
+                                                      "bare_load": loaded, "bare_sqlite": bare_lite}), "utf-8")
     try:
         for name, database in (("SQLite", str(work / "bench.db")), ("PostgreSQL", pg)):
             Path(work / "bench.db").unlink(missing_ok=True)
@@ -171,18 +211,24 @@ def main(url: str, cases: int, packs, out: Path | None = None, only=()) -> int:
         bare = bare_copy(pg, data / "cases.csv")
         print(f"{time.strftime('%H:%M:%S')} bare COPY: {bare}", file=sys.stderr, flush=True)
         save()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'CREATE SCHEMA "{schema}_load"')
+        loaded = bare_load(schema_url(url, f"{schema}_load"), data / "cases.csv")
+        print(f"{time.strftime('%H:%M:%S')} bare load: {loaded}", file=sys.stderr, flush=True)
+        save()
         bare_lite = bare_sqlite(work, data / "cases.csv")
         print(f"{time.strftime('%H:%M:%S')} bare sqlite: {bare_lite}", file=sys.stderr, flush=True)
         save()
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}_load" CASCADE')
     assert bare is not None
-    print(render(results, bare, cases, bare_lite))
+    print(render(results, bare, cases, bare_lite, loaded))
     return 0
 
 
-def render(results: dict, bare: tuple, cases: int, bare_lite: tuple | None = None) -> str:
+def render(results: dict, bare: tuple, cases: int, bare_lite: tuple | None = None, loaded: tuple | None = None) -> str:
     lines = [f"{cases:,} cases            | {'SQLite':>22} | {'PostgreSQL':>22}", "-" * 74]
     for step, label in (("import", "import (all kinds)"), ("import_cases", "import cases.csv"),
                         ("full_rescan", "full rescan"),
@@ -203,6 +249,11 @@ def render(results: dict, bare: tuple, cases: int, bare_lite: tuple | None = Non
                  f"{results['PostgreSQL']['size_mb']:>19.0f} MB")
     lines.append(f"baseline: bare COPY of cases.csv into text columns: {bare[0]:.2f} s, "
                  f"{bare[1] / bare[0]:,.0f} rows/s")
+    if loaded:
+        ours = results["PostgreSQL"].get("import_cases")
+        ratio = f"; govwatch's import of cases.csv {ours[0] / loaded[0]:.2f}× its time" if ours else ""
+        lines.append(f"baseline: bare load of cases.csv into govwatch's schema (one transaction, no validation): "
+                     f"{loaded[0]:.2f} s, {loaded[1] / loaded[0]:,.0f} rows/s{ratio}")
     if bare_lite:
         lines.append(f"baseline: cases.csv by csv + executemany into SQLite's cases table: {bare_lite[0]:.2f} s, "
                      f"{bare_lite[1] / bare_lite[0]:,.0f} rows/s")
