@@ -1139,7 +1139,7 @@ def is_new(column: str, new: bool | None) -> str:
 
 def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: str,
                  rows: Callable[[bool | None], str], params: dict[str, Any] | None = None,
-                 months_made: bool = False, orphans: bool = True) -> tuple[int, int]:
+                 months_made: bool = False, orphans: bool = True, total: int | None = None) -> tuple[int, int]:
     """Insert or update the records of a keyed, partitioned table; (inserted, updated). `base`: a
     table with one row a record key, holding the key, org and time columns; `rows(new)`: the SELECT
     of the `columns`' values (alias `o`) of its records, new ones (True), the others (False) or all
@@ -1154,7 +1154,8 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
     `orphans=False`: the caller knows the table holds no record without a key row (it was empty when
     the caller locked it against every other writer), so none is looked for, and the key rows go in by
     a plain INSERT first (`_all_new`): when none was there, every record is inserted as new; when one
-    was, that INSERT is undone and the batch takes the upsert above."""
+    was, that INSERT is undone and the batch takes the upsert above. `total`: the rows of `base`, when
+    the caller knows it (counted otherwise)."""
     key, org, at = key_columns(table)
     missing = {key, org, at} - set(columns)
     if missing:
@@ -1164,7 +1165,8 @@ def upsert_keyed(conn: PgConnection, table: str, columns: Sequence[str], base: s
         ensure_partitions(conn, table, [r[0] for r in conn.raw.execute(
             f'SELECT DISTINCT substr("{at}", 1, 7) FROM {base}')])
     names = ", ".join(f'"{c}"' for c in columns)
-    total = int(_first(conn.raw.execute(f"SELECT count(*) FROM {base}").fetchone()))
+    if total is None:
+        total = int(_first(conn.raw.execute(f"SELECT count(*) FROM {base}").fetchone()))
     if not orphans and _all_new(conn, table, base):
         conn.execute(f'INSERT INTO "{table}" ({names}) {rows(None)}', params)
         conn.bulk_loaded.update((table, keys))
@@ -1202,14 +1204,15 @@ def _all_new(conn: PgConnection, table: str, base: str) -> bool:
     none was there; False, nothing written, when one was (another importer's, or an earlier batch's).
     Without the conflict arbiter, RETURNING and the list of new keys, 1M keys cost 1.9 s instead of 5.6 s
     (both measured on a loaded machine); only for a table holding no record without a key row."""
+    from psycopg.errors import UniqueViolation        # psycopg: imported where a PostgreSQL store needs it
     key, org, at = key_columns(table)
     savepoint, raw = conn.in_transaction, conn.raw
     if savepoint:
         raw.execute("SAVEPOINT _gw_keys")
     try:
         raw.execute(f'INSERT INTO "{KEYED[table]}" ("{key}", "{org}", "{at}") SELECT "{key}", "{org}", "{at}" FROM {base}')
-    except Exception as exc:
-        if type(exc).__name__ != "UniqueViolation" or not savepoint:
+    except UniqueViolation:
+        if not savepoint:
             raise
         raw.execute("ROLLBACK TO SAVEPOINT _gw_keys")
         return False
