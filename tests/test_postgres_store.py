@@ -115,3 +115,16 @@ def test_migrate_to_copies_a_sqlite_store_and_checks_the_counts(tmp_path, pg_dat
         assert new_id == before["silences"] + 1                     # the ids go on after the copied ones
     assert cli.main(["--db", db, "db", "migrate-to", pg_database]) == 2   # only into an empty database
     assert "不是空的" in capsys.readouterr().err
+
+
+def test_postgresql_does_without_the_case_indexes_a_wider_one_leads_with(pg_database, tmp_path):
+    """Migration 0209: PostgreSQL drops ix_cases_org and ix_cases_date (ix_cases_org_accepted and
+    ix_cases_period lead with the same column and serve their look-ups); SQLite keeps them."""
+    dropped, wider = {"ix_cases_org", "ix_cases_date"}, {"ix_cases_org_accepted", "ix_cases_period"}
+    with Store(pg_database) as pg, Store(tmp_path / "city.db") as lite:
+        on_pg = {r[0] for r in pg.conn.raw.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'cases' AND schemaname = current_schema()")}
+        on_lite = {r[0] for r in lite.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                   "AND tbl_name = 'cases'")}
+    assert wider <= on_pg and not dropped & on_pg
+    assert wider | dropped <= on_lite

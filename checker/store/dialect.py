@@ -991,6 +991,25 @@ def partition_by_month(conn: sqlite3.Connection | PgConnection, table: str, key:
     conn._identity = None
 
 
+# Indexes PostgreSQL does without (SQLite keeps them: its daily scan reads them, partly by INDEXED BY).
+# Each is the leading column of a wider index of its table, which PostgreSQL reads for the same
+# look-ups (equality, a range, min/max): ix_cases_org of ix_cases_org_accepted (org, accepted_at),
+# ix_cases_date of ix_cases_period (accepted_at, org, …). On a 1M store no statement of the daily
+# scan, P1–P9 or the bulletin read either (pg_stat_user_indexes), and with them dropped the
+# statements that could use them keep their plans, on the wider index; a big import builds each
+# again after its load (1M: 0.5 s each).
+POSTGRES_DROPPED_INDEXES = ("ix_cases_org", "ix_cases_date")
+
+
+def drop_redundant_indexes(conn: sqlite3.Connection | PgConnection) -> None:
+    """A migration's step on PostgreSQL (SQLite: nothing): drop POSTGRES_DROPPED_INDEXES (a partitioned
+    table's, every partition's with it)."""
+    if not isinstance(conn, PgConnection):
+        return
+    for name in POSTGRES_DROPPED_INDEXES:
+        conn.raw.execute(f'DROP INDEX IF EXISTS "{name}"')
+
+
 # ------------------------------------------------------------------------------ keys and constraints
 
 def set_not_null(conn: sqlite3.Connection | PgConnection, table: str, column: str, default: str) -> None:

@@ -14,8 +14,8 @@ from typing import Callable
 
 from ..ingest.records import KINDS, RecordKind
 from . import delivery, findings, indicators, lease, reports, scan
-from .dialect import (KEYED, drop_sqlite_insert_trigger, key_columns, make_key_table, partition_by_month, seq_triggers,
-                      serialized, table_columns)
+from .dialect import (KEYED, drop_redundant_indexes, drop_sqlite_insert_trigger, key_columns, make_key_table,
+                      partition_by_month, seq_triggers, serialized, table_columns)
 
 SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
              "datetime": "TEXT", "date": "TEXT", "enum": "TEXT", "choices": "TEXT"}
@@ -266,4 +266,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0206_evaluations_case_org", scan._evaluations_case_org),
     Migration("0207_live_covering_indexes", scan._live_covering_indexes),
     Migration("0208_cases_closed_covering", scan._cases_closed_covering),
+    Migration("0209_pg_redundant_case_indexes", drop_redundant_indexes),
 )
