@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.commands import BOT_COMMANDS
-from checker.rules import compiler, kinds
+from checker.ingest import derived
+from checker.rules import compiler, kinds, load_packs
+from checker.rules.coverage import coverage
 from govwatch import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,3 +84,28 @@ def test_the_types_section_counts_and_lists_what_mypy_does_not_check():
     assert re.search(rf"The other {len(every - checked)} modules? (is|are) not checked", text) or (
         not every - checked and "Every module is checked" in text)
     assert set(re.findall(r"^- `(checker/[^`]+)`", text, re.M)) == every - checked
+
+
+RULES_GUIDE = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+PACKS = sorted(p.name for p in (ROOT / "rules").iterdir() if (p / "pack.yaml").is_file())
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_the_rule_guide_lists_every_shipped_rule_and_its_counts(pack):
+    """docs/rules.md's table of a shipped pack is the pack: every rule id in it, and the pack's rule and
+    clause counts as `govwatch rules list` and `rules coverage` give them (a rule added to a pack with no
+    row in the admins' guide fails here)."""
+    folder = ROOT / "rules" / pack
+    ids = [r.id for r in load_packs([str(folder)]).rules]
+    missing = [i for i in ids if f"`{i}`" not in RULES_GUIDE]
+    assert not missing, f"docs/rules.md has no row for {missing}"
+    n = coverage([str(folder)]).counts()
+    clauses = sum(n.values())
+    assert f"{len(ids)} 条规则；`coverage.yaml` 列出 {clauses} 条条款，其中 {n['left_to_people']} 条由人工判定" in RULES_GUIDE
+
+
+def test_the_rule_guide_names_every_derived_field_and_record_kind():
+    for kind in kinds.RECORD_RULE_KINDS:
+        assert f"`{kind}`" in RULES_GUIDE, f"record kind {kind} is not in docs/rules.md"
+        for name in sorted(derived.names(kind)):
+            assert f"`{name}`" in RULES_GUIDE, f"derived field {kind}.{name} is not in docs/rules.md"
