@@ -234,6 +234,35 @@ def test_clean_rows_take_the_fast_path_and_doubtful_ones_the_python_path(store, 
     assert store.get("cases", "C3")["due_at"] == "2026-10-15T23:59:59+08:00"   # 5 working days (10-10 is worked)
 
 
+def test_a_key_repeated_in_a_batch_goes_to_the_python_path_in_file_order(store, cfg, tmp_path):
+    """A key twice in a batch: its rows are the Python path's, in file order (the last one wins), with
+    the Python path's table, counts and rejects: when every row of the batch is provably good (its
+    written keys counted) and when one is not (the stripped keys of every staged row counted: " C4"
+    is C4 to Python)."""
+    _refs(store, cfg, tmp_path)
+    header = ["case_no", "item_code", "org", "channel", "accepted_at", "status"]
+    rows = [[f"C{i}", "K1", "500103", "window", "2026-10-09 09:00:00", "processing"] for i in range(6)]
+    rows.insert(3, ["C1", "K1", "500103", "online", "2026-10-09 10:00:00", "accepted"])
+    base = write_csv(tmp_path / "base.csv", *_base("cases"))
+    seen = []
+    real = importer._Job.guarded_row
+
+    def spy(self, n, raw):
+        seen.append(n)
+        return real(self, n, raw)
+    for name, extra, python_rows in (("clean.csv", [], [3, 5]),
+                                     ("padded.csv", [[" C4", "K1", "500103", "online", "2026-10-09 11:00:00",
+                                                      "accepted"]], [3, 5, 7, 9])):
+        path = write_csv(tmp_path / name, header, rows + extra)
+        seen.clear()
+        with mock.patch.object(importer._Job, "guarded_row", spy):
+            fast = _import(store, cfg, "cases", base, path, True, 50_000)
+        assert seen[-len(python_rows):] == python_rows and len(seen) == 2 + len(python_rows)   # 2: the base file's
+        assert fast == _import(store, cfg, "cases", base, path, False, 50_000)
+        assert store.get("cases", "C1")["channel"] == "online"
+    assert store.get("cases", "C4")["channel"] == "online"
+
+
 def _indexes(store) -> list[str]:
     return sorted(store.dialect.deferred_indexes(store.conn, "cases") or [])
 

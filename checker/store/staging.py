@@ -118,7 +118,7 @@ class FastImport:
         self.months_made = False                 # the partitions of this batch's months made (make_partitions)
         self.survey: tuple[list[str], tuple[str | None, str | None, int]] | None = None   # this batch's (`_survey`)
         self.no_orphans = False                  # the record table was empty when the import locked it
-        self.staged: int | None = None           # rows staged by `stage_csv`, and selected by `select`
+        self.staged: int | None = None           # rows staged (`stage`, `stage_csv`), and selected by `select`
         self.selected = 0
         rk = plan.kind
         self.key = rk.key[0]
@@ -205,15 +205,17 @@ class FastImport:
         # The lookups stay in a CASE, so that PostgreSQL hashes each table once rather than joining it
         # (a join planned on a temporary table's unknown size: nested loops, 3x slower). A key more
         # than once in the batch (as Python strips it) is in DUPS (`select`): its rows are doubtful,
-        # taken out after (in the CASE, that lookup cost 3 µs a row on PostgreSQL).
+        # taken out after (in the CASE, that lookup cost 3 µs a row on PostgreSQL). When every staged
+        # row was written, the written keys alone are counted: each is its stripped self (no
+        # whitespace at either edge), so no trim() a row (1M: 0.70 → 0.4 s).
         # The values are computed once a row where the dialect fences the inner query (PostgreSQL would
         # otherwise expand each value into every cross check naming it: 1M rows, 5.3 s CPU → 4.1 s).
         checks = " AND ".join(f"({c})" for c in oks) or "1 = 1"
         stripped = f"trim({key}, {_lit(WHITESPACE)})"
         self._dups = (f"INSERT INTO {DUPS} (k) SELECT {stripped} AS k FROM {STAGE} s "
                       f"WHERE {key} IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
-        self._undup = (f"DELETE FROM {OK} WHERE _n IN (SELECT s._n FROM {STAGE} s WHERE {key} IS NOT NULL "
-                       f"AND {stripped} IN (SELECT k FROM {DUPS}))")
+        self._dups_written = f'INSERT INTO {DUPS} (k) SELECT "{self.key}" FROM {OK} GROUP BY 1 HAVING count(*) > 1'
+        self._undup = f'DELETE FROM {OK} WHERE "{self.key}" IN (SELECT k FROM {DUPS})'
         return (f"INSERT INTO {OK} (_n, {names}) SELECT v._n, {', '.join(f'v.{n}' for n in _quoted(rk))} FROM ("
                 f"SELECT s._n AS _n, {', '.join(values)}, CASE WHEN {checks} THEN 1 ELSE 0 END AS _ok FROM {STAGE} s"
                 f"{self.store.dialect.fence}) v "
@@ -255,6 +257,7 @@ class FastImport:
         dialect.empty(self.conn, OK)
         self.months_made, self.survey = False, None
         dialect.stage(self.conn, STAGE, self.plan.width + 1, rows)
+        self.staged = len(rows)
 
     @property
     def parses_csv(self) -> bool:
@@ -282,11 +285,13 @@ class FastImport:
             f"SELECT s._n, {cells} FROM {STAGE} s WHERE s._n IN ({_NOT_WRITTEN}) ORDER BY s._n")]
 
     def select(self) -> None:
-        """The staged rows the predicate proves good, converted, into `_gw_ok`."""
+        """The staged rows the predicate proves good, converted, into `_gw_ok`; the rows of a key the
+        batch holds more than once (as Python strips it) taken out again. A written row's key is its
+        stripped self, so when every staged row was written the written keys are counted (no trim()
+        a row); else the stripped keys of every staged row."""
         self.store.dialect.empty(self.conn, DUPS)
-        dups = self.conn.execute(self._dups).rowcount
         self.selected = self.conn.execute(self._select).rowcount
-        if dups:
+        if self.conn.execute(self._dups_written if self.selected == self.staged else self._dups).rowcount:
             self.selected -= self.conn.execute(self._undup).rowcount
 
     def make_partitions(self) -> list[str]:
