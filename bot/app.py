@@ -34,7 +34,7 @@ def build_application(cfg, store_path=None, request=None, rules=None, clock=None
     tg = cfg.telegram
     token = tg.token()
     if not token:
-        raise ConfigError(f"未设置 Telegram 令牌：请在环境变量 {tg.token_env} 中提供（见 README 的 bot 一节）")
+        raise ConfigError(f"未设置 Telegram 令牌：请在环境变量 {tg.token_env} 中提供（见 docs/operations.md 的“Telegram 机器人”一节）")
     builder = ApplicationBuilder().token(token).rate_limiter(AIORateLimiter(
         overall_max_rate=tg.rate_limit.overall_per_second, overall_time_period=1,
         group_max_rate=tg.rate_limit.per_chat_per_minute, group_time_period=60,
