@@ -1,13 +1,17 @@
 """Documentation is tested: the README gives the two commands; every command, bot command, rule kind
-and operator appears somewhere in the docs/ tree; every relative link between the pages resolves."""
+and operator appears somewhere in the docs/ tree; every option and action of every command is in its
+synopsis, and every text command of the DingTalk bot is listed; every relative link between the pages
+resolves."""
 from __future__ import annotations
 
+import argparse
 import re
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from bot import textbot
 from bot.commands import BOT_COMMANDS
 from checker.ingest import derived
 from checker.rules import compiler, kinds, load_packs
@@ -109,3 +113,72 @@ def test_the_rule_guide_names_every_derived_field_and_record_kind():
         assert f"`{kind}`" in RULES_GUIDE, f"record kind {kind} is not in docs/rules.md"
         for name in sorted(derived.names(kind)):
             assert f"`{name}`" in RULES_GUIDE, f"derived field {kind}.{name} is not in docs/rules.md"
+
+
+# The user docs: where a command's synopsis (a fenced line starting `govwatch …`) may live.
+USER_DOCS = [ROOT / "docs" / name for name in ("commands.md", "rules.md", "reports.md", "operations.md")]
+
+
+def _synopses() -> dict[str, str]:
+    """Command name → the text of its synopsis lines in the user docs' code blocks (a line starting
+    `govwatch`, with the indented lines that continue it); "" → the lines naming no command (the global
+    options' synopsis)."""
+    out: dict[str, str] = {}
+    for page in USER_DOCS:
+        for block in re.findall(r"^```[^\n]*\n(.*?)^```", page.read_text(encoding="utf-8"), re.M | re.S):
+            name = None
+            for line in block.splitlines():
+                if line.startswith("govwatch "):
+                    name = next((w for w in line.split()[1:] if w in cli.COMMANDS), "")
+                elif not (line.startswith(" ") and name is not None):
+                    name = None
+                    continue
+                out[name] = out.get(name, "") + "\n" + line
+    return out
+
+
+def _parsers(parser, path=()):
+    """(command path, parser) for the root parser and every command and subcommand under it."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def _options(parser) -> list[str]:
+    return [s for a in parser._actions for s in a.option_strings if s.startswith("--") and s != "--help"]
+
+
+def _choices(parser) -> list[str]:
+    """The words a positional argument takes (a command's actions: `rules validate`, `silences add`)."""
+    return [c for a in parser._actions if not a.option_strings and a.choices and
+            not isinstance(a, argparse._SubParsersAction) for c in a.choices]
+
+
+COMMAND_PARSERS = list(_parsers(cli.build_parser()))
+
+
+@pytest.mark.parametrize("path,parser", COMMAND_PARSERS, ids=[" ".join(p) or "govwatch" for p, _ in COMMAND_PARSERS])
+def test_every_option_and_action_is_in_the_commands_synopsis(path, parser):
+    """Each `--long-option` of each command (and the global ones) is in that command's synopsis in the
+    user docs, and so is each action a command takes; an option added to govwatch/cli.py or a command
+    module without a word in docs/ fails here."""
+    synopsis = _synopses().get(path[-1] if path else "", "")
+    assert synopsis, f"`govwatch {' '.join(path)}` has no synopsis (a code block line `govwatch …`) in docs/"
+    written = set(re.findall(r"--[a-z][a-z-]*", synopsis))
+    missing = [o for o in _options(parser) if o not in written]
+    assert not missing, f"`govwatch {' '.join(path)}`: options {missing} are not in its synopsis in docs/"
+    absent = [c for c in _choices(parser) if not re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", synopsis)]
+    assert not absent, f"`govwatch {' '.join(path)}`: actions {absent} are not in its synopsis in docs/"
+
+
+def test_every_text_command_of_the_dingtalk_bot_is_documented():
+    """Every word the text bot (DingTalk) takes as a command or as an action on a finding is listed, in
+    backquotes, in docs/operations.md's DingTalk section."""
+    ops = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = ops.split("### 钉钉", 1)[1].split("\n### ", 1)[0]
+    words = [*textbot.WORDS, *textbot.ACTION_VERBS]
+    assert len(words) >= 20
+    missing = [w for w in words if not re.search(rf"`/?{re.escape(w)}(?=[ `\d])", section)]
+    assert not missing, f"the DingTalk text commands {missing} are not in docs/operations.md"
