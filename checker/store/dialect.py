@@ -136,6 +136,10 @@ class SQLiteDialect:
         analyses it). SQLite: nothing (its planner estimates from the indexes; ANALYZE would read
         every index of the table, and sqlite_stat1 is what `govwatch db` maintenance writes)."""
 
+    def replan(self, conn: sqlite3.Connection) -> None:
+        """Before a statement whose foreign-key checks must be planned on the table as it will be
+        (PostgreSQL drops the session's cached plans). SQLite: nothing (it enforces no foreign keys)."""
+
     # Whether a WITH may insert (INSERT … RETURNING feeding another INSERT in one statement):
     # SQLite's WITH holds only SELECTs.
     modifying_with = False
@@ -649,6 +653,16 @@ class PostgresDialect:
             if known is not None and known >= 0 and added * 10 < known:
                 return
         conn.raw.execute(f"ANALYZE {translate(table, False)}")
+
+    def replan(self, conn: PgConnection) -> None:
+        """The session's cached plans dropped (DISCARD PLANS), those of its foreign-key checks with
+        them. PostgreSQL checks a foreign key by a query planned once a session and kept: planned while
+        the referenced table was small and its statistics said empty (an ANALYZE of the new store, as
+        after a bulk load, then a few rows), it is a sequential scan, and a statement that then adds
+        many rows checks each by reading all of them (issue 17: a 3M first scan's 20,000 first open
+        events checked in 66 s, 3.3 ms each). Dropped, the check is planned again at its next use, on
+        the table as it is then: by its key."""
+        conn.raw.execute("DISCARD PLANS")
 
     modifying_with = True
     stages_findings = True        # see SQLiteDialect.stages_findings

@@ -1,6 +1,7 @@
 """SQL of opening a scan's new record findings set-wise (checker.findings.opening): one INSERT … SELECT
 over the fired pairs that open (temp._changes rows without a finding), facts as JSON text and the
-message built by SQL the way the Python path writes them, then their open events in one statement."""
+message built by SQL the way the Python path writes them, then inserted with their open events in
+statements of OPEN_CHUNK findings."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -12,6 +13,14 @@ from .findings import NO_ORG
 
 if TYPE_CHECKING:
     from ..findings.opening import Fact, OpenSpec
+
+# The new findings a statement opens (with their open events). PostgreSQL checks each event's foreign
+# key to its finding at the end of the statement (an AFTER trigger per row, queued): a statement whose
+# new findings outgrow the buffer cache (150,000 findings, 217 MB beside the default 128 MB
+# shared_buffers) reads each one back for its check and dirties its page again (the check locks the
+# row: FOR KEY SHARE): 45,669 reads of the findings' pages in one statement, 22,838 in chunks of
+# 20,000 (about 30 MB each). How the checks are planned: OpeningStore.open_staged, dialect.replan.
+OPEN_CHUNK = 20_000
 
 # checker.findings.messages._text of a stored ISO time: "YYYY-MM-DD HH:MM"
 _ISO = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}.*"
@@ -84,30 +93,37 @@ class OpeningStore(StoreBase):
 
     def open_staged(self, at: str, scan_id: int) -> int:
         """The staged and routed findings (route_staged) inserted open, in fingerprint order, and
-        their open events; how many opened."""
-        binds: dict[str, Any] = {"_at": at, "_scan": scan_id}
+        their open events, OPEN_CHUNK findings a statement; how many opened."""
+        last = int(self.scalar("SELECT COALESCE(max(_n), 0) FROM temp._opening"))
+        if last:                     # the events' key checks planned on the findings of the first chunk
+            self.dialect.replan(self.conn)
+        n = sum(self._open_chunk(at, scan_id, lo, lo + OPEN_CHUNK) for lo in range(0, last, OPEN_CHUNK))
+        self.dialect.analyze(self.conn, "findings", added=n)       # the next statements join findings
+        return n
+
+    def _open_chunk(self, at: str, scan_id: int, lo: int, hi: int) -> int:
+        """The staged findings numbered in (lo, hi] inserted open with their open events."""
+        binds: dict[str, Any] = {"_at": at, "_scan": scan_id, "_lo": lo, "_hi": hi}
         insert = """INSERT INTO findings (fingerprint, rule, clause, standard, kind, subject,
                 subject_kind, org, severity, status, message, assignee, supervisor, opened_at, due_at, last_seen_at,
                 last_scan_id, data)
             SELECT fingerprint, rule, clause, standard, 'record', subject, subject_kind, org, severity,
                    'open', message, assignee, supervisor, :_at, due_at, :_at, :_scan, data
-            FROM temp._opening ORDER BY _n"""
+            FROM temp._opening WHERE _n > :_lo AND _n <= :_hi ORDER BY _n"""
         events = """INSERT INTO finding_events (finding_id, org, at, actor, action, from_status, to_status, data)
             SELECT f.id, f.org, :_at, 'system', 'open', NULL, 'open',
                    '{"assignee": ' || json_quote(f.assignee) || ', "scan_id": ' || CAST(:_scan AS TEXT) || '}'"""
         if self.dialect.modifying_with:
             # The events from the inserted rows themselves (RETURNING): no join of the new findings
             # back to the staged ones by fingerprint (10M cases, 533,000 opened: 37.8 s → 30.4 s)
-            n = int(self.conn.execute(f"WITH f AS ({insert} RETURNING id, org, assignee, fingerprint) "
-                                      f"{events} FROM f ORDER BY f.fingerprint", binds).rowcount)
-        else:
-            # The inserted rows are those numbered after the highest id before (AUTOINCREMENT, in
-            # this write transaction), in fingerprint order: read back by that id range, not joined
-            # to the staged ones by fingerprint (1M, 4,855 opened: 26 ms → 5 ms)
-            binds["_after"] = int(self.scalar("SELECT COALESCE(max(id), 0) FROM findings"))
-            n = int(self.conn.execute(insert, binds).rowcount)
-            self.conn.execute(f"{events} FROM findings f WHERE f.id > :_after ORDER BY f.id", binds)
-        self.dialect.analyze(self.conn, "findings", added=n)       # the next statements join findings
+            return int(self.conn.execute(f"WITH f AS ({insert} RETURNING id, org, assignee, fingerprint) "
+                                         f"{events} FROM f ORDER BY f.fingerprint", binds).rowcount)
+        # The inserted rows are those numbered after the highest id before (AUTOINCREMENT, in this
+        # write transaction), in fingerprint order: read back by that id range, not joined to the
+        # staged ones by fingerprint (1M, 4,855 opened: 26 ms → 5 ms)
+        binds["_after"] = int(self.scalar("SELECT COALESCE(max(id), 0) FROM findings"))
+        n = int(self.conn.execute(insert, binds).rowcount)
+        self.conn.execute(f"{events} FROM findings f WHERE f.id > :_after ORDER BY f.id", binds)
         return n
 
 
