@@ -7,11 +7,13 @@ import asyncio
 import time
 
 import pytest
+import yaml
 
 from bot.dingtalk_inbound import stream_client
 from checker.notify import binding
 from checker import config as config_mod
 from checker import findings as fnd
+from govwatch.cli import main
 
 from botworld import DAY, Rule, fire, seed
 from fakechannels import FakeDingTalk
@@ -115,3 +117,20 @@ def test_a_card_button_acknowledges_and_the_answer_comes_by_robot_message(ding, 
     Session(ding, cfg).run([lambda: ding.press_card("ding-E1", "ack", fid)])
     assert fnd.get_finding(world, fid)["status"] == "acknowledged"
     assert f"已确认收到问题 #{fid}" in ding.texts("ding-E1")[0]
+
+
+def test_the_invite_command_tells_a_dingtalk_officer_what_to_send(ding, world, cfg, tmp_path, capsys):
+    """`govwatch officers invite` on a deployment whose DingTalk robot takes commands prints the line to
+    send there, and that line, sent as printed, binds the officer."""
+    config = tmp_path / "ding.yaml"
+    config.write_text(yaml.safe_dump({"database": cfg.database, "channels": {"dingtalk": {
+        "enabled": True, "base_url": ding.base_url, "robot_code": FakeDingTalk.ROBOT}}}), encoding="utf-8")
+    assert main(["--config", str(config), "officers", "invite", "E2"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "钉钉" in x)
+    said = line.split("：", 1)[1]
+    assert said.startswith("绑定 ")
+    Session(ding, cfg).run([lambda: ding.say("ding-new", said)])
+    assert world.officer("E2")["dingtalk_userid"] == "ding-new"
+    assert main(["--db", cfg.database, "officers", "invite", "E1"]) == 0      # no DingTalk robot: Telegram's only
+    out = capsys.readouterr().out
+    assert "/bind " in out and "钉钉" not in out

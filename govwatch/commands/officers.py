@@ -1,4 +1,5 @@
-"""`govwatch officers invite ID`: a one-time code an officer sends to the bot as /bind CODE."""
+"""`govwatch officers invite ID`: a one-time code an officer sends to the bot as /bind CODE (Telegram) or
+绑定 CODE (DingTalk, when its robot receives commands)."""
 from __future__ import annotations
 
 from checker.notify import binding
@@ -16,7 +17,17 @@ def officers_cmd(ctx, ns) -> int:
         emit_json({"officer": ns.officer, "code": invite["code"], "expires_at": invite["expires_at"]})
         return 0
     officer = invite["officer"]
-    print(f"{officer['name']}（{officer['id']}）的绑定码：{invite['code']}\n"
-          f"请其在 Telegram 中向机器人发送：/bind {invite['code']}\n"
-          f"有效期至 {invite['expires_at'][:16].replace('T', ' ')}，只能使用一次。")
+    print(f"{officer['name']}（{officer['id']}）的绑定码：{invite['code']}")
+    for line in how_to_bind(ctx.config, invite["code"]):
+        print(line)
+    print(f"有效期至 {invite['expires_at'][:16].replace('T', ' ')}，只能使用一次。")
     return 0
+
+
+def how_to_bind(cfg, code: str) -> list[str]:
+    """What the officer sends, on each messenger that takes commands: Telegram always (its token may live
+    only on the server), DingTalk when its robot receives commands (channels.dingtalk, stream on)."""
+    lines = [f"请其在 Telegram 中向机器人发送：/bind {code}"]
+    if cfg.channels.dingtalk.enabled and cfg.channels.dingtalk.stream:
+        lines.append(f"或在钉钉中与机器人单聊发送：绑定 {code}")
+    return lines
