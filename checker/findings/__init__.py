@@ -143,9 +143,15 @@ def stage_setwise(store: FindingRepo, cfg: Config, setwise: Setwise) -> Setwise:
     before a scan's write lock (over the fired pairs its reconcile_fired is given as `changes`),
     so that under it only their insert is left."""
     directory = CachedDirectory(store)
-    store.route_staged([(rule, org, handler, *assign(directory, cfg, setwise.rules[rule], org, handler))
-                        for rule, org, handler in store.stage_new(setwise.specs, setwise.params)])
+    _stage_routed(store, setwise, lambda rule, org, handler: assign(directory, cfg, rule, org, handler))
     return replace(setwise, staged=True)
+
+
+def _stage_routed(store: FindingRepo, setwise: Setwise,
+                  route: Callable[[Rule, str | None, str | None], tuple[str | None, str | None]]) -> None:
+    """The new findings staged (store.stage_new) and each distinct (rule, org, handler) routed by `route`."""
+    store.route_staged([(rule, org, handler, *route(setwise.rules[rule], org, handler))
+                        for rule, org, handler in store.stage_new(setwise.specs, setwise.params)])
 
 
 def reconcile_fired(store: FindingRepo, cfg: Config, scan_id: int, now: datetime, table: str, rules: Collection[str],
@@ -237,8 +243,7 @@ class _Reconcile:
         """The new record findings and their open events, set-wise (staged and routed before, or
         here: routed by distinct rule, org and handler)."""
         if not setwise.staged:
-            self.store.route_staged([(rule, org, handler, *self.route_of(setwise.rules[rule], org, handler))
-                                     for rule, org, handler in self.store.stage_new(setwise.specs, setwise.params)])
+            _stage_routed(self.store, setwise, self.route_of)
         self.opened += self.store.open_staged(self.at, self.scan_id)
 
     def merge(self, row: dict[str, Any] | None, firing: Firing) -> None:
