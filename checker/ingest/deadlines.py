@@ -37,7 +37,7 @@ def _carried(alias: str, carry: Sequence[str]) -> str:
 def _facts(source: str, rid: str, where: str, carry: Sequence[str] = ()) -> str:
     """The facts of the cases of `source` (the cases table, or rows shaped like it: a bulk import's
     validated rows) that `where` selects, aliased `c`."""
-    return f"""SELECT {rid} AS rid, c.org AS org, {_carried("c", carry)}{_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
+    return f"""SELECT {rid} AS rid, c.org AS org, {_carried('c', carry)}{_K} AS cal, i.code AS item, COALESCE(i.immediate, 0) AS immediate,
         COALESCE(i.promised_days, i.statutory_days) AS days, wa.ord AS acc_ord, COALESCE(wa.work, 0) AS acc_work,
         c.promised_at AS prom_at, wp.ord AS prom_ord,
         COALESCE(c.suspended_days, 0) + COALESCE(c.extended_days, 0) AS shift
@@ -66,7 +66,7 @@ def due_rows(source: str, rid: str, where: str = "1 = 1", carry: Sequence[str] =
     """SELECT rid, org, the other `carry` columns, due: the deadline of each case of `source` (see
     `_facts`); the org beside the row identity, so that joining the rows back to `cases` on both stays
     within an org (a shard)."""
-    return (f"SELECT x.rid AS rid, x.org AS org, {_carried("x", carry)}{DUE_SQL} AS due FROM ({_facts(source, rid, where, carry)}) AS x "
+    return (f"SELECT x.rid AS rid, x.org AS org, {_carried('x', carry)}{DUE_SQL} AS due FROM ({_facts(source, rid, where, carry)}) AS x "
             f"LEFT JOIN workdays w INDEXED BY ix_workdays_ord ON w.cal = x.cal AND w.ord = {_DUE_ORD} AND w.work = 1")
 
 
